@@ -1,0 +1,234 @@
+"""Ingest files into a corpus: hash, skip what the model already scored, decode, score, store.
+
+Work goes in batches; each batch is written in one transaction, so an interrupted run keeps
+every finished batch and a rerun picks up the rest (finished clips are then cache hits). One bad
+file is recorded with its reason and never stops the others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from core.audio import DecodedAudio, decode
+from core.errors import AudioError, EmoScopeError
+from core.metadata import MetadataFn, no_metadata
+from core.model import MAX_CLIP_S, Engine
+from core.sources import InputFile
+from core.store import ClipRecord, FileOutcome, ScoredTrack, Store
+
+log = logging.getLogger(__name__)
+
+CHANNEL_MODES = ("mix", "split")
+# A batch is written once it holds this much audio or this many files: bounded memory, and a
+# crash loses at most one batch of work.
+BATCH_AUDIO_S = 300.0
+BATCH_FILES = 32
+
+ProgressFn = Callable[[int, int, float], None]  # (files done, files total, seconds of audio)
+
+
+@dataclass(frozen=True)
+class IngestSummary:
+    """What an ingest run did."""
+
+    run_id: int
+    corpus: str
+    model_key: str
+    scored: int = 0
+    cached: int = 0
+    failed: int = 0
+    seconds_audio: float = 0.0
+    outcomes: tuple[FileOutcome, ...] = field(default=(), repr=False)
+
+    def as_dict(self) -> dict:
+        return {"scored": self.scored, "cached": self.cached, "failed": self.failed,
+                "seconds_audio": round(self.seconds_audio, 3)}  # fmt: skip
+
+
+def clip_id_of(data: bytes) -> str:
+    """Content identity of a file: SHA-256 of its bytes (see core.store for why bytes)."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def tracks_of(audio: DecodedAudio, channel_mode: str) -> list[tuple[str, np.ndarray]]:
+    """The waveforms to score: the channel mix, or each channel as its own track."""
+    if channel_mode == "split" and audio.samples.shape[0] > 1:
+        return [(f"ch{i}", audio.samples[i]) for i in range(audio.samples.shape[0])]
+    return [("mix", audio.mono)]
+
+
+@dataclass
+class _Pending:
+    """A batch being assembled: clips to store, waveforms to score, outcomes to record."""
+
+    clips: list[ClipRecord] = field(default_factory=list)
+    waves: list[tuple[str, str, np.ndarray]] = field(default_factory=list)  # clip, track, wave
+    outcomes: list[FileOutcome] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def ingest(
+    store: Store,
+    engine: Engine,
+    inputs: Sequence[InputFile],
+    corpus: str,
+    *,
+    metadata: MetadataFn = no_metadata,
+    frames: bool = False,
+    channel_mode: str = "mix",
+    media_dir: Path | None = None,
+    on_progress: ProgressFn | None = None,
+) -> IngestSummary:
+    """Score `inputs` into `corpus`; per-file failures are recorded, not raised.
+
+    Files held only in memory (zip members, uploads) are saved under `media_dir`, so that the
+    dashboard can play them back.
+    """
+    if channel_mode not in CHANNEL_MODES:
+        raise EmoScopeError(f"channel mode {channel_mode!r}: choose {' or '.join(CHANNEL_MODES)}.")
+    store.register_model(engine.model_key, engine.model_id, engine.revision,
+                         engine.embedding_dim, engine.untrained)  # fmt: skip
+    run_id = store.start_run(corpus, engine.model_key, len(inputs))
+    summary = IngestSummary(run_id=run_id, corpus=corpus, model_key=engine.model_key)
+    seen: dict[str, str] = {}
+    pending = _Pending()
+    done = 0
+    status = "interrupted"
+    try:
+        for start in range(0, len(inputs), BATCH_FILES):
+            chunk = inputs[start : start + BATCH_FILES]
+            lookup = _CacheLookup.of(store, engine.model_key, chunk, frames)
+            for item in chunk:
+                outcome = _prepare(engine, item, lookup, pending, seen, metadata, channel_mode,
+                                   media_dir)  # fmt: skip
+                pending.outcomes.append(outcome)
+                done += 1
+                if pending.seconds >= BATCH_AUDIO_S or len(pending.outcomes) >= BATCH_FILES:
+                    summary = _flush(store, engine, run_id, corpus, pending, frames, summary)
+                    pending = _Pending()
+                if on_progress:
+                    on_progress(done, len(inputs), summary.seconds_audio + pending.seconds)
+        summary = _flush(store, engine, run_id, corpus, pending, frames, summary)
+        status = "done"
+    finally:
+        store.finish_run(run_id, status)
+    return summary
+
+
+@dataclass(frozen=True)
+class _CacheLookup:
+    """File bytes, clip ids and what the store already holds for one chunk of inputs."""
+
+    data: dict[str, bytes | OSError]
+    known: dict[str, ClipRecord]
+    cached: set[tuple[str, str]]
+
+    @classmethod
+    def of(cls, store: Store, model_key: str, chunk: Sequence[InputFile], frames: bool):
+        data: dict[str, bytes | OSError] = {}
+        for item in chunk:
+            if item.problem is None:
+                try:
+                    data[item.name] = item.read_bytes()
+                except OSError as exc:
+                    data[item.name] = exc
+        ids = [clip_id_of(b) for b in data.values() if isinstance(b, bytes)]
+        # One query per chunk, not per file: each query opens the database file.
+        return cls(data, store.known_clips(ids), store.cached_tracks(model_key, ids, frames))
+
+
+def _prepare(engine, item, lookup: _CacheLookup, pending, seen, metadata, channel_mode, media_dir):
+    """Cache-check and decode one file into the pending batch; return its outcome."""
+    if item.problem:
+        return FileOutcome(item.name, "failed", message=item.problem)
+    data = lookup.data[item.name]
+    if isinstance(data, OSError):
+        return FileOutcome(item.name, "failed", message=f"{item.name}: cannot read ({data.strerror}).")
+    clip_id = clip_id_of(data)
+    meta = metadata(item.name)
+    if clip_id in seen:
+        return FileOutcome(item.name, "cached", clip_id,
+                           message=f"same audio as {seen[clip_id]}; stored once.")  # fmt: skip
+    seen[clip_id] = item.name
+    known = lookup.known.get(clip_id)
+    cached = {t for c, t in lookup.cached if c == clip_id}
+    if known is not None and _needed_tracks(known.channels, channel_mode) <= cached:
+        record = _record(known, item, meta, media_dir, data)
+        pending.clips.append(record)
+        return FileOutcome(item.name, "cached", clip_id, record.duration_s, meta.warning)
+    try:
+        audio = decode(data, item.name)
+    except AudioError as exc:
+        return FileOutcome(item.name, "failed", clip_id, message=str(exc))
+    if audio.duration_s > MAX_CLIP_S:
+        return FileOutcome(item.name, "failed", clip_id, audio.duration_s,
+                           f"{item.name}: {audio.duration_s:.0f} s is longer than the "
+                           f"{MAX_CLIP_S:.0f} s this version scores in one piece; split the "
+                           "recording.")  # fmt: skip
+    base = ClipRecord(
+        clip_id=clip_id, source_name=item.name, source_path=None, duration_s=audio.duration_s,
+        source_rate_hz=audio.info.source_rate_hz, channels=audio.info.channels,
+        codec=audio.info.codec, size_bytes=len(data),
+    )  # fmt: skip
+    record = _record(base, item, meta, media_dir, data)
+    pending.clips.append(record)
+    for track, wave in tracks_of(audio, channel_mode):
+        if track not in cached:
+            pending.waves.append((clip_id, track, wave))
+    pending.seconds += audio.duration_s
+    return FileOutcome(item.name, "scored", clip_id, audio.duration_s, meta.warning)
+
+
+def _needed_tracks(channels: int, channel_mode: str) -> set[str]:
+    if channel_mode == "split" and channels > 1:
+        return {f"ch{i}" for i in range(channels)}
+    return {"mix"}
+
+
+def _record(base: ClipRecord, item: InputFile, meta, media_dir: Path | None, data: bytes) -> ClipRecord:
+    """The clip as it enters this corpus: audio facts, this file's name, path and metadata."""
+    path = item.path.resolve() if item.path is not None else None
+    if path is None and media_dir is not None:
+        media_dir.mkdir(parents=True, exist_ok=True)
+        path = media_dir / f"{base.clip_id}{item.suffix}"
+        if not path.exists():
+            path.write_bytes(data)
+    return replace(
+        base, source_name=item.name, source_path=str(path) if path else base.source_path,
+        agent=meta.agent, recorded_at=meta.recorded_at, speaker=meta.speaker, tags=meta.tags,
+    )  # fmt: skip
+
+
+def _flush(store, engine, run_id, corpus, pending: _Pending, frames, summary) -> IngestSummary:
+    if not pending.outcomes:
+        return summary
+    outcomes = list(pending.outcomes)
+    tracks: list[ScoredTrack] = []
+    if pending.waves:
+        try:
+            predictions = engine.predict([w for _, _, w in pending.waves], frames=frames)
+        except AudioError as exc:  # defensive: decode already filtered what the model refuses
+            log.exception("batch failed")
+            outcomes = [replace(o, status="failed", message=str(exc)) if o.status == "scored"
+                        else o for o in outcomes]  # fmt: skip
+            predictions = []
+        for (clip_id, track, _), p in zip(pending.waves, predictions, strict=False):
+            tracks.append(ScoredTrack(clip_id, track, p.scores, p.embedding, p.frame_logits))
+    failed_ids = {o.clip_id for o in outcomes if o.status == "failed"}
+    clips = [c for c in pending.clips if c.clip_id not in failed_ids]
+    store.write_batch(run_id, corpus, engine.model_key, engine.embedding_dim, clips, tracks, outcomes)
+    counts = {s: sum(o.status == s for o in outcomes) for s in ("scored", "cached", "failed")}
+    return replace(
+        summary,
+        scored=summary.scored + counts["scored"],
+        cached=summary.cached + counts["cached"],
+        failed=summary.failed + counts["failed"],
+        seconds_audio=summary.seconds_audio + sum(o.seconds_audio for o in outcomes if o.status != "failed"),
+        outcomes=summary.outcomes + tuple(outcomes),
+    )

@@ -1,0 +1,153 @@
+"""Clip metadata (agent, recorded_at, speaker, tags) from a manifest CSV or a path pattern."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+
+from core.errors import InputError
+
+FIELDS = ("agent", "recorded_at", "speaker", "tags")
+
+
+@dataclass(frozen=True)
+class Metadata:
+    """What is known about a clip besides its audio. `warning` explains a dropped value."""
+
+    agent: str | None = None
+    recorded_at: datetime | None = None
+    speaker: str | None = None
+    tags: tuple[str, ...] = ()
+    warning: str | None = None
+
+
+MetadataFn = Callable[[str], Metadata]
+
+
+def no_metadata(_name: str) -> Metadata:
+    return Metadata()
+
+
+def parse_time(value: str) -> datetime:
+    """Parse a date or timestamp (ISO 8601, '2024-05-01 13:00', '20240501T130000' ...)."""
+    import pandas as pd
+
+    stamp = pd.to_datetime(value.strip(), errors="raise", format="mixed")
+    if stamp.tzinfo is not None:  # stored as UTC wall time: DuckDB TIMESTAMP has no zone
+        stamp = stamp.tz_convert("UTC").tz_localize(None)
+    return stamp.to_pydatetime()
+
+
+def _metadata_from(values: dict[str, str], where: str) -> Metadata:
+    warning = None
+    recorded_at = None
+    raw_time = (values.get("recorded_at") or "").strip()
+    if raw_time:
+        try:
+            recorded_at = parse_time(raw_time)
+        except (ValueError, TypeError, OverflowError):
+            warning = f"{where}: recorded_at {raw_time!r} is not a date; left empty."
+    tags = tuple(t.strip() for t in re.split(r"[|,;]", values.get("tags") or "") if t.strip())
+    return Metadata(
+        agent=(values.get("agent") or "").strip() or None,
+        recorded_at=recorded_at,
+        speaker=(values.get("speaker") or "").strip() or None,
+        tags=tags,
+        warning=warning,
+    )
+
+
+def from_manifest(csv_source: str | Path | bytes, name: str = "manifest") -> MetadataFn:
+    """Read a manifest CSV: a `path` column plus any of agent, recorded_at, speaker, tags.
+
+    Accepts comma or semicolon delimiters and a UTF-8 BOM. Files match on their full relative
+    path, or on their base name when that is unique in the manifest.
+    """
+    import csv
+
+    if isinstance(csv_source, bytes):
+        raw = csv_source
+    else:
+        name = Path(csv_source).name
+        try:
+            raw = Path(csv_source).read_bytes()
+        except OSError as exc:
+            raise InputError(f"{csv_source}: cannot read the manifest ({exc.strerror}).") from exc
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{name}: the manifest is not UTF-8 text; save it as CSV UTF-8.") from exc
+    try:
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.DictReader(io.StringIO(text), dialect=dialect)
+    columns = [c.strip().lower() for c in (reader.fieldnames or [])]
+    if "path" not in columns:
+        raise InputError(
+            f"{name}: the manifest needs a 'path' column (found: {', '.join(columns) or 'none'})."
+        )
+    by_path: dict[str, Metadata] = {}
+    by_base: dict[str, list[str]] = {}
+    for line, row in enumerate(reader, start=2):
+        values = {(k or "").strip().lower(): (v or "") for k, v in row.items()}
+        path = PurePosixPath(values["path"].strip().replace("\\", "/")).as_posix()
+        if not path or path == ".":
+            continue
+        by_path[path] = _metadata_from(values, f"{name} line {line}")  # a later row wins
+        by_base.setdefault(PurePosixPath(path).name, []).append(path)
+
+    def lookup(file_name: str) -> Metadata:
+        if file_name in by_path:
+            return by_path[file_name]
+        candidates = by_base.get(PurePosixPath(file_name).name, [])
+        if len(set(candidates)) == 1:
+            return by_path[candidates[0]]
+        return Metadata(warning=f"{file_name}: not listed in {name}; stored without metadata.")
+
+    return lookup
+
+
+def from_pattern(pattern: str) -> MetadataFn:
+    """Metadata from a path pattern such as '{agent}/{recorded_at}_*.wav'.
+
+    `{field}` matches one path segment part (no '/'), `*` anything within a segment, `**` any
+    number of folders. Unknown fields are refused so a typo does not silently match nothing.
+    """
+    regex = _pattern_regex(pattern)
+
+    def lookup(file_name: str) -> Metadata:
+        match = regex.fullmatch(file_name) or regex.fullmatch(PurePosixPath(file_name).name)
+        if not match:
+            return Metadata(warning=f"{file_name}: does not match pattern {pattern!r}.")
+        return _metadata_from(match.groupdict(), file_name)
+
+    return lookup
+
+
+def _pattern_regex(pattern: str) -> re.Pattern[str]:
+    out, pos = [], 0
+    for token in re.finditer(r"\{(\w+)\}|\*\*/?|\*", pattern):
+        out.append(re.escape(pattern[pos : token.start()]))
+        text = token.group(0)
+        if token.group(1):
+            field = token.group(1)
+            if field not in FIELDS:
+                raise InputError(
+                    f"pattern {pattern!r}: unknown field {{{field}}}; use {', '.join(FIELDS)}."
+                )
+            out.append(f"(?P<{field}>[^/]+?)")
+        elif text.startswith("**"):
+            out.append("(?:.*/)?")
+        else:
+            out.append("[^/]*")
+        pos = token.end()
+    out.append(re.escape(pattern[pos:]))
+    try:
+        return re.compile("".join(out))
+    except re.error as exc:
+        raise InputError(f"pattern {pattern!r}: {exc} (each field may appear once).") from exc

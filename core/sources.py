@@ -1,0 +1,107 @@
+"""Turn what a user points at (folders, zips, files, uploads) into a flat list of input files.
+
+Zip members are read in memory and never extracted, so a member named `../x` or `/etc/x`
+cannot write anywhere; such names are still reported rather than silently renamed. A zip whose
+declared uncompressed size is absurd (a zip bomb) is refused before anything is inflated.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from core.audio import SUPPORTED_EXTENSIONS
+from core.errors import InputError
+
+MAX_ZIP_UNCOMPRESSED_BYTES = 20 * 1024**3  # 20 GiB: more than any corpus upload we expect
+MAX_ZIP_RATIO = 200  # audio barely compresses; a 1000:1 member is a bomb, not a recording
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """One file to ingest: its name inside the corpus and where its bytes are."""
+
+    name: str  # relative name, '/'-separated: what manifests and patterns match against
+    path: Path | None = None  # on disk
+    data: bytes | None = None  # zip member or upload
+    problem: str | None = None  # set when the file is refused before decoding
+
+    def read_bytes(self) -> bytes:
+        if self.data is not None:
+            return self.data
+        if self.path is None:
+            raise InputError(f"{self.name}: no data")
+        return self.path.read_bytes()
+
+    @property
+    def suffix(self) -> str:
+        return PurePosixPath(self.name).suffix.lower()
+
+
+def collect(paths: Iterable[str | Path]) -> list[InputFile]:
+    """Expand folders (recursively, audio extensions only), zips and single files."""
+    inputs: list[InputFile] = []
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if not path.exists():
+            raise InputError(f"{raw}: no such file or folder.")
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file()
+                           and p.suffix.lower() in SUPPORTED_EXTENSIONS)  # fmt: skip
+            inputs.extend(InputFile(name=p.relative_to(path).as_posix(), path=p) for p in found)
+        elif path.suffix.lower() == ".zip":
+            inputs.extend(from_zip(path.read_bytes(), path.name))
+        else:
+            inputs.append(InputFile(name=path.name, path=path))
+    if not inputs:
+        raise InputError(
+            "no audio files found in "
+            + ", ".join(str(p) for p in paths)
+            + f" (looked for {', '.join(SUPPORTED_EXTENSIONS)})."
+        )
+    return inputs
+
+
+def from_zip(data: bytes, archive_name: str) -> list[InputFile]:
+    """The audio members of a zip archive, with unsafe or nested members flagged, not read."""
+    import io
+
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile as exc:
+        raise InputError(f"{archive_name}: not a readable zip archive ({exc}).") from exc
+    members = [m for m in archive.infolist() if not m.is_dir()]
+    declared = sum(m.file_size for m in members)
+    if declared > MAX_ZIP_UNCOMPRESSED_BYTES:
+        raise InputError(
+            f"{archive_name}: unpacks to {declared / 1024**3:.1f} GiB, over the "
+            f"{MAX_ZIP_UNCOMPRESSED_BYTES / 1024**3:.0f} GiB limit; split it into smaller archives."
+        )
+    inputs = []
+    for member in members:
+        name = member.filename
+        problem = _member_problem(member)
+        if problem is None and PurePosixPath(name).suffix.lower() not in SUPPORTED_EXTENSIONS:
+            continue  # README.txt, .DS_Store, __MACOSX ... are not part of the corpus
+        if problem:
+            inputs.append(InputFile(name=f"{archive_name}:{name}", problem=problem))
+            continue
+        inputs.append(InputFile(name=name, data=archive.read(member)))
+    return inputs
+
+
+def _member_problem(member: zipfile.ZipInfo) -> str | None:
+    name = member.filename
+    parts = PurePosixPath(name.replace("\\", "/")).parts
+    if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
+        return f"{name}: absolute path inside the zip; skipped for safety."
+    if ".." in parts:
+        return f"{name}: path leaves the archive ('..'); skipped for safety."
+    if name.lower().endswith(".zip"):
+        return f"{name}: a zip inside a zip is not unpacked; upload the inner archive itself."
+    if member.compress_size and member.file_size / member.compress_size > MAX_ZIP_RATIO:
+        return (f"{name}: compresses {member.file_size // member.compress_size}:1, which no "
+                "recording does (a zip bomb?); skipped.")  # fmt: skip
+    return None
