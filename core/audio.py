@@ -105,7 +105,9 @@ def decode(source: AudioSource, name: str | None = None) -> DecodedAudio:
         chunks: list[np.ndarray] = []
         try:
             for frame in container.decode(stream):
-                if frame.format.name in ("flt", "fltp", "dbl", "dblp") and ctx.name.startswith("pcm"):
+                if frame.format.name in ("flt", "fltp", "dbl", "dblp") and ctx.name.startswith(
+                    "pcm"
+                ):
                     _check_finite(frame.to_ndarray(), name)
                 chunks.extend(out.to_ndarray() for out in resampler.resample(frame))
             chunks.extend(out.to_ndarray() for out in resampler.resample(None))
@@ -113,10 +115,12 @@ def decode(source: AudioSource, name: str | None = None) -> DecodedAudio:
             raise CorruptAudioError(
                 f"{name}: the audio is damaged and cannot be decoded ({_ffmpeg_reason(exc)})."
             ) from exc
-        declared_s = container.duration / 1e6 if container.duration else None
         fmt = container.format.name
+        declared_s = container.duration / 1e6 if container.duration else None
+        if fmt == "wav":  # ffmpeg estimates WAV duration from the file size: read the header
+            declared_s = _wav_declared_seconds(_head(source))
 
-    samples = (np.concatenate(chunks, axis=1) if chunks else np.zeros((channels, 0), np.float32))
+    samples = np.concatenate(chunks, axis=1) if chunks else np.zeros((channels, 0), np.float32)
     samples = np.ascontiguousarray(samples, dtype=np.float32)
     duration_s = samples.shape[1] / TARGET_RATE_HZ
     if samples.shape[1] == 0:
@@ -136,6 +140,38 @@ def decode(source: AudioSource, name: str | None = None) -> DecodedAudio:
         duration_s=duration_s,
     )  # fmt: skip
     return DecodedAudio(samples=samples, info=info)
+
+
+def _head(source: AudioSource, n: int = 1 << 16) -> bytes:
+    if isinstance(source, bytes):
+        return source[:n]
+    if isinstance(source, (str, Path)):
+        with open(source, "rb") as handle:
+            return handle.read(n)
+    position = source.tell()
+    source.seek(0)
+    head = source.read(n)
+    source.seek(position)
+    return head
+
+
+def _wav_declared_seconds(head: bytes) -> float | None:
+    """Duration stated by a RIFF/WAVE header's fmt and data chunks (None if not stated)."""
+    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return None
+    pos, rate, block_align = 12, 0, 0
+    while pos + 8 <= len(head):
+        chunk, size = head[pos : pos + 4], int.from_bytes(head[pos + 4 : pos + 8], "little")
+        if chunk == b"fmt ":
+            rate = int.from_bytes(head[pos + 12 : pos + 16], "little")
+            block_align = int.from_bytes(head[pos + 20 : pos + 22], "little")
+        elif chunk == b"data":
+            # 0 and 0xFFFFFFFF mark streamed WAVs whose writer never filled the size in.
+            if not rate or not block_align or size in (0, 0xFFFFFFFF):
+                return None
+            return size / block_align / rate
+        pos += 8 + size + (size & 1)
+    return None
 
 
 def _check_finite(array: np.ndarray, name: str) -> None:

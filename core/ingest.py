@@ -149,7 +149,9 @@ def _prepare(engine, item, lookup: _CacheLookup, pending, seen, metadata, channe
         return FileOutcome(item.name, "failed", message=item.problem)
     data = lookup.data[item.name]
     if isinstance(data, OSError):
-        return FileOutcome(item.name, "failed", message=f"{item.name}: cannot read ({data.strerror}).")
+        return FileOutcome(
+            item.name, "failed", message=f"{item.name}: cannot read ({data.strerror})."
+        )
     clip_id = clip_id_of(data)
     meta = metadata(item.name)
     if clip_id in seen:
@@ -191,7 +193,9 @@ def _needed_tracks(channels: int, channel_mode: str) -> set[str]:
     return {"mix"}
 
 
-def _record(base: ClipRecord, item: InputFile, meta, media_dir: Path | None, data: bytes) -> ClipRecord:
+def _record(
+    base: ClipRecord, item: InputFile, meta, media_dir: Path | None, data: bytes
+) -> ClipRecord:
     """The clip as it enters this corpus: audio facts, this file's name, path and metadata."""
     path = item.path.resolve() if item.path is not None else None
     if path is None and media_dir is not None:
@@ -222,13 +226,16 @@ def _flush(store, engine, run_id, corpus, pending: _Pending, frames, summary) ->
             tracks.append(ScoredTrack(clip_id, track, p.scores, p.embedding, p.frame_logits))
     failed_ids = {o.clip_id for o in outcomes if o.status == "failed"}
     clips = [c for c in pending.clips if c.clip_id not in failed_ids]
-    store.write_batch(run_id, corpus, engine.model_key, engine.embedding_dim, clips, tracks, outcomes)
+    store.write_batch(
+        run_id, corpus, engine.model_key, engine.embedding_dim, clips, tracks, outcomes
+    )
     counts = {s: sum(o.status == s for o in outcomes) for s in ("scored", "cached", "failed")}
     return replace(
         summary,
         scored=summary.scored + counts["scored"],
         cached=summary.cached + counts["cached"],
         failed=summary.failed + counts["failed"],
-        seconds_audio=summary.seconds_audio + sum(o.seconds_audio for o in outcomes if o.status != "failed"),
+        seconds_audio=summary.seconds_audio
+        + sum(o.seconds_audio for o in outcomes if o.status != "failed"),
         outcomes=summary.outcomes + tuple(outcomes),
     )

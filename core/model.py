@@ -116,7 +116,7 @@ def _hub_directory(name: str, hub: str) -> Path:
     except Exception as exc:  # the hubs raise many unrelated types for "no network"
         raise ModelLoadError(
             f"could not download {repo} from {'ModelScope' if hub in ('ms', 'modelscope') else 'Hugging Face'}"
-            f" ({type(exc).__name__}: {exc}). Check the network, try the other hub (--hub), or "
+            f" ({type(exc).__name__}: {' '.join(str(exc).split())}). Check the network, try the other hub (--hub), or "
             "pass a local model directory with --model DIR."
         ) from exc
 
@@ -358,7 +358,9 @@ def frame_count(n_samples: int) -> int:
     return max(0, (n_samples - 400) // 320 + 1)
 
 
-def plan_batches(lengths: Sequence[int], budget_samples: int, batchable: bool = True) -> list[list[int]]:
+def plan_batches(
+    lengths: Sequence[int], budget_samples: int, batchable: bool = True
+) -> list[list[int]]:
     """Group clip indices, sorted by length, so that len(batch) * longest <= budget_samples.
 
     A clip longer than the budget forms a batch of its own.

@@ -290,12 +290,14 @@ class Store:
             pass
 
     def _version(self, con) -> int:
-        exists = con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_info'"
-        ).fetchone()[0]
+        exists = _one(
+            con.execute(
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_info'"
+            )
+        )[0]
         if not exists:
             return 0
-        return con.execute("SELECT max(version) FROM schema_info").fetchone()[0] or 0
+        return _one(con.execute("SELECT max(version) FROM schema_info"))[0] or 0
 
     def _check_version(self, con) -> None:
         version = self._version(con)
@@ -332,11 +334,13 @@ class Store:
         """Create the corpus if needed and open an ingest run; return its id."""
         with self.writing() as con:
             corpus_id = self._corpus_id(con, corpus, create=True)
-            return con.execute(
-                "INSERT INTO ingest_runs (corpus_id, model_key, n_files) VALUES (?, ?, ?) "
-                "RETURNING run_id",
-                [corpus_id, model_key, n_files],
-            ).fetchone()[0]
+            return _one(
+                con.execute(
+                    "INSERT INTO ingest_runs (corpus_id, model_key, n_files) VALUES (?, ?, ?) "
+                    "RETURNING run_id",
+                    [corpus_id, model_key, n_files],
+                )
+            )[0]
 
     def finish_run(self, run_id: int, status: str = "done") -> None:
         with self.writing() as con:
@@ -360,7 +364,9 @@ class Store:
                 f"embedding FLOAT[{int(dim)}] NOT NULL, PRIMARY KEY (clip_id, track, model_key))"
             )
 
-    def cached_tracks(self, model_key: str, clip_ids: Sequence[str], frames: bool) -> set[tuple[str, str]]:
+    def cached_tracks(
+        self, model_key: str, clip_ids: Sequence[str], frames: bool
+    ) -> set[tuple[str, str]]:
         """(clip_id, track) pairs already scored by this model (with frames, if asked)."""
         if not clip_ids:
             return set()
@@ -416,7 +422,12 @@ class Store:
                 )
                 con.execute(
                     f"INSERT INTO {_embedding_table(dim)} VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                    [track.clip_id, track.track, model_key, track.embedding.astype(np.float32).tolist()],
+                    [
+                        track.clip_id,
+                        track.track,
+                        model_key,
+                        track.embedding.astype(np.float32).tolist(),
+                    ],
                 )
                 if track.frame_logits is not None:
                     con.execute(
@@ -444,12 +455,12 @@ class Store:
 
     @staticmethod
     def _corpus_id(con, name: str, create: bool) -> int | None:
-        row = con.execute("SELECT corpus_id FROM corpora WHERE name = ?", [name]).fetchone()
+        row = _one(con.execute("SELECT corpus_id FROM corpora WHERE name = ?", [name]))
         if row or not create:
             return row[0] if row else None
-        return con.execute(
-            "INSERT INTO corpora (name) VALUES (?) RETURNING corpus_id", [name]
-        ).fetchone()[0]
+        return _one(
+            con.execute("INSERT INTO corpora (name) VALUES (?) RETURNING corpus_id", [name])
+        )[0]
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -489,28 +500,36 @@ class Store:
     def filter_options(self) -> dict[str, list]:
         """Distinct values for the dashboard's filter widgets, plus date and duration bounds."""
         with self.reading() as con:
-            agents = [r[0] for r in con.execute(
-                "SELECT DISTINCT agent FROM clips WHERE agent IS NOT NULL ORDER BY 1").fetchall()]
-            bounds = con.execute(
-                "SELECT min(recorded_at), max(recorded_at), max(duration_s) FROM clips"
-            ).fetchone()
-            tracks = [r[0] for r in con.execute(
-                "SELECT DISTINCT track FROM predictions ORDER BY 1").fetchall()]
+            agents = [
+                r[0]
+                for r in con.execute(
+                    "SELECT DISTINCT agent FROM clips WHERE agent IS NOT NULL ORDER BY 1"
+                ).fetchall()
+            ]
+            bounds = _one(
+                con.execute("SELECT min(recorded_at), max(recorded_at), max(duration_s) FROM clips")
+            )
+            tracks = [
+                r[0]
+                for r in con.execute("SELECT DISTINCT track FROM predictions ORDER BY 1").fetchall()
+            ]
         return {"agents": agents, "date_min": bounds[0], "date_max": bounds[1],
                 "max_duration_s": bounds[2] or 0.0, "tracks": tracks}  # fmt: skip
 
     def frame_logits(self, clip_id: str, model_key: str, track: str = "mix") -> np.ndarray | None:
         """(T, 9) frame logits of one track, or None when its curve was not computed."""
         with self.reading() as con:
-            table = con.execute(
+            table = con.sql(
                 "SELECT n_frames, logits FROM frame_curves"
                 " WHERE clip_id = ? AND model_key = ? AND track = ?",
-                [clip_id, model_key, track],
+                params=[clip_id, model_key, track],
             ).to_arrow_table()
         if table.num_rows == 0:
             return None
         values = table.column("logits").combine_chunks().flatten().to_numpy(zero_copy_only=False)
-        return values.astype(np.float32).reshape(int(table.column("n_frames")[0].as_py()), len(EMOTIONS))
+        return values.astype(np.float32).reshape(
+            int(table.column("n_frames")[0].as_py()), len(EMOTIONS)
+        )
 
     def tracks_with_curves(self, model_key: str, where: ClipFilter = ClipFilter()) -> pd.DataFrame:
         """Clips (and tracks) of the selection whose frame curves are stored."""
@@ -524,18 +543,20 @@ class Store:
                 [model_key, *params],
             ).df()
 
-    def embeddings(self, model_key: str, where: ClipFilter = ClipFilter()) -> tuple[pd.DataFrame, np.ndarray]:
+    def embeddings(
+        self, model_key: str, where: ClipFilter = ClipFilter()
+    ) -> tuple[pd.DataFrame, np.ndarray]:
         """The selection's clips (one row per clip and track) and their (N, D) embeddings."""
         dim = self._dim(model_key)
         if dim is None:
             return pd.DataFrame(), np.zeros((0, 0), np.float32)
         condition, params = where.where()
         with self.reading() as con:
-            table = con.execute(
+            table = con.sql(
                 f"SELECT DISTINCT ON (v.clip_id, v.track) v.*, e.embedding FROM ({_CLIP_VIEW}) v"
                 f" JOIN {_embedding_table(dim)} e ON e.clip_id = v.clip_id AND e.track = v.track"
                 f" AND e.model_key = v.model_key WHERE {condition} ORDER BY v.clip_id, v.track",
-                [model_key, *params],
+                params=[model_key, *params],
             ).to_arrow_table()
         matrix = (table.column("embedding").combine_chunks().flatten()
                   .to_numpy(zero_copy_only=False).astype(np.float32).reshape(table.num_rows, dim))  # fmt: skip
@@ -604,23 +625,31 @@ class Store:
             " WHERE len(logits) <> n_frames * 9",
         }
         with self.reading() as con:
-            report = {name: con.execute(sql).fetchone()[0] for name, sql in checks.items()}
+            report = {name: _one(con.execute(sql))[0] for name, sql in checks.items()}
             for (dim,) in con.execute("SELECT DISTINCT embedding_dim FROM models").fetchall():
-                report[f"predictions_without_embedding_d{dim}"] = con.execute(
-                    f"SELECT count(*) FROM predictions p JOIN models m USING (model_key)"
-                    f" WHERE m.embedding_dim = ? AND NOT EXISTS (SELECT 1 FROM"
-                    f" {_embedding_table(dim)} e WHERE e.clip_id = p.clip_id"
-                    f" AND e.track = p.track AND e.model_key = p.model_key)",
-                    [dim],
-                ).fetchone()[0]
+                report[f"predictions_without_embedding_d{dim}"] = _one(
+                    con.execute(
+                        f"SELECT count(*) FROM predictions p JOIN models m USING (model_key)"
+                        f" WHERE m.embedding_dim = ? AND NOT EXISTS (SELECT 1 FROM"
+                        f" {_embedding_table(dim)} e WHERE e.clip_id = p.clip_id"
+                        f" AND e.track = p.track AND e.model_key = p.model_key)",
+                        [dim],
+                    )
+                )[0]
         return report
 
     def _dim(self, model_key: str) -> int | None:
         with self.reading() as con:
-            row = con.execute(
-                "SELECT embedding_dim FROM models WHERE model_key = ?", [model_key]
-            ).fetchone()
+            row = _one(
+                con.execute("SELECT embedding_dim FROM models WHERE model_key = ?", [model_key])
+            )
         return int(row[0]) if row else None
+
+
+def _one(result) -> tuple | None:
+    """The first row of a result, draining it: DuckDB refuses new work on an unfinished result."""
+    rows = result.fetchall()
+    return rows[0] if rows else None
 
 
 def _embedding_table(dim: int) -> str:

@@ -1,0 +1,246 @@
+"""`python -m core ...`: ingest, score, export, info and make-test-model, headless.
+
+Every user error ends in one line on stderr and exit status 2; an unexpected one in one line and
+status 1, with the traceback only under --verbose.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+from core.errors import EmoScopeError, InputError
+from core.labels import EMOJI, UNTRAINED_LABEL
+
+log = logging.getLogger("core.cli")
+
+
+class ProgressLine:
+    """A one-line progress bar on stderr, redrawn in place; plain lines when not a terminal."""
+
+    def __init__(self, label: str, stream=sys.stderr, width: int = 28):
+        self.label, self.stream, self.width = label, stream, width
+        self.start = time.monotonic()
+        self.last_draw = 0.0
+        self.tty = stream.isatty()
+
+    def __call__(self, done: int, total: int, seconds_audio: float = 0.0) -> None:
+        now = time.monotonic()
+        final = done >= total
+        if not final and now - self.last_draw < (0.1 if self.tty else 5.0):
+            return
+        self.last_draw = now
+        elapsed = max(now - self.start, 1e-9)
+        filled = int(self.width * done / max(total, 1))
+        bar = "#" * filled + "-" * (self.width - filled)
+        line = (f"{self.label} [{bar}] {done}/{total} files, {seconds_audio:.1f} s audio, "
+                f"{seconds_audio / elapsed:.1f}x real time, {elapsed:.0f} s")  # fmt: skip
+        self.stream.write(("\r" + line) if self.tty else (line + "\n"))
+        if final and self.tty:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def _load(args):
+    from core.model import load_engine
+
+    # funasr prints to stdout while loading; keep stdout for results (--json's last line).
+    with contextlib.redirect_stdout(sys.stderr):
+        engine = load_engine(args.model, args.device, hub=args.hub, precision=args.precision)
+    if engine.untrained:
+        print(f"note: {engine.model_id} is an {UNTRAINED_LABEL}: its scores mean nothing.",
+              file=sys.stderr)  # fmt: skip
+    return engine
+
+
+def cmd_ingest(args) -> int:
+    from core import metadata, sources
+    from core.ingest import ingest
+    from core.store import Store
+
+    if args.manifest and args.pattern:
+        raise InputError("use --manifest or --pattern, not both.")
+    inputs = sources.collect(args.paths)
+    meta = metadata.no_metadata
+    if args.manifest:
+        meta = metadata.from_manifest(args.manifest)
+    elif args.pattern:
+        meta = metadata.from_pattern(args.pattern)
+    store = Store(args.db)
+    engine = _load(args)
+    summary = ingest(
+        store, engine, inputs, args.corpus, metadata=meta, frames=args.frames,
+        channel_mode=args.channels, media_dir=store.path.parent / "media",
+        on_progress=ProgressLine(f"ingest {args.corpus}"),
+    )  # fmt: skip
+    for outcome in summary.outcomes:
+        if outcome.status == "failed" or outcome.message:
+            print(f"{outcome.status}: {outcome.message}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(summary.as_dict()))
+    else:
+        print(f"{summary.corpus}: {summary.scored} scored, {summary.cached} cached, "
+              f"{summary.failed} failed, {summary.seconds_audio:.1f} s of audio -> {store.path}")  # fmt: skip
+    return 0
+
+
+def cmd_score(args) -> int:
+    from core.audio import decode
+    from core.runs import ScoredFile, write_run
+
+    decoded = [(Path(f).name, decode(Path(f))) for f in _existing(args.files)]
+    engine = _load(args)
+    frames = args.granularity == "frame" or args.embedding
+    predictions = engine.predict([a.mono for _, a in decoded], frames=frames)
+    results = [
+        ScoredFile(name, a.info, p) for (name, a), p in zip(decoded, predictions, strict=True)
+    ]
+    folder = write_run(results, engine, args.granularity, args.embedding, Path(args.out))
+    for r in results:
+        p = r.prediction
+        print(f"{r.name}: {EMOJI[p.top_label]} {p.top_label} {p.confidence:.1%}"
+              f"  ({engine.display_name}, {r.info.duration_s:.2f} s)")  # fmt: skip
+        for label, score in sorted(zip(p.labels, p.scores, strict=True), key=lambda x: -x[1]):
+            print(f"    {label:<10} {score:.4f}")
+    print(f"results: {folder}")
+    return 0
+
+
+def _existing(files: list[str]) -> list[str]:
+    missing = [f for f in files if not Path(f).is_file()]
+    if missing:
+        raise InputError(f"no such file: {', '.join(missing)}")
+    return files
+
+
+def cmd_export(args) -> int:
+    from core.export import export
+    from core.store import ClipFilter, Store
+
+    store = Store(args.db)
+    model_key = pick_model_key(store, args.model)
+    where = ClipFilter(corpora=tuple(args.corpus or ()))
+    rows = export(store, args.what, args.format, Path(args.out), model_key, where)
+    print(f"{rows} rows of {args.what} ({model_key}) -> {args.out}")
+    return 0
+
+
+def pick_model_key(store, wanted: str | None) -> str:
+    """The model whose results to read: a key or id given by the user, else the latest used."""
+    models = store.models()
+    if models.empty:
+        raise InputError(f"{store.path} holds no results yet; run `python -m core ingest` first.")
+    if not wanted:
+        return str(models.model_key.iloc[0])
+    match = models[(models.model_key == wanted) | (models.model_id == wanted)]
+    if match.empty:
+        raise InputError(f"no results of model {wanted!r}; stored: {', '.join(models.model_key)}.")
+    return str(match.model_key.iloc[0])
+
+
+def cmd_info(args) -> int:
+    from core.store import Store
+
+    store = Store(args.db)
+    print(f"database: {store.path}")
+    corpora = store.corpora()
+    if corpora.empty:
+        print("no corpora yet: `python -m core ingest PATH --corpus NAME`")
+    for row in corpora.itertuples():
+        print(f"  corpus {row.corpus}: {row.clips} clips, {row.seconds_audio / 60:.1f} min audio")
+    for row in store.models().itertuples():
+        flag = f" [{UNTRAINED_LABEL}]" if row.untrained else ""
+        print(
+            f"  model {row.model_key}{flag}: {row.n_tracks} scored tracks, dim {row.embedding_dim}"
+        )
+    return 0
+
+
+def cmd_make_test_model(args) -> int:
+    from core.testmodel import make_test_model
+
+    out = make_test_model(args.dir, arch=args.arch, seed=args.seed)
+    print(f"wrote {args.arch} emotion2vec with random weights ({UNTRAINED_LABEL}) to {out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m core", description=__doc__.splitlines()[0])
+    parser.add_argument("--verbose", action="store_true", help="log details and tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def model_options(p):
+        p.add_argument("--model", default="emotion2vec_plus_large",
+                       help="emotion2vec_plus_large|_base|_seed or a model directory")  # fmt: skip
+        p.add_argument("--hub", default="ms", choices=["ms", "hf"], help="where to download from")
+        p.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")
+        p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"])
+
+    p = sub.add_parser("ingest", help="score folders, zips or files into a corpus")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--corpus", required=True)
+    p.add_argument("--manifest", help="CSV with a path column and agent/recorded_at/speaker/tags")
+    p.add_argument("--pattern", help="path pattern such as '{agent}/{recorded_at}_*.wav'")
+    p.add_argument("--frames", action="store_true", help="also store 20 ms frame curves")
+    p.add_argument("--channels", default="mix", choices=["mix", "split"])
+    p.add_argument("--db", help="database file (default: $EMOSCOPE_DB or data/emoscope.duckdb)")
+    p.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
+    model_options(p)
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("score", help="score files into outputs/outputs_<time>/ like the old UI")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--granularity", default="utterance", choices=["utterance", "frame"])
+    p.add_argument("--embedding", action="store_true", help="also write embedding.npy")
+    p.add_argument("--out", default="outputs", help="parent folder of the timestamped folder")
+    model_options(p)
+    p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("export", help="write clips, frame curves or embeddings to CSV/Parquet")
+    p.add_argument("--what", required=True, choices=["clips", "frames", "embeddings"])
+    p.add_argument("--format", required=True, choices=["csv", "parquet"])
+    p.add_argument("--corpus", action="append", help="only this corpus (repeatable)")
+    p.add_argument("--model", help="model key or id (default: the latest used)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--db")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("info", help="database path, corpora, clip counts, models")
+    p.add_argument("--db")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("make-test-model", help="write an emotion2vec with random weights")
+    p.add_argument("dir")
+    p.add_argument("--arch", default="tiny", choices=["tiny", "base", "large"])
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_make_test_model)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler = logging.StreamHandler(sys.stderr)
+    # funasr logs chatter at INFO/WARNING on the root logger; show only ours unless --verbose.
+    handler.addFilter(
+        lambda r: args.verbose or r.name.startswith("core") or r.levelno >= logging.ERROR
+    )
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, handlers=[handler])
+    try:
+        return args.func(args)
+    except EmoScopeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: finished batches are stored; rerun to complete.", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if args.verbose:
+            raise
+        print(f"internal error: {type(exc).__name__}: {exc} (rerun with --verbose for details)",
+              file=sys.stderr)  # fmt: skip
+        return 1

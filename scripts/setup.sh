@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Idempotent set-up on a fresh Debian/Ubuntu machine: system packages, .venv, pinned Python deps.
+#   scripts/setup.sh          what the dashboard and CLI need (ffmpeg)
+#   scripts/setup.sh --dev    plus the test suite's needs (chromium, chromium-driver, pytest, ruff)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+apt_packages=(ffmpeg)
+[[ "${1:-}" == "--dev" ]] && apt_packages+=(chromium chromium-driver)
+missing=()
+for pkg in "${apt_packages[@]}"; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  sudo=""; [[ $(id -u) -ne 0 ]] && sudo="sudo"
+  echo "installing Debian packages: ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+[[ -x .venv/bin/python ]] || python3 -m venv .venv
+pip=(.venv/bin/python -m pip install -q --disable-pip-version-check)
+# torch first and pinned: funasr asks for torch unpinned, which would pull a multi-GB CUDA build.
+"${pip[@]}" torch==2.13.0
+"${pip[@]}" -r requirements.txt
+[[ "${1:-}" == "--dev" ]] && "${pip[@]}" -r requirements-dev.txt
+"${pip[@]}" --no-deps -e .
+echo "set-up done: .venv ready"

@@ -1,0 +1,123 @@
+"""Shared fixtures: the tiny emotion2vec (built here, loaded through funasr), real audio encoded by
+ffmpeg in every supported format, and a database seeded by a real ingest."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+RAVDESS = SHARED / "data" / "ravdess-16k"
+DECODER_SAMPLES = SHARED / "data" / "decoder-samples"
+
+# name -> ffmpeg output arguments; every format the product accepts.
+FORMATS: dict[str, list[str]] = {
+    "pcm16.wav": ["-c:a", "pcm_s16le"],
+    "pcm24.wav": ["-c:a", "pcm_s24le"],
+    "pcm32.wav": ["-c:a", "pcm_s32le"],
+    "u8.wav": ["-c:a", "pcm_u8"],
+    "float.wav": ["-c:a", "pcm_f32le"],
+    "mulaw.wav": ["-c:a", "pcm_mulaw", "-ar", "8000"],
+    "alaw.wav": ["-c:a", "pcm_alaw", "-ar", "8000"],
+    "clip.mp3": ["-c:a", "libmp3lame", "-b:a", "64k"],
+    "clip.m4a": ["-c:a", "aac", "-b:a", "64k"],
+    "clip.flac": ["-c:a", "flac"],
+    "clip.ogg": ["-c:a", "libvorbis"],
+    "clip.opus": ["-c:a", "libopus"],
+    "clip.webm": ["-c:a", "libopus"],
+}
+
+
+def speechlike(seconds: float, seed: int = 0, rate: int = 16_000) -> np.ndarray:
+    """A voiced, syllable-modulated harmonic signal: deterministic, not white noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * rate)) / rate
+    f0 = 110 + 40 * rng.random() + 15 * np.sin(2 * np.pi * 0.7 * t)
+    phase = 2 * np.pi * np.cumsum(f0) / rate
+    voice = sum(np.sin(k * phase) / k for k in range(1, 8))
+    envelope = 0.5 * (1 + np.sin(2 * np.pi * (3 + rng.random()) * t)) ** 2
+    return (0.2 * voice * envelope + 0.005 * rng.standard_normal(t.size)).astype(np.float32)
+
+
+def ffmpeg(*args: str) -> None:
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", *args], check=True)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    from core.testmodel import make_test_model
+
+    return make_test_model(tmp_path_factory.mktemp("models") / "tiny-e2v", arch="tiny", seed=0)
+
+
+@pytest.fixture(scope="session")
+def engine(tiny_model_dir):
+    from core.model import load_engine
+
+    return load_engine(str(tiny_model_dir), "cpu", threads=2)
+
+
+@pytest.fixture(scope="session")
+def source_wav(tmp_path_factory) -> Path:
+    """3 s stereo 44.1 kHz WAV: the source every format below is encoded from."""
+    path = tmp_path_factory.mktemp("src") / "source.wav"
+    left, right = speechlike(3.0, 1, 44_100), speechlike(3.0, 2, 44_100)
+    sf.write(path, np.stack([left, right], axis=1), 44_100, subtype="PCM_16")
+    return path
+
+
+@pytest.fixture(scope="session")
+def encoded(tmp_path_factory, source_wav) -> dict[str, Path]:
+    """The source encoded by ffmpeg in every supported format."""
+    if shutil.which("ffmpeg") is None:
+        pytest.fail("ffmpeg is missing: run scripts/setup.sh --dev")
+    out = tmp_path_factory.mktemp("encoded")
+    files = {}
+    for name, codec in FORMATS.items():
+        ffmpeg("-i", str(source_wav), *codec, str(out / name))
+        files[name] = out / name
+    return files
+
+
+def make_corpus(root: Path, agents=("alice", "bob", "carol"), per_agent: int = 4) -> Path:
+    """agent/YYYY-MM-DD_n.wav files of 1-4 s, spread over several weeks."""
+    for a, agent in enumerate(agents):
+        (root / agent).mkdir(parents=True, exist_ok=True)
+        for i in range(per_agent):
+            day = 1 + 7 * i + a
+            seconds = 1.0 + (i + a) % 4
+            wave = speechlike(seconds, seed=10 * a + i)
+            sf.write(root / agent / f"2024-05-{day:02d}_{i}.wav", wave, 16_000)
+    return root
+
+
+@pytest.fixture(scope="session")
+def corpus_dir(tmp_path_factory) -> Path:
+    return make_corpus(tmp_path_factory.mktemp("corpus"))
+
+
+@pytest.fixture(scope="session")
+def seeded_db(tmp_path_factory, engine, corpus_dir) -> Path:
+    """A database holding one corpus (3 agents x 4 clips, weekly dates) with frame curves."""
+    from core.ingest import ingest
+    from core.metadata import from_pattern
+    from core.sources import collect
+    from core.store import Store
+
+    path = tmp_path_factory.mktemp("db") / "seeded.duckdb"
+    store = Store(path)
+    ingest(store, engine, collect([corpus_dir]), "calls",
+           metadata=from_pattern("{agent}/{recorded_at}_*.wav"), frames=True)  # fmt: skip
+    return path
+
+
+@pytest.fixture
+def store(tmp_path):
+    from core.store import Store
+
+    return Store(tmp_path / "test.duckdb")
