@@ -65,12 +65,12 @@ def cmd_ingest(args) -> int:
 
     if args.manifest and args.pattern:
         raise InputError("use --manifest or --pattern, not both.")
-    inputs = sources.collect(args.paths)
-    meta = metadata.no_metadata
+    meta = metadata.no_metadata  # options first: a typo fails before any folder is walked
     if args.manifest:
         meta = metadata.from_manifest(args.manifest)
     elif args.pattern:
         meta = metadata.from_pattern(args.pattern)
+    inputs = sources.collect(args.paths)
     store = Store(args.db)
     engine = _load(args)
     summary = ingest(
