@@ -46,6 +46,13 @@ class IngestSummary:
     seconds_audio: float = 0.0
     outcomes: tuple[FileOutcome, ...] = field(default=(), repr=False)
 
+    def log_lines(self) -> list[str]:
+        """A processing log, one line per file, like the old web UI's."""
+        marks = {"scored": "✔ scored", "cached": "↺ cached", "failed": "✖ failed"}
+        return [f"{marks[o.status]:<9} {o.source_name}"
+                + (f" ({o.seconds_audio:.2f} s)" if o.seconds_audio else "")
+                + (f" — {o.message}" if o.message else "") for o in self.outcomes]  # fmt: skip
+
     def as_dict(self) -> dict:
         return {"scored": self.scored, "cached": self.cached, "failed": self.failed,
                 "seconds_audio": round(self.seconds_audio, 3)}  # fmt: skip

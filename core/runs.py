@@ -24,27 +24,36 @@ class ScoredFile:
 
 
 def result_document(scored: ScoredFile, engine: Engine, granularity: str) -> dict:
-    """The result.json content for one file (JSON-ready)."""
+    """The result.json content for one freshly scored file (JSON-ready)."""
     p = scored.prediction
+    frames = p.frame_scores if granularity == "frame" else None
+    return document(scored.name, scored.info, dict(zip(p.labels, p.scores, strict=True)),
+                    engine.model_id, engine.revision, engine.untrained, granularity, frames)  # fmt: skip
+
+
+def document(name: str, info: AudioInfo, scores: dict[str, float], model_id: str, revision: str,
+             untrained: bool, granularity: str, frame_scores: np.ndarray | None = None) -> dict:  # fmt: skip
+    """result.json as the old web UI wrote it, plus the model's identity and audio facts."""
+    top = max(scores, key=scores.get)
     doc = {
-        "file": scored.name,
-        "model": engine.model_id,
-        "model_revision": engine.revision,
-        "untrained_test_model": engine.untrained,
+        "file": name,
+        "model": model_id,
+        "model_revision": revision,
+        "untrained_test_model": untrained,
         "granularity": granularity,
-        "duration_s": round(scored.info.duration_s, 3),
-        "source_rate_hz": scored.info.source_rate_hz,
-        "channels": scored.info.channels,
-        "codec": scored.info.codec,
-        "top_emotion": p.top_label,
-        "confidence": round(p.confidence, 6),
-        "scores": {label: round(float(s), 6) for label, s in zip(p.labels, p.scores, strict=True)},
+        "duration_s": round(info.duration_s, 3),
+        "source_rate_hz": info.source_rate_hz,
+        "channels": info.channels,
+        "codec": info.codec,
+        "top_emotion": top,
+        "confidence": round(float(scores[top]), 6),
+        "scores": {label: round(float(s), 6) for label, s in scores.items()},
     }
-    if engine.untrained:
+    if untrained:
         doc["warning"] = f"{UNTRAINED_LABEL}: random weights, the scores mean nothing"
-    if granularity == "frame" and p.frame_scores is not None:
+    if frame_scores is not None:
         doc["frame_hop_ms"] = HOP_MS
-        doc["frame_scores"] = np.round(p.frame_scores, 5).tolist()
+        doc["frame_scores"] = np.round(frame_scores, 5).tolist()
     return doc
 
 

@@ -57,15 +57,19 @@ def test_info(ingested):
 def test_export_opens_in_pandas_and_duckdb(ingested, tmp_path, what, fmt):
     db, _ = ingested
     out = tmp_path / f"{what}.{fmt}"
-    result = run("export", "--what", what, "--format", fmt, "--corpus", "calls", "--out", out, "--db", db)
+    result = run(
+        "export", "--what", what, "--format", fmt, "--corpus", "calls", "--out", out, "--db", db
+    )
     assert result.returncode == 0, result.stderr
     frame = pd.read_csv(out) if fmt == "csv" else pd.read_parquet(out)
     reader = "read_csv_auto" if fmt == "csv" else "read_parquet"
-    rows = duckdb.sql(f"SELECT count(*) FROM {reader}(?)", params=[str(out)]).fetchall()[0][0]  # noqa: S608
+    rows = duckdb.sql(f"SELECT count(*) FROM {reader}(?)", params=[str(out)]).fetchall()[0][0]
     assert rows == len(frame)
     if what == "clips":
         assert len(frame) == 12
-        assert {"agent", "recorded_at", "top_label", "confidence", "score_happy"} <= set(frame.columns)
+        assert {"agent", "recorded_at", "top_label", "confidence", "score_happy"} <= set(
+            frame.columns
+        )
         scores = frame.filter(like="score_").to_numpy()
         np.testing.assert_allclose(scores.sum(axis=1), 1.0, atol=1e-5)
     elif what == "frames":

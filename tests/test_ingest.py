@@ -70,10 +70,14 @@ def test_frames_requested_later_are_computed_once(tmp_path, engine, corpus_dir):
     ingest(store, counting, collect([corpus_dir / "alice"]), "c", frames=True)
     ingest(store, counting, collect([corpus_dir / "alice"]), "c", frames=True)
     assert counting.clips_scored == 8
-    assert store.frame_logits(store.clips(engine.model_key).clip_id[0], engine.model_key) is not None
+    assert (
+        store.frame_logits(store.clips(engine.model_key).clip_id[0], engine.model_key) is not None
+    )
 
 
-def test_an_interrupted_run_keeps_finished_batches_and_a_rerun_completes(tmp_path, engine, monkeypatch):
+def test_an_interrupted_run_keeps_finished_batches_and_a_rerun_completes(
+    tmp_path, engine, monkeypatch
+):
     import core.ingest
 
     monkeypatch.setattr(core.ingest, "BATCH_FILES", 4)
@@ -129,7 +133,9 @@ def test_zip_ingest_with_unsafe_members_and_media_copies(tmp_path, engine):
         archive.writestr("readme.txt", b"hi")
     (tmp_path / "upload.zip").write_bytes(buffer.getvalue())
     store = Store(tmp_path / "db.duckdb")
-    summary = ingest(store, engine, collect([tmp_path / "upload.zip"]), "z", media_dir=tmp_path / "media")
+    summary = ingest(
+        store, engine, collect([tmp_path / "upload.zip"]), "z", media_dir=tmp_path / "media"
+    )
     messages = sorted(o.message for o in summary.outcomes if o.status == "failed")
     assert summary.scored == 1 and summary.failed == 3
     assert any("leaves the archive" in m for m in messages)
@@ -167,7 +173,13 @@ def test_manifest_metadata_is_stored(tmp_path, engine, corpus_dir):
 
 def test_pattern_metadata(tmp_path, engine, corpus_dir):
     store = Store(tmp_path / "db.duckdb")
-    ingest(store, engine, collect([corpus_dir]), "c", metadata=from_pattern("{agent}/{recorded_at}_*.wav"))
+    ingest(
+        store,
+        engine,
+        collect([corpus_dir]),
+        "c",
+        metadata=from_pattern("{agent}/{recorded_at}_*.wav"),
+    )
     clips = store.clips(engine.model_key)
     assert sorted(clips.agent.unique()) == ["alice", "bob", "carol"]
     assert clips.recorded_at.min().strftime("%Y-%m-%d") == "2024-05-01"
@@ -186,7 +198,9 @@ def test_ravdess_actors_as_agents(tmp_path, engine):
         (subset / row["path"]).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(RAVDESS / row["path"], subset / row["path"])
     manifest = tmp_path / "m.csv"
-    manifest.write_text("path,agent,tags\n" + "".join(f"{r['path']},{r['actor']},{r['emotion']}\n" for r in rows))
+    manifest.write_text(
+        "path,agent,tags\n" + "".join(f"{r['path']},{r['actor']},{r['emotion']}\n" for r in rows)
+    )
     store = Store(tmp_path / "db.duckdb")
     summary = ingest(store, engine, collect([subset]), "ravdess", metadata=from_manifest(manifest))
     assert summary.scored == 16 and summary.failed == 0

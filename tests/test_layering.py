@@ -26,7 +26,9 @@ def test_pages_and_dashboard_touch_no_database_or_model_library():
     files = [*(ROOT / "pages").glob("*.py"), *(ROOT / "dashboard").glob("*.py")]
     assert files, "pages/ and dashboard/ hold the app"
     banned = {"duckdb", "torch", "funasr"}
-    offenders = {p.name: imported_modules(p) & banned for p in files if imported_modules(p) & banned}
+    offenders = {
+        p.name: imported_modules(p) & banned for p in files if imported_modules(p) & banned
+    }
     assert offenders == {}
 
 

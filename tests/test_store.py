@@ -94,14 +94,14 @@ def test_scores_filters_and_values(store):
 
 def test_order_by_allowlist(store):
     key = _scored(store)
-    assert list(store.clips(key, order_by="duration_s").source_name)[0] == "f0.wav"
+    assert next(iter(store.clips(key, order_by="duration_s").source_name)) == "f0.wav"
     with pytest.raises(InputError, match="unknown column"):
         store.clips(key, order_by="duration_s; DROP TABLE clips")
 
 
 def test_embeddings_are_fixed_size_arrays(store):
     key = _scored(store, dim=4)
-    clips, matrix = store.embeddings(key)
+    _clips, matrix = store.embeddings(key)
     assert matrix.shape == (3, 4)
     np.testing.assert_array_equal(matrix[:, 0], [0, 1, 2])
     con = duckdb.connect(str(store.path), read_only=True)

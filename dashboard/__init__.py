@@ -1,0 +1,1 @@
+"""EmoScope's Streamlit shell: entry point, cached adapters to core, shared widgets and charts."""

@@ -1,0 +1,113 @@
+"""Pure figure builders: DataFrame in, plotly Figure out. No Streamlit, no database."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+
+from core.labels import COLORS, EMOJI, EMOTIONS, SCORE_COLUMNS
+
+_LAYOUT = {"margin": {"l": 10, "r": 10, "t": 40, "b": 10}, "legend_title_text": ""}
+
+
+def score_bars(scores: pd.Series, title: str = "") -> go.Figure:
+    """Horizontal bars of the 9 scores (index: emotion or score_<emotion>), highest on top."""
+    values = pd.Series({e: float(scores.get(e, scores.get(f"score_{e}", 0.0))) for e in EMOTIONS})
+    values = values.sort_values()
+    fig = go.Figure(go.Bar(
+        x=values.to_numpy(), y=[f"{EMOJI[e]} {e}" for e in values.index], orientation="h",
+        marker_color=[COLORS[e] for e in values.index], text=[f"{v:.1%}" for v in values],
+        textposition="outside",
+    ))  # fmt: skip
+    fig.update_layout(
+        title=title, xaxis={"range": [0, 1.05], "tickformat": ".0%"}, height=330, **_LAYOUT
+    )
+    return fig
+
+
+def curve_figure(curve: pd.DataFrame, emotions: Sequence[str], stacked: bool,
+                 segments: pd.DataFrame, title: str = "") -> go.Figure:  # fmt: skip
+    """Per-emotion probability over time, with the dominant emotion as a band underneath."""
+    fig = go.Figure()
+    for emotion in emotions:
+        fig.add_trace(go.Scatter(
+            x=curve.time_s, y=curve[emotion], name=emotion, mode="lines",
+            line={"color": COLORS[emotion], "width": 1.5},
+            stackgroup="one" if stacked else None,
+            hovertemplate=f"{emotion} %{{y:.1%}} at %{{x:.2f}} s<extra></extra>",
+        ))  # fmt: skip
+    for row in segments.itertuples():
+        fig.add_shape(type="rect", xref="x", yref="paper", x0=row.start_s, x1=row.end_s,
+                      y0=-0.14, y1=-0.06, fillcolor=COLORS[row.emotion], line_width=0)  # fmt: skip
+    fig.update_layout(
+        title=title, height=380, hovermode="x unified", yaxis={"tickformat": ".0%", "range": [0, 1]},
+        xaxis={"title": "time (s)", "rangeslider": {"visible": True, "thickness": 0.06}},
+        **{**_LAYOUT, "margin": {"l": 10, "r": 10, "t": 40, "b": 40}},
+    )  # fmt: skip
+    return fig
+
+
+def cluster_scatter(points: pd.DataFrame, color_by: str) -> go.Figure:
+    """The 2-D projection, coloured by cluster / top_label / agent / corpus; hover names the clip."""
+    data = points.assign(cluster=points.cluster.astype(str), agent=points.agent.fillna("—"))
+    colors = COLORS if color_by == "top_label" else None
+    fig = px.scatter(
+        data, x="x", y="y", color=color_by, color_discrete_map=colors,
+        hover_name="source_name", custom_data=["clip_id", "track"],
+        hover_data={"x": False, "y": False, "top_label": True, "confidence": ":.1%",
+                    "agent": True, "cluster": True, **{c: ":.2f" for c in SCORE_COLUMNS}},
+    )  # fmt: skip
+    fig.update_traces(marker={"size": 8, "opacity": 0.85})
+    fig.update_layout(
+        height=520, dragmode="lasso", xaxis_visible=False, yaxis_visible=False, **_LAYOUT
+    )
+    return fig
+
+
+def cluster_mix(profile: pd.DataFrame) -> go.Figure:
+    """Each cluster's mean emotion scores as a stacked bar."""
+    fig = go.Figure()
+    for emotion in EMOTIONS:
+        fig.add_trace(go.Bar(x=profile.cluster.astype(str), y=profile[emotion], name=emotion,
+                             marker_color=COLORS[emotion]))  # fmt: skip
+    fig.update_layout(barmode="stack", height=320, xaxis_title="cluster",
+                      yaxis={"tickformat": ".0%"}, **_LAYOUT)  # fmt: skip
+    return fig
+
+
+def trend_heatmap(trends: pd.DataFrame, emotion: str) -> go.Figure:
+    """Agents x periods: share of clips whose top emotion is `emotion`; cell text shows n."""
+    grid = trends.pivot(index="agent", columns="period", values=emotion)
+    counts = trends.pivot(index="agent", columns="period", values="n")
+    low = trends.pivot(index="agent", columns="period", values="low_n")
+    text = counts.map(lambda n: "" if pd.isna(n) else f"n={int(n)}")
+    text = text.where(~low.fillna(False).astype(bool), text + " (low)")
+    fig = go.Figure(go.Heatmap(
+        z=grid.to_numpy(), x=[p.strftime("%Y-%m-%d") for p in grid.columns], y=grid.index,
+        text=text.to_numpy(), texttemplate="%{text}", zmin=0, zmax=1,
+        colorscale=[[0, "#f7f7f7"], [1, COLORS[emotion]]], colorbar={"tickformat": ".0%"},
+        hovertemplate="%{y}, %{x}: %{z:.0%} " + emotion + " (%{text})<extra></extra>",
+    ))  # fmt: skip
+    fig.update_layout(
+        title=f"share of {EMOJI[emotion]} {emotion} clips", height=140 + 40 * len(grid), **_LAYOUT
+    )
+    return fig
+
+
+def agent_lines(trends: pd.DataFrame, value: str, agents: Sequence[str]) -> go.Figure:
+    """One line per agent over periods; low-n points drawn hollow."""
+    fig = go.Figure()
+    for agent in agents:
+        rows = trends[trends.agent == agent]
+        fig.add_trace(go.Scatter(
+            x=rows.period, y=rows[value], name=agent, mode="lines+markers",
+            marker={"symbol": ["circle-open" if low else "circle" for low in rows.low_n], "size": 9},
+            customdata=rows.n, hovertemplate=f"{agent}: %{{y:.0%}} (n=%{{customdata}})<extra></extra>",
+        ))  # fmt: skip
+    fig.update_layout(
+        height=340, yaxis={"tickformat": ".0%"}, title=value.replace("_", " "), **_LAYOUT
+    )
+    return fig

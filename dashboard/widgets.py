@@ -1,0 +1,104 @@
+"""Shared widgets: model picker, clip filters, empty states, result cards, error display."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, time, timedelta
+
+import streamlit as st
+
+from core.errors import EmoScopeError
+from core.labels import EMOJI, EMOTIONS, UNTRAINED_LABEL
+from core.store import ClipFilter
+from dashboard import data, state
+
+log = logging.getLogger(__name__)
+
+
+def empty_state(what: str) -> None:
+    """The page's guidance when the database holds nothing yet."""
+    st.info(
+        f"No {what} yet. Open **Upload & analyse** to score some recordings, or run "
+        "`python -m core ingest FOLDER --corpus NAME` and reload this page."
+    )
+    st.page_link(st.session_state["pages"]["upload"], label="Upload & analyse", icon="⬆️")
+
+
+def model_key() -> str | None:
+    """The model whose results the pages show (sidebar), remembered in the URL."""
+    models = data.models()
+    if models.empty:
+        return None
+    keys = list(models.model_key)
+    labels = {
+        r.model_key: f"{r.model_id} ({UNTRAINED_LABEL})" if r.untrained else r.model_id
+        for r in models.itertuples()
+    }
+    chosen = st.sidebar.selectbox("Results of model", keys, format_func=labels.get,
+                                  index=keys.index(state.get_str("model", keys[0], keys)))  # fmt: skip
+    state.put(model=chosen)
+    if bool(models.set_index("model_key").loc[chosen, "untrained"]):
+        st.sidebar.warning(
+            f"**{UNTRAINED_LABEL}**: random weights, the emotions shown mean nothing."
+        )
+    return chosen
+
+
+def clip_filter() -> ClipFilter:
+    """Sidebar filters for corpus, agent, dates, top emotion, confidence and duration."""
+    options = data.filter_options()
+    corpora = list(data.corpora().corpus)
+    side = st.sidebar
+    side.subheader("Filter clips")
+    chosen_corpora = side.multiselect("Corpus", corpora, default=state.get_list("corpus", corpora))
+    agents = side.multiselect(
+        "Agent", options["agents"], default=state.get_list("agent", options["agents"])
+    )
+    labels = side.multiselect("Top emotion", EMOTIONS, default=state.get_list("emotion", EMOTIONS),
+                              format_func=lambda e: f"{EMOJI[e]} {e}")  # fmt: skip
+    date_from = date_to = None
+    if options["date_min"] is not None:
+        low, high = options["date_min"].date(), options["date_max"].date()
+        picked = side.date_input(
+            "Recorded between", value=(low, high), min_value=low, max_value=high
+        )
+        if isinstance(picked, tuple) and len(picked) == 2 and picked != (low, high):
+            date_from = datetime.combine(picked[0], time())
+            date_to = datetime.combine(picked[1], time()) + timedelta(days=1)
+    confidence = side.slider(
+        "Confidence", 0.0, 1.0, (state.get_float("cmin", 0.0), state.get_float("cmax", 1.0)), 0.05
+    )
+    longest = max(float(options["max_duration_s"]), 1.0)
+    duration = side.slider(
+        "Duration (s)", 0.0, round(longest + 0.5, 1), (0.0, round(longest + 0.5, 1))
+    )
+    tracks = options["tracks"]
+    chosen_tracks = side.multiselect("Track", tracks, default=[]) if len(tracks) > 1 else []
+    state.put(corpus=chosen_corpora, agent=agents, emotion=labels,
+              cmin=confidence[0] or None, cmax=None if confidence[1] == 1.0 else confidence[1])  # fmt: skip
+    return ClipFilter(
+        corpora=tuple(chosen_corpora), agents=tuple(agents), top_labels=tuple(labels),
+        tracks=tuple(chosen_tracks), date_from=date_from, date_to=date_to,
+        min_confidence=confidence[0], max_confidence=confidence[1],
+        min_duration_s=duration[0], max_duration_s=None if duration[1] >= longest else duration[1],
+    )  # fmt: skip
+
+
+def top_result(label: str, confidence: float, untrained: bool) -> None:
+    """The big top-emotion line of a result."""
+    st.markdown(f"## {EMOJI[label]} {label.capitalize()} · {confidence:.1%}")
+    if untrained:
+        st.caption(f"⚠️ {UNTRAINED_LABEL}: random weights, this emotion means nothing.")
+
+
+def run_safely(action: Callable[[], object]) -> object | None:
+    """Run a core call; a user error shows as st.error, anything else as a short error + log."""
+    try:
+        return action()
+    except EmoScopeError as exc:
+        st.error(str(exc))
+    except Exception:
+        log.exception("unexpected error")
+        st.error("Something went wrong inside EmoScope; the details are in the server log.")
+    return None

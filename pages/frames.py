@@ -1,0 +1,78 @@
+"""Frame curves: per-emotion probability over time for a clip, smoothed, with a dominant band."""
+
+from pathlib import Path
+
+import streamlit as st
+
+from core.analytics import curve_frame, dominant_segments, smooth_curve
+from core.labels import EMOJI, EMOTIONS
+from dashboard import charts, data, state, widgets
+
+st.title("📈 Frame curves")
+model_key = widgets.model_key()
+if model_key is None:
+    widgets.empty_state("frame curves")
+    st.stop()
+tracks = data.tracks_with_curves(model_key)
+if tracks.empty:
+    st.info("No frame curves stored yet: analyse recordings with granularity **frame** "
+            "(or `python -m core ingest ... --frames`).")  # fmt: skip
+    st.stop()
+
+tracks["key"] = tracks.clip_id + "|" + tracks.track
+names = dict(
+    zip(
+        tracks.key,
+        tracks.source_name + " · " + tracks.track + " (" + tracks.corpus + ")",
+        strict=True,
+    )
+)
+keys = list(tracks.key)
+wanted = f"{state.get_str('clip', '')}|{state.get_str('track', 'mix')}"
+controls = st.columns([3, 2, 2])
+first = controls[0].selectbox(
+    "Clip", keys, index=keys.index(wanted) if wanted in keys else 0, format_func=names.get
+)
+window_s = controls[1].slider(
+    "Smoothing window (s)", 0.02, 5.0, state.get_float("smooth", 0.5), 0.02
+)
+stacked = controls[2].radio("Style", ["stacked area", "lines"], horizontal=True) == "stacked area"
+emotions = st.multiselect("Emotions", EMOTIONS, default=state.get_list("emo", EMOTIONS) or list(EMOTIONS),
+                          format_func=lambda e: f"{EMOJI[e]} {e}")  # fmt: skip
+compare = st.selectbox(
+    "Compare with", ["—", *keys], format_func=lambda k: names.get(k, "no comparison")
+)
+clip_id, track = first.split("|")
+state.put(
+    clip=clip_id,
+    track=track,
+    smooth=window_s,
+    emo=emotions if len(emotions) < len(EMOTIONS) else None,
+)
+
+shown = [first] if compare == "—" else [first, compare]
+for column, key in zip(st.columns(len(shown)), shown, strict=True):
+    clip_id, track = key.split("|")
+    logits = data.frame_logits(clip_id, model_key, track)
+    info = tracks.set_index("key").loc[key]
+    curve = curve_frame(smooth_curve(logits, max(1, round(window_s / 0.02))), max_points=1500)
+    segments = dominant_segments(curve)
+    with column:
+        st.plotly_chart(
+            charts.curve_figure(curve, emotions or EMOTIONS, stacked, segments, names[key]),
+            key=f"curve-{key}",
+        )
+        st.caption(
+            f"{len(logits)} frames of 20 ms · {info.duration_s:.1f} s · shown at {len(curve)} points"
+        )
+        path = (
+            data.clips(model_key)
+            .set_index(["clip_id", "track"])
+            .loc[(clip_id, track), "source_path"]
+        )
+        if path and Path(path).exists():
+            st.audio(path)
+        longest = segments.assign(length=segments.end_s - segments.start_s).nlargest(5, "length")
+        st.dataframe(
+            longest[["start_s", "end_s", "emotion"]].round(2), hide_index=True, key=f"seg-{key}"
+        )

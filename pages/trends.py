@@ -1,0 +1,69 @@
+"""Agent trends: emotion share and confidence per agent and period, with drill-down to clips."""
+
+from dataclasses import replace
+
+import streamlit as st
+
+from core.analytics import LOW_N, PERIODS, agent_trends, period_length
+from core.labels import EMOJI, EMOTIONS, SCORE_COLUMNS
+from dashboard import charts, data, state, widgets
+
+st.title("📅 Agent trends")
+model_key = widgets.model_key()
+if model_key is None:
+    widgets.empty_state("agent trends")
+    st.stop()
+where = widgets.clip_filter()
+clips = data.clips(model_key, where)
+a, b = st.columns(2)
+period = a.radio(
+    "Period",
+    list(PERIODS),
+    index=list(PERIODS).index(state.get_str("period", "week", list(PERIODS))),
+    horizontal=True,
+)
+emotion = b.selectbox("Emotion", EMOTIONS, index=EMOTIONS.index(state.get_str("focus", "angry", EMOTIONS)),
+                      format_func=lambda e: f"{EMOJI[e]} {e}")  # fmt: skip
+state.put(period=period, focus=emotion)
+trends = agent_trends(clips, period)
+if trends.empty:
+    st.info("No clip of this selection has both an agent and a recording date. Add them with a "
+            "manifest CSV or a path pattern such as `{agent}/{recorded_at}_*.wav`.")  # fmt: skip
+    st.stop()
+st.caption(
+    f"Cells with fewer than {LOW_N} clips are marked “low” (hollow markers below): shown, not hidden."
+)
+st.plotly_chart(charts.trend_heatmap(trends, emotion), key="heatmap")
+
+agents = sorted(trends.agent.unique())
+picked = st.multiselect(
+    "Compare agents (2–5)",
+    agents,
+    default=state.get_list("cmp", agents)[:5] or agents[:3],
+    max_selections=5,
+)
+state.put(cmp=picked)
+if picked:
+    left, right = st.columns(2)
+    left.plotly_chart(charts.agent_lines(trends, emotion, picked), key="share")
+    right.plotly_chart(charts.agent_lines(trends, "mean_confidence", picked), key="confidence")
+
+st.subheader("Drill down")
+c, d = st.columns(2)
+agent = c.selectbox("Agent", agents)
+periods = list(trends[trends.agent == agent].period)
+start = d.selectbox("Period starting", periods, format_func=lambda p: p.strftime("%Y-%m-%d"))
+end = start + period_length(period)
+cell = data.clips(
+    model_key,
+    replace(where, agents=(agent,), date_from=start.to_pydatetime(), date_to=end.to_pydatetime()),
+)
+st.dataframe(
+    cell[["source_name", "recorded_at", "track", "top_label", "confidence", *SCORE_COLUMNS]],
+    hide_index=True,
+)
+st.dataframe(
+    trends,
+    hide_index=True,
+    column_config={e: st.column_config.NumberColumn(format="percent") for e in EMOTIONS},
+)

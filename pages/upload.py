@@ -1,0 +1,95 @@
+"""Upload & analyse: score uploaded files or zips into a corpus; one clip shows its result here."""
+
+import io
+import json
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core import audio, metadata, sources
+from core.labels import UNTRAINED_LABEL
+from core.model import softmax
+from core.runs import document
+from core.store import ClipFilter
+from dashboard import charts, data, widgets
+
+st.title("⬆️ Upload & analyse")
+uploads = st.file_uploader("Recordings (WAV, MP3, M4A, FLAC, OGG, OPUS, WEBM) or a zip of them",
+                           type=[e.lstrip(".") for e in audio.SUPPORTED_EXTENSIONS] + ["zip"],
+                           accept_multiple_files=True)  # fmt: skip
+manifest = st.file_uploader(
+    "Optional manifest CSV (path, agent, recorded_at, speaker, tags)", type=["csv"]
+)
+left, right = st.columns(2)
+corpus = left.text_input("Corpus", value="uploads").strip()
+choice = left.selectbox("Model", data.MODEL_CHOICES,
+                        format_func=lambda m: f"⚠️ {m} (random weights)" if m == data.TEST_MODEL else m)  # fmt: skip
+model = (
+    left.text_input("Model directory", placeholder="/path/to/model")
+    if choice == "local model directory"
+    else choice
+)
+granularity = right.radio("Granularity", ["utterance", "frame"], horizontal=True,
+                          help="frame also stores the 20 ms emotion curve of each clip")  # fmt: skip
+channels = right.radio("Stereo", ["mix", "split"], horizontal=True,
+                       help="split scores each channel as its own track (e.g. agent / customer)")  # fmt: skip
+
+inputs = []
+for upload in uploads or []:
+    if upload.name.lower().endswith(".zip"):
+        inputs += widgets.run_safely(lambda u=upload: sources.from_zip(u.getvalue(), u.name)) or []
+    else:
+        inputs.append(sources.InputFile(name=upload.name, data=upload.getvalue()))
+if inputs:
+    st.dataframe(pd.DataFrame([data.describe_input(i) for i in inputs]), hide_index=True)
+
+if st.button("Analyse", type="primary", disabled=not inputs or not corpus or not model):
+    meta = metadata.no_metadata
+    if manifest is not None:
+        meta = widgets.run_safely(
+            lambda: metadata.from_manifest(manifest.getvalue(), manifest.name)
+        )
+    bar = st.progress(0.0, text="Loading the model…")
+    summary = meta and widgets.run_safely(lambda: data.analyse(
+        model, inputs, corpus, meta, granularity == "frame", channels,
+        lambda done, total, secs: bar.progress(done / total, f"{done}/{total} files · {secs:.1f} s of audio"),
+    ))  # fmt: skip
+    if summary:
+        st.session_state["last_run"] = (summary, granularity)
+
+if "last_run" in st.session_state:
+    summary, run_granularity = st.session_state["last_run"]
+    a, b, c, d = st.columns(4)
+    a.metric("Scored", summary.scored)
+    b.metric("Cached (no model work)", summary.cached)
+    c.metric("Failed", summary.failed)
+    d.metric("Audio", f"{summary.seconds_audio:.1f} s")
+    with st.expander("Processing log", expanded=summary.failed > 0):
+        st.code("\n".join(summary.log_lines()) or "nothing to do", language=None)
+    ok = [o for o in summary.outcomes if o.status != "failed" and o.clip_id]
+    if len(summary.outcomes) == 1 and ok:
+        where = ClipFilter(corpora=(summary.corpus,), clip_ids=(ok[0].clip_id,))
+        rows = data.clips(summary.model_key, where)
+        untrained = bool(data.models().set_index("model_key").loc[summary.model_key, "untrained"])
+        for row in rows.itertuples():
+            st.subheader(
+                f"{row.source_name} · {row.track}" if row.track != "mix" else row.source_name
+            )
+            widgets.top_result(row.top_label, row.confidence, untrained)
+            st.plotly_chart(charts.score_bars(pd.Series(row._asdict())), key=f"bars-{row.track}")
+            logits = data.frame_logits(row.clip_id, summary.model_key, row.track)
+            doc = document(row.source_name, audio.AudioInfo(row.codec, row.source_rate_hz, row.channels, row.duration_s),
+                           data.score_dict(row), *summary.model_key.split("@"), untrained, run_granularity,
+                           None if logits is None else softmax(logits))  # fmt: skip
+            _, matrix = data.embeddings(summary.model_key, where)
+            buffer = io.BytesIO()
+            np.save(buffer, matrix[0])
+            x, y = st.columns(2)
+            x.download_button("result.json", json.dumps(doc, indent=2, ensure_ascii=False), "result.json",
+                              "application/json", key=f"json-{row.track}")  # fmt: skip
+            y.download_button(
+                "embedding.npy", buffer.getvalue(), "embedding.npy", key=f"npy-{row.track}"
+            )
+        if untrained:
+            st.caption(f"Results above come from the {UNTRAINED_LABEL}.")
