@@ -14,9 +14,7 @@ st.set_page_config(page_title="EmoScope", page_icon="🎙️", layout="wide")
 
 PAGES = Path(__file__).resolve().parents[1] / "pages"
 pages = {
-    "upload": st.Page(
-        PAGES / "upload.py", title="Upload & analyse", icon="⬆️", url_path="upload", default=True
-    ),
+    "upload": st.Page(PAGES / "upload.py", title="Upload & analyse", icon="⬆️", default=True),
     "clips": st.Page(PAGES / "clips.py", title="Clips", icon="🗂️", url_path="clips"),
     "frames": st.Page(PAGES / "frames.py", title="Frame curves", icon="📈", url_path="frames"),
     "clusters": st.Page(PAGES / "clusters.py", title="Clusters", icon="🧭", url_path="clusters"),

@@ -108,6 +108,9 @@ def agent_lines(trends: pd.DataFrame, value: str, agents: Sequence[str]) -> go.F
             customdata=rows.n, hovertemplate=f"{agent}: %{{y:.0%}} (n=%{{customdata}})<extra></extra>",
         ))  # fmt: skip
     fig.update_layout(
-        height=340, yaxis={"tickformat": ".0%"}, title=value.replace("_", " "), **_LAYOUT
+        height=340,
+        yaxis={"tickformat": ".0%", "rangemode": "tozero"},
+        title=value.replace("_", " "),
+        **_LAYOUT,
     )
     return fig

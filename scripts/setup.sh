@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 apt_packages=(ffmpeg)
-[[ "${1:-}" == "--dev" ]] && apt_packages+=(chromium chromium-driver)
+[[ "${1:-}" == "--dev" ]] && apt_packages+=(chromium chromium-driver fonts-noto-color-emoji)
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

@@ -1,0 +1,184 @@
+"""End to end: the real Streamlit server driven by Debian's headless Chromium through Playwright.
+
+Screenshots of every page land in test-artifacts/screenshots/ (git-ignored, kept by CI).
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = ROOT / "test-artifacts" / "screenshots"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="Debian chromium missing: scripts/setup.sh --dev"
+    ),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, seeded_db):
+    """The dashboard on a free localhost port, over a copy of the seeded database."""
+    folder = tmp_path_factory.mktemp("server")
+    db = folder / "emoscope.duckdb"
+    shutil.copy(seeded_db, db)
+    port = free_port()
+    log = (folder / "server.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"),
+         "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true"],
+        cwd=ROOT, env={"PATH": "/usr/bin:/bin", "HOME": str(folder), "EMOSCOPE_DB": str(db),
+                       "EMOSCOPE_THREADS": "2"},
+        stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                pytest.fail(
+                    "streamlit did not start:\n" + (folder / "server.log").read_text()[-3000:]
+                )
+            time.sleep(0.5)
+    yield url
+    process.terminate()
+    process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def seeded_model(seeded_db) -> str:
+    from core.store import Store
+
+    return str(Store(seeded_db).models().model_key[0])
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--no-first-run", "--disable-sync"],
+        )  # fmt: skip
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    tab = context.new_page()
+    tab.set_default_timeout(60_000)
+    yield tab
+    context.close()
+
+
+def settle(page) -> None:
+    """Wait until Streamlit has finished running the script."""
+    page.wait_for_selector("[data-testid='stApp']")
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=180_000
+    )
+
+
+def no_exception(page) -> None:
+    assert page.locator("[data-testid='stException']").count() == 0
+    assert "Traceback" not in page.inner_text("body")
+
+
+def shoot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def test_upload_a_file_and_see_its_result(page, server, encoded):
+    page.goto(server)
+    settle(page)
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").first.set_input_files(
+        str(encoded["clip.m4a"])
+    )
+    page.get_by_text("clip.m4a").first.wait_for()
+    page.get_by_text("aac").first.wait_for(state="attached")  # file info, before running
+    page.get_by_label("Corpus").fill("browser")
+    page.get_by_label("Corpus").press("Enter")
+    settle(page)
+    page.locator("[data-testid='stSelectbox']").filter(has_text="Model").click()
+    page.get_by_role("option", name="untrained test model").click()
+    settle(page)
+    page.get_by_role("button", name="Analyse").click()
+    page.get_by_text("result.json").wait_for(timeout=240_000)
+    settle(page)
+    page.locator("[data-testid='stPlotlyChart']").first.wait_for()  # the 9-score bars
+    body = page.inner_text("body")
+    assert "Scored" in body and "untrained test model" in body
+    assert page.get_by_role("button", name="embedding.npy").count() == 1
+    no_exception(page)
+    shoot(page, "1-upload")
+
+
+@pytest.mark.parametrize(
+    ("path", "expected", "name"),
+    [
+        ("clips", "clips (tracks) match the filters", "2-clips"),
+        ("frames", "frames of 20 ms", "3-frames"),
+        ("trends", "share of", "5-trends"),
+        ("exports", "clips.parquet (12 rows)", "6-exports"),
+    ],
+)
+def test_page_shows_data(page, server, seeded_model, path, expected, name):
+    page.goto(f"{server}/{path}?model={seeded_model}")
+    settle(page)
+    page.get_by_text(expected).first.wait_for()
+    if path in ("frames", "trends"):
+        page.locator("[data-testid='stPlotlyChart']").first.wait_for()
+    if path == "clips":
+        page.locator("[data-testid='stDataFrame']").first.wait_for()
+    no_exception(page)
+    shoot(page, name)
+
+
+def test_clusters_compute_and_profile(page, server, seeded_model):
+    page.goto(f"{server}/clusters?model={seeded_model}")
+    settle(page)
+    page.get_by_role("button", name="Compute projection").click()
+    page.get_by_text("Cluster profiles").wait_for(timeout=240_000)
+    settle(page)
+    page.locator("[data-testid='stPlotlyChart']").nth(1).wait_for()  # map and cluster mix
+    no_exception(page)
+    shoot(page, "4-clusters")
+
+
+def test_a_clip_opens_from_a_shared_url(page, server, seeded_db, seeded_model):
+    from core.store import Store
+
+    clip = Store(seeded_db).clips(seeded_model).iloc[0]
+    page.goto(f"{server}/clips?model={seeded_model}&clip={clip.clip_id}&track=mix")
+    settle(page)
+    page.get_by_text(clip.source_name).first.wait_for()
+    page.locator("audio").first.wait_for(state="attached")
+    no_exception(page)
+    shoot(page, "2-clips-selected")
