@@ -111,8 +111,8 @@ def ingest(
         for start in range(0, len(inputs), BATCH_FILES):
             chunk = inputs[start : start + BATCH_FILES]
             lookup = _CacheLookup.of(store, engine.model_key, chunk, frames)
-            for item in chunk:
-                outcome = _prepare(engine, item, lookup, pending, seen, metadata, channel_mode,
+            for item, data in zip(chunk, lookup.data, strict=True):
+                outcome = _prepare(item, data, lookup, pending, seen, metadata, channel_mode,
                                    media_dir)  # fmt: skip
                 pending.outcomes.append(outcome)
                 done += 1
@@ -130,31 +130,29 @@ def ingest(
 
 @dataclass(frozen=True)
 class _CacheLookup:
-    """File bytes, clip ids and what the store already holds for one chunk of inputs."""
+    """File bytes (in chunk order), and what the store already holds for one chunk of inputs."""
 
-    data: dict[str, bytes | OSError]
+    data: list[bytes | OSError | None]
     known: dict[str, ClipRecord]
     cached: set[tuple[str, str]]
 
     @classmethod
     def of(cls, store: Store, model_key: str, chunk: Sequence[InputFile], frames: bool):
-        data: dict[str, bytes | OSError] = {}
+        data: list[bytes | OSError | None] = []
         for item in chunk:
-            if item.problem is None:
-                try:
-                    data[item.name] = item.read_bytes()
-                except OSError as exc:
-                    data[item.name] = exc
-        ids = [clip_id_of(b) for b in data.values() if isinstance(b, bytes)]
+            try:
+                data.append(None if item.problem else item.read_bytes())
+            except OSError as exc:
+                data.append(exc)
+        ids = [clip_id_of(b) for b in data if isinstance(b, bytes)]
         # One query per chunk, not per file: each query opens the database file.
         return cls(data, store.known_clips(ids), store.cached_tracks(model_key, ids, frames))
 
 
-def _prepare(engine, item, lookup: _CacheLookup, pending, seen, metadata, channel_mode, media_dir):
+def _prepare(item, data, lookup: _CacheLookup, pending, seen, metadata, channel_mode, media_dir):
     """Cache-check and decode one file into the pending batch; return its outcome."""
-    if item.problem:
+    if item.problem or data is None:
         return FileOutcome(item.name, "failed", message=item.problem)
-    data = lookup.data[item.name]
     if isinstance(data, OSError):
         return FileOutcome(
             item.name, "failed", message=f"{item.name}: cannot read ({data.strerror})."

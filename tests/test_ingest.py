@@ -207,3 +207,17 @@ def test_ravdess_actors_as_agents(tmp_path, engine):
     clips = store.clips(engine.model_key)
     assert set(clips.agent) == {r["actor"] for r in rows}
     assert clips.duration_s.between(2.5, 6).all()
+
+
+def test_same_member_name_in_two_zips_are_two_clips(tmp_path, engine):
+    for index in (1, 2):
+        wav = io.BytesIO()
+        sf.write(wav, speechlike(1.0, seed=index), 16_000, format="WAV")
+        with zipfile.ZipFile(tmp_path / f"batch{index}.zip", "w") as archive:
+            archive.writestr("call.wav", wav.getvalue())
+    store = Store(tmp_path / "db.duckdb")
+    summary = ingest(
+        store, engine, collect([tmp_path / "batch1.zip", tmp_path / "batch2.zip"]), "z"
+    )
+    assert summary.scored == 2
+    assert store.clips(engine.model_key).clip_id.nunique() == 2
