@@ -464,25 +464,28 @@ class Store:
 
     # -- reading -----------------------------------------------------------------------------
 
+    def _query(self, sql: str, params: Sequence = ()) -> pd.DataFrame:
+        """Run one read query on a short-lived read-only connection."""
+        with self.reading() as con:
+            return con.execute(sql, list(params)).df()
+
     def models(self) -> pd.DataFrame:
         """Models with results here, most recently used first, with their clip counts."""
-        with self.reading() as con:
-            return con.execute(
-                "SELECT m.model_key, m.model_id, m.revision, m.embedding_dim, m.untrained,"
-                " m.first_used, count(p.clip_id) AS n_tracks, max(p.scored_at) AS last_used"
-                " FROM models m LEFT JOIN predictions p USING (model_key)"
-                " GROUP BY ALL ORDER BY last_used DESC NULLS LAST, m.first_used DESC"
-            ).df()
+        return self._query(
+            "SELECT m.model_key, m.model_id, m.revision, m.embedding_dim, m.untrained,"
+            " m.first_used, count(p.clip_id) AS n_tracks, max(p.scored_at) AS last_used"
+            " FROM models m LEFT JOIN predictions p USING (model_key)"
+            " GROUP BY ALL ORDER BY last_used DESC NULLS LAST, m.first_used DESC"
+        )
 
     def corpora(self) -> pd.DataFrame:
         """Corpora with clip counts and total audio."""
-        with self.reading() as con:
-            return con.execute(
-                "SELECT co.name AS corpus, count(c.clip_id) AS clips,"
-                " coalesce(sum(c.duration_s), 0) AS seconds_audio, co.created_at"
-                " FROM corpora co LEFT JOIN clips c USING (corpus_id)"
-                " GROUP BY ALL ORDER BY co.name"
-            ).df()
+        return self._query(
+            "SELECT co.name AS corpus, count(c.clip_id) AS clips,"
+            " coalesce(sum(c.duration_s), 0) AS seconds_audio, co.created_at"
+            " FROM corpora co LEFT JOIN clips c USING (corpus_id)"
+            " GROUP BY ALL ORDER BY co.name"
+        )
 
     def clips(self, model_key: str, where: ClipFilter = ClipFilter(), order_by: str = "source_name",
               limit: int | None = None) -> pd.DataFrame:  # fmt: skip
@@ -534,14 +537,13 @@ class Store:
     def tracks_with_curves(self, model_key: str, where: ClipFilter = ClipFilter()) -> pd.DataFrame:
         """Clips (and tracks) of the selection whose frame curves are stored."""
         condition, params = where.where()
-        with self.reading() as con:
-            return con.execute(
-                f"SELECT v.corpus, v.clip_id, v.source_name, v.track, v.duration_s, v.top_label"
-                f" FROM ({_CLIP_VIEW}) v JOIN frame_curves f ON f.clip_id = v.clip_id"
-                f" AND f.track = v.track AND f.model_key = v.model_key WHERE {condition}"
-                f" ORDER BY v.source_name, v.track",
-                [model_key, *params],
-            ).df()
+        return self._query(
+            f"SELECT v.corpus, v.clip_id, v.source_name, v.track, v.duration_s, v.top_label"
+            f" FROM ({_CLIP_VIEW}) v JOIN frame_curves f ON f.clip_id = v.clip_id"
+            f" AND f.track = v.track AND f.model_key = v.model_key WHERE {condition}"
+            f" ORDER BY v.source_name, v.track",
+            [model_key, *params],
+        )
 
     def embeddings(
         self, model_key: str, where: ClipFilter = ClipFilter()
@@ -564,52 +566,48 @@ class Store:
 
     def projection(self, key: str) -> pd.DataFrame:
         """A stored projection (clip_id, track, x, y, cluster), empty when not computed yet."""
-        with self.reading() as con:
-            return con.execute(
-                "SELECT clip_id, track, x, y, cluster FROM projections WHERE projection_key = ?"
-                " ORDER BY clip_id, track",
-                [key],
-            ).df()
+        return self._query(
+            "SELECT clip_id, track, x, y, cluster FROM projections WHERE projection_key = ?"
+            " ORDER BY clip_id, track",
+            [key],
+        )
 
     def runs(self, limit: int = 20) -> pd.DataFrame:
         """Recent ingest runs with their outcome counts."""
-        with self.reading() as con:
-            return con.execute(
-                "SELECT r.run_id, co.name AS corpus, r.model_key, r.started_at, r.finished_at,"
-                " r.status, r.n_files,"
-                " count(*) FILTER (WHERE f.status = 'scored') AS scored,"
-                " count(*) FILTER (WHERE f.status = 'cached') AS cached,"
-                " count(*) FILTER (WHERE f.status = 'failed') AS failed"
-                " FROM ingest_runs r JOIN corpora co USING (corpus_id)"
-                " LEFT JOIN ingest_files f USING (run_id)"
-                " GROUP BY ALL ORDER BY r.run_id DESC LIMIT ?",
-                [limit],
-            ).df()
+        return self._query(
+            "SELECT r.run_id, co.name AS corpus, r.model_key, r.started_at, r.finished_at,"
+            " r.status, r.n_files,"
+            " count(*) FILTER (WHERE f.status = 'scored') AS scored,"
+            " count(*) FILTER (WHERE f.status = 'cached') AS cached,"
+            " count(*) FILTER (WHERE f.status = 'failed') AS failed"
+            " FROM ingest_runs r JOIN corpora co USING (corpus_id)"
+            " LEFT JOIN ingest_files f USING (run_id)"
+            " GROUP BY ALL ORDER BY r.run_id DESC LIMIT ?",
+            [limit],
+        )
 
     def run_files(self, run_id: int) -> pd.DataFrame:
         """Per-file outcomes of one ingest run."""
-        with self.reading() as con:
-            return con.execute(
-                "SELECT source_name, status, clip_id, seconds_audio, message FROM ingest_files"
-                " WHERE run_id = ? ORDER BY logged_at, source_name",
-                [run_id],
-            ).df()
+        return self._query(
+            "SELECT source_name, status, clip_id, seconds_audio, message FROM ingest_files"
+            " WHERE run_id = ? ORDER BY logged_at, source_name",
+            [run_id],
+        )
 
     def frame_rows(self, model_key: str, where: ClipFilter = ClipFilter()) -> pd.DataFrame:
         """Long-format frame curves: one row per clip, track and 20 ms frame, 9 probabilities."""
         condition, params = where.where()
         softmax = _softmax_sql("f.logits", "f.i")
-        with self.reading() as con:
-            return con.execute(
-                f"""WITH sel AS (SELECT * FROM ({_CLIP_VIEW}) v WHERE {condition}),
-                f AS (SELECT clip_id, track, hop_ms, logits, unnest(range(n_frames)) AS i
-                      FROM frame_curves WHERE model_key = ?)
-                SELECT sel.corpus, sel.clip_id, sel.source_name, f.track, f.i AS frame,
-                       f.i * f.hop_ms / 1000.0 AS time_s, {softmax}
-                FROM f JOIN sel ON sel.clip_id = f.clip_id AND sel.track = f.track
-                ORDER BY sel.source_name, f.track, f.i""",
-                [model_key, *params, model_key],
-            ).df()
+        return self._query(
+            f"""WITH sel AS (SELECT * FROM ({_CLIP_VIEW}) v WHERE {condition}),
+            f AS (SELECT clip_id, track, hop_ms, logits, unnest(range(n_frames)) AS i
+                  FROM frame_curves WHERE model_key = ?)
+            SELECT sel.corpus, sel.clip_id, sel.source_name, f.track, f.i AS frame,
+                   f.i * f.hop_ms / 1000.0 AS time_s, {softmax}
+            FROM f JOIN sel ON sel.clip_id = f.clip_id AND sel.track = f.track
+            ORDER BY sel.source_name, f.track, f.i""",
+            [model_key, *params, model_key],
+        )
 
     def integrity_report(self) -> dict[str, int]:
         """Counts of rows that would mean a broken database; all zero when consistent."""

@@ -45,6 +45,19 @@ def model_key() -> str | None:
     return chosen
 
 
+def results_page(title: str, nothing_yet: str, filters: bool = True) -> tuple[str, ClipFilter]:
+    """A results page's header: title, model picker and clip filters.
+
+    Stops the page with the empty-state guidance when the database holds no results yet.
+    """
+    st.title(title)
+    key = model_key()
+    if key is None:
+        empty_state(nothing_yet)
+        st.stop()
+    return key, clip_filter() if filters else ClipFilter()
+
+
 def clip_filter() -> ClipFilter:
     """Sidebar filters for corpus, agent, dates, top emotion, confidence and duration."""
     options = data.filter_options()

@@ -9,12 +9,7 @@ from core.analytics import curve_frame, dominant_segments, smooth_curve
 from core.labels import EMOTIONS, SCORE_COLUMNS
 from dashboard import charts, data, state, widgets
 
-st.title("🗂️ Clips")
-model_key = widgets.model_key()
-if model_key is None:
-    widgets.empty_state("clips")
-    st.stop()
-where = widgets.clip_filter()
+model_key, where = widgets.results_page("🗂️ Clips", "clips")
 clips = data.clips(model_key, where)
 st.caption(f"{len(clips)} clips (tracks) match the filters.")
 if clips.empty:

@@ -6,12 +6,7 @@ from core.analytics import cluster_profile
 from core.labels import SCORE_COLUMNS
 from dashboard import charts, data, state, widgets
 
-st.title("🧭 Clusters")
-model_key = widgets.model_key()
-if model_key is None:
-    widgets.empty_state("embeddings to cluster")
-    st.stop()
-where = widgets.clip_filter()
+model_key, where = widgets.results_page("🧭 Clusters", "embeddings to cluster")
 n = len(data.clips(model_key, where))
 if n < 5:
     st.info(

@@ -4,12 +4,7 @@ import streamlit as st
 
 from dashboard import data, widgets
 
-st.title("💾 Exports")
-model_key = widgets.model_key()
-if model_key is None:
-    widgets.empty_state("results to export")
-    st.stop()
-where = widgets.clip_filter()
+model_key, where = widgets.results_page("💾 Exports", "results to export")
 st.caption(
     "Exports follow the sidebar filters. Parquet keeps types (timestamps, lists); CSV opens anywhere."
 )

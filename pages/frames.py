@@ -8,11 +8,7 @@ from core.analytics import curve_frame, dominant_segments, smooth_curve
 from core.labels import EMOJI, EMOTIONS
 from dashboard import charts, data, state, widgets
 
-st.title("📈 Frame curves")
-model_key = widgets.model_key()
-if model_key is None:
-    widgets.empty_state("frame curves")
-    st.stop()
+model_key, _ = widgets.results_page("📈 Frame curves", "frame curves", filters=False)
 tracks = data.tracks_with_curves(model_key)
 if tracks.empty:
     st.info("No frame curves stored yet: analyse recordings with granularity **frame** "

@@ -8,12 +8,7 @@ from core.analytics import LOW_N, PERIODS, agent_trends, period_length
 from core.labels import EMOJI, EMOTIONS, SCORE_COLUMNS
 from dashboard import charts, data, state, widgets
 
-st.title("📅 Agent trends")
-model_key = widgets.model_key()
-if model_key is None:
-    widgets.empty_state("agent trends")
-    st.stop()
-where = widgets.clip_filter()
+model_key, where = widgets.results_page("📅 Agent trends", "agent trends")
 clips = data.clips(model_key, where)
 a, b = st.columns(2)
 period = a.radio(
