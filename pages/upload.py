@@ -18,9 +18,15 @@ st.title("⬆️ Upload & analyse")
 uploads = st.file_uploader("Recordings (WAV, MP3, M4A, FLAC, OGG, OPUS, WEBM) or a zip of them",
                            type=[e.lstrip(".") for e in audio.SUPPORTED_EXTENSIONS] + ["zip"],
                            accept_multiple_files=True)  # fmt: skip
-manifest = st.file_uploader(
+meta_left, meta_right = st.columns(2)
+manifest = meta_left.file_uploader(
     "Optional manifest CSV (path, agent, recorded_at, speaker, tags)", type=["csv"]
 )
+pattern = meta_right.text_input(
+    "…or metadata from file names",
+    placeholder="{agent}/{recorded_at}_*.wav",
+    help="Fields: {agent}, {recorded_at}, {speaker}, {tags}; * matches anything within a name.",
+).strip()
 left, right = st.columns(2)
 corpus = left.text_input("Corpus", value="uploads").strip()
 choice = left.selectbox("Model", data.MODEL_CHOICES,
@@ -30,8 +36,8 @@ model = (
     if choice == "local model directory"
     else choice
 )
-granularity = right.radio("Granularity", ["utterance", "frame"], horizontal=True,
-                          help="frame also stores the 20 ms emotion curve of each clip")  # fmt: skip
+granularity = right.radio("Granularity", ["frame", "utterance"], horizontal=True,
+                          help="frame also stores the 20 ms emotion curve of each clip (same model pass)")  # fmt: skip
 channels = right.radio("Stereo", ["mix", "split"], horizontal=True,
                        help="split scores each channel as its own track (e.g. agent / customer)")  # fmt: skip
 
@@ -50,6 +56,8 @@ if st.button("Analyse", type="primary", disabled=not inputs or not corpus or not
         meta = widgets.run_safely(
             lambda: metadata.from_manifest(manifest.getvalue(), manifest.name)
         )
+    elif pattern:
+        meta = widgets.run_safely(lambda: metadata.from_pattern(pattern))
     bar = st.progress(0.0, text="Loading the model…")
     summary = meta and widgets.run_safely(lambda: data.analyse(
         model, inputs, corpus, meta, granularity == "frame", channels,

@@ -140,6 +140,47 @@ def test_upload_a_file_and_see_its_result(page, server, encoded):
     shoot(page, "1-upload")
 
 
+def test_a_new_user_uploads_several_files_with_a_name_pattern_and_sees_trends(
+    page, server, tmp_path
+):
+    import soundfile as sf
+
+    from tests.conftest import speechlike
+
+    files = []
+    for i, (agent, day) in enumerate(
+        [("ann", 4), ("ann", 12), ("ben", 5), ("ben", 13), ("ann", 20), ("ben", 21)]
+    ):
+        files.append(tmp_path / f"{agent}_2024-03-{day:02d}.wav")
+        sf.write(files[-1], speechlike(1.5, seed=100 + i), 16_000)
+    page.goto(server)
+    settle(page)
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").first.set_input_files(
+        [str(f) for f in files]
+    )
+    page.get_by_text("ben_2024-03-21.wav").first.wait_for(state="attached")
+    page.get_by_role("textbox", name="…or metadata from file names").fill("{agent}_{recorded_at}.wav")
+    page.get_by_role("textbox", name="…or metadata from file names").press("Enter")
+    page.get_by_label("Corpus").fill("march")
+    page.get_by_label("Corpus").press("Enter")
+    settle(page)
+    page.locator("[data-testid='stSelectbox']").filter(has_text="Model").click()
+    page.get_by_role("option", name="untrained test model").click()
+    settle(page)
+    page.get_by_role("button", name="Analyse").click()
+    page.get_by_text("Processing log").wait_for(timeout=240_000)
+    settle(page)
+    assert "6/6 files" in page.inner_text("body")
+    page.goto(f"{server}/trends?corpus=march")
+    settle(page)
+    page.get_by_text("share of").first.wait_for()
+    page.locator("[data-testid='stPlotlyChart']").first.wait_for()
+    body = page.inner_text("body")
+    assert "ann" in body and "ben" in body
+    no_exception(page)
+    shoot(page, "5-trends-after-upload")
+
+
 @pytest.mark.parametrize(
     ("path", "expected", "name"),
     [
