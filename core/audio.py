@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -84,62 +85,78 @@ def _ffmpeg_reason(exc: Exception) -> str:
     return text.split(":")[0].strip().rstrip(".").lower() or "unknown decoder error"
 
 
+class AudioStream:
+    """A file decoded lazily: iterating yields 16 kHz float32 chunks shaped (channels, n).
+
+    Memory stays at one decoder frame whatever the file's length. The checks that need the
+    whole file (empty, truncated, too short) raise at the end of the iteration; after it,
+    `info` describes the decoded audio.
+    """
+
+    def __init__(self, source: AudioSource, name: str | None = None):
+        self.source = source
+        self.name = name or (Path(source).name if isinstance(source, (str, Path)) else "upload")
+        self.info: AudioInfo | None = None
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        import av
+
+        name = self.name
+        container = _open(self.source, name)
+        with container:
+            if not container.streams.audio:
+                raise NotAudioError(f"{name}: the file has no audio stream.")
+            ctx = container.streams.audio[0].codec_context
+            # layout=None keeps the source's channels (also unnamed layouts like '2 channels').
+            resampler = av.AudioResampler(format="fltp", layout=None, rate=TARGET_RATE_HZ)
+            check_finite = ctx.name.startswith(("pcm_f", "pcm_dbl"))
+            n_samples, channels = 0, ctx.layout.nb_channels or 1
+            try:
+                for frame in container.decode(container.streams.audio[0]):
+                    if check_finite:
+                        _check_finite(frame.to_ndarray(), name)
+                    for out in [*resampler.resample(frame)]:
+                        chunk = np.ascontiguousarray(out.to_ndarray(), dtype=np.float32)
+                        n_samples, channels = n_samples + chunk.shape[1], chunk.shape[0]
+                        yield chunk
+                for out in resampler.resample(None):
+                    chunk = np.ascontiguousarray(out.to_ndarray(), dtype=np.float32)
+                    n_samples += chunk.shape[1]
+                    yield chunk
+            except av.error.FFmpegError as exc:
+                raise CorruptAudioError(
+                    f"{name}: the audio is damaged and cannot be decoded ({_ffmpeg_reason(exc)})."
+                ) from exc
+            fmt = container.format.name
+            declared_s = container.duration / 1e6 if container.duration else None
+            if fmt == "wav":  # ffmpeg estimates WAV duration from the file size: read the header
+                declared_s = _wav_declared_seconds(_head(self.source))
+        duration_s = n_samples / TARGET_RATE_HZ
+        if n_samples == 0:
+            raise EmptyAudioError(f"{name}: the file holds no audio samples.")
+        if declared_s and fmt in _EXACT_DURATION_FORMATS and duration_s < 0.9 * declared_s - 0.2:
+            raise CorruptAudioError(
+                f"{name}: the file is truncated: it stops at {duration_s:.2f} s of a declared "
+                f"{declared_s:.2f} s."
+            )
+        if duration_s < MIN_DURATION_S:
+            raise TooShortError(
+                f"{name}: {duration_s:.3f} s of audio is too short to score; the minimum is "
+                f"{MIN_DURATION_S} s."
+            )
+        self.info = AudioInfo(codec=ctx.name, source_rate_hz=int(ctx.sample_rate or 0),
+                              channels=channels, duration_s=duration_s)  # fmt: skip
+
+
 def decode(source: AudioSource, name: str | None = None) -> DecodedAudio:
     """Decode `source` (path, bytes or binary file) to 16 kHz float32, keeping its channels.
 
     Raises NotAudioError, CorruptAudioError, EmptyAudioError or TooShortError with a message
     naming the file; silence is valid audio and decodes normally.
     """
-    import av
-
-    name = name or (Path(source).name if isinstance(source, (str, Path)) else "upload")
-    container = _open(source, name)
-    with container:
-        if not container.streams.audio:
-            raise NotAudioError(f"{name}: the file has no audio stream.")
-        stream = container.streams.audio[0]
-        ctx = stream.codec_context
-        channels = ctx.layout.nb_channels or 1
-        # layout=None keeps the source's channels (also unnamed layouts such as '2 channels').
-        resampler = av.AudioResampler(format="fltp", layout=None, rate=TARGET_RATE_HZ)
-        chunks: list[np.ndarray] = []
-        try:
-            for frame in container.decode(stream):
-                if frame.format.name in ("flt", "fltp", "dbl", "dblp") and ctx.name.startswith(
-                    "pcm"
-                ):
-                    _check_finite(frame.to_ndarray(), name)
-                chunks.extend(out.to_ndarray() for out in resampler.resample(frame))
-            chunks.extend(out.to_ndarray() for out in resampler.resample(None))
-        except av.error.FFmpegError as exc:
-            raise CorruptAudioError(
-                f"{name}: the audio is damaged and cannot be decoded ({_ffmpeg_reason(exc)})."
-            ) from exc
-        fmt = container.format.name
-        declared_s = container.duration / 1e6 if container.duration else None
-        if fmt == "wav":  # ffmpeg estimates WAV duration from the file size: read the header
-            declared_s = _wav_declared_seconds(_head(source))
-
-    samples = np.concatenate(chunks, axis=1) if chunks else np.zeros((channels, 0), np.float32)
-    samples = np.ascontiguousarray(samples, dtype=np.float32)
-    duration_s = samples.shape[1] / TARGET_RATE_HZ
-    if samples.shape[1] == 0:
-        raise EmptyAudioError(f"{name}: the file holds no audio samples.")
-    if declared_s and fmt in _EXACT_DURATION_FORMATS and duration_s < 0.9 * declared_s - 0.2:
-        raise CorruptAudioError(
-            f"{name}: the file is truncated: it stops at {duration_s:.2f} s of a declared "
-            f"{declared_s:.2f} s."
-        )
-    if duration_s < MIN_DURATION_S:
-        raise TooShortError(
-            f"{name}: {duration_s:.3f} s of audio is too short to score; the minimum is "
-            f"{MIN_DURATION_S} s."
-        )
-    info = AudioInfo(
-        codec=ctx.name, source_rate_hz=int(ctx.sample_rate or 0), channels=samples.shape[0],
-        duration_s=duration_s,
-    )  # fmt: skip
-    return DecodedAudio(samples=samples, info=info)
+    stream = AudioStream(source, name)
+    chunks = list(stream)
+    return DecodedAudio(samples=np.concatenate(chunks, axis=1), info=stream.info)
 
 
 def _head(source: AudioSource, n: int = 1 << 16) -> bytes:

@@ -15,12 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
-from core.audio import DecodedAudio, decode
+from core.audio import AudioStream, DecodedAudio, decode, probe
 from core.errors import AudioError, EmoScopeError
+from core.longform import score_long
 from core.metadata import MetadataFn, no_metadata
-from core.model import MAX_CLIP_S, Engine
+from core.model import Engine
 from core.sources import InputFile
-from core.store import ClipRecord, FileOutcome, ScoredTrack, Store
+from core.store import ClipRecord, FileOutcome, ScoredTrack, SegmentRecord, Store
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,9 @@ CHANNEL_MODES = ("mix", "split")
 # crash loses at most one batch of work.
 BATCH_AUDIO_S = 300.0
 BATCH_FILES = 32
+# Longer recordings are scored in overlapping windows (core.longform), streamed from the file,
+# and stored with per-window segments; shorter ones are scored whole, batched across files.
+LONG_FROM_S = 60.0
 
 ProgressFn = Callable[[int, int, float], None]  # (files done, files total, seconds of audio)
 
@@ -77,6 +81,8 @@ class _Pending:
     clips: list[ClipRecord] = field(default_factory=list)
     waves: list[tuple[str, str, np.ndarray]] = field(default_factory=list)  # clip, track, wave
     outcomes: list[FileOutcome] = field(default_factory=list)
+    scored: list[ScoredTrack] = field(default_factory=list)  # long recordings, scored in windows
+    segments: list[SegmentRecord] = field(default_factory=list)
     seconds: float = 0.0
 
 
@@ -103,6 +109,7 @@ def ingest(
                          engine.embedding_dim, engine.untrained)  # fmt: skip
     run_id = store.start_run(corpus, engine.model_key, len(inputs))
     summary = IngestSummary(run_id=run_id, corpus=corpus, model_key=engine.model_key)
+    options = _Options(engine, metadata, frames, channel_mode, media_dir)
     seen: dict[str, str] = {}
     pending = _Pending()
     done = 0
@@ -111,9 +118,8 @@ def ingest(
         for start in range(0, len(inputs), BATCH_FILES):
             chunk = inputs[start : start + BATCH_FILES]
             lookup = _CacheLookup.of(store, engine.model_key, chunk, frames)
-            for item, data in zip(chunk, lookup.data, strict=True):
-                outcome = _prepare(item, data, lookup, pending, seen, metadata, channel_mode,
-                                   media_dir)  # fmt: skip
+            for item, clip_id in zip(chunk, lookup.ids, strict=True):
+                outcome = _prepare(item, clip_id, lookup, pending, seen, options)
                 pending.outcomes.append(outcome)
                 done += 1
                 if pending.seconds >= BATCH_AUDIO_S or len(pending.outcomes) >= BATCH_FILES:
@@ -130,66 +136,109 @@ def ingest(
 
 @dataclass(frozen=True)
 class _CacheLookup:
-    """File bytes (in chunk order), and what the store already holds for one chunk of inputs."""
+    """Clip ids (in chunk order) and what the store already holds, for one chunk of inputs."""
 
-    data: list[bytes | OSError | None]
+    ids: list[str | OSError | None]  # None: the input was refused before reading
     known: dict[str, ClipRecord]
     cached: set[tuple[str, str]]
 
     @classmethod
     def of(cls, store: Store, model_key: str, chunk: Sequence[InputFile], frames: bool):
-        data: list[bytes | OSError | None] = []
+        ids: list[str | OSError | None] = []
         for item in chunk:
             try:
-                data.append(None if item.problem else item.read_bytes())
+                ids.append(None if item.problem else _hash(item))
             except OSError as exc:
-                data.append(exc)
-        ids = [clip_id_of(b) for b in data if isinstance(b, bytes)]
+                ids.append(exc)
+        found = [i for i in ids if isinstance(i, str)]
         # One query per chunk, not per file: each query opens the database file.
-        return cls(data, store.known_clips(ids), store.cached_tracks(model_key, ids, frames))
+        return cls(ids, store.known_clips(found), store.cached_tracks(model_key, found, frames))
 
 
-def _prepare(item, data, lookup: _CacheLookup, pending, seen, metadata, channel_mode, media_dir):
-    """Cache-check and decode one file into the pending batch; return its outcome."""
-    if item.problem or data is None:
+def _hash(item: InputFile) -> str:
+    """The clip id, streaming files on disk so an hour-long recording is never held whole."""
+    if item.data is not None:
+        return clip_id_of(item.data)
+    with item.path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+@dataclass(frozen=True)
+class _Options:
+    engine: Engine
+    metadata: MetadataFn
+    frames: bool
+    channel_mode: str
+    media_dir: Path | None
+
+
+def _prepare(item: InputFile, clip_id, lookup: _CacheLookup, pending: _Pending,
+             seen: dict[str, str], options: _Options) -> FileOutcome:  # fmt: skip
+    """Cache-check and decode (or, for long recordings, score) one file into the pending batch."""
+    if item.problem or clip_id is None:
         return FileOutcome(item.name, "failed", message=item.problem)
-    if isinstance(data, OSError):
+    if isinstance(clip_id, OSError):
         return FileOutcome(
-            item.name, "failed", message=f"{item.name}: cannot read ({data.strerror})."
+            item.name, "failed", message=f"{item.name}: cannot read ({clip_id.strerror})."
         )
-    clip_id = clip_id_of(data)
-    meta = metadata(item.name)
+    meta = options.metadata(item.name)
     if clip_id in seen:
         return FileOutcome(item.name, "cached", clip_id,
                            message=f"same audio as {seen[clip_id]}; stored once.")  # fmt: skip
     seen[clip_id] = item.name
     known = lookup.known.get(clip_id)
     cached = {t for c, t in lookup.cached if c == clip_id}
-    if known is not None and _needed_tracks(known.channels, channel_mode) <= cached:
-        record = _record(known, item, meta, media_dir, data)
-        pending.clips.append(record)
-        return FileOutcome(item.name, "cached", clip_id, record.duration_s, meta.warning)
+    if known is not None and _needed_tracks(known.channels, options.channel_mode) <= cached:
+        pending.clips.append(_record(known, item, meta, options.media_dir))
+        return FileOutcome(item.name, "cached", clip_id, known.duration_s, meta.warning)
+    source = item.data if item.data is not None else item.path
     try:
-        audio = decode(data, item.name)
+        header = probe(source, item.name)
+        if not header.duration_s <= LONG_FROM_S:  # NaN (unknown length) streams too
+            audio_info = _score_long(item.name, source, clip_id, cached, pending, options)
+        else:
+            audio = decode(source, item.name)
+            audio_info = audio.info
+            for track, wave in tracks_of(audio, options.channel_mode):
+                if track not in cached:
+                    pending.waves.append((clip_id, track, wave))
     except AudioError as exc:
         return FileOutcome(item.name, "failed", clip_id, message=str(exc))
-    if audio.duration_s > MAX_CLIP_S:
-        return FileOutcome(item.name, "failed", clip_id, audio.duration_s,
-                           f"{item.name}: {audio.duration_s:.0f} s is longer than the "
-                           f"{MAX_CLIP_S:.0f} s this version scores in one piece; split the "
-                           "recording.")  # fmt: skip
     base = ClipRecord(
-        clip_id=clip_id, source_name=item.name, source_path=None, duration_s=audio.duration_s,
-        source_rate_hz=audio.info.source_rate_hz, channels=audio.info.channels,
-        codec=audio.info.codec, size_bytes=len(data),
+        clip_id=clip_id, source_name=item.name, source_path=None, duration_s=audio_info.duration_s,
+        source_rate_hz=audio_info.source_rate_hz, channels=audio_info.channels,
+        codec=audio_info.codec, size_bytes=_size(item),
     )  # fmt: skip
-    record = _record(base, item, meta, media_dir, data)
-    pending.clips.append(record)
-    for track, wave in tracks_of(audio, channel_mode):
-        if track not in cached:
-            pending.waves.append((clip_id, track, wave))
-    pending.seconds += audio.duration_s
-    return FileOutcome(item.name, "scored", clip_id, audio.duration_s, meta.warning)
+    pending.clips.append(_record(base, item, meta, options.media_dir))
+    pending.seconds += audio_info.duration_s
+    return FileOutcome(item.name, "scored", clip_id, audio_info.duration_s, meta.warning)
+
+
+def _score_long(name, source, clip_id, cached, pending: _Pending, options: _Options):
+    """Score a long recording in windows, streaming; its tracks join the batch already scored."""
+    stream = AudioStream(source, name)
+    channels = probe(source, name).channels
+    split = options.channel_mode == "split" and channels > 1
+    tracks = [(f"ch{i}", i) for i in range(channels)] if split else [("mix", None)]
+    for track, channel in tracks:
+        if track in cached:
+            continue
+        chunks = (c.mean(axis=0) if channel is None else c[channel] for c in stream)
+        result = score_long(options.engine, chunks)
+        pending.scored.append(ScoredTrack(clip_id, track, result.scores, result.embedding,
+                                          result.frame_logits if options.frames else None))  # fmt: skip
+        pending.segments.extend(
+            SegmentRecord(clip_id, track, s.index, s.start_s, s.end_s, s.scores)
+            for s in result.segments
+        )
+    if stream.info is None:  # every track was cached: read through once for the facts
+        for _ in stream:
+            pass
+    return stream.info
+
+
+def _size(item: InputFile) -> int:
+    return len(item.data) if item.data is not None else item.path.stat().st_size
 
 
 def _needed_tracks(channels: int, channel_mode: str) -> set[str]:
@@ -198,16 +247,14 @@ def _needed_tracks(channels: int, channel_mode: str) -> set[str]:
     return {"mix"}
 
 
-def _record(
-    base: ClipRecord, item: InputFile, meta, media_dir: Path | None, data: bytes
-) -> ClipRecord:
+def _record(base: ClipRecord, item: InputFile, meta, media_dir: Path | None) -> ClipRecord:
     """The clip as it enters this corpus: audio facts, this file's name, path and metadata."""
     path = item.path.resolve() if item.path is not None else None
     if path is None and media_dir is not None:
         media_dir.mkdir(parents=True, exist_ok=True)
         path = media_dir / f"{base.clip_id}{item.suffix}"
         if not path.exists():
-            path.write_bytes(data)
+            path.write_bytes(item.data)
     return replace(
         base, source_name=item.name, source_path=str(path) if path else base.source_path,
         agent=meta.agent, recorded_at=meta.recorded_at, speaker=meta.speaker, tags=meta.tags,
@@ -218,7 +265,7 @@ def _flush(store, engine, run_id, corpus, pending: _Pending, frames, summary) ->
     if not pending.outcomes:
         return summary
     outcomes = list(pending.outcomes)
-    tracks: list[ScoredTrack] = []
+    tracks: list[ScoredTrack] = list(pending.scored)
     if pending.waves:
         try:
             predictions = engine.predict([w for _, _, w in pending.waves], frames=frames)
@@ -231,9 +278,8 @@ def _flush(store, engine, run_id, corpus, pending: _Pending, frames, summary) ->
             tracks.append(ScoredTrack(clip_id, track, p.scores, p.embedding, p.frame_logits))
     failed_ids = {o.clip_id for o in outcomes if o.status == "failed"}
     clips = [c for c in pending.clips if c.clip_id not in failed_ids]
-    store.write_batch(
-        run_id, corpus, engine.model_key, engine.embedding_dim, clips, tracks, outcomes
-    )
+    store.write_batch(run_id, corpus, engine.model_key, engine.embedding_dim, clips, tracks,
+                      outcomes, pending.segments)  # fmt: skip
     counts = {s: sum(o.status == s for o in outcomes) for s in ("scored", "cached", "failed")}
     return replace(
         summary,

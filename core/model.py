@@ -261,7 +261,8 @@ class Engine:
             if len(wav) > MAX_CLIP_S * SAMPLE_RATE_HZ:
                 raise TooLongError(
                     f"clip {i} is {len(wav) / SAMPLE_RATE_HZ:.0f} s long; one piece of audio can "
-                    f"be at most {MAX_CLIP_S:.0f} s."
+                    f"be at most {MAX_CLIP_S:.0f} s; `python -m core ingest` scores longer "
+                    "recordings in windows."
                 )
         budget = self.default_batch_samples if max_batch_samples is None else max_batch_samples
         results: list[Prediction | None] = [None] * len(waveforms)

@@ -30,7 +30,7 @@ from core.errors import InputError, StoreBusyError, StoreError
 from core.labels import EMOTIONS, SCORE_COLUMNS
 
 DEFAULT_DB = Path(__file__).resolve().parents[1] / "data" / "emoscope.duckdb"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _SCORES_DDL = ", ".join(f"{c} FLOAT NOT NULL" for c in SCORE_COLUMNS)
 
 # Every schema change is appended here; a database is brought up to date when opened for writing.
@@ -112,6 +112,20 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             cluster INTEGER NOT NULL,
             PRIMARY KEY (projection_key, clip_id, track))""",
     ),
+    3: (
+        # Long recordings are scored in windows; each window's share is a segment.
+        """CREATE TABLE segments (
+            clip_id VARCHAR NOT NULL,
+            track VARCHAR NOT NULL,
+            model_key VARCHAR NOT NULL REFERENCES models (model_key),
+            segment INTEGER NOT NULL,
+            start_s DOUBLE NOT NULL,
+            end_s DOUBLE NOT NULL,
+            scores FLOAT[9] NOT NULL,
+            top_label VARCHAR NOT NULL,
+            confidence FLOAT NOT NULL,
+            PRIMARY KEY (clip_id, track, model_key, segment))""",
+    ),
 }
 
 # Columns a user may filter, sort or group by (anything else is refused, never interpolated).
@@ -155,6 +169,18 @@ class ScoredTrack:
     scores: np.ndarray
     embedding: np.ndarray
     frame_logits: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class SegmentRecord:
+    """One window's share of a long recording, with its own scores."""
+
+    clip_id: str
+    track: str
+    index: int
+    start_s: float
+    end_s: float
+    scores: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -394,7 +420,8 @@ class Store:
 
     def write_batch(self, run_id: int, corpus: str, model_key: str, dim: int,
                     clips: Sequence[ClipRecord], tracks: Sequence[ScoredTrack],
-                    outcomes: Sequence[FileOutcome]) -> None:  # fmt: skip
+                    outcomes: Sequence[FileOutcome],
+                    segments: Sequence[SegmentRecord] = ()) -> None:  # fmt: skip
         """Store one batch of an ingest in one transaction: a crash keeps all of it or none."""
         with self.writing() as con:
             corpus_id = self._corpus_id(con, corpus, create=True)
@@ -435,6 +462,13 @@ class Store:
                         [track.clip_id, track.track, model_key, len(track.frame_logits),
                          track.frame_logits.astype(np.float32).ravel().tolist()],
                     )  # fmt: skip
+            for seg in segments:
+                top = int(np.argmax(seg.scores))
+                con.execute(
+                    "INSERT INTO segments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    [seg.clip_id, seg.track, model_key, seg.index, seg.start_s, seg.end_s,
+                     [float(x) for x in seg.scores], EMOTIONS[top], float(seg.scores[top])],
+                )  # fmt: skip
             for outcome in outcomes:
                 con.execute(
                     "INSERT INTO ingest_files (run_id, source_name, clip_id, status, seconds_audio,"
@@ -534,6 +568,14 @@ class Store:
             int(table.column("n_frames")[0].as_py()), len(EMOTIONS)
         )
 
+    def segments(self, clip_id: str, model_key: str, track: str = "mix") -> pd.DataFrame:
+        """Windows of a long recording with their scores (empty for clips scored whole)."""
+        return self._query(
+            "SELECT segment, start_s, end_s, top_label, confidence, scores FROM segments"
+            " WHERE clip_id = ? AND model_key = ? AND track = ? ORDER BY segment",
+            [clip_id, model_key, track],
+        )
+
     def tracks_with_curves(self, model_key: str, where: ClipFilter = ClipFilter()) -> pd.DataFrame:
         """Clips (and tracks) of the selection whose frame curves are stored."""
         condition, params = where.where()
@@ -619,6 +661,9 @@ class Store:
             "curves_without_prediction": "SELECT count(*) FROM frame_curves f WHERE NOT EXISTS"
             " (SELECT 1 FROM predictions p WHERE p.clip_id = f.clip_id AND p.track = f.track"
             " AND p.model_key = f.model_key)",
+            "segments_without_prediction": "SELECT count(*) FROM segments s WHERE NOT EXISTS"
+            " (SELECT 1 FROM predictions p WHERE p.clip_id = s.clip_id AND p.track = s.track"
+            " AND p.model_key = s.model_key)",
             "bad_curve_lengths": "SELECT count(*) FROM frame_curves"
             " WHERE len(logits) <> n_frames * 9",
         }

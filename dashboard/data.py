@@ -200,3 +200,13 @@ def score_dict(row) -> dict[str, float]:
 
     values = row._asdict() if hasattr(row, "_asdict") else dict(row)
     return {e: float(values[f"score_{e}"]) for e in EMOTIONS}
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _segments(_s: Store, path: str, v: tuple, clip_id: str, model_key: str, track: str):
+    return _s.segments(clip_id, model_key, track)
+
+
+def segments(clip_id: str, model_key: str, track: str = "mix") -> pd.DataFrame:
+    """Windows of a long recording with their scores; empty for clips scored whole."""
+    return _segments(store(), str(store().path), version(), clip_id, model_key, track)

@@ -55,6 +55,11 @@ with right:
             {"": [str(v) if v is not None else "—" for v in facts.values()]}, index=list(facts)
         )
     )
+windows = data.segments(row.clip_id, model_key, row.track)
+if not windows.empty:
+    st.caption(f"Long recording: scored in {len(windows)} windows of 30 s (5 s overlap); its scores "
+               "are the duration-weighted aggregate of the whole curve.")  # fmt: skip
+    st.dataframe(windows.drop(columns=["scores"]).round(2), hide_index=True, key="segments")
 logits = data.frame_logits(row.clip_id, model_key, row.track)
 if logits is None:
     st.caption("No frame curve stored for this clip: analyse it with granularity 'frame'.")

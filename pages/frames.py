@@ -66,8 +66,17 @@ for column, key in zip(st.columns(len(shown)), shown, strict=True):
             .set_index(["clip_id", "track"])
             .loc[(clip_id, track), "source_path"]
         )
+        windows = data.segments(clip_id, model_key, track)
+        start_s = 0.0
+        if not windows.empty:  # a long recording: jump to any of its scored windows
+            labels = {r.segment: f"{int(r.start_s // 60)}:{r.start_s % 60:04.1f} – {int(r.end_s // 60)}:{r.end_s % 60:04.1f}"
+                      f"  {EMOJI[r.top_label]} {r.top_label} {r.confidence:.0%}" for r in windows.itertuples()}  # fmt: skip
+            pick = st.selectbox(
+                "Jump to segment", list(labels), format_func=labels.get, key=f"jump-{key}"
+            )
+            start_s = float(windows.set_index("segment").loc[pick, "start_s"])
         if path and Path(path).exists():
-            st.audio(path)
+            st.audio(path, start_time=int(start_s))
         longest = segments.assign(length=segments.end_s - segments.start_s).nlargest(5, "length")
         st.dataframe(
             longest[["start_s", "end_s", "emotion"]].round(2), hide_index=True, key=f"seg-{key}"

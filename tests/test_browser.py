@@ -159,7 +159,9 @@ def test_a_new_user_uploads_several_files_with_a_name_pattern_and_sees_trends(
         [str(f) for f in files]
     )
     page.get_by_text("ben_2024-03-21.wav").first.wait_for(state="attached")
-    page.get_by_role("textbox", name="…or metadata from file names").fill("{agent}_{recorded_at}.wav")
+    page.get_by_role("textbox", name="…or metadata from file names").fill(
+        "{agent}_{recorded_at}.wav"
+    )
     page.get_by_role("textbox", name="…or metadata from file names").press("Enter")
     page.get_by_label("Corpus").fill("march")
     page.get_by_label("Corpus").press("Enter")

@@ -111,3 +111,37 @@ def test_rendering_clips_does_not_import_the_model(seeded_db):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.stdout.strip().splitlines()[-1] == "[]", out.stderr[-2000:]
+
+
+@pytest.fixture(scope="module")
+def long_db(tmp_path_factory, engine):
+    import soundfile as sf
+
+    from core.ingest import ingest
+    from core.sources import collect
+    from core.store import Store
+    from tests.conftest import speechlike
+
+    folder = tmp_path_factory.mktemp("long")
+    sf.write(folder / "long-call.wav", speechlike(130.0, seed=7), 16_000)
+    ingest(
+        Store(folder / "long.duckdb"),
+        engine,
+        collect([folder / "long-call.wav"]),
+        "calls",
+        frames=True,
+    )
+    return folder / "long.duckdb"
+
+
+def test_long_recording_shows_its_segments_and_jumps_to_them(long_db, monkeypatch):
+    from core.store import Store
+
+    clip = Store(long_db).clips(Store(long_db).models().model_key[0]).iloc[0]
+    at = open_page("clips", long_db, monkeypatch, clip=clip.clip_id, track="mix")
+    assert any("scored in 5 windows of 30 s" in c.value for c in at.caption)
+    assert len(at.dataframe[-1].value) == 5
+    at = open_page("frames", long_db, monkeypatch)
+    jump = next(s for s in at.selectbox if s.label == "Jump to segment")
+    assert len(jump.options) == 5 and jump.options[1].startswith("0:27.5 – 0:52.5")
+    assert any("6499 frames of 20 ms" in c.value for c in at.caption)
