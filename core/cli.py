@@ -17,8 +17,6 @@ from pathlib import Path
 from core.errors import EmoScopeError, InputError
 from core.labels import EMOJI, UNTRAINED_LABEL
 
-log = logging.getLogger("core.cli")
-
 
 class ProgressLine:
     """A one-line progress bar on stderr, redrawn in place; plain lines when not a terminal."""

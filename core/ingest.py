@@ -195,7 +195,9 @@ def _prepare(item: InputFile, clip_id, lookup: _CacheLookup, pending: _Pending,
     try:
         header = probe(source, item.name)
         if not header.duration_s <= LONG_FROM_S:  # NaN (unknown length) streams too
-            audio_info = _score_long(item.name, source, clip_id, cached, pending, options)
+            audio_info = _score_long(
+                item.name, source, header.channels, clip_id, cached, pending, options
+            )
         else:
             audio = decode(source, item.name)
             audio_info = audio.info
@@ -214,10 +216,9 @@ def _prepare(item: InputFile, clip_id, lookup: _CacheLookup, pending: _Pending,
     return FileOutcome(item.name, "scored", clip_id, audio_info.duration_s, meta.warning)
 
 
-def _score_long(name, source, clip_id, cached, pending: _Pending, options: _Options):
+def _score_long(name, source, channels: int, clip_id, cached, pending: _Pending, options: _Options):
     """Score a long recording in windows, streaming; its tracks join the batch already scored."""
     stream = AudioStream(source, name)
-    channels = probe(source, name).channels
     split = options.channel_mode == "split" and channels > 1
     tracks = [(f"ch{i}", i) for i in range(channels)] if split else [("mix", None)]
     for track, channel in tracks:

@@ -37,7 +37,7 @@ HUB_MODELS = ("emotion2vec_plus_large", "emotion2vec_plus_base", "emotion2vec_pl
 HOP_MS = 20  # conv strides 5 * 2**6 = 320 samples at 16 kHz
 SAMPLE_RATE_HZ = 16_000
 # One piece of audio is attended over as a whole (O(T^2)); beyond this the attention matrix of
-# the large model passes ~2 GB. Longer recordings must be split before scoring.
+# the large model passes ~2 GB. Longer recordings go through core.longform (30 s windows).
 MAX_CLIP_S = 120.0
 PRECISIONS = ("fp32", "bf16", "fp16")
 

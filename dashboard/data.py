@@ -7,7 +7,6 @@ any ingest, from this app or the CLI, invalidates them without a manual refresh.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +17,6 @@ from core import analytics, export
 from core.model import Engine, load_engine
 from core.store import ClipFilter, Store, resolve_db_path
 from core.testmodel import make_test_model
-
-log = logging.getLogger(__name__)
 
 TEST_MODEL = "untrained test model"
 MODEL_CHOICES = (
