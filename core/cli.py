@@ -58,7 +58,7 @@ def _load(args):
 
 def cmd_ingest(args) -> int:
     from core import metadata, sources
-    from core.ingest import ingest
+    from core.ingest import ingest, parse_roles
     from core.store import Store
 
     if args.manifest and args.pattern:
@@ -68,12 +68,15 @@ def cmd_ingest(args) -> int:
         meta = metadata.from_manifest(args.manifest)
     elif args.pattern:
         meta = metadata.from_pattern(args.pattern)
+    roles = parse_roles(args.roles)
+    if roles and args.channels != "split":
+        raise InputError("--roles names the channels of --channels split; add --channels split.")
     inputs = sources.collect(args.paths)
     store = Store(args.db)
     engine = _load(args)
     summary = ingest(
         store, engine, inputs, args.corpus, metadata=meta, frames=args.frames,
-        channel_mode=args.channels, media_dir=store.path.parent / "media",
+        channel_mode=args.channels, channel_roles=roles, media_dir=store.path.parent / "media",
         on_progress=ProgressLine(f"ingest {args.corpus}"),
     )  # fmt: skip
     for outcome in summary.outcomes:
@@ -186,6 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pattern", help="path pattern such as '{agent}/{recorded_at}_*.wav'")
     p.add_argument("--frames", action="store_true", help="also store 20 ms frame curves")
     p.add_argument("--channels", default="mix", choices=["mix", "split"])
+    p.add_argument(
+        "--roles", help="with --channels split: channel roles in order, e.g. agent,customer"
+    )
     p.add_argument("--db", help="database file (default: $EMOSCOPE_DB or data/emoscope.duckdb)")
     p.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
     model_options(p)

@@ -67,11 +67,29 @@ def clip_id_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def tracks_of(audio: DecodedAudio, channel_mode: str) -> list[tuple[str, np.ndarray]]:
-    """The waveforms to score: the channel mix, or each channel as its own track."""
-    if channel_mode == "split" and audio.samples.shape[0] > 1:
-        return [(f"ch{i}", audio.samples[i]) for i in range(audio.samples.shape[0])]
-    return [("mix", audio.mono)]
+def track_names(channels: int, channel_mode: str, roles: tuple[str, ...] = ()) -> list[str]:
+    """Names of the tracks a file yields: 'mix', or one per channel (its role, else ch<i>)."""
+    if channel_mode == "split" and channels > 1:
+        return [roles[i] if i < len(roles) else f"ch{i}" for i in range(channels)]
+    return ["mix"]
+
+
+def parse_roles(text: str | None) -> tuple[str, ...]:
+    """'agent, customer' -> ('agent', 'customer'): channel roles in channel order."""
+    roles = tuple(r.strip().lower() for r in (text or "").replace("|", ",").split(",") if r.strip())
+    if len(set(roles)) != len(roles) or "mix" in roles:
+        raise EmoScopeError(f"channel roles {text!r}: give distinct names other than 'mix'.")
+    return roles
+
+
+def tracks_of(
+    audio: DecodedAudio, channel_mode: str, roles: tuple[str, ...] = ()
+) -> list[tuple[str, np.ndarray]]:
+    """The waveforms to score: the channel mix, or each channel as its own (named) track."""
+    names = track_names(audio.samples.shape[0], channel_mode, roles)
+    if names == ["mix"]:
+        return [("mix", audio.mono)]
+    return list(zip(names, audio.samples, strict=True))
 
 
 @dataclass
@@ -96,12 +114,14 @@ def ingest(
     frames: bool = False,
     channel_mode: str = "mix",
     media_dir: Path | None = None,
+    channel_roles: tuple[str, ...] = (),
     on_progress: ProgressFn | None = None,
 ) -> IngestSummary:
     """Score `inputs` into `corpus`; per-file failures are recorded, not raised.
 
     Files held only in memory (zip members, uploads) are saved under `media_dir`, so that the
-    dashboard can play them back.
+    dashboard can play them back. With `channel_mode="split"`, `channel_roles` names the tracks
+    in channel order (e.g. agent, customer); a manifest's `roles` column overrides it per file.
     """
     if channel_mode not in CHANNEL_MODES:
         raise EmoScopeError(f"channel mode {channel_mode!r}: choose {' or '.join(CHANNEL_MODES)}.")
@@ -109,7 +129,7 @@ def ingest(
                          engine.embedding_dim, engine.untrained)  # fmt: skip
     run_id = store.start_run(corpus, engine.model_key, len(inputs))
     summary = IngestSummary(run_id=run_id, corpus=corpus, model_key=engine.model_key)
-    options = _Options(engine, metadata, frames, channel_mode, media_dir)
+    options = _Options(engine, metadata, frames, channel_mode, media_dir, tuple(channel_roles))
     seen: dict[str, str] = {}
     pending = _Pending()
     done = 0
@@ -170,6 +190,7 @@ class _Options:
     frames: bool
     channel_mode: str
     media_dir: Path | None
+    roles: tuple[str, ...]
 
 
 def _prepare(item: InputFile, clip_id, lookup: _CacheLookup, pending: _Pending,
@@ -188,7 +209,11 @@ def _prepare(item: InputFile, clip_id, lookup: _CacheLookup, pending: _Pending,
     seen[clip_id] = item.name
     known = lookup.known.get(clip_id)
     cached = {t for c, t in lookup.cached if c == clip_id}
-    if known is not None and _needed_tracks(known.channels, options.channel_mode) <= cached:
+    roles = meta.roles or options.roles
+    if (
+        known is not None
+        and set(track_names(known.channels, options.channel_mode, roles)) <= cached
+    ):
         pending.clips.append(_record(known, item, meta, options.media_dir))
         return FileOutcome(item.name, "cached", clip_id, known.duration_s, meta.warning)
     source = item.data if item.data is not None else item.path
@@ -196,12 +221,12 @@ def _prepare(item: InputFile, clip_id, lookup: _CacheLookup, pending: _Pending,
         header = probe(source, item.name)
         if not header.duration_s <= LONG_FROM_S:  # NaN (unknown length) streams too
             audio_info = _score_long(
-                item.name, source, header.channels, clip_id, cached, pending, options
+                item.name, source, header.channels, roles, clip_id, cached, pending, options
             )
         else:
             audio = decode(source, item.name)
             audio_info = audio.info
-            for track, wave in tracks_of(audio, options.channel_mode):
+            for track, wave in tracks_of(audio, options.channel_mode, roles):
                 if track not in cached:
                     pending.waves.append((clip_id, track, wave))
     except AudioError as exc:
@@ -216,11 +241,13 @@ def _prepare(item: InputFile, clip_id, lookup: _CacheLookup, pending: _Pending,
     return FileOutcome(item.name, "scored", clip_id, audio_info.duration_s, meta.warning)
 
 
-def _score_long(name, source, channels: int, clip_id, cached, pending: _Pending, options: _Options):
+def _score_long(
+    name, source, channels: int, roles, clip_id, cached, pending: _Pending, options: _Options
+):
     """Score a long recording in windows, streaming; its tracks join the batch already scored."""
     stream = AudioStream(source, name)
-    split = options.channel_mode == "split" and channels > 1
-    tracks = [(f"ch{i}", i) for i in range(channels)] if split else [("mix", None)]
+    names = track_names(channels, options.channel_mode, roles)
+    tracks = [("mix", None)] if names == ["mix"] else [(n, i) for i, n in enumerate(names)]
     for track, channel in tracks:
         if track in cached:
             continue
@@ -240,12 +267,6 @@ def _score_long(name, source, channels: int, clip_id, cached, pending: _Pending,
 
 def _size(item: InputFile) -> int:
     return len(item.data) if item.data is not None else item.path.stat().st_size
-
-
-def _needed_tracks(channels: int, channel_mode: str) -> set[str]:
-    if channel_mode == "split" and channels > 1:
-        return {f"ch{i}" for i in range(channels)}
-    return {"mix"}
 
 
 def _record(base: ClipRecord, item: InputFile, meta, media_dir: Path | None) -> ClipRecord:

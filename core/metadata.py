@@ -22,6 +22,7 @@ class Metadata:
     recorded_at: datetime | None = None
     speaker: str | None = None
     tags: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ()  # channel roles in channel order, e.g. ("agent", "customer")
     warning: str | None = None
 
 
@@ -52,7 +53,11 @@ def _metadata_from(values: dict[str, str], where: str) -> Metadata:
         except (ValueError, TypeError, OverflowError):
             warning = f"{where}: recorded_at {raw_time!r} is not a date; left empty."
     tags = tuple(t.strip() for t in re.split(r"[|,;]", values.get("tags") or "") if t.strip())
+    roles = tuple(
+        r.strip().lower() for r in re.split(r"[|,;]", values.get("roles") or "") if r.strip()
+    )
     return Metadata(
+        roles=roles,
         agent=(values.get("agent") or "").strip() or None,
         recorded_at=recorded_at,
         speaker=(values.get("speaker") or "").strip() or None,
@@ -62,7 +67,7 @@ def _metadata_from(values: dict[str, str], where: str) -> Metadata:
 
 
 def from_manifest(csv_source: str | Path | bytes, name: str = "manifest") -> MetadataFn:
-    """Read a manifest CSV: a `path` column plus any of agent, recorded_at, speaker, tags.
+    """Read a manifest CSV: a `path` column plus any of agent, recorded_at, speaker, tags, roles.
 
     Accepts comma or semicolon delimiters and a UTF-8 BOM. Files match on their full relative
     path, or on their base name when that is unique in the manifest.

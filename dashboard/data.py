@@ -161,14 +161,14 @@ def export_bytes(what: str, fmt: str, model_key: str, where: ClipFilter) -> tupl
 
 
 def analyse(
-    model: str, inputs, corpus: str, metadata, frames: bool, channel_mode: str, on_progress
+    model: str, inputs, corpus: str, metadata, frames: bool, channel_mode: str, roles, on_progress
 ):
     """Score uploads into a corpus with the shared engine; files are kept for playback."""
     from core.ingest import ingest
 
     s = store()
     return ingest(s, engine(model), inputs, corpus, metadata=metadata, frames=frames,
-                  channel_mode=channel_mode, media_dir=s.path.parent / "media",
+                  channel_mode=channel_mode, channel_roles=roles, media_dir=s.path.parent / "media",
                   on_progress=on_progress)  # fmt: skip
 
 

@@ -87,8 +87,12 @@ def clip_filter() -> ClipFilter:
         "Duration (s)", 0.0, round(longest + 0.5, 1), (0.0, round(longest + 0.5, 1))
     )
     tracks = options["tracks"]
-    chosen_tracks = side.multiselect("Track", tracks, default=[]) if len(tracks) > 1 else []
-    state.put(corpus=chosen_corpora, agent=agents, emotion=labels,
+    chosen_tracks = []
+    if len(tracks) > 1:  # stereo calls scored per channel: filter by role (agent, customer …)
+        chosen_tracks = side.multiselect(
+            "Track / role", tracks, default=state.get_list("role", tracks)
+        )
+    state.put(role=chosen_tracks, corpus=chosen_corpora, agent=agents, emotion=labels,
               cmin=confidence[0] or None, cmax=None if confidence[1] == 1.0 else confidence[1])  # fmt: skip
     return ClipFilter(
         corpora=tuple(chosen_corpora), agents=tuple(agents), top_labels=tuple(labels),

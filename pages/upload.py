@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from core import audio, metadata, sources
+from core.ingest import parse_roles
 from core.labels import UNTRAINED_LABEL
 from core.model import softmax
 from core.runs import document
@@ -40,6 +41,8 @@ granularity = right.radio("Granularity", ["frame", "utterance"], horizontal=True
                           help="frame also stores the 20 ms emotion curve of each clip (same model pass)")  # fmt: skip
 channels = right.radio("Stereo", ["mix", "split"], horizontal=True,
                        help="split scores each channel as its own track (e.g. agent / customer)")  # fmt: skip
+roles_text = right.text_input("Channel roles (split)", placeholder="agent, customer",
+                              disabled=channels != "split", help="names the channels in order")  # fmt: skip
 
 inputs = []
 for upload in uploads or []:
@@ -58,9 +61,10 @@ if st.button("Analyse", type="primary", disabled=not inputs or not corpus or not
         )
     elif pattern:
         meta = widgets.run_safely(lambda: metadata.from_pattern(pattern))
+    roles = widgets.run_safely(lambda: parse_roles(roles_text if channels == "split" else ""))
     bar = st.progress(0.0, text="Loading the model…")
-    summary = meta and widgets.run_safely(lambda: data.analyse(
-        model, inputs, corpus, meta, granularity == "frame", channels,
+    summary = meta and roles is not None and widgets.run_safely(lambda: data.analyse(
+        model, inputs, corpus, meta, granularity == "frame", channels, roles,
         lambda done, total, secs: bar.progress(done / total, f"{done}/{total} files · {secs:.1f} s of audio"),
     ))  # fmt: skip
     if summary:

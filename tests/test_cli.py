@@ -102,6 +102,8 @@ def test_score_writes_the_old_ui_output_folder(tmp_path, tiny_model_dir, encoded
         (["ingest", ".", "--corpus", "x", "--manifest", "a.csv", "--pattern", "*"], "not both"),
         (["export", "--what", "clips", "--format", "csv", "--out", "x.csv", "--db", "/tmp/emoscope-empty-test.duckdb"], "holds no results yet"),
         (["ingest", "/tmp", "--corpus", "x", "--pattern", "{who}/*.wav"], "unknown field {who}"),
+        (["ingest", "/tmp", "--corpus", "x", "--roles", "agent,customer"], "add --channels split"),
+        (["ingest", "/tmp", "--corpus", "x", "--channels", "split", "--roles", "a,a"], "distinct names"),
     ],
 )  # fmt: skip
 def test_bad_arguments_give_one_line_and_status_2(args, message, tmp_path):

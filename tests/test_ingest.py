@@ -8,11 +8,12 @@ import pytest
 import soundfile as sf
 
 from core.audio import decode
+from core.errors import EmoScopeError
 from core.ingest import ingest
 from core.labels import SCORE_COLUMNS
 from core.metadata import from_manifest, from_pattern
 from core.sources import collect, from_zip
-from core.store import Store
+from core.store import ClipFilter, Store
 from tests.conftest import make_corpus, speechlike
 
 
@@ -221,3 +222,33 @@ def test_same_member_name_in_two_zips_are_two_clips(tmp_path, engine):
     )
     assert summary.scored == 2
     assert store.clips(engine.model_key).clip_id.nunique() == 2
+
+
+def test_channel_roles_name_the_tracks_and_a_manifest_overrides_them(tmp_path, engine):
+    from core.ingest import parse_roles
+
+    for name, seed in (("call1.wav", 1), ("call2.wav", 3)):
+        stereo = np.stack([speechlike(2.0, seed), speechlike(2.0, seed + 1)], axis=1)
+        sf.write(tmp_path / name, stereo, 16_000)
+    (tmp_path / "m.csv").write_text(
+        "path,agent,roles\ncall2.wav,ann,customer|agent\ncall1.wav,ann,\n"
+    )
+    store = Store(tmp_path / "db.duckdb")
+    files = collect([tmp_path / "call1.wav", tmp_path / "call2.wav"])
+    ingest(store, engine, files, "calls", channel_mode="split", channel_roles=parse_roles("Agent, customer"),
+           metadata=from_manifest(tmp_path / "m.csv"))  # fmt: skip
+    clips = store.clips(engine.model_key)
+    tracks = {(r.source_name, r.track) for r in clips.itertuples()}
+    assert tracks == {("call1.wav", "agent"), ("call1.wav", "customer"),
+                      ("call2.wav", "customer"), ("call2.wav", "agent")}  # fmt: skip
+    left_of_call2 = decode(tmp_path / "call2.wav").samples[0]
+    stored = clips[(clips.source_name == "call2.wav") & (clips.track == "customer")][
+        list(SCORE_COLUMNS)
+    ]
+    np.testing.assert_allclose(
+        stored.to_numpy(np.float32)[0], engine.predict([left_of_call2])[0].scores, atol=1e-6
+    )
+    customer_view = store.clips(engine.model_key, ClipFilter(tracks=("customer",), agents=("ann",)))
+    assert len(customer_view) == 2
+    with pytest.raises(EmoScopeError, match="distinct names"):
+        parse_roles("agent, agent")
