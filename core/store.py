@@ -252,6 +252,7 @@ class Store:
         self.path = resolve_db_path(path)
         self.busy_timeout_s = busy_timeout_s
         self._lock = threading.RLock()
+        self._schema_current = False
 
     # -- connections -------------------------------------------------------------------------
 
@@ -305,7 +306,9 @@ class Store:
     @contextlib.contextmanager
     def reading(self) -> Iterator:
         """A read-only connection (shared with other readers, never with a writer)."""
-        if not self.path.exists():
+        if not self._schema_current:
+            # Once per Store: create the file or migrate an older one, so readers never meet
+            # an old schema (e.g. the dashboard opening a database from an earlier version).
             self.initialise()
         with self._connect(write=False) as con:
             yield con
@@ -314,6 +317,7 @@ class Store:
         """Create the file and bring its schema up to date."""
         with self._connect(write=True):
             pass
+        self._schema_current = True
 
     def _version(self, con) -> int:
         exists = _one(

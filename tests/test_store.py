@@ -149,3 +149,19 @@ def test_busy_database_gives_a_clear_message(tmp_path):
         holder.kill()
         holder.wait()
     assert Store(path).corpora().empty  # usable again once the other process is gone
+
+
+def test_an_older_schema_is_migrated_on_first_read(store):
+    import core.store
+
+    con = duckdb.connect(str(store.path))
+    con.execute("CREATE TABLE schema_info (version INTEGER NOT NULL)")
+    for step in (1, 2):  # a database written by the version before segments existed
+        for statement in core.store.MIGRATIONS[step]:
+            con.execute(statement)
+        con.execute("INSERT INTO schema_info VALUES (?)", [step])
+    con.close()
+    assert store.corpora().empty
+    con = duckdb.connect(str(store.path), read_only=True)
+    assert con.execute("SELECT max(version) FROM schema_info").fetchall()[0][0] == SCHEMA_VERSION
+    con.close()
