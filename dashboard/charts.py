@@ -114,3 +114,24 @@ def agent_lines(trends: pd.DataFrame, value: str, agents: Sequence[str]) -> go.F
         **_LAYOUT,
     )
     return fig
+
+
+def aligned_tracks(
+    curves: dict[str, pd.DataFrame], emotions: Sequence[str], title: str = ""
+) -> go.Figure:
+    """Each track of one recording (e.g. agent, customer) in its own row on a shared time axis."""
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=len(curves), cols=1, shared_xaxes=True, vertical_spacing=0.04,
+                        subplot_titles=list(curves))  # fmt: skip
+    for row, curve in enumerate(curves.values(), start=1):
+        for emotion in emotions:
+            fig.add_trace(go.Scatter(
+                x=curve.time_s, y=curve[emotion], name=emotion, legendgroup=emotion, showlegend=row == 1,
+                mode="lines", line={"color": COLORS[emotion], "width": 1.5}, stackgroup=f"t{row}",
+                hovertemplate=f"{emotion} %{{y:.1%}} at %{{x:.2f}} s<extra></extra>",
+            ), row=row, col=1)  # fmt: skip
+        fig.update_yaxes(tickformat=".0%", range=[0, 1], row=row, col=1)
+    fig.update_xaxes(title_text="time (s)", row=len(curves), col=1)
+    fig.update_layout(title=title, height=220 * len(curves) + 80, hovermode="x unified", **_LAYOUT)
+    return fig

@@ -46,6 +46,18 @@ state.put(
     emo=emotions if len(emotions) < len(EMOTIONS) else None,
 )
 
+siblings = tracks[tracks.clip_id == clip_id]
+if len(siblings) > 1 and st.toggle(
+    f"All {len(siblings)} tracks of this recording, aligned in time", value=True
+):
+    window = max(1, round(window_s / 0.02))
+    curves = {t: curve_frame(smooth_curve(data.frame_logits(clip_id, model_key, t), window), max_points=1500)
+              for t in siblings.track}  # fmt: skip
+    st.plotly_chart(
+        charts.aligned_tracks(curves, emotions or EMOTIONS, names[first].split(" · ")[0]),
+        key="aligned",
+    )
+
 shown = [first] if compare == "—" else [first, compare]
 for column, key in zip(st.columns(len(shown)), shown, strict=True):
     clip_id, track = key.split("|")

@@ -145,3 +145,23 @@ def test_long_recording_shows_its_segments_and_jumps_to_them(long_db, monkeypatc
     jump = next(s for s in at.selectbox if s.label == "Jump to segment")
     assert len(jump.options) == 5 and jump.options[1].startswith("0:27.5 – 0:52.5")
     assert any("6499 frames of 20 ms" in c.value for c in at.caption)
+
+
+def test_a_split_call_shows_both_tracks_aligned(tmp_path, engine, monkeypatch):
+    import numpy as np
+    import soundfile as sf
+
+    from core.ingest import ingest
+    from core.sources import collect
+    from core.store import Store
+    from tests.conftest import speechlike
+
+    sf.write(
+        tmp_path / "call.wav", np.stack([speechlike(3.0, 1), speechlike(3.0, 2)], axis=1), 16_000
+    )
+    store = Store(tmp_path / "calls.duckdb")
+    ingest(store, engine, collect([tmp_path / "call.wav"]), "calls", channel_mode="split",
+           channel_roles=("agent", "customer"), frames=True)  # fmt: skip
+    at = open_page("frames", tmp_path / "calls.duckdb", monkeypatch)
+    assert at.toggle[0].value is True
+    assert len(at.get("plotly_chart")) == 2  # the aligned pair, then the selected track
