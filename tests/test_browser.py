@@ -115,23 +115,31 @@ def shoot(page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
-def test_upload_a_file_and_see_its_result(page, server, encoded):
+def upload_and_analyse(page, server, files: list[Path], corpus: str, pattern: str = "") -> None:
+    """Fill the upload page as a user would, with the untrained test model, and run it."""
     page.goto(server)
     settle(page)
     page.locator("[data-testid='stFileUploaderDropzoneInput']").first.set_input_files(
-        str(encoded["clip.m4a"])
+        [str(f) for f in files]
     )
-    page.get_by_text("clip.m4a").first.wait_for()
-    page.get_by_text("aac").first.wait_for(state="attached")  # file info, before running
-    page.get_by_label("Corpus").fill("browser")
-    page.get_by_label("Corpus").press("Enter")
+    page.get_by_text(files[-1].name).first.wait_for(state="attached")  # the file-info table
+    fields = [("Corpus", corpus)] + ([("…or metadata from file names", pattern)] if pattern else [])
+    for label, value in fields:
+        page.get_by_role("textbox", name=label).fill(value)
+        page.get_by_role("textbox", name=label).press("Enter")
     settle(page)
     page.locator("[data-testid='stSelectbox']").filter(has_text="Model").click()
     page.get_by_role("option", name="untrained test model").click()
     settle(page)
     page.get_by_role("button", name="Analyse").click()
-    page.get_by_text("result.json").wait_for(timeout=240_000)
+    page.get_by_text("Processing log").wait_for(timeout=240_000)
     settle(page)
+
+
+def test_upload_a_file_and_see_its_result(page, server, encoded):
+    upload_and_analyse(page, server, [encoded["clip.m4a"]], "browser")
+    page.get_by_text("aac").first.wait_for(state="attached")  # file info, shown before running
+    page.get_by_text("result.json").wait_for()
     page.locator("[data-testid='stPlotlyChart']").first.wait_for()  # the 9-score bars
     body = page.inner_text("body")
     assert "Scored" in body and "untrained test model" in body
@@ -153,25 +161,7 @@ def test_a_new_user_uploads_several_files_with_a_name_pattern_and_sees_trends(
     ):
         files.append(tmp_path / f"{agent}_2024-03-{day:02d}.wav")
         sf.write(files[-1], speechlike(1.5, seed=100 + i), 16_000)
-    page.goto(server)
-    settle(page)
-    page.locator("[data-testid='stFileUploaderDropzoneInput']").first.set_input_files(
-        [str(f) for f in files]
-    )
-    page.get_by_text("ben_2024-03-21.wav").first.wait_for(state="attached")
-    page.get_by_role("textbox", name="…or metadata from file names").fill(
-        "{agent}_{recorded_at}.wav"
-    )
-    page.get_by_role("textbox", name="…or metadata from file names").press("Enter")
-    page.get_by_label("Corpus").fill("march")
-    page.get_by_label("Corpus").press("Enter")
-    settle(page)
-    page.locator("[data-testid='stSelectbox']").filter(has_text="Model").click()
-    page.get_by_role("option", name="untrained test model").click()
-    settle(page)
-    page.get_by_role("button", name="Analyse").click()
-    page.get_by_text("Processing log").wait_for(timeout=240_000)
-    settle(page)
+    upload_and_analyse(page, server, files, "march", pattern="{agent}_{recorded_at}.wav")
     assert "6/6 files" in page.inner_text("body")
     page.goto(f"{server}/trends?corpus=march")
     settle(page)
