@@ -57,67 +57,53 @@ def version() -> tuple:
     return tuple((s.st_size, s.st_mtime_ns) for s in stats)
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def _models(_s: Store, path: str, v: tuple) -> pd.DataFrame:
-    return _s.models()
+@st.cache_data(show_spinner=False, max_entries=256)
+def _read(_s: Store, path: str, v: tuple, method: str, *args):
+    """One cached Store read; `path` and the file version `v` key it, so writes invalidate it."""
+    return getattr(_s, method)(*args)
+
+
+def _cached(method: str, *args):
+    s = store()
+    return _read(s, str(s.path), version(), method, *args)
 
 
 def models() -> pd.DataFrame:
-    return _models(store(), str(store().path), version())
+    return _cached("models")
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def _corpora(_s: Store, path: str, v: tuple) -> pd.DataFrame:
-    return _s.corpora()
+def model_info(model_key: str) -> pd.Series:
+    """One model's row: model_id, revision, embedding_dim, untrained …"""
+    return models().set_index("model_key").loc[model_key]
 
 
 def corpora() -> pd.DataFrame:
-    return _corpora(store(), str(store().path), version())
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def _filter_options(_s: Store, path: str, v: tuple) -> dict:
-    return _s.filter_options()
+    return _cached("corpora")
 
 
 def filter_options() -> dict:
-    return _filter_options(store(), str(store().path), version())
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def _clips(_s: Store, path: str, v: tuple, model_key: str, where: ClipFilter) -> pd.DataFrame:
-    return _s.clips(model_key, where)
+    return _cached("filter_options")
 
 
 def clips(model_key: str, where: ClipFilter = ClipFilter()) -> pd.DataFrame:
-    return _clips(store(), str(store().path), version(), model_key, where)
-
-
-@st.cache_data(show_spinner=False, max_entries=32)
-def _curves(_s: Store, path: str, v: tuple, model_key: str, where: ClipFilter) -> pd.DataFrame:
-    return _s.tracks_with_curves(model_key, where)
+    return _cached("clips", model_key, where)
 
 
 def tracks_with_curves(model_key: str, where: ClipFilter = ClipFilter()) -> pd.DataFrame:
-    return _curves(store(), str(store().path), version(), model_key, where)
-
-
-@st.cache_data(show_spinner=False, max_entries=16)
-def _logits(_s: Store, path: str, v: tuple, clip_id: str, model_key: str, track: str):
-    return _s.frame_logits(clip_id, model_key, track)
+    return _cached("tracks_with_curves", model_key, where)
 
 
 def frame_logits(clip_id: str, model_key: str, track: str = "mix") -> np.ndarray | None:
-    return _logits(store(), str(store().path), version(), clip_id, model_key, track)
+    return _cached("frame_logits", clip_id, model_key, track)
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
-def _embeddings(_s: Store, path: str, v: tuple, model_key: str, where: ClipFilter):
-    return _s.embeddings(model_key, where)
+def segments(clip_id: str, model_key: str, track: str = "mix") -> pd.DataFrame:
+    """Windows of a long recording with their scores; empty for clips scored whole."""
+    return _cached("segments", clip_id, model_key, track)
 
 
 def embeddings(model_key: str, where: ClipFilter) -> tuple[pd.DataFrame, np.ndarray]:
-    return _embeddings(store(), str(store().path), version(), model_key, where)
+    return _cached("embeddings", model_key, where)
 
 
 def projection(model_key: str, where: ClipFilter, k: int, n_neighbors: int, min_dist: float,
@@ -141,13 +127,12 @@ def projection(model_key: str, where: ClipFilter, k: int, n_neighbors: int, min_
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _suggest(_s: Store, path: str, v: tuple, model_key: str, where: ClipFilter):
-    _, matrix = _s.embeddings(model_key, where)
-    return analytics.suggest_k(matrix)
+def _suggest(path: str, v: tuple, model_key: str, where: ClipFilter):
+    return analytics.suggest_k(embeddings(model_key, where)[1])
 
 
 def suggest_k(model_key: str, where: ClipFilter) -> tuple[int, dict[int, float]]:
-    return _suggest(store(), str(store().path), version(), model_key, where)
+    return _suggest(str(store().path), version(), model_key, where)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -197,13 +182,3 @@ def score_dict(row) -> dict[str, float]:
 
     values = row._asdict() if hasattr(row, "_asdict") else dict(row)
     return {e: float(values[f"score_{e}"]) for e in EMOTIONS}
-
-
-@st.cache_data(show_spinner=False, max_entries=16)
-def _segments(_s: Store, path: str, v: tuple, clip_id: str, model_key: str, track: str):
-    return _s.segments(clip_id, model_key, track)
-
-
-def segments(clip_id: str, model_key: str, track: str = "mix") -> pd.DataFrame:
-    """Windows of a long recording with their scores; empty for clips scored whole."""
-    return _segments(store(), str(store().path), version(), clip_id, model_key, track)

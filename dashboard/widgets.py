@@ -38,7 +38,7 @@ def model_key() -> str | None:
     chosen = st.sidebar.selectbox("Results of model", keys, format_func=labels.get,
                                   index=keys.index(state.get_str("model", keys[0], keys)))  # fmt: skip
     state.put(model=chosen)
-    if bool(models.set_index("model_key").loc[chosen, "untrained"]):
+    if bool(data.model_info(chosen).untrained):
         st.sidebar.warning(
             f"**{UNTRAINED_LABEL}**: random weights, the emotions shown mean nothing."
         )

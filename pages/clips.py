@@ -36,7 +36,7 @@ if selected.empty:
 row = selected.iloc[0]
 st.divider()
 st.subheader(row.source_name + ("" if row.track == "mix" else f" · {row.track}"))
-untrained = bool(data.models().set_index("model_key").loc[model_key, "untrained"])
+untrained = bool(data.model_info(model_key).untrained)
 left, right = st.columns([3, 2])
 with left:
     widgets.top_result(row.top_label, row.confidence, untrained)

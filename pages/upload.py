@@ -83,7 +83,9 @@ if "last_run" in st.session_state:
     if len(summary.outcomes) == 1 and ok:
         where = ClipFilter(corpora=(summary.corpus,), clip_ids=(ok[0].clip_id,))
         rows = data.clips(summary.model_key, where)
-        untrained = bool(data.models().set_index("model_key").loc[summary.model_key, "untrained"])
+        scored_by = data.model_info(summary.model_key)
+        untrained = bool(scored_by.untrained)
+        embedded, matrix = data.embeddings(summary.model_key, where)
         for row in rows.itertuples():
             st.subheader(
                 f"{row.source_name} · {row.track}" if row.track != "mix" else row.source_name
@@ -92,11 +94,10 @@ if "last_run" in st.session_state:
             st.plotly_chart(charts.score_bars(pd.Series(row._asdict())), key=f"bars-{row.track}")
             logits = data.frame_logits(row.clip_id, summary.model_key, row.track)
             doc = document(row.source_name, audio.AudioInfo(row.codec, row.source_rate_hz, row.channels, row.duration_s),
-                           data.score_dict(row), *summary.model_key.split("@"), untrained, run_granularity,
+                           data.score_dict(row), scored_by.model_id, scored_by.revision, untrained, run_granularity,
                            None if logits is None else softmax(logits))  # fmt: skip
-            _, matrix = data.embeddings(summary.model_key, where)
             buffer = io.BytesIO()
-            np.save(buffer, matrix[0])
+            np.save(buffer, matrix[(embedded.track == row.track).to_numpy()][0])
             x, y = st.columns(2)
             x.download_button("result.json", json.dumps(doc, indent=2, ensure_ascii=False), "result.json",
                               "application/json", key=f"json-{row.track}")  # fmt: skip
