@@ -8,7 +8,6 @@ file is recorded with its reason and never stops the others.
 from __future__ import annotations
 
 import hashlib
-import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -22,8 +21,6 @@ from core.metadata import MetadataFn, no_metadata
 from core.model import Engine
 from core.sources import InputFile
 from core.store import ClipRecord, FileOutcome, ScoredTrack, SegmentRecord, Store
-
-log = logging.getLogger(__name__)
 
 CHANNEL_MODES = ("mix", "split")
 # A batch is written once it holds this much audio or this many files: bounded memory, and a
@@ -143,11 +140,11 @@ def ingest(
                 pending.outcomes.append(outcome)
                 done += 1
                 if pending.seconds >= BATCH_AUDIO_S or len(pending.outcomes) >= BATCH_FILES:
-                    summary = _flush(store, engine, run_id, corpus, pending, frames, summary)
+                    summary = _flush(store, run_id, corpus, pending, options, summary)
                     pending = _Pending()
                 if on_progress:
                     on_progress(done, len(inputs), summary.seconds_audio + pending.seconds)
-        summary = _flush(store, engine, run_id, corpus, pending, frames, summary)
+        summary = _flush(store, run_id, corpus, pending, options, summary)
         status = "done"
     finally:
         store.finish_run(run_id, status)
@@ -283,24 +280,18 @@ def _record(base: ClipRecord, item: InputFile, meta, media_dir: Path | None) -> 
     )  # fmt: skip
 
 
-def _flush(store, engine, run_id, corpus, pending: _Pending, frames, summary) -> IngestSummary:
+def _flush(store: Store, run_id: int, corpus: str, pending: _Pending, options: _Options,
+           summary: IngestSummary) -> IngestSummary:  # fmt: skip
+    """Score the batch's short clips in one call and write the whole batch in one transaction."""
     if not pending.outcomes:
         return summary
+    engine = options.engine
     outcomes = list(pending.outcomes)
-    tracks: list[ScoredTrack] = list(pending.scored)
-    if pending.waves:
-        try:
-            predictions = engine.predict([w for _, _, w in pending.waves], frames=frames)
-        except AudioError as exc:  # defensive: decode already filtered what the model refuses
-            log.exception("batch failed")
-            outcomes = [replace(o, status="failed", message=str(exc)) if o.status == "scored"
-                        else o for o in outcomes]  # fmt: skip
-            predictions = []
-        for (clip_id, track, _), p in zip(pending.waves, predictions, strict=False):
-            tracks.append(ScoredTrack(clip_id, track, p.scores, p.embedding, p.frame_logits))
-    failed_ids = {o.clip_id for o in outcomes if o.status == "failed"}
-    clips = [c for c in pending.clips if c.clip_id not in failed_ids]
-    store.write_batch(run_id, corpus, engine.model_key, engine.embedding_dim, clips, tracks,
+    tracks = list(pending.scored)
+    predictions = engine.predict([w for _, _, w in pending.waves], frames=options.frames)
+    for (clip_id, track, _), p in zip(pending.waves, predictions, strict=True):
+        tracks.append(ScoredTrack(clip_id, track, p.scores, p.embedding, p.frame_logits))
+    store.write_batch(run_id, corpus, engine.model_key, engine.embedding_dim, pending.clips, tracks,
                       outcomes, pending.segments)  # fmt: skip
     counts = {s: sum(o.status == s for o in outcomes) for s in ("scored", "cached", "failed")}
     return replace(
