@@ -285,8 +285,8 @@ class Store:
             try:
                 if write:
                     self._migrate(con)
-                else:
-                    self._check_version(con)
+                else:  # reading() migrated older files; a newer EmoScope may have written since
+                    self._refuse_newer(self._version(con))
                 yield con
             finally:
                 con.close()
@@ -329,19 +329,16 @@ class Store:
             return 0
         return _one(con.execute("SELECT max(version) FROM schema_info"))[0] or 0
 
-    def _check_version(self, con) -> None:
-        version = self._version(con)
+    def _refuse_newer(self, version: int) -> None:
         if version > SCHEMA_VERSION:
             raise StoreError(
                 f"{self.path} was written by a newer EmoScope (schema {version}, this one reads "
                 f"{SCHEMA_VERSION}); upgrade EmoScope."
             )
-        if version < SCHEMA_VERSION:
-            raise StoreError(f"{self.path} needs an upgrade: open it once for writing (ingest).")
 
     def _migrate(self, con) -> None:
         version = self._version(con)
-        self._check_version_not_newer(version)
+        self._refuse_newer(version)
         if version == SCHEMA_VERSION:
             return
         con.execute("BEGIN TRANSACTION")
@@ -351,12 +348,6 @@ class Store:
                 con.execute(statement)
             con.execute("INSERT INTO schema_info VALUES (?)", [step])
         con.execute("COMMIT")
-
-    def _check_version_not_newer(self, version: int) -> None:
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"{self.path} was written by a newer EmoScope (schema {version}); upgrade EmoScope."
-            )
 
     # -- writing an ingest -------------------------------------------------------------------
 
