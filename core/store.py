@@ -575,7 +575,8 @@ class Store:
         """Clips (and tracks) of the selection whose frame curves are stored."""
         condition, params = where.where()
         return self._query(
-            f"SELECT v.corpus, v.clip_id, v.source_name, v.track, v.duration_s, v.top_label"
+            f"SELECT v.corpus, v.clip_id, v.source_name, v.source_path, v.track, v.duration_s,"
+            f" v.top_label"
             f" FROM ({_CLIP_VIEW}) v JOIN frame_curves f ON f.clip_id = v.clip_id"
             f" AND f.track = v.track AND f.model_key = v.model_key WHERE {condition}"
             f" ORDER BY v.source_name, v.track",

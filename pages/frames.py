@@ -73,11 +73,7 @@ for column, key in zip(st.columns(len(shown)), shown, strict=True):
         st.caption(
             f"{len(logits)} frames of 20 ms · {info.duration_s:.1f} s · shown at {len(curve)} points"
         )
-        path = (
-            data.clips(model_key)
-            .set_index(["clip_id", "track"])
-            .loc[(clip_id, track), "source_path"]
-        )
+        path = info.source_path
         windows = data.segments(clip_id, model_key, track)
         start_s = 0.0
         if not windows.empty:  # a long recording: jump to any of its scored windows
