@@ -27,7 +27,19 @@ SUPPORTED_EXTENSIONS = (
     ".wav", ".mp3", ".m4a", ".aac", ".mp4", ".flac", ".ogg", ".oga", ".opus", ".webm",
 )  # fmt: skip
 # Containers whose header states an exact duration: a large shortfall there means truncation.
+# MP3 joins them when its first frame carries a Xing/Info/VBRI frame count (LAME and ffmpeg
+# write one); without it, ffmpeg guesses the duration from the file size, which proves nothing.
 _EXACT_DURATION_FORMATS = {"wav", "flac", "mov,mp4,m4a,3gp,3g2,mj2", "w64", "aiff"}
+# Magic bytes -> format name, to tell a damaged audio file from something that is not audio.
+_SIGNATURES = {b"RIFF": "WAV", b"fLaC": "FLAC", b"OggS": "OGG", b"ID3": "MP3",
+               b"\x1aE\xdf\xa3": "WEBM"}  # fmt: skip
+# ffmpeg's container names -> the extensions such files carry, and a name users know.
+_EXTENSIONS_OF = {"wav": ("wav",), "mp3": ("mp3",), "flac": ("flac",), "aac": ("aac",),
+                  "ogg": ("ogg", "oga", "opus"), "matroska,webm": ("webm", "mka"),
+                  "mov,mp4,m4a,3gp,3g2,mj2": ("m4a", "mp4", "aac")}  # fmt: skip
+_FORMAT_NAMES = {"mov,mp4,m4a,3gp,3g2,mj2": "M4A/MP4", "matroska,webm": "WEBM"}
+# Below this peak level (dBFS) a recording holds no audible sound: 16-bit dither is about -90.
+SILENT_BELOW_DBFS = -70.0
 
 AudioSource = str | Path | bytes | BinaryIO
 
@@ -40,6 +52,8 @@ class AudioInfo:
     source_rate_hz: int
     channels: int
     duration_s: float  # of the decoded audio
+    container: str = ""  # what the bytes are (ffmpeg's format name), whatever the file is called
+    peak_dbfs: float | None = None  # loudest sample; None until the audio has been decoded
 
 
 @dataclass(frozen=True)
@@ -74,10 +88,28 @@ def _open(source: AudioSource, name: str):
         return av.open(handle if not isinstance(handle, Path) else str(handle),
                        metadata_errors="ignore")  # fmt: skip
     except av.error.FFmpegError as exc:
+        kind = sniff_format(_head(source, 64))
+        if kind:
+            raise CorruptAudioError(
+                f"{name}: a damaged or incomplete {kind} file that cannot be opened "
+                f"({_ffmpeg_reason(exc)}); re-export or re-download it."
+            ) from exc
         raise NotAudioError(
             f"{name}: not a readable audio file ({_ffmpeg_reason(exc)}). "
             f"Supported: {', '.join(e.lstrip('.') for e in SUPPORTED_EXTENSIONS)}."
         ) from exc
+
+
+def sniff_format(head: bytes) -> str | None:
+    """The audio format the first bytes announce (None when they announce none we know)."""
+    for magic, kind in _SIGNATURES.items():
+        if head.startswith(magic):
+            return kind
+    if head[4:8] == b"ftyp":
+        return "M4A/MP4"
+    if len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:  # an MPEG audio frame sync
+        return "MP3"
+    return None
 
 
 def _ffmpeg_reason(exc: Exception) -> str:
@@ -110,31 +142,37 @@ class AudioStream:
             # layout=None keeps the source's channels (also unnamed layouts like '2 channels').
             resampler = av.AudioResampler(format="fltp", layout=None, rate=TARGET_RATE_HZ)
             check_finite = ctx.name.startswith(("pcm_f", "pcm_dbl"))
-            n_samples, channels = 0, ctx.layout.nb_channels or 1
+            n_samples, channels, peak = 0, ctx.layout.nb_channels or 1, 0.0
             try:
                 for frame in container.decode(container.streams.audio[0]):
                     if check_finite:
                         _check_finite(frame.to_ndarray(), name)
-                    for out in [*resampler.resample(frame)]:
+                    for out in resampler.resample(frame):
                         chunk = np.ascontiguousarray(out.to_ndarray(), dtype=np.float32)
                         n_samples, channels = n_samples + chunk.shape[1], chunk.shape[0]
+                        peak = max(peak, float(np.abs(chunk).max(initial=0.0)))
                         yield chunk
                 for out in resampler.resample(None):
                     chunk = np.ascontiguousarray(out.to_ndarray(), dtype=np.float32)
                     n_samples += chunk.shape[1]
+                    peak = max(peak, float(np.abs(chunk).max(initial=0.0)))
                     yield chunk
             except av.error.FFmpegError as exc:
                 raise CorruptAudioError(
-                    f"{name}: the audio is damaged and cannot be decoded ({_ffmpeg_reason(exc)})."
+                    f"{name}: the audio is damaged after {n_samples / TARGET_RATE_HZ:.2f} s and "
+                    f"cannot be decoded ({_ffmpeg_reason(exc)})."
                 ) from exc
             fmt = container.format.name
             declared_s = container.duration / 1e6 if container.duration else None
             if fmt == "wav":  # ffmpeg estimates WAV duration from the file size: read the header
                 declared_s = _wav_declared_seconds(_head(self.source))
+            exact = fmt in _EXACT_DURATION_FORMATS or (
+                fmt == "mp3" and _mp3_counts_frames(_head(self.source))
+            )
         duration_s = n_samples / TARGET_RATE_HZ
         if n_samples == 0:
             raise EmptyAudioError(f"{name}: the file holds no audio samples.")
-        if declared_s and fmt in _EXACT_DURATION_FORMATS and duration_s < 0.9 * declared_s - 0.2:
+        if declared_s and exact and duration_s < 0.9 * declared_s - 0.2:
             raise CorruptAudioError(
                 f"{name}: the file is truncated: it stops at {duration_s:.2f} s of a declared "
                 f"{declared_s:.2f} s."
@@ -144,8 +182,11 @@ class AudioStream:
                 f"{name}: {duration_s:.3f} s of audio is too short to score; the minimum is "
                 f"{MIN_DURATION_S} s."
             )
-        self.info = AudioInfo(codec=ctx.name, source_rate_hz=int(ctx.sample_rate or 0),
-                              channels=channels, duration_s=duration_s)  # fmt: skip
+        self.info = AudioInfo(
+            codec=ctx.name, source_rate_hz=int(ctx.sample_rate or 0), channels=channels,
+            duration_s=duration_s, container=fmt,
+            peak_dbfs=20 * math.log10(peak) if peak > 0 else -math.inf,
+        )  # fmt: skip
 
 
 def decode(source: AudioSource, name: str | None = None) -> DecodedAudio:
@@ -191,6 +232,35 @@ def _wav_declared_seconds(head: bytes) -> float | None:
     return None
 
 
+def _mp3_counts_frames(head: bytes) -> bool:
+    """Whether an MP3's first frame is a Xing/Info/VBRI header stating the frame count."""
+    start = 0
+    if head[:3] == b"ID3" and len(head) >= 10:  # skip the ID3v2 tag; its size is syncsafe
+        start = 10 + sum((b & 0x7F) << (7 * (3 - i)) for i, b in enumerate(head[6:10]))
+    first_frame = head[start : start + 200]
+    return any(tag in first_frame for tag in (b"Xing", b"Info", b"VBRI"))
+
+
+def notes(info: AudioInfo, file_name: str) -> list[str]:
+    """Things a user should know about audio that was accepted: silence, phone band, naming."""
+    found = []
+    if info.peak_dbfs is not None and info.peak_dbfs < SILENT_BELOW_DBFS:
+        level = (
+            "no signal at all" if info.peak_dbfs == -math.inf else f"peak {info.peak_dbfs:.0f} dBFS"
+        )
+        found.append(f"silent recording ({level}); its scores describe silence, not speech")
+    if 0 < info.source_rate_hz < TARGET_RATE_HZ:
+        found.append(
+            f"recorded at {info.source_rate_hz / 1000:g} kHz (telephone band): sounds above "
+            f"{info.source_rate_hz / 2000:g} kHz are missing, so scores may be less reliable"
+        )
+    suffix = Path(file_name).suffix.lower().lstrip(".")
+    if suffix and info.container and suffix not in _EXTENSIONS_OF.get(info.container, ()):
+        kind = _FORMAT_NAMES.get(info.container, info.container.split(",")[0].upper())
+        found.append(f"named .{suffix} but holds {kind} audio; decoded as {kind}")
+    return found
+
+
 def _check_finite(array: np.ndarray, name: str) -> None:
     bad = int(np.count_nonzero(~np.isfinite(array)))
     if bad:
@@ -212,4 +282,5 @@ def probe(source: AudioSource, name: str | None = None) -> AudioInfo:
         return AudioInfo(
             codec=ctx.name, source_rate_hz=int(ctx.sample_rate or 0),
             channels=ctx.layout.nb_channels or 1, duration_s=duration_s,
+            container=container.format.name,
         )  # fmt: skip

@@ -79,6 +79,8 @@ def cmd_ingest(args) -> int:
         channel_mode=args.channels, channel_roles=roles, media_dir=store.path.parent / "media",
         on_progress=ProgressLine(f"ingest {args.corpus}"),
     )  # fmt: skip
+    for note in summary.notes:
+        print(f"warning: {note}", file=sys.stderr)
     for outcome in summary.outcomes:
         if outcome.status == "failed" or outcome.message:
             print(f"{outcome.status}: {outcome.message}", file=sys.stderr)

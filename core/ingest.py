@@ -8,6 +8,7 @@ file is recorded with its reason and never stops the others.
 from __future__ import annotations
 
 import hashlib
+import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -15,11 +16,12 @@ from pathlib import Path
 import numpy as np
 
 from core.audio import AudioStream, DecodedAudio, decode, probe
+from core.audio import notes as audio_notes
 from core.errors import AudioError, EmoScopeError
 from core.longform import score_long
-from core.metadata import MetadataFn, no_metadata
+from core.metadata import Manifest, MetadataFn, no_metadata
 from core.model import Engine
-from core.sources import InputFile
+from core.sources import InputFile, text_name
 from core.store import ClipRecord, FileOutcome, ScoredTrack, SegmentRecord, Store
 
 CHANNEL_MODES = ("mix", "split")
@@ -46,11 +48,12 @@ class IngestSummary:
     failed: int = 0
     seconds_audio: float = 0.0
     outcomes: tuple[FileOutcome, ...] = field(default=(), repr=False)
+    notes: tuple[str, ...] = ()  # about the run as a whole, e.g. manifest rows matching no file
 
     def log_lines(self) -> list[str]:
-        """A processing log, one line per file, like the old web UI's."""
+        """A processing log, one line per file, like the old web UI's, after the run's notes."""
         marks = {"scored": "✔ scored", "cached": "↺ cached", "failed": "✖ failed"}
-        return [f"{marks[o.status]:<9} {o.source_name}"
+        return [f"⚠ note    {n}" for n in self.notes] + [f"{marks[o.status]:<9} {o.source_name}"
                 + (f" ({o.seconds_audio:.2f} s)" if o.seconds_audio else "")
                 + (f" — {o.message}" if o.message else "") for o in self.outcomes]  # fmt: skip
 
@@ -125,7 +128,8 @@ def ingest(
     store.register_model(engine.model_key, engine.model_id, engine.revision,
                          engine.embedding_dim, engine.untrained)  # fmt: skip
     run_id = store.start_run(corpus, engine.model_key, len(inputs))
-    summary = IngestSummary(run_id=run_id, corpus=corpus, model_key=engine.model_key)
+    notes = metadata.check(i.name for i in inputs) if isinstance(metadata, Manifest) else []
+    summary = IngestSummary(run_id, corpus, engine.model_key, notes=tuple(notes))
     options = _Options(engine, metadata, frames, channel_mode, media_dir, tuple(channel_roles))
     seen: dict[str, str] = {}
     pending = _Pending()
@@ -202,7 +206,7 @@ def _prepare(item: InputFile, clip_id, lookup: _CacheLookup, pending: _Pending,
     meta = options.metadata(item.name)
     if clip_id in seen:
         return FileOutcome(item.name, "cached", clip_id,
-                           message=f"same audio as {seen[clip_id]}; stored once.")  # fmt: skip
+                           message=f"{item.name}: same audio as {seen[clip_id]}; stored once.")  # fmt: skip
     seen[clip_id] = item.name
     known = lookup.known.get(clip_id)
     cached = {t for c, t in lookup.cached if c == clip_id}
@@ -235,7 +239,19 @@ def _prepare(item: InputFile, clip_id, lookup: _CacheLookup, pending: _Pending,
     )  # fmt: skip
     pending.clips.append(_record(base, item, meta, options.media_dir))
     pending.seconds += audio_info.duration_s
-    return FileOutcome(item.name, "scored", clip_id, audio_info.duration_s, meta.warning)
+    message = (
+        " ".join(filter(None, [meta.warning, _notes(item.name, audio_info, options.channel_mode)]))
+        or None
+    )
+    return FileOutcome(item.name, "scored", clip_id, audio_info.duration_s, message)
+
+
+def _notes(name: str, info, channel_mode: str) -> str | None:
+    found = audio_notes(info, name)
+    if channel_mode == "mix" and info.channels > 2:
+        found.append(f"its {info.channels} channels were averaged into one track "
+                     "(split mode scores each channel)")  # fmt: skip
+    return f"{name}: {'; '.join(found)}." if found else None
 
 
 def _score_long(
@@ -269,10 +285,14 @@ def _size(item: InputFile) -> int:
 def _record(base: ClipRecord, item: InputFile, meta, media_dir: Path | None) -> ClipRecord:
     """The clip as it enters this corpus: audio facts, this file's name, path and metadata."""
     path = item.path.resolve() if item.path is not None else None
+    if path is not None and text_name(str(path)) != str(path):
+        path = None  # a non-UTF-8 path cannot be stored as text: keep a playable copy instead
     if path is None and media_dir is not None:
         media_dir.mkdir(parents=True, exist_ok=True)
         path = media_dir / f"{base.clip_id}{item.suffix}"
-        if not path.exists():
+        if not path.exists() and item.path is not None:
+            shutil.copyfile(item.path, path)
+        elif not path.exists():
             path.write_bytes(item.data)
     return replace(
         base, source_name=item.name, source_path=str(path) if path else base.source_path,

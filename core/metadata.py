@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePosixPath
@@ -66,11 +66,52 @@ def _metadata_from(values: dict[str, str], where: str) -> Metadata:
     )
 
 
-def from_manifest(csv_source: str | Path | bytes, name: str = "manifest") -> MetadataFn:
+@dataclass(frozen=True, eq=False)
+class Manifest:
+    """A manifest CSV read into metadata per listed path; call it with a file name to look up.
+
+    Files match on their full relative path, or on their base name when that is unique.
+    """
+
+    name: str
+    by_path: dict[str, Metadata]
+    by_base: dict[str, tuple[str, ...]]
+    repeats: tuple[str, ...] = ()  # one message per path listed on more than one row
+
+    def __call__(self, file_name: str) -> Metadata:
+        path = self._match(file_name)
+        if path is None:
+            return Metadata(
+                warning=f"{file_name}: not listed in {self.name}; stored without metadata."
+            )
+        return self.by_path[path]
+
+    def _match(self, file_name: str) -> str | None:
+        if file_name in self.by_path:
+            return file_name
+        candidates = self.by_base.get(PurePosixPath(file_name).name, ())
+        return candidates[0] if len(set(candidates)) == 1 else None
+
+    def check(self, file_names: Iterable[str]) -> list[str]:
+        """Warnings for a run: paths listed twice, and listed files that the run does not hold."""
+        matched = {self._match(f) for f in file_names}
+        missing = sorted(p for p in self.by_path if p not in matched)
+        found = list(self.repeats)
+        if missing:
+            shown = ", ".join(missing[:5]) + (
+                f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+            )
+            found.append(
+                f"{self.name}: {len(missing)} listed file(s) are not among the inputs: {shown}."
+            )
+        return found
+
+
+def from_manifest(csv_source: str | Path | bytes, name: str = "manifest") -> Manifest:
     """Read a manifest CSV: a `path` column plus any of agent, recorded_at, speaker, tags, roles.
 
-    Accepts comma or semicolon delimiters and a UTF-8 BOM. Files match on their full relative
-    path, or on their base name when that is unique in the manifest.
+    Accepts comma or semicolon delimiters and a UTF-8 BOM. A path listed twice keeps its last
+    row, and the repeat is reported by `Manifest.check`.
     """
     import csv
 
@@ -97,24 +138,23 @@ def from_manifest(csv_source: str | Path | bytes, name: str = "manifest") -> Met
             f"{name}: the manifest needs a 'path' column (found: {', '.join(columns) or 'none'})."
         )
     by_path: dict[str, Metadata] = {}
-    by_base: dict[str, list[str]] = {}
+    lines: dict[str, list[int]] = {}
     for line, row in enumerate(reader, start=2):
         values = {(k or "").strip().lower(): (v or "") for k, v in row.items()}
         path = PurePosixPath(values["path"].strip().replace("\\", "/")).as_posix()
         if not path or path == ".":
             continue
         by_path[path] = _metadata_from(values, f"{name} line {line}")  # a later row wins
+        lines.setdefault(path, []).append(line)
+    by_base: dict[str, list[str]] = {}
+    for path in by_path:
         by_base.setdefault(PurePosixPath(path).name, []).append(path)
-
-    def lookup(file_name: str) -> Metadata:
-        if file_name in by_path:
-            return by_path[file_name]
-        candidates = by_base.get(PurePosixPath(file_name).name, [])
-        if len(set(candidates)) == 1:
-            return by_path[candidates[0]]
-        return Metadata(warning=f"{file_name}: not listed in {name}; stored without metadata.")
-
-    return lookup
+    repeats = tuple(
+        f"{name}: {path} is listed on lines {', '.join(map(str, at))}; line {at[-1]} is used."
+        for path, at in lines.items()
+        if len(at) > 1
+    )
+    return Manifest(name, by_path, {b: tuple(p) for b, p in by_base.items()}, repeats)
 
 
 def from_pattern(pattern: str) -> MetadataFn:

@@ -3,6 +3,8 @@
 Zip members are read in memory and never extracted, so a member named `../x` or `/etc/x`
 cannot write anywhere; such names are still reported rather than silently renamed. A zip whose
 declared uncompressed size is absurd (a zip bomb) is refused before anything is inflated.
+Problems with one input (an unsafe member, an unreadable or oversized zip) are attached to that
+input as its `problem`, so the rest of the batch still goes in.
 """
 
 from __future__ import annotations
@@ -50,11 +52,13 @@ def collect(paths: Iterable[str | Path]) -> list[InputFile]:
         if path.is_dir():
             found = sorted(p for p in path.rglob("*") if p.is_file()
                            and p.suffix.lower() in SUPPORTED_EXTENSIONS)  # fmt: skip
-            inputs.extend(InputFile(name=p.relative_to(path).as_posix(), path=p) for p in found)
+            inputs.extend(
+                InputFile(name=text_name(p.relative_to(path).as_posix()), path=p) for p in found
+            )
         elif path.suffix.lower() == ".zip":
-            inputs.extend(from_zip(path.read_bytes(), path.name))
+            inputs.extend(from_zip(path.read_bytes(), text_name(path.name)))
         else:
-            inputs.append(InputFile(name=path.name, path=path))
+            inputs.append(InputFile(name=text_name(path.name), path=path))
     if not inputs:
         raise InputError(
             "no audio files found in "
@@ -64,21 +68,36 @@ def collect(paths: Iterable[str | Path]) -> list[InputFile]:
     return inputs
 
 
+def text_name(name: str) -> str:
+    """A file name as text: bytes that are not UTF-8 (old Windows or Mac names) become '�'.
+
+    Python keeps such bytes as lone surrogates, which no database or browser can hold.
+    """
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def from_zip(data: bytes, archive_name: str) -> list[InputFile]:
-    """The audio members of a zip archive, with unsafe or nested members flagged, not read."""
+    """The audio members of a zip archive, with unsafe or nested members flagged, not read.
+
+    An archive that cannot be read, or that would unpack to more than the limit, comes back as
+    one input carrying the problem.
+    """
     import io
 
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile as exc:
-        raise InputError(f"{archive_name}: not a readable zip archive ({exc}).") from exc
+        return [
+            InputFile(archive_name, problem=f"{archive_name}: not a readable zip archive ({exc}).")
+        ]
     members = [m for m in archive.infolist() if not m.is_dir()]
     declared = sum(m.file_size for m in members)
     if declared > MAX_ZIP_UNCOMPRESSED_BYTES:
-        raise InputError(
+        return [InputFile(archive_name, problem=(
             f"{archive_name}: unpacks to {declared / 1024**3:.1f} GiB, over the "
-            f"{MAX_ZIP_UNCOMPRESSED_BYTES / 1024**3:.0f} GiB limit; split it into smaller archives."
-        )
+            f"{MAX_ZIP_UNCOMPRESSED_BYTES / 1024**3:.0f} GiB limit (a zip bomb?); nothing in it "
+            "was unpacked. Split a real corpus into smaller archives."
+        ))]  # fmt: skip
     inputs = []
     for member in members:
         name = member.filename
@@ -88,8 +107,21 @@ def from_zip(data: bytes, archive_name: str) -> list[InputFile]:
         if problem:
             inputs.append(InputFile(name=f"{archive_name}:{name}", problem=problem))
             continue
-        inputs.append(InputFile(name=name, data=archive.read(member)))
+        inputs.append(_read_member(archive, member, archive_name))
     return inputs
+
+
+def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, archive_name: str) -> InputFile:
+    import zlib
+
+    try:
+        return InputFile(name=member.filename, data=archive.read(member))
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
+        # RuntimeError: an encrypted member; NotImplementedError: a compression zipfile lacks.
+        return InputFile(
+            name=f"{archive_name}:{member.filename}",
+            problem=f"{member.filename}: cannot be unpacked from {archive_name} ({exc}).",
+        )
 
 
 def _member_problem(member: zipfile.ZipInfo) -> str | None:

@@ -77,6 +77,8 @@ if "last_run" in st.session_state:
     b.metric("Cached (no model work)", summary.cached)
     c.metric("Failed", summary.failed)
     d.metric("Audio", f"{summary.seconds_audio:.1f} s")
+    for note in summary.notes:
+        st.warning(note)
     with st.expander("Processing log", expanded=summary.failed > 0):
         st.code("\n".join(summary.log_lines()) or "nothing to do", language=None)
     ok = [o for o in summary.outcomes if o.status != "failed" and o.clip_id]

@@ -40,7 +40,7 @@ def test_corrupt_file_is_reported_and_the_rest_stored(tmp_path, engine):
     summary = ingest(store, engine, collect([corpus]), "c")
     assert (summary.scored, summary.failed) == (3, 2)
     failed = {o.source_name: o.message for o in summary.outcomes if o.status == "failed"}
-    assert "not a readable audio file" in failed["alice/2024-05-30_bad.wav"]
+    assert "damaged or incomplete WAV file" in failed["alice/2024-05-30_bad.wav"]
     assert "the file is empty" in failed["alice/2024-05-31_empty.wav"]
     assert len(store.clips(engine.model_key)) == 3
     files = store.run_files(summary.run_id)

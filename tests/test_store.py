@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from core.errors import InputError, StoreBusyError, StoreError
+from core.model import frame_count
 from core.store import (
     SCHEMA_VERSION,
     ClipFilter,
@@ -27,7 +28,8 @@ def _scored(store: Store, n: int = 3, dim: int = 4, frames: bool = False) -> str
              for i in range(n)]  # fmt: skip
     scores = np.eye(9, dtype=np.float32)
     tracks = [ScoredTrack(f"id{i}", "mix", scores[i] * 0.9 + 0.1 / 9, np.full(dim, i, np.float32),
-                          np.zeros((5, 9), np.float32) if frames else None) for i in range(n)]  # fmt: skip
+                          np.zeros((frame_count(16_000 * (1 + i)), 9), np.float32) if frames else None)
+              for i in range(n)]  # fmt: skip
     outcomes = [FileOutcome(f"f{i}.wav", "scored", f"id{i}", 1.0) for i in range(n)]
     store.write_batch(run, "c1", key, dim, clips, tracks, outcomes)
     store.finish_run(run)
@@ -115,9 +117,9 @@ def test_embeddings_are_fixed_size_arrays(store):
 def test_frame_curves_round_trip(store):
     key = _scored(store, frames=True)
     logits = store.frame_logits("id1", key)
-    assert logits.shape == (5, 9)
+    assert logits.shape == (frame_count(32_000), 9)  # id1 lasts 2 s
     rows = store.frame_rows(key)
-    assert len(rows) == 15
+    assert len(rows) == sum(frame_count(16_000 * s) for s in (1, 2, 3))
     assert rows.filter(like="score_").sum(axis=1).round(5).eq(1).all()
     assert store.frame_logits("nope", key) is None
 
@@ -125,6 +127,27 @@ def test_frame_curves_round_trip(store):
 def test_integrity_of_a_fresh_ingest(store):
     _scored(store, frames=True)
     assert set(store.integrity_report().values()) == {0}
+
+
+@pytest.mark.parametrize(
+    "damage, check",
+    [
+        ("DELETE FROM predictions WHERE clip_id = 'id1'", "clips_without_prediction"),
+        ("UPDATE frame_curves SET n_frames = 20, logits = logits[:180] WHERE clip_id = 'id2'",
+         "curves_not_covering_clip"),
+        ("DELETE FROM ingest_files WHERE clip_id = 'id0'", "finished_runs_missing_file_rows"),
+        ("UPDATE ingest_files SET clip_id = 'gone' WHERE clip_id = 'id0'", "logged_clips_missing"),
+        ("DELETE FROM embeddings_d4 WHERE clip_id = 'id0'", "predictions_without_embedding_d4"),
+    ],
+)  # fmt: skip
+def test_integrity_report_finds_damage(store, damage, check):
+    _scored(store, frames=True)
+    con = duckdb.connect(str(store.path))
+    con.execute(damage)
+    con.close()
+    report = store.integrity_report()
+    assert report[check] == 1
+    assert sum(report.values()) >= 1
 
 
 def test_rewrite_of_the_same_clip_adds_no_duplicates(store):
