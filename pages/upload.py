@@ -19,6 +19,8 @@ st.title("⬆️ Upload & analyse")
 uploads = st.file_uploader("Recordings (WAV, MP3, M4A, FLAC, OGG, OPUS, WEBM) or a zip of them",
                            type=[e.lstrip(".") for e in audio.SUPPORTED_EXTENSIONS] + ["zip"],
                            accept_multiple_files=True)  # fmt: skip
+st.caption(f"Up to {st.get_option('server.maxUploadSize')} MB per file (server.maxUploadSize). "
+           "A file marked in red was not uploaded: hover over it for the reason.")  # fmt: skip
 meta_left, meta_right = st.columns(2)
 manifest = meta_left.file_uploader(
     "Optional manifest CSV (path, agent, recorded_at, speaker, tags)", type=["csv"]

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,17 +34,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory, seeded_db):
-    """The dashboard on a free localhost port, over a copy of the seeded database."""
-    folder = tmp_path_factory.mktemp("server")
-    db = folder / "emoscope.duckdb"
-    shutil.copy(seeded_db, db)
+def start_server(folder: Path, db: Path, *options: str) -> Iterator[str]:
+    """The dashboard over `db` on a free localhost port; yields its URL, stops it afterwards."""
     port = free_port()
     log = (folder / "server.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"),
-         "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true"],
+         "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
+         *options],
         cwd=ROOT, env={"PATH": "/usr/bin:/bin", "HOME": str(folder), "EMOSCOPE_DB": str(db),
                        "EMOSCOPE_THREADS": "2"},
         stdout=log, stderr=subprocess.STDOUT,
@@ -65,6 +63,15 @@ def server(tmp_path_factory, seeded_db):
     yield url
     process.terminate()
     process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, seeded_db):
+    """The dashboard over a copy of the seeded database."""
+    folder = tmp_path_factory.mktemp("server")
+    db = folder / "emoscope.duckdb"
+    shutil.copy(seeded_db, db)
+    yield from start_server(folder, db)
 
 
 @pytest.fixture(scope="module")
@@ -215,3 +222,37 @@ def test_a_clip_opens_from_a_shared_url(page, server, seeded_db, seeded_model):
     page.locator("audio").first.wait_for(state="attached")
     no_exception(page)
     shoot(page, "2-clips-selected")
+
+
+def test_an_upload_over_the_size_limit_is_refused_and_the_rest_analysed(page, tmp_path):
+    """A deployment with `server.maxUploadSize = 1` (MB): the big file is named and refused."""
+    import soundfile as sf
+
+    from tests.conftest import speechlike
+
+    big, good = tmp_path / "all-hands-recording.wav", tmp_path / "short-call.wav"
+    sf.write(big, speechlike(45.0, seed=1), 16_000)  # 1.4 MB
+    sf.write(good, speechlike(2.0, seed=2), 16_000)
+    server = start_server(tmp_path, tmp_path / "limit.duckdb", "--server.maxUploadSize", "1")
+    url = next(server)
+    try:
+        upload_and_analyse(page, url, [big, good], "limited")
+        refused = page.locator("[data-testid='stFileChip'][aria-invalid='true']")
+        assert refused.count() == 1
+        assert refused.get_attribute("aria-label").startswith(big.name)
+        assert (
+            refused.get_by_role("alert").text_content() == "Error: File must be 1.0MB or smaller."
+        )
+        assert "Up to 1 MB per file" in page.inner_text("body")  # the limit, before any upload
+        log = page.locator("[data-testid='stCode']").text_content()  # in a closed expander
+        assert good.name in log and big.name not in log
+        assert (
+            page.locator("[data-testid='stMetric']")
+            .filter(has_text="Scored")
+            .inner_text()
+            .endswith("1")
+        )
+        no_exception(page)
+        shoot(page, "7-upload-limit")
+    finally:
+        server.close()
