@@ -93,16 +93,15 @@ def cmd_ingest(args) -> int:
 
 
 def cmd_score(args) -> int:
-    from core.audio import decode
-    from core.runs import ScoredFile, write_run
+    from core.audio import probe
+    from core.runs import score_files, write_run
 
-    decoded = [(Path(f).name, decode(Path(f))) for f in _existing(args.files)]
+    paths = [Path(f) for f in _existing(args.files)]
+    for path in paths:  # unreadable files fail before the model loads
+        probe(path)
     engine = _load(args)
     frames = args.granularity == "frame" or args.embedding
-    predictions = engine.predict([a.mono for _, a in decoded], frames=frames)
-    results = [
-        ScoredFile(name, a.info, p) for (name, a), p in zip(decoded, predictions, strict=True)
-    ]
+    results = score_files(engine, paths, frames)
     folder = write_run(results, engine, args.granularity, args.embedding, Path(args.out))
     for r in results:
         p = r.prediction

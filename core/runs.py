@@ -23,6 +23,36 @@ class ScoredFile:
     prediction: Prediction
 
 
+def score_files(engine: Engine, paths: list[Path], frames: bool) -> list[ScoredFile]:
+    """Score files one by one as the old web UI did, but of any length and in batches.
+
+    Short files are decoded and scored together; files over a minute are streamed through the
+    windowed long-recording path (core.longform), so an hour-long file needs no more memory
+    than a minute. Their frame embeddings are not kept (hundreds of MB per hour): `embedding`
+    is the recording's mean.
+    """
+    from core.audio import AudioStream, decode, probe
+    from core.ingest import LONG_FROM_S
+    from core.longform import score_long
+
+    infos = [probe(path) for path in paths]  # unreadable files fail before any model work
+    short = [i for i, info in enumerate(infos) if info.duration_s <= LONG_FROM_S]
+    decoded = {i: decode(paths[i]) for i in short}
+    predictions = dict(zip(short, engine.predict([decoded[i].mono for i in short], frames=frames),
+                           strict=True))  # fmt: skip
+    results = []
+    for i, path in enumerate(paths):
+        if i in decoded:
+            results.append(ScoredFile(path.name, decoded[i].info, predictions[i]))
+            continue
+        stream = AudioStream(path)
+        long = score_long(engine, (chunk.mean(axis=0) for chunk in stream))
+        prediction = Prediction(long.scores, engine.labels, long.embedding,
+                                long.frame_logits if frames else None)  # fmt: skip
+        results.append(ScoredFile(path.name, stream.info, prediction))
+    return results
+
+
 def result_document(scored: ScoredFile, engine: Engine, granularity: str) -> dict:
     """The result.json content for one freshly scored file (JSON-ready)."""
     p = scored.prediction
@@ -72,6 +102,7 @@ def write_run(results: list[ScoredFile], engine: Engine, granularity: str, embed
         (target / "result.json").write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
         if embedding:
             p = scored.prediction
-            vectors = p.frame_embeddings if granularity == "frame" else p.embedding
+            framewise = granularity == "frame" and p.frame_embeddings is not None
+            vectors = p.frame_embeddings if framewise else p.embedding
             np.save(target / "embedding.npy", vectors)
     return folder

@@ -94,6 +94,26 @@ def test_score_writes_the_old_ui_output_folder(tmp_path, tiny_model_dir, encoded
     assert frames.shape[1] == 64 and frames.shape[0] == len(doc["frame_scores"])
 
 
+def test_score_takes_a_long_recording_with_a_short_one(tmp_path, tiny_model_dir, encoded):
+    """The old UI cut at 30 s; `score` streams anything over a minute through windows."""
+    import soundfile as sf
+
+    from core.model import frame_count
+    from tests.conftest import speechlike
+
+    sf.write(tmp_path / "call.flac", speechlike(150.0, seed=4), 16_000)
+    result = run("score", tmp_path / "call.flac", encoded["clip.flac"], "--model", tiny_model_dir,
+                 "--granularity", "frame", "--embedding", "--out", tmp_path / "outputs")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    folder = next((tmp_path / "outputs").glob("outputs_*"))
+    long_doc = json.loads((folder / "call" / "result.json").read_text())
+    assert long_doc["duration_s"] == 150.0
+    assert len(long_doc["frame_scores"]) == frame_count(150 * 16_000)
+    assert np.load(folder / "call" / "embedding.npy").shape == (64,)  # the recording's mean
+    short_doc = json.loads((folder / "clip" / "result.json").read_text())
+    assert np.load(folder / "clip" / "embedding.npy").shape == (len(short_doc["frame_scores"]), 64)
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
