@@ -250,8 +250,9 @@ def notes(info: AudioInfo, file_name: str) -> list[str]:
         )
         found.append(f"silent recording ({level}); its scores describe silence, not speech")
     if 0 < info.source_rate_hz < TARGET_RATE_HZ:
+        band = " (telephone band)" if info.source_rate_hz <= 8_000 else ""
         found.append(
-            f"recorded at {info.source_rate_hz / 1000:g} kHz (telephone band): sounds above "
+            f"recorded at {info.source_rate_hz / 1000:g} kHz{band}: sounds above "
             f"{info.source_rate_hz / 2000:g} kHz are missing, so scores may be less reliable"
         )
     suffix = Path(file_name).suffix.lower().lstrip(".")

@@ -160,6 +160,11 @@ def cmd_info(args) -> int:
         print(
             f"  model {row.model_key}{flag}: {row.n_tracks} scored tracks, dim {row.embedding_dim}"
         )
+    problems = {check: n for check, n in store.integrity_report().items() if n}
+    if problems:  # a bug or a hand-edited file: say which rows, and fail for scripts
+        print("integrity: " + ", ".join(f"{n} {check}" for check, n in problems.items()))
+        return 1
+    print("integrity: ok (no orphan rows, run logs match the stored clips)")
     return 0
 
 
@@ -215,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db")
     p.set_defaults(func=cmd_export)
 
-    p = sub.add_parser("info", help="database path, corpora, clip counts, models")
+    p = sub.add_parser("info", help="database path, corpora, clip counts, models, integrity check")
     p.add_argument("--db")
     p.set_defaults(func=cmd_info)
 

@@ -49,7 +49,7 @@ roles_text = right.text_input("Channel roles (split)", placeholder="agent, custo
 inputs = []
 for upload in uploads or []:
     if upload.name.lower().endswith(".zip"):
-        inputs += widgets.run_safely(lambda u=upload: sources.from_zip(u.getvalue(), u.name)) or []
+        inputs += sources.from_zip(upload.getvalue(), upload.name)  # problems ride on the inputs
     else:
         inputs.append(sources.InputFile(name=upload.name, data=upload.getvalue()))
 if inputs:

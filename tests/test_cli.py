@@ -1,4 +1,5 @@
 import json
+import shutil
 import subprocess
 import sys
 
@@ -50,6 +51,19 @@ def test_info(ingested):
     out = run("info", "--db", db).stdout
     assert "corpus calls: 12 clips, 0.5 min audio" in out
     assert "[untrained test model]" in out
+    assert "integrity: ok" in out
+
+
+def test_info_fails_on_a_damaged_database(ingested, tmp_path):
+    db, _ = ingested
+    copy = tmp_path / "copy.duckdb"
+    shutil.copy(db, copy)
+    con = duckdb.connect(str(copy))
+    con.execute("DELETE FROM predictions WHERE clip_id = (SELECT min(clip_id) FROM clips)")
+    con.close()
+    result = run("info", "--db", copy)
+    assert result.returncode == 1
+    assert "1 clips_without_prediction, 1 curves_without_prediction" in result.stdout
 
 
 @pytest.mark.parametrize("what", ["clips", "frames", "embeddings"])

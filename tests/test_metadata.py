@@ -23,9 +23,22 @@ def test_manifest_not_utf8():
         from_manifest("path,agent\nä.wav,x\n".encode("latin-1"), "m.csv")
 
 
-def test_manifest_duplicate_rows_last_wins():
-    lookup = from_manifest(b"path,agent\na.wav,first\na.wav,second\n", "m.csv")
+def test_manifest_duplicate_rows_last_wins_and_is_reported():
+    lookup = from_manifest(b"path,agent\na.wav,first\nb.wav,x\na.wav,second\n", "m.csv")
     assert lookup("a.wav").agent == "second"
+    assert lookup.check(["a.wav", "b.wav"]) == [
+        "m.csv: a.wav is listed on lines 2, 4; line 4 is used."
+    ]
+
+
+def test_manifest_check_names_rows_that_match_no_input():
+    rows = "".join(f"calls/{i}.wav,ann\n" for i in range(8))
+    lookup = from_manifest(f"path,agent\n{rows}".encode(), "m.csv")
+    # '0.wav' matches calls/0.wav by its unique base name; seven rows match nothing.
+    assert lookup.check(["0.wav", "other.wav"]) == [
+        "m.csv: 7 listed file(s) are not among the inputs: calls/1.wav, calls/2.wav, calls/3.wav,"
+        " calls/4.wav, calls/5.wav and 2 more."
+    ]
 
 
 def test_pattern_fields_and_wildcards():
