@@ -44,6 +44,21 @@ class Case:
     check: Callable[[Store, str], None] | None = None  # further facts about what was stored
 
 
+def accepted(make, said: str | None, check=None) -> Case:
+    """An input that is stored beside the good recording, with a note or (None) without one."""
+    return Case(make, said, status="scored", clips=2, check=check)
+
+
+def manifested(make, said: str | None, agent: str) -> Case:
+    """A manifest case: good.wav goes in with the agent the manifest gives it."""
+    return Case(make, said, status=None, check=stored_as("good.wav", agent=agent))
+
+
+def refused(make, said: str) -> Case:
+    """The whole run is refused before any work: nothing stored, nothing half-done."""
+    return Case(make, said, status="refused", clips=0)
+
+
 def wav(path: Path, seconds: float = 2.0, seed: int = 3, rate: int = 16_000, **kw) -> Path:
     sf.write(path, speechlike(seconds, seed, rate), rate, **kw)
     return path
@@ -212,61 +227,45 @@ CASES: dict[str, Case] = {
         r"^failed: inf\.wav: the file holds 10 NaN or infinite samples; re-export it",
     ),
     # Real audio in unusual shapes: stored, with a note where the user should know something.
-    "MP3 named .wav": Case(
+    "MP3 named .wav": accepted(
         lambda d: arg(encode(d / "mp3.wav", "-c:a", "libmp3lame", "-f", "mp3")),
         r"^scored: mp3\.wav: named \.wav but holds MP3 audio; decoded as MP3\.$",
-        status="scored",
-        clips=2,
         check=stored_as("mp3.wav", codec="mp3float"),
     ),
-    "M4A named .mp3": Case(
+    "M4A named .mp3": accepted(
         lambda d: arg(encode(d / "aac.mp3", "-c:a", "aac", "-f", "mp4")),
         r"^scored: aac\.mp3: named \.mp3 but holds M4A/MP4 audio; decoded as M4A/MP4\.$",
-        status="scored",
-        clips=2,
         check=stored_as("aac.mp3", codec="aac"),
     ),
-    "2 h of silence": Case(
+    "2 h of silence": accepted(
         lambda d: arg(silence(d)),
         r"^scored: silence-2h\.flac: silent recording \(no signal at all\); its scores describe",
-        status="scored",
-        clips=2,
         check=stored_as("silence-2h.flac", duration_s=7200.0),
     ),
-    "8 kHz µ-law telephony WAV": Case(
+    "8 kHz µ-law telephony WAV": accepted(
         lambda d: arg(encode(d / "phone.wav", "-c:a", "pcm_mulaw", "-ar", "8000")),
         r"^scored: phone\.wav: recorded at 8 kHz \(telephone band\): sounds above 4 kHz are missing",
-        status="scored",
-        clips=2,
         check=stored_as("phone.wav", codec="pcm_mulaw", source_rate_hz=8000),
     ),
-    "5.1-channel file": Case(
+    "5.1-channel file": accepted(
         lambda d: arg(encode(d / "surround.flac", "-ac", "6", "-c:a", "flac")),
         r"^scored: surround\.flac: its 6 channels were averaged into one track",
-        status="scored",
-        clips=2,
         check=stored_as("surround.flac", channels=6),
     ),
-    "96 kHz 32-bit float": Case(
+    "96 kHz 32-bit float": accepted(
         lambda d: arg(wav(d / "studio.wav", rate=96_000, subtype="FLOAT")),
         None,
-        status="scored",
-        clips=2,
         check=stored_as("studio.wav", source_rate_hz=96_000, codec="pcm_f32le"),
     ),
     # Names.
-    "non-UTF-8 file name": Case(
+    "non-UTF-8 file name": accepted(
         lambda d: arg(non_utf8_name(d)),
         None,
-        status="scored",
-        clips=2,
         check=playable("caf\ufffd.wav"),
     ),
-    "very long file name": Case(
+    "very long file name": accepted(
         lambda d: arg(wav(d / f"{'long-' * 49}name.wav", seed=10)),
         None,
-        status="scored",
-        clips=2,
         check=stored_as(f"{'long-' * 49}name.wav"),
     ),
     "the same file twice in one upload": Case(
@@ -316,47 +315,37 @@ CASES: dict[str, Case] = {
         check=stored_as("Ventas_cafΘ.wav"),
     ),
     # Manifests.
-    "manifest without a path column": Case(
+    "manifest without a path column": refused(
         lambda d: manifest(d, "file,agent\ngood.wav,alice\n"),
         r"^error: manifest\.csv: the manifest needs a 'path' column \(found: file, agent\)\.$",
-        status="refused",
-        clips=0,
     ),
-    "manifest that is not UTF-8": Case(
+    "manifest that is not UTF-8": refused(
         lambda d: manifest(d, "path,agent\ngood.wav,José\n", encoding="latin-1"),
         r"^error: manifest\.csv: the manifest is not UTF-8 text; save it as CSV UTF-8\.$",
-        status="refused",
-        clips=0,
     ),
-    "manifest listing unknown files": Case(
+    "manifest listing unknown files": manifested(
         lambda d: manifest(d, "path,agent\ngood.wav,alice\nghost.wav,bob\n"),
         r"^warning: manifest\.csv: 1 listed file\(s\) are not among the inputs: ghost\.wav\.$",
-        status=None,
-        check=stored_as("good.wav", agent="alice"),
+        agent="alice",
     ),
-    "manifest with a bad date": Case(
+    "manifest with a bad date": manifested(
         lambda d: manifest(d, "path,agent,recorded_at\ngood.wav,alice,last tuesday\n"),
         r"^scored: manifest\.csv line 2: recorded_at 'last tuesday' is not a date; left empty\.$",
-        status=None,
-        check=stored_as("good.wav", agent="alice"),
+        agent="alice",
     ),
-    "manifest with a duplicate row": Case(
+    "manifest with a duplicate row": manifested(
         lambda d: manifest(d, "path,agent\ngood.wav,alice\ngood.wav,bob\n"),
         r"^warning: manifest\.csv: good\.wav is listed on lines 2, 3; line 3 is used\.$",
-        status=None,
-        check=stored_as("good.wav", agent="bob"),
+        agent="bob",
     ),
-    "manifest with BOM and semicolons": Case(
+    "manifest with BOM and semicolons": manifested(
         lambda d: manifest(d, "\ufeffpath;agent;tags\ngood.wav;alice;vip|renewal\n"),
         None,
-        status=None,
-        check=stored_as("good.wav", agent="alice"),
+        agent="alice",
     ),
-    "file missing from the manifest": Case(
+    "file missing from the manifest": accepted(
         lambda d: arg(wav(d / "extra.wav", seed=11)) + manifest(d, "path,agent\ngood.wav,alice\n"),
         r"^scored: extra\.wav: not listed in manifest\.csv; stored without metadata\.$",
-        status="scored",
-        clips=2,
     ),
 }
 
