@@ -39,7 +39,9 @@ class Case:
 
     make: Callable[[Path], list[str]]  # writes the input under a folder; returns CLI arguments
     said: str | None  # regex for the one line the user reads about it; None: nothing to say
-    status: str = "failed"  # its row in the run log: failed, scored or cached; refused: no run
+    status: str | None = (
+        "failed"  # its run-log row: failed|scored|cached; refused: no run; None: any
+    )
     clips: int = 1  # distinct clips in the corpus afterwards, the good recording included
     check: Callable[[Store, str], None] | None = None  # further facts about what was stored
 
