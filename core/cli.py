@@ -96,12 +96,10 @@ def cmd_score(args) -> int:
     from core.audio import probe
     from core.runs import score_files, write_run
 
-    paths = [Path(f) for f in _existing(args.files)]
-    for path in paths:  # unreadable files fail before the model loads
-        probe(path)
+    probed = [(Path(f), probe(f)) for f in _existing(args.files)]  # fails before the model loads
     engine = _load(args)
     frames = args.granularity == "frame" or args.embedding
-    results = score_files(engine, paths, frames)
+    results = score_files(engine, probed, frames)
     folder = write_run(results, engine, args.granularity, args.embedding, Path(args.out))
     for r in results:
         p = r.prediction

@@ -290,10 +290,11 @@ def _record(base: ClipRecord, item: InputFile, meta, media_dir: Path | None) -> 
     if path is None and media_dir is not None:
         media_dir.mkdir(parents=True, exist_ok=True)
         path = media_dir / f"{base.clip_id}{item.suffix}"
-        if not path.exists() and item.path is not None:
-            shutil.copyfile(item.path, path)
-        elif not path.exists():
-            path.write_bytes(item.data)
+        if not path.exists():  # named by content: the same audio is kept once
+            if item.path is not None:
+                shutil.copyfile(item.path, path)
+            else:
+                path.write_bytes(item.data)
     return replace(
         base, source_name=item.name, source_path=str(path) if path else base.source_path,
         agent=meta.agent, recorded_at=meta.recorded_at, speaker=meta.speaker, tags=meta.tags,

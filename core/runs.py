@@ -23,20 +23,22 @@ class ScoredFile:
     prediction: Prediction
 
 
-def score_files(engine: Engine, paths: list[Path], frames: bool) -> list[ScoredFile]:
-    """Score files one by one as the old web UI did, but of any length and in batches.
+def score_files(
+    engine: Engine, probed: list[tuple[Path, AudioInfo]], frames: bool
+) -> list[ScoredFile]:
+    """Score files (with their `core.audio.probe` headers) as the old web UI did, of any length.
 
     Short files are decoded and scored together; files over a minute are streamed through the
     windowed long-recording path (core.longform), so an hour-long file needs no more memory
     than a minute. Their frame embeddings are not kept (hundreds of MB per hour): `embedding`
     is the recording's mean.
     """
-    from core.audio import AudioStream, decode, probe
+    from core.audio import AudioStream, decode
     from core.ingest import LONG_FROM_S
     from core.longform import score_long
 
-    infos = [probe(path) for path in paths]  # unreadable files fail before any model work
-    short = [i for i, info in enumerate(infos) if info.duration_s <= LONG_FROM_S]
+    paths = [path for path, _ in probed]
+    short = [i for i, (_, info) in enumerate(probed) if info.duration_s <= LONG_FROM_S]
     decoded = {i: decode(paths[i]) for i in short}
     predictions = dict(zip(short, engine.predict([decoded[i].mono for i in short], frames=frames),
                            strict=True))  # fmt: skip
