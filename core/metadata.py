@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path, PurePosixPath
 
 from core.errors import InputError
@@ -75,8 +76,14 @@ class Manifest:
 
     name: str
     by_path: dict[str, Metadata]
-    by_base: dict[str, tuple[str, ...]]
     repeats: tuple[str, ...] = ()  # one message per path listed on more than one row
+
+    @cached_property
+    def _by_base(self) -> dict[str, list[str]]:
+        index: dict[str, list[str]] = {}
+        for path in self.by_path:
+            index.setdefault(PurePosixPath(path).name, []).append(path)
+        return index
 
     def __call__(self, file_name: str) -> Metadata:
         path = self._match(file_name)
@@ -89,8 +96,8 @@ class Manifest:
     def _match(self, file_name: str) -> str | None:
         if file_name in self.by_path:
             return file_name
-        candidates = self.by_base.get(PurePosixPath(file_name).name, ())
-        return candidates[0] if len(set(candidates)) == 1 else None
+        candidates = self._by_base.get(PurePosixPath(file_name).name, [])
+        return candidates[0] if len(candidates) == 1 else None
 
     def check(self, file_names: Iterable[str]) -> list[str]:
         """Warnings for a run: paths listed twice, and listed files that the run does not hold."""
@@ -146,15 +153,12 @@ def from_manifest(csv_source: str | Path | bytes, name: str = "manifest") -> Man
             continue
         by_path[path] = _metadata_from(values, f"{name} line {line}")  # a later row wins
         lines.setdefault(path, []).append(line)
-    by_base: dict[str, list[str]] = {}
-    for path in by_path:
-        by_base.setdefault(PurePosixPath(path).name, []).append(path)
     repeats = tuple(
         f"{name}: {path} is listed on lines {', '.join(map(str, at))}; line {at[-1]} is used."
         for path, at in lines.items()
         if len(at) > 1
     )
-    return Manifest(name, by_path, {b: tuple(p) for b, p in by_base.items()}, repeats)
+    return Manifest(name, by_path, repeats)
 
 
 def from_pattern(pattern: str) -> MetadataFn:
