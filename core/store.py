@@ -19,121 +19,29 @@ import os
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from core.errors import InputError, StoreBusyError, StoreError
+from core.errors import StoreBusyError, StoreError
 from core.labels import EMOTIONS, SCORE_COLUMNS
+from core.records import ClipFilter, ClipRecord, FileOutcome, ScoredTrack, SegmentRecord
+from core.schema import (
+    CLIP_COLUMNS,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    embedding_table,
+    embedding_table_ddl,
+)
+from core.store_reads import StoreReads, _one
+
+__all__ = [
+    "CLIP_COLUMNS", "DEFAULT_DB", "MIGRATIONS", "SCHEMA_VERSION", "ClipFilter", "ClipRecord",
+    "FileOutcome", "ScoredTrack", "SegmentRecord", "Store", "resolve_db_path",
+]  # fmt: skip
 
 DEFAULT_DB = Path(__file__).resolve().parents[1] / "data" / "emoscope.duckdb"
-SCHEMA_VERSION = 3
-_SCORES_DDL = ", ".join(f"{c} FLOAT NOT NULL" for c in SCORE_COLUMNS)
-
-# Every schema change is appended here; a database is brought up to date when opened for writing.
-MIGRATIONS: dict[int, tuple[str, ...]] = {
-    1: (
-        "CREATE SEQUENCE corpus_seq START 1",
-        """CREATE TABLE corpora (
-            corpus_id INTEGER PRIMARY KEY DEFAULT nextval('corpus_seq'),
-            name VARCHAR NOT NULL UNIQUE,
-            created_at TIMESTAMP NOT NULL DEFAULT current_timestamp)""",
-        """CREATE TABLE clips (
-            corpus_id INTEGER NOT NULL REFERENCES corpora (corpus_id),
-            clip_id VARCHAR NOT NULL,
-            source_name VARCHAR NOT NULL,
-            source_path VARCHAR,
-            duration_s DOUBLE NOT NULL,
-            source_rate_hz INTEGER NOT NULL,
-            channels INTEGER NOT NULL,
-            codec VARCHAR NOT NULL,
-            size_bytes BIGINT NOT NULL,
-            agent VARCHAR,
-            recorded_at TIMESTAMP,
-            speaker VARCHAR,
-            tags VARCHAR[],
-            added_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
-            PRIMARY KEY (corpus_id, clip_id))""",
-        """CREATE TABLE models (
-            model_key VARCHAR PRIMARY KEY,
-            model_id VARCHAR NOT NULL,
-            revision VARCHAR NOT NULL,
-            embedding_dim INTEGER NOT NULL,
-            untrained BOOLEAN NOT NULL,
-            first_used TIMESTAMP NOT NULL DEFAULT current_timestamp)""",
-        f"""CREATE TABLE predictions (
-            clip_id VARCHAR NOT NULL,
-            track VARCHAR NOT NULL,
-            model_key VARCHAR NOT NULL REFERENCES models (model_key),
-            {_SCORES_DDL},
-            top_label VARCHAR NOT NULL,
-            confidence FLOAT NOT NULL,
-            scored_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
-            PRIMARY KEY (clip_id, track, model_key))""",
-        # Frame logits, not probabilities: a smoothed curve is softmax(moving mean of logits).
-        # One row per clip, T*9 values row-major: 20 ms frames, 9 classes.
-        """CREATE TABLE frame_curves (
-            clip_id VARCHAR NOT NULL,
-            track VARCHAR NOT NULL,
-            model_key VARCHAR NOT NULL REFERENCES models (model_key),
-            hop_ms INTEGER NOT NULL,
-            n_frames INTEGER NOT NULL,
-            logits FLOAT[] NOT NULL,
-            PRIMARY KEY (clip_id, track, model_key))""",
-        "CREATE SEQUENCE run_seq START 1",
-        """CREATE TABLE ingest_runs (
-            run_id INTEGER PRIMARY KEY DEFAULT nextval('run_seq'),
-            corpus_id INTEGER NOT NULL REFERENCES corpora (corpus_id),
-            model_key VARCHAR NOT NULL,
-            started_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
-            finished_at TIMESTAMP,
-            n_files INTEGER NOT NULL,
-            status VARCHAR NOT NULL DEFAULT 'running')""",
-        """CREATE TABLE ingest_files (
-            run_id INTEGER NOT NULL REFERENCES ingest_runs (run_id),
-            source_name VARCHAR NOT NULL,
-            clip_id VARCHAR,
-            status VARCHAR NOT NULL CHECK (status IN ('scored', 'cached', 'failed')),
-            seconds_audio DOUBLE NOT NULL DEFAULT 0,
-            message VARCHAR,
-            logged_at TIMESTAMP NOT NULL DEFAULT current_timestamp)""",
-    ),
-    2: (
-        # Cluster-page projections, computed once per (clip selection, model, parameters).
-        """CREATE TABLE projections (
-            projection_key VARCHAR NOT NULL,
-            clip_id VARCHAR NOT NULL,
-            track VARCHAR NOT NULL,
-            x FLOAT NOT NULL,
-            y FLOAT NOT NULL,
-            cluster INTEGER NOT NULL,
-            PRIMARY KEY (projection_key, clip_id, track))""",
-    ),
-    3: (
-        # Long recordings are scored in windows; each window's share is a segment.
-        """CREATE TABLE segments (
-            clip_id VARCHAR NOT NULL,
-            track VARCHAR NOT NULL,
-            model_key VARCHAR NOT NULL REFERENCES models (model_key),
-            segment INTEGER NOT NULL,
-            start_s DOUBLE NOT NULL,
-            end_s DOUBLE NOT NULL,
-            scores FLOAT[9] NOT NULL,
-            top_label VARCHAR NOT NULL,
-            confidence FLOAT NOT NULL,
-            PRIMARY KEY (clip_id, track, model_key, segment))""",
-    ),
-}
-
-# Columns a user may filter, sort or group by (anything else is refused, never interpolated).
-CLIP_COLUMNS = (
-    "corpus", "clip_id", "source_name", "duration_s", "source_rate_hz", "channels", "codec",
-    "agent", "recorded_at", "speaker", "tags", "track", "top_label", "confidence",
-    *SCORE_COLUMNS,
-)  # fmt: skip
 
 
 def resolve_db_path(value: str | os.PathLike | None = None) -> Path:
@@ -142,110 +50,7 @@ def resolve_db_path(value: str | os.PathLike | None = None) -> Path:
     return Path(chosen).expanduser().resolve()
 
 
-@dataclass(frozen=True)
-class ClipRecord:
-    """A clip as it enters a corpus: its identity, the audio facts and the metadata."""
-
-    clip_id: str
-    source_name: str
-    source_path: str | None
-    duration_s: float
-    source_rate_hz: int
-    channels: int
-    codec: str
-    size_bytes: int
-    agent: str | None = None
-    recorded_at: datetime | None = None
-    speaker: str | None = None
-    tags: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class ScoredTrack:
-    """One scored track of a clip: scores, embedding and optionally the frame logits."""
-
-    clip_id: str
-    track: str
-    scores: np.ndarray
-    embedding: np.ndarray
-    frame_logits: np.ndarray | None = None
-
-
-@dataclass(frozen=True)
-class SegmentRecord:
-    """One window's share of a long recording, with its own scores."""
-
-    clip_id: str
-    track: str
-    index: int
-    start_s: float
-    end_s: float
-    scores: np.ndarray
-
-
-@dataclass(frozen=True)
-class FileOutcome:
-    """What happened to one input file during an ingest run."""
-
-    source_name: str
-    status: str  # scored | cached | failed
-    clip_id: str | None = None
-    seconds_audio: float = 0.0
-    message: str | None = None
-
-
-@dataclass(frozen=True)
-class ClipFilter:
-    """A selection of clips, as chosen on the dashboard or the CLI. Empty fields mean 'any'."""
-
-    corpora: tuple[str, ...] = ()
-    agents: tuple[str, ...] = ()
-    top_labels: tuple[str, ...] = ()
-    tracks: tuple[str, ...] = ()
-    date_from: datetime | None = None
-    date_to: datetime | None = None
-    min_confidence: float = 0.0
-    max_confidence: float = 1.0
-    min_duration_s: float = 0.0
-    max_duration_s: float | None = None
-    clip_ids: tuple[str, ...] = field(default=())
-
-    def where(self) -> tuple[str, list]:
-        """SQL condition over the `clip_view` alias v, with its bound parameters."""
-        parts, params = ["v.confidence BETWEEN ? AND ?", "v.duration_s >= ?"], [
-            self.min_confidence, self.max_confidence, self.min_duration_s,
-        ]  # fmt: skip
-        for column, values in (
-            ("corpus", self.corpora), ("agent", self.agents), ("top_label", self.top_labels),
-            ("track", self.tracks), ("clip_id", self.clip_ids),
-        ):  # fmt: skip
-            if values:
-                parts.append(f"v.{column} IN ({', '.join('?' * len(values))})")
-                params.extend(values)
-        if self.max_duration_s is not None:
-            parts.append("v.duration_s <= ?")
-            params.append(self.max_duration_s)
-        if self.date_from is not None:
-            parts.append("v.recorded_at >= ?")
-            params.append(self.date_from)
-        if self.date_to is not None:
-            parts.append("v.recorded_at < ?")
-            params.append(self.date_to)
-        return " AND ".join(parts), params
-
-
-_CLIP_VIEW = f"""
-    SELECT co.name AS corpus, c.clip_id, c.source_name, c.source_path, c.duration_s,
-           c.source_rate_hz, c.channels, c.codec, c.agent, c.recorded_at, c.speaker, c.tags,
-           p.track, p.model_key, {", ".join(f"p.{s}" for s in SCORE_COLUMNS)},
-           p.top_label, p.confidence, c.added_at
-    FROM clips c
-    JOIN corpora co USING (corpus_id)
-    JOIN predictions p ON p.clip_id = c.clip_id AND p.model_key = ?
-"""
-
-
-class Store:
+class Store(StoreReads):
     """The EmoScope database file. Knows nothing of the web or the model."""
 
     def __init__(self, path: str | os.PathLike | None = None, busy_timeout_s: float = 30.0):
@@ -379,11 +184,7 @@ class Store:
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 [model_key, model_id, revision, dim, untrained],
             )
-            con.execute(
-                f"CREATE TABLE IF NOT EXISTS {_embedding_table(dim)} ("
-                f"clip_id VARCHAR NOT NULL, track VARCHAR NOT NULL, model_key VARCHAR NOT NULL, "
-                f"embedding FLOAT[{int(dim)}] NOT NULL, PRIMARY KEY (clip_id, track, model_key))"
-            )
+            con.execute(embedding_table_ddl(dim))
 
     def cached_tracks(
         self, model_key: str, clip_ids: Sequence[str], frames: bool
@@ -443,7 +244,7 @@ class Store:
                     [track.clip_id, track.track, model_key, *scores, EMOTIONS[top], scores[top]],
                 )
                 con.execute(
-                    f"INSERT INTO {_embedding_table(dim)} VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    f"INSERT INTO {embedding_table(dim)} VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                     [
                         track.clip_id,
                         track.track,
@@ -490,245 +291,3 @@ class Store:
         return _one(
             con.execute("INSERT INTO corpora (name) VALUES (?) RETURNING corpus_id", [name])
         )[0]
-
-    # -- reading -----------------------------------------------------------------------------
-
-    def _query(self, sql: str, params: Sequence = ()) -> pd.DataFrame:
-        """Run one read query on a short-lived read-only connection."""
-        with self.reading() as con:
-            return con.execute(sql, list(params)).df()
-
-    def models(self) -> pd.DataFrame:
-        """Models with results here, most recently used first, with their clip counts."""
-        return self._query(
-            "SELECT m.model_key, m.model_id, m.revision, m.embedding_dim, m.untrained,"
-            " m.first_used, count(p.clip_id) AS n_tracks, max(p.scored_at) AS last_used"
-            " FROM models m LEFT JOIN predictions p USING (model_key)"
-            " GROUP BY ALL ORDER BY last_used DESC NULLS LAST, m.first_used DESC"
-        )
-
-    def corpora(self) -> pd.DataFrame:
-        """Corpora with clip counts and total audio."""
-        return self._query(
-            "SELECT co.name AS corpus, count(c.clip_id) AS clips,"
-            " coalesce(sum(c.duration_s), 0) AS seconds_audio, co.created_at"
-            " FROM corpora co LEFT JOIN clips c USING (corpus_id)"
-            " GROUP BY ALL ORDER BY co.name"
-        )
-
-    def clips(self, model_key: str, where: ClipFilter = ClipFilter(), order_by: str = "source_name",
-              limit: int | None = None) -> pd.DataFrame:  # fmt: skip
-        """Clips with the 9 scores of one model, filtered; `order_by` must be a known column."""
-        _check_column(order_by)
-        condition, params = where.where()
-        sql = (f"SELECT * FROM ({_CLIP_VIEW}) v WHERE {condition} "
-               f"ORDER BY v.{order_by}, v.clip_id, v.track")  # fmt: skip
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(int(limit))
-        with self.reading() as con:
-            return con.execute(sql, [model_key, *params]).df()
-
-    def filter_options(self) -> dict[str, list]:
-        """Distinct values for the dashboard's filter widgets, plus date and duration bounds."""
-        with self.reading() as con:
-            agents = [
-                r[0]
-                for r in con.execute(
-                    "SELECT DISTINCT agent FROM clips WHERE agent IS NOT NULL ORDER BY 1"
-                ).fetchall()
-            ]
-            bounds = _one(
-                con.execute("SELECT min(recorded_at), max(recorded_at), max(duration_s) FROM clips")
-            )
-            tracks = [
-                r[0]
-                for r in con.execute("SELECT DISTINCT track FROM predictions ORDER BY 1").fetchall()
-            ]
-        return {"agents": agents, "date_min": bounds[0], "date_max": bounds[1],
-                "max_duration_s": bounds[2] or 0.0, "tracks": tracks}  # fmt: skip
-
-    def frame_logits(self, clip_id: str, model_key: str, track: str = "mix") -> np.ndarray | None:
-        """(T, 9) frame logits of one track, or None when its curve was not computed."""
-        with self.reading() as con:
-            table = con.sql(
-                "SELECT n_frames, logits FROM frame_curves"
-                " WHERE clip_id = ? AND model_key = ? AND track = ?",
-                params=[clip_id, model_key, track],
-            ).to_arrow_table()
-        if table.num_rows == 0:
-            return None
-        values = table.column("logits").combine_chunks().flatten().to_numpy(zero_copy_only=False)
-        return values.astype(np.float32).reshape(
-            int(table.column("n_frames")[0].as_py()), len(EMOTIONS)
-        )
-
-    def segments(self, clip_id: str, model_key: str, track: str = "mix") -> pd.DataFrame:
-        """Windows of a long recording with their scores (empty for clips scored whole)."""
-        return self._query(
-            "SELECT segment, start_s, end_s, top_label, confidence, scores FROM segments"
-            " WHERE clip_id = ? AND model_key = ? AND track = ? ORDER BY segment",
-            [clip_id, model_key, track],
-        )
-
-    def tracks_with_curves(self, model_key: str, where: ClipFilter = ClipFilter()) -> pd.DataFrame:
-        """Clips (and tracks) of the selection whose frame curves are stored."""
-        condition, params = where.where()
-        return self._query(
-            f"SELECT v.corpus, v.clip_id, v.source_name, v.source_path, v.track, v.duration_s,"
-            f" v.top_label"
-            f" FROM ({_CLIP_VIEW}) v JOIN frame_curves f ON f.clip_id = v.clip_id"
-            f" AND f.track = v.track AND f.model_key = v.model_key WHERE {condition}"
-            f" ORDER BY v.source_name, v.track",
-            [model_key, *params],
-        )
-
-    def embeddings(
-        self, model_key: str, where: ClipFilter = ClipFilter()
-    ) -> tuple[pd.DataFrame, np.ndarray]:
-        """The selection's clips (one row per clip and track) and their (N, D) embeddings."""
-        dim = self._dim(model_key)
-        if dim is None:
-            return pd.DataFrame(), np.zeros((0, 0), np.float32)
-        condition, params = where.where()
-        with self.reading() as con:
-            table = con.sql(
-                f"SELECT DISTINCT ON (v.clip_id, v.track) v.*, e.embedding FROM ({_CLIP_VIEW}) v"
-                f" JOIN {_embedding_table(dim)} e ON e.clip_id = v.clip_id AND e.track = v.track"
-                f" AND e.model_key = v.model_key WHERE {condition} ORDER BY v.clip_id, v.track",
-                params=[model_key, *params],
-            ).to_arrow_table()
-        matrix = (table.column("embedding").combine_chunks().flatten()
-                  .to_numpy(zero_copy_only=False).astype(np.float32).reshape(table.num_rows, dim))  # fmt: skip
-        return table.drop_columns(["embedding"]).to_pandas(), matrix
-
-    def projection(self, key: str) -> pd.DataFrame:
-        """A stored projection (clip_id, track, x, y, cluster), empty when not computed yet."""
-        return self._query(
-            "SELECT clip_id, track, x, y, cluster FROM projections WHERE projection_key = ?"
-            " ORDER BY clip_id, track",
-            [key],
-        )
-
-    def runs(self, limit: int = 20) -> pd.DataFrame:
-        """Recent ingest runs with their outcome counts."""
-        return self._query(
-            "SELECT r.run_id, co.name AS corpus, r.model_key, r.started_at, r.finished_at,"
-            " r.status, r.n_files,"
-            " count(*) FILTER (WHERE f.status = 'scored') AS scored,"
-            " count(*) FILTER (WHERE f.status = 'cached') AS cached,"
-            " count(*) FILTER (WHERE f.status = 'failed') AS failed"
-            " FROM ingest_runs r JOIN corpora co USING (corpus_id)"
-            " LEFT JOIN ingest_files f USING (run_id)"
-            " GROUP BY ALL ORDER BY r.run_id DESC LIMIT ?",
-            [limit],
-        )
-
-    def run_files(self, run_id: int) -> pd.DataFrame:
-        """Per-file outcomes of one ingest run."""
-        return self._query(
-            "SELECT source_name, status, clip_id, seconds_audio, message FROM ingest_files"
-            " WHERE run_id = ? ORDER BY logged_at, source_name",
-            [run_id],
-        )
-
-    def frame_rows(self, model_key: str, where: ClipFilter = ClipFilter()) -> pd.DataFrame:
-        """Long-format frame curves: one row per clip, track and 20 ms frame, 9 probabilities."""
-        condition, params = where.where()
-        softmax = _softmax_sql("f.logits", "f.i")
-        return self._query(
-            f"""WITH sel AS (SELECT * FROM ({_CLIP_VIEW}) v WHERE {condition}),
-            f AS (SELECT clip_id, track, hop_ms, logits, unnest(range(n_frames)) AS i
-                  FROM frame_curves WHERE model_key = ?)
-            SELECT sel.corpus, sel.clip_id, sel.source_name, f.track, f.i AS frame,
-                   f.i * f.hop_ms / 1000.0 AS time_s, {softmax}
-            FROM f JOIN sel ON sel.clip_id = f.clip_id AND sel.track = f.track
-            ORDER BY sel.source_name, f.track, f.i""",
-            [model_key, *params, model_key],
-        )
-
-    def integrity_report(self) -> dict[str, int]:
-        """Counts of rows that would mean a broken database; all zero when consistent."""
-        durations = (
-            "SELECT clip_id, any_value(duration_s) AS duration_s FROM clips GROUP BY clip_id"
-        )
-        checks = {
-            "predictions_without_clip": "SELECT count(*) FROM predictions p WHERE NOT EXISTS"
-            " (SELECT 1 FROM clips c WHERE c.clip_id = p.clip_id)",
-            "clips_without_prediction": "SELECT count(*) FROM clips c WHERE NOT EXISTS"
-            " (SELECT 1 FROM predictions p WHERE p.clip_id = c.clip_id)",
-            "curves_without_prediction": "SELECT count(*) FROM frame_curves f WHERE NOT EXISTS"
-            " (SELECT 1 FROM predictions p WHERE p.clip_id = f.clip_id AND p.track = f.track"
-            " AND p.model_key = f.model_key)",
-            "segments_without_prediction": "SELECT count(*) FROM segments s WHERE NOT EXISTS"
-            " (SELECT 1 FROM predictions p WHERE p.clip_id = s.clip_id AND p.track = s.track"
-            " AND p.model_key = s.model_key)",
-            "bad_curve_lengths": "SELECT count(*) FROM frame_curves"
-            " WHERE len(logits) <> n_frames * 9",
-            # A half-written clip: a curve or a set of segments that stops short of the audio.
-            "curves_not_covering_clip": f"SELECT count(*) FROM frame_curves f JOIN ({durations})"
-            " d USING (clip_id) WHERE abs(f.n_frames - d.duration_s * 1000 / f.hop_ms) > 2",
-            "segments_not_tiling_clip": "SELECT count(*) FROM (SELECT clip_id, min(start_s) AS lo,"
-            " max(end_s) AS hi, sum(end_s - start_s) AS covered, count(*) AS n,"
-            " max(segment) AS last FROM segments GROUP BY clip_id, track, model_key) s"
-            f" JOIN ({durations}) d USING (clip_id) WHERE s.lo <> 0 OR abs(s.hi - s.covered) > 1e-3"
-            " OR s.last <> s.n - 1 OR abs(s.hi - d.duration_s) > 0.05",
-            # The run log and the stored clips tell the same story.
-            "finished_runs_missing_file_rows": "SELECT count(*) FROM ingest_runs r"
-            " WHERE r.status = 'done' AND r.n_files <> (SELECT count(*) FROM ingest_files f"
-            " WHERE f.run_id = r.run_id)",
-            "logged_clips_missing": "SELECT count(*) FROM ingest_files f JOIN ingest_runs r"
-            " USING (run_id) WHERE f.status <> 'failed' AND NOT EXISTS (SELECT 1 FROM clips c"
-            " WHERE c.corpus_id = r.corpus_id AND c.clip_id = f.clip_id)",
-            "clips_never_logged": "SELECT count(*) FROM clips c WHERE NOT EXISTS (SELECT 1"
-            " FROM ingest_files f JOIN ingest_runs r USING (run_id) WHERE f.status <> 'failed'"
-            " AND r.corpus_id = c.corpus_id AND f.clip_id = c.clip_id)",
-        }
-        with self.reading() as con:
-            report = {name: _one(con.execute(sql))[0] for name, sql in checks.items()}
-            for (dim,) in con.execute("SELECT DISTINCT embedding_dim FROM models").fetchall():
-                report[f"predictions_without_embedding_d{dim}"] = _one(
-                    con.execute(
-                        f"SELECT count(*) FROM predictions p JOIN models m USING (model_key)"
-                        f" WHERE m.embedding_dim = ? AND NOT EXISTS (SELECT 1 FROM"
-                        f" {_embedding_table(dim)} e WHERE e.clip_id = p.clip_id"
-                        f" AND e.track = p.track AND e.model_key = p.model_key)",
-                        [dim],
-                    )
-                )[0]
-        return report
-
-    def _dim(self, model_key: str) -> int | None:
-        with self.reading() as con:
-            row = _one(
-                con.execute("SELECT embedding_dim FROM models WHERE model_key = ?", [model_key])
-            )
-        return int(row[0]) if row else None
-
-
-def _one(result) -> tuple | None:
-    """The first row of a result, draining it: DuckDB refuses new work on an unfinished result."""
-    rows = result.fetchall()
-    return rows[0] if rows else None
-
-
-def _embedding_table(dim: int) -> str:
-    # FLOAT[D] is a fixed-size array type, so each embedding size has its own table.
-    return f"embeddings_d{int(dim)}"
-
-
-def _check_column(name: str) -> None:
-    if name not in CLIP_COLUMNS:
-        raise InputError(f"unknown column {name!r}; choose one of {', '.join(CLIP_COLUMNS)}.")
-
-
-def _softmax_sql(logits: str, frame: str) -> str:
-    """Per-frame softmax of flattened logits, one column per emotion (index math bound to ints)."""
-    k = len(EMOTIONS)
-    cells = [f"{logits}[{frame} * {k} + {j + 1}]" for j in range(k)]
-    top = f"greatest({', '.join(cells)})"
-    denominator = " + ".join(f"exp({c} - {top})" for c in cells)
-    return ", ".join(
-        f"exp({cell} - {top}) / ({denominator}) AS {column}"
-        for cell, column in zip(cells, SCORE_COLUMNS, strict=True)
-    )

@@ -1,0 +1,100 @@
+"""Records that cross module boundaries: what ingest writes and how the pages select clips."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ClipRecord:
+    """A clip as it enters a corpus: its identity, the audio facts and the metadata."""
+
+    clip_id: str
+    source_name: str
+    source_path: str | None
+    duration_s: float
+    source_rate_hz: int
+    channels: int
+    codec: str
+    size_bytes: int
+    agent: str | None = None
+    recorded_at: datetime | None = None
+    speaker: str | None = None
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ScoredTrack:
+    """One scored track of a clip: scores, embedding and optionally the frame logits."""
+
+    clip_id: str
+    track: str
+    scores: np.ndarray
+    embedding: np.ndarray
+    frame_logits: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class SegmentRecord:
+    """One window's share of a long recording, with its own scores."""
+
+    clip_id: str
+    track: str
+    index: int
+    start_s: float
+    end_s: float
+    scores: np.ndarray
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    """What happened to one input file during an ingest run."""
+
+    source_name: str
+    status: str  # scored | cached | failed
+    clip_id: str | None = None
+    seconds_audio: float = 0.0
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class ClipFilter:
+    """A selection of clips, as chosen on the dashboard or the CLI. Empty fields mean 'any'."""
+
+    corpora: tuple[str, ...] = ()
+    agents: tuple[str, ...] = ()
+    top_labels: tuple[str, ...] = ()
+    tracks: tuple[str, ...] = ()
+    date_from: datetime | None = None
+    date_to: datetime | None = None
+    min_confidence: float = 0.0
+    max_confidence: float = 1.0
+    min_duration_s: float = 0.0
+    max_duration_s: float | None = None
+    clip_ids: tuple[str, ...] = field(default=())
+
+    def where(self) -> tuple[str, list]:
+        """SQL condition over the `clip_view` alias v, with its bound parameters."""
+        parts, params = ["v.confidence BETWEEN ? AND ?", "v.duration_s >= ?"], [
+            self.min_confidence, self.max_confidence, self.min_duration_s,
+        ]  # fmt: skip
+        for column, values in (
+            ("corpus", self.corpora), ("agent", self.agents), ("top_label", self.top_labels),
+            ("track", self.tracks), ("clip_id", self.clip_ids),
+        ):  # fmt: skip
+            if values:
+                parts.append(f"v.{column} IN ({', '.join('?' * len(values))})")
+                params.extend(values)
+        if self.max_duration_s is not None:
+            parts.append("v.duration_s <= ?")
+            params.append(self.max_duration_s)
+        if self.date_from is not None:
+            parts.append("v.recorded_at >= ?")
+            params.append(self.date_from)
+        if self.date_to is not None:
+            parts.append("v.recorded_at < ?")
+            params.append(self.date_to)
+        return " AND ".join(parts), params
