@@ -19,13 +19,15 @@ import os
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import fields
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
+from core.columns import BatchColumns
 from core.errors import StoreBusyError, StoreError
 from core.labels import EMOTIONS, SCORE_COLUMNS
+from core.model import HOP_MS
 from core.records import ClipFilter, ClipRecord, FileOutcome, ScoredTrack, SegmentRecord
 from core.schema import (
     CLIP_COLUMNS,
@@ -219,59 +221,64 @@ class Store(StoreReads):
                     outcomes: Sequence[FileOutcome],
                     segments: Sequence[SegmentRecord] = ()) -> None:  # fmt: skip
         """Store one batch of an ingest in one transaction: a crash keeps all of it or none."""
+        self.write_columns(
+            run_id, corpus, model_key, dim, BatchColumns.of(dim, clips, tracks, outcomes, segments)
+        )
+
+    def write_columns(
+        self, run_id: int, corpus: str, model_key: str, dim: int, cols: BatchColumns
+    ) -> None:
+        """Store a batch given as Arrow tables: one INSERT per table, all in one transaction.
+
+        Idempotent: a result already stored for (clip, track, model) is kept, and a clip already
+        in the corpus takes this file's name, path and metadata.
+        """
+        scores = ", ".join(SCORE_COLUMNS)
+        top = f"list_position([{scores}], greatest({scores}))"
+        labels = list(EMOTIONS)
         with self.writing() as con:
             corpus_id = self._corpus_id(con, corpus, create=True)
-            for clip in clips:
-                con.execute(
-                    "INSERT INTO clips (corpus_id, clip_id, source_name, source_path, duration_s,"
-                    " source_rate_hz, channels, codec, size_bytes, agent, recorded_at, speaker,"
-                    " tags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                    " ON CONFLICT (corpus_id, clip_id) DO UPDATE SET source_name ="
-                    " excluded.source_name, source_path = excluded.source_path, agent ="
-                    " excluded.agent, recorded_at = excluded.recorded_at, speaker ="
-                    " excluded.speaker, tags = excluded.tags",
-                    [corpus_id, clip.clip_id, clip.source_name, clip.source_path, clip.duration_s,
-                     clip.source_rate_hz, clip.channels, clip.codec, clip.size_bytes, clip.agent,
-                     clip.recorded_at, clip.speaker, list(clip.tags)],
-                )  # fmt: skip
-            for track in tracks:
-                scores = [float(s) for s in track.scores]
-                top = int(np.argmax(track.scores))
-                con.execute(
-                    f"INSERT INTO predictions (clip_id, track, model_key, {', '.join(SCORE_COLUMNS)},"
-                    f" top_label, confidence) VALUES (?, ?, ?, {', '.join('?' * len(SCORE_COLUMNS))},"
-                    " ?, ?) ON CONFLICT DO NOTHING",
-                    [track.clip_id, track.track, model_key, *scores, EMOTIONS[top], scores[top]],
-                )
-                con.execute(
-                    f"INSERT INTO {embedding_table(dim)} VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                    [
-                        track.clip_id,
-                        track.track,
-                        model_key,
-                        track.embedding.astype(np.float32).tolist(),
-                    ],
-                )
-                if track.frame_logits is not None:
-                    con.execute(
-                        "INSERT INTO frame_curves VALUES (?, ?, ?, 20, ?, ?) ON CONFLICT DO NOTHING",
-                        [track.clip_id, track.track, model_key, len(track.frame_logits),
-                         track.frame_logits.astype(np.float32).ravel().tolist()],
-                    )  # fmt: skip
-            for seg in segments:
-                top = int(np.argmax(seg.scores))
-                con.execute(
-                    "INSERT INTO segments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                    [seg.clip_id, seg.track, model_key, seg.index, seg.start_s, seg.end_s,
-                     [float(x) for x in seg.scores], EMOTIONS[top], float(seg.scores[top])],
-                )  # fmt: skip
-            for outcome in outcomes:
-                con.execute(
-                    "INSERT INTO ingest_files (run_id, source_name, clip_id, status, seconds_audio,"
-                    " message) VALUES (?, ?, ?, ?, ?, ?)",
-                    [run_id, outcome.source_name, outcome.clip_id, outcome.status,
-                     outcome.seconds_audio, outcome.message],
-                )  # fmt: skip
+            for name, table in _batch_tables(cols):
+                con.register(name, table)
+            con.execute(
+                "INSERT INTO clips (corpus_id, clip_id, source_name, source_path, duration_s,"
+                " source_rate_hz, channels, codec, size_bytes, agent, recorded_at, speaker, tags)"
+                " SELECT ?, clip_id, source_name, source_path, duration_s, source_rate_hz,"
+                " channels, codec, size_bytes, agent, recorded_at, speaker, tags FROM batch_clips"
+                " ON CONFLICT (corpus_id, clip_id) DO UPDATE SET source_name ="
+                " excluded.source_name, source_path = excluded.source_path, agent ="
+                " excluded.agent, recorded_at = excluded.recorded_at, speaker ="
+                " excluded.speaker, tags = excluded.tags",
+                [corpus_id],
+            )
+            con.execute(
+                f"INSERT INTO predictions (clip_id, track, model_key, {scores}, top_label,"
+                f" confidence) SELECT clip_id, track, ?, {scores}, (?::VARCHAR[])[{top}],"
+                f" greatest({scores}) FROM batch_predictions ON CONFLICT DO NOTHING",
+                [model_key, labels],
+            )
+            con.execute(
+                f"INSERT INTO {embedding_table(dim)} SELECT clip_id, track, ?,"
+                f" embedding::FLOAT[{int(dim)}] FROM batch_embeddings ON CONFLICT DO NOTHING",
+                [model_key],
+            )
+            con.execute(
+                f"INSERT INTO frame_curves SELECT clip_id, track, ?, {HOP_MS}, n_frames, logits"
+                " FROM batch_frame_curves ON CONFLICT DO NOTHING",
+                [model_key],
+            )
+            con.execute(
+                "INSERT INTO segments SELECT clip_id, track, ?, segment, start_s, end_s,"
+                " scores::FLOAT[9], (?::VARCHAR[])[list_position(scores, list_max(scores))],"
+                " list_max(scores) FROM batch_segments ON CONFLICT DO NOTHING",
+                [model_key, labels],
+            )
+            con.execute(
+                "INSERT INTO ingest_files (run_id, source_name, clip_id, status, seconds_audio,"
+                " message) SELECT ?, source_name, clip_id, status, seconds_audio, message"
+                " FROM batch_outcomes",
+                [run_id],
+            )
 
     def save_projection(self, key: str, frame: pd.DataFrame) -> None:
         """Store a 2-D projection with cluster ids (columns clip_id, track, x, y, cluster)."""
@@ -291,3 +298,8 @@ class Store(StoreReads):
         return _one(
             con.execute("INSERT INTO corpora (name) VALUES (?) RETURNING corpus_id", [name])
         )[0]
+
+
+def _batch_tables(cols: BatchColumns) -> list[tuple[str, object]]:
+    """The batch's Arrow tables under the names write_columns reads them by."""
+    return [(f"batch_{f.name}", getattr(cols, f.name)) for f in fields(cols)]

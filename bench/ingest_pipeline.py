@@ -1,0 +1,142 @@
+"""Benchmark: how close the whole ingest comes to the model's own time, in one run.
+
+    python bench/ingest_pipeline.py [FOLDER] [--manifest CSV] [--model DIR | --arch tiny|base|large]
+                                    [--frames] [--workers N] [--device cpu|cuda] [--precision ...]
+
+Measured after the model has loaded, on the same clips (default: ../shared/data/ravdess-16k):
+  (a) model only: `Engine.predict` over the decoded clips, as ingest batches them;
+  (b) the whole `ingest` into a fresh database: listing, hashing, decoding, scoring, writing;
+  (c) everything that is not the model: the same ingest with an engine that replays (a)'s
+      predictions instantly, in x real time;
+  (d) a rerun of (b)'s corpus, every file cached.
+It prints b/a and writes bench/results/ingest-pipeline-<device>-<arch>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+RESULTS = Path(__file__).parent / "results"
+RAVDESS = Path(__file__).resolve().parents[2] / "shared" / "data" / "ravdess-16k"
+
+
+class ReplayEngine:
+    """Stands in for the model: returns predictions recorded from the real engine, instantly.
+
+    Keyed by the waveform's bytes, so the ingest under test does all its real work (hashing,
+    decoding, batching, writing) and only the forward pass is skipped.
+    """
+
+    def __init__(self, engine, recorded: dict[bytes, object]):
+        for name in ("model_key", "model_id", "revision", "embedding_dim", "untrained"):
+            setattr(self, name, getattr(engine, name))
+        self.device = "replay"
+        self._recorded = recorded
+
+    def predict(self, waveforms, *, frames=False, **_):
+        return [self._recorded[_key(w)] for w in waveforms]
+
+
+def _key(wave: np.ndarray) -> bytes:
+    import hashlib
+
+    return hashlib.blake2b(
+        np.ascontiguousarray(wave, np.float32).tobytes(), digest_size=16
+    ).digest()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder", nargs="?", default=str(RAVDESS))
+    parser.add_argument("--manifest")
+    parser.add_argument("--model", help="model directory (default: a test model of --arch)")
+    parser.add_argument("--arch", default="tiny", choices=["tiny", "base", "large"])
+    parser.add_argument("--frames", action="store_true", help="store frame curves (as --frames)")
+    parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--precision", default="fp32")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N files")
+    args = parser.parse_args()
+
+    from core import metadata, sources
+    from core.audio import decode
+    from core.ingest import ingest, tracks_of
+    from core.model import load_engine
+    from core.store import Store
+    from core.testmodel import make_test_model
+
+    folder = Path(args.folder)
+    manifest = args.manifest or (
+        folder / "manifest.csv" if (folder / "manifest.csv").exists() else None
+    )
+    meta = metadata.from_manifest(manifest) if manifest else metadata.no_metadata
+    inputs = sources.collect([folder])[: args.limit]
+    work = Path(tempfile.mkdtemp(prefix="emoscope-bench-"))
+    model_dir = args.model or str(make_test_model(work / f"model-{args.arch}", arch=args.arch))
+    engine = load_engine(model_dir, args.device, precision=args.precision)
+
+    t = time.perf_counter()
+    waves = [w for item in inputs for _, w in tracks_of(decode(item.path, item.name), "mix")]
+    decode_s = time.perf_counter() - t
+    audio_s = sum(len(w) for w in waves) / 16_000
+    engine.predict(waves[:4], frames=args.frames)  # warm-up
+    t = time.perf_counter()
+    predictions = engine.predict(waves, frames=args.frames)
+    model_s = time.perf_counter() - t
+    recorded = {_key(w): p for w, p in zip(waves, predictions, strict=True)}
+    del waves
+
+    def run(db: Path, eng, corpus="bench") -> tuple[float, object]:
+        store = Store(db)
+        store.initialise()
+        t0 = time.perf_counter()
+        summary = ingest(store, eng, inputs, corpus, metadata=meta, frames=args.frames,
+                         workers=args.workers)  # fmt: skip
+        return time.perf_counter() - t0, summary
+
+    ingest_s, summary = run(work / "full.duckdb", engine)
+    rerun_s, rerun = run(work / "full.duckdb", engine)
+    replay_s, _ = run(work / "replay.duckdb", ReplayEngine(engine, recorded))
+    assert summary.scored == len(inputs) - summary.failed, summary.as_dict()
+    assert rerun.cached == summary.scored, rerun.as_dict()
+
+    result = {
+        "files": len(inputs), "audio_s": round(audio_s, 1), "arch": args.arch,
+        "device": engine.device, "precision": args.precision, "frames": args.frames,
+        "workers": args.workers or "default", "cpus": os.cpu_count(),
+        "machine": platform.processor() or platform.machine(),
+        "decode_only_s": round(decode_s, 2),
+        "a_model_only_s": round(model_s, 2),
+        "b_ingest_s": round(ingest_s, 2),
+        "b_over_a": round(ingest_s / model_s, 3),
+        "c_not_model_s": round(replay_s, 2),
+        "c_not_model_x_realtime": round(audio_s / replay_s, 1),
+        "d_rerun_cached_s": round(rerun_s, 2),
+        "ingest_x_realtime": round(audio_s / ingest_s, 1),
+        "model_x_realtime": round(audio_s / model_s, 1),
+    }  # fmt: skip
+    RESULTS.mkdir(exist_ok=True)
+    out = (
+        RESULTS
+        / f"ingest-pipeline-{engine.device}-{args.arch}{'-frames' if args.frames else ''}.json"
+    )
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    for key, value in result.items():
+        print(f"{key:>24}: {value}")
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
