@@ -77,7 +77,7 @@ def cmd_ingest(args) -> int:
     summary = ingest(
         store, engine, inputs, args.corpus, metadata=meta, frames=args.frames,
         channel_mode=args.channels, channel_roles=roles, media_dir=store.path.parent / "media",
-        on_progress=ProgressLine(f"ingest {args.corpus}"),
+        on_progress=ProgressLine(f"ingest {args.corpus}"), workers=args.workers,
     )  # fmt: skip
     for note in summary.notes:
         print(f"warning: {note}", file=sys.stderr)
@@ -198,6 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--db", help="database file (default: $EMOSCOPE_DB or data/emoscope.duckdb)")
     p.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
+    p.add_argument("--workers", type=int, default=None,
+                   help="threads that read and decode ahead of the model (default: cores - 1)")  # fmt: skip
     model_options(p)
     p.set_defaults(func=cmd_ingest)
 

@@ -1,39 +1,73 @@
-"""Ingest files into a corpus: hash, skip what the model already scored, decode, score, store.
+"""Ingest files into a corpus: a pipeline that keeps the model busy.
 
-Work goes in batches; each batch is written in one transaction, so an interrupted run keeps
-every finished batch and a rerun picks up the rest (finished clips are then cache hits). One bad
-file is recorded with its reason and never stops the others.
+Three stages run at once, joined by bounded queues, so memory stays bounded for any corpus:
+  readers  `workers` threads read each file once, hash it, check the cache (one query per chunk
+           of files, no decoding for files already scored) and decode the rest (core.ingest_read);
+  scorer   the calling thread gathers decoded clips into batches and runs the model on them;
+  writer   one thread turns the previous batch into Arrow tables and commits it (core.columns).
+
+Each batch is one transaction, so an interrupted run keeps every finished batch and a rerun picks
+up the rest (finished clips are then cache hits). One bad file is recorded with its reason and
+never stops the others. Outcomes, progress and messages come in input order, and progress is
+reported from the calling thread (the upload page updates its bar from it).
 """
 
 from __future__ import annotations
 
-import hashlib
-import shutil
-from collections.abc import Callable, Sequence
+import os
+import queue
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
-
-from core.audio import AudioStream, DecodedAudio, decode, probe
-from core.audio import notes as audio_notes
-from core.errors import AudioError, EmoScopeError
+from core.audio import AudioStream
+from core.columns import BatchColumns
+from core.errors import EmoScopeError
+from core.ingest_read import (
+    CHANNEL_MODES,
+    LONG_FROM_S,
+    FileRead,
+    ReadOptions,
+    Unit,
+    cached_unit,
+    changed_message,
+    clip_id_of,
+    decode_unit,
+    read_file,
+    scored_unit,
+    stamp_of,
+    track_names,
+    tracks_of,
+)
 from core.longform import score_long
 from core.metadata import Manifest, MetadataFn, no_metadata
 from core.model import Engine
-from core.sources import InputFile, text_name
-from core.store import ClipRecord, FileOutcome, ScoredTrack, SegmentRecord, Store
+from core.records import FileOutcome, ScoredTrack, SegmentRecord
+from core.sources import InputFile
+from core.store import Store
 
-CHANNEL_MODES = ("mix", "split")
-# A batch is written once it holds this much audio or this many files: bounded memory, and a
-# crash loses at most one batch of work.
-BATCH_AUDIO_S = 300.0
-BATCH_FILES = 32
-# Longer recordings are scored in overlapping windows (core.longform), streamed from the file,
-# and stored with per-window segments; shorter ones are scored whole, batched across files.
-LONG_FROM_S = 60.0
+__all__ = [
+    "CHANNEL_MODES", "LONG_FROM_S", "IngestSummary", "clip_id_of", "default_workers", "ingest",
+    "parse_roles", "track_names", "tracks_of",
+]  # fmt: skip
+
+# A batch is scored and written once it holds this much audio or this many files. On a GPU the
+# engine packs a batch into padded forwards of up to 8 minutes, sorted by length, so the batch is
+# the look-ahead window that makes those forwards dense; a crash loses at most one batch.
+BATCH_AUDIO_S = 600.0
+BATCH_FILES = 256
+# Files read and hashed per cache query, and files decoded ahead of the model.
+CHUNK_FILES = 64
+LOOKAHEAD_FILES = 128
 
 ProgressFn = Callable[[int, int, float], None]  # (files done, files total, seconds of audio)
+
+
+def default_workers() -> int:
+    """Reader threads: one core is left to the model and the writer."""
+    return max(1, (os.cpu_count() or 1) - 1)
 
 
 @dataclass(frozen=True)
@@ -61,17 +95,18 @@ class IngestSummary:
         return {"scored": self.scored, "cached": self.cached, "failed": self.failed,
                 "seconds_audio": round(self.seconds_audio, 3)}  # fmt: skip
 
-
-def clip_id_of(data: bytes) -> str:
-    """Content identity of a file: SHA-256 of its bytes (see core.store for why bytes)."""
-    return hashlib.sha256(data).hexdigest()
-
-
-def track_names(channels: int, channel_mode: str, roles: tuple[str, ...] = ()) -> list[str]:
-    """Names of the tracks a file yields: 'mix', or one per channel (its role, else ch<i>)."""
-    if channel_mode == "split" and channels > 1:
-        return [roles[i] if i < len(roles) else f"ch{i}" for i in range(channels)]
-    return ["mix"]
+    def counted(self, outcomes: Sequence[FileOutcome]) -> IngestSummary:
+        """This summary with one more written batch's outcomes added."""
+        counts = {s: sum(o.status == s for o in outcomes) for s in ("scored", "cached", "failed")}
+        return replace(
+            self,
+            scored=self.scored + counts["scored"],
+            cached=self.cached + counts["cached"],
+            failed=self.failed + counts["failed"],
+            seconds_audio=self.seconds_audio
+            + sum(o.seconds_audio for o in outcomes if o.status != "failed"),
+            outcomes=self.outcomes + tuple(outcomes),
+        )
 
 
 def parse_roles(text: str | None) -> tuple[str, ...]:
@@ -80,28 +115,6 @@ def parse_roles(text: str | None) -> tuple[str, ...]:
     if len(set(roles)) != len(roles) or "mix" in roles:
         raise EmoScopeError(f"channel roles {text!r}: give distinct names other than 'mix'.")
     return roles
-
-
-def tracks_of(
-    audio: DecodedAudio, channel_mode: str, roles: tuple[str, ...] = ()
-) -> list[tuple[str, np.ndarray]]:
-    """The waveforms to score: the channel mix, or each channel as its own (named) track."""
-    names = track_names(audio.samples.shape[0], channel_mode, roles)
-    if names == ["mix"]:
-        return [("mix", audio.mono)]
-    return list(zip(names, audio.samples, strict=True))
-
-
-@dataclass
-class _Pending:
-    """A batch being assembled: clips to store, waveforms to score, outcomes to record."""
-
-    clips: list[ClipRecord] = field(default_factory=list)
-    waves: list[tuple[str, str, np.ndarray]] = field(default_factory=list)  # clip, track, wave
-    outcomes: list[FileOutcome] = field(default_factory=list)
-    scored: list[ScoredTrack] = field(default_factory=list)  # long recordings, scored in windows
-    segments: list[SegmentRecord] = field(default_factory=list)
-    seconds: float = 0.0
 
 
 def ingest(
@@ -116,211 +129,236 @@ def ingest(
     media_dir: Path | None = None,
     channel_roles: tuple[str, ...] = (),
     on_progress: ProgressFn | None = None,
+    workers: int | None = None,
 ) -> IngestSummary:
     """Score `inputs` into `corpus`; per-file failures are recorded, not raised.
 
     Files held only in memory (zip members, uploads) are saved under `media_dir`, so that the
     dashboard can play them back. With `channel_mode="split"`, `channel_roles` names the tracks
     in channel order (e.g. agent, customer); a manifest's `roles` column overrides it per file.
+    `workers` reader threads (default: cores - 1, at least 1) run ahead of the model.
     """
     if channel_mode not in CHANNEL_MODES:
         raise EmoScopeError(f"channel mode {channel_mode!r}: choose {' or '.join(CHANNEL_MODES)}.")
+    if workers is not None and workers < 1:
+        raise EmoScopeError(f"--workers {workers}: give at least 1.")
     store.register_model(engine.model_key, engine.model_id, engine.revision,
                          engine.embedding_dim, engine.untrained)  # fmt: skip
     run_id = store.start_run(corpus, engine.model_key, len(inputs))
     notes = metadata.check(i.name for i in inputs) if isinstance(metadata, Manifest) else []
+    run = _Run(store, engine, run_id, corpus, frames, metadata,
+               ReadOptions(channel_mode, tuple(channel_roles), media_dir))  # fmt: skip
     summary = IngestSummary(run_id, corpus, engine.model_key, notes=tuple(notes))
-    options = _Options(engine, metadata, frames, channel_mode, media_dir, tuple(channel_roles))
-    seen: dict[str, str] = {}
-    pending = _Pending()
-    done = 0
     status = "interrupted"
     try:
-        for start in range(0, len(inputs), BATCH_FILES):
-            chunk = inputs[start : start + BATCH_FILES]
-            lookup = _CacheLookup.of(store, engine.model_key, chunk, frames)
-            for item, clip_id in zip(chunk, lookup.ids, strict=True):
-                outcome = _prepare(item, clip_id, lookup, pending, seen, options)
-                pending.outcomes.append(outcome)
-                done += 1
-                if pending.seconds >= BATCH_AUDIO_S or len(pending.outcomes) >= BATCH_FILES:
-                    summary = _flush(store, run_id, corpus, pending, options, summary)
-                    pending = _Pending()
-                if on_progress:
-                    on_progress(done, len(inputs), summary.seconds_audio + pending.seconds)
-        summary = _flush(store, run_id, corpus, pending, options, summary)
+        summary = run.execute(inputs, summary, workers or default_workers(), on_progress)
         status = "done"
     finally:
         store.finish_run(run_id, status)
     return summary
 
 
-@dataclass(frozen=True)
-class _CacheLookup:
-    """Clip ids (in chunk order) and what the store already holds, for one chunk of inputs."""
+@dataclass
+class _Batch:
+    """A batch being assembled from Units, in input order."""
 
-    ids: list[str | OSError | None]  # None: the input was refused before reading
-    known: dict[str, ClipRecord]
-    cached: set[tuple[str, str]]
+    units: list[Unit] = field(default_factory=list)
+    scored: list[ScoredTrack] = field(default_factory=list)  # long recordings, scored in windows
+    segments: list[SegmentRecord] = field(default_factory=list)
+    seconds: float = 0.0
 
-    @classmethod
-    def of(cls, store: Store, model_key: str, chunk: Sequence[InputFile], frames: bool):
-        ids: list[str | OSError | None] = []
-        for item in chunk:
-            try:
-                ids.append(None if item.problem else _hash(item))
-            except OSError as exc:
-                ids.append(exc)
-        found = [i for i in ids if isinstance(i, str)]
-        # One query per chunk, not per file: each query opens the database file.
-        return cls(ids, store.known_clips(found), store.cached_tracks(model_key, found, frames))
+    def add(self, unit: Unit) -> None:
+        self.units.append(unit)
+        if unit.outcome.status == "scored":
+            self.seconds += unit.outcome.seconds_audio
 
-
-def _hash(item: InputFile) -> str:
-    """The clip id, streaming files on disk so an hour-long recording is never held whole."""
-    if item.data is not None:
-        return clip_id_of(item.data)
-    with item.path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
+    def full(self) -> bool:
+        return self.seconds >= BATCH_AUDIO_S or len(self.units) >= BATCH_FILES
 
 
 @dataclass(frozen=True)
-class _Options:
+class _Run:
+    """One ingest run's fixed parts, shared by its stages."""
+
+    store: Store
     engine: Engine
-    metadata: MetadataFn
+    run_id: int
+    corpus: str
     frames: bool
-    channel_mode: str
-    media_dir: Path | None
-    roles: tuple[str, ...]
+    metadata: MetadataFn
+    options: ReadOptions
 
-
-def _prepare(item: InputFile, clip_id, lookup: _CacheLookup, pending: _Pending,
-             seen: dict[str, str], options: _Options) -> FileOutcome:  # fmt: skip
-    """Cache-check and decode (or, for long recordings, score) one file into the pending batch."""
-    if item.problem or clip_id is None:
-        return FileOutcome(item.name, "failed", message=item.problem)
-    if isinstance(clip_id, OSError):
-        return FileOutcome(
-            item.name, "failed", message=f"{item.name}: cannot read ({clip_id.strerror})."
-        )
-    meta = options.metadata(item.name)
-    if clip_id in seen:
-        return FileOutcome(item.name, "cached", clip_id,
-                           message=f"{item.name}: same audio as {seen[clip_id]}; stored once.")  # fmt: skip
-    seen[clip_id] = item.name
-    known = lookup.known.get(clip_id)
-    cached = {t for c, t in lookup.cached if c == clip_id}
-    roles = meta.roles or options.roles
-    if (
-        known is not None
-        and set(track_names(known.channels, options.channel_mode, roles)) <= cached
-    ):
-        pending.clips.append(_record(known, item, meta, options.media_dir))
-        return FileOutcome(item.name, "cached", clip_id, known.duration_s, meta.warning)
-    source = item.data if item.data is not None else item.path
-    try:
-        header = probe(source, item.name)
-        if not header.duration_s <= LONG_FROM_S:  # NaN (unknown length) streams too
-            audio_info = _score_long(
-                item.name, source, header.channels, roles, clip_id, cached, pending, options
+    def execute(self, inputs: Sequence[InputFile], summary: IngestSummary, workers: int,
+                on_progress: ProgressFn | None) -> IngestSummary:  # fmt: skip
+        """Run the three stages; return the summary once every batch is committed."""
+        stop = threading.Event()
+        ahead: queue.Queue = queue.Queue(maxsize=LOOKAHEAD_FILES)
+        with ThreadPoolExecutor(workers, "emoscope-read") as readers, \
+                ThreadPoolExecutor(1, "emoscope-write") as writer:  # fmt: skip
+            producer = threading.Thread(
+                target=self._read_ahead, args=(inputs, readers, ahead, stop), daemon=True
             )
-        else:
-            audio = decode(source, item.name)
-            audio_info = audio.info
-            for track, wave in tracks_of(audio, options.channel_mode, roles):
-                if track not in cached:
-                    pending.waves.append((clip_id, track, wave))
-    except AudioError as exc:
-        return FileOutcome(item.name, "failed", clip_id, message=str(exc))
-    base = ClipRecord(
-        clip_id=clip_id, source_name=item.name, source_path=None, duration_s=audio_info.duration_s,
-        source_rate_hz=audio_info.source_rate_hz, channels=audio_info.channels,
-        codec=audio_info.codec, size_bytes=_size(item),
-    )  # fmt: skip
-    pending.clips.append(_record(base, item, meta, options.media_dir))
-    pending.seconds += audio_info.duration_s
-    message = (
-        " ".join(filter(None, [meta.warning, _notes(item.name, audio_info, options.channel_mode)]))
-        or None
-    )
-    return FileOutcome(item.name, "scored", clip_id, audio_info.duration_s, message)
-
-
-def _notes(name: str, info, channel_mode: str) -> str | None:
-    found = audio_notes(info, name)
-    if channel_mode == "mix" and info.channels > 2:
-        found.append(f"its {info.channels} channels were averaged into one track "
-                     "(split mode scores each channel)")  # fmt: skip
-    return f"{name}: {'; '.join(found)}." if found else None
-
-
-def _score_long(
-    name, source, channels: int, roles, clip_id, cached, pending: _Pending, options: _Options
-):
-    """Score a long recording in windows, streaming; its tracks join the batch already scored."""
-    stream = AudioStream(source, name)
-    names = track_names(channels, options.channel_mode, roles)
-    tracks = [("mix", None)] if names == ["mix"] else [(n, i) for i, n in enumerate(names)]
-    for track, channel in tracks:
-        if track in cached:
-            continue
-        chunks = (c.mean(axis=0) if channel is None else c[channel] for c in stream)
-        result = score_long(options.engine, chunks)
-        pending.scored.append(ScoredTrack(clip_id, track, result.scores, result.embedding,
-                                          result.frame_logits if options.frames else None))  # fmt: skip
-        pending.segments.extend(
-            SegmentRecord(clip_id, track, s.index, s.start_s, s.end_s, s.scores)
-            for s in result.segments
-        )
-    if stream.info is None:  # every track was cached: read through once for the facts
-        for _ in stream:
-            pass
-    return stream.info
-
-
-def _size(item: InputFile) -> int:
-    return len(item.data) if item.data is not None else item.path.stat().st_size
-
-
-def _record(base: ClipRecord, item: InputFile, meta, media_dir: Path | None) -> ClipRecord:
-    """The clip as it enters this corpus: audio facts, this file's name, path and metadata."""
-    path = item.path.resolve() if item.path is not None else None
-    if path is not None and text_name(str(path)) != str(path):
-        path = None  # a non-UTF-8 path cannot be stored as text: keep a playable copy instead
-    if path is None and media_dir is not None:
-        media_dir.mkdir(parents=True, exist_ok=True)
-        path = media_dir / f"{base.clip_id}{item.suffix}"
-        if not path.exists():  # named by content: the same audio is kept once
-            if item.path is not None:
-                shutil.copyfile(item.path, path)
-            else:
-                path.write_bytes(item.data)
-    return replace(
-        base, source_name=item.name, source_path=str(path) if path else base.source_path,
-        agent=meta.agent, recorded_at=meta.recorded_at, speaker=meta.speaker, tags=meta.tags,
-    )  # fmt: skip
-
-
-def _flush(store: Store, run_id: int, corpus: str, pending: _Pending, options: _Options,
-           summary: IngestSummary) -> IngestSummary:  # fmt: skip
-    """Score the batch's short clips in one call and write the whole batch in one transaction."""
-    if not pending.outcomes:
+            producer.start()
+            writing: Future | None = None
+            batch, done = _Batch(), 0
+            try:
+                for unit in _in_order(ahead):
+                    batch.add(self._finish_long(unit, batch) if unit.long else unit)
+                    done += 1
+                    if batch.full() or done == len(inputs):
+                        summary = _committed(writing, summary)
+                        writing = writer.submit(self._write, self._score(batch))
+                        batch = _Batch()
+                    if on_progress:
+                        on_progress(done, len(inputs), summary.seconds_audio + batch.seconds)
+                summary = _committed(writing, summary)
+            finally:
+                stop.set()
+                _drain(ahead)
+                readers.shutdown(cancel_futures=True)
+                producer.join()
         return summary
-    engine = options.engine
-    outcomes = list(pending.outcomes)
-    tracks = list(pending.scored)
-    predictions = engine.predict([w for _, _, w in pending.waves], frames=options.frames)
-    for (clip_id, track, _), p in zip(pending.waves, predictions, strict=True):
-        tracks.append(ScoredTrack(clip_id, track, p.scores, p.embedding, p.frame_logits))
-    store.write_batch(run_id, corpus, engine.model_key, engine.embedding_dim, pending.clips, tracks,
-                      outcomes, pending.segments)  # fmt: skip
-    counts = {s: sum(o.status == s for o in outcomes) for s in ("scored", "cached", "failed")}
-    return replace(
-        summary,
-        scored=summary.scored + counts["scored"],
-        cached=summary.cached + counts["cached"],
-        failed=summary.failed + counts["failed"],
-        seconds_audio=summary.seconds_audio
-        + sum(o.seconds_audio for o in outcomes if o.status != "failed"),
-        outcomes=summary.outcomes + tuple(outcomes),
-    )
+
+    # -- readers -------------------------------------------------------------------------------
+
+    def _read_ahead(self, inputs, readers: ThreadPoolExecutor, ahead: queue.Queue, stop) -> None:
+        """Producer thread: read and hash chunk by chunk, query the cache, queue decodes."""
+        seen: dict[str, str] = {}
+        try:
+            for start in range(0, len(inputs), CHUNK_FILES):
+                reads = list(readers.map(read_file, inputs[start : start + CHUNK_FILES]))
+                ids = [r.clip_id for r in reads if r.clip_id]
+                known, cached = self.store.cache_state(self.engine.model_key, ids, self.frames)
+                for read in reads:
+                    if not _put(ahead, self._plan(read, known, cached, seen, readers), stop):
+                        return
+            _put(ahead, _END, stop)
+        except BaseException as exc:  # handed to the scorer, which raises it in the caller
+            _put(ahead, _Failed(exc), stop)
+
+    def _plan(self, read: FileRead, known, cached, seen: dict[str, str], readers):
+        """A finished Unit for failed, repeated and cached files; else a decode in the pool."""
+        name = read.item.name
+        if read.error:
+            return Unit(FileOutcome(name, "failed", message=read.error))
+        meta = self.metadata(name)
+        if read.clip_id in seen:
+            return Unit(FileOutcome(name, "cached", read.clip_id,
+                                    message=f"{name}: same audio as {seen[read.clip_id]}; stored once."))  # fmt: skip
+        seen[read.clip_id] = name
+        done = {t for c, t in cached if c == read.clip_id}
+        stored = known.get(read.clip_id)
+        roles = meta.roles or self.options.roles
+        if stored and set(track_names(stored.channels, self.options.channel_mode, roles)) <= done:
+            return cached_unit(read, stored, meta, self.options)
+        return readers.submit(decode_unit, read, meta, done, self.options)
+
+    # -- scorer --------------------------------------------------------------------------------
+
+    def _finish_long(self, unit: Unit, batch: _Batch) -> Unit:
+        """Score a long recording in windows, streaming it; its tracks join the batch scored."""
+        job = unit.long
+        stream = AudioStream(job.read.source, job.read.item.name)
+        scored, segments = [], []
+        try:
+            for track, channel in job.tracks:
+                chunks = (c.mean(axis=0) if channel is None else c[channel] for c in stream)
+                result = score_long(self.engine, chunks)
+                scored.append(ScoredTrack(unit.outcome.clip_id, track, result.scores,
+                                          result.embedding,
+                                          result.frame_logits if self.frames else None))  # fmt: skip
+                segments += [SegmentRecord(unit.outcome.clip_id, track, s.index, s.start_s,
+                                           s.end_s, s.scores) for s in result.segments]  # fmt: skip
+            if stream.info is None:  # every track was cached: read through once for the facts
+                for _ in stream:
+                    pass
+        except EmoScopeError as exc:
+            return Unit(replace(unit.outcome, status="failed", message=str(exc)))
+        if job.read.stamp is not None and stamp_of(job.read.item.path) != job.read.stamp:
+            return Unit(replace(unit.outcome, status="failed",
+                                message=changed_message(job.read.item.name)))  # fmt: skip
+        batch.scored += scored
+        batch.segments += segments
+        return scored_unit(job.read, job.meta, stream.info, self.options)
+
+    def _score(self, batch: _Batch) -> tuple[list[Unit], BatchColumns]:
+        """Run the model on the batch's decoded clips; the batch as Arrow tables."""
+        units = self._recheck(batch.units)
+        waves = [w for u in units for w in u.waves]
+        predictions = self.engine.predict([w for _, _, w in waves], frames=self.frames)
+        tracks = list(batch.scored) + [
+            ScoredTrack(clip_id, track, p.scores, p.embedding, p.frame_logits)
+            for (clip_id, track, _), p in zip(waves, predictions, strict=True)
+        ]
+        clips = [u.clip for u in units if u.clip is not None]
+        outcomes = [u.outcome for u in units]
+        dim = self.engine.embedding_dim
+        return outcomes, BatchColumns.of(dim, clips, tracks, outcomes, batch.segments)
+
+    def _recheck(self, units: list[Unit]) -> list[Unit]:
+        """Drop tracks that another ingest scored since the cache check (one query a batch)."""
+        ids = sorted({c for u in units for c, _, _ in u.waves})
+        if not ids:
+            return units
+        done = self.store.cached_tracks(self.engine.model_key, ids, self.frames)
+        checked = []
+        for unit in units:
+            waves = [w for w in unit.waves if (w[0], w[1]) not in done]
+            if unit.waves and not waves:
+                note = (
+                    f"{unit.outcome.source_name}: scored meanwhile by another ingest; stored once."
+                )
+                unit = replace(unit, outcome=replace(unit.outcome, status="cached", message=note))
+            checked.append(replace(unit, waves=waves))
+        return checked
+
+    # -- writer --------------------------------------------------------------------------------
+
+    def _write(self, scored: tuple[list[FileOutcome], BatchColumns]) -> list[FileOutcome]:
+        outcomes, columns = scored
+        self.store.write_columns(self.run_id, self.corpus, self.engine.model_key,
+                                 self.engine.embedding_dim, columns)  # fmt: skip
+        return outcomes
+
+
+_END = object()
+
+
+@dataclass(frozen=True)
+class _Failed:
+    """The producer's exception, carried through the queue to the calling thread."""
+
+    error: BaseException
+
+
+def _in_order(ahead: queue.Queue) -> Iterator[Unit]:
+    """Units in input order: finished ones as they are, decodes once their future resolves."""
+    while (entry := ahead.get()) is not _END:
+        if isinstance(entry, _Failed):
+            raise entry.error
+        yield entry.result() if isinstance(entry, Future) else entry
+
+
+def _committed(writing: Future | None, summary: IngestSummary) -> IngestSummary:
+    """Wait for the batch being written, then count its outcomes in."""
+    return summary if writing is None else summary.counted(writing.result())
+
+
+def _put(ahead: queue.Queue, entry, stop: threading.Event) -> bool:
+    """Queue an entry, waiting for room unless the scorer has stopped; False once stopped."""
+    while not stop.is_set():
+        try:
+            ahead.put(entry, timeout=0.2)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+def _drain(ahead: queue.Queue) -> None:
+    """Empty the look-ahead queue so a producer blocked on it can see `stop` and exit."""
+    while True:
+        try:
+            ahead.get_nowait()
+        except queue.Empty:
+            return

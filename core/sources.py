@@ -29,6 +29,7 @@ class InputFile:
     path: Path | None = None  # on disk
     data: bytes | None = None  # zip member or upload
     problem: str | None = None  # set when the file is refused before decoding
+    transient: bool = False  # `path` is a temporary extraction: keep a copy for playback
 
     def read_bytes(self) -> bytes:
         if self.data is not None:

@@ -194,19 +194,18 @@ class Store(StoreReads):
         """(clip_id, track) pairs already scored by this model (with frames, if asked)."""
         if not clip_ids:
             return set()
-        table = "frame_curves" if frames else "predictions"
         with self.reading() as con:
-            rows = con.execute(
-                f"SELECT clip_id, track FROM {table} WHERE model_key = ? AND clip_id IN "
-                f"(SELECT unnest(?::VARCHAR[]))",
-                [model_key, list(clip_ids)],
-            ).fetchall()
-        return {(c, t) for c, t in rows}
+            return _cached_tracks(con, model_key, clip_ids, frames)
 
-    def known_clips(self, clip_ids: Sequence[str]) -> dict[str, ClipRecord]:
-        """Audio facts of clips already stored (in any corpus), keyed by clip id."""
+    def cache_state(
+        self, model_key: str, clip_ids: Sequence[str], frames: bool
+    ) -> tuple[dict[str, ClipRecord], set[tuple[str, str]]]:
+        """Clips already stored (any corpus) and the (clip, track) pairs this model scored.
+
+        One connection for both: opening the file is the expensive part of a small query.
+        """
         if not clip_ids:
-            return {}
+            return {}, set()
         with self.reading() as con:
             rows = con.execute(
                 "SELECT DISTINCT ON (clip_id) clip_id, source_name, source_path, duration_s,"
@@ -214,7 +213,8 @@ class Store(StoreReads):
                 " WHERE clip_id IN (SELECT unnest(?::VARCHAR[]))",
                 [list(clip_ids)],
             ).fetchall()
-        return {r[0]: ClipRecord(*r) for r in rows}
+            cached = _cached_tracks(con, model_key, clip_ids, frames)
+        return {r[0]: ClipRecord(*r) for r in rows}, cached
 
     def write_batch(self, run_id: int, corpus: str, model_key: str, dim: int,
                     clips: Sequence[ClipRecord], tracks: Sequence[ScoredTrack],
@@ -303,3 +303,13 @@ class Store(StoreReads):
 def _batch_tables(cols: BatchColumns) -> list[tuple[str, object]]:
     """The batch's Arrow tables under the names write_columns reads them by."""
     return [(f"batch_{f.name}", getattr(cols, f.name)) for f in fields(cols)]
+
+
+def _cached_tracks(con, model_key: str, clip_ids: Sequence[str], frames: bool) -> set:
+    table = "frame_curves" if frames else "predictions"
+    rows = con.execute(
+        f"SELECT clip_id, track FROM {table} WHERE model_key = ? AND clip_id IN "
+        f"(SELECT unnest(?::VARCHAR[]))",
+        [model_key, list(clip_ids)],
+    ).fetchall()
+    return {(c, t) for c, t in rows}

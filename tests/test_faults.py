@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from core.ingest import BATCH_FILES
 from core.store import Store
 
 
@@ -45,7 +46,8 @@ def clip_count(store: Store, model_key: str | None) -> int:
 
 
 def test_sigkill_mid_ingest_keeps_complete_clips_and_a_rerun_finishes(tmp_path, tiny_model_dir):
-    audio = write_clips(tmp_path / "audio", 240, seed=1)
+    total = 2 * BATCH_FILES + BATCH_FILES // 2  # 1 s clips: batches close on the file count
+    audio = write_clips(tmp_path / "audio", total, seed=1)
     db = tmp_path / "crash.duckdb"
     store = Store(db, busy_timeout_s=60)
     process = ingest_process([audio], "c", db, tiny_model_dir)
@@ -59,8 +61,8 @@ def test_sigkill_mid_ingest_keeps_complete_clips_and_a_rerun_finishes(tmp_path, 
     process.send_signal(signal.SIGKILL)
     process.wait()
     kept = clip_count(store, None)
-    assert 0 < kept < 240
-    assert kept % 32 == 0  # whole batches only
+    assert 0 < kept < total
+    assert kept % BATCH_FILES == 0  # whole batches only
     assert set(store.integrity_report().values()) == {0}
     assert store.runs().status.iloc[0] == "running"  # the killed run never finished
 
@@ -68,8 +70,13 @@ def test_sigkill_mid_ingest_keeps_complete_clips_and_a_rerun_finishes(tmp_path, 
     out, err = rerun.communicate(timeout=600)
     assert rerun.returncode == 0, err
     summary = json.loads(out.strip().splitlines()[-1])
-    assert summary == {"scored": 240 - kept, "cached": kept, "failed": 0, "seconds_audio": 240.0}
-    assert clip_count(store, None) == 240
+    assert summary == {
+        "scored": total - kept,
+        "cached": kept,
+        "failed": 0,
+        "seconds_audio": float(total),
+    }
+    assert clip_count(store, None) == total
     assert set(store.integrity_report().values()) == {0}
 
 
