@@ -1,8 +1,9 @@
 """Ingest files into a corpus: a pipeline that keeps the model busy.
 
 Three stages run at once, joined by bounded queues, so memory stays bounded for any corpus:
-  readers  `workers` threads read each file once, hash it, check the cache (one query per chunk
-           of files, no decoding for files already scored) and decode the rest (core.ingest_read);
+  readers  a thread reads each file once, hashes it and checks the cache (one query per chunk
+           of files, no decoding for files already scored); `workers` threads decode the rest
+           from the bytes that were hashed (core.ingest_read);
   scorer   the calling thread gathers decoded clips into batches and runs the model on them;
   writer   one thread turns the previous batch into Arrow tables and commits it (core.columns).
 
@@ -58,15 +59,21 @@ __all__ = [
 # the look-ahead window that makes those forwards dense; a crash loses at most one batch.
 BATCH_AUDIO_S = 600.0
 BATCH_FILES = 256
-# Files read and hashed per cache query, and files decoded ahead of the model.
-CHUNK_FILES = 64
+# Files read and hashed per cache query (opening the database costs ~40 ms, so few queries),
+# and files decoded ahead of the model.
+CHUNK_FILES = 256
 LOOKAHEAD_FILES = 128
 
 ProgressFn = Callable[[int, int, float], None]  # (files done, files total, seconds of audio)
 
 
 def default_workers() -> int:
-    """Reader threads: one core is left to the model and the writer."""
+    """Decoding threads: one core is left to the model and the writer.
+
+    Threads, not processes: decoding is GIL-bound Python around FFmpeg, so a second decoding
+    thread on 2 cores ran slower than one (RAVDESS, 1,440 FLAC: 1 thread 2.6-3.7 s, 2 threads
+    4.4-5.1 s; 2 processes 3.0-3.1 s, which also pays for pickling every decoded clip).
+    """
     return max(1, (os.cpu_count() or 1) - 1)
 
 
@@ -136,7 +143,7 @@ def ingest(
     Files held only in memory (zip members, uploads) are saved under `media_dir`, so that the
     dashboard can play them back. With `channel_mode="split"`, `channel_roles` names the tracks
     in channel order (e.g. agent, customer); a manifest's `roles` column overrides it per file.
-    `workers` reader threads (default: cores - 1, at least 1) run ahead of the model.
+    `workers` decoding threads (default: cores - 1, at least 1) run ahead of the model.
     """
     if channel_mode not in CHANNEL_MODES:
         raise EmoScopeError(f"channel mode {channel_mode!r}: choose {' or '.join(CHANNEL_MODES)}.")
@@ -226,7 +233,8 @@ class _Run:
         seen: dict[str, str] = {}
         try:
             for start in range(0, len(inputs), CHUNK_FILES):
-                reads = list(readers.map(read_file, inputs[start : start + CHUNK_FILES]))
+                # Read here, not in the pool: the pool's threads stay on decoding meanwhile.
+                reads = [read_file(item) for item in inputs[start : start + CHUNK_FILES]]
                 ids = [r.clip_id for r in reads if r.clip_id]
                 known, cached = self.store.cache_state(self.engine.model_key, ids, self.frames)
                 for read in reads:
