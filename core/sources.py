@@ -9,6 +9,9 @@ input as its `problem`, so the rest of the batch still goes in.
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -43,18 +46,23 @@ class InputFile:
 
 
 def collect(paths: Iterable[str | Path]) -> list[InputFile]:
-    """Expand folders (recursively, audio extensions only), zips and single files."""
+    """Expand folders (recursively, audio extensions only), zips and single files.
+
+    In a folder, an audio-named entry that is not a readable regular file (a dangling link, a
+    FIFO, a device, a link loop, a folder named x.wav ...) comes back with its `problem`; a
+    path named directly that is not a file or folder is refused at once. Nothing is opened
+    before its type is known from stat, so a FIFO or /dev/zero can never hang the run.
+    """
     inputs: list[InputFile] = []
     for raw in paths:
         path = Path(raw).expanduser()
-        if not path.exists():
+        kind = _kind(path)
+        if kind == "folder":
+            inputs.extend(_walk(path))
+        elif kind == _MISSING:
             raise InputError(f"{raw}: no such file or folder.")
-        if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file()
-                           and p.suffix.lower() in SUPPORTED_EXTENSIONS)  # fmt: skip
-            inputs.extend(
-                InputFile(name=text_name(p.relative_to(path).as_posix()), path=p) for p in found
-            )
+        elif kind is not None:
+            raise InputError(f"{raw}: {kind}, not an audio file or folder; nothing was read.")
         elif path.suffix.lower() == ".zip":
             inputs.extend(from_zip(path.read_bytes(), text_name(path.name)))
         else:
@@ -66,6 +74,87 @@ def collect(paths: Iterable[str | Path]) -> list[InputFile]:
             + f" (looked for {', '.join(SUPPORTED_EXTENSIONS)})."
         )
     return inputs
+
+
+def _kind(path: Path) -> str | None:
+    """None for a readable regular file, 'folder' for a folder, else why it cannot be read.
+
+    Only stat is used (never open): opening a FIFO blocks until a writer comes.
+    """
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return "a link to a missing file" if path.is_symlink() else _MISSING
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a link loop (the link points back to itself)"
+        return f"cannot be examined ({exc.strerror})"
+    mode = info.st_mode
+    if stat.S_ISDIR(mode):
+        return "folder"
+    if not stat.S_ISREG(mode):
+        return _SPECIAL_KINDS.get(stat.S_IFMT(mode), "not a regular file")
+    if not os.access(path, os.R_OK):
+        return "not readable (permission denied)"
+    return None
+
+
+_MISSING = "no such file or folder"
+_SPECIAL_KINDS = {
+    stat.S_IFIFO: "a named pipe (FIFO)",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a device",
+    stat.S_IFBLK: "a device",
+}
+
+
+def _walk(root: Path) -> list[InputFile]:
+    """Audio-named entries under `root`, sorted; links to folders are followed once each."""
+    found: list[InputFile] = []
+    seen: set[tuple[int, int]] = set()
+    pending = [root]
+    while pending:
+        folder = pending.pop()
+        info = folder.stat()
+        if (info.st_dev, info.st_ino) in seen:  # a folder link back up the tree: walked once
+            continue
+        seen.add((info.st_dev, info.st_ino))
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as exc:
+            found.append(_refused(root, folder, f"a folder that cannot be listed ({exc.strerror})"))
+            continue
+        for entry in entries:
+            path = Path(entry.path)
+            kind = _kind(path)
+            audio = path.suffix.lower() in SUPPORTED_EXTENSIONS
+            if kind == "folder":
+                pending.append(path)
+                if audio:  # its contents are collected; the name itself is not a recording
+                    found.append(
+                        _refused(
+                            root,
+                            path,
+                            "a folder, not an audio file",
+                            "its files are collected one by one",
+                        )
+                    )
+            elif audio and kind is None:
+                found.append(InputFile(name=_relative(root, path), path=path))
+            elif audio:
+                found.append(_refused(root, path, kind))
+    return sorted(found, key=lambda f: f.name)
+
+
+def _relative(root: Path, path: Path) -> str:
+    return text_name(path.relative_to(root).as_posix())
+
+
+def _refused(
+    root: Path, path: Path, kind: str, then: str = "skipped, nothing was read"
+) -> InputFile:
+    name = _relative(root, path)
+    return InputFile(name=name, problem=f"{name}: {kind}; {then}.")
 
 
 def text_name(name: str) -> str:

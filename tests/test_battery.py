@@ -156,6 +156,24 @@ def non_utf8_name(folder: Path) -> Path:
     return Path(os.fsdecode(raw))
 
 
+def in_folder(folder: Path, make: Callable[[Path], object]) -> list[str]:
+    """A subfolder holding only what `make` puts there (good.wav is passed on its own)."""
+    sub = folder / "sub"
+    sub.mkdir()
+    make(sub)
+    return [str(sub)]
+
+
+def fifo(path: Path) -> list[str]:
+    os.mkfifo(path)  # nobody ever writes to it: reading it would block the run forever
+    return [str(path)]
+
+
+def link(path: Path, target: str | Path) -> Path:
+    path.symlink_to(target)
+    return path
+
+
 def stored_as(name: str, **facts) -> Callable[[Store, str], None]:
     """A check that the clip stored under `name` has these column values."""
 
@@ -315,6 +333,39 @@ CASES: dict[str, Case] = {
         status="scored",
         clips=3,
         check=stored_as("Ventas_cafΘ.wav"),
+    ),
+    # Folder entries that are not regular files: each named, none opened.
+    "dangling link in a folder": Case(
+        lambda d: in_folder(d, lambda sub: (sub / "gone.wav").symlink_to(d / "missing.wav")),
+        r"^failed: gone\.wav: a link to a missing file; skipped, nothing was read\.$",
+    ),
+    "FIFO in a folder": Case(
+        lambda d: in_folder(d, lambda sub: os.mkfifo(sub / "pipe.wav")),
+        r"^failed: pipe\.wav: a named pipe \(FIFO\); skipped, nothing was read\.$",
+    ),
+    "folder named x.wav": Case(
+        lambda d: in_folder(d, lambda sub: (sub / "x.wav").mkdir()),
+        r"^failed: x\.wav: a folder, not an audio file; its files are collected one by one\.$",
+    ),
+    "link loop in a folder": Case(
+        lambda d: in_folder(d, lambda sub: (sub / "loop.wav").symlink_to(sub / "loop.wav")),
+        r"^failed: loop\.wav: a link loop \(the link points back to itself\); skipped, nothing",
+    ),
+    "link to /dev/zero in a folder": Case(
+        lambda d: in_folder(d, lambda sub: (sub / "zero.wav").symlink_to("/dev/zero")),
+        r"^failed: zero\.wav: a device; skipped, nothing was read\.$",
+    ),
+    "FIFO named directly": refused(
+        lambda d: fifo(d / "pipe.wav"),
+        r"^error: .+/pipe\.wav: a named pipe \(FIFO\), not an audio file or folder; nothing was",
+    ),
+    "link to /dev/zero named directly": refused(
+        lambda d: arg(link(d / "zero.wav", "/dev/zero")),
+        r"^error: .+/zero\.wav: a device, not an audio file or folder; nothing was read\.$",
+    ),
+    "dangling link named directly": refused(
+        lambda d: arg(link(d / "gone.wav", d / "missing.wav")),
+        r"^error: .+/gone\.wav: a link to a missing file, not an audio file or folder; nothing",
     ),
     # Manifests.
     "manifest without a path column": refused(
