@@ -24,5 +24,5 @@ pages = {
 st.session_state["pages"] = pages
 navigation = st.navigation(list(pages.values()))
 st.sidebar.title("🎙️ EmoScope")
-st.sidebar.caption(f"Database: `{data.store().path}`")
+st.sidebar.caption(f"Database: `{data.store().path.name}`")  # its name: paths stay private
 navigation.run()

@@ -34,11 +34,14 @@ left, right = st.columns(2)
 corpus = left.text_input("Corpus", value="uploads").strip()
 choice = left.selectbox("Model", data.MODEL_CHOICES,
                         format_func=lambda m: f"⚠️ {m} (random weights)" if m == data.TEST_MODEL else m)  # fmt: skip
-model = (
-    left.text_input("Model directory", placeholder="/path/to/model")
-    if choice == "local model directory"
-    else choice
-)
+model = choice
+if choice == data.LOCAL_MODEL:  # a name from the server's models folder, never a typed path
+    local = left.selectbox("Model directory", data.local_models(), index=None,
+                           placeholder="choose a model directory")  # fmt: skip
+    if not data.local_models():
+        left.info("No model directories on this server yet: an administrator puts them (config.yaml, "
+                  "model.pt, tokens.txt) in the models folder, EMOSCOPE_MODELS_DIR.")  # fmt: skip
+    model = f"{data.LOCAL_PREFIX}{local}" if local else ""
 granularity = right.radio("Granularity", ["frame", "utterance"], horizontal=True,
                           help="frame also stores the 20 ms emotion curve of each clip (same model pass)")  # fmt: skip
 channels = right.radio("Stereo", ["mix", "split"], horizontal=True,
