@@ -73,6 +73,7 @@ def cmd_ingest(args) -> int:
         raise InputError("--roles names the channels of --channels split; add --channels split.")
     inputs = sources.collect(args.paths)
     store = Store(args.db)
+    store.initialise()  # a damaged or newer database is refused here, before the model loads
     engine = _load(args)
     summary = ingest(
         store, engine, inputs, args.corpus, metadata=meta, frames=args.frames,
@@ -145,9 +146,17 @@ def pick_model_key(store, wanted: str | None) -> str:
 
 def cmd_info(args) -> int:
     from core.store import Store
+    from core.store_check import REMEDY, full_check
 
     store = Store(args.db)
     print(f"database: {store.path}")
+    damage = full_check(store.path) if store.path.exists() else []
+    if damage:  # read every block before anything opens the file for writing (migrations)
+        print("integrity: DAMAGED")
+        for line in damage:
+            print(f"  {line}")
+        print(f"  what to do: {REMEDY}.")
+        return 1
     corpora = store.corpora()
     if corpora.empty:
         print("no corpora yet: `python -m core ingest PATH --corpus NAME`")
@@ -162,7 +171,7 @@ def cmd_info(args) -> int:
     if problems:  # a bug or a hand-edited file: say which rows, and fail for scripts
         print("integrity: " + ", ".join(f"{n} {check}" for check, n in problems.items()))
         return 1
-    print("integrity: ok (no orphan rows, run logs match the stored clips)")
+    print("integrity: ok (every block readable, no orphan rows, run logs match the stored clips)")
     return 0
 
 

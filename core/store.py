@@ -35,6 +35,7 @@ from core.schema import (
     embedding_table,
     embedding_table_ddl,
 )
+from core.store_check import quick_check
 from core.store_reads import StoreReads, _one
 from core.store_runs import mark_interrupted_runs
 
@@ -70,6 +71,7 @@ class Store(StoreReads):
         with self._lock:
             if write:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
+                quick_check(self.path)  # a damaged file is refused before DuckDB writes to it
             deadline = time.monotonic() + self.busy_timeout_s
             delay = 0.05
             while True:
