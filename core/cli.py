@@ -71,15 +71,15 @@ def cmd_ingest(args) -> int:
     roles = parse_roles(args.roles)
     if roles and args.channels != "split":
         raise InputError("--roles names the channels of --channels split; add --channels split.")
-    inputs = sources.collect(args.paths)
-    store = Store(args.db)
-    store.initialise()  # a damaged or newer database is refused here, before the model loads
-    engine = _load(args)
-    summary = ingest(
-        store, engine, inputs, args.corpus, metadata=meta, frames=args.frames,
-        channel_mode=args.channels, channel_roles=roles, media_dir=store.path.parent / "media",
-        on_progress=ProgressLine(f"ingest {args.corpus}"),
-    )  # fmt: skip
+    with sources.collected(args.paths) as inputs:  # zip members unpacked to a temporary folder
+        store = Store(args.db)
+        store.initialise()  # a damaged or newer database is refused here, before the model loads
+        engine = _load(args)
+        summary = ingest(
+            store, engine, inputs, args.corpus, metadata=meta, frames=args.frames,
+            channel_mode=args.channels, channel_roles=roles, media_dir=store.path.parent / "media",
+            on_progress=ProgressLine(f"ingest {args.corpus}"),
+        )  # fmt: skip
     for note in summary.notes:
         print(f"warning: {note}", file=sys.stderr)
     for outcome in summary.outcomes:

@@ -192,10 +192,10 @@ def describe_input(item) -> dict:
 
     row = {"file": item.name, "duration (s)": None, "sample rate (Hz)": None, "channels": None,
            "codec": None, "problem": item.problem or ""}  # fmt: skip
-    if item.problem:
+    if item.problem or (item.path is None and item.data is None):  # a zip member not unpacked yet
         return row
     try:
-        info = probe(item.read_bytes(), item.name)
+        info = probe(item.path if item.path is not None else item.data, item.name)
     except AudioError as exc:
         row["problem"] = str(exc)
         return row

@@ -49,10 +49,10 @@ channels = right.radio("Stereo", ["mix", "split"], horizontal=True,
 roles_text = right.text_input("Channel roles (split)", placeholder="agent, customer",
                               disabled=channels != "split", help="names the channels in order")  # fmt: skip
 
-inputs = []
+inputs = []  # what the uploads hold; zips are listed here and unpacked to disk only to analyse
 for upload in uploads or []:
     if upload.name.lower().endswith(".zip"):
-        inputs += sources.from_zip(upload.getvalue(), upload.name)  # problems ride on the inputs
+        inputs += sources.preview_zip(upload, upload.name)  # problems ride on the inputs
     else:
         inputs.append(sources.InputFile(name=upload.name, data=upload.getvalue()))
 if inputs:
@@ -68,10 +68,14 @@ if st.button("Analyse", type="primary", disabled=not inputs or not corpus or not
         meta = widgets.run_safely(lambda: metadata.from_pattern(pattern))
     roles = widgets.run_safely(lambda: parse_roles(roles_text if channels == "split" else ""))
     bar = st.progress(0.0, text="Loading the model…")
-    summary = meta and roles is not None and widgets.run_safely(lambda: data.analyse(
-        model, inputs, corpus, meta, granularity == "frame", channels, roles,
-        lambda done, total, secs: bar.progress(done / total, f"{done}/{total} files · {secs:.1f} s of audio"),
-    ))  # fmt: skip
+    summary = None
+    if meta and roles is not None:
+        # Zip members go to a temporary folder, removed as soon as the ingest is done.
+        with sources.received([(u.name, u) for u in uploads]) as unpacked:
+            summary = widgets.run_safely(lambda: data.analyse(
+                model, unpacked, corpus, meta, granularity == "frame", channels, roles,
+                lambda done, total, secs: bar.progress(done / total, f"{done}/{total} files · {secs:.1f} s of audio"),
+            ))  # fmt: skip
     if summary:
         st.session_state["last_run"] = (summary, granularity)
 
