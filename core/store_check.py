@@ -3,7 +3,7 @@
 DuckDB verifies a block's checksum only when a query reads that block, so a file with damage in
 the middle opens fine, takes writes (it grows, a WAL appears) and fails later, half-way through
 an ingest. The quick check reads the file's headers and verifies every block's checksum itself
-(numpy, about a second per GB from the page cache) before a write connection is opened, so a
+(numpy, about 0.3 s per GB from the page cache) before a write connection is opened, so a
 damaged file is refused with nothing written. `full_check` adds a scan of every column of every
 table through DuckDB, as `python -m core info` reports it.
 
