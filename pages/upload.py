@@ -28,7 +28,9 @@ manifest = meta_left.file_uploader(
 pattern = meta_right.text_input(
     "…or metadata from file names",
     placeholder="{agent}/{recorded_at}_*.wav",
-    help="Fields: {agent}, {recorded_at}, {speaker}, {tags}; * matches anything within a name.",
+    max_chars=metadata.MAX_PATTERN_CHARS,
+    help="Fields: {agent}, {recorded_at}, {speaker}, {tags}; * matches anything within a name, "
+    "a `**` folder any number of folders. At most 256 characters.",
 ).strip()
 left, right = st.columns(2)
 corpus = left.text_input("Corpus", value="uploads").strip()

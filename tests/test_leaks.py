@@ -79,3 +79,11 @@ def test_the_default_models_folder(monkeypatch):
 def test_tracebacks_stay_in_the_server_log():
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert config["client"]["showErrorDetails"] == "none"
+
+
+def test_the_pattern_field_is_capped_like_the_matcher(tmp_path, monkeypatch):
+    from core.metadata import MAX_PATTERN_CHARS
+
+    at = upload_page(tmp_path, monkeypatch)
+    field = next(t for t in at.text_input if t.label == "…or metadata from file names")
+    assert field.proto.max_chars == MAX_PATTERN_CHARS == 256
