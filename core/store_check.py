@@ -79,18 +79,21 @@ def damaged_blocks(path: Path) -> tuple[int, list[int]]:
     with path.open("rb") as f:
         layout = _layout(path, f.read(FIRST_BLOCK_AT))
         size = path.stat().st_size
-        needed = FIRST_BLOCK_AT + layout.block_count * layout.block_bytes
-        if size < needed:
-            raise StoreError(f"{path} is damaged: it is cut short ({size} of at least {needed} "
-                             f"bytes); {WHAT_TO_DO}.")  # fmt: skip
+        # DuckDB truncates free blocks off the end, so the header's block_count may exceed the
+        # blocks present; but it always writes whole blocks: a partial one means a cut copy.
+        present, partial = divmod(size - FIRST_BLOCK_AT, layout.block_bytes)
+        if partial:
+            raise StoreError(f"{path} is damaged: it is cut short (it ends {partial} bytes into "
+                             f"a block); {WHAT_TO_DO}.")  # fmt: skip
+        count = min(layout.block_count, present)
         bad: list[int] = []
-        for first in range(0, layout.block_count, _CHUNK_BLOCKS):
-            n = min(_CHUNK_BLOCKS, layout.block_count - first)
+        for first in range(0, count, _CHUNK_BLOCKS):
+            n = min(_CHUNK_BLOCKS, count - first)
             chunk = np.frombuffer(f.read(n * layout.block_bytes), dtype=np.uint8)
             for i, block in enumerate(chunk.reshape(n, layout.block_bytes)):
                 if not _checked(block):
                     bad.append(first + i)
-    return layout.block_count, bad
+    return count, bad
 
 
 def _stamp(path: Path) -> tuple[int, int]:
