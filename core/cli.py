@@ -71,14 +71,15 @@ def cmd_ingest(args) -> int:
     roles = parse_roles(args.roles)
     if roles and args.channels != "split":
         raise InputError("--roles names the channels of --channels split; add --channels split.")
-    inputs = sources.collect(args.paths)
-    store = Store(args.db)
-    engine = _load(args)
-    summary = ingest(
-        store, engine, inputs, args.corpus, metadata=meta, frames=args.frames,
-        channel_mode=args.channels, channel_roles=roles, media_dir=store.path.parent / "media",
-        on_progress=ProgressLine(f"ingest {args.corpus}"), workers=args.workers,
-    )  # fmt: skip
+    with sources.collected(args.paths) as inputs:  # zip members unpacked to a temporary folder
+        store = Store(args.db)
+        store.initialise()  # a damaged or newer database is refused here, before the model loads
+        engine = _load(args)
+        summary = ingest(
+            store, engine, inputs, args.corpus, metadata=meta, frames=args.frames,
+            channel_mode=args.channels, channel_roles=roles, media_dir=store.path.parent / "media",
+            on_progress=ProgressLine(f"ingest {args.corpus}"), workers=args.workers,
+        )  # fmt: skip
     for note in summary.notes:
         print(f"warning: {note}", file=sys.stderr)
     for outcome in summary.outcomes:
@@ -145,9 +146,17 @@ def pick_model_key(store, wanted: str | None) -> str:
 
 def cmd_info(args) -> int:
     from core.store import Store
+    from core.store_check import REMEDY, full_check
 
     store = Store(args.db)
     print(f"database: {store.path}")
+    damage = full_check(store.path) if store.path.exists() else []
+    if damage:  # read every block before anything opens the file for writing (migrations)
+        print("integrity: DAMAGED")
+        for line in damage:
+            print(f"  {line}")
+        print(f"  what to do: {REMEDY}.")
+        return 1
     corpora = store.corpora()
     if corpora.empty:
         print("no corpora yet: `python -m core ingest PATH --corpus NAME`")
@@ -162,7 +171,7 @@ def cmd_info(args) -> int:
     if problems:  # a bug or a hand-edited file: say which rows, and fail for scripts
         print("integrity: " + ", ".join(f"{n} {check}" for check, n in problems.items()))
         return 1
-    print("integrity: ok (no orphan rows, run logs match the stored clips)")
+    print("integrity: ok (every block readable, no orphan rows, run logs match the stored clips)")
     return 0
 
 

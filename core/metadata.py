@@ -161,42 +161,198 @@ def from_manifest(csv_source: str | Path | bytes, name: str = "manifest") -> Man
     return Manifest(name, by_path, repeats)
 
 
+MAX_PATTERN_CHARS = 256  # a pattern is a short path template; longer ones are refused
+
+
 def from_pattern(pattern: str) -> MetadataFn:
     """Metadata from a path pattern such as '{agent}/{recorded_at}_*.wav'.
 
-    `{field}` matches one path segment part (no '/'), `*` anything within a segment, `**` any
-    number of folders. Unknown fields are refused so a typo does not silently match nothing.
+    `{field}` matches one path segment part (no '/', at least one character), `*` anything
+    within a segment, a `**` segment any number of folders. A file matches on its full name or
+    else on its base name. Unknown fields are refused so a typo does not silently match nothing.
+    Matching runs in time linear in the pattern times the name (no regex backtracking), so a
+    hostile pattern such as '*a*a*a*a*a*b' cannot stall the server.
     """
-    regex = _pattern_regex(pattern)
+    segments = _parse_pattern(pattern)
 
     def lookup(file_name: str) -> Metadata:
-        match = regex.fullmatch(file_name) or regex.fullmatch(PurePosixPath(file_name).name)
-        if not match:
+        values = _match_path(segments, file_name.split("/"))
+        if values is None and "/" in file_name:
+            values = _match_path(segments, [PurePosixPath(file_name).name])
+        if values is None:
             return Metadata(warning=f"{file_name}: does not match pattern {pattern!r}.")
-        return _metadata_from(match.groupdict(), file_name)
+        return _metadata_from(values, file_name)
 
     return lookup
 
 
-def _pattern_regex(pattern: str) -> re.Pattern[str]:
-    out, pos = [], 0
-    for token in re.finditer(r"\{(\w+)\}|\*\*/?|\*", pattern):
-        out.append(re.escape(pattern[pos : token.start()]))
-        text = token.group(0)
-        if token.group(1):
-            field = token.group(1)
+@dataclass(frozen=True)
+class _Gap:
+    """Wildcards between two literal pieces of a segment: `{field}`s and `*`s in order."""
+
+    parts: tuple[str | None, ...]  # a field name, or None for '*'
+
+    @property
+    def min_chars(self) -> int:
+        return sum(1 for p in self.parts if p is not None)  # a field takes at least one char
+
+    @property
+    def greedy(self) -> bool:
+        return None in self.parts  # '*' is greedy, a field alone is lazy (as in a regex)
+
+
+@dataclass(frozen=True)
+class _Segment:
+    """One '/'-separated piece of a pattern: literals[0] gap[0] literals[1] ... literals[-1]."""
+
+    literals: tuple[str, ...]  # always one more than gaps; the first and last may be ''
+    gaps: tuple[_Gap, ...]
+
+
+_ANY_FOLDERS = None  # a '**' segment
+
+
+def _parse_pattern(pattern: str) -> list[_Segment | None]:
+    if len(pattern) > MAX_PATTERN_CHARS:
+        raise InputError(
+            f"the pattern is {len(pattern)} characters long; at most {MAX_PATTERN_CHARS} allowed."
+        )
+    seen: set[str] = set()
+    segments: list[_Segment | None] = []
+    for text in pattern.split("/"):
+        segments.append(_ANY_FOLDERS if text == "**" else _parse_segment(pattern, text, seen))
+    return segments
+
+
+def _parse_segment(pattern: str, text: str, seen: set[str]) -> _Segment:
+    literals, gaps, pos = [], [], 0
+    parts: list[str | None] = []
+    for token in re.finditer(r"\{(\w+)\}|\*+", text):
+        literal = text[pos : token.start()]
+        if literal or not parts:  # a literal closes the gap before it
+            if parts:
+                gaps.append(_Gap(tuple(parts)))
+                parts = []
+            literals.append(literal)
+        field = token.group(1)
+        if field is not None:
             if field not in FIELDS:
                 raise InputError(
                     f"pattern {pattern!r}: unknown field {{{field}}}; use {', '.join(FIELDS)}."
                 )
-            out.append(f"(?P<{field}>[^/]+?)")
-        elif text.startswith("**"):
-            out.append("(?:.*/)?")
-        else:
-            out.append("[^/]*")
+            if field in seen:
+                raise InputError(f"pattern {pattern!r}: field {{{field}}} appears twice.")
+            seen.add(field)
+        parts.append(field)
         pos = token.end()
-    out.append(re.escape(pattern[pos:]))
-    try:
-        return re.compile("".join(out))
-    except re.error as exc:
-        raise InputError(f"pattern {pattern!r}: {exc} (each field may appear once).") from exc
+    if parts:
+        gaps.append(_Gap(tuple(parts)))
+        literals.append(text[pos:])
+    elif not literals:
+        literals.append(text)
+    else:
+        literals[-1] += text[pos:]
+    return _Segment(tuple(literals), tuple(gaps))
+
+
+def _match_path(segments: list[_Segment | None], names: list[str]) -> dict[str, str] | None:
+    """Match '/'-separated names against pattern segments; '**' spans any number of folders.
+
+    Runs of plain segments between '**'s are placed as late as the rest allows (each '**' is
+    greedy, as the regex '(?:.*/)?' was), searching right to left: each start is tried at most
+    once per run, so this is O(names x pattern) with no backtracking.
+    """
+    runs: list[list[_Segment]] = [[]]
+    for seg in segments:
+        if seg is _ANY_FOLDERS:
+            runs.append([])
+        else:
+            runs[-1].append(seg)  # type: ignore[arg-type]
+    if len(runs) == 1:
+        return _match_run(runs[0], names, 0) if len(names) == len(runs[0]) else None
+    first, last = runs[0], runs[-1]
+    floor, limit = len(first), len(names) - len(last)
+    head = _match_run(first, names, 0) if floor <= limit else None
+    tail = _match_run(last, names, limit) if head is not None else None
+    if head is None or tail is None:
+        return None
+    values = head
+    found: list[dict[str, str]] = []
+    for run in reversed(runs[1:-1]):
+        start, got = limit - len(run), None
+        while start >= floor and got is None:
+            got = _match_run(run, names, start)
+            start -= 1
+        if got is None:
+            return None
+        found.append(got)
+        limit = start + 1
+    for got in reversed(found):
+        values.update(got)
+    values.update(tail)
+    return values
+
+
+def _match_run(run: list[_Segment], names: list[str], start: int) -> dict[str, str] | None:
+    values: dict[str, str] = {}
+    for offset, seg in enumerate(run):
+        got = _match_segment(seg, names[start + offset])
+        if got is None:
+            return None
+        values.update(got)
+    return values
+
+
+def _match_segment(seg: _Segment, text: str) -> dict[str, str] | None:
+    """Match one segment in O(len(text) x pieces) with str.find/rfind, never backtracking.
+
+    The first and last literals are anchored. Going right to left, each middle literal's latest
+    possible start is found; then left to right each literal is put at its earliest start (after
+    lazy fields) or its latest (after a greedy '*'), which always leaves the rest matchable.
+    """
+    lits, gaps = seg.literals, seg.gaps
+    if not gaps:
+        return {} if text == lits[0] else None
+    first, last = lits[0], lits[-1]
+    if not text.startswith(first) or len(text) < len(first) + len(last):
+        return None
+    end = len(text) - len(last)
+    if not text.endswith(last):
+        return None
+    latest = [0] * len(lits)
+    latest[-1] = end
+    for i in range(len(lits) - 2, 0, -1):
+        latest[i] = text.rfind(lits[i], len(first), latest[i + 1] - gaps[i].min_chars)
+        if latest[i] < 0:
+            return None
+    values: dict[str, str] = {}
+    cur = len(first)
+    for i in range(1, len(lits)):
+        gap = gaps[i - 1]
+        lo = cur + gap.min_chars
+        if i == len(lits) - 1:
+            at = end if end >= lo else -1
+        elif gap.greedy:
+            at = text.rfind(lits[i], lo, latest[i] + len(lits[i]))
+        else:
+            at = text.find(lits[i], lo, latest[i] + len(lits[i]))
+        if at < 0:
+            return None
+        values.update(_split_gap(gap, text[cur:at]))
+        cur = at + len(lits[i])
+    return values
+
+
+def _split_gap(gap: _Gap, text: str) -> dict[str, str]:
+    """Share a gap's text among its wildcards: fields take one char each (lazy) and the first
+    '*' takes the rest; without a '*' the last field takes the rest."""
+    sizes = [1 if p is not None else 0 for p in gap.parts]
+    spare = len(text) - sum(sizes)
+    taker = gap.parts.index(None) if gap.greedy else len(sizes) - 1
+    sizes[taker] += spare
+    values, pos = {}, 0
+    for part, size in zip(gap.parts, sizes, strict=True):
+        if part is not None:
+            values[part] = text[pos : pos + size]
+        pos += size
+    return values

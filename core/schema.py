@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from core.labels import SCORE_COLUMNS
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 _SCORES_DDL = ", ".join(f"{c} FLOAT NOT NULL" for c in SCORE_COLUMNS)
 
 # Every schema change is appended here; a database is brought up to date when opened for writing.
@@ -103,6 +103,12 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             top_label VARCHAR NOT NULL,
             confidence FLOAT NOT NULL,
             PRIMARY KEY (clip_id, track, model_key, segment))""",
+    ),
+    4: (
+        # Which process runs an ingest, so a run killed outright (SIGKILL, power loss) can be
+        # told from a live one and marked 'interrupted' by the next run on the same host.
+        "ALTER TABLE ingest_runs ADD COLUMN pid INTEGER",
+        "ALTER TABLE ingest_runs ADD COLUMN host VARCHAR",
     ),
 }
 

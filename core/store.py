@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -36,7 +37,9 @@ from core.schema import (
     embedding_table,
     embedding_table_ddl,
 )
+from core.store_check import quick_check
 from core.store_reads import StoreReads, _one
+from core.store_runs import mark_interrupted_runs
 
 __all__ = [
     "CLIP_COLUMNS", "DEFAULT_DB", "MIGRATIONS", "SCHEMA_VERSION", "ClipFilter", "ClipRecord",
@@ -70,6 +73,7 @@ class Store(StoreReads):
         with self._lock:
             if write:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
+                quick_check(self.path)  # a damaged file is refused before DuckDB writes to it
             deadline = time.monotonic() + self.busy_timeout_s
             delay = 0.05
             while True:
@@ -159,18 +163,24 @@ class Store(StoreReads):
     # -- writing an ingest -------------------------------------------------------------------
 
     def start_run(self, corpus: str, model_key: str, n_files: int) -> int:
-        """Create the corpus if needed and open an ingest run; return its id."""
+        """Create the corpus if needed and open an ingest run; return its id.
+
+        Runs left 'running' by a process of this host that no longer exists are marked
+        'interrupted' first: a killed process never reaches finish_run.
+        """
         with self.writing() as con:
+            mark_interrupted_runs(con)
             corpus_id = self._corpus_id(con, corpus, create=True)
             return _one(
                 con.execute(
-                    "INSERT INTO ingest_runs (corpus_id, model_key, n_files) VALUES (?, ?, ?) "
-                    "RETURNING run_id",
-                    [corpus_id, model_key, n_files],
+                    "INSERT INTO ingest_runs (corpus_id, model_key, n_files, pid, host)"
+                    " VALUES (?, ?, ?, ?, ?) RETURNING run_id",
+                    [corpus_id, model_key, n_files, os.getpid(), socket.gethostname()],
                 )
             )[0]
 
     def finish_run(self, run_id: int, status: str = "done") -> None:
+        """Close a run with its final status ('done', 'interrupted' ...)."""
         with self.writing() as con:
             con.execute(
                 "UPDATE ingest_runs SET finished_at = current_timestamp, status = ? "

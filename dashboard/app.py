@@ -7,10 +7,26 @@ from pathlib import Path
 
 import streamlit as st
 
+from core.errors import StoreError
+from core.store_check import WHAT_TO_DO
 from dashboard import data
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 st.set_page_config(page_title="EmoScope", page_icon="🎙️", layout="wide")
+
+
+def database_problem(exc: Exception, path: Path) -> str | None:
+    """One line for a visitor when the database file is damaged or unusable, else None.
+
+    It names the file, never its folder: a visitor learns nothing about the server's disks.
+    """
+    text = str(exc).replace(str(path), path.name).splitlines()[0] if str(exc) else ""
+    if isinstance(exc, StoreError):
+        return f"Database {path.name}: {text}"
+    if "Corrupt database file" in text or type(exc).__name__ == "IOException":  # from duckdb
+        return f"Database {path.name} is damaged ({text}); {WHAT_TO_DO}."
+    return None
+
 
 PAGES = Path(__file__).resolve().parents[1] / "pages"
 pages = {
@@ -24,5 +40,11 @@ pages = {
 st.session_state["pages"] = pages
 navigation = st.navigation(list(pages.values()))
 st.sidebar.title("🎙️ EmoScope")
-st.sidebar.caption(f"Database: `{data.store().path}`")
-navigation.run()
+st.sidebar.caption(f"Database: `{data.store().path.name}`")  # its name: paths stay private
+try:
+    navigation.run()
+except Exception as exc:  # only a damaged or unusable database is handled here
+    line = database_problem(exc, data.store().path)
+    if line is None:
+        raise  # a bug: Streamlit logs it and shows visitors no details (showErrorDetails)
+    st.error(line)

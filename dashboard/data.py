@@ -7,6 +7,7 @@ any ingest, from this app or the CLI, invalidates them without a manual refresh.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -14,15 +15,16 @@ import pandas as pd
 import streamlit as st
 
 from core import analytics, export
+from core.errors import InputError
 from core.model import Engine, load_engine
 from core.store import ClipFilter, Store, resolve_db_path
 from core.testmodel import make_test_model
 
 TEST_MODEL = "untrained test model"
-MODEL_CHOICES = (
-    "emotion2vec_plus_large", "emotion2vec_plus_base", "emotion2vec_plus_seed",
-    "local model directory", TEST_MODEL,
-)  # fmt: skip
+LOCAL_MODEL = "local model directory"
+HUB_MODELS = ("emotion2vec_plus_large", "emotion2vec_plus_base", "emotion2vec_plus_seed")
+MODEL_CHOICES = (*HUB_MODELS, LOCAL_MODEL, TEST_MODEL)
+LOCAL_PREFIX = "local:"  # engine("local:<name>") loads <models folder>/<name>
 
 
 @st.cache_resource(show_spinner=False)
@@ -43,11 +45,37 @@ def test_model_dir() -> Path:
     return directory
 
 
+def models_dir() -> Path:
+    """$EMOSCOPE_MODELS_DIR, else data/models: the only folder the web page loads models from."""
+    return Path(os.environ.get("EMOSCOPE_MODELS_DIR") or "data/models").expanduser().resolve()
+
+
+def local_models() -> list[str]:
+    """Names of the model directories (those holding a config.yaml) in the models folder.
+
+    Visitors pick one of these names; they never type a path, so they learn nothing about the
+    server's folders and cannot make it load anything else.
+    """
+    folder = models_dir()
+    if not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.iterdir() if (p / "config.yaml").is_file())
+
+
 @st.cache_resource(show_spinner="Loading the model (first use downloads it)…", max_entries=2)
 def engine(model: str) -> Engine:
-    """A loaded model, shared by every session; imports funasr only when first called."""
-    target = str(test_model_dir()) if model == TEST_MODEL else model
-    return load_engine(target)
+    """A loaded model, shared by every session; imports funasr only when first called.
+
+    `model` is a hub name, TEST_MODEL, or LOCAL_PREFIX + a name from `local_models()`.
+    """
+    if model == TEST_MODEL:
+        return load_engine(str(test_model_dir()))
+    if model in HUB_MODELS:
+        return load_engine(model)
+    name = model.removeprefix(LOCAL_PREFIX)
+    if model.startswith(LOCAL_PREFIX) and name in local_models():
+        return load_engine(str(models_dir() / name))
+    raise InputError(f"{name}: not one of the models offered here; choose one from the list.")
 
 
 def version() -> tuple:
@@ -164,10 +192,10 @@ def describe_input(item) -> dict:
 
     row = {"file": item.name, "duration (s)": None, "sample rate (Hz)": None, "channels": None,
            "codec": None, "problem": item.problem or ""}  # fmt: skip
-    if item.problem:
+    if item.problem or (item.path is None and item.data is None):  # a zip member not unpacked yet
         return row
     try:
-        info = probe(item.read_bytes(), item.name)
+        info = probe(item.path if item.path is not None else item.data, item.name)
     except AudioError as exc:
         row["problem"] = str(exc)
         return row

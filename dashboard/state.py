@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import streamlit as st
@@ -20,11 +21,44 @@ def get_str(
     return value if allowed is None or value in allowed else default
 
 
-def get_float(name: str, default: float) -> float:
+def get_float(
+    name: str, default: float, *, low: float | None = None, high: float | None = None
+) -> float:
+    """A number parameter clamped to [low, high]; missing, garbage, inf or nan give `default`.
+
+    URLs are typed by anyone: `?cmin=inf` or `?smooth=nan` must not reach a widget, which would
+    raise (a traceback on the page) or draw nonsense.
+    """
+    number = _finite_float(st.query_params.get(name))
+    return default if number is None else float(_clamp(number, low, high))
+
+
+def get_int(name: str, default: int, *, low: int | None = None, high: int | None = None) -> int:
+    """A whole-number parameter clamped to [low, high]; '4.0' is 4, '4.5' or garbage `default`."""
+    text = st.query_params.get(name)
     try:
-        return float(st.query_params.get(name, default))
+        number = int(text.strip()) if text is not None else None  # exact even past 2**53
     except ValueError:
-        return default
+        whole = _finite_float(text)
+        number = int(whole) if whole is not None and whole.is_integer() else None
+    return default if number is None else int(_clamp(number, low, high))
+
+
+def _finite_float(text: str | None) -> float | None:
+    """The finite number written in `text`, or None (also for 'inf', 'nan', '1e999')."""
+    try:
+        number = float(text.strip()) if text is not None else math.nan
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _clamp(number, low, high):
+    if low is not None and number < low:
+        return low
+    if high is not None and number > high:
+        return high
+    return number
 
 
 def put(**values) -> None:

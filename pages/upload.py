@@ -28,17 +28,22 @@ manifest = meta_left.file_uploader(
 pattern = meta_right.text_input(
     "…or metadata from file names",
     placeholder="{agent}/{recorded_at}_*.wav",
-    help="Fields: {agent}, {recorded_at}, {speaker}, {tags}; * matches anything within a name.",
+    max_chars=metadata.MAX_PATTERN_CHARS,
+    help="Fields: {agent}, {recorded_at}, {speaker}, {tags}; * matches anything within a name, "
+    "a `**` folder any number of folders. At most 256 characters.",
 ).strip()
 left, right = st.columns(2)
 corpus = left.text_input("Corpus", value="uploads").strip()
 choice = left.selectbox("Model", data.MODEL_CHOICES,
                         format_func=lambda m: f"⚠️ {m} (random weights)" if m == data.TEST_MODEL else m)  # fmt: skip
-model = (
-    left.text_input("Model directory", placeholder="/path/to/model")
-    if choice == "local model directory"
-    else choice
-)
+model = choice
+if choice == data.LOCAL_MODEL:  # a name from the server's models folder, never a typed path
+    local = left.selectbox("Model directory", data.local_models(), index=None,
+                           placeholder="choose a model directory")  # fmt: skip
+    if not data.local_models():
+        left.info("No model directories on this server yet: an administrator puts them (config.yaml, "
+                  "model.pt, tokens.txt) in the models folder, EMOSCOPE_MODELS_DIR.")  # fmt: skip
+    model = f"{data.LOCAL_PREFIX}{local}" if local else ""
 granularity = right.radio("Granularity", ["frame", "utterance"], horizontal=True,
                           help="frame also stores the 20 ms emotion curve of each clip (same model pass)")  # fmt: skip
 channels = right.radio("Stereo", ["mix", "split"], horizontal=True,
@@ -46,10 +51,10 @@ channels = right.radio("Stereo", ["mix", "split"], horizontal=True,
 roles_text = right.text_input("Channel roles (split)", placeholder="agent, customer",
                               disabled=channels != "split", help="names the channels in order")  # fmt: skip
 
-inputs = []
+inputs = []  # what the uploads hold; zips are listed here and unpacked to disk only to analyse
 for upload in uploads or []:
     if upload.name.lower().endswith(".zip"):
-        inputs += sources.from_zip(upload.getvalue(), upload.name)  # problems ride on the inputs
+        inputs += sources.preview_zip(upload, upload.name)  # problems ride on the inputs
     else:
         inputs.append(sources.InputFile(name=upload.name, data=upload.getvalue()))
 if inputs:
@@ -65,10 +70,14 @@ if st.button("Analyse", type="primary", disabled=not inputs or not corpus or not
         meta = widgets.run_safely(lambda: metadata.from_pattern(pattern))
     roles = widgets.run_safely(lambda: parse_roles(roles_text if channels == "split" else ""))
     bar = st.progress(0.0, text="Loading the model…")
-    summary = meta and roles is not None and widgets.run_safely(lambda: data.analyse(
-        model, inputs, corpus, meta, granularity == "frame", channels, roles,
-        lambda done, total, secs: bar.progress(done / total, f"{done}/{total} files · {secs:.1f} s of audio"),
-    ))  # fmt: skip
+    summary = None
+    if meta and roles is not None:
+        # Zip members go to a temporary folder, removed as soon as the ingest is done.
+        with sources.received([(u.name, u) for u in uploads]) as unpacked:
+            summary = widgets.run_safely(lambda: data.analyse(
+                model, unpacked, corpus, meta, granularity == "frame", channels, roles,
+                lambda done, total, secs: bar.progress(done / total, f"{done}/{total} files · {secs:.1f} s of audio"),
+            ))  # fmt: skip
     if summary:
         st.session_state["last_run"] = (summary, granularity)
 

@@ -15,6 +15,9 @@ import os
 import re
 import shutil
 import struct
+import subprocess
+import sys
+import tempfile
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -154,6 +157,56 @@ def non_utf8_name(folder: Path) -> Path:
     raw = os.fsencode(folder) + b"/caf\xe9.wav"  # 'café' in Latin-1, as old systems wrote it
     os.rename(wav(folder / "cafe.wav", seed=9), raw)
     return Path(os.fsdecode(raw))
+
+
+GIB = 1024**3
+
+
+def gigabyte_member_zip(path: Path) -> Path:
+    """A ~9 MB zip whose one member inflates to 1 GiB at ~121:1, under the 200:1 bomb limit.
+
+    The member is a WAV whose data chunk holds 2 s of audio, then ~1 GiB of near-zero padding
+    (6.5 KiB of noise per MiB sets the ratio): decoders read the 2 s, but unpacking, hashing
+    and storing go through every byte. It is written piece by piece, so making it stays light.
+    """
+    rng = np.random.default_rng(21)
+    audio = (0.1 * rng.standard_normal(32_000) * 32767).astype("<i2").tobytes()
+    header = (
+        b"RIFF"
+        + struct.pack("<I", 36 + len(audio))
+        + b"WAVEfmt "
+        + struct.pack("<IHHIIHH", 16, 1, 1, 16_000, 32_000, 2, 16)
+        + b"data"
+        + struct.pack("<I", len(audio))
+    )
+    archive = zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED)
+    with archive, archive.open("quiet.wav", "w", force_zip64=True) as out:
+        out.write(header + audio)
+        left = GIB - len(header) - len(audio)
+        piece = bytearray(1024**2)
+        while left > 0:
+            piece[:6656] = rng.bytes(6656)
+            out.write(piece[: min(left, len(piece))])
+            left -= len(piece)
+    return path
+
+
+def in_folder(folder: Path, make: Callable[[Path], object]) -> list[str]:
+    """A subfolder holding only what `make` puts there (good.wav is passed on its own)."""
+    sub = folder / "sub"
+    sub.mkdir()
+    make(sub)
+    return [str(sub)]
+
+
+def fifo(path: Path) -> list[str]:
+    os.mkfifo(path)  # nobody ever writes to it: reading it would block the run forever
+    return [str(path)]
+
+
+def link(path: Path, target: str | Path) -> Path:
+    path.symlink_to(target)
+    return path
 
 
 def stored_as(name: str, **facts) -> Callable[[Store, str], None]:
@@ -316,6 +369,44 @@ CASES: dict[str, Case] = {
         clips=3,
         check=stored_as("Ventas_cafΘ.wav"),
     ),
+    # Folder entries that are not regular files: each named, none opened.
+    "dangling link in a folder": Case(
+        lambda d: in_folder(d, lambda sub: (sub / "gone.wav").symlink_to(d / "missing.wav")),
+        r"^failed: gone\.wav: a link to a missing file; skipped, nothing was read\.$",
+    ),
+    "FIFO in a folder": Case(
+        lambda d: in_folder(d, lambda sub: os.mkfifo(sub / "pipe.wav")),
+        r"^failed: pipe\.wav: a named pipe \(FIFO\); skipped, nothing was read\.$",
+    ),
+    "folder named x.wav": Case(
+        lambda d: in_folder(d, lambda sub: (sub / "x.wav").mkdir()),
+        r"^failed: x\.wav: a folder, not an audio file; its files are collected one by one\.$",
+    ),
+    "link loop in a folder": Case(
+        lambda d: in_folder(d, lambda sub: (sub / "loop.wav").symlink_to(sub / "loop.wav")),
+        r"^failed: loop\.wav: a link loop \(the link points back to itself\); skipped, nothing",
+    ),
+    "link to /dev/zero in a folder": Case(
+        lambda d: in_folder(d, lambda sub: (sub / "zero.wav").symlink_to("/dev/zero")),
+        r"^failed: zero\.wav: a device; skipped, nothing was read\.$",
+    ),
+    "FIFO named directly": refused(
+        lambda d: fifo(d / "pipe.wav"),
+        r"^error: .+/pipe\.wav: a named pipe \(FIFO\), not an audio file or folder; nothing was",
+    ),
+    "link to /dev/zero named directly": refused(
+        lambda d: arg(link(d / "zero.wav", "/dev/zero")),
+        r"^error: .+/zero\.wav: a device, not an audio file or folder; nothing was read\.$",
+    ),
+    "dangling link named directly": refused(
+        lambda d: arg(link(d / "gone.wav", d / "missing.wav")),
+        r"^error: .+/gone\.wav: a link to a missing file, not an audio file or folder; nothing",
+    ),
+    "zip member of 1 GiB at 121:1 (unpacked to disk)": accepted(
+        lambda d: arg(gigabyte_member_zip(d / "quiet.zip")),
+        None,
+        check=stored_as("quiet.wav", duration_s=2.0),
+    ),
     # Manifests.
     "manifest without a path column": refused(
         lambda d: manifest(d, "file,agent\ngood.wav,alice\n"),
@@ -412,3 +503,33 @@ def test_bad_input(name, tmp_path, run_cli, engine):
         case.check(store, engine.model_key)
     report = store.integrity_report()
     assert report == dict.fromkeys(report, 0)
+
+
+def ingest_peak_rss_mib(zip_path: Path, model_dir: Path, db: Path) -> tuple[dict, float]:
+    """Run `python -m core ingest` in a fresh process; its JSON summary and peak RSS (MiB)."""
+    root = Path(__file__).resolve().parents[1]
+    argv = [sys.executable, "-m", "core", "ingest", str(zip_path), "--corpus", CORPUS,
+            "--model", str(model_dir), "--db", str(db), "--json"]  # fmt: skip
+    with tempfile.TemporaryFile() as out:
+        child = subprocess.Popen(argv, cwd=root, stdout=out, stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(child.pid, 0)  # the child's own peak, as the kernel counted
+        child.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        lines = out.read().decode().splitlines()
+    assert child.returncode == 0, lines
+    return json.loads(lines[-1]), usage.ru_maxrss / 1024  # Linux reports KiB
+
+
+def test_a_gigabyte_zip_member_is_unpacked_to_disk_not_memory(tmp_path, tiny_model_dir):
+    big = gigabyte_member_zip(tmp_path / "quiet.zip")
+    member = zipfile.ZipFile(big).infolist()[0]
+    assert member.file_size == GIB and 110 < member.file_size / member.compress_size < 200
+    small = tmp_path / "small.zip"
+    with zipfile.ZipFile(small, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("inside.wav", wav(tmp_path / "inside.wav", seed=5).read_bytes())
+    base_summary, base_mib = ingest_peak_rss_mib(small, tiny_model_dir, tmp_path / "a.duckdb")
+    summary, peak_mib = ingest_peak_rss_mib(big, tiny_model_dir, tmp_path / "b.duckdb")
+    assert base_summary["scored"] == 1 and summary["scored"] == 1
+    # Holding the member in memory would add 1024 MiB; streaming it adds next to nothing.
+    assert peak_mib - base_mib < 128, (base_mib, peak_mib)
+    assert peak_mib < 1024, peak_mib
