@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 
 import streamlit as st
 
@@ -25,6 +26,14 @@ def get_float(name: str, default: float) -> float:
         return float(st.query_params.get(name, default))
     except ValueError:
         return default
+
+
+def get_date(name: str) -> date | None:
+    """A YYYY-MM-DD parameter; anything else reads as absent."""
+    try:
+        return date.fromisoformat(st.query_params.get(name, ""))
+    except ValueError:
+        return None
 
 
 def put(**values) -> None:

@@ -1,12 +1,18 @@
-"""Exports: the current selection as CSV or Parquet — clips with scores, frame curves, embeddings."""
+"""Exports: the current selection as CSV or Parquet — clips with scores, frame curves, embeddings.
+
+Opening the page only counts rows (one SQL aggregate each). A file is written by DuckDB's COPY
+into a temporary file when its download button is clicked, and served from that file.
+"""
 
 import streamlit as st
 
+from core.export import FORMATS
 from dashboard import data, widgets
 
 model_key, where = widgets.results_page("💾 Exports", "results to export")
 st.caption(
     "Exports follow the sidebar filters. Parquet keeps types (timestamps, lists); CSV opens anywhere."
+    " Each file is built when you click its button."
 )
 descriptions = {
     "clips": "one row per clip and track: metadata, 9 scores, top emotion, confidence",
@@ -16,13 +22,12 @@ descriptions = {
 for what, text in descriptions.items():
     st.subheader(what)
     st.caption(text)
-    columns = st.columns(2)
-    for column, fmt in zip(columns, ("csv", "parquet"), strict=True):
-        payload = widgets.run_safely(
-            lambda w=what, f=fmt: data.export_bytes(w, f, model_key, where)
-        )
-        if payload is None:
-            continue
-        blob, rows = payload
-        column.download_button(f"{what}.{fmt} ({rows} rows)", blob, f"emoscope-{what}.{fmt}",
-                               disabled=rows == 0, key=f"{what}-{fmt}")  # fmt: skip
+    rows = widgets.run_safely(lambda w=what: data.export_rows(w, model_key, where))
+    if rows is None:
+        continue
+    for column, fmt in zip(st.columns(len(FORMATS)), FORMATS, strict=True):
+        column.download_button(
+            f"{what}.{fmt} ({rows:,} rows)", data.export_file(what, fmt, model_key, where),
+            f"emoscope-{what}.{fmt}", disabled=rows == 0, key=f"{what}-{fmt}",
+            mime="text/csv" if fmt == "csv" else "application/vnd.apache.parquet",
+        )  # fmt: skip
