@@ -1,9 +1,10 @@
 """Cluster a selection's embeddings: k by silhouette on a sample, KMeans on all, a 2-D map.
 
-Costs at scale decide the shape: silhouette is O(N^2), so k is suggested on a deterministic sample
-of at most 10,000 points; KMeans runs on every point (MiniBatchKMeans above 20,000); UMAP runs on
-the first 50 principal components and is fitted on at most 50,000 sampled points, the rest placed
-with its `transform`. The result is stored as a projection keyed on (selection, model, params),
+Costs at scale decide the shape. The L2-normalised embeddings are reduced to their first 50
+principal components (PCA fitted on a sample), where cosine distances cost 20x less than in 1024-d.
+Silhouette is O(N^2), so k is suggested on a deterministic sample of at most 10,000 of those
+points; KMeans runs on every point in the full space (MiniBatchKMeans above 20,000); UMAP runs on
+the components and is fitted on at most 50,000 sampled points, the rest placed with `transform`. The result is stored as a projection keyed on (selection, model, params),
 so the Clusters page opens a computed map at once and never computes on page load.
 """
 
@@ -98,14 +99,21 @@ def kmeans(x: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
     return model.fit_predict(x).astype(np.int32)
 
 
+def principal_components(x: np.ndarray, seed: int = 0) -> np.ndarray:
+    """(N, <=50): the first principal components, fitted on a sample of at most 50,000 rows."""
+    if x.shape[1] <= PCA_DIMS or len(x) <= PCA_DIMS:
+        return x
+    from sklearn.decomposition import PCA
+
+    pca = PCA(PCA_DIMS, random_state=seed, svd_solver="randomized")
+    pca.fit(x[sample_indices(len(x), UMAP_FIT_SAMPLE, seed)])
+    return pca.transform(x).astype(np.float32)
+
+
 def umap_2d(x: np.ndarray, params: ProjectionParams, report: Progress) -> np.ndarray:
-    """(N, 2): UMAP (cosine) of the first 50 principal components, fitted on a sample."""
+    """(N, 2): UMAP (cosine) fitted on a sample of at most 50,000 rows, the rest transformed."""
     import umap
 
-    if x.shape[1] > PCA_DIMS and len(x) > PCA_DIMS:
-        from sklearn.decomposition import PCA
-
-        x = PCA(PCA_DIMS, random_state=params.seed, svd_solver="randomized").fit_transform(x)
     fit = sample_indices(len(x), UMAP_FIT_SAMPLE, params.seed)
     reducer = umap.UMAP(n_neighbors=min(params.n_neighbors, len(fit) - 1),
                         min_dist=params.min_dist, metric="cosine", random_state=params.seed,
@@ -131,16 +139,18 @@ def compute_projection(store, model_key: str, where: ClipFilter, params: Project
         raise InputError(f"{len(matrix)} clips are too few for a projection; select at least 5.")
     x = normalised(matrix)
     del matrix
+    report(1, 4, "principal components")
+    z = principal_components(x, params.seed)
     k, scores = params.k, {}
     if k == 0:
         report(1, 4, f"suggesting k (silhouette on {min(len(x), SILHOUETTE_SAMPLE):,} points)")
-        k, scores = suggest_k(x, params.seed)
+        k, scores = suggest_k(z, params.seed)
     if not 2 <= k < len(x):
         raise InputError(f"k = {k} must be between 2 and {len(x) - 1} for {len(x)} clips.")
     report(2, 4, f"clustering {len(x):,} points (KMeans, k = {k})")
     clusters = kmeans(x, k, params.seed)
     report(2, 4, f"projecting (UMAP fitted on {min(len(x), UMAP_FIT_SAMPLE):,} points)")
-    xy = umap_2d(x, params, report)
+    xy = umap_2d(z, params, report)
     frame = pd.DataFrame({"clip_id": clips.clip_id.to_numpy(), "track": clips.track.to_numpy(),
                           "x": xy[:, 0], "y": xy[:, 1], "cluster": clusters})  # fmt: skip
     store.save_projection(key, frame)
