@@ -168,7 +168,8 @@ def clip_count(db: Path) -> int:
 
 def markdown(report: dict) -> str:
     lines = [f"# Dashboard at scale: {report['clips']:,} clips", "",
-             f"{report['machine']}; database {report['db_gb']} GB.", "",
+             f"{report['machine']} (shared; load average {report['load_avg_1m_at_start']:.1f} at "
+             f"start); database {report['db_gb']} GB; {report['when']}.", "",
              "| measure | value | bar |", "|---|---|---|"]  # fmt: skip
     for page, r in report.get("render", {}).items():
         lines.append(f"| AppTest cold render: {page} | {r['s']:.2f} s | ≤ {BARS['render_s']} s |")
@@ -199,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     report = {"clips": clip_count(args.db), "db_gb": round(args.db.stat().st_size / 2**30, 2),
               "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
-              "bars": BARS, "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}  # fmt: skip
+              "load_avg_1m_at_start": os.getloadavg()[0], "bars": BARS, "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}  # fmt: skip
     if "render" not in args.skip:
         report["render"] = render_pages(args.db, args.repeats)
     if "browser" not in args.skip:
