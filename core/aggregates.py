@@ -58,6 +58,11 @@ class AggregateReads:
 
     def clip_page(self, model_key: str, query: ClipQuery = ClipQuery()) -> pd.DataFrame:
         """One page of clips (tracks) with their scores, sorted and filtered in the database."""
+        with self.reading() as con:
+            return self._page(con, model_key, query)
+
+    @staticmethod
+    def _page(con, model_key: str, query: ClipQuery) -> pd.DataFrame:
         if query.order_by not in CLIP_COLUMNS:
             raise InputError(f"cannot sort by {query.order_by!r}.")
         condition, params = _selection(query.where, query.search)
@@ -68,19 +73,29 @@ class AggregateReads:
             " LIMIT ? OFFSET ?"
         )
         params += [int(query.page_rows), int(query.page) * int(query.page_rows)]
+        return con.execute(sql, [model_key, *params]).df()
+
+    def clip_table(self, model_key: str, query: ClipQuery) -> tuple[ClipSummary, pd.DataFrame]:
+        """The summary and one page of a selection, read on one connection: the second query
+        finds the columns the first one read already in DuckDB's buffer pool."""
         with self.reading() as con:
-            return con.execute(sql, [model_key, *params]).df()
+            summary = self._summary(con, model_key, query.where, query.search)
+            return summary, self._page(con, model_key, query)
 
     def clip_summary(self, model_key: str, where: ClipFilter = ClipFilter(),
                      search: str = "") -> ClipSummary:  # fmt: skip
         """Row count, recording count and mean confidence of a selection."""
-        condition, params = _selection(where, search)
         with self.reading() as con:
-            rows, recordings, confidence = con.execute(
-                f"SELECT count(*), count(DISTINCT v.clip_id), avg(v.confidence)"
-                f" FROM ({CLIP_VIEW}) v WHERE {condition}",
-                [model_key, *params],
-            ).fetchall()[0]
+            return self._summary(con, model_key, where, search)
+
+    @staticmethod
+    def _summary(con, model_key: str, where: ClipFilter, search: str) -> ClipSummary:
+        condition, params = _selection(where, search)
+        rows, recordings, confidence = con.execute(
+            f"SELECT count(*), count(DISTINCT v.clip_id), avg(v.confidence)"
+            f" FROM ({CLIP_VIEW}) v WHERE {condition}",
+            [model_key, *params],
+        ).fetchall()[0]
         return ClipSummary(int(rows), int(recordings), confidence)
 
     def agent_counts(self) -> pd.DataFrame:
@@ -173,29 +188,18 @@ class AggregateReads:
     def curve_tracks(self, model_key: str, search: str = "", clip_ids: Sequence[str] = (),
                      limit: int = 200) -> pd.DataFrame:  # fmt: skip
         """Tracks with stored frame curves, one row per (clip, track) whatever the number of
-        corpora holding the audio (their names joined), matching a file-name search."""
+        corpora holding the audio (their names joined), matching a file-name search; the
+        column `matches` counts every match, not only the `limit` rows returned."""
         where = ClipFilter(clip_ids=tuple(clip_ids))
         condition, params = _selection(where, search)
         return self._query(
             f"SELECT v.clip_id, v.track, any_value(v.source_name) AS source_name,"
             f" any_value(v.source_path) AS source_path, any_value(v.duration_s) AS duration_s,"
             f" any_value(v.top_label) AS top_label,"
-            f" string_agg(DISTINCT v.corpus, ', ' ORDER BY v.corpus) AS corpus"
+            f" string_agg(DISTINCT v.corpus, ', ' ORDER BY v.corpus) AS corpus,"
+            f" count(*) OVER () AS matches"
             f" FROM ({CLIP_VIEW}) v JOIN frame_curves f ON f.clip_id = v.clip_id"
             f" AND f.track = v.track AND f.model_key = v.model_key WHERE {condition}"
             f" GROUP BY v.clip_id, v.track ORDER BY source_name, v.track, v.clip_id LIMIT ?",
             [model_key, *params, int(limit)],
         )
-
-    def curve_track_count(self, model_key: str, search: str = "") -> int:
-        """How many tracks with stored curves match a file-name search."""
-        condition, params = _selection(ClipFilter(), search)
-        with self.reading() as con:
-            return int(
-                con.execute(
-                    f"SELECT count(DISTINCT (v.clip_id, v.track)) FROM ({CLIP_VIEW}) v"
-                    f" JOIN frame_curves f ON f.clip_id = v.clip_id AND f.track = v.track"
-                    f" AND f.model_key = v.model_key WHERE {condition}",
-                    [model_key, *params],
-                ).fetchall()[0][0]
-            )

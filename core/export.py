@@ -68,23 +68,19 @@ def export_query(store: Store, what: str, fmt: str, model_key: str,
     return sql, [model_key, *params]
 
 
-def count_rows(store: Store, what: str, model_key: str, where: ClipFilter = ClipFilter()) -> int:
-    """How many rows an export of `what` holds, counted without building it."""
-    _check(what, "parquet")
+def count_rows(store: Store, model_key: str, where: ClipFilter = ClipFilter()) -> dict[str, int]:
+    """Rows each export (clips, frames, embeddings) would hold, counted in one query."""
     condition, params = where.where()
-    if what == "clips":
-        sql = f"SELECT count(*) FROM ({CLIP_VIEW}) v WHERE {condition}"
-    elif what == "embeddings":
-        sql = f"SELECT count(DISTINCT (v.clip_id, v.track)) FROM ({CLIP_VIEW}) v WHERE {condition}"
-    else:
-        sql = (
-            f"SELECT coalesce(sum(f.n_frames), 0) FROM frame_curves f JOIN (SELECT DISTINCT"
-            f" v.clip_id, v.track FROM ({CLIP_VIEW}) v WHERE {condition}) s"
-            " ON s.clip_id = f.clip_id AND s.track = f.track WHERE f.model_key = ?"
-        )
-        params = [*params, model_key]
+    sql = (
+        f"WITH sel AS (SELECT v.clip_id, v.track FROM ({CLIP_VIEW}) v WHERE {condition}),"
+        " keys AS (SELECT DISTINCT clip_id, track FROM sel)"
+        " SELECT (SELECT count(*) FROM sel), (SELECT coalesce(sum(f.n_frames), 0)"
+        " FROM frame_curves f JOIN keys USING (clip_id, track) WHERE f.model_key = ?),"
+        " (SELECT count(*) FROM keys)"
+    )
     with store.reading() as con:
-        return int(con.execute(sql, [model_key, *params]).fetchall()[0][0])
+        counts = con.execute(sql, [model_key, *params, model_key]).fetchall()[0]
+    return {what: int(n) for what, n in zip(WHATS, counts, strict=True)}
 
 
 def export(store: Store, what: str, fmt: str, out: Path, model_key: str,

@@ -100,8 +100,9 @@ def clip_page(model_key: str, query: ClipQuery) -> pd.DataFrame:
     return _cached("clip_page", model_key, query)
 
 
-def clip_summary(model_key: str, where: ClipFilter, search: str = "") -> ClipSummary:
-    return _cached("clip_summary", model_key, where, search)
+def clip_table(model_key: str, query: ClipQuery) -> tuple[ClipSummary, pd.DataFrame]:
+    """The selection's summary (rows, recordings, mean confidence) and one page of it."""
+    return _cached("clip_table", model_key, query)
 
 
 def agent_counts() -> pd.DataFrame:
@@ -118,16 +119,21 @@ def curve_tracks(model_key: str, search: str = "", clip_ids: tuple[str, ...] = (
     return _cached("curve_tracks", model_key, search, clip_ids, limit)
 
 
-def curve_track_count(model_key: str, search: str = "") -> int:
-    return _cached("curve_track_count", model_key, search)
-
-
 def frame_logits(clip_id: str, model_key: str, track: str = "mix") -> np.ndarray | None:
     return _cached("frame_logits", clip_id, model_key, track)
 
 
-def segments(clip_id: str, model_key: str, track: str = "mix") -> pd.DataFrame:
-    """Windows of a long recording with their scores; empty for clips scored whole."""
+def segments(clip_id: str, model_key: str, track: str = "mix",
+             duration_s: float | None = None) -> pd.DataFrame:  # fmt: skip
+    """Windows of a long recording with their scores; empty for clips scored whole.
+
+    Given the clip's duration, a clip too short to be scored in windows skips the lookup (a
+    scan of every segment of a large corpus).
+    """
+    from core.ingest import LONG_FROM_S
+
+    if duration_s is not None and duration_s <= LONG_FROM_S:
+        return pd.DataFrame(columns=["segment", "start_s", "end_s", "top_label", "confidence"])
     return _cached("segments", clip_id, model_key, track)
 
 
@@ -167,14 +173,15 @@ def start_projection(key: str, model_key: str, where: ClipFilter, params: Projec
 # -- exports: counted on page load, written by DuckDB only when a download is clicked ----------
 
 
-def export_rows(what: str, model_key: str, where: ClipFilter) -> int:
+def export_rows(model_key: str, where: ClipFilter) -> dict[str, int]:
+    """Rows of each export of the selection (clips, frames, embeddings)."""
     s = store()
-    return _count_rows(s, str(s.path), version(), what, model_key, where)
+    return _count_rows(s, str(s.path), version(), model_key, where)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _count_rows(_s: Store, path: str, v: tuple, what: str, model_key: str, where: ClipFilter):
-    return export.count_rows(_s, what, model_key, where)
+def _count_rows(_s: Store, path: str, v: tuple, model_key: str, where: ClipFilter):
+    return export.count_rows(_s, model_key, where)
 
 
 def export_file(what: str, fmt: str, model_key: str, where: ClipFilter) -> Callable[[], BinaryIO]:

@@ -24,12 +24,16 @@ order_by = top[1].selectbox("Sort by", SORTABLE, index=SORTABLE.index(
     state.get_str("sort", "source_name", SORTABLE)))  # fmt: skip
 descending = top[2].radio("Order", ["ascending", "descending"], horizontal=False,
                           index=int(state.get_str("desc") == "1")) == "descending"  # fmt: skip
-summary = data.clip_summary(model_key, where, search)
+page = top[3].number_input("Page", min_value=1, value=max(int(state.get_float("page", 1)), 1))
+summary, shown = data.clip_table(
+    model_key, ClipQuery(where, search, order_by, descending, page - 1)
+)
 pages = max(1, -(-summary.rows // PAGE_ROWS))
-page = top[3].number_input("Page", 1, pages, min(max(int(state.get_float("page", 1)), 1), pages))
+if page > pages:  # a shared link to a page the current filters no longer reach
+    page = pages
+    shown = data.clip_page(model_key, ClipQuery(where, search, order_by, descending, page - 1))
 state.put(q=search.strip() or None, sort=None if order_by == "source_name" else order_by,
           desc="1" if descending else None, page=None if page == 1 else page)  # fmt: skip
-shown = data.clip_page(model_key, ClipQuery(where, search, order_by, descending, page - 1))
 mean = "—" if summary.mean_confidence is None else f"{summary.mean_confidence:.1%}"
 st.caption(f"{summary.rows:,} clips (tracks) match the filters · {summary.recordings:,} "
            f"recordings · mean confidence {mean} · page {page} of {pages:,} "
@@ -79,7 +83,7 @@ with right:
             {"": [str(v) if v is not None else "—" for v in facts.values()]}, index=list(facts)
         )
     )
-windows = data.segments(row.clip_id, model_key, row.track)
+windows = data.segments(row.clip_id, model_key, row.track, float(row.duration_s))
 if not windows.empty:
     st.caption(f"Long recording: scored in {len(windows)} windows of 30 s (5 s overlap); its scores "
                "are the duration-weighted aggregate of the whole curve.")  # fmt: skip

@@ -19,12 +19,13 @@ descriptions = {
     "frames": "one row per 20 ms frame: time_s and 9 probabilities (clips analysed with 'frame')",
     "embeddings": "one row per clip and track: the model's embedding (CSV: emb_0 … emb_D-1)",
 }
+counts = widgets.run_safely(lambda: data.export_rows(model_key, where))
+if counts is None:
+    st.stop()
 for what, text in descriptions.items():
     st.subheader(what)
     st.caption(text)
-    rows = widgets.run_safely(lambda w=what: data.export_rows(w, model_key, where))
-    if rows is None:
-        continue
+    rows = counts[what]
     for column, fmt in zip(st.columns(len(FORMATS)), FORMATS, strict=True):
         column.download_button(
             f"{what}.{fmt} ({rows:,} rows)", data.export_file(what, fmt, model_key, where),

@@ -15,6 +15,7 @@ model_key, _ = widgets.results_page("📈 Frame curves", "frame curves", filters
 search = st.text_input("Find clips by file name", state.get_str("q", "") or "", key="find")
 wanted_clip = state.get_str("clip", "") or ""
 tracks = data.curve_tracks(model_key, search, limit=CHOICES)
+matches = int(tracks.matches.max()) if len(tracks) else 0
 if wanted_clip:  # a linked clip is offered even when it is not among the first matches
     tracks = pd.concat([data.curve_tracks(model_key, clip_ids=(wanted_clip,)), tracks])
     tracks = tracks.drop_duplicates(["clip_id", "track"])
@@ -22,7 +23,6 @@ if tracks.empty and not search:
     st.info("No frame curves stored yet: analyse recordings with granularity **frame** "
             "(or `python -m core ingest ... --frames`).")  # fmt: skip
     st.stop()
-matches = data.curve_track_count(model_key, search)
 st.caption(f"{matches:,} tracks with frame curves match" + (
     f"; the first {CHOICES} are listed, search to narrow them" if matches > CHOICES else ""))  # fmt: skip
 if tracks.empty:
@@ -89,7 +89,7 @@ for column, key in zip(st.columns(len(shown)), shown, strict=True):
             f"{len(logits)} frames of 20 ms · {info.duration_s:.1f} s · shown at {len(curve)} points"
         )
         path = info.source_path
-        windows = data.segments(clip_id, model_key, track)
+        windows = data.segments(clip_id, model_key, track, float(info.duration_s))
         start_s = 0.0
         if not windows.empty:  # a long recording: jump to any of its scored windows
             labels = {r.segment: f"{int(r.start_s // 60)}:{r.start_s % 60:04.1f} – {int(r.end_s // 60)}:{r.end_s % 60:04.1f}"
