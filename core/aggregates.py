@@ -126,13 +126,15 @@ class AggregateReads:
             return con.execute(sql, [period, *EMOTIONS, LOW_N, model_key, *params]).df()
 
     def selection_fingerprint(self, model_key: str, where: ClipFilter) -> tuple[int, int]:
-        """(tracks, order-free hash of their ids): names a selection without listing it."""
+        """(rows, order-free hash of their ids): names a selection without listing it.
+
+        A sum of per-row hashes, not an XOR: a clip held by two corpora must not cancel out.
+        """
         condition, params = where.where()
         with self.reading() as con:
             n, digest = con.execute(
-                f"SELECT count(*), coalesce(bit_xor(hash(v.clip_id || '/' || v.track)), 0)"
-                f" FROM (SELECT DISTINCT v.clip_id, v.track FROM ({CLIP_VIEW}) v"
-                f" WHERE {condition}) v",
+                f"SELECT count(*), coalesce(sum(hash(v.clip_id, v.track))::HUGEINT"
+                f" % 18446744073709551557, 0) FROM ({CLIP_VIEW}) v WHERE {condition}",
                 [model_key, *params],
             ).fetchall()[0]
         return int(n), int(digest)

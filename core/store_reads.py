@@ -29,19 +29,23 @@ class StoreReads(AggregateReads):
     def models(self) -> pd.DataFrame:
         """Models with results here, most recently used first, with their clip counts."""
         return self._query(
+            # Aggregate predictions by their key first: grouping the joined rows by every
+            # model column cost 0.2 s per page at a million clips.
             "SELECT m.model_key, m.model_id, m.revision, m.embedding_dim, m.untrained,"
-            " m.first_used, count(p.clip_id) AS n_tracks, max(p.scored_at) AS last_used"
-            " FROM models m LEFT JOIN predictions p USING (model_key)"
-            " GROUP BY ALL ORDER BY last_used DESC NULLS LAST, m.first_used DESC"
+            " m.first_used, coalesce(p.n_tracks, 0) AS n_tracks, p.last_used"
+            " FROM models m LEFT JOIN (SELECT model_key, count(*) AS n_tracks,"
+            " max(scored_at) AS last_used FROM predictions GROUP BY model_key) p USING (model_key)"
+            " ORDER BY p.last_used DESC NULLS LAST, m.first_used DESC"
         )
 
     def corpora(self) -> pd.DataFrame:
         """Corpora with clip counts and total audio."""
         return self._query(
-            "SELECT co.name AS corpus, count(c.clip_id) AS clips,"
-            " coalesce(sum(c.duration_s), 0) AS seconds_audio, co.created_at"
-            " FROM corpora co LEFT JOIN clips c USING (corpus_id)"
-            " GROUP BY ALL ORDER BY co.name"
+            "SELECT co.name AS corpus, coalesce(c.clips, 0) AS clips,"
+            " coalesce(c.seconds_audio, 0) AS seconds_audio, co.created_at"
+            " FROM corpora co LEFT JOIN (SELECT corpus_id, count(*) AS clips,"
+            " sum(duration_s) AS seconds_audio FROM clips GROUP BY corpus_id) c USING (corpus_id)"
+            " ORDER BY co.name"
         )
 
     def clips(self, model_key: str, where: ClipFilter = ClipFilter(), order_by: str = "source_name",

@@ -95,6 +95,21 @@ def test_clusters_page_computes_in_the_background_and_stores_a_projection(seeded
     again = open_page("clusters", seeded_db, monkeypatch)  # now read back from the database
     assert not again.button and again.dataframe[-1].value.n.sum() == 12
     assert any("12 points" in c.value for c in again.caption)
+    from core.store import Store
+
+    store = Store(seeded_db)
+    clips = store.clips(store.models().model_key[0])
+    expected = {"cluster": {str(c) for c in again.dataframe[-1].value.cluster},
+                "top_label": set(clips.top_label), "agent": set(clips.agent),
+                "corpus": set(clips.corpus)}  # fmt: skip
+    picker = next(s for s in again.selectbox if s.label == "Colour by")
+    assert picker.options == list(expected)
+    for colour in picker.options:
+        picker.set_value(colour).run()
+        assert not again.exception
+        figure = json.loads(again.get("plotly_chart")[0].proto.spec)
+        assert {trace["name"] for trace in figure["data"]} == expected[colour]
+        picker = next(s for s in again.selectbox if s.label == "Colour by")
 
 
 def test_trends_page_heatmap_and_drill_down(seeded_db, monkeypatch):
