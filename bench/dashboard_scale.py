@@ -32,6 +32,8 @@ PAGES = ("upload", "clips", "frames", "clusters", "trends", "exports")
 EXPECTED = {"upload": "Upload & analyse", "clips": "clips (tracks) match",
             "frames": "frames of 20 ms", "clusters": "Compute projection",
             "trends": "Drill down", "exports": "clips.parquet ("}  # fmt: skip
+TITLES = {"clips": "Clips", "frames": "Frame curves", "clusters": "Clusters",
+          "trends": "Agent trends", "exports": "Exports"}  # fmt: skip
 BARS = {"render_s": 2.0, "browser_s": 3.0, "export_s": 20.0, "export_rss_mb": 2048,
         "projection_s": 180.0}  # fmt: skip
 
@@ -69,8 +71,8 @@ from streamlit.testing.v1 import AppTest
 from core.clusters import ProjectionParams, compute_projection
 from core.jobs import JobRegistry
 from core.records import ClipFilter
-from core.store import Store
-store = Store(sys.argv[1])
+from dashboard import data
+store = data.store()  # the server's own Store: the job and the pages share its lock
 model = store.models().model_key[0]
 where = ClipFilter(tracks=("mix", "agent"))  # one track per recording: 100,000 points
 stages = []
@@ -85,7 +87,8 @@ while not job.snapshot().finished:
         at.switch_page("../pages/" + page + ".py")
         t = time.perf_counter()
         at.run()
-        renders.append([page, round(time.perf_counter() - t, 2), not at.exception])
+        renders.append([page, round(time.perf_counter() - t, 2),
+                        [str(e.value)[:200] for e in at.exception]])
     job.wait(5)  # a user clicking now and then, not a render loop competing for the cores
 state = job.wait()
 print(json.dumps({"s": state.elapsed_s, "error": state.error, "points": state.result.n_points
@@ -117,9 +120,16 @@ def render_pages(db: Path, repeats: int) -> dict:
 
 
 def browser_pages(db: Path) -> dict:
-    """Seconds from navigation until the page's data shows and Streamlit is idle, per page, in
-    Debian Chromium, each page in a new browser context of one server (the server's caches are
-    shared by all sessions, as in a deployment)."""
+    """Seconds until the page's data shows and Streamlit is idle, per page, in Debian Chromium.
+
+    Two ways in, each on a fresh server so its caches start cold: `open` loads the page's URL in
+    a new browser context (the Streamlit frontend is downloaded again each time); `navigate`
+    clicks the page in the sidebar of an app already open, as a user moves between pages.
+    """
+    return {"open": _browse(db, navigate=False), "navigate": _browse(db, navigate=True)}
+
+
+def _browse(db: Path, navigate: bool) -> dict:
     from playwright.sync_api import sync_playwright
 
     sys.path.insert(0, str(ROOT))
@@ -133,19 +143,24 @@ def browser_pages(db: Path) -> dict:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=str(CHROMIUM),
                                             args=["--no-sandbox", "--headless", "--disable-gpu"])  # fmt: skip
+                context = browser.new_context(viewport={"width": 1400, "height": 1000})
+                tab = context.new_page()
                 for page_name in PAGES:
-                    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-                    tab = context.new_page()
-                    path = "" if page_name == "upload" else page_name
+                    if not navigate:
+                        context.close()
+                        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+                        tab = context.new_page()
                     start = time.perf_counter()
-                    tab.goto(f"{url}/{path}")
+                    if navigate and page_name != "upload":
+                        tab.get_by_role("link", name=TITLES[page_name]).first.click()
+                    else:
+                        tab.goto(f"{url}/{'' if page_name == 'upload' else page_name}")
                     tab.get_by_text(EXPECTED[page_name]).first.wait_for(timeout=120_000)
                     settle(tab)
                     results[page_name] = {"s": round(time.perf_counter() - start, 2),
                                           "exception": tab.locator("[data-testid='stException']")
                                           .count() > 0}  # fmt: skip
-                    print(f"browser {page_name}: {results[page_name]}", file=sys.stderr)
-                    context.close()
+                    print(f"browser {navigate=} {page_name}: {results[page_name]}", file=sys.stderr)
                 browser.close()
         finally:
             next(server, None)
@@ -176,13 +191,18 @@ def clip_count(db: Path) -> int:
 
 def markdown(report: dict) -> str:
     lines = [f"# Dashboard at scale: {report['clips']:,} clips", "",
-             f"{report['machine']} (shared; load average {report['load_avg_1m_at_start']:.1f} at "
-             f"start); database {report['db_gb']} GB; {report['when']}.", "",
+             f"{report['machine']}, shared with other engineers' work; database "
+             f"{report['db_gb']} GB.", "",
              "| measure | value | bar |", "|---|---|---|"]  # fmt: skip
+    for part, when in report.get("measured", {}).items():
+        lines.insert(3, f"- {part}: measured {when['when']}, load average "
+                        f"{when['load_avg_1m_at_start']:.1f} at start")  # fmt: skip
     for page, r in report.get("render", {}).items():
         lines.append(f"| AppTest cold render: {page} | {r['s']:.2f} s | ≤ {BARS['render_s']} s |")
-    for page, r in report.get("browser", {}).items():
-        lines.append(f"| Chromium until idle: {page} | {r['s']:.2f} s | ≤ {BARS['browser_s']} s |")
+    for way, pages in report.get("browser", {}).items():
+        for page, r in pages.items():
+            lines.append(f"| Chromium, {way}, until idle: {page} | {r['s']:.2f} s |"
+                         f" ≤ {BARS['browser_s']} s |")  # fmt: skip
     if "export" in report:
         e = report["export"]
         lines.append(f"| Parquet export of {e['rows']:,} rows | {e['s']:.1f} s, peak RSS "
@@ -190,11 +210,13 @@ def markdown(report: dict) -> str:
     if "projection" in report:
         p = report["projection"]
         during = [s for _, s, _ in p["renders_during_job"]]
+        failed = sum(1 for *_, errors in p["renders_during_job"] if errors)
         lines.append(f"| projection of {p['points']:,} tracks (background job) | {p['s']:.1f} s "
                      f"(k = {p['k']}) | ≤ 180 s |")  # fmt: skip
         if during:
-            lines.append(f"| page renders while it ran ({len(during)}) | max {max(during):.2f} s,"
-                         f" median {sorted(during)[len(during) // 2]:.2f} s | usable |")  # fmt: skip
+            lines.append(f"| page renders while it ran ({len(during)}, {failed} with an error) |"
+                         f" max {max(during):.2f} s, median {sorted(during)[len(during) // 2]:.2f}"
+                         " s | usable |")  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
@@ -209,6 +231,9 @@ def main(argv: list[str] | None = None) -> int:
     report = {"clips": clip_count(args.db), "db_gb": round(args.db.stat().st_size / 2**30, 2),
               "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
               "load_avg_1m_at_start": os.getloadavg()[0], "bars": BARS, "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}  # fmt: skip
+    stamp = {"when": report["when"], "load_avg_1m_at_start": report["load_avg_1m_at_start"]}
+    report["measured"] = {part: stamp for part in ("render", "browser", "export", "projection")
+                          if part not in args.skip}  # fmt: skip
     if "render" not in args.skip:
         report["render"] = render_pages(args.db, args.repeats)
     if "browser" not in args.skip:
@@ -217,8 +242,13 @@ def main(argv: list[str] | None = None) -> int:
         report["export"] = export_all(args.db)
     if "projection" not in args.skip and args.projection_db:
         report["projection"] = projection(args.projection_db)
+        report["projection"]["db"] = str(args.projection_db)
     RESULTS.mkdir(parents=True, exist_ok=True)
     stem = RESULTS / f"dashboard-scale-{report['clips']}"
+    if stem.with_suffix(".json").exists():  # keep the parts measured by an earlier --skip run
+        earlier = json.loads(stem.with_suffix(".json").read_text())
+        measured = {**earlier.get("measured", {}), **report["measured"]}
+        report = {**earlier, **report, "measured": measured}
     stem.with_suffix(".json").write_text(json.dumps(report, indent=2, default=str))
     stem.with_suffix(".md").write_text(markdown(report))
     print(markdown(report))
