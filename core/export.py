@@ -59,13 +59,16 @@ def export_query(store: Store, what: str, fmt: str, model_key: str,
         vector = ", ".join(f"e.embedding[{i + 1}] AS emb_{i}" for i in range(dim))
     else:
         vector = "e.embedding::FLOAT[] AS embedding"
+    # Distinct on the small columns first; the 4 KB vectors join last, streamed, never sorted.
+    keep = ", ".join(f"v.{c}" for c in _EMBEDDING_KEEP)
     sql = (
-        f"SELECT DISTINCT ON (v.clip_id, v.track) {', '.join(f'v.{c}' for c in _EMBEDDING_KEEP)},"
-        f" {vector} FROM ({CLIP_VIEW}) v JOIN {embedding_table(dim)} e ON e.clip_id = v.clip_id"
-        f" AND e.track = v.track AND e.model_key = v.model_key WHERE {condition}"
-        " ORDER BY v.clip_id, v.track, v.corpus"
+        f"WITH sel AS (SELECT DISTINCT ON (v.clip_id, v.track) {keep} FROM ({CLIP_VIEW}) v"
+        f" WHERE {condition} ORDER BY v.clip_id, v.track, v.corpus)"
+        f" SELECT {', '.join(f'sel.{c}' for c in _EMBEDDING_KEEP)}, {vector}"
+        f" FROM {embedding_table(dim)} e JOIN sel ON e.clip_id = sel.clip_id"
+        " AND e.track = sel.track WHERE e.model_key = ?"
     )
-    return sql, [model_key, *params]
+    return sql, [model_key, *params, model_key]
 
 
 def count_rows(store: Store, model_key: str, where: ClipFilter = ClipFilter()) -> dict[str, int]:
@@ -89,10 +92,22 @@ def export(store: Store, what: str, fmt: str, out: Path, model_key: str,
     sql, params = export_query(store, what, fmt, model_key, where)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    options = "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT csv, HEADER"
+    # Row groups by bytes: 122,880 rows of 4 KB vectors would buffer 500 MB per writer thread.
+    options = (
+        "FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE_BYTES '64MB'"
+        if fmt == "parquet"
+        else "FORMAT csv, HEADER"
+    )
     with store.reading() as con:
-        # Rows need not keep insertion order while streaming out: lets DuckDB bound memory.
+        # Bounded memory whatever the selection: rows need not keep insertion order while they
+        # stream out, and DuckDB's buffer pool (80 % of RAM by default) keeps to 1 GB.
         con.execute("SET preserve_insertion_order = false")
+        con.execute("SET memory_limit = '1GB'")
+        if what in ("frames", "embeddings"):
+            # DuckDB may build its hash join on the big side (the unnest's row estimate is far
+            # too low: every frame was held, 18 GB for 80M frames). Keep the join's written
+            # order: build on the selection, stream the frames or vectors through it.
+            con.execute("SET disabled_optimizers = 'build_side_probe_side'")
         result = con.execute(f"COPY ({sql}) TO ? ({options})", [*params, str(out)]).fetchall()
     return int(result[0][0])
 

@@ -251,16 +251,23 @@ def check_column(name: str) -> None:
 def frame_rows_sql(model_key: str, where: ClipFilter, ordered: bool = True) -> tuple[str, list]:
     """The long-format frame query (unnested in SQL, so COPY streams it) and its parameters.
 
-    An export leaves `ordered` off: sorting a thousand hours of frames would hold them all.
+    The 9 probabilities are computed right where a curve is unnested, so no curve (a list of
+    T*9 floats) ever enters a join: a hash join that built on curve rows held every one of them
+    (18 GB resident for the frames of 1M synthetic clips). Curves are picked with a semi-join
+    on the selection's keys. An export leaves `ordered` off: sorting a thousand hours of frames
+    would hold them all.
     """
     condition, params = where.where()
-    softmax = _softmax_sql("f.logits", "f.i")
-    sql = f"""WITH sel AS (SELECT DISTINCT ON (v.clip_id, v.track) * FROM ({CLIP_VIEW}) v
+    softmax = _softmax_sql("logits", "i")
+    sql = f"""WITH sel AS (SELECT DISTINCT ON (v.clip_id, v.track) v.corpus, v.clip_id,
+                  v.source_name, v.track FROM ({CLIP_VIEW}) v
                   WHERE {condition} ORDER BY v.clip_id, v.track, v.corpus),
-        f AS (SELECT clip_id, track, hop_ms, logits, unnest(range(n_frames)) AS i
-              FROM frame_curves WHERE model_key = ?)
-        SELECT sel.corpus, sel.clip_id, sel.source_name, f.track, f.i AS frame,
-               f.i * f.hop_ms / 1000.0 AS time_s, {softmax}
+        f AS (SELECT clip_id, track, i, i * hop_ms / 1000.0 AS time_s, {softmax}
+              FROM (SELECT clip_id, track, hop_ms, logits, unnest(range(n_frames)) AS i
+                    FROM frame_curves WHERE model_key = ?
+                    AND clip_id || '/' || track IN (SELECT clip_id || '/' || track FROM sel)))
+        SELECT sel.corpus, sel.clip_id, sel.source_name, f.track, f.i AS frame, f.time_s,
+               {", ".join(f"f.{c}" for c in SCORE_COLUMNS)}
         FROM f JOIN sel ON sel.clip_id = f.clip_id AND sel.track = f.track"""
     if ordered:
         sql += " ORDER BY sel.source_name, f.track, f.i"
