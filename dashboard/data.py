@@ -137,6 +137,11 @@ def segments(clip_id: str, model_key: str, track: str = "mix",
     return _cached("segments", clip_id, model_key, track)
 
 
+def embeddings(model_key: str, where: ClipFilter) -> tuple[pd.DataFrame, np.ndarray]:
+    """A small selection's clips and (N, D) embeddings (the upload page's downloads)."""
+    return _cached("embeddings", model_key, where)
+
+
 # -- clusters: read a stored projection, or compute one in a background job -------------------
 
 
