@@ -1,66 +1,121 @@
 """Exports of a clip selection as CSV or Parquet: clips with scores, frame curves, embeddings.
 
-Tables are built as DataFrames from core.store, so the CLI and the dashboard's download buttons
-write exactly the same columns. Parquet keeps the embedding as one list<float> column; CSV,
-which has no lists, spreads it over emb_0 ... emb_{D-1}.
+DuckDB writes every export itself with `COPY (query) TO file`: rows stream from the database
+to the file, so memory stays bounded whatever the selection (a million clips, or the frames of a
+thousand hours unnested in SQL), and nothing passes through pandas. The CLI and the dashboard's
+download buttons call the same `export`, so they write exactly the same columns. Parquet keeps
+types (timestamps, `tags` and the embedding as lists); CSV, which has no lists, joins `tags`
+with `|` and spreads the embedding over emb_0 ... emb_{D-1}.
 """
 
 from __future__ import annotations
 
-import io
+import tempfile
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 from core.errors import InputError
-from core.store import ClipFilter, Store
+from core.labels import SCORE_COLUMNS
+from core.records import ClipFilter
+from core.schema import CLIP_VIEW, embedding_table
+from core.store import Store
+from core.store_reads import frame_rows_sql
 
 WHATS = ("clips", "frames", "embeddings")
 FORMATS = ("csv", "parquet")
+_CLIP_COLUMNS = (
+    "corpus", "clip_id", "source_name", "duration_s", "source_rate_hz", "channels", "codec",
+    "agent", "recorded_at", "speaker", "tags", "track", "model_key", *SCORE_COLUMNS, "top_label",
+    "confidence", "added_at",
+)  # fmt: skip
+_EMBEDDING_KEEP = ("corpus", "clip_id", "source_name", "track", "agent", "recorded_at", "top_label")
 
 
-def table(
-    store: Store, what: str, model_key: str, where: ClipFilter = ClipFilter()
-) -> pd.DataFrame:
-    """The export table for `what` (clips | frames | embeddings) of one model's results."""
-    if what == "clips":
-        frame = store.clips(model_key, where)
-        frame["tags"] = frame["tags"].map(lambda t: "|".join(t) if t is not None else "")
-        return frame.drop(columns=["source_path"])
+def _check(what: str, fmt: str) -> None:
+    if what not in WHATS:
+        raise InputError(f"cannot export {what!r}; choose one of {', '.join(WHATS)}.")
+    if fmt not in FORMATS:
+        raise InputError(f"unknown format {fmt!r}; choose csv or parquet.")
+
+
+def export_query(store: Store, what: str, fmt: str, model_key: str,
+                 where: ClipFilter = ClipFilter()) -> tuple[str, list]:  # fmt: skip
+    """The SELECT an export writes, with its bound parameters."""
+    _check(what, fmt)
+    condition, params = where.where()
     if what == "frames":
-        return store.frame_rows(model_key, where)
-    if what == "embeddings":
-        clips, matrix = store.embeddings(model_key, where)
-        keep = ["corpus", "clip_id", "source_name", "track", "agent", "recorded_at", "top_label"]
-        frame = clips[keep].copy() if len(clips) else pd.DataFrame(columns=keep)
-        frame["embedding"] = list(matrix) if len(matrix) else []
-        return frame
-    raise InputError(f"cannot export {what!r}; choose one of {', '.join(WHATS)}.")
+        return frame_rows_sql(model_key, where, ordered=False)
+    if what == "clips":
+        columns = [
+            ("array_to_string(v.tags, '|') AS tags" if c == "tags" and fmt == "csv" else f"v.{c}")
+            for c in _CLIP_COLUMNS
+        ]
+        sql = (
+            f"SELECT {', '.join(columns)} FROM ({CLIP_VIEW}) v WHERE {condition}"
+            " ORDER BY v.source_name, v.clip_id, v.track"
+        )
+        return sql, [model_key, *params]
+    dim = store.embedding_dim(model_key) or 0
+    if fmt == "csv":  # no lists in CSV: one column per dimension
+        vector = ", ".join(f"e.embedding[{i + 1}] AS emb_{i}" for i in range(dim))
+    else:
+        vector = "e.embedding::FLOAT[] AS embedding"
+    # Distinct on the small columns first; the 4 KB vectors join last, streamed, never sorted.
+    keep = ", ".join(f"v.{c}" for c in _EMBEDDING_KEEP)
+    sql = (
+        f"WITH sel AS (SELECT DISTINCT ON (v.clip_id, v.track) {keep} FROM ({CLIP_VIEW}) v"
+        f" WHERE {condition} ORDER BY v.clip_id, v.track, v.corpus)"
+        f" SELECT {', '.join(f'sel.{c}' for c in _EMBEDDING_KEEP)}, {vector}"
+        f" FROM {embedding_table(dim)} e JOIN sel ON e.clip_id = sel.clip_id"
+        " AND e.track = sel.track WHERE e.model_key = ?"
+    )
+    return sql, [model_key, *params, model_key]
 
 
-def to_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
-    """Serialise an export table as CSV (UTF-8, header) or Parquet (snappy)."""
-    if fmt == "parquet":
-        buffer = io.BytesIO()
-        frame.to_parquet(buffer, index=False)
-        return buffer.getvalue()
-    if fmt == "csv":
-        if "embedding" in frame.columns:
-            vectors = np.vstack(frame["embedding"].to_numpy()) if len(frame) else np.zeros((0, 0))
-            spread = pd.DataFrame(vectors, columns=[f"emb_{i}" for i in range(vectors.shape[1])])
-            frame = pd.concat(
-                [frame.drop(columns=["embedding"]).reset_index(drop=True), spread], axis=1
-            )
-        return frame.to_csv(index=False).encode("utf-8")
-    raise InputError(f"unknown format {fmt!r}; choose csv or parquet.")
+def count_rows(store: Store, model_key: str, where: ClipFilter = ClipFilter()) -> dict[str, int]:
+    """Rows each export (clips, frames, embeddings) would hold, counted in one query."""
+    condition, params = where.where()
+    sql = (
+        f"WITH sel AS (SELECT v.clip_id, v.track FROM ({CLIP_VIEW}) v WHERE {condition}),"
+        " keys AS (SELECT DISTINCT clip_id, track FROM sel)"
+        " SELECT (SELECT count(*) FROM sel), (SELECT coalesce(sum(f.n_frames), 0)"
+        " FROM frame_curves f JOIN keys USING (clip_id, track) WHERE f.model_key = ?),"
+        " (SELECT count(*) FROM keys)"
+    )
+    with store.reading() as con:
+        counts = con.execute(sql, [model_key, *params, model_key]).fetchall()[0]
+    return {what: int(n) for what, n in zip(WHATS, counts, strict=True)}
 
 
 def export(store: Store, what: str, fmt: str, out: Path, model_key: str,
            where: ClipFilter = ClipFilter()) -> int:  # fmt: skip
-    """Write one export file; return the number of rows written."""
-    frame = table(store, what, model_key, where)
-    data = to_bytes(frame, fmt)
+    """Write one export file with DuckDB's COPY; return the number of rows written."""
+    sql, params = export_query(store, what, fmt, model_key, where)
+    out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(data)
-    return len(frame)
+    # Row groups by bytes: 122,880 rows of 4 KB vectors would buffer 500 MB per writer thread.
+    options = (
+        "FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE_BYTES '64MB'"
+        if fmt == "parquet"
+        else "FORMAT csv, HEADER"
+    )
+    with store.reading() as con:
+        # Bounded memory whatever the selection: rows need not keep insertion order while they
+        # stream out, and DuckDB's buffer pool (80 % of RAM by default) keeps to 1 GB.
+        con.execute("SET preserve_insertion_order = false")
+        con.execute("SET memory_limit = '1GB'")
+        if what in ("frames", "embeddings"):
+            # DuckDB may build its hash join on the big side (the unnest's row estimate is far
+            # too low: every frame was held, 18 GB for 80M frames). Keep the join's written
+            # order: build on the selection, stream the frames or vectors through it.
+            con.execute("SET disabled_optimizers = 'build_side_probe_side'")
+        result = con.execute(f"COPY ({sql}) TO ? ({options})", [*params, str(out)]).fetchall()
+    return int(result[0][0])
+
+
+def export_to_temp(store: Store, what: str, fmt: str, model_key: str,
+                   where: ClipFilter = ClipFilter()) -> Path:  # fmt: skip
+    """Export into a fresh temporary file (for a download); the caller serves and removes it."""
+    folder = Path(tempfile.mkdtemp(prefix="emoscope-export-"))
+    out = folder / f"emoscope-{what}.{fmt}"
+    export(store, what, fmt, out, model_key, where)
+    return out

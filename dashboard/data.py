@@ -8,14 +8,19 @@ any ingest, from this app or the CLI, invalidates them without a manual refresh.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import analytics, export
+from core import clusters, export
+from core.aggregates import ClipQuery, ClipSummary
+from core.clusters import ProjectionParams
 from core.errors import InputError
+from core.jobs import JOBS, Job
 from core.model import Engine, load_engine
 from core.store import ClipFilter, Store, resolve_db_path
 from core.testmodel import make_test_model
@@ -114,63 +119,119 @@ def filter_options() -> dict:
 
 
 def clips(model_key: str, where: ClipFilter = ClipFilter()) -> pd.DataFrame:
+    """Every clip of a small selection (e.g. the files just uploaded); pages page larger ones."""
     return _cached("clips", model_key, where)
 
 
-def tracks_with_curves(model_key: str, where: ClipFilter = ClipFilter()) -> pd.DataFrame:
-    return _cached("tracks_with_curves", model_key, where)
+def clip_page(model_key: str, query: ClipQuery) -> pd.DataFrame:
+    """One page of the clip table, filtered, searched and sorted in the database."""
+    return _cached("clip_page", model_key, query)
+
+
+def clip_table(model_key: str, query: ClipQuery) -> tuple[ClipSummary, pd.DataFrame]:
+    """The selection's summary (rows, recordings, mean confidence) and one page of it."""
+    return _cached("clip_table", model_key, query)
+
+
+def agent_counts() -> pd.DataFrame:
+    return _cached("agent_counts")
+
+
+def trends(model_key: str, where: ClipFilter, period: str) -> pd.DataFrame:
+    """Per agent and period: n, emotion shares, mean confidence (aggregated in DuckDB)."""
+    return _cached("trends", model_key, where, period)
+
+
+def curve_tracks(model_key: str, search: str = "", clip_ids: tuple[str, ...] = (),
+                 limit: int = 200) -> pd.DataFrame:  # fmt: skip
+    return _cached("curve_tracks", model_key, search, clip_ids, limit)
 
 
 def frame_logits(clip_id: str, model_key: str, track: str = "mix") -> np.ndarray | None:
     return _cached("frame_logits", clip_id, model_key, track)
 
 
-def segments(clip_id: str, model_key: str, track: str = "mix") -> pd.DataFrame:
-    """Windows of a long recording with their scores; empty for clips scored whole."""
+def segments(clip_id: str, model_key: str, track: str = "mix",
+             duration_s: float | None = None) -> pd.DataFrame:  # fmt: skip
+    """Windows of a long recording with their scores; empty for clips scored whole.
+
+    Given the clip's duration, a clip too short to be scored in windows skips the lookup (a
+    scan of every segment of a large corpus).
+    """
+    from core.ingest import LONG_FROM_S
+
+    if duration_s is not None and duration_s <= LONG_FROM_S:
+        return pd.DataFrame(columns=["segment", "start_s", "end_s", "top_label", "confidence"])
     return _cached("segments", clip_id, model_key, track)
 
 
 def embeddings(model_key: str, where: ClipFilter) -> tuple[pd.DataFrame, np.ndarray]:
+    """A small selection's clips and (N, D) embeddings (the upload page's downloads)."""
     return _cached("embeddings", model_key, where)
 
 
-def projection(model_key: str, where: ClipFilter, k: int, n_neighbors: int, min_dist: float,
-               compute: bool, on_progress=None) -> tuple[pd.DataFrame, np.ndarray] | None:  # fmt: skip
-    """Clips of the selection with x, y, cluster: from the database, or computed and stored.
+# -- clusters: read a stored projection, or compute one in a background job -------------------
 
-    Returns None when it is not stored yet and `compute` is False.
+
+def projection_key(model_key: str, where: ClipFilter, params: ProjectionParams) -> tuple[str, int]:
+    """(key, number of tracks) of the selection's projection, from a SQL fingerprint."""
+    n, fingerprint = _cached("selection_fingerprint", model_key, where)
+    return clusters.projection_key(model_key, n, fingerprint, params), n
+
+
+def projection_size(key: str) -> int:
+    return _cached("projection_size", key)
+
+
+def projection_points(key: str, model_key: str, where: ClipFilter, max_points: int) -> pd.DataFrame:
+    return _cached("projection_points", key, model_key, where, max_points)
+
+
+def cluster_profile(key: str, model_key: str) -> pd.DataFrame:
+    return _cached("cluster_profile", key, model_key)
+
+
+def projection_job(key: str) -> Job | None:
+    return JOBS.get(key)
+
+
+def start_projection(key: str, model_key: str, where: ClipFilter, params: ProjectionParams) -> Job:
+    """Compute a projection in a worker thread (core only); the page polls the returned job."""
+    s = store()
+    return JOBS.start(
+        key, lambda progress: clusters.compute_projection(s, model_key, where, params, progress)
+    )
+
+
+# -- exports: counted on page load, written by DuckDB only when a download is clicked ----------
+
+
+def export_rows(model_key: str, where: ClipFilter) -> dict[str, int]:
+    """Rows of each export of the selection (clips, frames, embeddings)."""
+    s = store()
+    return _count_rows(s, str(s.path), version(), model_key, where)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _count_rows(_s: Store, path: str, v: tuple, model_key: str, where: ClipFilter):
+    return export.count_rows(_s, model_key, where)
+
+
+def export_file(what: str, fmt: str, model_key: str, where: ClipFilter) -> Callable[[], BinaryIO]:
+    """A download's deferred data: on click, COPY into a temp file and hand it over open.
+
+    The temp file is unlinked as soon as it is open, so nothing is left behind on disk.
     """
-    clips_, matrix = embeddings(model_key, where)
-    params = {"k": k, "n_neighbors": n_neighbors, "min_dist": min_dist, "algo": "umap-cosine"}
-    key = analytics.projection_key(list(clips_.clip_id + "/" + clips_.track), model_key, params)
-    stored = store().projection(key)
-    if stored.empty:
-        if not compute:
-            return None
-        points = analytics.project(matrix, k, n_neighbors, min_dist, on_progress=on_progress)
-        stored = pd.concat([clips_[["clip_id", "track"]].reset_index(drop=True), points], axis=1)
-        store().save_projection(key, stored)
-    merged = clips_.merge(stored, on=["clip_id", "track"], how="inner")
-    return merged, matrix
+    s = store()
 
+    def build() -> BinaryIO:
+        path = export.export_to_temp(s, what, fmt, model_key, where)
+        handle = path.open("rb")
+        path.unlink()
+        path.parent.rmdir()
+        return handle
 
-@st.cache_data(show_spinner=False, max_entries=8)
-def _suggest(path: str, v: tuple, model_key: str, where: ClipFilter):
-    return analytics.suggest_k(embeddings(model_key, where)[1])
-
-
-def suggest_k(model_key: str, where: ClipFilter) -> tuple[int, dict[int, float]]:
-    return _suggest(str(store().path), version(), model_key, where)
-
-
-@st.cache_data(show_spinner=False, max_entries=16)
-def _export(_s: Store, path: str, v: tuple, what: str, fmt: str, model_key: str, where: ClipFilter):
-    frame = export.table(_s, what, model_key, where)
-    return export.to_bytes(frame, fmt), len(frame)
-
-
-def export_bytes(what: str, fmt: str, model_key: str, where: ClipFilter) -> tuple[bytes, int]:
-    return _export(store(), str(store().path), version(), what, fmt, model_key, where)
+    return build
 
 
 def analyse(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from datetime import date
 
 import streamlit as st
 
@@ -59,6 +60,14 @@ def _clamp(number, low, high):
     if high is not None and number > high:
         return high
     return number
+
+
+def get_date(name: str) -> date | None:
+    """A YYYY-MM-DD parameter; anything else reads as absent."""
+    try:
+        return date.fromisoformat(st.query_params.get(name, ""))
+    except ValueError:
+        return None
 
 
 def put(**values) -> None:

@@ -59,33 +59,30 @@ def results_page(title: str, nothing_yet: str, filters: bool = True) -> tuple[st
 
 
 def clip_filter() -> ClipFilter:
-    """Sidebar filters for corpus, agent, dates, top emotion, confidence and duration."""
+    """Sidebar filters for corpus, agent, dates, top emotion, confidence and duration.
+
+    Every choice is kept in the URL (dates as `from`/`to`, `to` the inclusive last day;
+    durations as `dmin`/`dmax`), so a shared address shows the same clips.
+    """
     options = data.filter_options()
     corpora = list(data.corpora().corpus)
+    counts = dict(data.agent_counts().itertuples(index=False))
     side = st.sidebar
     side.subheader("Filter clips")
     chosen_corpora = side.multiselect("Corpus", corpora, default=state.get_list("corpus", corpora))
-    agents = side.multiselect(
-        "Agent", options["agents"], default=state.get_list("agent", options["agents"])
-    )
+    agents = side.multiselect("Agent", options["agents"],
+                              default=state.get_list("agent", options["agents"]),
+                              format_func=lambda a: f"{a} ({counts.get(a, 0):,})")  # fmt: skip
     labels = side.multiselect("Top emotion", EMOTIONS, default=state.get_list("emotion", EMOTIONS),
                               format_func=lambda e: f"{EMOJI[e]} {e}")  # fmt: skip
-    date_from = date_to = None
-    if options["date_min"] is not None:
-        low, high = options["date_min"].date(), options["date_max"].date()
-        picked = side.date_input(
-            "Recorded between", value=(low, high), min_value=low, max_value=high
-        )
-        if isinstance(picked, tuple) and len(picked) == 2 and picked != (low, high):
-            date_from = datetime.combine(picked[0], time())
-            date_to = datetime.combine(picked[1], time()) + timedelta(days=1)
+    date_from, date_to, days = _date_range(options)
     confidence = side.slider(
         "Confidence", 0.0, 1.0, (state.get_float("cmin", 0.0), state.get_float("cmax", 1.0)), 0.05
     )
-    longest = max(float(options["max_duration_s"]), 1.0)
-    duration = side.slider(
-        "Duration (s)", 0.0, round(longest + 0.5, 1), (0.0, round(longest + 0.5, 1))
-    )
+    top = round(max(float(options["max_duration_s"]), 1.0) + 0.5, 1)
+    wanted = (min(max(state.get_float("dmin", 0.0), 0.0), top),
+              min(max(state.get_float("dmax", top), 0.0), top))  # fmt: skip
+    duration = side.slider("Duration (s)", 0.0, top, (min(wanted), max(wanted)))
     tracks = options["tracks"]
     chosen_tracks = []
     if len(tracks) > 1:  # stereo calls scored per channel: filter by role (agent, customer …)
@@ -93,13 +90,32 @@ def clip_filter() -> ClipFilter:
             "Track / role", tracks, default=state.get_list("role", tracks)
         )
     state.put(role=chosen_tracks, corpus=chosen_corpora, agent=agents, emotion=labels,
-              cmin=confidence[0] or None, cmax=None if confidence[1] == 1.0 else confidence[1])  # fmt: skip
+              cmin=confidence[0] or None, cmax=None if confidence[1] == 1.0 else confidence[1],
+              dmin=duration[0] or None, dmax=None if duration[1] >= top else duration[1],
+              **days)  # fmt: skip
     return ClipFilter(
         corpora=tuple(chosen_corpora), agents=tuple(agents), top_labels=tuple(labels),
         tracks=tuple(chosen_tracks), date_from=date_from, date_to=date_to,
         min_confidence=confidence[0], max_confidence=confidence[1],
-        min_duration_s=duration[0], max_duration_s=None if duration[1] >= longest else duration[1],
+        min_duration_s=duration[0], max_duration_s=None if duration[1] >= top else duration[1],
     )  # fmt: skip
+
+
+def _date_range(options: dict) -> tuple[datetime | None, datetime | None, dict]:
+    """The 'Recorded between' picker: (from, exclusive end, URL parameters)."""
+    if options["date_min"] is None:
+        return None, None, {"from": None, "to": None}
+    low, high = options["date_min"].date(), options["date_max"].date()
+    start = min(max(state.get_date("from") or low, low), high)
+    end = max(min(state.get_date("to") or high, high), start)
+    picked = st.sidebar.date_input(
+        "Recorded between", value=(start, end), min_value=low, max_value=high
+    )
+    if not (isinstance(picked, tuple) and len(picked) == 2) or picked == (low, high):
+        return None, None, {"from": None, "to": None}
+    first, last = picked
+    return (datetime.combine(first, time()), datetime.combine(last, time()) + timedelta(days=1),
+            {"from": first.isoformat(), "to": last.isoformat()})  # fmt: skip
 
 
 def top_result(label: str, confidence: float, untrained: bool) -> None:

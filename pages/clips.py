@@ -1,18 +1,44 @@
-"""Clips: a filterable table of every clip with its 9 scores; a selected row opens the clip."""
+"""Clips: a filterable table of every clip with its 9 scores; a selected row opens the clip.
 
+The table is searched, sorted and paged in the database (500 rows a page); the page never holds
+the corpus.
+"""
+
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
+from core.aggregates import PAGE_ROWS, ClipQuery
 from core.analytics import curve_frame, dominant_segments, smooth_curve
 from core.labels import EMOTIONS, SCORE_COLUMNS
 from dashboard import charts, data, state, widgets
 
 model_key, where = widgets.results_page("🗂️ Clips", "clips")
-clips = data.clips(model_key, where)
-st.caption(f"{len(clips)} clips (tracks) match the filters.")
-if clips.empty:
+SORTABLE = ["source_name", "recorded_at", "duration_s", "confidence", "agent", "top_label",
+            *SCORE_COLUMNS]  # fmt: skip
+top = st.columns([3, 2, 1, 1])
+search = top[0].text_input("Search file names", state.get_str("q", "") or "", key="search")
+order_by = top[1].selectbox("Sort by", SORTABLE, index=SORTABLE.index(
+    state.get_str("sort", "source_name", SORTABLE)))  # fmt: skip
+descending = top[2].radio("Order", ["ascending", "descending"], horizontal=False,
+                          index=int(state.get_str("desc") == "1")) == "descending"  # fmt: skip
+page = top[3].number_input("Page", min_value=1, value=max(int(state.get_float("page", 1)), 1))
+summary, shown = data.clip_table(
+    model_key, ClipQuery(where, search, order_by, descending, page - 1)
+)
+pages = max(1, -(-summary.rows // PAGE_ROWS))
+if page > pages:  # a shared link to a page the current filters no longer reach
+    page = pages
+    shown = data.clip_page(model_key, ClipQuery(where, search, order_by, descending, page - 1))
+state.put(q=search.strip() or None, sort=None if order_by == "source_name" else order_by,
+          desc="1" if descending else None, page=None if page == 1 else page)  # fmt: skip
+mean = "—" if summary.mean_confidence is None else f"{summary.mean_confidence:.1%}"
+st.caption(f"{summary.rows:,} clips (tracks) match the filters · {summary.recordings:,} "
+           f"recordings · mean confidence {mean} · page {page} of {pages:,} "
+           f"({len(shown)} rows)")  # fmt: skip
+if summary.rows == 0:
     st.warning("No clip matches these filters; widen them in the sidebar.")
     st.stop()
 
@@ -21,14 +47,16 @@ columns = ["source_name", "corpus", "track", "agent", "recorded_at", "duration_s
 config = {c: st.column_config.ProgressColumn(c.removeprefix("score_"), format="percent", min_value=0, max_value=1)
           for c in [*SCORE_COLUMNS, "confidence"]}  # fmt: skip
 config["duration_s"] = st.column_config.NumberColumn("duration (s)", format="%.2f")
-table = st.dataframe(clips[columns], hide_index=True, column_config=config, on_select="rerun",
+table = st.dataframe(shown[columns], hide_index=True, column_config=config, on_select="rerun",
                      selection_mode="single-row", key="clip_table")  # fmt: skip
 picked = table.selection.rows
 if picked:
-    state.put(clip=clips.clip_id.iloc[picked[0]], track=clips.track.iloc[picked[0]])
-selected = clips[
-    (clips.clip_id == state.get_str("clip")) & (clips.track == state.get_str("track", "mix"))
-]
+    state.put(clip=shown.clip_id.iloc[picked[0]], track=shown.track.iloc[picked[0]])
+wanted = state.get_str("clip")
+selected = shown[(shown.clip_id == wanted) & (shown.track == state.get_str("track", "mix"))]
+if selected.empty and wanted:  # a shared link to a clip on another page of the table
+    selected = data.clip_page(model_key, ClipQuery(replace(where, clip_ids=(wanted,))))
+    selected = selected[selected.track == state.get_str("track", "mix")]
 if selected.empty:
     st.info("Select a row to open the clip.")
     st.stop()
@@ -55,7 +83,7 @@ with right:
             {"": [str(v) if v is not None else "—" for v in facts.values()]}, index=list(facts)
         )
     )
-windows = data.segments(row.clip_id, model_key, row.track)
+windows = data.segments(row.clip_id, model_key, row.track, float(row.duration_s))
 if not windows.empty:
     st.caption(f"Long recording: scored in {len(windows)} windows of 30 s (5 s overlap); its scores "
                "are the duration-weighted aggregate of the whole curve.")  # fmt: skip

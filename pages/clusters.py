@@ -1,43 +1,75 @@
-"""Clusters: UMAP of the embeddings with KMeans; colour, select points, read each cluster's profile."""
+"""Clusters: UMAP of the embeddings with KMeans; colour, select points, read each cluster's profile.
+
+Opening the page computes nothing: a stored projection is read back at once, else a button starts
+a background job (core.clusters in a worker thread) whose progress this page polls while every
+other page stays usable.
+"""
 
 import streamlit as st
 
-from core.analytics import cluster_profile
+from core.clusters import ProjectionParams
 from core.labels import SCORE_COLUMNS
 from dashboard import charts, data, state, widgets
 
+MAX_POINTS = 20_000  # markers sent to the browser; profiles always count every point
+K_CHOICES = [0, *range(2, 13)]
+
 model_key, where = widgets.results_page("🧭 Clusters", "embeddings to cluster")
-n = len(data.clips(model_key, where))
+a, b, c, d = st.columns(4)
+k = a.selectbox("Clusters (k)", K_CHOICES, index=K_CHOICES.index(
+    int(state.get_float("k", 0)) if int(state.get_float("k", 0)) in K_CHOICES else 0),
+    format_func=lambda v: "auto (silhouette)" if v == 0 else str(v))  # fmt: skip
+neighbors = b.slider("UMAP neighbours", 2, 50, 15)
+min_dist = c.slider("UMAP min distance", 0.0, 0.99, 0.1, 0.01)
+color_by = d.selectbox("Colour by", ["cluster", "top_label", "agent", "corpus"])
+state.put(k=k or None)
+params = ProjectionParams(k=k, n_neighbors=neighbors, min_dist=min_dist)
+key, n = data.projection_key(model_key, where, params)
 if n < 5:
     st.info(
         f"{n} clips selected: a projection needs at least 5. Widen the filters or add recordings."
     )
     st.stop()
 
-best = widgets.run_safely(lambda: data.suggest_k(model_key, where))
-suggested = best[0] if best else 3
-a, b, c, d = st.columns(4)
-k = a.slider("Clusters (k)", 2, min(12, n - 1), min(int(state.get_float("k", suggested)), n - 1),
-             help=f"suggested by silhouette: k = {suggested}")  # fmt: skip
-neighbors = b.slider("UMAP neighbours", 2, min(50, n - 1), min(15, n - 1))
-min_dist = c.slider("UMAP min distance", 0.0, 0.99, 0.1, 0.01)
-color_by = d.selectbox("Colour by", ["cluster", "top_label", "agent", "corpus"])
-state.put(k=k)
-st.caption(f"Suggested k by silhouette (cosine): **{suggested}**" + (
-    " · " + ", ".join(f"k={kk}: {s:.2f}" for kk, s in best[1].items()) if best else ""))  # fmt: skip
 
-result = data.projection(model_key, where, k, neighbors, min_dist, compute=False)
-if result is None:
-    if not st.button("Compute projection", type="primary"):
-        st.info(f"This selection ({n} clips) has no stored projection for these parameters yet.")
-        st.stop()
-    bar = st.progress(0.0, "Starting…")
-    result = widgets.run_safely(lambda: data.projection(
-        model_key, where, k, neighbors, min_dist, compute=True,
-        on_progress=lambda done, total, stage: bar.progress(done / total, stage)))  # fmt: skip
-    if result is None:
-        st.stop()
-points, _ = result
+@st.fragment(run_every=1.0)
+def job_progress(job_key: str) -> None:
+    """Polls the background job; reruns the whole page once the projection is stored."""
+    job = data.projection_job(job_key)
+    snap = job.snapshot()
+    if snap.finished:
+        if snap.error:
+            st.error(snap.error)
+            return
+        st.rerun(scope="app")
+    st.progress(snap.fraction, f"{snap.stage} · {snap.elapsed_s:.0f} s")
+
+
+stored = data.projection_size(key)
+if stored == 0:
+    job = data.projection_job(key)
+    snap = job.snapshot() if job else None
+    if snap is None or snap.finished:  # never computed, or the last attempt failed
+        if snap is not None and snap.error:
+            st.error(snap.error)
+        st.info(f"This selection ({n:,} clips) has no stored projection for these parameters "
+                "yet. Computing runs in the background; other pages stay usable.")  # fmt: skip
+        if not st.button("Compute projection", type="primary"):
+            st.stop()
+        data.start_projection(key, model_key, where, params)
+    job_progress(key)
+    st.stop()
+
+job = data.projection_job(key)
+result = job.snapshot().result if job else None
+if result is not None and result.silhouette:
+    st.caption(f"k = {result.k} suggested by silhouette (cosine, on a sample of at most 10,000 "
+               "points): " + ", ".join(f"k={kk}: {s:.2f}" for kk, s in result.silhouette.items()))  # fmt: skip
+points = data.projection_points(key, model_key, where, MAX_POINTS)
+shown = (
+    f"{len(points):,} of {stored:,} points shown" if stored > len(points) else f"{stored:,} points"
+)
+st.caption(f"{shown} (a deterministic sample); clusters and profiles use every point.")
 chosen = st.plotly_chart(charts.cluster_scatter(points, color_by), on_select="rerun", key="scatter")
 ids = (
     {tuple(p["customdata"][:2]) for p in chosen.selection.points}
@@ -51,7 +83,7 @@ if ids:
                  hide_index=True)  # fmt: skip
 else:
     st.caption("Lasso or box-select points to list their clips.")
-profile = cluster_profile(points)
+profile = data.cluster_profile(key, model_key)
 st.subheader("Cluster profiles")
 st.plotly_chart(charts.cluster_mix(profile), key="mix")
 st.dataframe(profile[["cluster", "n", "top_emotion", "top_agents"]], hide_index=True)

@@ -2,17 +2,31 @@
 
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 
 from core.analytics import curve_frame, dominant_segments, smooth_curve
 from core.labels import EMOJI, EMOTIONS
 from dashboard import charts, data, state, widgets
 
+CHOICES = 200  # clips offered in the picker at once
+
 model_key, _ = widgets.results_page("📈 Frame curves", "frame curves", filters=False)
-tracks = data.tracks_with_curves(model_key)
-if tracks.empty:
+search = st.text_input("Find clips by file name", state.get_str("q", "") or "", key="find")
+wanted_clip = state.get_str("clip", "") or ""
+tracks = data.curve_tracks(model_key, search, limit=CHOICES)
+matches = int(tracks.matches.max()) if len(tracks) else 0
+if wanted_clip:  # a linked clip is offered even when it is not among the first matches
+    tracks = pd.concat([data.curve_tracks(model_key, clip_ids=(wanted_clip,)), tracks])
+    tracks = tracks.drop_duplicates(["clip_id", "track"])
+if tracks.empty and not search:
     st.info("No frame curves stored yet: analyse recordings with granularity **frame** "
             "(or `python -m core ingest ... --frames`).")  # fmt: skip
+    st.stop()
+st.caption(f"{matches:,} tracks with frame curves match" + (
+    f"; the first {CHOICES} are listed, search to narrow them" if matches > CHOICES else ""))  # fmt: skip
+if tracks.empty:
+    st.warning("No clip with a frame curve matches this search.")
     st.stop()
 
 tracks["key"] = tracks.clip_id + "|" + tracks.track
@@ -40,6 +54,7 @@ compare = st.selectbox(
 )
 clip_id, track = first.split("|")
 state.put(
+    q=search.strip() or None,
     clip=clip_id,
     track=track,
     smooth=window_s,
@@ -74,7 +89,7 @@ for column, key in zip(st.columns(len(shown)), shown, strict=True):
             f"{len(logits)} frames of 20 ms · {info.duration_s:.1f} s · shown at {len(curve)} points"
         )
         path = info.source_path
-        windows = data.segments(clip_id, model_key, track)
+        windows = data.segments(clip_id, model_key, track, float(info.duration_s))
         start_s = 0.0
         if not windows.empty:  # a long recording: jump to any of its scored windows
             labels = {r.segment: f"{int(r.start_s // 60)}:{r.start_s % 60:04.1f} – {int(r.end_s // 60)}:{r.end_s % 60:04.1f}"

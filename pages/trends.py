@@ -1,15 +1,22 @@
-"""Agent trends: emotion share and confidence per agent and period, with drill-down to clips."""
+"""Agent trends: emotion share and confidence per agent and period, with drill-down to clips.
+
+The agents x periods table is aggregated in DuckDB (date_trunc by day, week or month); the page
+receives one row per cell, never the clips.
+"""
 
 from dataclasses import replace
 
+import pandas as pd
 import streamlit as st
 
-from core.analytics import LOW_N, PERIODS, agent_trends, period_length
+from core.aggregates import LOW_N, PERIODS, ClipQuery
+from core.analytics import period_length
 from core.labels import EMOJI, EMOTIONS, SCORE_COLUMNS
 from dashboard import charts, data, state, widgets
 
+HEATMAP_AGENTS = 30  # a heatmap taller than this is unreadable; the busiest agents are shown
+
 model_key, where = widgets.results_page("📅 Agent trends", "agent trends")
-clips = data.clips(model_key, where)
 a, b = st.columns(2)
 period = a.radio(
     "Period",
@@ -20,7 +27,7 @@ period = a.radio(
 emotion = b.selectbox("Emotion", EMOTIONS, index=EMOTIONS.index(state.get_str("focus", "angry", EMOTIONS)),
                       format_func=lambda e: f"{EMOJI[e]} {e}")  # fmt: skip
 state.put(period=period, focus=emotion)
-trends = agent_trends(clips, period)
+trends = data.trends(model_key, where, period)
 if trends.empty:
     st.info("No clip of this selection has both an agent and a recording date. Add them with a "
             "manifest CSV or a path pattern such as `{agent}/{recorded_at}_*.wav`.")  # fmt: skip
@@ -28,7 +35,14 @@ if trends.empty:
 st.caption(
     f"Cells with fewer than {LOW_N} clips are marked “low” (hollow markers below): shown, not hidden."
 )
-st.plotly_chart(charts.trend_heatmap(trends, emotion), key="heatmap")
+busiest = trends.groupby("agent").n.sum().sort_values(ascending=False, kind="stable")
+heat_agents = sorted(busiest.index[:HEATMAP_AGENTS])
+if len(busiest) > HEATMAP_AGENTS:
+    st.caption(f"Heatmap: the {HEATMAP_AGENTS} agents with the most clips of {len(busiest):,}; "
+               "pick agents in the sidebar to see others.")  # fmt: skip
+st.plotly_chart(
+    charts.trend_heatmap(trends[trends.agent.isin(heat_agents)], emotion), key="heatmap"
+)
 
 agents = sorted(trends.agent.unique())
 picked = st.multiselect(
@@ -47,18 +61,21 @@ st.subheader("Drill down")
 c, d = st.columns(2)
 agent = c.selectbox("Agent", agents)
 periods = list(trends[trends.agent == agent].period)
-start = d.selectbox("Period starting", periods, format_func=lambda p: p.strftime("%Y-%m-%d"))
-end = start + period_length(period)
-cell = data.clips(
-    model_key,
-    replace(where, agents=(agent,), date_from=start.to_pydatetime(), date_to=end.to_pydatetime()),
+start = pd.Timestamp(
+    d.selectbox("Period starting", periods, format_func=lambda p: p.strftime("%Y-%m-%d"))
 )
+end = start + period_length(period)
+cell = data.clip_page(
+    model_key,
+    ClipQuery(replace(where, agents=(agent,), date_from=start.to_pydatetime(),
+                      date_to=end.to_pydatetime()), order_by="recorded_at"),
+)  # fmt: skip
 st.dataframe(
     cell[["source_name", "recorded_at", "track", "top_label", "confidence", *SCORE_COLUMNS]],
     hide_index=True,
 )
 st.dataframe(
-    trends,
+    trends[trends.agent.isin(heat_agents)],
     hide_index=True,
     column_config={e: st.column_config.NumberColumn(format="percent") for e in EMOTIONS},
 )

@@ -1,11 +1,15 @@
 """Every page through Streamlit's AppTest, on an empty and on a seeded database."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
+
+from core.labels import EMOJI
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 PAGES = ["upload", "clips", "frames", "clusters", "trends", "exports"]
@@ -45,7 +49,8 @@ def test_clips_page_lists_the_corpus_and_opens_a_clip(seeded_db, monkeypatch):
     key = Store(seeded_db).models().model_key[0]
     clip = Store(seeded_db).clips(key).iloc[0]
     at = open_page("clips", seeded_db, monkeypatch, clip=clip.clip_id, track="mix")
-    assert "12 clips (tracks) match the filters." in [c.value for c in at.caption]
+    assert any(c.value.startswith("12 clips (tracks) match the filters · 12 recordings")
+               for c in at.caption)  # fmt: skip
     assert len(at.dataframe[0].value) == 12
     assert clip.source_name in [s.value for s in at.main.subheader]
     assert any(clip.top_label.capitalize() in m.value for m in at.markdown)
@@ -71,16 +76,40 @@ def test_frames_page_draws_curves_and_compares(seeded_db, monkeypatch):
     assert any("frames of 20 ms" in c.value for c in at.caption)
 
 
-def test_clusters_page_computes_and_stores_a_projection(seeded_db, monkeypatch):
+def test_clusters_page_computes_in_the_background_and_stores_a_projection(seeded_db, monkeypatch):
+    from core.jobs import JOBS
+
     at = open_page("clusters", seeded_db, monkeypatch)
-    assert any("Suggested k by silhouette" in c.value for c in at.caption)
+    assert any("no stored projection" in i.value for i in at.info)  # nothing computed on open
+    assert not at.get("plotly_chart")
     at.button[0].click().run()
     assert not at.exception
+    running = [job for key, job in JOBS._jobs.items()]
+    assert running, "the button starts a background job"
+    for job in running:
+        assert job.wait(300).error is None
+    at.run()
     profile = at.dataframe[-1].value
     assert profile.n.sum() == 12
-    assert len(profile) == next(s for s in at.slider if s.label == "Clusters (k)").value
+    assert any("suggested by silhouette" in c.value for c in at.caption)
     again = open_page("clusters", seeded_db, monkeypatch)  # now read back from the database
     assert not again.button and again.dataframe[-1].value.n.sum() == 12
+    assert any("12 points" in c.value for c in again.caption)
+    from core.store import Store
+
+    store = Store(seeded_db)
+    clips = store.clips(store.models().model_key[0])
+    expected = {"cluster": {str(c) for c in again.dataframe[-1].value.cluster},
+                "top_label": set(clips.top_label), "agent": set(clips.agent),
+                "corpus": set(clips.corpus)}  # fmt: skip
+    picker = next(s for s in again.selectbox if s.label == "Colour by")
+    assert picker.options == list(expected)
+    for colour in picker.options:
+        picker.set_value(colour).run()
+        assert not again.exception
+        figure = json.loads(again.get("plotly_chart")[0].proto.spec)
+        assert {trace["name"] for trace in figure["data"]} == expected[colour]
+        picker = next(s for s in again.selectbox if s.label == "Colour by")
 
 
 def test_trends_page_heatmap_and_drill_down(seeded_db, monkeypatch):
@@ -165,3 +194,158 @@ def test_a_split_call_shows_both_tracks_aligned(tmp_path, engine, monkeypatch):
     at = open_page("frames", tmp_path / "calls.duckdb", monkeypatch)
     assert at.toggle[0].value is True
     assert len(at.get("plotly_chart")) == 2  # the aligned pair, then the selected track
+
+
+# -- pages at scale: paging, sorting, search, periods, URL state (a synthetic database) -------
+
+
+@pytest.fixture(scope="module")
+def synth_db(tmp_path_factory) -> Path:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    import synth_db as synth
+
+    db = tmp_path_factory.mktemp("synth-pages") / "synth.duckdb"
+    synth.build(db, synth.SynthSpec(clips=700, seed=5, batch=350, curve_share=0.05))
+    return db
+
+
+def _param(at, name: str) -> str:
+    value = at.query_params[name]
+    return value[0] if isinstance(value, list) else value
+
+
+def _caption(at, start: str) -> str:
+    return next(c.value for c in at.caption if c.value.startswith(start))
+
+
+def test_clips_page_pages_in_the_database(synth_db, monkeypatch):
+    from core.store import Store
+
+    store = Store(synth_db)
+    every = store.clips(store.models().model_key[0])
+    at = open_page("clips", synth_db, monkeypatch)
+    assert _caption(at, f"{len(every):,} clips (tracks) match").endswith("page 1 of 2 (500 rows)")
+    first = at.dataframe[0].value
+    assert len(first) == 500 and list(first.source_name) == sorted(every.source_name)[:500]
+    at.number_input[0].set_value(2).run()
+    assert len(at.dataframe[0].value) == len(every) - 500
+    assert _param(at, "page") == "2"
+
+
+@pytest.mark.parametrize("order", ["ascending", "descending"])
+@pytest.mark.parametrize(
+    "column",
+    ["source_name", "recorded_at", "duration_s", "confidence", "agent", "top_label",
+     "score_angry", "score_disgusted", "score_fearful", "score_happy", "score_neutral",
+     "score_other", "score_sad", "score_surprised", "score_unknown"],
+)  # fmt: skip
+def test_clips_page_sorts_by_every_column(synth_db, monkeypatch, column, order):
+    from core.store import Store
+
+    store = Store(synth_db)
+    every = store.clips(store.models().model_key[0])
+    at = open_page("clips", synth_db, monkeypatch)
+    next(s for s in at.selectbox if s.label == "Sort by").set_value(column)
+    next(r for r in at.radio if r.label == "Order").set_value(order).run()
+    shown = at.dataframe[0].value[column]
+    expected = every[column].sort_values(ascending=order == "ascending", kind="stable")
+    assert list(shown.head(20)) == list(expected.head(20))
+
+
+def test_clips_page_searches_file_names(synth_db, monkeypatch):
+    at = open_page("clips", synth_db, monkeypatch)
+    at.text_input[0].input("CALL-000012").run()
+    table = at.dataframe[0].value
+    assert len(table) >= 1 and table.source_name.str.contains("call-000012").all()
+    assert _param(at, "q") == "CALL-000012"
+
+
+def test_a_shared_url_keeps_dates_and_durations(synth_db, monkeypatch):
+    at = open_page("clips", synth_db, monkeypatch)
+    at.sidebar.date_input[0].set_value(
+        (pd.Timestamp("2025-03-03").date(), pd.Timestamp("2025-03-09").date())
+    ).run()
+    at.sidebar.slider[1].set_value((30.0, 200.0)).run()
+    sender = _caption(at, "")
+    params = {k: _param(at, k) for k in ("from", "to", "dmin", "dmax")}
+    assert params == {"from": "2025-03-03", "to": "2025-03-09", "dmin": "30.0", "dmax": "200.0"}
+    recipient = open_page("clips", synth_db, monkeypatch, **params)
+    assert _caption(recipient, "") == sender
+    from core.store import Store
+
+    store = Store(synth_db)
+    every = store.clips(store.models().model_key[0])
+    inside = every[every.recorded_at.between("2025-03-03", "2025-03-09 23:59:59.999")
+                   & every.duration_s.between(30, 200)]  # fmt: skip
+    assert sender.startswith(f"{len(inside):,} clips (tracks) match")
+
+
+def test_overview_links_open_the_clips_of_one_agent_and_days(synth_db, monkeypatch):
+    at = open_page("clips", synth_db, monkeypatch, agent="agent-007", **{"from": "2025-01-06",
+                   "to": "2025-06-30"})  # fmt: skip
+    table = at.dataframe[0].value
+    assert len(table) >= 1 and set(table.agent) == {"agent-007"}
+    assert table.recorded_at.max() < pd.Timestamp("2025-07-01")
+
+
+@pytest.mark.parametrize("period", ["day", "week", "month"])
+def test_trends_page_every_period(synth_db, monkeypatch, period):
+    from core.store import Store
+
+    store = Store(synth_db)
+    expected = store.trends(store.models().model_key[0], period=period)
+    at = open_page("trends", synth_db, monkeypatch, agent="agent-001", period=period)
+    assert at.radio[0].value == period
+    table = at.dataframe[-1].value
+    assert list(table.n) == list(expected[expected.agent == "agent-001"].n)
+    heat = at.get("plotly_chart")[0]
+    assert heat.proto.spec  # the heatmap was drawn
+    drill = at.dataframe[0].value
+    start = pd.Timestamp(next(s for s in at.selectbox if s.label == "Period starting").value)
+    assert len(drill) == table.n.iloc[0] and (drill.recorded_at >= start).all()
+
+
+@pytest.mark.parametrize("emotion", ["angry", "disgusted", "fearful", "happy", "neutral", "other",
+                                     "sad", "surprised", "unknown"])  # fmt: skip
+def test_trends_page_every_focus_emotion(synth_db, monkeypatch, emotion):
+    at = open_page("trends", synth_db, monkeypatch, period="month", focus=emotion)
+    assert next(s for s in at.selectbox if s.label == "Emotion").value == emotion
+    layout = json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]
+    assert layout["title"]["text"] == f"share of {EMOJI[emotion]} {emotion} clips"
+
+
+@pytest.mark.parametrize("k", [0, *range(2, 13)])
+def test_clusters_page_offers_every_k_without_computing(synth_db, monkeypatch, k):
+    at = open_page("clusters", synth_db, monkeypatch, k=str(k))
+    picker = next(s for s in at.selectbox if s.label == "Clusters (k)")
+    assert picker.value == k
+    assert any("no stored projection" in i.value for i in at.info)
+    assert at.button[0].label == "Compute projection"
+
+
+def test_frames_page_with_the_same_audio_in_two_corpora(tmp_path, engine, monkeypatch):
+    import soundfile as sf
+
+    from core.ingest import ingest
+    from core.sources import collect
+    from core.store import Store
+    from tests.conftest import speechlike
+
+    sf.write(tmp_path / "call.wav", speechlike(2.0, 3), 16_000)
+    store = Store(tmp_path / "two.duckdb")
+    for corpus in ("march", "april"):
+        ingest(store, engine, collect([tmp_path / "call.wav"]), corpus, frames=True)
+    at = open_page("frames", tmp_path / "two.duckdb", monkeypatch)
+    assert any("frames of 20 ms · 2.0 s" in c.value for c in at.caption)
+    picker = next(s for s in at.selectbox if s.label == "Clip")
+    assert len(picker.options) == 1 and "(april, march)" in picker.options[0]
+
+
+def test_frames_page_search_narrows_the_picker(synth_db, monkeypatch):
+    at = open_page("frames", synth_db, monkeypatch)
+    picker = next(s for s in at.selectbox if s.label == "Clip")
+    name = picker.options[0].split(" · ")[0]
+    at.text_input[0].input(name).run()
+    picker = next(s for s in at.selectbox if s.label == "Clip")
+    assert all(o.startswith(name) for o in picker.options)
+    assert _caption(at, "").startswith(f"{len(picker.options)} tracks with frame curves match")

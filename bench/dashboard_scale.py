@@ -1,0 +1,262 @@
+"""The dashboard at call-centre scale: page renders, a full export, a projection under load.
+
+    python bench/synth_db.py --clips 1000000 --db /tmp/scale/1m.duckdb
+    python bench/dashboard_scale.py --db /tmp/scale/1m.duckdb --projection-db /tmp/scale/100k.duckdb
+
+Measures, each in a fresh process so caches are cold:
+- every page's first render through Streamlit's AppTest (bar: <= 2 s);
+- every page in Chromium against the real server: navigation until Streamlit is idle (bar: 3 s);
+- a Parquet export of every clip through `python -m core export` (bars: 20 s, peak RSS 2 GB);
+- a projection of 100,000 tracks as the background job, while the Clips and Trends pages are
+  rendered every 5 s in the same process, as the server would (bar: 180 s; the renders show
+  the pages stay usable).
+Writes bench/results/dashboard-scale-<clips>.json and a markdown table beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+PAGES = ("upload", "clips", "frames", "clusters", "trends", "exports")
+# Text each page shows once its data is on screen (the browser timing waits for it).
+EXPECTED = {"upload": "Upload & analyse", "clips": "clips (tracks) match",
+            "frames": "frames of 20 ms", "clusters": "Compute projection",
+            "trends": "Drill down", "exports": "clips.parquet ("}  # fmt: skip
+TITLES = {"clips": "Clips", "frames": "Frame curves", "clusters": "Clusters",
+          "trends": "Agent trends", "exports": "Exports"}  # fmt: skip
+BARS = {"render_s": 2.0, "browser_s": 3.0, "export_s": 20.0, "export_rss_mb": 2048,
+        "projection_s": 180.0}  # fmt: skip
+
+_RENDER = """
+import json, os, sys, time
+os.environ["EMOSCOPE_DB"] = sys.argv[1]
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file(sys.argv[3], default_timeout=300)
+if sys.argv[2] != "upload":
+    at.switch_page("../pages/" + sys.argv[2] + ".py")
+start = time.perf_counter()
+at.run()
+seconds = time.perf_counter() - start
+print(json.dumps({"s": seconds, "exceptions": [str(e.value) for e in at.exception]}))
+"""
+
+_EXPORT = """
+import json, resource, sys, time
+from pathlib import Path
+from core.store import Store
+from core.cli import pick_model_key
+from core.export import export
+store = Store(sys.argv[1])
+start = time.perf_counter()
+rows = export(store, sys.argv[3], "parquet", Path(sys.argv[2]), pick_model_key(store, None))
+seconds = time.perf_counter() - start
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"rows": rows, "s": seconds, "rss_mb": rss}))
+"""
+
+_PROJECTION = """
+import json, os, resource, sys, time
+os.environ["EMOSCOPE_DB"] = sys.argv[1]
+from streamlit.testing.v1 import AppTest
+from core.clusters import ProjectionParams, compute_projection
+from core.jobs import JobRegistry
+from core.records import ClipFilter
+from dashboard import data
+store = data.store()  # the server's own Store: the job and the pages share its lock
+model = store.models().model_key[0]
+where = ClipFilter(tracks=("mix", "agent"))  # one track per recording: 100,000 points
+stages = []
+start = time.perf_counter()
+job = JobRegistry().start("bench", lambda progress: compute_projection(
+    store, model, where, ProjectionParams(),
+    lambda d, t, s: (stages.append([round(time.perf_counter() - start, 1), s]), progress(d, t, s))))
+renders = []
+while not job.snapshot().finished:
+    for page in ("clips", "trends"):
+        at = AppTest.from_file(sys.argv[2], default_timeout=300)
+        at.switch_page("../pages/" + page + ".py")
+        t = time.perf_counter()
+        at.run()
+        renders.append([page, round(time.perf_counter() - t, 2),
+                        [str(e.value)[:200] for e in at.exception]])
+    job.wait(5)  # a user clicking now and then, not a render loop competing for the cores
+state = job.wait()
+print(json.dumps({"s": state.elapsed_s, "error": state.error, "points": state.result.n_points
+                  if state.result else 0, "k": state.result.k if state.result else None,
+                  "stages": stages, "renders_during_job": renders,
+                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def _child(code: str, *args: str, timeout_s: float = 900) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                         cwd=ROOT, env=env, timeout=timeout_s)  # fmt: skip
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr[-3000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def render_pages(db: Path, repeats: int) -> dict:
+    """Seconds of each page's first run in a fresh process (best of `repeats`)."""
+    app = str(ROOT / "dashboard" / "app.py")
+    results = {}
+    for page in PAGES:
+        runs = [_child(_RENDER, str(db), page, app) for _ in range(repeats)]
+        results[page] = {"s": round(min(r["s"] for r in runs), 2),
+                         "exceptions": runs[0]["exceptions"]}  # fmt: skip
+        print(f"render {page}: {results[page]}", file=sys.stderr)
+    return results
+
+
+def browser_pages(db: Path) -> dict:
+    """Seconds until the page's data shows and Streamlit is idle, per page, in Debian Chromium.
+
+    Two ways in, each on a fresh server so its caches start cold: `open` loads the page's URL in
+    a new browser context (the Streamlit frontend is downloaded again each time); `navigate`
+    clicks the page in the sidebar of an app already open, as a user moves between pages.
+    """
+    return {"open": _browse(db, navigate=False), "navigate": _browse(db, navigate=True)}
+
+
+def _browse(db: Path, navigate: bool) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    sys.path.insert(0, str(ROOT))
+    from tests.test_browser import CHROMIUM, settle, start_server
+
+    results = {}
+    with tempfile.TemporaryDirectory() as folder:
+        server = start_server(Path(folder), db)
+        url = next(server)
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=str(CHROMIUM),
+                                            args=["--no-sandbox", "--headless", "--disable-gpu"])  # fmt: skip
+                context = browser.new_context(viewport={"width": 1400, "height": 1000})
+                tab = context.new_page()
+                for page_name in PAGES:
+                    if not navigate:
+                        context.close()
+                        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+                        tab = context.new_page()
+                    start = time.perf_counter()
+                    if navigate and page_name != "upload":
+                        tab.get_by_role("link", name=TITLES[page_name]).first.click()
+                    else:
+                        tab.goto(f"{url}/{'' if page_name == 'upload' else page_name}")
+                    tab.get_by_text(EXPECTED[page_name]).first.wait_for(timeout=120_000)
+                    settle(tab)
+                    results[page_name] = {"s": round(time.perf_counter() - start, 2),
+                                          "exception": tab.locator("[data-testid='stException']")
+                                          .count() > 0}  # fmt: skip
+                    print(f"browser {navigate=} {page_name}: {results[page_name]}", file=sys.stderr)
+                browser.close()
+        finally:
+            next(server, None)
+    return results
+
+
+def export_all(db: Path) -> dict:
+    """A Parquet export of every clip, and of every frame curve, each in a fresh process."""
+    results = {}
+    for what in ("clips", "frames"):
+        with tempfile.TemporaryDirectory() as folder:
+            out = Path(folder) / f"{what}.parquet"
+            results[what] = _child(_EXPORT, str(db), str(out), what)
+            results[what]["bytes"] = out.stat().st_size
+        print(f"export {what}: {results[what]}", file=sys.stderr)
+    return results
+
+
+def projection(db: Path) -> dict:
+    result = _child(_PROJECTION, str(db), str(ROOT / "dashboard" / "app.py"), timeout_s=1800)
+    print(f"projection: {result['s']:.1f} s, {result['points']} points", file=sys.stderr)
+    return result
+
+
+def clip_count(db: Path) -> int:
+    import duckdb
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        return int(con.execute("SELECT count(*) FROM clips").fetchall()[0][0])
+
+
+def markdown(report: dict) -> str:
+    lines = [f"# Dashboard at scale: {report['clips']:,} clips", "",
+             f"{report['machine']}, shared with other engineers' work; database "
+             f"{report['db_gb']} GB.", "",
+             "| measure | value | bar |", "|---|---|---|"]  # fmt: skip
+    for part, when in report.get("measured", {}).items():
+        lines.insert(3, f"- {part}: measured {when['when']}, load average "
+                        f"{when['load_avg_1m_at_start']:.1f} at start")  # fmt: skip
+    for page, r in report.get("render", {}).items():
+        lines.append(f"| AppTest cold render: {page} | {r['s']:.2f} s | ≤ {BARS['render_s']} s |")
+    for way, pages in report.get("browser", {}).items():
+        for page, r in pages.items():
+            lines.append(f"| Chromium, {way}, until idle: {page} | {r['s']:.2f} s |"
+                         f" ≤ {BARS['browser_s']} s |")  # fmt: skip
+    for what, e in report.get("export", {}).items():
+        bar = "≤ 20 s, ≤ 2048 MB" if what == "clips" else "bounded memory"
+        lines.append(f"| Parquet export of all {what}: {e['rows']:,} rows | {e['s']:.1f} s, peak"
+                     f" RSS {e['rss_mb']:.0f} MB | {bar} |")  # fmt: skip
+    if "projection" in report:
+        p = report["projection"]
+        during = [s for _, s, _ in p["renders_during_job"]]
+        failed = sum(1 for *_, errors in p["renders_during_job"] if errors)
+        lines.append(f"| projection of {p['points']:,} tracks (background job) | {p['s']:.1f} s "
+                     f"(k = {p['k']}) | ≤ 180 s |")  # fmt: skip
+        if during:
+            lines.append(f"| page renders while it ran ({len(during)}, {failed} with an error) |"
+                         f" max {max(during):.2f} s, median {sorted(during)[len(during) // 2]:.2f}"
+                         " s | usable |")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--db", type=Path, required=True)
+    parser.add_argument("--projection-db", type=Path, help="a 100,000-clip database")
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--skip", nargs="*", default=[],
+                        choices=["render", "browser", "export", "projection"])  # fmt: skip
+    args = parser.parse_args(argv)
+    report = {"clips": clip_count(args.db), "db_gb": round(args.db.stat().st_size / 2**30, 2),
+              "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+              "load_avg_1m_at_start": os.getloadavg()[0], "bars": BARS, "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}  # fmt: skip
+    stamp = {"when": report["when"], "load_avg_1m_at_start": report["load_avg_1m_at_start"]}
+    report["measured"] = {part: stamp for part in ("render", "browser", "export", "projection")
+                          if part not in args.skip}  # fmt: skip
+    if "render" not in args.skip:
+        report["render"] = render_pages(args.db, args.repeats)
+    if "browser" not in args.skip:
+        report["browser"] = browser_pages(args.db)
+    if "export" not in args.skip:
+        report["export"] = export_all(args.db)
+    if "projection" not in args.skip and args.projection_db:
+        report["projection"] = projection(args.projection_db)
+        report["projection"]["db"] = str(args.projection_db)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stem = RESULTS / f"dashboard-scale-{report['clips']}"
+    if stem.with_suffix(".json").exists():  # keep the parts measured by an earlier --skip run
+        earlier = json.loads(stem.with_suffix(".json").read_text())
+        measured = {**earlier.get("measured", {}), **report["measured"]}
+        report = {**earlier, **report, "measured": measured}
+    stem.with_suffix(".json").write_text(json.dumps(report, indent=2, default=str))
+    stem.with_suffix(".md").write_text(markdown(report))
+    print(markdown(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,241 @@
+"""A realistic synthetic EmoScope database, written through the store's own columnar write path.
+
+    python bench/synth_db.py --clips 1000000 --db /tmp/scale/1m.duckdb [--seed 0]
+
+What it holds (deterministic for a seed and a batch size):
+- 400 agents, recording dates spread over the 52 weeks from 2025-01-06;
+- 30 % of clips are split calls with two tracks (agent, customer), the rest one track `mix`;
+- log-normal durations (median 150 s) clipped to 3-900 s, on the 20 ms frame grid;
+- 9 scores per track (softmax of an agent bias, a latent "call type" and noise), a 1024-d
+  embedding per track (the call type's centroid plus noise, so clusters exist to be found);
+- segments for every track longer than 60 s (windows of 30 s every 25 s, each window's share cut
+  at the overlap's midpoint, exactly as core/longform.py tiles a recording);
+- frame curves for `--curve-share` of clips (default 5 %) at their real length (50 frames/s x 9
+  logits; the track's scores are the softmax of its mean frame logit, as for a real clip).
+  CAP: a curve clip's duration is drawn again and capped at `--curve-max-s` (default 60 s). At
+  real call lengths 5 % of 1M clips would be ~18 GB of curves and hours of writing; with the cap
+  the curves of 1M clips are ~2 GB. The rest of the corpus keeps its real length distribution.
+- one model (`register_model`), one ingest run (`start_run`/`finish_run`) and one `scored`
+  outcome per clip, so `Store.integrity_report()` is all zeros.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import time
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from core.columns import (
+    CLIPS,
+    FRAME_CURVES,
+    OUTCOMES,
+    PREDICTIONS,
+    SEGMENTS,
+    BatchColumns,
+    embeddings_schema,
+)
+from core.labels import SCORE_COLUMNS
+from core.longform import OVERLAP_S, WINDOW_S
+from core.store import Store
+
+MODEL_KEY = "synthetic-e2v@0"
+DIM = 1024
+N_AGENTS = 400
+N_TYPES = 8  # latent call types: what the Clusters page should find
+START = np.datetime64("2025-01-06T00:00:00", "us")
+WEEKS = 52
+FPS = 50
+TAGS = ("billing", "churn", "vip", "escalation", "upsell")
+
+
+@dataclass(frozen=True)
+class SynthSpec:
+    """What to generate."""
+
+    clips: int
+    seed: int = 0
+    batch: int = 20_000
+    curve_share: float = 0.05
+    curve_max_s: float = 60.0
+    corpus: str = "synthetic"
+
+
+def build(db: Path, spec: SynthSpec, on_progress=None) -> dict:
+    """Write the synthetic corpus into `db`; return counts and the seconds it took."""
+    report = on_progress or (lambda done, total: None)
+    store = Store(db)
+    store.register_model(MODEL_KEY, "synthetic-emotion2vec", "0", DIM, untrained=True)
+    run_id = store.start_run(spec.corpus, MODEL_KEY, spec.clips)
+    shared = np.random.default_rng([spec.seed, 0])
+    centroids = shared.standard_normal((N_TYPES, DIM), dtype=np.float32)
+    type_bias = shared.normal(0, 1.5, (N_TYPES, len(SCORE_COLUMNS))).astype(np.float32)
+    agent_bias = shared.normal(0, 0.7, (N_AGENTS, len(SCORE_COLUMNS))).astype(np.float32)
+    counts = {"clips": 0, "tracks": 0, "curves": 0, "segments": 0}
+    started = time.perf_counter()
+    for first in range(0, spec.clips, spec.batch):
+        n = min(spec.batch, spec.clips - first)
+        rng = np.random.default_rng([spec.seed, 1, first])
+        cols = _batch(rng, first, n, spec, centroids, type_bias, agent_bias)
+        store.write_columns(run_id, spec.corpus, MODEL_KEY, DIM, cols)
+        counts["clips"] += n
+        counts["tracks"] += cols.predictions.num_rows
+        counts["curves"] += cols.frame_curves.num_rows
+        counts["segments"] += cols.segments.num_rows
+        report(first + n, spec.clips)
+    store.finish_run(run_id)
+    counts["seconds"] = round(time.perf_counter() - started, 1)
+    return counts
+
+
+def _batch(rng, first, n, spec, centroids, type_bias, agent_bias) -> BatchColumns:
+    index = np.arange(first, first + n)
+    ids = np.array([hashlib.sha256(f"{spec.seed}:{i}".encode()).hexdigest() for i in index])
+    agent = rng.integers(0, N_AGENTS, n)
+    kind = rng.integers(0, N_TYPES, n)
+    split = rng.random(n) < 0.30
+    curve = rng.random(n) < spec.curve_share
+    duration = np.clip(rng.lognormal(np.log(150), 0.9, n), 3, 900)
+    capped = np.clip(rng.lognormal(np.log(20), 0.8, n), 3, spec.curve_max_s)
+    duration = np.round(np.where(curve, capped, duration) * FPS) / FPS  # the 20 ms frame grid
+    offset_us = rng.integers(0, WEEKS * 7 * 86_400, n) * 1_000_000
+    names = np.array([f"agent-{a:03d}" for a in range(N_AGENTS)])
+    tags = [list(rng.choice(TAGS, k, replace=False)) for k in rng.integers(0, 3, n)]
+    channels = np.where(split, 2, 1)
+    sources = pa.array([f"{names[a]}/call-{i:07d}.wav" for a, i in zip(agent, index, strict=True)])
+    clips = pa.Table.from_arrays([
+        pa.array(ids), sources,
+        pa.nulls(n, pa.string()), pa.array(duration), pa.array(np.full(n, 8000, np.int32)),
+        pa.array(channels.astype(np.int32)), pa.array(np.full(n, "pcm_s16le")),
+        pa.array((duration * 16_000 * channels).astype(np.int64)), pa.array(names[agent]),
+        pa.array(START + offset_us.astype("timedelta64[us]")), pa.nulls(n, pa.string()),
+        pa.array(tags, pa.list_(pa.string())),
+    ], schema=CLIPS)  # fmt: skip
+
+    # Tracks: one `mix`, or `agent` and `customer` for a split call.
+    clip_of = np.concatenate([np.arange(n), np.flatnonzero(split)])
+    track = np.concatenate([np.where(split, "agent", "mix"), np.full(split.sum(), "customer")])
+    order = np.lexsort((track, clip_of))
+    clip_of, track = clip_of[order], track[order]
+    t = len(clip_of)
+    mean_logit = (type_bias[kind[clip_of]] + agent_bias[agent[clip_of]]
+                  + rng.normal(0, 1.0, (t, len(SCORE_COLUMNS))).astype(np.float32))  # fmt: skip
+    curves, curve_logits = [], []
+    for row in np.flatnonzero(curve[clip_of]):
+        frames = round(float(duration[clip_of[row]]) * FPS)
+        logits = mean_logit[row] + rng.normal(0, 1.0, (frames, 9)).astype(np.float32)
+        mean_logit[row] = logits.mean(axis=0)  # the scores are the mean frame logit's softmax
+        curves.append(row)
+        curve_logits.append(logits)
+    scores = _softmax(mean_logit)
+    predictions = pa.Table.from_arrays(
+        [pa.array(ids[clip_of]), pa.array(track)] + [pa.array(scores[:, j]) for j in range(9)],
+        schema=PREDICTIONS,
+    )
+    vectors = centroids[kind[clip_of]] + rng.standard_normal((t, DIM), dtype=np.float32)
+    embeddings = pa.Table.from_arrays(
+        [pa.array(ids[clip_of]), pa.array(track),
+         pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel()), DIM)],
+        schema=embeddings_schema(DIM),
+    )  # fmt: skip
+    return replace(
+        BatchColumns.empty(DIM),
+        clips=clips,
+        predictions=predictions,
+        embeddings=embeddings,
+        frame_curves=_curves(ids[clip_of], track, curves, curve_logits),
+        segments=_segments(rng, ids[clip_of], track, duration[clip_of], scores),
+        outcomes=pa.Table.from_arrays(
+            [
+                sources,
+                pa.array(ids),
+                pa.array(np.full(n, "scored")),
+                pa.array(duration),
+                pa.nulls(n, pa.string()),
+            ],
+            schema=OUTCOMES,
+        ),
+    )
+
+
+def _curves(ids, track, rows, logits) -> pa.Table:
+    if not rows:
+        return FRAME_CURVES.empty_table()
+    sizes = np.array([len(x) for x in logits], np.int32)
+    offsets = np.zeros(len(rows) + 1, np.int32)
+    np.cumsum(sizes * 9, out=offsets[1:])
+    values = pa.array(np.concatenate([x.ravel() for x in logits]))
+    return pa.Table.from_arrays(
+        [pa.array(ids[rows]), pa.array(track[rows]), pa.array(sizes),
+         pa.ListArray.from_arrays(pa.array(offsets), values)],
+        schema=FRAME_CURVES,
+    )  # fmt: skip
+
+
+def segment_bounds(duration_s: float) -> list[tuple[float, float]]:
+    """Each window's share of a recording: 30 s windows every 25 s, cut at overlap midpoints."""
+    hop = WINDOW_S - OVERLAP_S
+    starts = [0.0]
+    while starts[-1] + WINDOW_S < duration_s - 1e-9 and duration_s - (starts[-1] + hop) > OVERLAP_S:
+        starts.append(starts[-1] + hop)
+    cuts = [s + OVERLAP_S / 2 for s in starts[1:]]
+    return list(zip([0.0, *cuts], [*cuts, duration_s], strict=True))
+
+
+def _segments(rng, ids, track, duration, scores) -> pa.Table:
+    long_rows = np.flatnonzero(duration > 60.0)
+    if len(long_rows) == 0:
+        return SEGMENTS.empty_table()
+    rows, index, start, end = [], [], [], []
+    for row in long_rows:
+        for i, (lo, hi) in enumerate(segment_bounds(float(duration[row]))):
+            rows.append(row)
+            index.append(i)
+            start.append(lo)
+            end.append(hi)
+    rows = np.array(rows)
+    noisy = np.log(scores[rows]) + rng.normal(0, 0.5, (len(rows), 9)).astype(np.float32)
+    return pa.Table.from_arrays(
+        [pa.array(ids[rows]), pa.array(track[rows]), pa.array(np.array(index, np.int32)),
+         pa.array(np.array(start)), pa.array(np.array(end)),
+         pa.FixedSizeListArray.from_arrays(pa.array(_softmax(noisy).ravel()), 9)],
+        schema=SEGMENTS,
+    )  # fmt: skip
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--clips", type=int, required=True)
+    parser.add_argument("--db", type=Path, required=True)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--batch", type=int, default=20_000)
+    parser.add_argument("--curve-share", type=float, default=0.05)
+    parser.add_argument("--curve-max-s", type=float, default=60.0)
+    args = parser.parse_args(argv)
+    spec = SynthSpec(args.clips, args.seed, args.batch, args.curve_share, args.curve_max_s)
+
+    def progress(done: int, total: int) -> None:
+        print(f"{datetime.now():%H:%M:%S} {done}/{total} clips", file=sys.stderr, flush=True)
+
+    counts = build(args.db, spec, progress)
+    counts["db_bytes"] = args.db.stat().st_size
+    print(json.dumps(counts))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
