@@ -38,12 +38,22 @@ def curve_figure(curve: pd.DataFrame, emotions: Sequence[str], stacked: bool,
             stackgroup="one" if stacked else None,
             hovertemplate=f"{emotion} %{{y:.1%}} at %{{x:.2f}} s<extra></extra>",
         ))  # fmt: skip
-    for row in segments.itertuples():
-        fig.add_shape(type="rect", xref="x", yref="paper", x0=row.start_s, x1=row.end_s,
-                      y0=-0.14, y1=-0.06, fillcolor=COLORS[row.emotion], line_width=0)  # fmt: skip
+    # The dominant emotion as a band on its own axis below the curves: one bar trace per emotion
+    # (not a shape per run: an unsmoothed hour has thousands of runs), and the time axis stays
+    # visible under it.
+    for emotion, runs in segments.groupby("emotion", sort=False):
+        fig.add_trace(go.Bar(
+            y=["dominant"] * len(runs), x=runs.end_s - runs.start_s, base=runs.start_s,
+            orientation="h", yaxis="y2", marker={"color": COLORS[emotion], "line_width": 0},
+            width=1.0, name=f"dominant: {emotion}", showlegend=False,
+            hovertemplate=f"dominant: {emotion} %{{base:.2f}}–%{{x:.2f}} s<extra></extra>",
+        ))  # fmt: skip
     fig.update_layout(
-        title=title, height=380, hovermode="x unified", yaxis={"tickformat": ".0%", "range": [0, 1]},
-        xaxis={"title": "time (s)", "rangeslider": {"visible": True, "thickness": 0.06}},
+        title=title, height=400, hovermode="x unified", barmode="overlay",
+        yaxis={"tickformat": ".0%", "range": [0, 1], "domain": [0.16, 1]},
+        yaxis2={"domain": [0, 0.1], "showticklabels": False, "fixedrange": True},
+        xaxis={"title": "time (s)", "anchor": "y2",
+               "rangeslider": {"visible": True, "thickness": 0.06}},
         **{**_LAYOUT, "margin": {"l": 10, "r": 10, "t": 40, "b": 40}},
     )  # fmt: skip
     return fig

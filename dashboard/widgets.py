@@ -76,12 +76,12 @@ def clip_filter() -> ClipFilter:
     labels = side.multiselect("Top emotion", EMOTIONS, default=state.get_list("emotion", EMOTIONS),
                               format_func=lambda e: f"{EMOJI[e]} {e}")  # fmt: skip
     date_from, date_to, days = _date_range(options)
-    confidence = side.slider(
-        "Confidence", 0.0, 1.0, (state.get_float("cmin", 0.0), state.get_float("cmax", 1.0)), 0.05
-    )
+    bounds = (state.get_float("cmin", 0.0, low=0.0, high=1.0),
+              state.get_float("cmax", 1.0, low=0.0, high=1.0))  # fmt: skip
+    confidence = side.slider("Confidence", 0.0, 1.0, (min(bounds), max(bounds)), 0.05)
     top = round(max(float(options["max_duration_s"]), 1.0) + 0.5, 1)
-    wanted = (min(max(state.get_float("dmin", 0.0), 0.0), top),
-              min(max(state.get_float("dmax", top), 0.0), top))  # fmt: skip
+    wanted = (state.get_float("dmin", 0.0, low=0.0, high=top),
+              state.get_float("dmax", top, low=0.0, high=top))  # fmt: skip
     duration = side.slider("Duration (s)", 0.0, top, (min(wanted), max(wanted)))
     tracks = options["tracks"]
     chosen_tracks = []

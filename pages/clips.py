@@ -24,7 +24,7 @@ order_by = top[1].selectbox("Sort by", SORTABLE, index=SORTABLE.index(
     state.get_str("sort", "source_name", SORTABLE)))  # fmt: skip
 descending = top[2].radio("Order", ["ascending", "descending"], horizontal=False,
                           index=int(state.get_str("desc") == "1")) == "descending"  # fmt: skip
-page = top[3].number_input("Page", min_value=1, value=max(int(state.get_float("page", 1)), 1))
+page = top[3].number_input("Page", min_value=1, value=state.get_int("page", 1, low=1, high=10**9))
 summary, shown = data.clip_table(
     model_key, ClipQuery(where, search, order_by, descending, page - 1)
 )

@@ -44,7 +44,7 @@ first = controls[0].selectbox(
     "Clip", keys, index=keys.index(wanted) if wanted in keys else 0, format_func=names.get
 )
 window_s = controls[1].slider(
-    "Smoothing window (s)", 0.02, 5.0, state.get_float("smooth", 0.5), 0.02
+    "Smoothing window (s)", 0.02, 5.0, state.get_float("smooth", 0.5, low=0.02, high=5.0), 0.02
 )
 stacked = controls[2].radio("Style", ["stacked area", "lines"], horizontal=True) == "stacked area"
 emotions = st.multiselect("Emotions", EMOTIONS, default=state.get_list("emo", EMOTIONS) or list(EMOTIONS),

@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -15,7 +16,7 @@ APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 PAGES = ["upload", "clips", "frames", "clusters", "trends", "exports"]
 
 
-def open_page(page: str, db: Path, monkeypatch, **params) -> AppTest:
+def open_page(page: str, db: Path, monkeypatch, /, **params) -> AppTest:
     monkeypatch.setenv("EMOSCOPE_DB", str(db))
     at = AppTest.from_file(APP, default_timeout=120)
     for name, value in params.items():
@@ -349,3 +350,30 @@ def test_frames_page_search_narrows_the_picker(synth_db, monkeypatch):
     picker = next(s for s in at.selectbox if s.label == "Clip")
     assert all(o.startswith(name) for o in picker.options)
     assert _caption(at, "").startswith(f"{len(picker.options)} tracks with frame curves match")
+
+
+HOSTILE_NUMBERS = ["inf", "-inf", "nan", "1e308", "-5", "99999999999999999999", "abc"]
+# page -> the numeric URL parameters it reads, with the widget range each must land in
+NUMERIC_PARAMS = {
+    "clips": {"cmin": (0.0, 1.0), "cmax": (0.0, 1.0), "dmin": (0.0, None), "dmax": (0.0, None),
+              "page": (1, None)},
+    "clusters": {"k": (0, 12), "nn": (2, 50), "md": (0.0, 0.99)},
+    "frames": {"smooth": (0.02, 5.0)},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("value", HOSTILE_NUMBERS)
+@pytest.mark.parametrize(
+    ("page", "name"), [(p, n) for p, names in NUMERIC_PARAMS.items() for n in names]
+)
+def test_hostile_numbers_in_the_url_render_in_range(synth_db, monkeypatch, page, name, value):
+    at = open_page(page, synth_db, monkeypatch, **{name: value})  # asserts no exception
+    low, high = NUMERIC_PARAMS[page][name]
+    numbers = [v for w in [*at.slider, *at.number_input] for v in np.atleast_1d(w.value)]
+    numbers += [w.value for w in at.selectbox if isinstance(w.value, int)]
+    assert numbers, "the page shows its numeric widgets"
+    assert all(np.isfinite(float(v)) for v in numbers)
+    if name in ("nn", "md", "smooth", "page"):
+        widget = {"nn": lambda: at.slider[0], "md": lambda: at.slider[1],
+                  "smooth": lambda: at.slider[0], "page": lambda: at.number_input[0]}[name]()  # fmt: skip
+        assert low <= widget.value and (high is None or widget.value <= high)
