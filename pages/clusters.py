@@ -18,15 +18,14 @@ model_key, where = widgets.results_page("🧭 Clusters", "embeddings to cluster"
 a, b, c, d = st.columns(4)
 COLOURS = ["cluster", "top_label", "agent", "corpus"]
 wanted_k = state.get_int("k", 0, low=0, high=max(K_CHOICES))
-k = a.selectbox("Clusters (k)", K_CHOICES, index=K_CHOICES.index(wanted_k if wanted_k in K_CHOICES else 0),
+k = a.selectbox("Clusters (k)", K_CHOICES, key="k", index=K_CHOICES.index(wanted_k if wanted_k in K_CHOICES else 0),
                 format_func=lambda v: "auto (silhouette)" if v == 0 else str(v))  # fmt: skip
-neighbors = b.slider("UMAP neighbours", 2, 50, state.get_int("nn", 15, low=2, high=50))
+neighbors = b.slider("UMAP neighbours", 2, 50, state.get_int("nn", 15, low=2, high=50), key="nn")
 min_dist = c.slider(
-    "UMAP min distance", 0.0, 0.99, state.get_float("md", 0.1, low=0.0, high=0.99), 0.01
+    "UMAP min distance", 0.0, 0.99, state.get_float("md", 0.1, low=0.0, high=0.99), 0.01, key="md"
 )
-color_by = d.selectbox(
-    "Colour by", COLOURS, index=COLOURS.index(state.get_str("color", "cluster", COLOURS))
-)
+color_by = d.selectbox("Colour by", COLOURS, key="colour",
+                       index=COLOURS.index(state.get_str("color", "cluster", COLOURS)))  # fmt: skip
 state.put(k=k or None, nn=None if neighbors == 15 else neighbors,
           md=None if min_dist == 0.1 else min_dist, color=None if color_by == "cluster" else color_by)  # fmt: skip
 params = ProjectionParams(k=k, n_neighbors=neighbors, min_dist=min_dist)
