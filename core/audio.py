@@ -147,13 +147,14 @@ class AudioStream:
                 for frame in container.decode(container.streams.audio[0]):
                     if check_finite:
                         _check_finite(frame.to_ndarray(), name)
-                    for out in resampler.resample(frame):
-                        chunk = np.ascontiguousarray(out.to_ndarray(), dtype=np.float32)
+                    direct = _already_16k(frame)
+                    for out in [direct] if direct is not None else resampler.resample(frame):
+                        chunk = out if direct is not None else _float32(out)
                         n_samples, channels = n_samples + chunk.shape[1], chunk.shape[0]
                         peak = max(peak, float(np.abs(chunk).max(initial=0.0)))
                         yield chunk
                 for out in resampler.resample(None):
-                    chunk = np.ascontiguousarray(out.to_ndarray(), dtype=np.float32)
+                    chunk = _float32(out)
                     n_samples += chunk.shape[1]
                     peak = max(peak, float(np.abs(chunk).max(initial=0.0)))
                     yield chunk
@@ -187,6 +188,27 @@ class AudioStream:
             duration_s=duration_s, container=fmt,
             peak_dbfs=20 * math.log10(peak) if peak > 0 else -math.inf,
         )  # fmt: skip
+
+
+# Sample formats converted to float32 by a scale alone: at 16 kHz these skip libswresample,
+# which was half the cost of decoding a 16 kHz FLAC corpus (RAVDESS: 2.1 s of 2.5 s). The
+# scales are swresample's own (s16 * 2**-15, s32 * 2**-31), so both paths give the same samples.
+_SCALES = {"s16": 2.0**-15, "s32": 2.0**-31, "flt": 1.0, "dbl": 1.0}
+
+
+def _already_16k(frame) -> np.ndarray | None:
+    """A 16 kHz frame in a plain sample format as (channels, n) float32, else None."""
+    scale = _SCALES.get(frame.format.name.rstrip("p"))
+    if frame.sample_rate != TARGET_RATE_HZ or scale is None:
+        return None
+    array = frame.to_ndarray()
+    if not frame.format.is_planar:  # packed: (1, n * channels), samples interleaved
+        array = array.reshape(-1, frame.layout.nb_channels).T
+    return np.ascontiguousarray(array, dtype=np.float32) * np.float32(scale)
+
+
+def _float32(frame) -> np.ndarray:
+    return np.ascontiguousarray(frame.to_ndarray(), dtype=np.float32)
 
 
 def decode(source: AudioSource, name: str | None = None) -> DecodedAudio:

@@ -7,7 +7,7 @@ import soundfile as sf
 
 from core.audio import MIN_DURATION_S, TARGET_RATE_HZ, decode, probe
 from core.errors import CorruptAudioError, EmptyAudioError, NotAudioError, TooShortError
-from tests.conftest import DECODER_SAMPLES, FORMATS
+from tests.conftest import DECODER_SAMPLES, FORMATS, ffmpeg
 
 EXPECTED_CODEC = {
     "pcm16.wav": "pcm_s16le", "pcm24.wav": "pcm_s24le", "pcm32.wav": "pcm_s32le",
@@ -140,3 +140,26 @@ def test_real_world_samples(name, codec, channels):
 def test_real_world_empty_wav():
     with pytest.raises(EmptyAudioError):
         decode(DECODER_SAMPLES / "test1_empty.wav")
+
+
+@pytest.mark.parametrize(
+    ("name", "codec"),
+    [("s16.wav", ["-c:a", "pcm_s16le"]), ("s24.wav", ["-c:a", "pcm_s24le"]),
+     ("s32.wav", ["-c:a", "pcm_s32le"]), ("f32.wav", ["-c:a", "pcm_f32le"]),
+     ("f64.wav", ["-c:a", "pcm_f64le"]), ("s16.flac", ["-c:a", "flac"]),
+     ("s24.flac", ["-c:a", "flac", "-sample_fmt", "s32"])],
+)  # fmt: skip
+@pytest.mark.parametrize("channels", [1, 2])
+def test_16k_audio_skips_the_resampler_with_the_same_samples(
+    tmp_path, source_wav, monkeypatch, name, codec, channels
+):
+    import core.audio
+
+    path = tmp_path / name
+    ffmpeg("-i", str(source_wav), "-ar", "16000", "-ac", str(channels), *codec, str(path))
+    direct = decode(path)
+    monkeypatch.setattr(core.audio, "_already_16k", lambda frame: None)  # swresample's path
+    resampled = decode(path)
+    assert direct.samples.shape == resampled.samples.shape == (channels, direct.samples.shape[1])
+    np.testing.assert_allclose(direct.samples, resampled.samples, rtol=0, atol=1e-7)
+    assert direct.info == resampled.info
