@@ -88,12 +88,13 @@ def generated_rows(seed: int = 7) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory) -> tuple[Path, pd.DataFrame]:
-    """The generated rows in corpus 'calls'; the first 50 clips are also in corpus 'audit'."""
+    """The generated rows in corpus 'calls'; the last 50 clips (among them the split call with
+    its two tracks) are also in corpus 'audit'."""
     rows = generated_rows()
     path = tmp_path_factory.mktemp("overview") / "generated.duckdb"
     store = Store(path)
     write(store, "calls", rows)
-    write(store, "audit", rows[rows.clip_id.isin(rows.clip_id.unique()[:50])])
+    write(store, "audit", rows[rows.clip_id.isin(rows.clip_id.unique()[-50:])])
     return path, rows
 
 
@@ -140,10 +141,22 @@ def test_volume_counts_each_recording_once_across_corpora(generated):
     assert mix.to_dict() == rows.emotion.value_counts().to_dict()
 
 
+def test_many_corpora_count_the_same_without_the_bit_mask(generated, monkeypatch):
+    import core.overview
+
+    path, _ = generated
+    with_bits = overview(Store(path), MODEL, ClipFilter(), "week")
+    monkeypatch.setattr(core.overview, "MAX_CORPUS_BITS", 1)  # 2 corpora: count(DISTINCT) path
+    without = overview(Store(path), MODEL, ClipFilter(), "week")
+    assert without.volume == with_bits.volume
+    pd.testing.assert_frame_equal(without.mix, with_bits.mix)
+    pd.testing.assert_frame_equal(without.shifts, with_bits.shifts)
+
+
 def test_one_corpus_alone_and_the_sidebar_filters_are_respected(generated):
     path, rows = generated
     audit = overview(Store(path), MODEL, ClipFilter(corpora=("audit",)), "week").volume
-    assert audit.recordings == 50 and audit.tracks == 50
+    assert audit.recordings == 50 and audit.tracks == 51
     bob = overview(Store(path), MODEL, ClipFilter(agents=("bob",)), "week").volume
     assert bob.tracks == int((rows.agent == "bob").sum()) and bob.agents == 1
 
@@ -193,6 +206,7 @@ def test_shift_tests_match_scipy_and_flag_only_guarded_significant_shifts(genera
     expected = expected_tests(rows)
     merged = got.merge(expected, on=["agent", "emotion"], suffixes=("", "_x"))
     assert len(merged) == len(got) == len(expected) == 4 * 9
+    assert all(got[c].dtype == np.int64 for c in ("n_latest", "k_latest", "n_base", "k_base"))
     for column in ("n_latest", "k_latest", "n_base", "k_base"):
         assert (merged[column] == merged[f"{column}_x"]).all(), column
     testable = merged.dropna(subset=["p_x"])
