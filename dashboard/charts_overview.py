@@ -24,6 +24,13 @@ def literal(text: str) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", flat)
 
 
+def audio_text(seconds: float) -> str:
+    """An amount of audio as a PM reads it: hours from one hour up, else minutes."""
+    if seconds >= 3600:
+        return f"{seconds / 3600:,.1f} h"
+    return f"{seconds / 60:,.1f} min"
+
+
 def mix_bars(mix: pd.DataFrame, title: str = "") -> go.Figure:
     """Share of tracks by top emotion over the whole selection (mix: emotion, n)."""
     totals = mix.groupby("emotion").n.sum().reindex(list(EMOTIONS), fill_value=0)

@@ -35,14 +35,15 @@ st.caption(
     "Counted: **recordings** (each audio file once, even when it is in several corpora) and "
     "**tracks** (scored channels: a split stereo call has two). Shares count tracks."
 )
-span = (f"{volume.first_at:%Y-%m-%d} – {volume.last_at:%Y-%m-%d}" if volume.first_at is not None
-        else "no dates")  # fmt: skip
 cells = st.columns(5)
 cells[0].metric("Recordings", f"{volume.recordings:,}")
 cells[1].metric("Tracks", f"{volume.tracks:,}")
-cells[2].metric("Hours of audio", f"{volume.hours:,.1f}")
+cells[2].metric("Audio", charts_overview.audio_text(volume.hours * 3600))
 cells[3].metric("Agents", f"{volume.agents:,}")
-cells[4].metric("Recorded", span)
+if volume.first_at is not None:  # two dates do not fit a metric's width
+    cells[4].markdown(
+        f"Recorded  \n**{volume.first_at:%Y-%m-%d}**  \nto **{volume.last_at:%Y-%m-%d}**"
+    )
 if volume.undated_tracks:
     st.caption(f"{volume.undated_tracks:,} tracks have no recording date: they count in the "
                "totals and the overall mix, not in any period.")  # fmt: skip
@@ -89,10 +90,10 @@ st.caption(f"{tested} of {len(shifts)} agent × emotion pairs had enough tracks 
            "with like.")  # fmt: skip
 for row in flagged.head(SHOWN_SHIFTS).itertuples():
     text, clips_link, trends_link = st.columns([6, 1, 1], vertical_alignment="center")
-    text.markdown(
-        f"**{literal(row.agent)}** · {EMOJI[row.emotion]} {row.emotion}: "
-        f"{row.share_latest:.0%} of {row.n_latest} tracks vs {row.share_base:.0%} of "
-        f"{row.n_base} before ({row.change * 100:+.0f} pts, p = {row.p:.1e})"
+    text.text(  # st.text: an agent name is whatever the metadata said, shown exactly as typed
+        f"{row.agent} · {EMOJI[row.emotion]} {row.emotion}: {row.share_latest:.0%} of "
+        f"{row.n_latest} tracks vs {row.share_base:.0%} of {row.n_base} before "
+        f"({row.change * 100:+.0f} pts, p = {row.p:.1e})"
     )
     links = drill_down(result, row.agent, row.emotion, model_key)
     clips_link.page_link(pages["clips"], label="Clips", icon="🗂️", query_params=links["clips"])

@@ -16,6 +16,7 @@ from core.labels import EMOTIONS
 from core.overview import MIN_N, NEGATIVE, negative_change, overview, shift_tests
 from core.records import ClipFilter, ClipRecord, FileOutcome, ScoredTrack
 from core.store import Store
+from tests.test_browser import browser as browser  # the Chromium fixture
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 MODEL = "emotion2vec_plus_base@test"
@@ -252,6 +253,14 @@ def test_markdown_in_a_name_is_escaped():
     assert literal("two\nlines") == "two lines"
 
 
+@pytest.mark.parametrize(("seconds", "text"), [(90, "1.5 min"), (3599, "60.0 min"),
+                                                (3600, "1.0 h"), (4_500_000, "1,250.0 h")])  # fmt: skip
+def test_audio_amount_reads_in_minutes_then_hours(seconds, text):
+    from dashboard.charts_overview import audio_text
+
+    assert audio_text(seconds) == text
+
+
 # -- the page (AppTest) ------------------------------------------------------------------------
 
 
@@ -290,8 +299,9 @@ def test_seeded_database_shows_volume_mix_and_quality(seeded_db, monkeypatch):
     at = open_overview(seeded_db, monkeypatch)
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Recordings"] == "12" and metrics["Tracks"] == "12"
-    assert metrics["Agents"] == "3" and metrics["Recorded"] == "2024-05-01 – 2024-05-24"
-    assert metrics["Hours of audio"] == f"{clips.duration_s.sum() / 3600:,.1f}"
+    assert metrics["Agents"] == "3"
+    assert "Recorded  \n**2024-05-01**  \nto **2024-05-24**" in [m.value for m in at.markdown]
+    assert metrics["Audio"] == f"{clips.duration_s.sum() / 60:.1f} min"
     assert at.radio[0].value == "week" and at.query_params["period"] == "week"
     assert len(at.get("plotly_chart")) == 3
     quality = next(c.value for c in at.caption if c.value.startswith("**Data quality:**"))
@@ -345,7 +355,7 @@ def test_flagged_shifts_link_to_clips_and_trends(generated, monkeypatch):
     assert first == {"agent": "ann", "from": "2024-04-29", "to": "2024-05-05", "model": MODEL}
     assert links(at, "Trend")[0] == {"agent": "ann", "period": "week", "focus": "angry",
                                      "model": MODEL}  # fmt: skip
-    assert any(m.value.startswith("**ann** · 😠 angry") for m in at.markdown)
+    assert any(t.value.startswith("ann · 😠 angry") for t in at.text)
     table = at.dataframe[0].value
     assert len(table) == 36 and table.flagged.sum() == len(flagged)
 
@@ -376,9 +386,65 @@ def odd_db(tmp_path_factory) -> Path:
 
 
 def test_a_user_supplied_agent_name_renders_as_literal_text(odd_db, monkeypatch):
-    from dashboard.charts_overview import literal
-
     at = open_overview(odd_db, monkeypatch)
-    [line] = [m.value for m in at.markdown if "angry" in m.value and "pts" in m.value]
-    assert line.startswith(f"**{literal(ODD_AGENT)}** · 😠 angry: 100% of 25 tracks vs 0% of 30")
+    [line] = [t.value for t in at.text if "angry" in t.value]  # st.text: never Markdown
+    assert line.startswith(f"{ODD_AGENT} · 😠 angry: 100% of 25 tracks vs 0% of 30 before")
     assert links(at, "Clips")[0]["agent"] == ODD_AGENT  # the URL carries the name itself
+
+
+# -- the browser -------------------------------------------------------------------------------
+
+
+@pytest.mark.browser
+def test_the_root_url_opens_the_overview_and_a_shift_leads_to_its_clips(
+    browser,
+    odd_db,
+    tmp_path,
+):
+    """Chromium on the real server: the Overview is the landing page, the odd agent name shows
+    as typed (no link, no bold, no HTML made of it), and its shift's link opens its clips."""
+    import re
+    import shutil
+
+    from tests.test_browser import CHROMIUM, no_exception, settle, shoot, start_server
+
+    if not CHROMIUM.exists():
+        pytest.skip("Debian chromium missing: scripts/setup.sh --dev")
+    shutil.copy(odd_db, tmp_path / "emoscope.duckdb")
+    server = start_server(tmp_path, tmp_path / "emoscope.duckdb")
+    url = next(server)
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    try:
+        page.goto(url)
+        settle(page)
+        main = page.locator("[data-testid='stMain']")
+        main.get_by_text("What changed").wait_for()
+        main.locator(".js-plotly-plot").nth(2).wait_for()  # mix, mix per week, negative share
+        assert main.get_by_role("heading", name="📊 Overview").count() == 1
+        assert ODD_AGENT in main.inner_text()  # literally, brackets, stars and tags included
+        bad = main.locator("[data-testid='stMarkdownContainer'], [data-testid='stText']").locator(
+            "a[href*='evil'], b, em"
+        )
+        assert bad.count() == 0, [
+            bad.nth(i).evaluate("e => e.outerHTML") for i in range(bad.count())
+        ]
+        shoot(page, "8-overview")
+        shift_links = main.locator("a").filter(has_text=re.compile(r"^\W*Clips$"))
+        assert shift_links.count() == 2  # angry up, neutral down: both flagged
+        shift_links.first.click()
+        page.wait_for_url(re.compile(r"/clips\?"))
+        settle(page)
+        caption = main.get_by_text(re.compile(r"clips \(tracks\) match the filters"))
+        caption.wait_for()
+        shown = int(caption.inner_text().split()[0])
+        # All of the agent's 55 clips; 25 once the Clips page also honours from/to.
+        assert shown in (55, 25)
+        assert "from=2024-04-08" in page.url and "to=2024-04-14" in page.url
+        main.locator("[data-testid='stDataFrame']").first.wait_for()
+        no_exception(page)
+        shoot(page, "8-overview-to-clips")
+    finally:
+        context.close()
+        server.close()
