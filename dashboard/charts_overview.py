@@ -18,9 +18,15 @@ _LAYOUT = {"margin": {"l": 10, "r": 10, "t": 40, "b": 10}, "legend_title_text": 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$&])")
 
 
+# GFM turns bare URLs and e-mail addresses into links even when escaped; a zero-width space
+# inside the trigger ("http://", "www.", "@") keeps them text without changing what is seen.
+_AUTOLINK = re.compile(r"(?i)(://|www\.|@)")
+
+
 def literal(text: str) -> str:
     """`text` escaped so that Streamlit Markdown shows it as typed (user-supplied names)."""
     flat = " ".join(str(text).split())  # a newline would end a table row or start a block
+    flat = _AUTOLINK.sub(lambda m: "\u200b" + "\u200b".join(m.group(1)), flat)
     return _MARKDOWN_SPECIAL.sub(r"\\\1", flat)
 
 

@@ -249,7 +249,10 @@ def test_markdown_in_a_name_is_escaped():
     from dashboard.charts_overview import literal
 
     assert literal("a_b*c") == r"a\_b\*c"
-    assert literal("[x](http://e)") == r"\[x\]\(http://e\)".replace(":", r"\:")
+    for name in ("[x](http://e.org)", "www.a.org", "a@b.c"):  # GFM autolink triggers, broken
+        shown = literal(name).replace("\\", "")
+        assert not any(t in shown for t in ("://", "www.", "a@")), shown
+        assert shown.replace("\u200b", "") == name  # invisible: what is read is what was typed
     assert literal("two\nlines") == "two lines"
 
 
