@@ -86,8 +86,8 @@ shifts = result.shifts
 flagged, tested = shifts[shifts.flagged], int(shifts.tested.sum())
 st.caption(f"{tested} of {len(shifts)} agent × emotion pairs had enough tracks to test; "
            f"{len(flagged)} flagged. At p < {ALPHA}, about {tested * ALPHA:.1f} would be flagged "
-           "by chance alone. With split calls, pick one role in the sidebar to compare like "
-           "with like.")  # fmt: skip
+           f"by chance alone. The latest {period} may still be in progress. With split calls, "
+           "pick one role in the sidebar to compare like with like.")  # fmt: skip
 for row in flagged.head(SHOWN_SHIFTS).itertuples():
     text, clips_link, trends_link = st.columns([6, 1, 1], vertical_alignment="center")
     text.text(  # st.text: an agent name is whatever the metadata said, shown exactly as typed
