@@ -29,8 +29,10 @@ def database_problem(exc: Exception, path: Path) -> str | None:
 
 
 PAGES = Path(__file__).resolve().parents[1] / "pages"
+# The Overview is the landing page; with an empty database it says to start on Upload.
 pages = {
-    "upload": st.Page(PAGES / "upload.py", title="Upload & analyse", icon="⬆️", default=True),
+    "overview": st.Page(PAGES / "overview.py", title="Overview", icon="📊", default=True),
+    "upload": st.Page(PAGES / "upload.py", title="Upload & analyse", icon="⬆️", url_path="upload"),
     "clips": st.Page(PAGES / "clips.py", title="Clips", icon="🗂️", url_path="clips"),
     "frames": st.Page(PAGES / "frames.py", title="Frame curves", icon="📈", url_path="frames"),
     "clusters": st.Page(PAGES / "clusters.py", title="Clusters", icon="🧭", url_path="clusters"),

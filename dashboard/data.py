@@ -271,3 +271,19 @@ def score_dict(row) -> dict[str, float]:
 
     values = row._asdict() if hasattr(row, "_asdict") else dict(row)
     return {e: float(values[f"score_{e}"]) for e in EMOTIONS}
+
+
+# -- Overview page (core.overview functions take the Store first) -------------------------------
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _overview(_s: Store, path: str, v: tuple, model_key: str, where: ClipFilter, period: str):
+    from core.overview import overview as compute
+
+    return compute(_s, model_key, where, period)
+
+
+def overview(model_key: str, where: ClipFilter, period: str):
+    """core.overview.Overview of the selection, cached until the database file changes."""
+    s = store()
+    return _overview(s, str(s.path), version(), model_key, where, period)

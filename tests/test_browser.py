@@ -124,7 +124,7 @@ def shoot(page, name: str) -> None:
 
 def upload_and_analyse(page, server, files: list[Path], corpus: str, pattern: str = "") -> None:
     """Fill the upload page as a user would, with the untrained test model, and run it."""
-    page.goto(server)
+    page.goto(f"{server}/upload")
     settle(page)
     page.locator("[data-testid='stFileUploaderDropzoneInput']").first.set_input_files(
         [str(f) for f in files]

@@ -22,7 +22,7 @@ def open_page(page: str, db: Path, monkeypatch, /, **params) -> AppTest:
     for name, value in params.items():
         at.query_params[name] = value
     at.run()
-    if page != "upload":
+    if page != "overview":  # the default page
         at.switch_page(f"../pages/{page}.py")
         at.run()
     assert not at.exception, [e.value for e in at.exception]
