@@ -8,6 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from core.labels import COLORS, EMOJI, EMOTIONS, SCORE_COLUMNS
+from dashboard.text import plot_label, plot_labels
 
 _LAYOUT = {"margin": {"l": 10, "r": 10, "t": 40, "b": 10}, "legend_title_text": ""}
 
@@ -22,7 +23,10 @@ def score_bars(scores: pd.Series, title: str = "") -> go.Figure:
         textposition="outside",
     ))  # fmt: skip
     fig.update_layout(
-        title=title, xaxis={"range": [0, 1.05], "tickformat": ".0%"}, height=330, **_LAYOUT
+        title=plot_label(title),
+        xaxis={"range": [0, 1.05], "tickformat": ".0%"},
+        height=330,
+        **_LAYOUT,
     )
     return fig
 
@@ -49,7 +53,7 @@ def curve_figure(curve: pd.DataFrame, emotions: Sequence[str], stacked: bool,
             hovertemplate=f"dominant: {emotion} %{{base:.2f}}–%{{x:.2f}} s<extra></extra>",
         ))  # fmt: skip
     fig.update_layout(
-        title=title, height=400, hovermode="x unified", barmode="overlay",
+        title=plot_label(title), height=400, hovermode="x unified", barmode="overlay",
         yaxis={"tickformat": ".0%", "range": [0, 1], "domain": [0.16, 1]},
         yaxis2={"domain": [0, 0.1], "showticklabels": False, "fixedrange": True},
         xaxis={"title": "time (s)", "anchor": "y2",
@@ -64,6 +68,8 @@ def cluster_scatter(points: pd.DataFrame, color_by: str) -> go.Figure:
     import plotly.express as px  # 0.3 s to import: only the Clusters page pays it
 
     data = points.assign(cluster=points.cluster.astype(str), agent=points.agent.fillna("—"))
+    data = data.assign(**{c: plot_labels(data[c]) for c in ("agent", "corpus", "source_name")
+                          if c in data})  # fmt: skip
     colors = COLORS if color_by == "top_label" else None
     fig = px.scatter(
         data, x="x", y="y", color=color_by, color_discrete_map=colors,
@@ -97,7 +103,7 @@ def trend_heatmap(trends: pd.DataFrame, emotion: str) -> go.Figure:
     text = counts.map(lambda n: "" if pd.isna(n) else f"n={int(n)}")
     text = text.where(~low.fillna(False).astype(bool), text + " (low)")
     fig = go.Figure(go.Heatmap(
-        z=grid.to_numpy(), x=[p.strftime("%Y-%m-%d") for p in grid.columns], y=grid.index,
+        z=grid.to_numpy(), x=[p.strftime("%Y-%m-%d") for p in grid.columns], y=plot_labels(list(grid.index)),
         text=text.to_numpy(), texttemplate="%{text}", zmin=0, zmax=1,
         colorscale=[[0, "#f7f7f7"], [1, COLORS[emotion]]], colorbar={"tickformat": ".0%"},
         hovertemplate="%{y}, %{x}: %{z:.0%} " + emotion + " (%{text})<extra></extra>",
@@ -114,9 +120,9 @@ def agent_lines(trends: pd.DataFrame, value: str, agents: Sequence[str]) -> go.F
     for agent in agents:
         rows = trends[trends.agent == agent]
         fig.add_trace(go.Scatter(
-            x=rows.period, y=rows[value], name=agent, mode="lines+markers",
+            x=rows.period, y=rows[value], name=plot_label(agent), mode="lines+markers",
             marker={"symbol": ["circle-open" if low else "circle" for low in rows.low_n], "size": 9},
-            customdata=rows.n, hovertemplate=f"{agent}: %{{y:.0%}} (n=%{{customdata}})<extra></extra>",
+            customdata=rows.n, hovertemplate=f"{plot_label(agent)}: %{{y:.0%}} (n=%{{customdata}})<extra></extra>",
         ))  # fmt: skip
     fig.update_layout(
         height=340,
@@ -134,7 +140,7 @@ def aligned_tracks(
     from plotly.subplots import make_subplots
 
     fig = make_subplots(rows=len(curves), cols=1, shared_xaxes=True, vertical_spacing=0.04,
-                        subplot_titles=list(curves))  # fmt: skip
+                        subplot_titles=plot_labels(list(curves)))  # fmt: skip
     for row, curve in enumerate(curves.values(), start=1):
         for emotion in emotions:
             fig.add_trace(go.Scatter(
@@ -144,5 +150,7 @@ def aligned_tracks(
             ), row=row, col=1)  # fmt: skip
         fig.update_yaxes(tickformat=".0%", range=[0, 1], row=row, col=1)
     fig.update_xaxes(title_text="time (s)", row=len(curves), col=1)
-    fig.update_layout(title=title, height=220 * len(curves) + 80, hovermode="x unified", **_LAYOUT)
+    fig.update_layout(
+        title=plot_label(title), height=220 * len(curves) + 80, hovermode="x unified", **_LAYOUT
+    )
     return fig

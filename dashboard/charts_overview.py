@@ -5,29 +5,12 @@ No Streamlit, no database.
 
 from __future__ import annotations
 
-import re
-
 import pandas as pd
 import plotly.graph_objects as go
 
 from core.labels import COLORS, EMOJI, EMOTIONS
 
 _LAYOUT = {"margin": {"l": 10, "r": 10, "t": 40, "b": 10}, "legend_title_text": ""}
-# Characters with a meaning in Streamlit Markdown (CommonMark, GFM tables, :emoji: / :color[]
-# directives, $math$) or HTML; each is shown literally once backslash-escaped.
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$&])")
-
-
-# GFM turns bare URLs and e-mail addresses into links even when escaped; a zero-width space
-# inside the trigger ("http://", "www.", "@") keeps them text without changing what is seen.
-_AUTOLINK = re.compile(r"(?i)(://|www\.|@)")
-
-
-def literal(text: str) -> str:
-    """`text` escaped so that Streamlit Markdown shows it as typed (user-supplied names)."""
-    flat = " ".join(str(text).split())  # a newline would end a table row or start a block
-    flat = _AUTOLINK.sub(lambda m: "\u200b" + "\u200b".join(m.group(1)), flat)
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", flat)
 
 
 def audio_text(seconds: float) -> str:

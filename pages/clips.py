@@ -14,6 +14,7 @@ from core.aggregates import PAGE_ROWS, ClipQuery
 from core.analytics import curve_frame, dominant_segments, smooth_curve
 from core.labels import EMOTIONS, SCORE_COLUMNS
 from dashboard import charts, data, state, widgets
+from dashboard.text import literal
 
 model_key, where = widgets.results_page("🗂️ Clips", "clips")
 SORTABLE = ["source_name", "recorded_at", "duration_s", "confidence", "agent", "top_label",
@@ -63,7 +64,7 @@ if selected.empty:
 
 row = selected.iloc[0]
 st.divider()
-st.subheader(row.source_name + ("" if row.track == "mix" else f" · {row.track}"))
+st.subheader(literal(row.source_name + ("" if row.track == "mix" else f" · {row.track}")))
 untrained = bool(data.model_info(model_key).untrained)
 left, right = st.columns([3, 2])
 with left:

@@ -14,7 +14,7 @@ from core.overview import (
     negative_shares,
 )
 from dashboard import charts_overview, data, state, widgets
-from dashboard.charts_overview import literal
+from dashboard.text import literal
 
 PERIODS = ["day", "week", "month"]
 SHOWN_SHIFTS = 15

@@ -246,7 +246,7 @@ def test_unknown_period_is_a_user_error(generated):
 
 
 def test_markdown_in_a_name_is_escaped():
-    from dashboard.charts_overview import literal
+    from dashboard.text import literal
 
     assert literal("a_b*c") == r"a\_b\*c"
     for name in ("[x](http://e.org)", "www.a.org", "a@b.c"):  # GFM autolink triggers, broken
