@@ -207,17 +207,20 @@ class _Run:
             )
             producer.start()
             writing: Future | None = None
-            batch, done = _Batch(), 0
+            batch, done, audio_s = _Batch(), 0, 0.0
             try:
                 for unit in _in_order(ahead):
-                    batch.add(self._finish_long(unit, batch) if unit.long else unit)
+                    unit = self._finish_long(unit, batch) if unit.long else unit
+                    batch.add(unit)
                     done += 1
+                    if unit.outcome.status != "failed":  # the audio taken in, scored or cached
+                        audio_s += unit.outcome.seconds_audio
+                    if on_progress:
+                        on_progress(done, len(inputs), audio_s)
                     if batch.full() or done == len(inputs):
                         summary = _committed(writing, summary)
                         writing = writer.submit(self._write, self._score(batch))
                         batch = _Batch()
-                    if on_progress:
-                        on_progress(done, len(inputs), summary.seconds_audio + batch.seconds)
                 summary = _committed(writing, summary)
             finally:
                 stop.set()

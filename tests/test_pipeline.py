@@ -156,3 +156,15 @@ def test_a_failure_in_the_reading_stage_ends_the_run_as_interrupted(
     with pytest.raises(StoreBusyError):
         ingest(store, engine, collect([corpus_dir]), "c")
     assert store.runs().status.iloc[0] == "interrupted"
+
+
+def test_progress_counts_every_file_and_its_audio_as_it_is_taken_in(tmp_path, engine):
+    corpus = make_corpus(tmp_path / "c", agents=("ann",), per_agent=3)  # 1, 2 and 3 s
+    store = Store(tmp_path / "db.duckdb")
+    seen = []
+    ingest(store, engine, collect([corpus]), "c", on_progress=lambda *a: seen.append(a))
+    assert [(d, t) for d, t, _ in seen] == [(1, 3), (2, 3), (3, 3)]
+    assert [s for _, _, s in seen] == pytest.approx([1.0, 3.0, 6.0])
+    seen.clear()  # a rerun: cached audio counts too
+    ingest(store, engine, collect([corpus]), "c", on_progress=lambda *a: seen.append(a))
+    assert seen[-1][2] == pytest.approx(6.0)
