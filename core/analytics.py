@@ -59,6 +59,23 @@ def dominant_segments(curve: pd.DataFrame) -> pd.DataFrame:
     })  # fmt: skip
 
 
+def merge_short_runs(runs: pd.DataFrame, min_s: float = 1.0) -> pd.DataFrame:
+    """Dominant-emotion runs in time order, runs shorter than `min_s` merged into a neighbour.
+
+    A short run joins the run before it (the first one joins the next), then neighbours with the
+    same emotion join up, so a listing shows how the emotion moves rather than 20 ms slivers.
+    """
+    kept: list[list] = []
+    for start_s, end_s, emotion in runs[["start_s", "end_s", "emotion"]].itertuples(index=False):
+        if kept and (end_s - start_s < min_s or kept[-1][2] == emotion):
+            kept[-1][1] = end_s
+        elif kept and kept[-1][1] - kept[-1][0] < min_s:  # a short first run joins this one
+            kept[-1] = [kept[-1][0], end_s, emotion]
+        else:
+            kept.append([start_s, end_s, emotion])
+    return pd.DataFrame(kept, columns=["start_s", "end_s", "emotion"])
+
+
 # -- trends ------------------------------------------------------------------------------------
 
 

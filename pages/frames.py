@@ -5,7 +5,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from core.analytics import curve_frame, dominant_segments, smooth_curve
+from core.analytics import curve_frame, dominant_segments, merge_short_runs, smooth_curve
 from core.labels import EMOJI, EMOTIONS
 from dashboard import charts, data, state, widgets
 
@@ -100,7 +100,7 @@ for column, key in zip(st.columns(len(shown)), shown, strict=True):
             start_s = float(windows.set_index("segment").loc[pick, "start_s"])
         if path and Path(path).exists():
             st.audio(path, start_time=int(start_s))
-        longest = segments.assign(length=segments.end_s - segments.start_s).nlargest(5, "length")
         st.dataframe(
-            longest[["start_s", "end_s", "emotion"]].round(2), hide_index=True, key=f"seg-{key}"
-        )
+            merge_short_runs(segments, min_s=1.0).round(2), hide_index=True, key=f"seg-{key}",
+            column_config={"start_s": "from (s)", "end_s": "to (s)", "emotion": "dominant emotion"},
+        )  # fmt: skip

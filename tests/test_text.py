@@ -40,3 +40,20 @@ def test_charts_carry_names_escaped():
                                    ["angry"], title=HOSTILE)  # fmt: skip
     assert curves.layout.title.text == plot_label(HOSTILE)
     assert curves.layout.annotations[0].text == plot_label(HOSTILE)
+
+
+def test_short_runs_merge_into_neighbours_in_time_order():
+    from core.analytics import merge_short_runs
+
+    runs = pd.DataFrame({
+        "start_s": [0.0, 0.4, 3.0, 3.02, 3.04, 6.0],
+        "end_s": [0.4, 3.0, 3.02, 3.04, 6.0, 6.5],
+        "emotion": ["sad", "angry", "happy", "sad", "angry", "neutral"],
+    })  # fmt: skip
+    merged = merge_short_runs(runs, min_s=1.0)
+    assert merged.values.tolist() == [[0.0, 6.5, "angry"]]
+    runs.loc[5, "end_s"] = 9.0  # a long last run stays
+    assert merge_short_runs(runs, 1.0).values.tolist() == [
+        [0.0, 6.0, "angry"],
+        [6.0, 9.0, "neutral"],
+    ]
