@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import pandas as pd
+import plotly.colors as pc
 import plotly.graph_objects as go
 
 from core.labels import COLORS, EMOJI, EMOTIONS, SCORE_COLUMNS
 from dashboard.text import plot_label, plot_labels
 
+# Distinct colours for dozens of agents or corpora (plotly's 10-colour default repeats at 11).
+NAME_PALETTE = (*pc.qualitative.Dark24, *pc.qualitative.Light24, *pc.qualitative.Alphabet)
 _LAYOUT = {"margin": {"l": 10, "r": 10, "t": 40, "b": 10}, "legend_title_text": ""}
 
 
@@ -73,6 +77,8 @@ def cluster_scatter(points: pd.DataFrame, color_by: str) -> go.Figure:
     colors = COLORS if color_by == "top_label" else None
     fig = px.scatter(
         data, x="x", y="y", color=color_by, color_discrete_map=colors,
+        color_discrete_sequence=NAME_PALETTE,
+        category_orders={color_by: sorted(data[color_by].dropna().unique(), key=_natural)},
         hover_name="source_name", custom_data=["clip_id", "track"],
         hover_data={"x": False, "y": False, "top_label": True, "confidence": ":.1%",
                     "agent": True, "cluster": True, **{c: ":.2f" for c in SCORE_COLUMNS}},
@@ -117,10 +123,11 @@ def trend_heatmap(trends: pd.DataFrame, emotion: str) -> go.Figure:
 def agent_lines(trends: pd.DataFrame, value: str, agents: Sequence[str]) -> go.Figure:
     """One line per agent over periods; low-n points drawn hollow."""
     fig = go.Figure()
-    for agent in agents:
+    for i, agent in enumerate(sorted(agents, key=_natural)):
         rows = trends[trends.agent == agent]
         fig.add_trace(go.Scatter(
             x=rows.period, y=rows[value], name=plot_label(agent), mode="lines+markers",
+            line={"color": NAME_PALETTE[i % len(NAME_PALETTE)]},
             marker={"symbol": ["circle-open" if low else "circle" for low in rows.low_n], "size": 9},
             customdata=rows.n, hovertemplate=f"{plot_label(agent)}: %{{y:.0%}} (n=%{{customdata}})<extra></extra>",
         ))  # fmt: skip
@@ -154,3 +161,8 @@ def aligned_tracks(
         title=plot_label(title), height=220 * len(curves) + 80, hovermode="x unified", **_LAYOUT
     )
     return fig
+
+
+def _natural(value) -> tuple:
+    """Sort key that puts 'agent 2' before 'agent 10' and cluster '2' before '10'."""
+    return tuple(int(p) if p.isdigit() else p.lower() for p in re.split(r"(\d+)", str(value)))

@@ -57,3 +57,14 @@ def test_short_runs_merge_into_neighbours_in_time_order():
         [0.0, 6.0, "angry"],
         [6.0, 9.0, "neutral"],
     ]
+
+
+def test_dozens_of_agents_get_distinct_colours_in_sorted_order():
+    agents = [f"agent {i}" for i in range(30, 0, -1)]
+    trends = pd.DataFrame({
+        "agent": agents, "period": pd.to_datetime(["2024-05-06"] * 30),
+        "angry": 0.5, "n": 10, "low_n": False,
+    })  # fmt: skip
+    figure = charts.agent_lines(trends, "angry", agents)
+    assert [t.name for t in figure.data] == [f"agent {i}" for i in range(1, 31)]
+    assert len({t.line.color for t in figure.data}) == 30
