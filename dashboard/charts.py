@@ -102,21 +102,34 @@ def cluster_mix(profile: pd.DataFrame) -> go.Figure:
 
 
 def trend_heatmap(trends: pd.DataFrame, emotion: str) -> go.Figure:
-    """Agents x periods: share of clips whose top emotion is `emotion`; cell text shows n."""
+    """Agents x periods: share of clips whose top emotion is `emotion`, with the share and n.
+
+    Cells with few clips are shown, not hidden, and marked: "low" in the text and a hollow
+    square around the cell.
+    """
     grid = trends.pivot(index="agent", columns="period", values=emotion)
     counts = trends.pivot(index="agent", columns="period", values="n")
-    low = trends.pivot(index="agent", columns="period", values="low_n")
-    text = counts.map(lambda n: "" if pd.isna(n) else f"n={int(n)}")
-    text = text.where(~low.fillna(False).astype(bool), text + " (low)")
+    low = trends.pivot(index="agent", columns="period", values="low_n").fillna(False).astype(bool)
+    shares = grid.map(lambda v: "" if pd.isna(v) else f"{v:.0%}")
+    text = shares + counts.map(lambda n: "" if pd.isna(n) else f"<br>n={int(n)}")
+    text = text.where(~low, text + " low")
+    x = [p.strftime("%Y-%m-%d") for p in grid.columns]
+    y = plot_labels(list(grid.index))
     fig = go.Figure(go.Heatmap(
-        z=grid.to_numpy(), x=[p.strftime("%Y-%m-%d") for p in grid.columns], y=plot_labels(list(grid.index)),
-        text=text.to_numpy(), texttemplate="%{text}", zmin=0, zmax=1,
+        z=grid.to_numpy(), x=x, y=y, text=text.to_numpy(), texttemplate="%{text}", zmin=0, zmax=1,
         colorscale=[[0, "#f7f7f7"], [1, COLORS[emotion]]], colorbar={"tickformat": ".0%"},
-        hovertemplate="%{y}, %{x}: %{z:.0%} " + emotion + " (%{text})<extra></extra>",
+        hovertemplate="%{y}, %{x}: %{text} " + emotion + "<extra></extra>",
+    ))  # fmt: skip
+    rows, cols = low.to_numpy().nonzero()
+    fig.add_trace(go.Scatter(
+        x=[x[c] for c in cols], y=[y[r] for r in rows], mode="markers", hoverinfo="skip",
+        marker={"symbol": "square-open", "size": 34, "color": "#555", "line_width": 1},
+        name="fewer than 5 clips", showlegend=bool(len(rows)),
     ))  # fmt: skip
     fig.update_layout(
-        title=f"share of {EMOJI[emotion]} {emotion} clips", height=140 + 40 * len(grid), **_LAYOUT
-    )
+        title=f"share of {EMOJI[emotion]} {emotion} clips", height=140 + 40 * len(grid),
+        **{**_LAYOUT, "legend": {"orientation": "h", "y": -0.15}},
+    )  # fmt: skip
     return fig
 
 

@@ -1,4 +1,4 @@
-"""User-supplied names reach Markdown and Plotly as literal text (#14 item 6)."""
+"""Pure chart builders and user text: names as literal text (#14), readable charts (#10)."""
 
 from __future__ import annotations
 
@@ -68,3 +68,14 @@ def test_dozens_of_agents_get_distinct_colours_in_sorted_order():
     figure = charts.agent_lines(trends, "angry", agents)
     assert [t.name for t in figure.data] == [f"agent {i}" for i in range(1, 31)]
     assert len({t.line.color for t in figure.data}) == 30
+
+
+def test_heatmap_cells_show_share_and_n_and_mark_low_cells():
+    trends = pd.DataFrame({
+        "agent": ["ann", "bob"], "period": pd.to_datetime(["2024-05-06", "2024-05-06"]),
+        "angry": [0.5, 0.25], "n": [4, 8], "low_n": [True, False],
+    })  # fmt: skip
+    figure = charts.trend_heatmap(trends, "angry")
+    assert figure.data[0].text.tolist() == [["50%<br>n=4 low"], ["25%<br>n=8"]]
+    marks = figure.data[1]
+    assert (list(marks.x), list(marks.y)) == (["2024-05-06"], ["ann"])
