@@ -35,6 +35,26 @@ class ModelLoadError(EmoScopeError):
     """The model could not be found, downloaded or loaded intact."""
 
 
+class ModelDownloadError(ModelLoadError):
+    """The hub could not be reached. What to do next depends on where the user is."""
+
+    def __init__(self, repo: str, hub_name: str, reason: str):
+        self.repo, self.hub_name, self.reason = repo, hub_name, reason
+        super().__init__(
+            f"could not download {repo} from {hub_name} ({reason}). Check the network, try the "
+            "other hub (--hub), or pass a local model directory with --model DIR."
+        )
+
+    def for_web(self, models_setting: str) -> str:
+        """The same failure told to someone on the web page, who has no command line."""
+        return (
+            f"Could not download {self.repo} from {self.hub_name} ({self.reason}). Choose "
+            "“local model directory” to use a model already on this server, or ask whoever runs "
+            f"the server to place the model in its models folder ({models_setting}) or to "
+            "download it once there."
+        )
+
+
 class InputError(EmoScopeError):
     """A path, archive, manifest or option given by the user is unusable."""
 

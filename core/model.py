@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.errors import InputError, ModelLoadError, TooLongError
+from core.errors import InputError, ModelDownloadError, ModelLoadError, TooLongError
 from core.labels import EMOTIONS, english_label
 from core.testmodel import MARKER_FILE
 
@@ -114,11 +114,9 @@ def _hub_directory(name: str, hub: str) -> Path:
     try:
         return Path(snapshot_download(repo))
     except Exception as exc:  # the hubs raise many unrelated types for "no network"
-        raise ModelLoadError(
-            f"could not download {repo} from {'ModelScope' if hub in ('ms', 'modelscope') else 'Hugging Face'}"
-            f" ({type(exc).__name__}: {' '.join(str(exc).split())}). Check the network, try the other hub (--hub), or "
-            "pass a local model directory with --model DIR."
-        ) from exc
+        hub_name = "ModelScope" if hub in ("ms", "modelscope") else "Hugging Face"
+        reason = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+        raise ModelDownloadError(repo, hub_name, reason) from exc
 
 
 def fingerprint(directory: Path) -> str:

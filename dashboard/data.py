@@ -19,7 +19,7 @@ import streamlit as st
 from core import clusters, export
 from core.aggregates import ClipQuery, ClipSummary
 from core.clusters import ProjectionParams
-from core.errors import InputError
+from core.errors import InputError, ModelDownloadError, ModelLoadError
 from core.jobs import JOBS, Job
 from core.model import Engine, load_engine
 from core.store import ClipFilter, Store, resolve_db_path
@@ -76,7 +76,10 @@ def engine(model: str) -> Engine:
     if model == TEST_MODEL:
         return load_engine(str(test_model_dir()))
     if model in HUB_MODELS:
-        return load_engine(model)
+        try:
+            return load_engine(model)
+        except ModelDownloadError as exc:  # the page's reader has no command line
+            raise ModelLoadError(exc.for_web("EMOSCOPE_MODELS_DIR")) from exc
     name = model.removeprefix(LOCAL_PREFIX)
     if model.startswith(LOCAL_PREFIX) and name in local_models():
         return load_engine(str(models_dir() / name))

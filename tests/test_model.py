@@ -129,3 +129,32 @@ def test_half_precision_needs_a_gpu(tiny_model_dir):
 
     with pytest.raises(InputError, match="bf16 needs a CUDA GPU"):
         load_engine(str(tiny_model_dir), "cpu", precision="bf16")
+
+
+def test_hub_download_failure_on_the_web_page_names_no_command_line(monkeypatch):
+    """The dashboard's engine adapter turns the CLI advice into advice for the page."""
+    from streamlit.testing.v1 import AppTest
+
+    import core.model
+    from core.errors import ModelDownloadError
+
+    def unreachable(name, hub="ms"):  # the hub is out of reach
+        raise ModelDownloadError(f"iic/{name}", "ModelScope", "ConnectionError: offline")
+
+    monkeypatch.setattr(core.model, "resolve_model", unreachable)
+
+    def page():
+        import streamlit as st
+
+        from dashboard import data
+
+        try:
+            data.engine("emotion2vec_plus_seed")
+        except Exception as exc:
+            st.text(f"{type(exc).__name__}: {exc}")
+
+    at = AppTest.from_function(page).run()
+    shown = at.text[0].value
+    assert shown.startswith("ModelLoadError: Could not download iic/emotion2vec_plus_seed")
+    assert "local model directory" in shown and "EMOSCOPE_MODELS_DIR" in shown
+    assert "--" not in shown
