@@ -45,13 +45,22 @@ def export_query(store: Store, what: str, fmt: str, model_key: str,
     if what == "frames":
         return frame_rows_sql(model_key, where, ordered=False)
     if what == "clips":
+        # One row per recording track, like the frames and embeddings exports (so the three
+        # agree row for row): a recording in several corpora lists them all in `corpora`, and
+        # its other columns come from the first corpus by name, as in the other two exports.
         columns = [
             ("array_to_string(v.tags, '|') AS tags" if c == "tags" and fmt == "csv" else f"v.{c}")
             for c in _CLIP_COLUMNS
         ]
+        corpora = "array_to_string(c.corpora, '|')" if fmt == "csv" else "c.corpora"
         sql = (
-            f"SELECT {', '.join(columns)} FROM ({CLIP_VIEW}) v WHERE {condition}"
-            " ORDER BY v.source_name, v.clip_id, v.track"
+            f"WITH v AS (SELECT * FROM ({CLIP_VIEW}) v WHERE {condition}),"
+            " c AS (SELECT clip_id, track, list(DISTINCT corpus ORDER BY corpus) AS corpora"
+            " FROM v GROUP BY clip_id, track),"
+            f" one AS (SELECT DISTINCT ON (v.clip_id, v.track) {', '.join(columns)},"
+            f" {corpora} AS corpora FROM v JOIN c USING (clip_id, track)"
+            " ORDER BY v.clip_id, v.track, v.corpus)"
+            " SELECT * FROM one ORDER BY source_name, clip_id, track"
         )
         return sql, [model_key, *params]
     dim = store.embedding_dim(model_key) or 0
@@ -77,7 +86,7 @@ def count_rows(store: Store, model_key: str, where: ClipFilter = ClipFilter()) -
     sql = (
         f"WITH sel AS (SELECT v.clip_id, v.track FROM ({CLIP_VIEW}) v WHERE {condition}),"
         " keys AS (SELECT DISTINCT clip_id, track FROM sel)"
-        " SELECT (SELECT count(*) FROM sel), (SELECT coalesce(sum(f.n_frames), 0)"
+        " SELECT (SELECT count(*) FROM keys), (SELECT coalesce(sum(f.n_frames), 0)"
         " FROM frame_curves f JOIN keys USING (clip_id, track) WHERE f.model_key = ?),"
         " (SELECT count(*) FROM keys)"
     )
