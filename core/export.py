@@ -52,15 +52,18 @@ def export_query(store: Store, what: str, fmt: str, model_key: str,
             ("array_to_string(v.tags, '|') AS tags" if c == "tags" and fmt == "csv" else f"v.{c}")
             for c in _CLIP_COLUMNS
         ]
-        corpora = "array_to_string(c.corpora, '|')" if fmt == "csv" else "c.corpora"
+        corpora = "coalesce(d.corpora, [v.corpus])"
+        corpora = f"array_to_string({corpora}, '|')" if fmt == "csv" else corpora
+        # Only recordings in several corpora are grouped (a cheap aggregate); the rest pass
+        # straight through, so the export stays one streaming scan and one sort.
         sql = (
             f"WITH v AS (SELECT * FROM ({CLIP_VIEW}) v WHERE {condition}),"
-            " c AS (SELECT clip_id, track, list(DISTINCT corpus ORDER BY corpus) AS corpora"
-            " FROM v GROUP BY clip_id, track),"
-            f" one AS (SELECT DISTINCT ON (v.clip_id, v.track) {', '.join(columns)},"
-            f" {corpora} AS corpora FROM v JOIN c USING (clip_id, track)"
-            " ORDER BY v.clip_id, v.track, v.corpus)"
-            " SELECT * FROM one ORDER BY source_name, clip_id, track"
+            " d AS (SELECT clip_id, track, list(corpus ORDER BY corpus) AS corpora FROM v"
+            " GROUP BY clip_id, track HAVING count(*) > 1)"
+            f" SELECT {', '.join(columns)}, {corpora} AS corpora"
+            " FROM v LEFT JOIN d USING (clip_id, track)"
+            " WHERE d.corpora IS NULL OR v.corpus = d.corpora[1]"
+            " ORDER BY v.source_name, v.clip_id, v.track"
         )
         return sql, [model_key, *params]
     dim = store.embedding_dim(model_key) or 0
