@@ -115,6 +115,7 @@ def main() -> int:
         "files": len(inputs), "audio_s": round(audio_s, 1), "arch": args.arch,
         "device": engine.device, "precision": args.precision, "frames": args.frames,
         "workers": args.workers or "default", "cpus": os.cpu_count(),
+        "load_average_1min_at_end": round(os.getloadavg()[0], 2),
         "machine": platform.processor() or platform.machine(),
         "decode_only_s": round(decode_s, 2),
         "a_model_only_s": round(model_s, 2),
