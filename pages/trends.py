@@ -33,7 +33,7 @@ if trends.empty:
             "manifest CSV or a path pattern such as `{agent}/{recorded_at}_*.wav`.")  # fmt: skip
     st.stop()
 st.caption(
-    f"Cells with fewer than {LOW_N} clips are marked “low” (hollow markers below): shown, not hidden."
+    f"Cells with fewer than {LOW_N} clips are marked “low” and framed in the heatmap (hollow points in the lines): shown, not hidden."
 )
 busiest = trends.groupby("agent").n.sum().sort_values(ascending=False, kind="stable")
 heat_agents = sorted(busiest.index[:HEATMAP_AGENTS])
