@@ -530,6 +530,6 @@ def test_a_gigabyte_zip_member_is_unpacked_to_disk_not_memory(tmp_path, tiny_mod
     base_summary, base_mib = ingest_peak_rss_mib(small, tiny_model_dir, tmp_path / "a.duckdb")
     summary, peak_mib = ingest_peak_rss_mib(big, tiny_model_dir, tmp_path / "b.duckdb")
     assert base_summary["scored"] == 1 and summary["scored"] == 1
-    # Holding the member in memory would add 1024 MiB; streaming it adds next to nothing.
+    # Holding the member in memory would add 1024 MiB; streaming it adds next to nothing. The
+    # bound is relative: the process's own size (torch, funasr) varies between machines and runs.
     assert peak_mib - base_mib < 128, (base_mib, peak_mib)
-    assert peak_mib < 1024, peak_mib
