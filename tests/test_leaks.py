@@ -27,6 +27,8 @@ def upload_page(tmp_path, monkeypatch) -> AppTest:
     monkeypatch.setenv("EMOSCOPE_DB", str(tmp_path / "secret-place" / "team.duckdb"))
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
+    at.switch_page("../pages/upload.py")  # the landing page is the Overview
+    at.run()
     assert not at.exception
     return at
 

@@ -3,6 +3,7 @@ database written through the real Store, its page through AppTest, and its links
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs
@@ -149,7 +150,9 @@ def test_many_corpora_count_the_same_without_the_bit_mask(generated, monkeypatch
     with_bits = overview(Store(path), MODEL, ClipFilter(), "week")
     monkeypatch.setattr(core.overview, "MAX_CORPUS_BITS", 1)  # 2 corpora: count(DISTINCT) path
     without = overview(Store(path), MODEL, ClipFilter(), "week")
-    assert without.volume == with_bits.volume
+    got, expected = asdict(without.volume), asdict(with_bits.volume)
+    assert got.pop("hours") == pytest.approx(expected.pop("hours"))  # summed in any order
+    assert got == expected
     pd.testing.assert_frame_equal(without.mix, with_bits.mix)
     pd.testing.assert_frame_equal(without.shifts, with_bits.shifts)
 
@@ -444,7 +447,8 @@ def test_the_root_url_opens_the_overview_and_a_shift_leads_to_its_clips(
         shown = int(caption.inner_text().split()[0])
         # All of the agent's 55 clips; 25 once the Clips page also honours from/to.
         assert shown in (55, 25)
-        assert "from=2024-04-08" in page.url and "to=2024-04-14" in page.url
+        # The Clips page keeps `to` within the data's dates, so it may shorten it.
+        assert "from=2024-04-08" in page.url and re.search(r"to=2024-04-1[2-4]", page.url)
         main.locator("[data-testid='stDataFrame']").first.wait_for()
         no_exception(page)
         shoot(page, "8-overview-to-clips")

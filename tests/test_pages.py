@@ -11,6 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.labels import EMOJI
+from dashboard.text import literal
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 PAGES = ["upload", "clips", "frames", "clusters", "trends", "exports"]
@@ -53,7 +54,7 @@ def test_clips_page_lists_the_corpus_and_opens_a_clip(seeded_db, monkeypatch):
     assert any(c.value.startswith("12 clips (tracks) match the filters · 12 recordings")
                for c in at.caption)  # fmt: skip
     assert len(at.dataframe[0].value) == 12
-    assert clip.source_name in [s.value for s in at.main.subheader]
+    assert literal(clip.source_name) in [s.value for s in at.main.subheader]  # Markdown-safe
     assert any(clip.top_label.capitalize() in m.value for m in at.markdown)
     assert any("untrained test model" in w.value for w in at.sidebar.warning)
 
