@@ -6,12 +6,14 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, time, timedelta
 
+import pandas as pd
 import streamlit as st
 
 from core.errors import EmoScopeError
 from core.labels import EMOJI, EMOTIONS, UNTRAINED_LABEL
 from core.store import ClipFilter
 from dashboard import data, state
+from dashboard.text import plain
 
 log = logging.getLogger(__name__)
 
@@ -135,3 +137,17 @@ def run_safely(action: Callable[[], object]) -> object | None:
         log.exception("unexpected error")
         st.error("Something went wrong inside EmoScope; the details are in the server log.")
     return None
+
+
+def clip_list(clips: pd.DataFrame, columns: list[str], key: str, model_key: str) -> None:
+    """A table of clips where choosing a row opens that clip on the Clips page (no dead ends)."""
+    event = st.dataframe(clips[columns], hide_index=True, key=key, on_select="rerun",
+                         selection_mode="single-row")  # fmt: skip
+    rows = event.selection.rows if event else []
+    if not rows:
+        st.caption("Select a row to open its clip.")
+        return
+    row = clips.iloc[rows[0]]
+    st.page_link(st.session_state["pages"]["clips"], label=f"Open {plain(row.source_name)} in Clips",
+                 icon="🗂️", query_params={"clip": row.clip_id, "track": row.track,
+                                          "model": model_key})  # fmt: skip

@@ -84,8 +84,8 @@ ids = (
 if ids:
     picked = points[[(c, t) in ids for c, t in zip(points.clip_id, points.track, strict=True)]]
     st.subheader(f"{len(picked)} selected clips")
-    st.dataframe(picked[["source_name", "agent", "cluster", "top_label", "confidence", *SCORE_COLUMNS]],
-                 hide_index=True)  # fmt: skip
+    widgets.clip_list(picked, ["source_name", "agent", "cluster", "top_label", "confidence",
+                               *SCORE_COLUMNS], "picked", model_key)  # fmt: skip
 else:
     st.caption("Lasso or box-select points to list their clips.")
 profile = data.cluster_profile(key, model_key)

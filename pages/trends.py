@@ -70,9 +70,11 @@ cell = data.clip_page(
     ClipQuery(replace(where, agents=(agent,), date_from=start.to_pydatetime(),
                       date_to=end.to_pydatetime()), order_by="recorded_at"),
 )  # fmt: skip
-st.dataframe(
-    cell[["source_name", "recorded_at", "track", "top_label", "confidence", *SCORE_COLUMNS]],
-    hide_index=True,
+widgets.clip_list(
+    cell,
+    ["source_name", "recorded_at", "track", "top_label", "confidence", *SCORE_COLUMNS],
+    "cell",
+    model_key,
 )
 st.dataframe(
     trends[trends.agent.isin(heat_agents)],

@@ -378,3 +378,26 @@ def test_hostile_numbers_in_the_url_render_in_range(synth_db, monkeypatch, page,
         widget = {"nn": lambda: at.slider[0], "md": lambda: at.slider[1],
                   "smooth": lambda: at.slider[0], "page": lambda: at.number_input[0]}[name]()  # fmt: skip
         assert low <= widget.value and (high is None or widget.value <= high)
+
+
+def clip_list_page():
+    import pandas as pd
+    import streamlit as st
+
+    from dashboard import widgets
+
+    st.session_state["pages"] = {"clips": st.Page(lambda: None, title="Clips", url_path="clips")}
+    clips = pd.DataFrame({"source_name": ["a.wav", "b.wav"], "clip_id": ["x", "y"],
+                          "track": ["mix", "agent"]})  # fmt: skip
+    widgets.clip_list(clips, ["source_name"], "listed", "m@1")
+
+
+def test_a_row_of_a_clip_list_opens_its_clip():
+    """Cluster selections and trend cells list clips with this widget: a row opens its clip."""
+    at = AppTest.from_function(clip_list_page).run()
+    assert [c.value for c in at.caption] == ["Select a row to open its clip."]
+    at.session_state["listed"] = {"selection": {"rows": [1], "columns": [], "cells": []}}
+    at.run()
+    link = at.get("page_link")[0].proto
+    assert link.label == "Open b.wav in Clips"
+    assert link.query_string == "clip=y&track=agent&model=m%401"
