@@ -103,7 +103,12 @@ class Store(StoreReads):
             finally:
                 con.close()
                 if write:
-                    self._verified = _file_stamp(self.path)
+                    self._verified = self.file_stamp()
+
+    def file_stamp(self) -> tuple:
+        """Size and modification time of the file and its WAL: changes with every write."""
+        stats = [p.stat() for p in (self.path, Path(f"{self.path}.wal")) if p.exists()]
+        return tuple((s.st_size, s.st_mtime_ns) for s in stats)
 
     def _check_before_write(self) -> None:
         """Refuse a damaged file before DuckDB writes to it (core.store_check).
@@ -111,7 +116,7 @@ class Store(StoreReads):
         Verifying every block costs ~0.3 s per GB, so it runs when the file is not as this Store
         last left it (first write, or another process wrote since), not before every batch.
         """
-        if _file_stamp(self.path) != self._verified:
+        if self.file_stamp() != self._verified:
             quick_check(self.path)
 
     @contextlib.contextmanager
@@ -340,9 +345,3 @@ def _cached_tracks(con, model_key: str, clip_ids: Sequence[str], frames: bool) -
         [model_key, list(clip_ids)],
     ).fetchall()
     return {(c, t) for c, t in rows}
-
-
-def _file_stamp(path: Path) -> tuple | None:
-    """Size and modification time of the database and its WAL: changes with every write."""
-    stats = [p.stat() for p in (path, Path(f"{path}.wal")) if p.exists()]
-    return tuple((s.st_size, s.st_mtime_ns) for s in stats) or None

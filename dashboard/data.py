@@ -88,9 +88,7 @@ def engine(model: str) -> Engine:
 
 def version() -> tuple:
     """Changes whenever the database file changes (any process)."""
-    path = store().path
-    stats = [p.stat() for p in (path, Path(f"{path}.wal")) if p.exists()]
-    return tuple((s.st_size, s.st_mtime_ns) for s in stats)
+    return store().file_stamp()
 
 
 @st.cache_data(show_spinner=False, max_entries=256)

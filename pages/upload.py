@@ -14,6 +14,7 @@ from core.model import softmax
 from core.runs import document
 from core.store import ClipFilter
 from dashboard import charts, data, widgets
+from dashboard.text import literal
 
 st.title("⬆️ Upload & analyse")
 uploads = st.file_uploader("Recordings (WAV, MP3, M4A, FLAC, OGG, OPUS, WEBM) or a zip of them",
@@ -101,7 +102,9 @@ if "last_run" in st.session_state:
         embedded, matrix = data.embeddings(summary.model_key, where)
         for row in rows.itertuples():
             st.subheader(
-                f"{row.source_name} · {row.track}" if row.track != "mix" else row.source_name
+                literal(
+                    f"{row.source_name} · {row.track}" if row.track != "mix" else row.source_name
+                )
             )
             widgets.top_result(row.top_label, row.confidence, untrained)
             st.plotly_chart(charts.score_bars(pd.Series(row._asdict())), key=f"bars-{row.track}")
