@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from core.labels import SCORE_COLUMNS
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 6
 _SCORES_DDL = ", ".join(f"{c} FLOAT NOT NULL" for c in SCORE_COLUMNS)
 
 # Every schema change is appended here; a database is brought up to date when opened for writing.
@@ -109,6 +109,27 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         # told from a live one and marked 'interrupted' by the next run on the same host.
         "ALTER TABLE ingest_runs ADD COLUMN pid INTEGER",
         "ALTER TABLE ingest_runs ADD COLUMN host VARCHAR",
+    ),
+    5: (
+        # The user's own emotion label from the manifest (any vocabulary), for the model check.
+        "ALTER TABLE clips ADD COLUMN label VARCHAR",
+    ),
+    6: (
+        # Who did what: sign-in users ('cli:<os user>' for the command line), their roles, and
+        # an append-only audit of uploads, runs, exports, deletions and role changes.
+        "ALTER TABLE ingest_runs ADD COLUMN user_name VARCHAR",
+        """CREATE TABLE user_roles (
+            email VARCHAR PRIMARY KEY,
+            role VARCHAR NOT NULL CHECK (role IN ('viewer', 'analyst', 'admin')),
+            granted_by VARCHAR NOT NULL,
+            granted_at TIMESTAMP NOT NULL DEFAULT current_timestamp)""",
+        "CREATE SEQUENCE audit_seq START 1",
+        """CREATE TABLE audit_log (
+            event_id BIGINT PRIMARY KEY DEFAULT nextval('audit_seq'),
+            logged_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            user_name VARCHAR NOT NULL,
+            action VARCHAR NOT NULL,
+            detail VARCHAR)""",
     ),
 }
 
