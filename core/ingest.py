@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -63,6 +64,8 @@ BATCH_FILES = 256
 # and files decoded ahead of the model.
 CHUNK_FILES = 256
 LOOKAHEAD_FILES = 128
+# First pause while another ingest scores tracks this one also needs (doubling up to 2 s).
+CLAIM_POLL_S = 0.1
 
 ProgressFn = Callable[[int, int, float], None]  # (files done, files total, seconds of audio)
 
@@ -307,11 +310,18 @@ class _Run:
         return outcomes, BatchColumns.of(dim, clips, tracks, outcomes, batch.segments)
 
     def _recheck(self, units: list[Unit]) -> list[Unit]:
-        """Drop tracks that another ingest scored since the cache check (one query a batch)."""
-        ids = sorted({c for u in units for c, _, _ in u.waves})
-        if not ids:
+        """Claim the batch's tracks; drop those another ingest stored since the cache check.
+
+        Tracks another live ingest is scoring are waited for rather than scored twice
+        (core.store_claims), so concurrent ingests of the same files run the model once per file.
+        """
+        tracks = [(c, t) for u in units for c, t, _ in u.waves]
+        if not tracks:
             return units
-        done = self.store.cached_tracks(self.engine.model_key, ids, self.frames)
+        claim = self.store.claim_tracks(self.run_id, self.engine.model_key, tracks, self.frames)
+        done = set(claim.done)
+        if claim.held:
+            done |= self._wait_for(sorted(claim.held))
         checked = []
         for unit in units:
             waves = [w for w in unit.waves if (w[0], w[1]) not in done]
@@ -322,6 +332,20 @@ class _Run:
                 unit = replace(unit, outcome=replace(unit.outcome, status="cached", message=note))
             checked.append(replace(unit, waves=waves))
         return checked
+
+    def _wait_for(self, held: list[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Wait until no other live run holds these tracks; return those it stored.
+
+        Tracks whose claim lapsed unstored (that run failed or was killed) are claimed here.
+        """
+        delay = CLAIM_POLL_S
+        while self.store.held_tracks(self.run_id, self.engine.model_key, held):
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
+        claim = self.store.claim_tracks(self.run_id, self.engine.model_key, held, self.frames)
+        if claim.held:  # claimed again by a third run meanwhile
+            return set(claim.done) | self._wait_for(sorted(claim.held))
+        return set(claim.done)
 
     # -- writer --------------------------------------------------------------------------------
 

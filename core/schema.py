@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from core.labels import SCORE_COLUMNS
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 _SCORES_DDL = ", ".join(f"{c} FLOAT NOT NULL" for c in SCORE_COLUMNS)
 
 # Every schema change is appended here; a database is brought up to date when opened for writing.
@@ -130,6 +130,17 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             user_name VARCHAR NOT NULL,
             action VARCHAR NOT NULL,
             detail VARCHAR)""",
+    ),
+    7: (
+        # Tracks an ingest is scoring right now, so that a concurrent ingest of the same files
+        # waits for them instead of running the model on them too (core.store_claims).
+        """CREATE TABLE score_claims (
+            clip_id VARCHAR NOT NULL,
+            track VARCHAR NOT NULL,
+            model_key VARCHAR NOT NULL,
+            run_id INTEGER NOT NULL,
+            claimed_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            PRIMARY KEY (clip_id, track, model_key))""",
     ),
 }
 

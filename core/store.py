@@ -38,6 +38,7 @@ from core.schema import (
     embedding_table_ddl,
 )
 from core.store_check import quick_check
+from core.store_claims import Claim, Track, claim_tracks, release_claims, still_held
 from core.store_reads import StoreReads, _one
 from core.store_runs import mark_interrupted_runs
 
@@ -204,6 +205,20 @@ class Store(StoreReads):
                 "WHERE run_id = ?",
                 [status, run_id],
             )
+            release_claims(con, run_id)
+
+    def claim_tracks(self, run_id: int, model_key: str, tracks: Sequence[Track],
+                     frames: bool) -> Claim:  # fmt: skip
+        """Claim tracks for scoring, in one transaction with the check of what is stored."""
+        with self.writing() as con:
+            mark_interrupted_runs(con)  # a dead run's claims lapse at once
+            done = _cached_tracks(con, model_key, sorted({c for c, _ in tracks}), frames)
+            return claim_tracks(con, run_id, model_key, tracks, done)
+
+    def held_tracks(self, run_id: int, model_key: str, tracks: Sequence[Track]) -> set[Track]:
+        """Which of `tracks` another live ingest still holds a claim on."""
+        with self.reading() as con:
+            return still_held(con, run_id, model_key, tracks)
 
     def register_model(self, model_key: str, model_id: str, revision: str, dim: int,
                        untrained: bool) -> None:  # fmt: skip
