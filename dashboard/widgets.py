@@ -10,10 +10,10 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import EmoScopeError
-from core.labels import EMOJI, EMOTIONS, UNTRAINED_LABEL
+from core.labels import EMOJI, EMOTIONS, SCORE_COLUMNS, UNTRAINED_LABEL
 from core.store import ClipFilter
 from dashboard import data, state
-from dashboard.text import plain
+from dashboard.text import plain, plot_labels
 
 log = logging.getLogger(__name__)
 
@@ -139,10 +139,27 @@ def run_safely(action: Callable[[], object]) -> object | None:
     return None
 
 
+_HEADINGS = {"source_name": "file", "corpus": "corpus", "track": "track", "agent": "agent",
+             "recorded_at": "recorded", "top_label": "top emotion", "speaker": "speaker"}  # fmt: skip
+
+
+def clip_columns(columns: list[str]) -> dict:
+    """Column headings and formats of a clip table: human names, percentages, seconds."""
+    config = {c: _HEADINGS[c] for c in columns if c in _HEADINGS}
+    for c in [*SCORE_COLUMNS, "confidence"]:
+        if c in columns:
+            config[c] = st.column_config.ProgressColumn(
+                c.removeprefix("score_"), format="percent", min_value=0, max_value=1
+            )
+    if "duration_s" in columns:
+        config["duration_s"] = st.column_config.NumberColumn("duration (s)", format="%.2f")
+    return config
+
+
 def clip_list(clips: pd.DataFrame, columns: list[str], key: str, model_key: str) -> None:
     """A table of clips where choosing a row opens that clip on the Clips page (no dead ends)."""
     event = st.dataframe(clips[columns], hide_index=True, key=key, on_select="rerun",
-                         selection_mode="single-row")  # fmt: skip
+                         selection_mode="single-row", column_config=clip_columns(columns))  # fmt: skip
     rows = event.selection.rows if event else []
     if not rows:
         st.caption("Select a row to open its clip.")
@@ -151,3 +168,37 @@ def clip_list(clips: pd.DataFrame, columns: list[str], key: str, model_key: str)
     st.page_link(st.session_state["pages"]["clips"], label=f"Open {plain(row.source_name)} in Clips",
                  icon="🗂️", query_params={"clip": row.clip_id, "track": row.track,
                                           "model": model_key})  # fmt: skip
+
+
+def keep_choice(key: str, options: list[str], *, wanted: str | None = None,
+                initial: str | None = None) -> None:  # fmt: skip
+    """Set a keyed choice widget's value before it is drawn.
+
+    `wanted` (a click elsewhere on the page) overrides the current choice; `initial` (from the
+    URL) fills it the first time; a choice no longer offered falls back to the first option.
+    """
+    current = st.session_state.get(key)
+    if wanted in options:
+        current = wanted
+    elif current not in options:
+        current = initial if initial in options else options[0]
+    st.session_state[key] = current
+
+
+def heatmap_cell(event, agents: list[str]) -> tuple[str, str] | None:
+    """The (agent, period) of a newly clicked heatmap cell, or None.
+
+    A chart keeps its selection across reruns; only a click not yet acted on is returned, so a
+    choice made later in the drill-down widgets is not overridden by an old click.
+    """
+    points = event.selection.points if event else []
+    if not points:
+        st.session_state.pop("_heatmap_cell", None)
+        return None
+    by_label = dict(zip(plot_labels(agents), agents, strict=True))
+    agent, period = by_label.get(points[0].get("y")), str(points[0].get("x", ""))[:10]
+    cell = (agent, period) if agent else None
+    if cell == st.session_state.get("_heatmap_cell"):
+        return None
+    st.session_state["_heatmap_cell"] = cell
+    return cell

@@ -45,10 +45,7 @@ if summary.rows == 0:
 
 columns = ["source_name", "corpus", "track", "agent", "recorded_at", "duration_s", "top_label",
            "confidence", *SCORE_COLUMNS]  # fmt: skip
-config = {c: st.column_config.ProgressColumn(c.removeprefix("score_"), format="percent", min_value=0, max_value=1)
-          for c in [*SCORE_COLUMNS, "confidence"]}  # fmt: skip
-config["duration_s"] = st.column_config.NumberColumn("duration (s)", format="%.2f")
-table = st.dataframe(shown[columns], hide_index=True, column_config=config, on_select="rerun",
+table = st.dataframe(shown[columns], hide_index=True, column_config=widgets.clip_columns(columns), on_select="rerun",
                      selection_mode="single-row", key="clip_table")  # fmt: skip
 picked = table.selection.rows
 if picked:

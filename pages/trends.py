@@ -40,9 +40,10 @@ heat_agents = sorted(busiest.index[:HEATMAP_AGENTS])
 if len(busiest) > HEATMAP_AGENTS:
     st.caption(f"Heatmap: the {HEATMAP_AGENTS} agents with the most clips of {len(busiest):,}; "
                "pick agents in the sidebar to see others.")  # fmt: skip
-st.plotly_chart(
-    charts.trend_heatmap(trends[trends.agent.isin(heat_agents)], emotion), key="heatmap"
-)
+heat = trends[trends.agent.isin(heat_agents)]
+chart = charts.trend_heatmap(heat, emotion)
+event = st.plotly_chart(chart, key="heatmap", on_select="rerun", selection_mode="points")
+clicked = widgets.heatmap_cell(event, heat_agents)
 
 agents = sorted(trends.agent.unique())
 picked = st.multiselect(
@@ -58,12 +59,18 @@ if picked:
     right.plotly_chart(charts.agent_lines(trends, "mean_confidence", picked), key="confidence")
 
 st.subheader("Drill down")
+st.caption("Click a heatmap cell, or pick an agent and a period.")
 c, d = st.columns(2)
-agent = c.selectbox("Agent", agents)
-periods = list(trends[trends.agent == agent].period)
-start = pd.Timestamp(
-    d.selectbox("Period starting", periods, format_func=lambda p: p.strftime("%Y-%m-%d"))
+widgets.keep_choice(
+    "drill_agent", agents, wanted=clicked and clicked[0], initial=state.get_str("da")
 )
+agent = c.selectbox("Agent", agents, key="drill_agent")
+periods = [p.strftime("%Y-%m-%d") for p in trends[trends.agent == agent].period]
+widgets.keep_choice(
+    "drill_period", periods, wanted=clicked and clicked[1], initial=state.get_str("dp")
+)
+start = pd.Timestamp(d.selectbox("Period starting", periods, key="drill_period"))
+state.put(da=agent, dp=start.strftime("%Y-%m-%d"))
 end = start + period_length(period)
 cell = data.clip_page(
     model_key,

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from core import audio, metadata, sources
+from core.aggregates import ClipQuery
 from core.ingest import parse_roles
 from core.labels import UNTRAINED_LABEL
 from core.model import softmax
@@ -15,6 +16,20 @@ from core.runs import document
 from core.store import ClipFilter
 from dashboard import charts, data, widgets
 from dashboard.text import literal
+
+
+def results_list(summary, ok) -> None:
+    """The run's clips, each opening on the Clips page; the rest of a big run is one link away."""
+    clip_ids = tuple(dict.fromkeys(o.clip_id for o in ok))
+    where = ClipFilter(corpora=(summary.corpus,), clip_ids=clip_ids)
+    listed = data.clip_page(summary.model_key, ClipQuery(where, order_by="source_name"))
+    st.subheader("Results")
+    if len(listed) < len(clip_ids):
+        st.caption(literal(f"The first {len(listed):,} of {len(clip_ids):,} recordings by name; all "
+                           f"of them are on the Clips page under corpus “{summary.corpus}”."))  # fmt: skip
+    widgets.clip_list(listed, ["source_name", "track", "top_label", "confidence", "duration_s"],
+                      "results", summary.model_key)  # fmt: skip
+
 
 st.title("⬆️ Upload & analyse")
 uploads = st.file_uploader("Recordings (WAV, MP3, M4A, FLAC, OGG, OPUS, WEBM) or a zip of them",
@@ -94,6 +109,8 @@ if "last_run" in st.session_state:
     with st.expander("Processing log", expanded=summary.failed > 0):
         st.code("\n".join(summary.log_lines()) or "nothing to do", language=None)
     ok = [o for o in summary.outcomes if o.status != "failed" and o.clip_id]
+    if len(summary.outcomes) > 1 and ok:
+        results_list(summary, ok)
     if len(summary.outcomes) == 1 and ok:
         where = ClipFilter(corpora=(summary.corpus,), clip_ids=(ok[0].clip_id,))
         rows = data.clips(summary.model_key, where)
