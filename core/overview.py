@@ -238,5 +238,6 @@ def drill_down(result: Overview, agent: str, emotion: str, model_key: str) -> di
     return {
         "clips": {"agent": agent, "from": result.latest_start.isoformat(),
                   "to": result.latest_end.isoformat(), "model": model_key},
-        "trends": {"agent": agent, "period": result.period, "focus": emotion, "model": model_key},
+        "trends": {"agent": agent, "period": result.period, "focus": emotion, "model": model_key,
+                   "da": agent, "dp": result.latest_start.isoformat()},
     }  # fmt: skip

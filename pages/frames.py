@@ -13,11 +13,12 @@ CHOICES = 200  # clips offered in the picker at once
 
 model_key, _ = widgets.results_page("📈 Frame curves", "frame curves", filters=False)
 search = st.text_input("Find clips by file name", state.get_str("q", "") or "", key="find")
-wanted_clip = state.get_str("clip", "") or ""
+wanted_vs = state.get_str("vs", "") or ""  # the comparison, as clip_id|track
+linked = tuple(c for c in (state.get_str("clip", ""), wanted_vs.split("|")[0]) if c)
 tracks = data.curve_tracks(model_key, search, limit=CHOICES)
 matches = int(tracks.matches.max()) if len(tracks) else 0
-if wanted_clip:  # a linked clip is offered even when it is not among the first matches
-    tracks = pd.concat([data.curve_tracks(model_key, clip_ids=(wanted_clip,)), tracks])
+if linked:  # linked clips are offered even when they are not among the first matches
+    tracks = pd.concat([data.curve_tracks(model_key, clip_ids=linked), tracks])
     tracks = tracks.drop_duplicates(["clip_id", "track"])
 if tracks.empty and not search:
     st.info("No frame curves stored yet: analyse recordings with granularity **frame** "
@@ -46,12 +47,15 @@ first = controls[0].selectbox(
 window_s = controls[1].slider(
     "Smoothing window (s)", 0.02, 5.0, state.get_float("smooth", 0.5, low=0.02, high=5.0), 0.02
 )
-stacked = controls[2].radio("Style", ["stacked area", "lines"], horizontal=True) == "stacked area"
+styles = ["stacked area", "lines"]
+style = controls[2].radio("Style", styles, horizontal=True,
+                          index=styles.index(state.get_str("style", styles[0], styles)))  # fmt: skip
+stacked = style == "stacked area"
 emotions = st.multiselect("Emotions", EMOTIONS, default=state.get_list("emo", EMOTIONS) or list(EMOTIONS),
                           format_func=lambda e: f"{EMOJI[e]} {e}")  # fmt: skip
-compare = st.selectbox(
-    "Compare with", ["—", *keys], format_func=lambda k: names.get(k, "no comparison")
-)
+others = ["—", *keys]
+compare = st.selectbox("Compare with", others, format_func=lambda k: names.get(k, "no comparison"),
+                       index=others.index(wanted_vs) if wanted_vs in others else 0)  # fmt: skip
 clip_id, track = first.split("|")
 state.put(
     q=search.strip() or None,
@@ -59,12 +63,17 @@ state.put(
     track=track,
     smooth=window_s,
     emo=emotions if len(emotions) < len(EMOTIONS) else None,
+    style=None if stacked else style,
+    vs=None if compare == "—" else compare,
 )
 
 siblings = tracks[tracks.clip_id == clip_id]
-if len(siblings) > 1 and st.toggle(
-    f"All {len(siblings)} tracks of this recording, aligned in time", value=True
-):
+aligned = len(siblings) > 1 and st.toggle(
+    f"All {len(siblings)} tracks of this recording, aligned in time",
+    value=state.get_str("aligned", "1", ["0", "1"]) == "1",
+)
+state.put(aligned=None if aligned or len(siblings) < 2 else "0")
+if aligned:
     window = max(1, round(window_s / 0.02))
     curves = {t: curve_frame(smooth_curve(data.frame_logits(clip_id, model_key, t), window), max_points=1500)
               for t in siblings.track}  # fmt: skip
