@@ -105,7 +105,8 @@ def trend_heatmap(trends: pd.DataFrame, emotion: str) -> go.Figure:
     """Agents x periods: share of clips whose top emotion is `emotion`, with the share and n.
 
     Cells with few clips are shown, not hidden, and marked: "low" in the text and a hollow
-    square around the cell.
+    square around the cell. Each filled cell carries an invisible marker on top: Streamlit
+    reports clicks on markers, not on heatmap cells, so the marker is what a click selects.
     """
     grid = trends.pivot(index="agent", columns="period", values=emotion)
     counts = trends.pivot(index="agent", columns="period", values="n")
@@ -118,7 +119,7 @@ def trend_heatmap(trends: pd.DataFrame, emotion: str) -> go.Figure:
     fig = go.Figure(go.Heatmap(
         z=grid.to_numpy(), x=x, y=y, text=text.to_numpy(), texttemplate="%{text}", zmin=0, zmax=1,
         colorscale=[[0, "#f7f7f7"], [1, COLORS[emotion]]], colorbar={"tickformat": ".0%"},
-        hovertemplate="%{y}, %{x}: %{text} " + emotion + "<extra></extra>",
+        hoverinfo="skip",
     ))  # fmt: skip
     rows, cols = low.to_numpy().nonzero()
     fig.add_trace(go.Scatter(
@@ -126,6 +127,15 @@ def trend_heatmap(trends: pd.DataFrame, emotion: str) -> go.Figure:
         marker={"symbol": "square-open", "size": 34, "color": "#555", "line_width": 1},
         name="fewer than 5 clips", showlegend=bool(len(rows)),
     ))  # fmt: skip
+    filled_rows, filled_cols = grid.notna().to_numpy().nonzero()
+    fig.add_trace(go.Scatter(
+        x=[x[c] for c in filled_cols], y=[y[r] for r in filled_rows], mode="markers",
+        marker={"symbol": "square", "size": 30, "opacity": 0}, showlegend=False, name="cells",
+        text=[text.iat[r, c] for r, c in zip(filled_rows, filled_cols, strict=True)],
+        hovertemplate="%{y}, %{x}: %{text} " + emotion + " · click to list the clips<extra></extra>",
+        unselected={"marker": {"opacity": 0}}, selected={"marker": {"opacity": 0}},
+    ))  # fmt: skip
+    fig.update_xaxes(type="category")  # one column per period, labelled by its first day
     fig.update_layout(
         title=f"share of {EMOJI[emotion]} {emotion} clips", height=140 + 40 * len(grid),
         **{**_LAYOUT, "legend": {"orientation": "h", "y": -0.15}},

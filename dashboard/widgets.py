@@ -191,8 +191,8 @@ def heatmap_cell(event, agents: list[str]) -> tuple[str, str] | None:
     A chart keeps its selection across reruns; only a click not yet acted on is returned, so a
     choice made later in the drill-down widgets is not overridden by an old click.
     """
-    points = event.selection.points if event else []
-    if not points:
+    points = [p for p in (event.selection.points if event else []) if p.get("curve_number") == 2]
+    if not points:  # only the cells trace (the third) of charts.trend_heatmap is clickable
         st.session_state.pop("_heatmap_cell", None)
         return None
     by_label = dict(zip(plot_labels(agents), agents, strict=True))

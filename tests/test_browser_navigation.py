@@ -1,0 +1,138 @@
+"""No dead ends, in Chromium (#10): every list of clips opens the clip; a heatmap cell drills down.
+
+Rows are chosen as a user does, by clicking the row's selection box in the data grid.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import pytest
+
+from tests.test_browser import (  # noqa: F401 (fixtures)
+    browser,
+    no_exception,
+    page,
+    seeded_model,
+    settle,
+    start_server,
+    upload_and_analyse,
+)
+
+pytestmark = pytest.mark.browser
+
+ROW_PX = 35  # the data grid's row height, header included
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, seeded_db):
+    """The dashboard over its own copy of the seeded database (uploads go into it)."""
+    folder = tmp_path_factory.mktemp("navigation")
+    db = folder / "emoscope.duckdb"
+    shutil.copy(seeded_db, db)
+    yield from start_server(folder, db)
+
+
+def select_row(tab, grid, row: int) -> None:
+    """Tick a data grid's row, as a click on its selection box at the left edge does."""
+    grid.scroll_into_view_if_needed()  # a click lands only inside the viewport
+    box = grid.bounding_box()
+    tab.mouse.click(box["x"] + 14, box["y"] + ROW_PX * (row + 1) + ROW_PX / 2)
+    settle(tab)
+
+
+def open_listed_clip(tab, grid, row: int = 0) -> str:
+    """Select a row of a clip list and follow its link; the name of the clip now open."""
+    select_row(tab, grid, row)
+    link = tab.get_by_role("link", name=re.compile(r"Open .* in Clips$"))
+    name = re.search(r"Open (.*) in Clips", link.inner_text()).group(1)
+    link.click()
+    url_matches(tab, r"/clips\?.*clip=")
+    settle(tab)
+    tab.locator("audio").first.wait_for(state="attached")
+    no_exception(tab)
+    return name
+
+
+def url_matches(tab, pattern: str) -> None:
+    """Wait until the address matches: Streamlit rewrites it in place, without a navigation."""
+    tab.wait_for_function("p => new RegExp(p).test(location.href)", arg=pattern)
+
+
+def test_a_heatmap_cell_drills_down_and_its_rows_open_their_clips(
+    page,  # noqa: F811
+    server,
+    seeded_model,  # noqa: F811
+    seeded_db,
+):
+    from core.store import Store
+
+    weeks = Store(seeded_db).trends(seeded_model, period="week").period.nunique()
+    page.goto(f"{server}/trends?model={seeded_model}&period=week&focus=angry")
+    settle(page)
+    area = page.locator("[data-testid='stPlotlyChart'] .nsewdrag").first
+    area.wait_for()
+    box = area.bounding_box()
+    # Agents alice, bob, carol bottom to top; the first week (29 April 2024) holds all three.
+    cell = (box["x"] + box["width"] / weeks / 2, box["y"] + box["height"] / 6)
+    page.mouse.move(*cell)  # Plotly reports a click on the point it hovers
+    page.get_by_text("click to list the clips").wait_for()
+    page.mouse.click(*cell)
+    url_matches(page, r"da=carol.*dp=2024-04-29|dp=2024-04-29.*da=carol")
+    settle(page)
+    drill = page.locator("[data-testid='stDataFrame']").first
+    name = open_listed_clip(page, drill)
+    assert name.startswith("carol/2024-05-03")
+    assert name in page.inner_text("body")
+
+
+def test_upload_results_open_their_clips(page, server, tmp_path):  # noqa: F811
+    import soundfile as sf
+
+    from tests.conftest import speechlike
+
+    files = []
+    for i, seconds in enumerate((1.5, 2.5)):
+        files.append(tmp_path / f"feedback-{i}.wav")
+        sf.write(files[-1], speechlike(seconds, seed=40 + i), 16_000)
+    upload_and_analyse(page, server, files, "navigation")
+    page.get_by_role("heading", name="Results").wait_for()
+    grid = page.locator("[data-testid='stDataFrame']").nth(1)  # below the uploads' own table
+    assert open_listed_clip(page, grid, row=1) == "feedback-1.wav"
+    assert "feedback-1.wav" in page.inner_text("body")
+
+
+def test_a_clip_found_by_search_opens(page, server, seeded_model):  # noqa: F811
+    page.goto(f"{server}/clips?model={seeded_model}")
+    settle(page)
+    page.get_by_role("textbox", name="Search file names").fill("bob/")
+    page.get_by_role("textbox", name="Search file names").press("Enter")
+    settle(page)
+    select_row(page, page.locator("[data-testid='stDataFrame']").first, 0)
+    url_matches(page, r"clip=")
+    page.locator("audio").first.wait_for(state="attached")
+    assert "q=bob" in page.url
+    assert re.search(r"bob/2024-05-\d\d_0\.wav", page.inner_text("body"))
+    no_exception(page)
+
+
+def test_a_cluster_selection_opens_its_clips(page, server, seeded_model):  # noqa: F811
+    page.goto(f"{server}/clusters?model={seeded_model}")
+    settle(page)
+    page.get_by_role("button", name="Compute projection").click()
+    page.get_by_text("Cluster profiles").wait_for(timeout=240_000)
+    settle(page)
+    chart = page.locator("[data-testid='stPlotlyChart']").first
+    chart.hover()
+    chart.locator("[data-title='Box Select']").click()
+    area = chart.locator(".nsewdrag").first.bounding_box()
+    page.mouse.move(area["x"] + 2, area["y"] + 2)
+    page.mouse.down()
+    page.mouse.move(area["x"] + area["width"] - 2, area["y"] + area["height"] - 2, steps=8)
+    page.mouse.up()
+    settle(page)
+    page.get_by_text(re.compile(r"^\d+ selected clips$")).wait_for()
+    grid = page.locator("[data-testid='stDataFrame']").first  # above the cluster profiles
+    name = open_listed_clip(page, grid)
+    assert re.fullmatch(r"(alice|bob|carol)/2024-05-\d\d_\d\.wav", name)
