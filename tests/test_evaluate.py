@@ -1,0 +1,386 @@
+"""The model check (#13): labels from a manifest, the mapping to nine classes, metrics checked
+against sklearn, the CLI's output, the page, and RAVDESS recomputed from the stored rows."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import (
+    accuracy_score,
+    confusion_matrix,
+    f1_score,
+    precision_recall_fscore_support,
+)
+
+from core.errors import InputError
+from core.evaluate import (
+    DEFAULT_MAP,
+    accuracy,
+    bootstrap,
+    fold_counts,
+    macro_f1,
+    mapping_for,
+    parse_map,
+    per_class,
+)
+from core.evaluate_reads import cell_clips, check_corpus, labelled_tracks, raw_labels_of
+from core.labels import EMOTIONS
+from core.metadata import from_manifest, from_pattern
+from tests.conftest import RAVDESS
+from tests.test_cli import run
+
+# Labels in a user's own words: cased, padded, one that maps to no class.
+VOCABULARY = ["Anger", " joy", "calm", "sad", "contempt", "Surprise"]
+
+
+def random_pairs(n: int, seed: int, missing: tuple[str, ...] = ("other", "unknown")):
+    """Labels and predictions over the nine classes, some classes never labelled."""
+    rng = np.random.default_rng(seed)
+    classes = [e for e in EMOTIONS if e not in missing]
+    truth = rng.choice(classes, n)
+    # Mostly right, else anything (including classes nobody labelled).
+    pred = np.where(rng.random(n) < 0.55, truth, rng.choice(EMOTIONS, n))
+    return truth, pred
+
+
+def confusion_of(truth, pred) -> np.ndarray:
+    frame = pd.DataFrame({"label": truth, "predicted": pred}).value_counts().reset_index()
+    return fold_counts(frame.label, frame.predicted, frame["count"], {e: e for e in EMOTIONS})
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_metrics_equal_sklearn(seed):
+    truth, pred = random_pairs(400, seed)
+    confusion = confusion_of(truth, pred)
+    np.testing.assert_array_equal(confusion, confusion_matrix(truth, pred, labels=list(EMOTIONS)))
+    stats = per_class(confusion)
+    precision, recall, f1, support = precision_recall_fscore_support(
+        truth, pred, labels=list(EMOTIONS), zero_division=np.nan
+    )
+    np.testing.assert_array_equal(stats["n"], support)
+    np.testing.assert_allclose(stats["precision"], precision, equal_nan=True)
+    np.testing.assert_allclose(stats["recall"], recall, equal_nan=True)
+    # sklearn leaves F1 undefined when precision is; ours is 2tp/(n+predicted), 0 for a class
+    # with clips that is never predicted. Where sklearn defines it, both agree.
+    defined = ~np.isnan(f1)
+    np.testing.assert_allclose(stats["f1"][defined], f1[defined])
+    assert accuracy(confusion) == pytest.approx(accuracy_score(truth, pred))
+    present = [e for e in EMOTIONS if (truth == e).any()]
+    expected = f1_score(truth, pred, labels=present, average="macro", zero_division=0)
+    assert macro_f1(confusion) == pytest.approx(expected)
+
+
+def test_a_class_never_predicted_has_f1_zero_and_counts_in_macro_f1():
+    truth = np.array(["angry"] * 5 + ["sad"] * 5)
+    pred = np.array(["angry"] * 5 + ["angry"] * 5)
+    stats = per_class(confusion_of(truth, pred))
+    sad = EMOTIONS.index("sad")
+    assert np.isnan(stats["precision"][sad]) and stats["recall"][sad] == 0
+    assert stats["f1"][sad] == 0
+    assert macro_f1(confusion_of(truth, pred)) == pytest.approx((2 * 5 / 15 + 0) / 2)
+
+
+def test_bootstrap_is_repeatable_and_matches_resampling_the_clips():
+    truth, pred = random_pairs(300, 5)
+    confusion = confusion_of(truth, pred)
+    acc, f1 = bootstrap(confusion, resamples=4000, seed=7)
+    assert (acc, f1) == bootstrap(confusion, resamples=4000, seed=7)  # same seed, same numbers
+    assert acc != bootstrap(confusion, resamples=4000, seed=8)[0]
+    assert acc.low < acc.value < acc.high and f1.low < f1.value < f1.high
+    # Independently: resample the 300 (label, predicted) pairs themselves with sklearn.
+    rng = np.random.default_rng(123)
+    accs, f1s = [], []
+    for _ in range(4000):
+        pick = rng.integers(0, len(truth), len(truth))
+        t, p = truth[pick], pred[pick]
+        accs.append(accuracy_score(t, p))
+        f1s.append(f1_score(t, p, labels=sorted(set(t)), average="macro", zero_division=0))
+    # Two Monte Carlo estimates of the same percentiles agree to well under a point.
+    assert acc.low == pytest.approx(np.percentile(accs, 2.5), abs=0.006)
+    assert acc.high == pytest.approx(np.percentile(accs, 97.5), abs=0.006)
+    assert f1.low == pytest.approx(np.percentile(f1s, 2.5), abs=0.006)
+    assert f1.high == pytest.approx(np.percentile(f1s, 97.5), abs=0.006)
+
+
+def test_default_mapping_of_common_names():
+    mapping = mapping_for(["Anger", " JOY ", "happiness", "calm", "disgust", "fear", "surprise",
+                           "sadness", "neutral", "contempt"])  # fmt: skip
+    assert mapping == {
+        "anger": "angry", "joy": "happy", "happiness": "happy", "calm": "neutral",
+        "disgust": "disgusted", "fear": "fearful", "surprise": "surprised", "sadness": "sad",
+        "neutral": "neutral", "contempt": None,
+    }  # fmt: skip
+    assert all(v in EMOTIONS for v in DEFAULT_MAP.values())
+
+
+def test_overrides_win_and_are_checked():
+    assert parse_map(["Calm=sad", "contempt = Disgusted"]) == {
+        "calm": "sad", "contempt": "disgusted",
+    }  # fmt: skip
+    assert mapping_for(["calm", "contempt"], parse_map(["calm=sad", "contempt=disgusted"])) == {
+        "calm": "sad", "contempt": "disgusted",
+    }  # fmt: skip
+    with pytest.raises(InputError, match="LABEL=CLASS"):
+        parse_map(["calm"])
+    with pytest.raises(InputError, match="not one of the nine classes"):
+        parse_map(["calm=relaxed"])
+
+
+def test_manifest_label_column(tmp_path):
+    text = b"path,label,emotion\na.wav, Joy ,happy\nb.wav,,sad\n"
+    default = from_manifest(text, "m.csv")
+    assert default("a.wav").label == "Joy" and default("b.wav").label is None
+    chosen = from_manifest(text, "m.csv", label_column="Emotion")
+    assert chosen("a.wav").label == "happy" and chosen("b.wav").label == "sad"
+    with pytest.raises(InputError, match="no column 'mood'"):
+        from_manifest(text, "m.csv", label_column="mood")
+    assert from_pattern("{label}/*.wav")("angry/x.wav").label == "angry"
+
+
+# -- a real database: the test corpus labelled in the user's words, scored by two models -------
+
+
+def write_manifest(corpus_dir, path, column="label") -> dict[str, str]:
+    names = sorted(p.relative_to(corpus_dir).as_posix() for p in corpus_dir.rglob("*.wav"))
+    labels = {n: VOCABULARY[i % len(VOCABULARY)] for i, n in enumerate(names)}
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["path", column])
+        writer.writerows(labels.items())
+    return labels
+
+
+@pytest.fixture(scope="module")
+def second_model(tmp_path_factory):
+    from core.model import load_engine
+    from core.testmodel import make_test_model
+
+    directory = make_test_model(tmp_path_factory.mktemp("m2") / "tiny-b", arch="tiny", seed=1)
+    return load_engine(str(directory), "cpu", threads=2)
+
+
+@pytest.fixture(scope="module")
+def labelled_db(tmp_path_factory, engine, second_model, corpus_dir):
+    """The 12-clip test corpus with labels (one unmapped), scored by two untrained models,
+    plus an unlabelled corpus."""
+    from core.ingest import ingest
+    from core.sources import collect
+    from core.store import Store
+
+    folder = tmp_path_factory.mktemp("labelled")
+    labels = write_manifest(corpus_dir, folder / "labels.csv", column="mood")
+    store = Store(folder / "labelled.duckdb")
+    meta = from_manifest(folder / "labels.csv", label_column="mood")
+    for model in (engine, second_model):
+        ingest(store, model, collect([corpus_dir]), "calls", metadata=meta)
+    ingest(store, engine, collect([corpus_dir / "alice"]), "plain")
+    return store, labels
+
+
+def stored_pairs(db, corpus: str, model_key: str) -> pd.DataFrame:
+    """Independently of core: each labelled clip's label and top emotion, straight from SQL."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(
+            "SELECT c.label, p.top_label FROM clips c JOIN corpora co USING (corpus_id)"
+            " JOIN predictions p USING (clip_id) WHERE co.name = ? AND p.model_key = ?"
+            " AND c.label IS NOT NULL",
+            [corpus, model_key],
+        ).df()
+
+
+def expected_classes(labels: pd.Series) -> pd.Series:
+    # Written out here rather than taken from core.evaluate: the test's own idea of the map.
+    words = {"anger": "angry", "joy": "happy", "calm": "neutral", "sad": "sad",
+             "surprise": "surprised"}  # fmt: skip
+    return labels.str.strip().str.lower().map(words)
+
+
+def test_labels_are_stored_and_a_cached_reingest_updates_them(labelled_db, engine, corpus_dir,
+                                                              tmp_path):  # fmt: skip
+    from core.ingest import ingest
+    from core.sources import collect
+
+    store, labels = labelled_db
+    with duckdb.connect(str(store.path), read_only=True) as con:
+        stored = dict(con.execute("SELECT source_name, label FROM clips JOIN corpora"
+                                  " USING (corpus_id) WHERE name = 'calls'").fetchall())  # fmt: skip
+    assert stored == {n: v.strip() for n, v in labels.items()}
+    copy = tmp_path / "copy.duckdb"
+    shutil.copy(store.path, copy)
+    from core.store import Store
+
+    again = Store(copy)
+    (tmp_path / "m.csv").write_text("path,label\nalice/2024-05-01_0.wav,fear\n")
+    summary = ingest(again, engine, collect([corpus_dir / "alice"]), "plain",
+                     metadata=from_manifest(tmp_path / "m.csv"))  # fmt: skip
+    assert summary.cached == 4 and summary.scored == 0  # no model work to add a label
+    counts = dict(check_corpus(again, "plain").labels)
+    assert counts == {"fear": 1}
+
+
+def test_check_corpus_equals_an_independent_count(labelled_db):
+    store, _ = labelled_db
+    check = check_corpus(store, "calls")
+    assert check.labels == {"anger": 2, "calm": 2, "contempt": 2, "joy": 2, "sad": 2,
+                            "surprise": 2}  # fmt: skip
+    assert check.unmapped == {"contempt": 2} and check.unlabelled == 0
+    assert len(check.reports) == 2 and all(r.untrained for r in check.reports)
+    for report in check.reports:
+        pairs = stored_pairs(store.path, "calls", report.model_key)
+        truth = expected_classes(pairs.label)
+        kept = truth.notna()
+        expected = confusion_matrix(truth[kept], pairs.top_label[kept], labels=list(EMOTIONS))
+        np.testing.assert_array_equal(report.confusion, expected)
+        assert report.n == 10  # 12 clips, the 2 'contempt' ones left out and reported
+        assert report.accuracy.value == pytest.approx(
+            accuracy_score(truth[kept], pairs.top_label[kept])
+        )
+
+
+def test_a_mapping_override_moves_the_unmapped_clips_in(labelled_db):
+    store, _ = labelled_db
+    check = check_corpus(store, "calls", {"contempt": "disgusted", "calm": "sad"})
+    assert check.unmapped == {}
+    for report in check.reports:
+        assert report.n == 12
+        assert report.confusion[EMOTIONS.index("disgusted")].sum() == 2
+        assert report.confusion[EMOTIONS.index("sad")].sum() == 4  # sad + calm
+        assert report.confusion[EMOTIONS.index("neutral")].sum() == 0
+
+
+def test_cell_clips_are_the_clips_behind_a_cell(labelled_db):
+    store, _ = labelled_db
+    check = check_corpus(store, "calls")
+    report = check.reports[0]
+    row, col = np.unravel_index(np.argmax(report.confusion), report.confusion.shape)
+    labels = raw_labels_of(store, "calls", EMOTIONS[row], check.mapping)
+    clips = cell_clips(store, "calls", report.model_key, labels, EMOTIONS[col])
+    assert len(clips) == report.confusion[row, col]
+    pairs = stored_pairs(store.path, "calls", report.model_key)
+    assert set(clips.label) <= set(pairs.label)
+    assert (clips.top_label == EMOTIONS[col]).all()
+    assert list(clips.confidence) == sorted(clips.confidence, reverse=True)
+    assert labelled_tracks(store, "calls") == ["mix"]
+
+
+def test_unknown_corpus_and_corpus_without_labels_say_what_to_do(labelled_db):
+    store, _ = labelled_db
+    with pytest.raises(InputError, match="no corpus named 'nope'"):
+        check_corpus(store, "nope")
+    with pytest.raises(InputError, match="--label-column"):
+        check_corpus(store, "plain")
+
+
+# -- the command line ----------------------------------------------------------------------------
+
+
+def test_cli_json_values(labelled_db, tmp_path):
+    store, _ = labelled_db
+    out = tmp_path / "check.csv"
+    result = run("evaluate", "--corpus", "calls", "--json", "--db", store.path, "--out", out,
+                 "--map", "contempt=disgusted")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["unmapped"] == {} and report["mapping"]["contempt"] == "disgusted"
+    assert report["bootstrap"]["resamples"] == 1000 and report["bootstrap"]["seed"] == 0
+    assert len(report["models"]) == 2
+    for model in report["models"]:
+        pairs = stored_pairs(store.path, "calls", model["model_key"])
+        words = {"contempt": "disgusted"}
+        truth = pairs.label.str.strip().str.lower().map(words).fillna(expected_classes(pairs.label))
+        assert (
+            model["confusion"]
+            == confusion_matrix(truth, pairs.top_label, labels=list(EMOTIONS)).tolist()
+        )
+        assert model["accuracy"]["value"] == pytest.approx(accuracy_score(truth, pairs.top_label))
+        present = sorted(set(truth))
+        assert model["macro_f1"]["value"] == pytest.approx(
+            f1_score(truth, pairs.top_label, labels=present, average="macro", zero_division=0)
+        )
+        assert model["untrained"] and "mean nothing" in model["note"]
+        support = {c["class"]: c["n"] for c in model["per_class"]}
+        assert support == {e: int((truth == e).sum()) for e in EMOTIONS}
+    table = pd.read_csv(out)
+    assert len(table) == 2 * len(EMOTIONS)
+    row = table[(table["class"] == "disgusted")].iloc[0]
+    assert row.n == 2 and row[[f"predicted_{e}" for e in EMOTIONS]].sum() == 2
+
+
+def test_cli_text_reports_unmapped_labels_and_untrained_model(labelled_db):
+    store, _ = labelled_db
+    result = run("evaluate", "--corpus", "calls", "--db", store.path, "--resamples", "200")
+    assert result.returncode == 0, result.stderr
+    assert "1 label(s) on 2 clip(s) map to no class and are left out: contempt (2)" in result.stdout
+    assert "warning: 1 label(s)" in result.stderr
+    assert result.stdout.count("untrained test model: random weights") == 2
+    assert "200 resamples" in result.stdout and "confusion (rows: your label" in result.stdout
+
+
+def test_cli_one_model_and_errors(labelled_db, engine):
+    store, _ = labelled_db
+    one = run("evaluate", "--corpus", "calls", "--db", store.path, "--model", engine.model_key,
+              "--json")  # fmt: skip
+    assert [m["model_key"] for m in json.loads(one.stdout.splitlines()[-1])["models"]] == [
+        engine.model_key
+    ]
+    for args, message in [
+        (["--corpus", "plain"], "has no labelled clips"),
+        (["--corpus", "calls", "--map", "calm"], "LABEL=CLASS"),
+        (["--corpus", "calls", "--track", "customer"], "no model has scored"),
+        (["--corpus", "calls", "--resamples", "0"], "at least 1"),
+    ]:
+        bad = run("evaluate", *args, "--db", store.path)
+        assert bad.returncode == 2 and message in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_cli_label_column_needs_a_manifest(tmp_path, corpus_dir, tiny_model_dir):
+    bad = run("ingest", corpus_dir, "--corpus", "c", "--label-column", "emotion", "--model",
+              tiny_model_dir, "--db", tmp_path / "x.duckdb")  # fmt: skip
+    assert bad.returncode == 2 and "add --manifest" in bad.stderr
+
+
+# -- RAVDESS: ingest 2 actors from the manifest, evaluate, recompute from the stored rows -------
+
+
+def test_ravdess_check_recomputes_exactly(tmp_path, tiny_model_dir):
+    if not RAVDESS.exists():
+        pytest.skip("../shared is absent")
+    rows = [r for r in csv.DictReader((RAVDESS / "manifest.csv").open())
+            if r["actor"] in ("actor_01", "actor_02")]  # fmt: skip
+    db = tmp_path / "rav.duckdb"
+    ingested = run("ingest", RAVDESS / "Actor_01", RAVDESS / "Actor_02", "--corpus", "ravdess",
+                   "--manifest", RAVDESS / "manifest.csv", "--label-column", "emotion",
+                   "--model", tiny_model_dir, "--db", db, "--json")  # fmt: skip
+    assert ingested.returncode == 0, ingested.stderr
+    assert json.loads(ingested.stdout.splitlines()[-1])["scored"] == len(rows) == 120
+    result = run("evaluate", "--corpus", "ravdess", "--db", db, "--json")
+    assert result.returncode == 0, result.stderr
+    model = json.loads(result.stdout.splitlines()[-1])["models"][0]
+    # The held-out recomputation: SQL on the file, RAVDESS's words mapped by hand, sklearn.
+    with duckdb.connect(str(db), read_only=True) as con:
+        pairs = con.execute("SELECT c.source_name, c.label, p.top_label FROM clips c"
+                            " JOIN predictions p USING (clip_id)").df()  # fmt: skip
+    by_path = {r["path"]: r["emotion"] for r in rows}
+    assert dict(zip(pairs.source_name, pairs.label, strict=True)) == {
+        k.split("/", 1)[1]: v for k, v in by_path.items()
+    }
+    ravdess = {"neutral": "neutral", "calm": "neutral", "happy": "happy", "sad": "sad",
+               "angry": "angry", "fearful": "fearful", "disgust": "disgusted",
+               "surprised": "surprised"}  # fmt: skip
+    truth = pairs.label.map(ravdess)
+    assert truth.notna().all()
+    assert (
+        model["confusion"]
+        == confusion_matrix(truth, pairs.top_label, labels=list(EMOTIONS)).tolist()
+    )
+    assert model["n"] == 120
+    assert model["accuracy"]["value"] == accuracy_score(truth, pairs.top_label)
+    assert model["macro_f1"]["value"] == pytest.approx(
+        f1_score(truth, pairs.top_label, labels=sorted(set(truth)), average="macro",
+                 zero_division=0), abs=1e-12)  # fmt: skip
