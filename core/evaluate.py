@@ -46,7 +46,7 @@ def parse_map(items: Iterable[str]) -> dict[str, str]:
     """`label=class` strings (the CLI's --map) as {normalised label: class}."""
     found: dict[str, str] = {}
     for item in items:
-        label, sep, target = item.partition("=")
+        label, sep, target = item.rpartition("=")  # the last '=': a label may hold one
         if not sep or not normalise(label) or not target.strip():
             raise InputError(f"--map {item!r}: write it as LABEL=CLASS, e.g. calm=neutral.")
         found[normalise(label)] = check_class(target)
@@ -61,10 +61,16 @@ def check_class(name: str) -> str:
     return target
 
 
-def mapping_for(labels: Iterable[str], overrides: Mapping[str, str] = {}) -> dict[str, str | None]:
-    """The class of each label present (normalised), user overrides first; None = unmapped."""
-    wanted = {normalise(k): check_class(v) for k, v in overrides.items()}
-    return {n: wanted.get(n, DEFAULT_MAP.get(n)) for n in sorted({normalise(x) for x in labels})}
+def mapping_for(
+    labels: Iterable[str], overrides: Mapping[str, str | None] = {}
+) -> dict[str, str | None]:
+    """The class of each label present (normalised), user overrides first; None = unmapped.
+
+    An override of None leaves a label out on purpose (e.g. 'contempt' when no class fits).
+    """
+    wanted = {normalise(k): None if v is None else check_class(v) for k, v in overrides.items()}
+    return {n: wanted[n] if n in wanted else DEFAULT_MAP.get(n)
+            for n in sorted({normalise(x) for x in labels})}  # fmt: skip
 
 
 def fold_counts(

@@ -3,6 +3,7 @@ against sklearn, the CLI's output, the page, and RAVDESS recomputed from the sto
 
 from __future__ import annotations
 
+import base64
 import csv
 import json
 import shutil
@@ -11,6 +12,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+import soundfile as sf
 from sklearn.metrics import (
     accuracy_score,
     confusion_matrix,
@@ -30,10 +32,12 @@ from core.evaluate import (
     per_class,
 )
 from core.evaluate_reads import cell_clips, check_corpus, labelled_tracks, raw_labels_of
-from core.labels import EMOTIONS
+from core.labels import EMOJI, EMOTIONS
 from core.metadata import from_manifest, from_pattern
-from tests.conftest import RAVDESS
+from dashboard.text import literal
+from tests.conftest import RAVDESS, speechlike
 from tests.test_cli import run
+from tests.test_pages import open_page
 
 # Labels in a user's own words: cased, padded, one that maps to no class.
 VOCABULARY = ["Anger", " joy", "calm", "sad", "contempt", "Surprise"]
@@ -180,6 +184,15 @@ def labelled_db(tmp_path_factory, engine, second_model, corpus_dir):
     for model in (engine, second_model):
         ingest(store, model, collect([corpus_dir]), "calls", metadata=meta)
     ingest(store, engine, collect([corpus_dir / "alice"]), "plain")
+    ingest(store, engine, collect([corpus_dir / "bob"]), "bobs", metadata=meta)
+    # Two stereo calls scored per channel: the label is about the call, the check per track.
+    for name, seed in (("call1.wav", 1), ("call2.wav", 3)):
+        stereo = np.stack([speechlike(2.0, seed), speechlike(2.0, seed + 1)], axis=1)
+        sf.write(folder / name, stereo, 16_000)
+    (folder / "calls.csv").write_text("path,label\ncall1.wav,anger\ncall2.wav,sadness\n")
+    ingest(store, engine, collect([folder / "call1.wav", folder / "call2.wav"]), "stereo",
+           metadata=from_manifest(folder / "calls.csv"), channel_mode="split",
+           channel_roles=("agent", "customer"))  # fmt: skip
     return store, labels
 
 
@@ -267,6 +280,24 @@ def test_cell_clips_are_the_clips_behind_a_cell(labelled_db):
     assert (clips.top_label == EMOTIONS[col]).all()
     assert list(clips.confidence) == sorted(clips.confidence, reverse=True)
     assert labelled_tracks(store, "calls") == ["mix"]
+
+
+def test_split_calls_are_checked_per_track_or_all(labelled_db):
+    store, _ = labelled_db
+    assert labelled_tracks(store, "stereo") == ["agent", "customer"]
+    both = check_corpus(store, "stereo").reports[0]
+    customer = check_corpus(store, "stereo", track="customer").reports[0]
+    assert both.n == 4 and customer.n == 2
+    angry, sad = EMOTIONS.index("angry"), EMOTIONS.index("sad")
+    assert customer.confusion[angry].sum() == 1 and customer.confusion[sad].sum() == 1
+    with duckdb.connect(str(store.path), read_only=True) as con:
+        tops = con.execute("SELECT c.label, p.top_label FROM clips c JOIN predictions p"
+                           " USING (clip_id) WHERE p.track = 'customer' AND c.label IS NOT NULL"
+                           " AND c.source_name LIKE 'call%'").fetchall()  # fmt: skip
+    expected = np.zeros((len(EMOTIONS), len(EMOTIONS)), int)
+    for label, top in tops:
+        expected[angry if label == "anger" else sad, EMOTIONS.index(top)] += 1
+    np.testing.assert_array_equal(customer.confusion, expected)
 
 
 def test_unknown_corpus_and_corpus_without_labels_say_what_to_do(labelled_db):
@@ -384,3 +415,171 @@ def test_ravdess_check_recomputes_exactly(tmp_path, tiny_model_dir):
     assert model["macro_f1"]["value"] == pytest.approx(
         f1_score(truth, pairs.top_label, labels=sorted(set(truth)), average="macro",
                  zero_division=0), abs=1e-12)  # fmt: skip
+
+
+# -- the page ------------------------------------------------------------------------------------
+
+
+def check_page(db, monkeypatch, **params):
+    return open_page("model_check", db, monkeypatch, **params)
+
+
+def table(at, column: str) -> pd.DataFrame:
+    """The page's table that has this column (plain tables carry no key in AppTest)."""
+    return next(d.value for d in at.dataframe if column in d.value.columns)
+
+
+def figure(at, key: str) -> dict:
+    chart = next(c for c in at.get("plotly_chart") if c.proto.id.endswith(key))
+    return json.loads(chart.proto.spec)
+
+
+def heat_z(at) -> np.ndarray:
+    """The confusion heatmap's cell values (plotly ships numpy arrays base64-encoded)."""
+    z = figure(at, "confusion")["data"][0]["z"]
+    if isinstance(z, dict):
+        shape = tuple(int(n) for n in z["shape"].split(","))
+        return np.frombuffer(base64.b64decode(z["bdata"]), z["dtype"]).reshape(shape)
+    return np.asarray(z)
+
+
+def test_page_without_labels_says_how_to_add_them(seeded_db, tmp_path, monkeypatch):
+    at = check_page(seeded_db, monkeypatch)
+    assert any("No corpus has labels yet" in i.value and "--label-column" in i.value
+               for i in at.info)  # fmt: skip
+    assert "--label-column emotion" in at.code[0].value
+    empty = check_page(tmp_path / "empty.duckdb", monkeypatch)  # nothing scored at all
+    assert any("Upload & analyse" in i.value for i in empty.info)
+
+
+def test_page_shows_the_check_of_a_labelled_corpus(labelled_db, engine, monkeypatch):
+    store, _ = labelled_db
+    check = check_corpus(store, "calls")
+    mine = next(r for r in check.reports if r.model_key == engine.model_key)
+    at = check_page(store.path, monkeypatch, corpus="calls", model=engine.model_key)
+    assert [m.value for m in at.metric] == [f"{mine.accuracy.value:.1%}",
+                                            f"{mine.macro_f1.value:.3f}"]  # fmt: skip
+    assert any(f"{mine.accuracy.low:.1%} – {mine.accuracy.high:.1%}" in c.value for c in at.caption)
+    warnings = " ".join(w.value for w in at.main.warning)
+    assert "left out: contempt (2)" in warnings
+    assert warnings.count("**untrained test model**") == 2 and "mean nothing" in warnings
+    assert any("1,000 resamples" in c.value for c in at.caption)
+    # Side by side: both models, their intervals, and the charts.
+    compare = table(at, "macro-F1")
+    assert len(compare) == 2 and set(compare.accuracy) == {r.accuracy.text() for r in check.reports}
+    assert {"compare_chart", "f1_chart", "confusion"} <= {
+        c.proto.id.rsplit("-", 1)[-1] for c in at.get("plotly_chart")
+    }
+    classes = mine.classes()
+    shown = mine.confusion[np.ix_([EMOTIONS.index(e) for e in classes],
+                                  [EMOTIONS.index(e) for e in classes])]  # fmt: skip
+    np.testing.assert_array_equal(heat_z(at), shown)
+    per_class_table = table(at, "precision")
+    assert list(per_class_table.n) == [int(mine.confusion[EMOTIONS.index(e)].sum())
+                                       for e in classes]  # fmt: skip
+    labels = [b.label for b in at.get("download_button")]
+    assert labels == ["Report (CSV: one row per model and class)", "Report (JSON)"]
+
+
+def test_page_counts_and_row_normalised_views(labelled_db, engine, monkeypatch):
+    store, _ = labelled_db
+    report = check_corpus(store, "calls", model_keys=[engine.model_key]).reports[0]
+    index = [EMOTIONS.index(e) for e in report.classes()]
+    counts = report.confusion[np.ix_(index, index)]
+    at = check_page(store.path, monkeypatch, corpus="calls", model=engine.model_key)
+    show = next(r for r in at.radio if r.label == "Show")
+    assert show.options == ["counts", "row-normalised"] and show.value == "counts"
+    np.testing.assert_array_equal(heat_z(at), counts)
+    show.set_value("row-normalised").run()
+    assert at.query_params["show"] == "row-normalised"
+    totals = counts.sum(axis=1, keepdims=True)
+    expected = np.divide(counts, totals, out=np.zeros(counts.shape), where=totals > 0)
+    np.testing.assert_allclose(heat_z(at), expected)
+    shared = check_page(store.path, monkeypatch, corpus="calls", show="row-normalised")
+    assert next(r for r in shared.radio if r.label == "Show").value == "row-normalised"
+
+
+def test_page_picks_another_corpus_track_and_model(labelled_db, engine, second_model, monkeypatch):
+    store, _ = labelled_db
+    at = check_page(store.path, monkeypatch, corpus="calls", model=engine.model_key)
+    corpus = next(s for s in at.selectbox if s.label == "Corpus")
+    assert corpus.options == ["bobs (4 of 4 clips labelled)", "calls (12 of 12 clips labelled)",
+                              "stereo (2 of 2 clips labelled)"]  # fmt: skip
+    corpus.set_value("bobs").run()
+    bobs = check_corpus(store, "bobs", model_keys=[engine.model_key]).reports[0]
+    assert bobs.n == 3  # bob's 4 clips, one labelled 'contempt' (left out)
+    assert any(": 3 labelled tracks" in s.value for s in at.subheader)
+    assert next(m.value for m in at.metric) == f"{bobs.accuracy.value:.1%}"
+    stereo = check_page(store.path, monkeypatch, corpus="stereo", model=engine.model_key)
+    track = next(s for s in stereo.selectbox if s.label == "Track")
+    assert track.options == ["all tracks", "agent", "customer"]
+    assert any("4 labelled tracks" in s.value for s in stereo.subheader)
+    track.set_value("customer").run()
+    assert any("2 labelled tracks" in s.value for s in stereo.subheader)
+    assert stereo.query_params["track"] == "customer"
+    other = check_page(store.path, monkeypatch, corpus="calls", model=second_model.model_key)
+    theirs = check_corpus(store, "calls", model_keys=[second_model.model_key]).reports[0]
+    assert next(m.value for m in other.metric) == f"{theirs.accuracy.value:.1%}"
+    assert any(literal(second_model.model_id) in s.value for s in other.subheader)
+
+
+def test_page_mapping_from_the_url_and_the_editor(labelled_db, engine, monkeypatch):
+    store, _ = labelled_db
+    at = check_page(store.path, monkeypatch, corpus="calls", model=engine.model_key,
+                    map=["calm=sad", "anger=", "joy=nonsense"])  # fmt: skip
+    editor = at.data_editor[0].value
+    # The table shows the mapping in force: defaults, the URL's overrides; junk is ignored.
+    assert dict(zip(editor.label, editor["class"], strict=True)) == {
+        "anger": "(left out)", "calm": "sad", "contempt": "(left out)", "joy": "happy",
+        "sad": "sad", "surprise": "surprised",
+    }  # fmt: skip
+    assert list(editor.clips) == [2] * 6
+    expected = check_corpus(store, "calls", {"calm": "sad", "anger": None},
+                            [engine.model_key]).reports[0]  # fmt: skip
+    assert next(m.value for m in at.metric) == f"{expected.accuracy.value:.1%}"
+    assert "left out: anger (2), contempt (2)" in " ".join(w.value for w in at.main.warning)
+    shown = table(at, "precision")
+    support = dict(zip(shown["class"], shown.n, strict=True))
+    assert support["😢 sad"] == 4 and "😐 neutral" not in support and "😠 angry" not in support
+    assert sorted(at.query_params["map"]) == ["anger=", "calm=sad"]
+    # An edit in the table: contempt becomes disgusted (rows are sorted by label).
+    row = list(editor.label).index("contempt")
+    at.session_state["mapping"] = {"edited_rows": {row: {"class": "disgusted"}},
+                                   "added_rows": [], "deleted_rows": []}  # fmt: skip
+    at.run()
+    expected = check_corpus(store, "calls", {"calm": "sad", "anger": None,
+                                             "contempt": "disgusted"}, [engine.model_key])  # fmt: skip
+    assert next(m.value for m in at.metric) == f"{expected.reports[0].accuracy.value:.1%}"
+    assert "contempt" not in " ".join(w.value for w in at.main.warning)
+    shown = table(at, "precision")
+    assert dict(zip(shown["class"], shown.n, strict=True))["🤢 disgusted"] == 2
+    assert sorted(at.query_params["map"]) == ["anger=", "calm=sad", "contempt=disgusted"]
+
+
+def test_page_lists_the_clips_of_a_cell_and_opens_one(labelled_db, engine, monkeypatch):
+    store, _ = labelled_db
+    report = check_corpus(store, "calls", model_keys=[engine.model_key]).reports[0]
+    at = check_page(store.path, monkeypatch, corpus="calls", model=engine.model_key)
+    truth = next(s for s in at.selectbox if s.label == "Your label")
+    assert truth.options == [f"{EMOJI[e]} {e}" for e in EMOTIONS
+                             if report.confusion[EMOTIONS.index(e)].sum() > 0]  # fmt: skip
+    for true_class in ["angry", "happy", "sad", "surprised", "neutral"]:
+        truth = next(s for s in at.selectbox if s.label == "Your label")
+        truth.set_value(true_class).run()
+        row = report.confusion[EMOTIONS.index(true_class)]
+        pred = next(s for s in at.selectbox if s.label == "Model's top emotion")
+        assert [o.split(" ")[1] for o in pred.options] == [e for e, n in zip(EMOTIONS, row,
+                                                                             strict=True) if n]  # fmt: skip
+        for option in list(pred.options):
+            predicted = option.split(" ")[1]
+            pred.set_value(predicted).run()
+            listed = next(d for d in at.dataframe if d.proto.id.endswith("cell_clips")).value
+            assert len(listed) == row[EMOTIONS.index(predicted)]
+            assert set(listed.top_label) == {predicted}
+            pred = next(s for s in at.selectbox if s.label == "Model's top emotion")
+    listed = next(d for d in at.dataframe if d.proto.id.endswith("cell_clips")).value
+    at.session_state["cell_clips"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    at.run()
+    link = at.get("page_link")[-1].proto
+    assert link.label.startswith("Open ") and link.label.endswith(" in Clips")
+    assert "clip=" in link.query_string and "track=mix" in link.query_string
