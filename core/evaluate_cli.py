@@ -49,7 +49,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if check.unmapped:
         print(f"warning: {unmapped_line(check)}", file=sys.stderr)
     if args.out:
-        pd.DataFrame(report_rows(check)).to_csv(Path(args.out), index=False)
+        try:
+            pd.DataFrame(report_rows(check)).to_csv(Path(args.out), index=False)
+        except OSError as exc:
+            raise InputError(f"cannot write {args.out}: {exc.strerror or exc}.") from exc
     if args.json:
         print(json.dumps(check.as_dict()))
     else:

@@ -30,6 +30,7 @@ from core.evaluate import (
     mapping_for,
     parse_map,
     per_class,
+    report_rows,
 )
 from core.evaluate_reads import cell_clips, check_corpus, labelled_tracks, raw_labels_of
 from core.labels import EMOJI, EMOTIONS
@@ -365,6 +366,8 @@ def test_cli_one_model_and_errors(labelled_db, engine):
         (["--corpus", "calls", "--map", "calm"], "LABEL=CLASS"),
         (["--corpus", "calls", "--track", "customer"], "no model has scored"),
         (["--corpus", "calls", "--resamples", "0"], "at least 1"),
+        (["--corpus", "calls", "--out", "/nonexistent/dir/x.csv"], "cannot write"),
+        (["--corpus", "calls", "--model", "nope"], "no results of model 'nope'"),
     ]:
         bad = run("evaluate", *args, "--db", store.path)
         assert bad.returncode == 2 and message in bad.stderr and "Traceback" not in bad.stderr
@@ -583,3 +586,32 @@ def test_page_lists_the_clips_of_a_cell_and_opens_one(labelled_db, engine, monke
     link = at.get("page_link")[-1].proto
     assert link.label.startswith("Open ") and link.label.endswith(" in Clips")
     assert "clip=" in link.query_string and "track=mix" in link.query_string
+
+
+def test_page_downloads_are_the_report(labelled_db, engine, monkeypatch):
+    """The bytes the two buttons serve: the CSV rows and the JSON of core's report."""
+    import io
+
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+    served: dict[str, bytes] = {}
+    original = MemoryMediaFileStorage.load_and_get_id
+
+    def keep(self, data, mimetype, kind, filename=None):
+        served[filename] = data
+        return original(self, data, mimetype, kind, filename)
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", keep)
+    store, _ = labelled_db
+    at = check_page(store.path, monkeypatch, corpus="calls", model=engine.model_key,
+                    map=["contempt=disgusted"])  # fmt: skip
+    assert [b.label for b in at.get("download_button")] == [
+        "Report (CSV: one row per model and class)", "Report (JSON)",
+    ]  # fmt: skip
+    check = check_corpus(store, "calls", {"contempt": "disgusted"})
+    assert json.loads(served["emoscope-check-calls.json"]) == json.loads(
+        json.dumps(check.as_dict())
+    )
+    csv_rows = pd.read_csv(io.BytesIO(served["emoscope-check-calls.csv"]))
+    expected = pd.DataFrame(report_rows(check))
+    pd.testing.assert_frame_equal(csv_rows, expected, check_dtype=False)
