@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -77,6 +78,7 @@ def main() -> int:
         cli("make-test-model", model)
     args.db.parent.mkdir(parents=True, exist_ok=True)
     args.db.unlink(missing_ok=True)
+    load = os.getloadavg()[0]
     ingested, ingest_s = cli("ingest", RAVDESS, "--corpus", "ravdess", "--manifest",
                              RAVDESS / "manifest.csv", "--label-column", "emotion",
                              "--model", model, "--db", args.db, "--json")  # fmt: skip
@@ -101,7 +103,8 @@ def main() -> int:
         f" model `{report['model_key']}`{' — untrained test model: the numbers mean nothing' if report['untrained'] else ''}).",
         "",
         f"- ingest of {mine['n']} clips with `--manifest manifest.csv --label-column emotion`: "
-        f"{ingest_s:.1f} s ({json.loads(ingested.stdout.splitlines()[-1])})",
+        f"{ingest_s:.1f} s ({json.loads(ingested.stdout.splitlines()[-1])}), load average "
+        f"{load:.1f} at the start and {os.getloadavg()[0]:.1f} at the end",
         f"- `python -m core evaluate --corpus ravdess --json`: {evaluate_s:.2f} s wall "
         "(process start, imports, queries, 1000 bootstrap resamples)",
         f"- reported: accuracy {report['accuracy']['value']:.4f} "
