@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -42,14 +42,15 @@ def normalise(label: str) -> str:
     return " ".join(str(label).split()).lower()
 
 
-def parse_map(items: Iterable[str]) -> dict[str, str]:
-    """`label=class` strings (the CLI's --map) as {normalised label: class}."""
-    found: dict[str, str] = {}
+def parse_map(items: Iterable[str]) -> dict[str, str | None]:
+    """`label=class` strings (the CLI's --map) as {normalised label: class}; `label=` with no
+    class leaves that label out on purpose (None)."""
+    found: dict[str, str | None] = {}
     for item in items:
         label, sep, target = item.rpartition("=")  # the last '=': a label may hold one
-        if not sep or not normalise(label) or not target.strip():
+        if not sep or not normalise(label):
             raise InputError(f"--map {item!r}: write it as LABEL=CLASS, e.g. calm=neutral.")
-        found[normalise(label)] = check_class(target)
+        found[normalise(label)] = check_class(target) if target.strip() else None
     return found
 
 
@@ -221,7 +222,6 @@ class CorpusCheck:
     resamples: int = RESAMPLES
     seed: int = SEED
     level: float = LEVEL
-    notes: tuple[str, ...] = field(default=())
 
     @property
     def unmapped(self) -> dict[str, int]:

@@ -20,7 +20,8 @@ def add_evaluate_parser(sub) -> None:
     p.add_argument("--model", action="append",
                    help="model key or id, repeatable (default: every model that scored it)")  # fmt: skip
     p.add_argument("--map", action="append", default=[], metavar="LABEL=CLASS",
-                   help="map one of your labels to a class, e.g. --map calm=neutral (repeatable)")  # fmt: skip
+                   help="map one of your labels to a class, e.g. --map calm=neutral; "
+                        "--map calm= leaves it out (repeatable)")  # fmt: skip
     p.add_argument("--track", help="only this track of split recordings, e.g. customer")
     p.add_argument("--json", action="store_true", help="print the report as JSON (last line)")
     p.add_argument("--out", metavar="FILE.csv", help="also write one row per model and class")
@@ -91,6 +92,8 @@ def model_lines(report: ModelReport) -> list[str]:
     lines = [f"model {report.model_key}" + (f"  [{report.note()}]" if report.note() else "")]
     lines.append(f"  tracks {report.n}  accuracy {report.accuracy.text()}  "
                  f"macro-F1 {report.macro_f1.text()}")  # fmt: skip
+    if report.n == 0:
+        return [*lines, "  none of its labelled tracks maps to a class: add --map LABEL=CLASS"]
     shown = report.classes()
     index = [EMOTIONS.index(e) for e in shown]
     matrix = pd.DataFrame(report.confusion[index][:, index], index=shown, columns=shown)

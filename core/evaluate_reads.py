@@ -33,15 +33,17 @@ CELL_ROWS = 500  # clips listed for one cell of the confusion matrix
 
 def labelled_corpora(store) -> pd.DataFrame:
     """Every corpus with its clip count and how many of its clips carry a label."""
-    return store._query(
+    return _frame(
+        store,
         "SELECT co.name AS corpus, count(c.clip_id) AS clips, count(c.label) AS labelled"
-        " FROM corpora co LEFT JOIN clips c USING (corpus_id) GROUP BY co.name ORDER BY co.name"
+        " FROM corpora co LEFT JOIN clips c USING (corpus_id) GROUP BY co.name ORDER BY co.name",
     )
 
 
 def label_counts(store, corpus: str) -> pd.DataFrame:
     """The corpus's labels as stored (NULL: unlabelled) with their clip counts."""
-    return store._query(
+    return _frame(
+        store,
         "SELECT c.label, count(*) AS clips FROM clips c JOIN corpora co USING (corpus_id)"
         " WHERE co.name = ? GROUP BY c.label ORDER BY clips DESC, c.label",
         [corpus],
@@ -61,12 +63,13 @@ def pair_counts(store, corpus: str, track: str | None = None) -> pd.DataFrame:
     if track is not None:
         sql += " AND p.track = ?"
         params.append(track)
-    return store._query(sql + " GROUP BY ALL ORDER BY ALL", params)
+    return _frame(store, sql + " GROUP BY ALL ORDER BY ALL", params)
 
 
 def labelled_tracks(store, corpus: str) -> list[str]:
     """Track names among the corpus's labelled clips ('mix', or the roles of split calls)."""
-    frame = store._query(
+    frame = _frame(
+        store,
         "SELECT DISTINCT p.track FROM clips c JOIN corpora co USING (corpus_id)"
         " JOIN predictions p ON p.clip_id = c.clip_id"
         " WHERE co.name = ? AND c.label IS NOT NULL ORDER BY 1",
@@ -92,7 +95,7 @@ def cell_clips(store, corpus: str, model_key: str, labels: Sequence[str], predic
         sql += " AND p.track = ?"
         params.append(track)
     sql += " ORDER BY p.confidence DESC, c.source_name, p.track LIMIT ?"
-    return store._query(sql, [*params, int(limit)])
+    return _frame(store, sql, [*params, int(limit)])
 
 
 def check_corpus(store, corpus: str, overrides: Mapping[str, str] = {},
@@ -140,3 +143,9 @@ def raw_labels_of(store, corpus: str, target: str, mapping: Mapping[str, str | N
     """The labels, as stored, that the mapping sends to class `target` (for `cell_clips`)."""
     labels = label_counts(store, corpus).label.dropna()
     return [x for x in labels if mapping.get(normalise(x)) == target]
+
+
+def _frame(store, sql: str, params: Sequence = ()) -> pd.DataFrame:
+    """One read query on the store's short-lived read-only connection."""
+    with store.reading() as con:
+        return con.execute(sql, list(params)).df()

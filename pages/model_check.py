@@ -120,7 +120,7 @@ if len(models) > 1:
     f1 = pd.DataFrame([
         {"model": title[r.model_key], "class": e, "f1": per_class(r.confusion)["f1"][i]}
         for r in check.reports for i, e in enumerate(EMOTIONS) if r.confusion[i].sum() > 0
-    ])  # fmt: skip
+    ], columns=["model", "class", "f1"])  # fmt: skip
     left, right = st.columns(2)
     left.plotly_chart(charts_check.comparison_figure(bars), key="compare_chart")
     right.plotly_chart(charts_check.class_f1_figure(f1), key="f1_chart")
@@ -133,6 +133,10 @@ else:
     st.caption("The model chosen in the sidebar has not scored this corpus; showing "
                f"{literal(report.model_id)}.")  # fmt: skip
 st.subheader(f"{literal(title[report.model_key])}: {report.n:,} labelled tracks")
+if report.n == 0:
+    st.warning("None of the labels maps to one of the nine classes: give them a class in the "
+               "table above.")  # fmt: skip
+    st.stop()
 a, b = st.columns(2)
 a.metric("Accuracy", f"{report.accuracy.value:.1%}")
 a.caption(f"95% interval {report.accuracy.low:.1%} – {report.accuracy.high:.1%}")

@@ -133,6 +133,8 @@ def test_overrides_win_and_are_checked():
     }  # fmt: skip
     with pytest.raises(InputError, match="LABEL=CLASS"):
         parse_map(["calm"])
+    assert parse_map(["calm=", "a=b=sad"]) == {"calm": None, "a=b": "sad"}  # left out; last '='
+    assert mapping_for(["calm", "joy"], {"calm": None}) == {"calm": None, "joy": "happy"}
     with pytest.raises(InputError, match="not one of the nine classes"):
         parse_map(["calm=relaxed"])
 
@@ -615,3 +617,25 @@ def test_page_downloads_are_the_report(labelled_db, engine, monkeypatch):
     csv_rows = pd.read_csv(io.BytesIO(served["emoscope-check-calls.csv"]))
     expected = pd.DataFrame(report_rows(check))
     pd.testing.assert_frame_equal(csv_rows, expected, check_dtype=False)
+
+
+def test_when_no_label_maps_to_a_class_page_and_cli_say_so(labelled_db, engine, monkeypatch):
+    store, labels = labelled_db
+    words = sorted({v.strip().lower() for v in labels.values()})
+    check = check_corpus(store, "calls", dict.fromkeys(words))  # every label left out
+    assert all(r.n == 0 for r in check.reports) and sum(check.unmapped.values()) == 12
+    assert check.reports[0].as_dict()["accuracy"] == {"value": None, "low": None, "high": None}
+    at = check_page(store.path, monkeypatch, corpus="calls", model=engine.model_key,
+                    map=[f"{w}=" for w in words])  # fmt: skip
+    shown = " ".join(w.value for w in at.main.warning)
+    assert "None of the labels maps to one of the nine classes" in shown
+    assert "6 label(s) on 12 clips map to no class" in shown
+    assert not at.get("plotly_chart") or all(
+        not c.proto.id.endswith("confusion") for c in at.get("plotly_chart")
+    )
+    cli = run("evaluate", "--corpus", "calls", "--db", store.path, "--model", engine.model_key,
+              *[f"--map={w}=" for w in words])  # fmt: skip
+    assert cli.returncode == 0, cli.stderr
+    assert "accuracy —  macro-F1 —" in cli.stdout
+    assert "none of its labelled tracks maps to a class: add --map LABEL=CLASS" in cli.stdout
+    assert "6 label(s) on 12 clip(s) map to no class" in cli.stderr
