@@ -20,27 +20,48 @@ def row_shares(counts: pd.DataFrame) -> pd.DataFrame:
 
 def confusion_figure(counts: pd.DataFrame, normalised: bool, title: str = "") -> go.Figure:
     """The confusion matrix as a heatmap: rows the user's class (index), columns the model's
-    top emotion; cells show counts, or row shares when `normalised`, and hover shows both."""
+    top emotion; cells show counts, or row shares when `normalised`, and hover shows both.
+
+    Plotly heatmaps send no click events, so an invisible marker sits on every cell (trace 1,
+    customdata [label class, predicted class]): clicking a cell selects its marker.
+    """
     shares = row_shares(counts)
     shown = shares if normalised else counts
     text = [[f"{v:.0%}" if normalised else f"{int(v)}" for v in row] for row in shown.to_numpy()]
-    hover = [[f"{int(c)} clips, {s:.1%} of the row" for c, s in zip(crow, srow, strict=True)]
-             for crow, srow in zip(counts.to_numpy(), shares.to_numpy(), strict=True)]  # fmt: skip
-    names = lambda labels: [f"{EMOJI.get(e, '')} {e}" for e in labels]  # noqa: E731
+    names = {e: f"{EMOJI.get(e, '')} {e}" for e in [*counts.index, *counts.columns]}
     fig = go.Figure(go.Heatmap(
-        z=shown.to_numpy(dtype=float), x=names(counts.columns), y=names(counts.index),
-        text=text, texttemplate="%{text}", customdata=hover, colorscale="Blues",
-        zmin=0, zmax=1 if normalised else None, showscale=False,
-        hovertemplate="label %{y} → model %{x}: %{customdata}<extra></extra>",
+        z=shown.to_numpy(dtype=float), x=[names[e] for e in counts.columns],
+        y=[names[e] for e in counts.index], text=text, texttemplate="%{text}",
+        colorscale="Blues", zmin=0, zmax=1 if normalised else None, showscale=False,
+        hoverinfo="skip",
+    ))  # fmt: skip
+    cells = [(t, p) for t in counts.index for p in counts.columns]
+    fig.add_trace(go.Scatter(
+        x=[names[p] for _, p in cells], y=[names[t] for t, _ in cells], mode="markers",
+        marker={"size": 36, "color": "rgba(0,0,0,0)"}, showlegend=False,
+        customdata=[[t, p, int(counts.at[t, p]), float(shares.at[t, p])] for t, p in cells],
+        hovertemplate="label %{customdata[0]} → model %{customdata[1]}: %{customdata[2]} clips,"
+                      " %{customdata[3]:.1%} of the row (click to list them)<extra></extra>",
+        selected={"marker": {"opacity": 0}}, unselected={"marker": {"opacity": 0}},
     ))  # fmt: skip
     fig.update_layout(
         title=plot_label(title),
         xaxis={"title": "model's top emotion", "side": "top"},
         yaxis={"title": "your label", "autorange": "reversed"},
         height=120 + 40 * len(counts.index),
+        clickmode="event+select",
         **_LAYOUT,
     )
     return fig
+
+
+def clicked_cell(points: list[dict]) -> tuple[str, str] | None:
+    """(label class, predicted class) of a cell clicked in `confusion_figure`, else None."""
+    for point in points:
+        data = point.get("customdata")
+        if point.get("curve_number") == 1 and data and len(data) >= 2:
+            return str(data[0]), str(data[1])
+    return None
 
 
 def comparison_figure(summary: pd.DataFrame) -> go.Figure:

@@ -148,9 +148,17 @@ state.put(show=None if view == views[0] else view)
 classes = report.classes()
 index = [EMOTIONS.index(e) for e in classes]
 matrix = pd.DataFrame(report.confusion[index][:, index], index=classes, columns=classes)
-st.plotly_chart(charts_check.confusion_figure(matrix, view == "row-normalised",
-                                              "rows: your label · columns: the model"),
-                key="confusion")  # fmt: skip
+clicked = st.plotly_chart(
+    charts_check.confusion_figure(matrix, view == "row-normalised",
+                                  "rows: your label · columns: the model (click a cell)"),
+    key="confusion", on_select="rerun", selection_mode="points",
+)  # fmt: skip
+cell_picked = charts_check.clicked_cell(clicked["selection"]["points"] if clicked else [])
+if cell_picked is None:
+    st.session_state.pop("clicked_cell", None)
+elif cell_picked != st.session_state.get("clicked_cell"):  # a new click picks the cell below
+    st.session_state["clicked_cell"] = cell_picked
+    st.session_state["truth"], st.session_state["pred"] = cell_picked
 stats = per_class(report.confusion)
 per_class_table = pd.DataFrame({"class": [f"{EMOJI[e]} {e}" for e in classes],
                                 **{k: v[index] for k, v in stats.items()}})  # fmt: skip
@@ -173,7 +181,7 @@ true_class = choice(c, "selectbox", "Your label", rows, "truth", EMOTIONS[worst[
 row = report.confusion[EMOTIONS.index(true_class)]
 found = [e for e, n in zip(EMOTIONS, row, strict=True) if n > 0]
 default = EMOTIONS[worst[1]] if EMOTIONS[worst[1]] in found else found[0]
-predicted = choice(d, "selectbox", "Model's top emotion", found, "pred", default,
+predicted = choice(d, "selectbox", "Model's top emotion", classes, "pred", default,
                    format_func=lambda e: f"{EMOJI[e]} {e} ({row[EMOTIONS.index(e)]:,})")  # fmt: skip
 state.put(truth=true_class, pred=predicted)
 raw = tuple(x for x in stored.label if check.mapping.get(normalise(x)) == true_class)

@@ -563,7 +563,8 @@ def test_page_mapping_from_the_url_and_the_editor(labelled_db, engine, monkeypat
 
 def test_page_lists_the_clips_of_a_cell_and_opens_one(labelled_db, engine, monkeypatch):
     store, _ = labelled_db
-    report = check_corpus(store, "calls", model_keys=[engine.model_key]).reports[0]
+    check = check_corpus(store, "calls", model_keys=[engine.model_key])
+    report = check.reports[0]
     at = check_page(store.path, monkeypatch, corpus="calls", model=engine.model_key)
     truth = next(s for s in at.selectbox if s.label == "Your label")
     assert truth.options == [f"{EMOJI[e]} {e}" for e in EMOTIONS
@@ -573,21 +574,44 @@ def test_page_lists_the_clips_of_a_cell_and_opens_one(labelled_db, engine, monke
         truth.set_value(true_class).run()
         row = report.confusion[EMOTIONS.index(true_class)]
         pred = next(s for s in at.selectbox if s.label == "Model's top emotion")
-        assert [o.split(" ")[1] for o in pred.options] == [e for e, n in zip(EMOTIONS, row,
-                                                                             strict=True) if n]  # fmt: skip
-        for option in list(pred.options):
-            predicted = option.split(" ")[1]
+        assert pred.options == [f"{EMOJI[e]} {e} ({row[EMOTIONS.index(e)]})"
+                                for e in report.classes()]  # fmt: skip
+        for predicted in report.classes():
             pred.set_value(predicted).run()
             listed = next(d for d in at.dataframe if d.proto.id.endswith("cell_clips")).value
             assert len(listed) == row[EMOTIONS.index(predicted)]
-            assert set(listed.top_label) == {predicted}
+            assert set(listed.top_label) <= {predicted}
             pred = next(s for s in at.selectbox if s.label == "Model's top emotion")
-    listed = next(d for d in at.dataframe if d.proto.id.endswith("cell_clips")).value
+    row = report.confusion[EMOTIONS.index("neutral")]
+    busiest = EMOTIONS[int(row.argmax())]  # a filled cell of the last label chosen (neutral)
+    next(s for s in at.selectbox if s.label == "Model's top emotion").set_value(busiest).run()
     at.session_state["cell_clips"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
     at.run()
+    truth, predicted = at.query_params["truth"], at.query_params["pred"]
+    assert (truth, predicted) == ("neutral", busiest)
+    labels = raw_labels_of(store, "calls", truth, check.mapping)
+    first = cell_clips(store, "calls", engine.model_key, labels, predicted).iloc[0]
     link = at.get("page_link")[-1].proto
-    assert link.label.startswith("Open ") and link.label.endswith(" in Clips")
-    assert "clip=" in link.query_string and "track=mix" in link.query_string
+    assert link.label == f"Open {first.source_name} in Clips"
+    assert link.query_string == f"clip={first.clip_id}&track=mix&model={engine.model_key}".replace(
+        "@", "%40"
+    )
+
+
+def test_page_a_click_on_the_matrix_picks_the_cell(labelled_db, engine, monkeypatch):
+    store, _ = labelled_db
+    at = check_page(store.path, monkeypatch, corpus="calls", model=engine.model_key)
+    for cell in [("sad", "happy"), ("angry", "disgusted")]:
+        point = {"curve_number": 1, "point_index": 0, "customdata": [*cell, 1, 0.5]}
+        at.session_state["confusion"] = {"selection": {"points": [point], "point_indices": [0],
+                                                       "box": [], "lasso": []}}  # fmt: skip
+        at.run()
+        chosen = tuple(next(s for s in at.selectbox if s.label == label).value
+                       for label in ("Your label", "Model's top emotion"))  # fmt: skip
+        assert chosen == cell
+    # The choice stays the user's: picking another label keeps the click from coming back.
+    next(s for s in at.selectbox if s.label == "Your label").set_value("happy").run()
+    assert next(s for s in at.selectbox if s.label == "Your label").value == "happy"
 
 
 def test_page_downloads_are_the_report(labelled_db, engine, monkeypatch):
