@@ -549,7 +549,7 @@ def test_page_mapping_from_the_url_and_the_editor(labelled_db, engine, monkeypat
     assert sorted(at.query_params["map"]) == ["anger=", "calm=sad"]
     # An edit in the table: contempt becomes disgusted (rows are sorted by label).
     row = list(editor.label).index("contempt")
-    at.session_state["mapping"] = {"edited_rows": {row: {"class": "disgusted"}},
+    at.session_state[at.data_editor[0].key] = {"edited_rows": {row: {"class": "disgusted"}},
                                    "added_rows": [], "deleted_rows": []}  # fmt: skip
     at.run()
     expected = check_corpus(store, "calls", {"calm": "sad", "anger": None,
@@ -559,6 +559,22 @@ def test_page_mapping_from_the_url_and_the_editor(labelled_db, engine, monkeypat
     shown = table(at, "precision")
     assert dict(zip(shown["class"], shown.n, strict=True))["🤢 disgusted"] == 2
     assert sorted(at.query_params["map"]) == ["anger=", "calm=sad", "contempt=disgusted"]
+
+
+def test_an_edit_stays_with_its_corpus(labelled_db, engine, monkeypatch):
+    store, _ = labelled_db
+    at = check_page(store.path, monkeypatch, corpus="calls", model=engine.model_key)
+    row = list(at.data_editor[0].value.label).index("calm")
+    assert row == 1  # stereo's row 1 is 'sadness': an edit kept by row would land there
+    at.session_state[at.data_editor[0].key] = {"edited_rows": {row: {"class": "angry"}},
+                                               "added_rows": [], "deleted_rows": []}  # fmt: skip
+    at.run()
+    assert at.query_params["map"] == "calm=angry"
+    next(s for s in at.selectbox if s.label == "Corpus").set_value("stereo").run()
+    shown = at.data_editor[0].value
+    assert dict(zip(shown.label, shown["class"], strict=True)) == {"anger": "angry",
+                                                                   "sadness": "sad"}  # fmt: skip
+    assert "left out" not in " ".join(w.value for w in at.main.warning)
 
 
 def test_page_lists_the_clips_of_a_cell_and_opens_one(labelled_db, engine, monkeypatch):
