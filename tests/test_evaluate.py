@@ -679,3 +679,40 @@ def test_when_no_label_maps_to_a_class_page_and_cli_say_so(labelled_db, engine, 
     assert "accuracy —  macro-F1 —" in cli.stdout
     assert "none of its labelled tracks maps to a class: add --map LABEL=CLASS" in cli.stdout
     assert "6 label(s) on 12 clip(s) map to no class" in cli.stderr
+
+
+# -- the page's figures (pure) -------------------------------------------------------------------
+
+
+def test_confusion_figure_cells_shares_and_click_markers():
+    from dashboard.charts_check import clicked_cell, confusion_figure, row_shares
+
+    counts = pd.DataFrame([[3, 1], [0, 0]], index=["angry", "sad"], columns=["angry", "happy"])
+    np.testing.assert_array_equal(row_shares(counts).to_numpy(), [[0.75, 0.25], [0.0, 0.0]])
+    heat, markers = confusion_figure(counts, normalised=True).data
+    np.testing.assert_array_equal(heat.z, [[0.75, 0.25], [0.0, 0.0]])
+    assert [list(t) for t in heat.text] == [["75%", "25%"], ["0%", "0%"]]
+    assert [list(c[:3]) for c in markers.customdata] == [
+        ["angry", "angry", 3], ["angry", "happy", 1], ["sad", "angry", 0], ["sad", "happy", 0],
+    ]  # fmt: skip
+    heat, _ = confusion_figure(counts, normalised=False).data
+    np.testing.assert_array_equal(heat.z, [[3, 1], [0, 0]])
+    assert clicked_cell([{"curve_number": 1, "customdata": ["sad", "happy", 0, 0.0]}]) == (
+        "sad", "happy",
+    )  # fmt: skip
+    assert clicked_cell([{"curve_number": 0, "customdata": None}]) is None
+    assert clicked_cell([]) is None
+
+
+def test_comparison_figures_escape_model_names():
+    from dashboard.charts_check import class_f1_figure, comparison_figure
+
+    hostile = "<a href='x'>m</a>"
+    bars = pd.DataFrame({"model": [hostile, hostile], "metric": ["accuracy", "macro-F1"],
+                         "value": [0.5, 0.4], "low": [0.4, 0.3], "high": [0.6, 0.5]})  # fmt: skip
+    figure = comparison_figure(bars)
+    assert [list(t.x) for t in figure.data] == [["&lt;a href='x'&gt;m&lt;/a&gt;"]] * 2
+    assert list(figure.data[0].error_y.array) == pytest.approx([0.1])
+    assert list(figure.data[0].error_y.arrayminus) == pytest.approx([0.1])
+    f1 = class_f1_figure(pd.DataFrame({"model": [hostile], "class": ["sad"], "f1": [0.5]}))
+    assert f1.data[0].name == "&lt;a href='x'&gt;m&lt;/a&gt;"
