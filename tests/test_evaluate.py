@@ -236,8 +236,9 @@ def test_labels_are_stored_and_a_cached_reingest_updates_them(labelled_db, engin
     summary = ingest(again, engine, collect([corpus_dir / "alice"]), "plain",
                      metadata=from_manifest(tmp_path / "m.csv"))  # fmt: skip
     assert summary.cached == 4 and summary.scored == 0  # no model work to add a label
-    counts = dict(check_corpus(again, "plain").labels)
-    assert counts == {"fear": 1}
+    partly = check_corpus(again, "plain")
+    assert partly.labels == {"fear": 1} and partly.unlabelled == 3  # the other 3 are counted
+    assert partly.reports[0].confusion[EMOTIONS.index("fearful")].sum() == 1
 
 
 def test_check_corpus_equals_an_independent_count(labelled_db):
