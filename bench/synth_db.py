@@ -118,7 +118,7 @@ def _batch(rng, first, n, spec, centroids, type_bias, agent_bias) -> BatchColumn
         pa.array(channels.astype(np.int32)), pa.array(np.full(n, "pcm_s16le")),
         pa.array((duration * 16_000 * channels).astype(np.int64)), pa.array(names[agent]),
         pa.array(START + offset_us.astype("timedelta64[us]")), pa.nulls(n, pa.string()),
-        pa.array(tags, pa.list_(pa.string())),
+        pa.array(tags, pa.list_(pa.string())), pa.nulls(n, pa.string()),
     ], schema=CLIPS)  # fmt: skip
 
     # Tracks: one `mix`, or `agent` and `customer` for a split call.

@@ -1,4 +1,4 @@
-"""`python -m core ...`: ingest, score, export, info and make-test-model, headless.
+"""`python -m core ...`: ingest, score, export, info, evaluate and make-test-model, headless.
 
 Every user error ends in one line on stderr and exit status 2; an unexpected one in one line and
 status 1, with the traceback only under --verbose.
@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from core.errors import EmoScopeError, InputError
+from core.evaluate_cli import add_evaluate_parser
 from core.labels import EMOJI, UNTRAINED_LABEL
 
 
@@ -64,8 +65,10 @@ def cmd_ingest(args) -> int:
     if args.manifest and args.pattern:
         raise InputError("use --manifest or --pattern, not both.")
     meta = metadata.no_metadata  # options first: a typo fails before any folder is walked
+    if args.label_column and not args.manifest:
+        raise InputError("--label-column names a column of the manifest; add --manifest FILE.")
     if args.manifest:
-        meta = metadata.from_manifest(args.manifest)
+        meta = metadata.from_manifest(args.manifest, label_column=args.label_column)
     elif args.pattern:
         meta = metadata.from_pattern(args.pattern)
     roles = parse_roles(args.roles)
@@ -200,6 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--corpus", required=True)
     p.add_argument("--manifest", help="CSV with a path column and agent/recorded_at/speaker/tags")
     p.add_argument("--pattern", help="path pattern such as '{agent}/{recorded_at}_*.wav'")
+    p.add_argument("--label-column", metavar="NAME",
+                   help="manifest column holding your own emotion labels (default: label)")  # fmt: skip
     p.add_argument("--frames", action="store_true", help="also store 20 ms frame curves")
     p.add_argument("--channels", default="mix", choices=["mix", "split"])
     p.add_argument(
@@ -238,6 +243,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--arch", default="tiny", choices=["tiny", "base", "large"])
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_make_test_model)
+
+    add_evaluate_parser(sub)  # the model check (#13): its options and logic live in its module
     return parser
 
 

@@ -24,6 +24,7 @@ CLIPS = pa.schema([
     ("duration_s", pa.float64()), ("source_rate_hz", pa.int32()), ("channels", pa.int32()),
     ("codec", pa.string()), ("size_bytes", pa.int64()), ("agent", pa.string()),
     ("recorded_at", pa.timestamp("us")), ("speaker", pa.string()), ("tags", pa.list_(pa.string())),
+    ("label", pa.string()),
 ])  # fmt: skip
 PREDICTIONS = pa.schema(
     [("clip_id", pa.string()), ("track", pa.string())] + [(c, pa.float32()) for c in SCORE_COLUMNS]
@@ -82,7 +83,7 @@ class BatchColumns:
             clips=_table(CLIPS, clips, lambda c: (
                 c.clip_id, c.source_name, c.source_path, c.duration_s, c.source_rate_hz,
                 c.channels, c.codec, c.size_bytes, c.agent, c.recorded_at, c.speaker,
-                list(c.tags))),
+                list(c.tags), c.label)),
             predictions=pa.Table.from_arrays(
                 [pa.array([t.clip_id for t in tracks], pa.string()),
                  pa.array([t.track for t in tracks], pa.string()),

@@ -206,4 +206,5 @@ def clip_record(base: ClipRecord, read: FileRead, meta, media_dir: Path | None) 
     return replace(
         base, source_name=item.name, source_path=str(path) if path else base.source_path,
         agent=meta.agent, recorded_at=meta.recorded_at, speaker=meta.speaker, tags=meta.tags,
+        label=meta.label,
     )  # fmt: skip

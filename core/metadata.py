@@ -1,4 +1,4 @@
-"""Clip metadata (agent, recorded_at, speaker, tags) from a manifest CSV or a path pattern."""
+"""Clip metadata (agent, recorded_at, speaker, tags, label) from a manifest CSV or a path pattern."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from pathlib import Path, PurePosixPath
 
 from core.errors import InputError
 
-FIELDS = ("agent", "recorded_at", "speaker", "tags")
+FIELDS = ("agent", "recorded_at", "speaker", "tags", "label")
+LABEL_COLUMN = "label"  # the manifest column read as the user's own emotion label by default
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class Metadata:
     speaker: str | None = None
     tags: tuple[str, ...] = ()
     roles: tuple[str, ...] = ()  # channel roles in channel order, e.g. ("agent", "customer")
+    label: str | None = None  # the user's own emotion label, any vocabulary (core.evaluate)
     warning: str | None = None
 
 
@@ -63,6 +65,7 @@ def _metadata_from(values: dict[str, str], where: str) -> Metadata:
         recorded_at=recorded_at,
         speaker=(values.get("speaker") or "").strip() or None,
         tags=tags,
+        label=(values.get(LABEL_COLUMN) or "").strip() or None,
         warning=warning,
     )
 
@@ -114,8 +117,12 @@ class Manifest:
         return found
 
 
-def from_manifest(csv_source: str | Path | bytes, name: str = "manifest") -> Manifest:
-    """Read a manifest CSV: a `path` column plus any of agent, recorded_at, speaker, tags, roles.
+def from_manifest(
+    csv_source: str | Path | bytes, name: str = "manifest", label_column: str | None = None
+) -> Manifest:
+    """Read a manifest CSV: a `path` column plus any of agent, recorded_at, speaker, tags, roles
+    and label (the user's own emotion label; `label_column` names another column for it, e.g.
+    RAVDESS's `emotion`, and must then exist).
 
     Accepts comma or semicolon delimiters and a UTF-8 BOM. A path listed twice keeps its last
     row, and the repeat is reported by `Manifest.check`.
@@ -144,10 +151,17 @@ def from_manifest(csv_source: str | Path | bytes, name: str = "manifest") -> Man
         raise InputError(
             f"{name}: the manifest needs a 'path' column (found: {', '.join(columns) or 'none'})."
         )
+    wanted = (label_column or "").strip().lower()
+    if label_column is not None and wanted not in columns:
+        raise InputError(
+            f"{name}: no column {label_column!r} for the labels (found: {', '.join(columns)})."
+        )
     by_path: dict[str, Metadata] = {}
     lines: dict[str, list[int]] = {}
     for line, row in enumerate(reader, start=2):
         values = {(k or "").strip().lower(): (v or "") for k, v in row.items()}
+        if wanted:  # the chosen column is read as the label, whatever it is called
+            values[LABEL_COLUMN] = values.get(wanted, "")
         path = PurePosixPath(values["path"].strip().replace("\\", "/")).as_posix()
         if not path or path == ".":
             continue

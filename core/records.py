@@ -24,6 +24,7 @@ class ClipRecord:
     recorded_at: datetime | None = None
     speaker: str | None = None
     tags: tuple[str, ...] = ()
+    label: str | None = None  # the user's own emotion label (manifest), for the model check
 
 
 @dataclass(frozen=True)

@@ -284,13 +284,13 @@ class Store(StoreReads):
                 con.register(name, table)
             con.execute(
                 "INSERT INTO clips (corpus_id, clip_id, source_name, source_path, duration_s,"
-                " source_rate_hz, channels, codec, size_bytes, agent, recorded_at, speaker, tags)"
-                " SELECT ?, clip_id, source_name, source_path, duration_s, source_rate_hz,"
-                " channels, codec, size_bytes, agent, recorded_at, speaker, tags FROM batch_clips"
-                " ON CONFLICT (corpus_id, clip_id) DO UPDATE SET source_name ="
+                " source_rate_hz, channels, codec, size_bytes, agent, recorded_at, speaker, tags,"
+                " label) SELECT ?, clip_id, source_name, source_path, duration_s, source_rate_hz,"
+                " channels, codec, size_bytes, agent, recorded_at, speaker, tags, label"
+                " FROM batch_clips ON CONFLICT (corpus_id, clip_id) DO UPDATE SET source_name ="
                 " excluded.source_name, source_path = excluded.source_path, agent ="
                 " excluded.agent, recorded_at = excluded.recorded_at, speaker ="
-                " excluded.speaker, tags = excluded.tags",
+                " excluded.speaker, tags = excluded.tags, label = excluded.label",
                 [corpus_id],
             )
             con.execute(

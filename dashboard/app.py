@@ -38,6 +38,7 @@ pages = {
     "clusters": st.Page(PAGES / "clusters.py", title="Clusters", icon="🧭", url_path="clusters"),
     "trends": st.Page(PAGES / "trends.py", title="Agent trends", icon="📅", url_path="trends"),
     "exports": st.Page(PAGES / "exports.py", title="Exports", icon="💾", url_path="exports"),
+    "check": st.Page(PAGES / "model_check.py", title="Model check", icon="🎯", url_path="check"),
 }
 st.session_state["pages"] = pages
 navigation = st.navigation(list(pages.values()))

@@ -288,3 +288,45 @@ def overview(model_key: str, where: ClipFilter, period: str):
     """core.overview.Overview of the selection, cached until the database file changes."""
     s = store()
     return _overview(s, str(s.path), version(), model_key, where, period)
+
+
+# -- Model check (#13): the user's labels against each model's top emotion ---------------------
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _check_read(_s: Store, path: str, v: tuple, name: str, *args):
+    """One cached core.evaluate_reads call, keyed like `_read` on the file's version."""
+    from core import evaluate_reads
+
+    return getattr(evaluate_reads, name)(_s, *args)
+
+
+def _checked(name: str, *args):
+    s = store()
+    return _check_read(s, str(s.path), version(), name, *args)
+
+
+def labelled_corpora() -> pd.DataFrame:
+    """Corpora with their clip counts and how many clips carry a label."""
+    return _checked("labelled_corpora")
+
+
+def label_counts(corpus: str) -> pd.DataFrame:
+    """A corpus's labels as stored (None: unlabelled) with clip counts."""
+    return _checked("label_counts", corpus)
+
+
+def labelled_tracks(corpus: str) -> list[str]:
+    return _checked("labelled_tracks", corpus)
+
+
+def check_corpus(corpus: str, overrides: tuple[tuple[str, str | None], ...],
+                 track: str | None):  # fmt: skip
+    """core.evaluate.CorpusCheck of every model that scored the corpus's labelled clips."""
+    return _checked("check_corpus", corpus, dict(overrides), None, track)
+
+
+def cell_clips(corpus: str, model_key: str, labels: tuple[str, ...], predicted: str,
+               track: str | None) -> pd.DataFrame:  # fmt: skip
+    """The clips behind one cell of the confusion matrix (most confident first, ≤ 500)."""
+    return _checked("cell_clips", corpus, model_key, labels, predicted, track)
