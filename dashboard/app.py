@@ -42,6 +42,7 @@ pages = {
 }
 st.session_state["pages"] = pages
 navigation = st.navigation(list(pages.values()))
+st.session_state["page"] = navigation.url_path  # widget keys are per page (dashboard.state.key)
 st.sidebar.title("🎙️ EmoScope")
 st.sidebar.caption(f"Database: `{data.store().path.name}`")  # its name: paths stay private
 try:

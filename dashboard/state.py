@@ -9,6 +9,17 @@ from datetime import date
 import streamlit as st
 
 
+def key(name: str) -> str:
+    """The widget key of parameter `name` on the current page.
+
+    A widget without a key is identified by its arguments, its default included: when the
+    default comes from the URL, every choice changes the URL and so makes a new widget, and the
+    next choice, made on the old one, was lost. Keys are per page, so that a link from another
+    page starts from the link's parameters rather than a choice remembered from before.
+    """
+    return f"{st.session_state.get('page', '')}:{name}"
+
+
 def get_list(name: str, allowed: Sequence[str] | None = None) -> list[str]:
     """A list parameter (?agent=a&agent=b); unknown values are dropped."""
     values = st.query_params.get_all(name)

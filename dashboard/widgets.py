@@ -38,7 +38,7 @@ def model_key() -> str | None:
         for r in models.itertuples()
     }
     chosen = st.sidebar.selectbox("Results of model", keys, format_func=labels.get,
-                                  index=keys.index(state.get_str("model", keys[0], keys)))  # fmt: skip
+                                  index=keys.index(state.get_str("model", keys[0], keys)), key=state.key("model"))  # fmt: skip
     state.put(model=chosen)
     if bool(data.model_info(chosen).untrained):
         st.sidebar.warning(
@@ -71,25 +71,31 @@ def clip_filter() -> ClipFilter:
     counts = dict(data.agent_counts().itertuples(index=False))
     side = st.sidebar
     side.subheader("Filter clips")
-    chosen_corpora = side.multiselect("Corpus", corpora, default=state.get_list("corpus", corpora))
+    chosen_corpora = side.multiselect(
+        "Corpus", corpora, default=state.get_list("corpus", corpora), key=state.key("corpus")
+    )
     agents = side.multiselect("Agent", options["agents"],
                               default=state.get_list("agent", options["agents"]),
-                              format_func=lambda a: f"{a} ({counts.get(a, 0):,})")  # fmt: skip
+                              format_func=lambda a: f"{a} ({counts.get(a, 0):,})", key=state.key("agent"))  # fmt: skip
     labels = side.multiselect("Top emotion", EMOTIONS, default=state.get_list("emotion", EMOTIONS),
-                              format_func=lambda e: f"{EMOJI[e]} {e}")  # fmt: skip
+                              format_func=lambda e: f"{EMOJI[e]} {e}", key=state.key("emotion"))  # fmt: skip
     date_from, date_to, days = _date_range(options)
     bounds = (state.get_float("cmin", 0.0, low=0.0, high=1.0),
               state.get_float("cmax", 1.0, low=0.0, high=1.0))  # fmt: skip
-    confidence = side.slider("Confidence", 0.0, 1.0, (min(bounds), max(bounds)), 0.05)
+    confidence = side.slider(
+        "Confidence", 0.0, 1.0, (min(bounds), max(bounds)), 0.05, key=state.key("confidence")
+    )
     top = round(max(float(options["max_duration_s"]), 1.0) + 0.5, 1)
     wanted = (state.get_float("dmin", 0.0, low=0.0, high=top),
               state.get_float("dmax", top, low=0.0, high=top))  # fmt: skip
-    duration = side.slider("Duration (s)", 0.0, top, (min(wanted), max(wanted)))
+    duration = side.slider(
+        "Duration (s)", 0.0, top, (min(wanted), max(wanted)), key=state.key("duration")
+    )
     tracks = options["tracks"]
     chosen_tracks = []
     if len(tracks) > 1:  # stereo calls scored per channel: filter by role (agent, customer …)
         chosen_tracks = side.multiselect(
-            "Track / role", tracks, default=state.get_list("role", tracks)
+            "Track / role", tracks, default=state.get_list("role", tracks), key=state.key("role")
         )
     state.put(role=chosen_tracks, corpus=chosen_corpora, agent=agents, emotion=labels,
               cmin=confidence[0] or None, cmax=None if confidence[1] == 1.0 else confidence[1],
@@ -111,7 +117,11 @@ def _date_range(options: dict) -> tuple[datetime | None, datetime | None, dict]:
     start = min(max(state.get_date("from") or low, low), high)
     end = max(min(state.get_date("to") or high, high), start)
     picked = st.sidebar.date_input(
-        "Recorded between", value=(start, end), min_value=low, max_value=high
+        "Recorded between",
+        value=(start, end),
+        min_value=low,
+        max_value=high,
+        key=state.key("dates"),
     )
     if not (isinstance(picked, tuple) and len(picked) == 2) or picked == (low, high):
         return None, None, {"from": None, "to": None}

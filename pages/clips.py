@@ -22,10 +22,12 @@ SORTABLE = ["source_name", "recorded_at", "duration_s", "confidence", "agent", "
 top = st.columns([3, 2, 1, 1])
 search = top[0].text_input("Search file names", state.get_str("q", "") or "", key="search")
 order_by = top[1].selectbox("Sort by", SORTABLE, index=SORTABLE.index(
-    state.get_str("sort", "source_name", SORTABLE)))  # fmt: skip
+    state.get_str("sort", "source_name", SORTABLE)), key=state.key("sort"))  # fmt: skip
 descending = top[2].radio("Order", ["ascending", "descending"], horizontal=False,
-                          index=int(state.get_str("desc") == "1")) == "descending"  # fmt: skip
-page = top[3].number_input("Page", min_value=1, value=state.get_int("page", 1, low=1, high=10**9))
+                          index=int(state.get_str("desc") == "1"), key=state.key("order")) == "descending"  # fmt: skip
+page = top[3].number_input(
+    "Page", min_value=1, value=state.get_int("page", 1, low=1, high=10**9), key=state.key("page")
+)
 summary, shown = data.clip_table(
     model_key, ClipQuery(where, search, order_by, descending, page - 1)
 )

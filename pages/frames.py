@@ -42,20 +42,29 @@ keys = list(tracks.key)
 wanted = f"{state.get_str('clip', '')}|{state.get_str('track', 'mix')}"
 controls = st.columns([3, 2, 2])
 first = controls[0].selectbox(
-    "Clip", keys, index=keys.index(wanted) if wanted in keys else 0, format_func=names.get
+    "Clip",
+    keys,
+    index=keys.index(wanted) if wanted in keys else 0,
+    format_func=names.get,
+    key=state.key("clip"),
 )
 window_s = controls[1].slider(
-    "Smoothing window (s)", 0.02, 5.0, state.get_float("smooth", 0.5, low=0.02, high=5.0), 0.02
+    "Smoothing window (s)",
+    0.02,
+    5.0,
+    state.get_float("smooth", 0.5, low=0.02, high=5.0),
+    0.02,
+    key=state.key("smooth"),
 )
 styles = ["stacked area", "lines"]
 style = controls[2].radio("Style", styles, horizontal=True,
-                          index=styles.index(state.get_str("style", styles[0], styles)))  # fmt: skip
+                          index=styles.index(state.get_str("style", styles[0], styles)), key=state.key("style"))  # fmt: skip
 stacked = style == "stacked area"
 emotions = st.multiselect("Emotions", EMOTIONS, default=state.get_list("emo", EMOTIONS) or list(EMOTIONS),
-                          format_func=lambda e: f"{EMOJI[e]} {e}")  # fmt: skip
+                          format_func=lambda e: f"{EMOJI[e]} {e}", key=state.key("emo"))  # fmt: skip
 others = ["—", *keys]
 compare = st.selectbox("Compare with", others, format_func=lambda k: names.get(k, "no comparison"),
-                       index=others.index(wanted_vs) if wanted_vs in others else 0)  # fmt: skip
+                       index=others.index(wanted_vs) if wanted_vs in others else 0, key=state.key("vs"))  # fmt: skip
 clip_id, track = first.split("|")
 state.put(
     q=search.strip() or None,
@@ -71,6 +80,7 @@ siblings = tracks[tracks.clip_id == clip_id]
 aligned = len(siblings) > 1 and st.toggle(
     f"All {len(siblings)} tracks of this recording, aligned in time",
     value=state.get_str("aligned", "1", ["0", "1"]) == "1",
+    key=state.key("aligned"),
 )
 state.put(aligned=None if aligned or len(siblings) < 2 else "0")
 if aligned:

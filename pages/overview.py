@@ -21,7 +21,7 @@ SHOWN_SHIFTS = 15
 
 model_key, where = widgets.results_page("📊 Overview", "results")
 period = st.radio("Period", PERIODS, horizontal=True,
-                  index=PERIODS.index(state.get_str("period", "week", PERIODS)))  # fmt: skip
+                  index=PERIODS.index(state.get_str("period", "week", PERIODS)), key=state.key("period"))  # fmt: skip
 state.put(period=period)
 result = widgets.run_safely(lambda: data.overview(model_key, where, period))
 if result is None:

@@ -23,9 +23,10 @@ period = a.radio(
     list(PERIODS),
     index=list(PERIODS).index(state.get_str("period", "week", list(PERIODS))),
     horizontal=True,
+    key=state.key("period"),
 )
 emotion = b.selectbox("Emotion", EMOTIONS, index=EMOTIONS.index(state.get_str("focus", "angry", EMOTIONS)),
-                      format_func=lambda e: f"{EMOJI[e]} {e}")  # fmt: skip
+                      format_func=lambda e: f"{EMOJI[e]} {e}", key=state.key("focus"))  # fmt: skip
 state.put(period=period, focus=emotion)
 trends = data.trends(model_key, where, period)
 if trends.empty:
@@ -51,6 +52,7 @@ picked = st.multiselect(
     agents,
     default=state.get_list("cmp", agents)[:5] or agents[:3],
     max_selections=5,
+    key=state.key("cmp"),
 )
 state.put(cmp=picked)
 if picked:

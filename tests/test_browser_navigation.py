@@ -136,3 +136,19 @@ def test_a_cluster_selection_opens_its_clips(page, server, seeded_model):  # noq
     grid = page.locator("[data-testid='stDataFrame']").first  # above the cluster profiles
     name = open_listed_clip(page, grid)
     assert re.fullmatch(r"(alice|bob|carol)/2024-05-\d\d_\d\.wav", name)
+
+
+def test_consecutive_choices_all_stick(page, server, seeded_model):  # noqa: F811
+    """Each choice changes the URL; the next choice must not land on a widget made stale by it."""
+    page.goto(f"{server}/trends?model={seeded_model}&period=week")
+    settle(page)
+    for emotion in ("sad", "happy", "fearful"):
+        page.locator("[data-testid='stSelectbox']").filter(has_text="Emotion").click()
+        page.get_by_role("option", name=emotion).click()
+        url_matches(page, f"focus={emotion}")
+        settle(page)
+    for period in ("month", "day", "week"):
+        page.get_by_text(period, exact=True).click()
+        url_matches(page, f"period={period}")
+        settle(page)
+    no_exception(page)
