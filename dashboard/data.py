@@ -1,6 +1,7 @@
 """Cached adapters between pages and core. Pages call these; they never open the database.
 
-The Store and the Engine are process-wide resources (`st.cache_resource`); query results are
+The Store is a process-wide resource (`st.cache_resource`), and so are loaded models (a plain
+cache, because an analysis loads its model in a worker thread, where st.* must not run); query results are
 `st.cache_data` keyed on the database file's version (size and mtime of the file and its WAL), so
 any ingest, from this app or the CLI, invalidates them without a manual refresh.
 """
@@ -8,7 +9,10 @@ any ingest, from this app or the CLI, invalidates them without a manual refresh.
 from __future__ import annotations
 
 import os
+import threading
+import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -16,7 +20,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import clusters, export
+from core import clusters, export, sources
 from core.aggregates import ClipQuery, ClipSummary
 from core.clusters import ProjectionParams
 from core.errors import InputError, ModelDownloadError, ModelLoadError
@@ -67,23 +71,42 @@ def local_models() -> list[str]:
     return sorted(p.name for p in folder.iterdir() if (p / "config.yaml").is_file())
 
 
-@st.cache_resource(show_spinner="Loading the model (first use downloads it)…", max_entries=2)
-def engine(model: str) -> Engine:
-    """A loaded model, shared by every session; imports funasr only when first called.
+def model_source(model: str) -> str:
+    """What `load_engine` loads for a choice on the page: a hub name or a model directory.
 
-    `model` is a hub name, TEST_MODEL, or LOCAL_PREFIX + a name from `local_models()`.
+    `model` is a hub name, TEST_MODEL, or LOCAL_PREFIX + a name from `local_models()`; anything
+    else is refused, so a visitor can never make the server load a path of their choosing.
     """
     if model == TEST_MODEL:
-        return load_engine(str(test_model_dir()))
+        return str(test_model_dir())
     if model in HUB_MODELS:
-        try:
-            return load_engine(model)
-        except ModelDownloadError as exc:  # the page's reader has no command line
-            raise ModelLoadError(exc.for_web("EMOSCOPE_MODELS_DIR")) from exc
+        return model
     name = model.removeprefix(LOCAL_PREFIX)
     if model.startswith(LOCAL_PREFIX) and name in local_models():
-        return load_engine(str(models_dir() / name))
+        return str(models_dir() / name)
     raise InputError(f"{name}: not one of the models offered here; choose one from the list.")
+
+
+_ENGINES: dict[str, Engine] = {}
+_ENGINES_LOCK = threading.Lock()
+_ENGINES_KEPT = 2  # loaded models held at once (the large one holds ~1.2 GB)
+
+
+def engine(source: str) -> Engine:
+    """A loaded model shared by every session; safe from a worker thread (no st.* inside).
+
+    Loading imports funasr and, for a hub model's first use, downloads it; the lock makes a
+    second upload wait for that rather than load the model twice.
+    """
+    with _ENGINES_LOCK:
+        if source not in _ENGINES:
+            while len(_ENGINES) >= _ENGINES_KEPT:
+                _ENGINES.pop(next(iter(_ENGINES)))
+            try:
+                _ENGINES[source] = load_engine(source)
+            except ModelDownloadError as exc:  # the page's reader has no command line
+                raise ModelLoadError(exc.for_web("EMOSCOPE_MODELS_DIR")) from exc
+        return _ENGINES[source]
 
 
 def version() -> tuple:
@@ -235,16 +258,46 @@ def export_file(what: str, fmt: str, model_key: str, where: ClipFilter) -> Calla
     return build
 
 
-def analyse(
-    model: str, inputs, corpus: str, metadata, frames: bool, channel_mode: str, roles, on_progress
-):
-    """Score uploads into a corpus with the shared engine; files are kept for playback."""
+@dataclass(frozen=True)
+class Analysis:
+    """What the upload page asked for: the job's inputs besides the files."""
+
+    model: str
+    corpus: str
+    metadata: object
+    frames: bool
+    channel_mode: str
+    roles: tuple[str, ...]
+
+
+def start_analysis(request: Analysis, uploads: list[tuple[str, BinaryIO]]) -> str:
+    """Score uploads into a corpus in a background job; the key the page polls it by.
+
+    The files are read at the job's start (zips unpacked to a temporary folder, removed at the
+    end) and kept under the media folder for playback.
+    """
     from core.ingest import ingest
 
-    s = store()
-    return ingest(s, engine(model), inputs, corpus, metadata=metadata, frames=frames,
-                  channel_mode=channel_mode, channel_roles=roles, media_dir=s.path.parent / "media",
-                  on_progress=on_progress)  # fmt: skip
+    source, s = model_source(request.model), store()  # st.* calls stay in the script thread
+
+    def work(progress):
+        progress(0, 1, "Loading the model (a hub model's first use downloads it)…")
+        scorer = engine(source)
+        with sources.received(uploads) as unpacked:
+            return ingest(s, scorer, unpacked, request.corpus, metadata=request.metadata,
+                          frames=request.frames, channel_mode=request.channel_mode,
+                          channel_roles=request.roles, media_dir=s.path.parent / "media",
+                          on_progress=lambda done, total, secs: progress(
+                              done, total, f"{done}/{total} files · {secs:.1f} s of audio"))  # fmt: skip
+
+    key = f"analyse-{uuid.uuid4().hex}"
+    JOBS.start(key, work)
+    return key
+
+
+def job(key: str) -> Job | None:
+    """A background job (an analysis or a projection) by its key."""
+    return JOBS.get(key)
 
 
 def describe_input(item) -> dict:

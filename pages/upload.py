@@ -67,8 +67,9 @@ channels = right.radio("Stereo", ["mix", "split"], horizontal=True,
 roles_text = right.text_input("Channel roles (split)", placeholder="agent, customer",
                               disabled=channels != "split", help="names the channels in order")  # fmt: skip
 
+running = st.session_state.get("analysis")  # (job key, granularity) of this session's analysis
 inputs = []  # what the uploads hold; zips are listed here and unpacked to disk only to analyse
-for upload in uploads or []:
+for upload in [] if running else uploads or []:  # a running analysis is reading these files
     if upload.name.lower().endswith(".zip"):
         inputs += sources.preview_zip(upload, upload.name)  # problems ride on the inputs
     else:
@@ -76,7 +77,8 @@ for upload in uploads or []:
 if inputs:
     st.dataframe(pd.DataFrame([data.describe_input(i) for i in inputs]), hide_index=True)
 
-if st.button("Analyse", type="primary", disabled=not inputs or not corpus or not model):
+if st.button("Analyse", type="primary",
+             disabled=not inputs or not corpus or not model or running is not None):  # fmt: skip
     meta = metadata.no_metadata
     if manifest is not None:
         meta = widgets.run_safely(
@@ -85,17 +87,37 @@ if st.button("Analyse", type="primary", disabled=not inputs or not corpus or not
     elif pattern:
         meta = widgets.run_safely(lambda: metadata.from_pattern(pattern))
     roles = widgets.run_safely(lambda: parse_roles(roles_text if channels == "split" else ""))
-    bar = st.progress(0.0, text="Loading the model…")
-    summary = None
     if meta and roles is not None:
-        # Zip members go to a temporary folder, removed as soon as the ingest is done.
-        with sources.received([(u.name, u) for u in uploads]) as unpacked:
-            summary = widgets.run_safely(lambda: data.analyse(
-                model, unpacked, corpus, meta, granularity == "frame", channels, roles,
-                lambda done, total, secs: bar.progress(done / total, f"{done}/{total} files · {secs:.1f} s of audio"),
-            ))  # fmt: skip
-    if summary:
-        st.session_state["last_run"] = (summary, granularity)
+        request = data.Analysis(model, corpus, meta, granularity == "frame", channels, roles)
+        key = widgets.run_safely(
+            lambda: data.start_analysis(request, [(u.name, u) for u in uploads])
+        )
+        if key:
+            st.session_state["analysis"] = (key, granularity)
+            st.session_state.pop("last_run", None)
+            st.rerun()
+
+
+@st.fragment(run_every=1.0)
+def analysis_progress(key: str, run_granularity: str) -> None:
+    """Polls this session's analysis; the whole page reruns once it has finished."""
+    job = data.job(key)
+    snap = job.snapshot() if job else None
+    if snap is None or snap.finished:
+        st.session_state.pop("analysis", None)
+        if snap is not None and snap.error:
+            st.session_state["analysis_error"] = snap.error
+        elif snap is not None:
+            st.session_state["last_run"] = (snap.result, run_granularity)
+        st.rerun(scope="app")
+    st.progress(snap.fraction, f"{snap.stage} · {snap.elapsed_s:.0f} s")
+    st.caption("Analysing in the background: other pages stay usable, and the results show here.")
+
+
+if running is not None:
+    analysis_progress(*running)
+if "analysis_error" in st.session_state:
+    st.error(st.session_state.pop("analysis_error"))
 
 if "last_run" in st.session_state:
     summary, run_granularity = st.session_state["last_run"]

@@ -169,7 +169,8 @@ def test_a_new_user_uploads_several_files_with_a_name_pattern_and_sees_trends(
         files.append(tmp_path / f"{agent}_2024-03-{day:02d}.wav")
         sf.write(files[-1], speechlike(1.5, seed=100 + i), 16_000)
     upload_and_analyse(page, server, files, "march", pattern="{agent}_{recorded_at}.wav")
-    assert "6/6 files" in page.inner_text("body")
+    scored = page.locator("[data-testid='stMetric']").filter(has_text="Scored").inner_text()
+    assert scored.split() == ["Scored", "6"]
     page.goto(f"{server}/trends?corpus=march")
     settle(page)
     page.get_by_text("share of").first.wait_for()

@@ -152,3 +152,36 @@ def test_consecutive_choices_all_stick(page, server, seeded_model):  # noqa: F81
         url_matches(page, f"period={period}")
         settle(page)
     no_exception(page)
+
+
+def test_an_analysis_runs_in_the_background_while_the_user_browses(page, server, tmp_path):  # noqa: F811
+    import soundfile as sf
+
+    from tests.conftest import speechlike
+
+    files = []
+    for i in range(12):
+        files.append(tmp_path / f"long-{i}.wav")
+        sf.write(files[-1], speechlike(20.0, seed=60 + i), 16_000)
+    page.goto(f"{server}/upload")
+    settle(page)
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").first.set_input_files(
+        [str(f) for f in files]
+    )
+    page.get_by_text(files[-1].name).first.wait_for(state="attached")
+    page.get_by_role("textbox", name="Corpus").fill("background")
+    page.get_by_role("textbox", name="Corpus").press("Enter")
+    settle(page)
+    page.locator("[data-testid='stSelectbox']").filter(has_text="Model").click()
+    page.get_by_role("option", name="untrained test model").click()
+    settle(page)
+    page.get_by_role("button", name="Analyse").click()
+    page.get_by_text("Analysing in the background").wait_for()
+    page.get_by_role("link", name="Overview").click()  # the analysis goes on meanwhile
+    settle(page)
+    no_exception(page)
+    page.get_by_role("link", name="Upload & analyse").click()
+    page.get_by_text("Processing log").wait_for(timeout=240_000)
+    scored = page.locator("[data-testid='stMetric']").filter(has_text="Scored").inner_text()
+    assert scored.split() == ["Scored", "12"]
+    no_exception(page)

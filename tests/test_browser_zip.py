@@ -34,7 +34,8 @@ def test_a_zip_upload_is_listed_then_unpacked_and_analysed(page, server, tmp_pat
             z.writestr(name, data)
     upload_and_analyse(page, server, [archive], "zipped")
     body = page.inner_text("body")
-    assert "3/3 files" in body  # two recordings and the refused member
+    metrics = page.locator("[data-testid='stMetric']").all_inner_texts()
+    assert [m.split()[-1] for m in metrics[:3]] == ["2", "0", "1"]  # scored, cached, refused
     assert "path leaves the archive" in body
     log = page.locator("[data-testid='stExpander']").filter(has_text="Processing log")
     text = log.inner_text()  # open: a run with a failure shows its log
