@@ -1,4 +1,4 @@
-"""`python -m core ...`: ingest, score, export, info and make-test-model, headless.
+"""`python -m core ...`: ingest, score, export, info, make-test-model, delete-corpus, audit.
 
 Every user error ends in one line on stderr and exit status 2; an unexpected one in one line and
 status 1, with the traceback only under --verbose.
@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+from core.cli_access import add_commands as add_access_commands
+from core.cli_access import record_ingest
 from core.errors import EmoScopeError, InputError
 from core.labels import EMOJI, UNTRAINED_LABEL
 
@@ -80,6 +82,7 @@ def cmd_ingest(args) -> int:
             channel_mode=args.channels, channel_roles=roles, media_dir=store.path.parent / "media",
             on_progress=ProgressLine(f"ingest {args.corpus}"), workers=args.workers,
         )  # fmt: skip
+    record_ingest(store, summary)
     for note in summary.notes:
         print(f"warning: {note}", file=sys.stderr)
     for outcome in summary.outcomes:
@@ -238,6 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--arch", default="tiny", choices=["tiny", "base", "large"])
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_make_test_model)
+    add_access_commands(sub)  # delete-corpus, audit (core/cli_access.py)
     return parser
 
 
