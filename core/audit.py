@@ -55,3 +55,12 @@ def describe_files(names: list[str], shown: int = 5) -> str:
         f" and {len(names) - shown} more" if len(names) > shown else ""
     )
     return f"{len(names)} file{'s' if len(names) != 1 else ''}: {listed}"
+
+
+def describe_filter(where) -> str:
+    """A ClipFilter in words for the log: only the fields that narrow the selection."""
+    from dataclasses import fields
+
+    chosen = [f"{f.name}={getattr(where, f.name)!r}" for f in fields(where)
+              if getattr(where, f.name) != f.default]  # fmt: skip
+    return "filter: " + (", ".join(chosen) if chosen else "none")

@@ -77,3 +77,7 @@ class NotAllowedError(PermissionDenied):
 
 class AccessConfigError(EmoScopeError):
     """The sign-in settings ([emoscope.access] in secrets.toml) are unusable."""
+
+
+class NotSignedInError(PermissionDenied):
+    """Sign-in is configured and this visitor has not signed in."""

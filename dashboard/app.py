@@ -9,7 +9,7 @@ import streamlit as st
 
 from core.errors import StoreError
 from core.store_check import WHAT_TO_DO
-from dashboard import data
+from dashboard import auth, data
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 st.set_page_config(page_title="EmoScope", page_icon="🎙️", layout="wide")
@@ -28,6 +28,20 @@ def database_problem(exc: Exception, path: Path) -> str | None:
     return None
 
 
+def admitted_visitor():
+    """The gate (dashboard/auth.py): sign-in screen or refusal unless admitted, banner if open."""
+    try:
+        return auth.gate()  # reads roles from the database only after the visitor signed in
+    except Exception as exc:
+        line = database_problem(exc, data.store().path)
+        if line is None:
+            raise
+        st.error(line)
+        st.stop()
+
+
+# Before any page: an anonymous visitor gets the sign-in screen and nothing is read for them.
+visitor = admitted_visitor()
 PAGES = Path(__file__).resolve().parents[1] / "pages"
 # The Overview is the landing page; with an empty database it says to start on Upload.
 pages = {
@@ -39,6 +53,10 @@ pages = {
     "trends": st.Page(PAGES / "trends.py", title="Agent trends", icon="📅", url_path="trends"),
     "exports": st.Page(PAGES / "exports.py", title="Exports", icon="💾", url_path="exports"),
 }
+if not visitor.may("analyse"):  # viewers: no upload control (data.analyse refuses them too)
+    del pages["upload"]
+if visitor.may("read_audit"):  # admins: audit, roles, corpus deletion
+    pages["admin"] = st.Page(PAGES / "admin.py", title="Admin", icon="🛡️", url_path="admin")
 st.session_state["pages"] = pages
 navigation = st.navigation(list(pages.values()))
 st.sidebar.title("🎙️ EmoScope")

@@ -13,10 +13,15 @@ from core.labels import UNTRAINED_LABEL
 from core.model import softmax
 from core.runs import document
 from core.store import ClipFilter
-from dashboard import charts, data, widgets
+from dashboard import auth, charts, data, widgets
 from dashboard.text import literal
 
 st.title("⬆️ Upload & analyse")
+visitor = auth.principal()
+if not visitor.may("analyse"):  # the page is hidden from viewers; data.analyse refuses them too
+    st.info(f"{visitor.email} is a {visitor.role.label}: uploading and analysing needs the "
+            "analyst role. Ask an admin.")  # fmt: skip
+    st.stop()
 uploads = st.file_uploader("Recordings (WAV, MP3, M4A, FLAC, OGG, OPUS, WEBM) or a zip of them",
                            type=[e.lstrip(".") for e in audio.SUPPORTED_EXTENSIONS] + ["zip"],
                            accept_multiple_files=True)  # fmt: skip
@@ -76,7 +81,7 @@ if st.button("Analyse", type="primary", disabled=not inputs or not corpus or not
         # Zip members go to a temporary folder, removed as soon as the ingest is done.
         with sources.received([(u.name, u) for u in uploads]) as unpacked:
             summary = widgets.run_safely(lambda: data.analyse(
-                model, unpacked, corpus, meta, granularity == "frame", channels, roles,
+                visitor, model, unpacked, corpus, meta, granularity == "frame", channels, roles,
                 lambda done, total, secs: bar.progress(done / total, f"{done}/{total} files · {secs:.1f} s of audio"),
             ))  # fmt: skip
     if summary:

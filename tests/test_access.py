@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from core import audit, roles
 from core.access import (
@@ -16,6 +20,8 @@ from core.access import (
     resolve,
 )
 from core.errors import AccessConfigError, InputError, NotAllowedError, PermissionDenied
+from core.store import ClipFilter, Store
+from dashboard.auth import BANNER
 
 SETTINGS = AccessSettings.from_mapping({
     "allowed_emails": ["Guest@Other.test"], "allowed_domains": ["@team.test"],
@@ -135,3 +141,232 @@ def test_audit_read_limits_filters_and_truncates(store):
     assert audit.describe_files(["a.wav"]) == "1 file: a.wav"
     names = [f"{i}.wav" for i in range(7)]
     assert audit.describe_files(names) == "7 files: 0.wav, 1.wav, 2.wav, 3.wav, 4.wav and 2 more"
+
+
+# -- the dashboard: gate, banner, roles in the pages, guarded actions (Streamlit AppTest) --------
+
+APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
+SECRETS = {
+    "auth": {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "s" * 32,
+             "client_id": "emoscope", "client_secret": "secret",
+             "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration"},
+    "emoscope": {"access": {"allowed_domains": ["team.test"], "admins": ["boss@team.test"],
+                            "default_role": "viewer"}},
+}  # fmt: skip
+
+
+def app(db: Path, monkeypatch, user: dict | None, page: str | None = None, secrets=SECRETS):
+    """The dashboard over `db` for `user` (None: no [auth], open mode), optionally on `page`."""
+    monkeypatch.setenv("EMOSCOPE_DB", str(db))
+    at = AppTest.from_file(APP, default_timeout=120)
+    if user is not None:
+        at.secrets = secrets
+        at.user = user
+    at.run()
+    if page:
+        at.switch_page(f"../pages/{page}.py")
+        at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def signed_in(email: str) -> dict:
+    return {"is_logged_in": True, "email": email, "email_verified": True, "name": "X"}
+
+
+def text_of(at) -> str:
+    """Every string the visitor's page holds (markdown, captions, titles, tables, labels)."""
+    parts = [str(e.value) for kind in ("markdown", "caption", "title", "header", "subheader",
+             "info", "warning", "error", "success") for e in at.get(kind)]  # fmt: skip
+    parts += [w.label for kind in ("button", "selectbox", "text_input") for w in at.get(kind)]
+    parts += [df.value.to_string() for df in at.dataframe]
+    return "\n".join(parts)
+
+
+@pytest.fixture
+def team_db(seeded_db, tmp_path) -> Path:
+    """A copy of the seeded database (corpus 'calls'), free to change."""
+    copy = tmp_path / "team.duckdb"
+    shutil.copy(seeded_db, copy)
+    return copy
+
+
+def test_open_mode_says_so_and_everything_stays_open(team_db, monkeypatch):
+    at = app(team_db, monkeypatch, None)
+    assert at.warning[0].value == BANNER
+    assert not any(b.label == "Sign out" for b in at.sidebar.button)
+    at.switch_page("../pages/upload.py")  # registered: open mode is an admin
+    at.run()
+    assert at.get("file_uploader")
+    at.switch_page("../pages/admin.py")
+    at.run()
+    assert not at.exception and any("no effect yet" in w.value for w in at.warning)
+
+
+def test_anonymous_visitor_gets_the_sign_in_screen_and_no_data(team_db, tmp_path, monkeypatch):
+    at = app(team_db, monkeypatch, {"is_logged_in": False})
+    assert [b.label for b in at.button] == ["Sign in"]
+    page = text_of(at)
+    assert "Sign in to continue" in page and BANNER not in page
+    for secret in ("calls", "team.duckdb", "alice", "2024-05-01_0"):
+        assert secret not in page
+    assert not at.sidebar.caption and not at.dataframe
+    never = tmp_path / "never-opened.duckdb"  # nothing is read, so the file is never created
+    app(never, monkeypatch, {"is_logged_in": False})
+    assert not never.exists()
+
+
+def test_sign_in_offers_each_named_provider(team_db, monkeypatch):
+    auth = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "s" * 32,
+            "google": {"client_id": "g", "client_secret": "x", "server_metadata_url": "http://g"},
+            "okta": {"client_id": "o", "client_secret": "x", "server_metadata_url": "http://o"}}  # fmt: skip
+    at = app(team_db, monkeypatch, {"is_logged_in": False}, secrets={**SECRETS, "auth": auth})
+    assert [b.label for b in at.button] == ["Sign in with Google", "Sign in with Okta"]
+
+
+@pytest.mark.parametrize(
+    ("user", "message"),
+    [
+        (signed_in("eve@evil.test"), "eve@evil.test is not on this team's allowlist"),
+        ({"is_logged_in": True, "email": "v@team.test", "email_verified": False}, "not verified"),
+        ({"is_logged_in": True, "name": "no email"}, "did not share an email"),
+    ],
+)
+def test_outsiders_are_refused_with_a_way_out(team_db, monkeypatch, user, message):
+    at = app(team_db, monkeypatch, user)
+    assert len(at.error) == 1 and message in at.error[0].value
+    assert [b.label for b in at.button] == ["Sign out"]
+    assert "calls" not in text_of(at) and not at.sidebar.caption
+
+
+def test_bad_access_settings_fail_closed(team_db, monkeypatch):
+    broken = {**SECRETS, "emoscope": {"access": {"default_role": "owner"}}}
+    at = app(team_db, monkeypatch, signed_in("v@team.test"), secrets=broken)
+    assert "unknown role 'owner'" in at.error[0].value and "calls" not in text_of(at)
+
+
+def test_viewer_reads_and_exports_but_cannot_upload_or_compute(team_db, monkeypatch):
+    at = app(team_db, monkeypatch, signed_in("V@team.test"), page="clips")
+    assert "Signed in as v@team.test · viewer" in [c.value for c in at.sidebar.caption]
+    assert len(at.dataframe[0].value) == 12  # reads the corpus
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page("../pages/upload.py")  # not registered for viewers: no upload control
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page("../pages/admin.py")
+    at.switch_page("../pages/clusters.py")
+    at.run()
+    assert not [b for b in at.button if b.label == "Compute projection"]
+    assert any("needs the analyst role" in c.value for c in at.caption)
+    at.switch_page("../pages/exports.py")
+    at.run()
+    assert len(at.get("download_button")) == 6
+
+
+def test_analyst_uploads_and_computes_but_has_no_admin_page(team_db, monkeypatch):
+    from core import roles
+
+    roles.set_role(Store(team_db), BOSS, "ana@team.test", Role.ANALYST)
+    at = app(team_db, monkeypatch, signed_in("ana@team.test"), page="upload")
+    assert at.get("file_uploader") and not at.info
+    at.switch_page("../pages/clusters.py")
+    at.run()
+    assert [b.label for b in at.button if b.label == "Compute projection"]
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page("../pages/admin.py")
+
+
+def test_sign_out_ends_the_session(team_db, monkeypatch):
+    at = app(team_db, monkeypatch, signed_in("v@team.test"), page="clips")
+    assert at.dataframe
+    next(b for b in at.sidebar.button if b.label == "Sign out").click()
+    at.run()
+    at.run()
+    assert [b.label for b in at.button] == ["Sign in"] and not at.dataframe
+    assert "calls" not in text_of(at)
+
+
+BOSS = Principal("boss@team.test", Role.ADMIN)
+
+
+def test_guarded_actions_refuse_a_viewer_on_the_server(team_db, monkeypatch, tmp_path):
+    """The actions themselves check the role, whatever the page showed (crafted rerun, URL)."""
+    from core.clusters import ProjectionParams
+    from core.sources import InputFile
+    from dashboard import data
+
+    monkeypatch.setenv("EMOSCOPE_DB", str(team_db))
+    viewer = Principal("v@team.test", Role.VIEWER)
+    before = Store(team_db).file_stamp()
+    wav = InputFile("x.wav", data=b"RIFF")
+    with pytest.raises(PermissionDenied, match="only analysts and above may upload and analyse"):
+        data.analyse(viewer, data.TEST_MODEL, [wav], "sneaky", None, False, "mix", (), None)
+    with pytest.raises(PermissionDenied, match="may compute projections"):
+        data.start_projection(viewer, "k", "m", ClipFilter(), ProjectionParams())
+    with pytest.raises(PermissionDenied, match="only admins"):
+        data.delete_corpus(Principal("a@team.test", Role.ANALYST), "calls")
+    with pytest.raises(PermissionDenied, match="only admins"):
+        data.set_role(viewer, "w@team.test", Role.ADMIN)
+    with pytest.raises(PermissionDenied, match="only admins"):
+        data.audit_log(viewer, 10)
+    assert Store(team_db).file_stamp() == before  # nothing was written, not even an audit row
+    assert list(Store(team_db).corpora().corpus) == ["calls"]
+
+
+def test_export_is_audited_when_the_file_is_built(team_db, monkeypatch):
+    from dashboard import data
+
+    monkeypatch.setenv("EMOSCOPE_DB", str(team_db))
+    store = Store(team_db)
+    key = store.models().model_key[0]
+    viewer = Principal("v@team.test", Role.VIEWER)
+    build = data.export_file(viewer, "clips", "csv", key, ClipFilter(corpora=("calls",)))
+    assert audit.read(store).empty  # offering a download builds nothing
+    with build() as handle:
+        assert handle.read().count(b"\n") == 13  # header + 12 clips
+    log = audit.read(store)
+    assert (log.user_name[0], log.action[0]) == ("v@team.test", "export")
+    assert log.detail[0] == f"clips.csv, {key}, filter: corpora=('calls',)"
+
+
+def test_admin_page_audit_roles_and_typed_deletion(team_db, monkeypatch):
+    store = Store(team_db)
+    audit.record(store, "ana@team.test", "upload", "corpus 'calls', 1 file: a.wav; run 1")
+    at = app(team_db, monkeypatch, signed_in("boss@team.test"), page="admin")
+    table = at.dataframe[0].value
+    assert list(table.user_name) == ["ana@team.test"] and list(table.action) == ["upload"]
+    assert any("admins boss@team.test; allowed domains team.test" in c.value for c in at.caption)
+    # Filter the audit by action, and by size.
+    at.selectbox(key="audit-action").set_value("export").run()
+    assert any(i.value == "No audit entries yet." for i in at.info)
+    at.selectbox(key="audit-action").set_value("all").run()
+    at.selectbox(key="audit-limit").set_value(1000).run()
+    assert len(at.dataframe[0].value) == 1
+    # Grant a role through the form, then withdraw it.
+    at.text_input(key="role-email").input("Ana@Team.test")
+    at.selectbox(key="role-choice").set_value("analyst")
+    next(b for b in at.button if b.label == "Grant role").click().run()
+    assert any(s.value == "ana@team.test now has the analyst role." for s in at.success)
+    assert roles_of(store) == {"ana@team.test": "analyst"}
+    at.selectbox(key="role-remove").set_value("ana@team.test").run()
+    at.button(key="role-remove-button").click().run()
+    assert roles_of(store) == {}
+    # Deletion needs the corpus's name typed exactly.
+    at.selectbox(key="delete-corpus").set_value("calls").run()
+    assert at.button(key="delete-button").disabled
+    at.text_input(key="delete-confirm").input("call").run()
+    assert at.button(key="delete-button").disabled
+    at.text_input(key="delete-confirm").input("calls").run()
+    at.button(key="delete-button").click().run()
+    assert at.success[-1].value.startswith("deleted corpus 'calls': 12 clips, 12 predictions")
+    assert store.corpora().empty
+    assert all(n == 0 for n in store.integrity_report().values())
+    actions = list(audit.read(store).action)
+    assert actions[:3] == ["delete_corpus", "remove_role", "set_role"]
+    assert set(audit.read(store).user_name[:3]) == {"boss@team.test"}
+
+
+def roles_of(store) -> dict[str, str]:
+    from core import roles
+
+    table = roles.list_roles(store)
+    return dict(zip(table.email, table.role, strict=True))
