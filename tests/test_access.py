@@ -370,3 +370,48 @@ def roles_of(store) -> dict[str, str]:
 
     table = roles.list_roles(store)
     return dict(zip(table.email, table.role, strict=True))
+
+
+def test_admin_page_offers_every_audit_filter_and_size(team_db, monkeypatch):
+    from core.audit import AUDIT_ACTIONS
+
+    store = Store(team_db)
+    with store.writing() as con:  # 1,001 rows: more than the largest choice
+        for i in range(1001):
+            audit.record_in(con, f"u{i}@team.test", AUDIT_ACTIONS[i % len(AUDIT_ACTIONS)], str(i))
+    at = app(team_db, monkeypatch, signed_in("boss@team.test"), page="admin")
+    for size in (50, 200, 1000):
+        at.selectbox(key="audit-limit").set_value(size).run()
+        shown = at.dataframe[0].value
+        assert len(shown) == size and shown.detail.iloc[0] == "1000"
+    for action in AUDIT_ACTIONS:
+        at.selectbox(key="audit-action").set_value(action).run()
+        assert set(at.dataframe[0].value.action) == {action}
+
+
+@pytest.mark.parametrize("role", ["viewer", "analyst", "admin"])
+def test_admin_grants_each_role_and_it_takes_effect(team_db, monkeypatch, role):
+    at = app(team_db, monkeypatch, signed_in("boss@team.test"), page="admin")
+    at.text_input(key="role-email").input("new@elsewhere.test")
+    at.selectbox(key="role-choice").set_value(role)
+    next(b for b in at.button if b.label == "Grant role").click().run()
+    assert roles_of(Store(team_db)) == {"new@elsewhere.test": role}
+    # The grant admits an address outside the allowlist, with that role.
+    them = app(team_db, monkeypatch, signed_in("new@elsewhere.test"))
+    assert f"Signed in as new@elsewhere.test · {role}" in [c.value for c in them.sidebar.caption]
+
+
+def test_projection_start_is_audited(team_db, monkeypatch):
+    from core.clusters import ProjectionParams
+    from dashboard import data
+
+    monkeypatch.setenv("EMOSCOPE_DB", str(team_db))
+    store = Store(team_db)
+    key = store.models().model_key[0]
+    analyst = Principal("ana@team.test", Role.ANALYST)
+    where = ClipFilter(corpora=("calls",))
+    job = data.start_projection(analyst, "audit-test", key, where, ProjectionParams(k=2))
+    assert job.wait(300).error is None
+    log = audit.read(store)
+    assert (log.user_name[0], log.action[0]) == ("ana@team.test", "projection")
+    assert log.detail[0] == f"{key}, filter: corpora=('calls',)"
