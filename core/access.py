@@ -102,7 +102,7 @@ def require(principal: Principal, action: str) -> None:
         raise ValueError(f"unknown action {action!r}")  # a bug, not a user error
     if not principal.may(action):
         raise PermissionDenied(
-            f"{principal.email} is a {principal.role.label}: only "
+            f"{principal.email} has the {principal.role.label} role: only "
             f"{ACTIONS[action].label}s and above may {_ACTION_TEXT[action]}. "
             "Ask an admin for a higher role."
         )

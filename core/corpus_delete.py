@@ -97,7 +97,7 @@ def _delete_rows(con, corpus_id: int) -> dict[str, int]:
     """Delete the corpus's clips and the results of its orphaned clips; row counts by kind."""
 
     def delete(sql: str, params=()) -> int:
-        return len(con.execute(sql + " RETURNING 1", list(params)).fetchall())
+        return con.execute(sql, list(params)).fetchone()[0]  # DuckDB answers a DELETE's count
 
     in_doomed = "clip_id IN (SELECT clip_id FROM doomed)"
     dims = [d for (d,) in con.execute("SELECT DISTINCT embedding_dim FROM models").fetchall()]

@@ -53,14 +53,19 @@ pages = {
     "trends": st.Page(PAGES / "trends.py", title="Agent trends", icon="📅", url_path="trends"),
     "exports": st.Page(PAGES / "exports.py", title="Exports", icon="💾", url_path="exports"),
 }
-if not visitor.may("analyse"):  # viewers: no upload control (data.analyse refuses them too)
-    del pages["upload"]
-if visitor.may("read_audit"):  # admins: audit, roles, corpus deletion
-    pages["admin"] = st.Page(PAGES / "admin.py", title="Admin", icon="🛡️", url_path="admin")
-st.session_state["pages"] = pages
+# Pages a role may not use stay out of the menu and out of page links; their URL still answers,
+# with the refusal from core.access (and the actions behind them refuse on their own too).
+hidden = {"upload": not visitor.may("analyse"), "admin": not visitor.may("read_audit")}
+pages["admin"] = st.Page(PAGES / "admin.py", title="Admin", icon="🛡️", url_path="admin",
+                         visibility="hidden" if hidden["admin"] else "visible")  # fmt: skip
+if hidden["upload"]:
+    pages["upload"] = st.Page(PAGES / "upload.py", title="Upload & analyse", icon="⬆️",
+                              url_path="upload", visibility="hidden")  # fmt: skip
+st.session_state["pages"] = {name: p for name, p in pages.items() if not hidden.get(name)}
 navigation = st.navigation(list(pages.values()))
 st.sidebar.title("🎙️ EmoScope")
 st.sidebar.caption(f"Database: `{data.store().path.name}`")  # its name: paths stay private
+auth.account_box(visitor)
 try:
     navigation.run()
 except Exception as exc:  # only a damaged or unusable database is handled here

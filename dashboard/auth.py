@@ -16,8 +16,8 @@ import logging
 
 import streamlit as st
 
-from core.access import OPEN_MODE, AccessSettings, Principal, resolve
-from core.errors import AccessConfigError, NotAllowedError, NotSignedInError
+from core.access import OPEN_MODE, AccessSettings, Principal, require, resolve
+from core.errors import AccessConfigError, NotAllowedError, NotSignedInError, PermissionDenied
 from dashboard import data
 
 log = logging.getLogger(__name__)
@@ -103,6 +103,23 @@ def gate() -> Principal:
         st.error(str(exc))
         sign_out_button(st)
         st.stop()
+    return visitor
+
+
+def account_box(visitor: Principal) -> None:
+    """Who is signed in, with which role, and the way out (sidebar; nothing in open mode)."""
+    if visitor.open_mode:
+        return
     st.sidebar.caption(f"Signed in as {visitor.email} · {visitor.role.label}")
     sign_out_button()
+
+
+def refuse_unless(action: str) -> Principal:
+    """The visitor, if their role allows `action`; else the refusal, and the page stops."""
+    visitor = principal()
+    try:
+        require(visitor, action)
+    except PermissionDenied as exc:
+        st.warning(str(exc), icon="🔒")
+        st.stop()
     return visitor

@@ -11,10 +11,7 @@ from core.audit import AUDIT_ACTIONS
 from dashboard import auth, data, widgets
 
 st.title("🛡️ Admin")
-visitor = auth.principal()
-if not visitor.may("read_audit"):
-    st.error(f"{visitor.email} is a {visitor.role.label}: this page is for admins.")
-    st.stop()
+visitor = auth.refuse_unless("read_audit")
 
 st.header("Audit log")
 st.caption("Who uploaded, ran, exported, deleted or changed roles, and when (server time).")
@@ -28,7 +25,8 @@ if log is not None:
     if log.empty:
         st.info("No audit entries yet.")
     else:
-        st.dataframe(log, hide_index=True, key="audit-table")
+        # A plain table, not the canvas grid: its text is in the page (search, copy, print).
+        st.table(log.set_index("event_id"))
 
 st.header("Roles")
 if visitor.open_mode:
@@ -56,7 +54,7 @@ if table is not None and not table.empty:
     if withdraw and widgets.run_safely(lambda: data.remove_role(visitor, gone)):
         st.success(f"{gone} no longer has a granted role.")
         table = table[table.email != gone]
-    st.dataframe(table, hide_index=True, key="roles-table")
+    st.table(table.set_index("email"))
 
 st.header("Delete a corpus")
 st.caption("Removes the corpus's clips and the predictions, frame curves, embeddings, segments, "

@@ -17,11 +17,7 @@ from dashboard import auth, charts, data, widgets
 from dashboard.text import literal
 
 st.title("⬆️ Upload & analyse")
-visitor = auth.principal()
-if not visitor.may("analyse"):  # the page is hidden from viewers; data.analyse refuses them too
-    st.info(f"{visitor.email} is a {visitor.role.label}: uploading and analysing needs the "
-            "analyst role. Ask an admin.")  # fmt: skip
-    st.stop()
+visitor = auth.refuse_unless("analyse")  # hidden from viewers; data.analyse refuses them too
 uploads = st.file_uploader("Recordings (WAV, MP3, M4A, FLAC, OGG, OPUS, WEBM) or a zip of them",
                            type=[e.lstrip(".") for e in audio.SUPPORTED_EXTENSIONS] + ["zip"],
                            accept_multiple_files=True)  # fmt: skip
