@@ -185,3 +185,16 @@ def test_cli_delete_corpus_and_audit(two_corpora):
     assert none.stdout.strip() == "no audit entries yet"
     bad = cli("audit", "--limit", "0", db=store.path)
     assert bad.returncode == 2 and "at least 1" in bad.stderr
+
+
+def test_cli_ingest_is_audited_and_its_run_records_the_os_user(tmp_path, tiny_model_dir):
+    db = tmp_path / "cli.duckdb"
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "one.wav").write_bytes(wav_bytes(1.0, 7))
+    done = cli("ingest", folder, "--corpus", "c1", "--model", tiny_model_dir, db=db)
+    assert done.returncode == 0, done.stderr
+    log = cli("audit", "--action", "ingest", db=db).stdout.splitlines()
+    assert len(log) == 1 and "cli:tester  ingest  corpus 'c1', run 1: 1 scored, 0 cached" in log[0]
+    with Store(db).reading() as con:
+        assert con.execute("SELECT user_name FROM ingest_runs").fetchall() == [("cli:tester",)]
