@@ -13,12 +13,12 @@ Configured admins are always admins, so no role change in the database can lock 
 
 from __future__ import annotations
 
-import getpass
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 
 from core.errors import AccessConfigError, NotAllowedError, PermissionDenied
+from core.store_runs import run_user
 
 
 class Role(IntEnum):
@@ -88,12 +88,8 @@ OPEN_MODE = Principal("anonymous", Role.ADMIN, open_mode=True)
 
 
 def cli_principal() -> Principal:
-    """The command line's principal: whoever can run it can already read and write the file."""
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry (some containers)
-        user = "unknown"
-    return Principal(f"cli:{user}", Role.ADMIN)
+    """`cli:<os user>` as admin: whoever can run the CLI can already read and write the file."""
+    return Principal(run_user(None), Role.ADMIN)
 
 
 def require(principal: Principal, action: str) -> None:

@@ -427,3 +427,33 @@ def test_projection_start_is_audited(team_db, monkeypatch):
     log = audit.read(store)
     assert (log.user_name[0], log.action[0]) == ("ana@team.test", "projection")
     assert log.detail[0] == f"{key}, filter: corpora=('calls',)"
+
+
+@pytest.mark.parametrize(
+    ("env", "args", "address"),
+    [
+        ({}, ["--server.port", "8600"], ["--server.address", "127.0.0.1"]),
+        ({"EMOSCOPE_ADDRESS": "0.0.0.0"}, [], ["--server.address", "0.0.0.0"]),
+        ({}, ["--server.address", "10.1.2.3"], ["--server.address", "10.1.2.3"]),
+        ({"EMOSCOPE_ADDRESS": "0.0.0.0"}, ["--server.address=::1"], ["--server.address=::1"]),
+    ],
+)
+def test_run_script_listens_on_localhost_unless_asked(tmp_path, env, args, address):
+    """scripts/run.sh as shipped, in a copy of the tree whose set-up and streamlit only record."""
+    import os
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    (tmp_path / "scripts").mkdir()
+    shutil.copy(root / "scripts" / "run.sh", tmp_path / "scripts" / "run.sh")
+    (tmp_path / "scripts" / "setup.sh").write_text("#!/bin/sh\nexit 0\n")
+    (tmp_path / ".venv" / "bin").mkdir(parents=True)
+    (tmp_path / ".venv" / "bin" / "streamlit").write_text('#!/bin/sh\nprintf "%s\\n" "$@"\n')
+    for script in ("scripts/setup.sh", ".venv/bin/streamlit"):
+        (tmp_path / script).chmod(0o755)
+    done = subprocess.run(["bash", str(tmp_path / "scripts" / "run.sh"), *args], text=True,
+                          capture_output=True, env={"PATH": os.environ["PATH"], **env}, check=True)  # fmt: skip
+    passed = done.stdout.splitlines()
+    assert passed[:2] == ["run", "dashboard/app.py"]
+    assert sorted(passed[2:]) == sorted([*address, *(a for a in args if a not in address)])
+    assert sum(a.startswith("--server.address") for a in passed) == 1
