@@ -7,7 +7,8 @@ so a hidden button is a courtesy, never the protection.
 
 Who gets in is decided from a plain settings object (read from `[emoscope.access]` in
 secrets.toml by the dashboard; nothing here knows Streamlit): an account is admitted when its
-email is listed, its domain is listed, it is a configured admin, or an admin granted it a role.
+email is listed, its domain is listed, it is a configured admin or analyst, or an admin granted
+it a role.
 Configured admins are always admins, so no role change in the database can lock the team out.
 """
 
@@ -116,22 +117,25 @@ class AccessSettings:
     emails: frozenset[str] = frozenset()
     domains: frozenset[str] = frozenset()
     admins: frozenset[str] = frozenset()
+    analysts: frozenset[str] = frozenset()
     default_role: Role = Role.VIEWER
 
     @classmethod
     def from_mapping(cls, values: Mapping | None) -> AccessSettings:
-        """Settings from a mapping with allowed_emails, allowed_domains, admins, default_role."""
+        """Settings from a mapping with allowed_emails, allowed_domains, admins, analysts and
+        default_role (every key optional)."""
         values = dict(values or {})
-        unknown = set(values) - {"allowed_emails", "allowed_domains", "admins", "default_role"}
-        if unknown:
+        known = {"allowed_emails", "allowed_domains", "admins", "analysts", "default_role"}
+        if set(values) - known:
             raise AccessConfigError(
-                f"[emoscope.access] has unknown keys {sorted(unknown)}: use allowed_emails, "
-                "allowed_domains, admins and default_role."
+                f"[emoscope.access] has unknown keys {sorted(set(values) - known)}: use "
+                "allowed_emails, allowed_domains, admins, analysts and default_role."
             )
         return cls(
             emails=_names(values, "allowed_emails"),
             domains=frozenset(d.lstrip("@") for d in _names(values, "allowed_domains")),
             admins=_names(values, "admins"),
+            analysts=_names(values, "analysts"),
             default_role=Role.parse(values.get("default_role", "viewer")),
         )
 
@@ -148,8 +152,10 @@ def _names(values: Mapping, key: str) -> frozenset[str]:
 def resolve(settings: AccessSettings, email: str | None, granted: Role | None) -> Principal:
     """The Principal for a signed-in account; NotAllowedError when it may not come in.
 
-    `granted` is the role an admin stored for this email (user_roles), if any. Domains match
-    exactly (`team.example` admits `a@team.example`, not `a@evil-team.example`).
+    `granted` is the role an admin stored for this email (user_roles), if any. Precedence:
+    configured admins, then the granted role (an admin's later decision), then the configured
+    analysts, then default_role for an allowed email or domain. Domains match exactly
+    (`team.example` admits `a@team.example`, not `a@evil-team.example`).
     """
     if not email or "@" not in str(email):
         raise NotAllowedError(
@@ -161,6 +167,8 @@ def resolve(settings: AccessSettings, email: str | None, granted: Role | None) -
         return Principal(email, Role.ADMIN)
     if granted is not None:
         return Principal(email, granted)
+    if email in settings.analysts:
+        return Principal(email, Role.ANALYST)
     domain = email.rsplit("@", 1)[1]
     if email in settings.emails or domain in settings.domains:
         return Principal(email, settings.default_role)

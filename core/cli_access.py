@@ -1,4 +1,4 @@
-"""`python -m core delete-corpus NAME [--yes]` and `python -m core audit [--limit N]`.
+"""`python -m core delete-corpus NAME [--yes]`, `audit [--limit N]` and `roles [set|remove]`.
 
 The command line acts as `cli:<os user>` with the admin role: whoever can run it on the server
 can already read and write the database file, so a role check there would protect nothing.
@@ -46,6 +46,33 @@ def cmd_audit(args) -> int:
     return 0
 
 
+def cmd_roles(args) -> int:
+    from core.access import Role, cli_principal
+    from core.roles import list_roles, remove_role, set_role
+    from core.store import Store
+
+    store = Store(args.db)
+    if args.action == "set":
+        if len(args.rest) != 2:
+            raise InputError("usage: roles set EMAIL viewer|analyst|admin")
+        set_role(store, cli_principal(), args.rest[0], Role.parse(args.rest[1]))
+    elif args.action == "remove":
+        if len(args.rest) != 1:
+            raise InputError("usage: roles remove EMAIL")
+        if not remove_role(store, cli_principal(), args.rest[0]):
+            raise InputError(f"{args.rest[0]} has no granted role.")
+    elif args.rest:
+        raise InputError("usage: roles [set EMAIL ROLE | remove EMAIL]")
+    table = list_roles(store)
+    if table.empty:
+        print("no granted roles (secrets.toml's [emoscope.access] still applies)")
+    for row in table.itertuples():
+        print(
+            f"{row.email}  {row.role}  granted by {row.granted_by} {row.granted_at:%Y-%m-%d %H:%M}"
+        )
+    return 0
+
+
 def add_commands(sub) -> None:
     """Register delete-corpus and audit on the CLI's subparsers."""
     from core.audit import AUDIT_ACTIONS
@@ -61,6 +88,12 @@ def add_commands(sub) -> None:
     p.add_argument("--action", choices=AUDIT_ACTIONS, help="only this action")
     p.add_argument("--db")
     p.set_defaults(func=cmd_audit)
+
+    p = sub.add_parser("roles", help="list, grant or withdraw team members' roles (audited)")
+    p.add_argument("action", nargs="?", choices=["list", "set", "remove"], default="list")
+    p.add_argument("rest", nargs="*", metavar="EMAIL [ROLE]")
+    p.add_argument("--db")
+    p.set_defaults(func=cmd_roles)
 
 
 def record_ingest(store, summary) -> None:

@@ -35,8 +35,9 @@ if visitor.open_mode:
 settings = auth.settings() if not visitor.open_mode else None
 if settings is not None:
     st.caption(
-        f"From secrets.toml: admins {', '.join(sorted(settings.admins)) or 'none'}; allowed "
-        f"domains {', '.join(sorted(settings.domains)) or 'none'}; other allowed emails "
+        f"From secrets.toml: admins {', '.join(sorted(settings.admins)) or 'none'}; analysts "
+        f"{', '.join(sorted(settings.analysts)) or 'none'}; allowed domains "
+        f"{', '.join(sorted(settings.domains)) or 'none'}; other allowed emails "
         f"{len(settings.emails)}; everyone allowed starts as {settings.default_role.label}. "
         "A role granted here overrides the default and also admits its email."
     )

@@ -25,7 +25,8 @@ from dashboard.auth import BANNER
 
 SETTINGS = AccessSettings.from_mapping({
     "allowed_emails": ["Guest@Other.test"], "allowed_domains": ["@team.test"],
-    "admins": ["boss@team.test"], "default_role": "viewer",
+    "admins": ["boss@team.test"], "analysts": ["ana@team.test", "ext@elsewhere.test"],
+    "default_role": "viewer",
 })  # fmt: skip
 
 
@@ -59,6 +60,7 @@ def test_require_allows_exactly_the_role_s_actions(role, allowed):
 def test_settings_parse_and_refuse_unknown_keys():
     assert SETTINGS.emails == {"guest@other.test"} and SETTINGS.domains == {"team.test"}
     assert SETTINGS.admins == {"boss@team.test"} and SETTINGS.default_role is Role.VIEWER
+    assert SETTINGS.analysts == {"ana@team.test", "ext@elsewhere.test"}
     single = AccessSettings.from_mapping({"allowed_emails": "a@b.test", "default_role": "analyst"})
     assert single.emails == {"a@b.test"} and single.default_role is Role.ANALYST
     assert AccessSettings.from_mapping(None) == AccessSettings()
@@ -69,11 +71,15 @@ def test_settings_parse_and_refuse_unknown_keys():
 
 
 def test_resolve_allowlist_domains_admins_and_grants():
-    assert resolve(SETTINGS, "ana@TEAM.test", None) == Principal("ana@team.test", Role.VIEWER)
+    assert resolve(SETTINGS, "bo@TEAM.test", None) == Principal("bo@team.test", Role.VIEWER)
     assert resolve(SETTINGS, "guest@other.test", None).role is Role.VIEWER
     assert resolve(SETTINGS, "boss@team.test", Role.VIEWER).role is Role.ADMIN  # never locked out
-    assert resolve(SETTINGS, "ana@team.test", Role.ANALYST).role is Role.ANALYST
+    assert resolve(SETTINGS, "bo@team.test", Role.ANALYST).role is Role.ANALYST
     assert resolve(SETTINGS, "invited@elsewhere.test", Role.ANALYST).role is Role.ANALYST
+    # Configured analysts are admitted as analysts; an admin's grant overrides that.
+    assert resolve(SETTINGS, "Ana@team.test", None) == Principal("ana@team.test", Role.ANALYST)
+    assert resolve(SETTINGS, "ext@elsewhere.test", None).role is Role.ANALYST
+    assert resolve(SETTINGS, "ana@team.test", Role.VIEWER).role is Role.VIEWER
     for outsider in ("eve@evil-team.test", "eve@team.test.evil", "other@other.test"):
         with pytest.raises(NotAllowedError, match="not on this team's allowlist"):
             resolve(SETTINGS, outsider, None)
@@ -346,7 +352,8 @@ def test_admin_page_audit_roles_and_typed_deletion(team_db, monkeypatch):
     at = app(team_db, monkeypatch, signed_in("boss@team.test"), page="admin")
     table = at.table[0].value
     assert list(table.user_name) == ["ana@team.test"] and list(table.action) == ["upload"]
-    assert any("admins boss@team.test; allowed domains team.test" in c.value for c in at.caption)
+    assert any("admins boss@team.test; analysts none; allowed domains team.test" in c.value
+               for c in at.caption)  # fmt: skip
     # Filter the audit by action, and by size.
     at.selectbox(key="audit-action").set_value("export").run()
     assert any(i.value == "No audit entries yet." for i in at.info)
@@ -457,3 +464,26 @@ def test_run_script_listens_on_localhost_unless_asked(tmp_path, env, args, addre
     assert passed[:2] == ["run", "dashboard/app.py"]
     assert sorted(passed[2:]) == sorted([*address, *(a for a in args if a not in address)])
     assert sum(a.startswith("--server.address") for a in passed) == 1
+
+
+def test_cli_roles_lists_grants_and_withdraws(tmp_path):
+    from tests.test_corpus_delete import cli
+
+    db = tmp_path / "roles.duckdb"
+    assert "no granted roles" in cli("roles", db=db).stdout
+    granted = cli("roles", "set", "Ana@Team.test", "analyst", db=db)
+    assert granted.returncode == 0, granted.stderr
+    assert granted.stdout.startswith("ana@team.test  analyst  granted by cli:tester ")
+    assert cli("roles", "list", db=db).stdout == granted.stdout
+    for bad, message in ((["set", "x@y.test"], "usage: roles set"), (["set", "x@y.test", "boss"],
+                         "unknown role 'boss'"), (["remove"], "usage: roles remove"),
+                         (["remove", "nobody@y.test"], "has no granted role"),
+                         (["list", "extra"], "usage: roles [")):  # fmt: skip
+        refused = cli("roles", *bad, db=db)
+        assert refused.returncode == 2 and message in refused.stderr, refused.stderr
+    assert "no granted roles" in cli("roles", "remove", "ana@team.test", db=db).stdout
+    log = cli("audit", db=db).stdout.splitlines()
+    assert [line.split("  ")[1:] for line in log] == [
+        ["cli:tester", "remove_role", "ana@team.test"],
+        ["cli:tester", "set_role", "ana@team.test -> analyst"],
+    ]
