@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from core.cli_access import add_commands as add_access_commands
-from core.cli_access import record_ingest
+from core.cli_access import record_export, record_ingest
 from core.errors import EmoScopeError, InputError
 from core.labels import EMOJI, UNTRAINED_LABEL
 
@@ -130,6 +130,7 @@ def cmd_export(args) -> int:
     model_key = pick_model_key(store, args.model)
     where = ClipFilter(corpora=tuple(args.corpus or ()))
     rows = export(store, args.what, args.format, Path(args.out), model_key, where)
+    record_export(store, args.what, args.format, model_key, where)
     print(f"{rows} rows of {args.what} ({model_key}) -> {args.out}")
     return 0
 

@@ -103,3 +103,11 @@ def record_ingest(store, summary) -> None:
 
     record(store, run_user(None), "ingest", f"corpus {summary.corpus!r}, run {summary.run_id}: "
            f"{summary.scored} scored, {summary.cached} cached, {summary.failed} failed")  # fmt: skip
+
+
+def record_export(store, what: str, fmt: str, model_key: str, where) -> None:
+    """Audit a command-line export as `cli:<os user>`, as the Exports page audits its files."""
+    from core.audit import describe_filter, record
+    from core.store_runs import run_user
+
+    record(store, run_user(None), "export", f"{what}.{fmt}, {model_key}, {describe_filter(where)}")

@@ -187,7 +187,9 @@ def test_cli_delete_corpus_and_audit(two_corpora):
     assert bad.returncode == 2 and "at least 1" in bad.stderr
 
 
-def test_cli_ingest_is_audited_and_its_run_records_the_os_user(tmp_path, tiny_model_dir):
+def test_cli_ingest_and_export_are_audited_and_the_run_records_the_os_user(
+    tmp_path, tiny_model_dir
+):
     db = tmp_path / "cli.duckdb"
     folder = tmp_path / "in"
     folder.mkdir()
@@ -198,3 +200,10 @@ def test_cli_ingest_is_audited_and_its_run_records_the_os_user(tmp_path, tiny_mo
     assert len(log) == 1 and "cli:tester  ingest  corpus 'c1', run 1: 1 scored, 0 cached" in log[0]
     with Store(db).reading() as con:
         assert con.execute("SELECT user_name FROM ingest_runs").fetchall() == [("cli:tester",)]
+    out = tmp_path / "c1.csv"
+    assert cli("export", "--what", "clips", "--format", "csv", "--corpus", "c1", "--out", out,
+               db=db).returncode == 0  # fmt: skip
+    line = cli("audit", "--action", "export", db=db).stdout.splitlines()
+    assert len(line) == 1 and line[0].endswith("cli:tester  export  clips.csv, "
+                                               f"{Store(db).models().model_key[0]}, "
+                                               "filter: corpora=('c1',)")  # fmt: skip
