@@ -487,3 +487,15 @@ def test_cli_roles_lists_grants_and_withdraws(tmp_path):
         ["cli:tester", "remove_role", "ana@team.test"],
         ["cli:tester", "set_role", "ana@team.test -> analyst"],
     ]
+
+
+def test_a_signed_in_visitor_meets_an_unusable_database_in_one_line(tmp_path, monkeypatch):
+    db = tmp_path / "team.duckdb"
+    db.write_bytes(b"not a database at all" * 1000)
+    at = app(db, monkeypatch, signed_in("v@team.test"))  # the role lookup is the first read
+    assert [e.value for e in at.error] == [
+        "Database team.duckdb: team.duckdb is not a DuckDB database file (no DuckDB header); "
+        "restore it from a backup, or move it aside to start a new database; "
+        "`python -m core info` shows what is damaged."
+    ]
+    assert str(tmp_path) not in at.error[0].value and not at.sidebar.caption
