@@ -1,4 +1,5 @@
-"""`python -m core ...`: ingest, score, export, info, evaluate and make-test-model, headless.
+"""`python -m core ...`: ingest, score, export, info, evaluate, make-test-model, delete-corpus,
+audit and roles, headless.
 
 Every user error ends in one line on stderr and exit status 2; an unexpected one in one line and
 status 1, with the traceback only under --verbose.
@@ -14,6 +15,8 @@ import sys
 import time
 from pathlib import Path
 
+from core.cli_access import add_commands as add_access_commands
+from core.cli_access import record_export, record_ingest
 from core.errors import EmoScopeError, InputError
 from core.evaluate_cli import add_evaluate_parser
 from core.labels import EMOJI, UNTRAINED_LABEL
@@ -83,6 +86,7 @@ def cmd_ingest(args) -> int:
             channel_mode=args.channels, channel_roles=roles, media_dir=store.path.parent / "media",
             on_progress=ProgressLine(f"ingest {args.corpus}"), workers=args.workers,
         )  # fmt: skip
+    record_ingest(store, summary)
     for note in summary.notes:
         print(f"warning: {note}", file=sys.stderr)
     for outcome in summary.outcomes:
@@ -130,6 +134,7 @@ def cmd_export(args) -> int:
     model_key = pick_model_key(store, args.model)
     where = ClipFilter(corpora=tuple(args.corpus or ()))
     rows = export(store, args.what, args.format, Path(args.out), model_key, where)
+    record_export(store, args.what, args.format, model_key, where)
     print(f"{rows} rows of {args.what} ({model_key}) -> {args.out}")
     return 0
 
@@ -245,6 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_make_test_model)
 
     add_evaluate_parser(sub)  # the model check (#13): its options and logic live in its module
+    add_access_commands(sub)  # delete-corpus, audit, roles (core/cli_access.py)
     return parser
 
 

@@ -65,3 +65,19 @@ class StoreBusyError(EmoScopeError):
 
 class StoreError(EmoScopeError):
     """The database file is unusable (wrong format, newer schema)."""
+
+
+class PermissionDenied(EmoScopeError):
+    """The signed-in user's role does not allow this action (checked on the server)."""
+
+
+class NotAllowedError(PermissionDenied):
+    """The signed-in account is not on this deployment's allowlist."""
+
+
+class AccessConfigError(EmoScopeError):
+    """The sign-in settings ([emoscope.access] in secrets.toml) are unusable."""
+
+
+class NotSignedInError(PermissionDenied):
+    """Sign-in is configured and this visitor has not signed in."""

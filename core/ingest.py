@@ -140,6 +140,7 @@ def ingest(
     channel_roles: tuple[str, ...] = (),
     on_progress: ProgressFn | None = None,
     workers: int | None = None,
+    user_name: str | None = None,
 ) -> IngestSummary:
     """Score `inputs` into `corpus`; per-file failures are recorded, not raised.
 
@@ -147,6 +148,7 @@ def ingest(
     dashboard can play them back. With `channel_mode="split"`, `channel_roles` names the tracks
     in channel order (e.g. agent, customer); a manifest's `roles` column overrides it per file.
     `workers` decoding threads (default: cores - 1, at least 1) run ahead of the model.
+    The run is recorded for `user_name` (the signed-in user), else `cli:<os user>`.
     """
     if channel_mode not in CHANNEL_MODES:
         raise EmoScopeError(f"channel mode {channel_mode!r}: choose {' or '.join(CHANNEL_MODES)}.")
@@ -154,7 +156,7 @@ def ingest(
         raise EmoScopeError(f"--workers {workers}: give at least 1.")
     store.register_model(engine.model_key, engine.model_id, engine.revision,
                          engine.embedding_dim, engine.untrained)  # fmt: skip
-    run_id = store.start_run(corpus, engine.model_key, len(inputs))
+    run_id = store.start_run(corpus, engine.model_key, len(inputs), user_name)
     notes = metadata.check(i.name for i in inputs) if isinstance(metadata, Manifest) else []
     run = _Run(store, engine, run_id, corpus, frames, metadata,
                ReadOptions(channel_mode, tuple(channel_roles), media_dir))  # fmt: skip

@@ -40,7 +40,7 @@ from core.schema import (
 from core.store_check import quick_check
 from core.store_claims import Claim, Track, claim_tracks, release_claims, still_held
 from core.store_reads import StoreReads, _one
-from core.store_runs import mark_interrupted_runs
+from core.store_runs import mark_interrupted_runs, run_user
 
 __all__ = [
     "CLIP_COLUMNS", "DEFAULT_DB", "MIGRATIONS", "SCHEMA_VERSION", "ClipFilter", "ClipRecord",
@@ -180,8 +180,10 @@ class Store(StoreReads):
 
     # -- writing an ingest -------------------------------------------------------------------
 
-    def start_run(self, corpus: str, model_key: str, n_files: int) -> int:
-        """Create the corpus if needed and open an ingest run; return its id.
+    def start_run(
+        self, corpus: str, model_key: str, n_files: int, user_name: str | None = None
+    ) -> int:
+        """Create the corpus if needed and open an ingest run for `user_name`; return its id.
 
         Runs left 'running' by a process of this host that no longer exists are marked
         'interrupted' first: a killed process never reaches finish_run.
@@ -191,9 +193,16 @@ class Store(StoreReads):
             corpus_id = self._corpus_id(con, corpus, create=True)
             return _one(
                 con.execute(
-                    "INSERT INTO ingest_runs (corpus_id, model_key, n_files, pid, host)"
-                    " VALUES (?, ?, ?, ?, ?) RETURNING run_id",
-                    [corpus_id, model_key, n_files, os.getpid(), socket.gethostname()],
+                    "INSERT INTO ingest_runs (corpus_id, model_key, n_files, pid, host, user_name)"
+                    " VALUES (?, ?, ?, ?, ?, ?) RETURNING run_id",
+                    [
+                        corpus_id,
+                        model_key,
+                        n_files,
+                        os.getpid(),
+                        socket.gethostname(),
+                        run_user(user_name),
+                    ],
                 )
             )[0]
 

@@ -8,6 +8,7 @@ on a shared disk) cannot be checked from here and are left as they are.
 
 from __future__ import annotations
 
+import getpass
 import os
 import socket
 
@@ -42,3 +43,13 @@ def mark_interrupted_runs(con) -> list[int]:
             [dead],
         )
     return dead
+
+
+def run_user(user_name: str | None) -> str:
+    """Who an ingest run is recorded for: the signed-in user, else `cli:<os user>`."""
+    if user_name:
+        return user_name
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no passwd entry (some containers)
+        return "cli:unknown"

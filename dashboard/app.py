@@ -9,7 +9,7 @@ import streamlit as st
 
 from core.errors import StoreError
 from core.store_check import WHAT_TO_DO
-from dashboard import data
+from dashboard import auth, data
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 st.set_page_config(page_title="EmoScope", page_icon="🎙️", layout="wide")
@@ -28,6 +28,20 @@ def database_problem(exc: Exception, path: Path) -> str | None:
     return None
 
 
+def admitted_visitor():
+    """The gate (dashboard/auth.py): sign-in screen or refusal unless admitted, banner if open."""
+    try:
+        return auth.gate()  # reads roles from the database only after the visitor signed in
+    except Exception as exc:
+        line = database_problem(exc, data.store().path)
+        if line is None:
+            raise
+        st.error(line)
+        st.stop()
+
+
+# Before any page: an anonymous visitor gets the sign-in screen and nothing is read for them.
+visitor = admitted_visitor()
 PAGES = Path(__file__).resolve().parents[1] / "pages"
 # The Overview is the landing page; with an empty database it says to start on Upload.
 pages = {
@@ -40,11 +54,20 @@ pages = {
     "exports": st.Page(PAGES / "exports.py", title="Exports", icon="💾", url_path="exports"),
     "check": st.Page(PAGES / "model_check.py", title="Model check", icon="🎯", url_path="check"),
 }
-st.session_state["pages"] = pages
+# Pages a role may not use stay out of the menu and out of page links; their URL still answers,
+# with the refusal from core.access (and the actions behind them refuse on their own too).
+hidden = {"upload": not visitor.may("analyse"), "admin": not visitor.may("read_audit")}
+pages["admin"] = st.Page(PAGES / "admin.py", title="Admin", icon="🛡️", url_path="admin",
+                         visibility="hidden" if hidden["admin"] else "visible")  # fmt: skip
+if hidden["upload"]:
+    pages["upload"] = st.Page(PAGES / "upload.py", title="Upload & analyse", icon="⬆️",
+                              url_path="upload", visibility="hidden")  # fmt: skip
+st.session_state["pages"] = {name: p for name, p in pages.items() if not hidden.get(name)}
 navigation = st.navigation(list(pages.values()))
 st.session_state["page"] = navigation.url_path  # widget keys are per page (dashboard.state.key)
 st.sidebar.title("🎙️ EmoScope")
 st.sidebar.caption(f"Database: `{data.store().path.name}`")  # its name: paths stay private
+auth.account_box(visitor)
 try:
     navigation.run()
 except Exception as exc:  # only a damaged or unusable database is handled here

@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import clusters, export, sources
+from core import audit, clusters, export, sources
+from core.access import Principal, Role, require
 from core.aggregates import ClipQuery, ClipSummary
 from core.clusters import ProjectionParams
 from core.errors import InputError, ModelDownloadError, ModelLoadError
@@ -219,9 +220,15 @@ def projection_job(key: str) -> Job | None:
     return JOBS.get(key)
 
 
-def start_projection(key: str, model_key: str, where: ClipFilter, params: ProjectionParams) -> Job:
-    """Compute a projection in a worker thread (core only); the page polls the returned job."""
+def start_projection(principal: Principal, key: str, model_key: str, where: ClipFilter,
+                     params: ProjectionParams) -> Job:  # fmt: skip
+    """Compute a projection in a worker thread (core only); the page polls the returned job.
+
+    Analysts and admins only (PermissionDenied otherwise), checked here on the server.
+    """
+    require(principal, "project")
     s = store()
+    audit.record(s, principal.email, "projection", f"{model_key}, {audit.describe_filter(where)}")
     return JOBS.start(
         key, lambda progress: clusters.compute_projection(s, model_key, where, params, progress)
     )
@@ -241,14 +248,19 @@ def _count_rows(_s: Store, path: str, v: tuple, model_key: str, where: ClipFilte
     return export.count_rows(_s, model_key, where)
 
 
-def export_file(what: str, fmt: str, model_key: str, where: ClipFilter) -> Callable[[], BinaryIO]:
+def export_file(principal: Principal, what: str, fmt: str, model_key: str,
+                where: ClipFilter) -> Callable[[], BinaryIO]:  # fmt: skip
     """A download's deferred data: on click, COPY into a temp file and hand it over open.
 
-    The temp file is unlinked as soon as it is open, so nothing is left behind on disk.
+    The temp file is unlinked as soon as it is open, so nothing is left behind on disk. Each
+    file built is audited (who, which table and format, which filter).
     """
     s = store()
 
     def build() -> BinaryIO:
+        require(principal, "export")
+        detail = f"{what}.{fmt}, {model_key}, {audit.describe_filter(where)}"
+        audit.record(s, principal.email, "export", detail)
         path = export.export_to_temp(s, what, fmt, model_key, where)
         handle = path.open("rb")
         path.unlink()
@@ -270,29 +282,47 @@ class Analysis:
     roles: tuple[str, ...]
 
 
-def start_analysis(request: Analysis, uploads: list[tuple[str, BinaryIO]]) -> str:
+def start_analysis(principal: Principal, request: Analysis,
+                   uploads: list[tuple[str, BinaryIO]]) -> str:  # fmt: skip
     """Score uploads into a corpus in a background job; the key the page polls it by.
 
-    The files are read at the job's start (zips unpacked to a temporary folder, removed at the
-    end) and kept under the media folder for playback.
+    Analysts and admins only: a viewer's attempt (a crafted rerun, a stale page) is refused here,
+    on the server, before anything starts. The files are read at the job's start (zips unpacked
+    to a temporary folder, removed at the end) and kept under the media folder for playback. The
+    upload is audited and the run records its user.
     """
-    from core.ingest import ingest
-
+    require(principal, "analyse")
     source, s = model_source(request.model), store()  # st.* calls stay in the script thread
+    names = [name for name, _ in uploads]
 
     def work(progress):
-        progress(0, 1, "Loading the model (a hub model's first use downloads it)…")
-        scorer = engine(source)
-        with sources.received(uploads) as unpacked:
-            return ingest(s, scorer, unpacked, request.corpus, metadata=request.metadata,
-                          frames=request.frames, channel_mode=request.channel_mode,
-                          channel_roles=request.roles, media_dir=s.path.parent / "media",
-                          on_progress=lambda done, total, secs: progress(
-                              done, total, f"{done}/{total} files · {secs:.1f} s of audio"))  # fmt: skip
+        summary = None
+        try:
+            summary = _analyse(s, source, request, uploads, principal.email, progress)
+        finally:  # also when it failed half-way: what was stored stays, and so does who sent it
+            outcome = (f"run {summary.run_id}: {summary.scored} scored, {summary.cached} cached, "
+                       f"{summary.failed} failed" if summary else "did not finish")  # fmt: skip
+            audit.record(s, principal.email, "upload",
+                         f"corpus {request.corpus!r}, {audit.describe_files(names)}; {outcome}")  # fmt: skip
+        return summary
 
     key = f"analyse-{uuid.uuid4().hex}"
     JOBS.start(key, work)
     return key
+
+
+def _analyse(s: Store, source: str, request: Analysis, uploads, user: str, progress):
+    """The analysis job's work (worker thread: core only, no st.*)."""
+    from core.ingest import ingest
+
+    progress(0, 1, "Loading the model (a hub model's first use downloads it)…")
+    scorer = engine(source)
+    with sources.received(uploads) as unpacked:
+        return ingest(s, scorer, unpacked, request.corpus, metadata=request.metadata,
+                      frames=request.frames, channel_mode=request.channel_mode,
+                      channel_roles=request.roles, media_dir=s.path.parent / "media",
+                      user_name=user, on_progress=lambda done, total, secs: progress(
+                          done, total, f"{done}/{total} files · {secs:.1f} s of audio"))  # fmt: skip
 
 
 def job(key: str) -> Job | None:
@@ -383,3 +413,56 @@ def cell_clips(corpus: str, model_key: str, labels: tuple[str, ...], predicted: 
                track: str | None) -> pd.DataFrame:  # fmt: skip
     """The clips behind one cell of the confusion matrix (most confident first, ≤ 500)."""
     return _checked("cell_clips", corpus, model_key, labels, predicted, track)
+
+
+# -- sign-in: roles granted by admins, the audit log, corpus deletion (Admin page) -------------
+
+
+def granted_role(email: str) -> Role | None:
+    """The role an admin granted `email`, read again whenever the database changes."""
+    s = store()
+    return _granted_role(s, str(s.path), version(), email)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _granted_role(_s: Store, path: str, v: tuple, email: str) -> Role | None:
+    from core.roles import granted_role as read
+
+    return read(_s, email)
+
+
+def audit_log(principal: Principal, limit: int, action: str | None = None) -> pd.DataFrame:
+    """The newest audit rows (admins only)."""
+    require(principal, "read_audit")
+    return audit.read(store(), limit, action)
+
+
+def role_table(principal: Principal) -> pd.DataFrame:
+    """Every granted role (admins only)."""
+    from core.roles import list_roles
+
+    require(principal, "manage_roles")
+    return list_roles(store())
+
+
+def set_role(principal: Principal, email: str, role: Role) -> bool:
+    """Grant `role` to `email` (admins only); True once stored."""
+    from core.roles import set_role as grant
+
+    grant(store(), principal, email, role)
+    return True
+
+
+def remove_role(principal: Principal, email: str) -> bool:
+    """Withdraw a granted role (admins only); False when there was none."""
+    from core.roles import remove_role as withdraw
+
+    return withdraw(store(), principal, email)
+
+
+def delete_corpus(principal: Principal, name: str):
+    """Delete a corpus and what only it uses (admins only); returns the DeletionReport."""
+    from core.corpus_delete import delete_corpus as delete
+
+    s = store()
+    return delete(s, principal, name, s.path.parent / "media")

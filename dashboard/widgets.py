@@ -24,7 +24,8 @@ def empty_state(what: str) -> None:
         f"No {what} yet. Open **Upload & analyse** to score some recordings, or run "
         "`python -m core ingest FOLDER --corpus NAME` and reload this page."
     )
-    st.page_link(st.session_state["pages"]["upload"], label="Upload & analyse", icon="⬆️")
+    if "upload" in st.session_state["pages"]:  # not registered for viewers (sign-in roles)
+        st.page_link(st.session_state["pages"]["upload"], label="Upload & analyse", icon="⬆️")
 
 
 def model_key() -> str | None:

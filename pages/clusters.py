@@ -9,7 +9,7 @@ import streamlit as st
 
 from core.clusters import ProjectionParams
 from core.labels import SCORE_COLUMNS
-from dashboard import charts, data, state, widgets
+from dashboard import auth, charts, data, state, widgets
 
 MAX_POINTS = 20_000  # markers sent to the browser; profiles always count every point
 K_CHOICES = [0, *range(2, 13)]
@@ -59,9 +59,17 @@ if stored == 0:
             st.error(snap.error)
         st.info(f"This selection ({n:,} clips) has no stored projection for these parameters "
                 "yet. Computing runs in the background; other pages stay usable.")  # fmt: skip
+        visitor = auth.principal()
+        if not visitor.may("project"):  # data.start_projection refuses viewers too
+            st.caption("Computing a projection needs the analyst role; ask an admin.")
+            st.stop()
         if not st.button("Compute projection", type="primary"):
             st.stop()
-        data.start_projection(key, model_key, where, params)
+        started = widgets.run_safely(
+            lambda: data.start_projection(visitor, key, model_key, where, params)
+        )
+        if started is None:
+            st.stop()
     job_progress(key)
     st.stop()
 

@@ -14,7 +14,7 @@ from core.labels import UNTRAINED_LABEL
 from core.model import softmax
 from core.runs import document
 from core.store import ClipFilter
-from dashboard import charts, data, widgets
+from dashboard import auth, charts, data, widgets
 from dashboard.text import literal
 
 
@@ -32,6 +32,7 @@ def results_list(summary, ok) -> None:
 
 
 st.title("⬆️ Upload & analyse")
+visitor = auth.refuse_unless("analyse")  # hidden from viewers; data.analyse refuses them too
 uploads = st.file_uploader("Recordings (WAV, MP3, M4A, FLAC, OGG, OPUS, WEBM) or a zip of them",
                            type=[e.lstrip(".") for e in audio.SUPPORTED_EXTENSIONS] + ["zip"],
                            accept_multiple_files=True)  # fmt: skip
@@ -90,7 +91,7 @@ if st.button("Analyse", type="primary",
     if meta and roles is not None:
         request = data.Analysis(model, corpus, meta, granularity == "frame", channels, roles)
         key = widgets.run_safely(
-            lambda: data.start_analysis(request, [(u.name, u) for u in uploads])
+            lambda: data.start_analysis(visitor, request, [(u.name, u) for u in uploads])
         )
         if key:
             st.session_state["analysis"] = (key, granularity)

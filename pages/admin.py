@@ -1,0 +1,76 @@
+"""Admin: the audit log, roles granted to team members, and deleting a corpus.
+
+Registered in the navigation for admins only; every action below is checked again in core
+(`require`), so a crafted request from a non-admin session is refused there too.
+"""
+
+import streamlit as st
+
+from core.access import Role
+from core.audit import AUDIT_ACTIONS
+from dashboard import auth, data, widgets
+
+st.title("🛡️ Admin")
+visitor = auth.refuse_unless("read_audit")
+
+st.header("Audit log")
+st.caption("Who uploaded, ran, exported, deleted or changed roles, and when (server time).")
+left, right = st.columns(2)
+limit = left.selectbox("Show the newest", [50, 200, 1000], key="audit-limit")
+action = right.selectbox("Action", ["all", *AUDIT_ACTIONS], key="audit-action")
+log = widgets.run_safely(
+    lambda: data.audit_log(visitor, limit, None if action == "all" else action)
+)
+if log is not None:
+    if log.empty:
+        st.info("No audit entries yet.")
+    else:
+        # A plain table, not the canvas grid: its text is in the page (search, copy, print).
+        st.table(log.set_index("event_id"))
+
+st.header("Roles")
+if visitor.open_mode:
+    st.warning("Sign-in is not configured, so roles have no effect yet: everyone is an admin. "
+               "See README, “Deploying for a team”.")  # fmt: skip
+settings = auth.settings() if not visitor.open_mode else None
+if settings is not None:
+    st.caption(
+        f"From secrets.toml: admins {', '.join(sorted(settings.admins)) or 'none'}; analysts "
+        f"{', '.join(sorted(settings.analysts)) or 'none'}; allowed domains "
+        f"{', '.join(sorted(settings.domains)) or 'none'}; other allowed emails "
+        f"{len(settings.emails)}; everyone allowed starts as {settings.default_role.label}. "
+        "A role granted here overrides the default and also admits its email."
+    )
+with st.form("grant-role", clear_on_submit=True):
+    email = st.text_input("Email", placeholder="name@example.com", key="role-email")
+    role = st.selectbox("Role", [r.label for r in Role], index=0, key="role-choice")
+    granted = st.form_submit_button("Grant role") and email.strip()
+if granted and widgets.run_safely(lambda: data.set_role(visitor, email, Role.parse(role))):
+    st.success(f"{email.strip().lower()} now has the {role} role.")
+table = widgets.run_safely(lambda: data.role_table(visitor))  # read after any change above
+if table is not None and not table.empty:
+    gone = st.selectbox("Withdraw a granted role", list(table.email), index=None,
+                        placeholder="choose an email", key="role-remove")  # fmt: skip
+    withdraw = st.button("Withdraw role", disabled=gone is None, key="role-remove-button")
+    if withdraw and widgets.run_safely(lambda: data.remove_role(visitor, gone)):
+        st.success(f"{gone} no longer has a granted role.")
+        table = table[table.email != gone]
+    st.table(table.set_index("email"))
+
+st.header("Delete a corpus")
+st.caption("Removes the corpus's clips and the predictions, frame curves, embeddings, segments, "
+           "projections and uploaded media that no other corpus uses. It cannot be undone.")  # fmt: skip
+corpora = data.corpora()
+if corpora.empty:
+    st.info("No corpora.")
+    st.stop()
+name = st.selectbox("Corpus", list(corpora.corpus), index=None, placeholder="choose a corpus",
+                    key="delete-corpus")  # fmt: skip
+if name is not None:
+    clips = int(corpora.set_index("corpus").loc[name, "clips"])
+    typed = st.text_input(f"Type {name} to confirm deleting its {clips:,} clips",
+                          key="delete-confirm")  # fmt: skip
+    if st.button("Delete corpus", type="primary", disabled=typed != name, key="delete-button"):
+        report = widgets.run_safely(lambda: data.delete_corpus(visitor, name))
+        if report is not None:
+            st.success(report.summary())
