@@ -1,0 +1,362 @@
+"""`ingest --ray`: the same ingest as core.ingest, as a Ray Data pipeline over a cluster.
+
+  driver   lists the inputs, reads and hashes each file and looks it up in the cache, exactly
+           as the local path does (core.ingest.plan_read); failed, repeated and cached files
+           are settled here and never reach the cluster;
+  tasks    read each remaining file again from shared storage, check its hash, decode it
+           (core.ray_stages.decode_batch, CPU);
+  actors   an actor pool holding the Engine (one GPU each when the cluster has GPUs) scores
+           batches of files of similar size and writes each batch as a Parquet shard;
+  driver   commits every shard as it arrives, one transaction a shard, and marks it committed.
+
+Why the driver hashes: the cache lives in the database, and only the driver opens it (DuckDB
+allows one writing process). Hashing is one sequential read per file, cheap next to decoding
+and scoring, and it keeps cached files off the cluster entirely; the alternative, shipping the
+model's whole cache set to every read task, grows with the database rather than the run.
+
+A run that stops part-way (a worker killed beyond Ray's retries, the driver interrupted) keeps
+every committed shard; a rerun first commits the complete shards an earlier run left in the
+staging folder, then scores only what is still missing. Each file of a run is committed once
+(tracked by input position); the stored rows are idempotent anyway (core.store.write_columns).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import pickle
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from core.columns import BatchColumns
+from core.errors import EmoScopeError, InputError
+from core.ingest import CHANNEL_MODES, IngestSummary, ProgressFn, plan_read
+from core.ingest_read import ReadOptions, Unit, clip_record, read_file
+from core.metadata import Manifest, MetadataFn, no_metadata
+from core.model import Engine
+from core.ray_stages import COMMITTED, ModelRef, Scorer, Work, decode_batch, read_shard
+from core.records import ClipRecord, FileOutcome
+from core.sources import InputFile, collect
+from core.store import Store
+
+INSTALL_HINT = "Ray is not installed: run `pip install -e .[ray]` (see requirements-ray.txt)."
+FILES_PER_SHARD = 64
+CHUNK_FILES = 256  # files hashed per cache query, as in core.ingest
+RUN_FILE = "run.json"
+DECODE_MEMORY_BYTES = 512 * 1024**2
+
+
+@dataclass(frozen=True)
+class RayOptions:
+    """Where the cluster is and how the work is cut."""
+
+    address: str | None = None  # None or "": start a local Ray
+    staging: Path | None = None  # default: <db>.staging next to the database
+    files_per_shard: int = FILES_PER_SHARD
+    scorers: int | None = None  # actors; default: one per GPU, else one per 4 CPUs
+    hub: str = "ms"
+
+
+def require_ray():
+    """The ray module, or an error saying how to install it."""
+    try:
+        import ray
+        import ray.data  # the extra installs ray[data]; plain ray lacks it
+    except ImportError as exc:
+        raise EmoScopeError(INSTALL_HINT) from exc
+    return ray
+
+
+@contextlib.contextmanager
+def ray_session(address: str | None) -> Iterator:
+    """Connect to the cluster at `address` (or start a local Ray); an existing connection is
+    used as it is and left open."""
+    ray = require_ray()
+    started = not ray.is_initialized()
+    if started:
+        try:
+            ray.init(address=address or None, include_dashboard=False, log_to_driver=False)
+        except ConnectionError as exc:
+            raise InputError(f"no Ray cluster at {address!r}: {exc}") from exc
+    ray.data.DataContext.get_current().enable_progress_bars = False  # ProgressFn reports
+    try:
+        yield ray
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def staging_root(store: Store, options: RayOptions) -> Path:
+    return Path(options.staging or f"{store.path}.staging").expanduser().resolve()
+
+
+@contextlib.contextmanager
+def collected_for_ray(paths: Sequence[str], root: Path) -> Iterator[list[InputFile]]:
+    """core.sources.collected, but zip members unpack inside the staging folder (shared
+    storage, which workers on other machines can read) rather than the system temp folder."""
+    root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="unpacked-", dir=root) as folder:
+        yield collect(paths, unpack_to=Path(folder))
+    with contextlib.suppress(OSError):
+        root.rmdir()  # only when empty: shards of unfinished runs stay for the rerun
+
+
+def check_reachable(ray, inputs: Sequence[InputFile], root: Path) -> None:
+    """On a cluster of several machines, refuse paths in this machine's temporary folder."""
+    if sum(1 for n in ray.nodes() if n.get("Alive")) < 2:
+        return
+    local = Path(tempfile.gettempdir()).resolve()
+    for path in [root] + [i.path for i in inputs if i.path is not None]:
+        if path.resolve().is_relative_to(local):
+            raise InputError(
+                f"{path} is in this machine's temporary folder {local}, which the other Ray "
+                "nodes cannot read; put inputs and --staging on storage every node mounts."
+            )
+
+
+def ray_ingest(
+    store: Store,
+    engine: Engine,
+    inputs: Sequence[InputFile],
+    corpus: str,
+    *,
+    metadata: MetadataFn = no_metadata,
+    frames: bool = False,
+    channel_mode: str = "mix",
+    media_dir: Path | None = None,
+    channel_roles: tuple[str, ...] = (),
+    on_progress: ProgressFn | None = None,
+    workers: int | None = None,
+    options: RayOptions = RayOptions(),
+) -> IngestSummary:
+    """core.ingest.ingest on a Ray cluster: the same rows, outcomes and summary.
+
+    `workers` caps the decoding tasks running at once (default: as many as Ray schedules).
+    """
+    if channel_mode not in CHANNEL_MODES:
+        raise EmoScopeError(f"channel mode {channel_mode!r}: choose {' or '.join(CHANNEL_MODES)}.")
+    if workers is not None and workers < 1:
+        raise EmoScopeError(f"--workers {workers}: give at least 1.")
+    if options.files_per_shard < 1:
+        raise EmoScopeError(f"files per shard {options.files_per_shard}: give at least 1.")
+    root = staging_root(store, options)
+    with ray_session(options.address) as ray:
+        check_reachable(ray, inputs, root)
+        store.register_model(engine.model_key, engine.model_id, engine.revision,
+                             engine.embedding_dim, engine.untrained)  # fmt: skip
+        resume_leftovers(store, root)
+        run_id = store.start_run(corpus, engine.model_key, len(inputs))
+        run = _RayRun(store, engine, run_id, corpus, frames, metadata,
+                      ReadOptions(channel_mode, tuple(channel_roles), media_dir), options,
+                      root / f"run-{run_id}")  # fmt: skip
+        notes = metadata.check(i.name for i in inputs) if isinstance(metadata, Manifest) else []
+        status = "interrupted"
+        try:
+            outcomes = run.execute(ray, inputs, workers, on_progress)
+            status = "done"
+        finally:
+            store.finish_run(run_id, status)
+        shutil.rmtree(run.run_dir, ignore_errors=True)  # every shard is in the database
+        with contextlib.suppress(OSError):
+            root.rmdir()  # only when empty: other runs' shards stay
+    return IngestSummary(run_id, corpus, engine.model_key, notes=tuple(notes)).counted(outcomes)
+
+
+@dataclass
+class _Progress:
+    """Outcomes committed so far, by input position, and the audio they took in."""
+
+    total: int
+    on_progress: ProgressFn | None
+    outcomes: dict[int, FileOutcome] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def add(self, positions: Sequence[int], outcomes: Sequence[FileOutcome]) -> None:
+        for position, outcome in zip(positions, outcomes, strict=True):
+            self.outcomes[position] = outcome
+            if outcome.status != "failed":
+                self.seconds += outcome.seconds_audio
+        if self.on_progress:
+            self.on_progress(len(self.outcomes), self.total, self.seconds)
+
+    def in_order(self) -> list[FileOutcome]:
+        return [self.outcomes[p] for p in sorted(self.outcomes)]
+
+
+@dataclass(frozen=True)
+class _RayRun:
+    """One run's fixed parts: what the driver plans, sends and commits."""
+
+    store: Store
+    engine: Engine
+    run_id: int
+    corpus: str
+    frames: bool
+    metadata: MetadataFn
+    options: ReadOptions
+    ray_options: RayOptions
+    run_dir: Path
+
+    def execute(self, ray, inputs, workers: int | None, on_progress) -> list[FileOutcome]:
+        """Plan on the driver, score the rest on the cluster; outcomes in input order."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        facts = {"database": str(self.store.path), "run_id": self.run_id, "corpus": self.corpus,
+                 "model_key": self.engine.model_key, "dim": self.engine.embedding_dim}  # fmt: skip
+        (self.run_dir / RUN_FILE).write_text(json.dumps(facts))
+        progress = _Progress(len(inputs), on_progress)
+        works = self._plan(inputs, progress)
+        if works:
+            for row in self._dataset(ray, works, workers).iter_rows():
+                self._commit(Path(row["shard"]), progress)
+        return progress.in_order()
+
+    def _plan(self, inputs: Sequence[InputFile], progress: _Progress) -> list[Work]:
+        """Hash and look up every input; commit the settled ones, return the files to score."""
+        seen: dict[str, str] = {}
+        works: list[Work] = []
+        for start in range(0, len(inputs), CHUNK_FILES):
+            reads = [read_file(item) for item in inputs[start : start + CHUNK_FILES]]
+            ids = [r.clip_id for r in reads if r.clip_id]
+            known, cached = self.store.cache_state(self.engine.model_key, ids, self.frames)
+            settled: list[tuple[int, Unit]] = []
+            for position, read in enumerate(reads, start):
+                planned = plan_read(read, known, cached, seen, self.metadata, self.options)
+                if isinstance(planned, Unit):
+                    settled.append((position, planned))
+                else:
+                    works.append(self._work(position, read, *planned))
+            if settled:
+                units = [u for _, u in settled]
+                self._write(BatchColumns.of(self.engine.embedding_dim,
+                                            [u.clip for u in units if u.clip is not None], [],
+                                            [u.outcome for u in units]))  # fmt: skip
+                progress.add([p for p, _ in settled], [u.outcome for u in units])
+        # Files of similar size land in the same batch: the engine pads each forward to its
+        # longest clip, and size is the length's proxy known before decoding.
+        return sorted(works, key=lambda w: (w.size_bytes, w.position))
+
+    def _work(self, position: int, read, meta, done: set[str]) -> Work:
+        """A file for the cluster; a zip member's playable copy is kept by the driver, next to
+        the database, since workers may not see that folder."""
+        placeholder = ClipRecord(read.clip_id, read.item.name, None, 0.0, 0, 0, "", 0)
+        path = clip_record(placeholder, read, meta, self.options.media_dir).source_path
+        size = len(read.data) if read.data is not None else read.stamp[0]
+        return Work(position, replace(read, data=None), meta, frozenset(done), path, size)
+
+    def _dataset(self, ray, works: list[Work], workers: int | None):
+        """The Ray Data pipeline: decode tasks, then the scoring actor pool writing shards."""
+        resources = ray.cluster_resources()
+        gpus = int(resources.get("GPU", 0))
+        cpus = max(1, int(resources.get("CPU", 1)))
+        threads = 1 if gpus else min(4, max(1, cpus // 2))
+        scorers = self.ray_options.scorers or (gpus or max(1, cpus // (2 * threads)))
+        if self.engine.precision != "fp32" and not gpus:
+            raise InputError(f"{self.engine.precision} needs GPU workers; this cluster has none.")
+        worker_options = ReadOptions(self.options.channel_mode, self.options.roles, None)
+        model = ModelRef(str(self.engine.directory), self.engine.model_id, self.engine.model_key,
+                         self.ray_options.hub, self.engine.precision)  # fmt: skip
+        items = [{"work": pickle.dumps(w, protocol=5)} for w in works]
+        size = self.ray_options.files_per_shard
+        decoded = ray.data.from_items(items).map_batches(
+            # A decode task reserves memory for its batch (files up to 16 MiB are held, a clip
+            # up to 60 s decoded); the reservation also keeps Ray Data from fusing this stage
+            # into the actors, so decoding stays in CPU tasks (Ray retries a task whose worker
+            # died).
+            decode_batch, batch_size=max(1, size // 4), num_cpus=1, memory=DECODE_MEMORY_BYTES,
+            fn_kwargs={"options": worker_options},
+            compute=ray.data.TaskPoolStrategy(size=workers) if workers else None,
+        )  # fmt: skip
+        return decoded.map_batches(
+            Scorer, batch_size=size, num_cpus=threads, num_gpus=1 if gpus else 0,
+            compute=ray.data.ActorPoolStrategy(size=scorers),
+            fn_constructor_kwargs={
+                "model": model, "device": "cuda" if gpus else "cpu", "threads": threads,
+                "frames": self.frames, "options": worker_options, "run_dir": str(self.run_dir),
+            },
+        )  # fmt: skip
+
+    def _commit(self, shard: Path, progress: _Progress) -> None:
+        """Commit a shard's files not committed yet in this run (a retried batch may hold files
+        another shard already brought), then mark the shard committed."""
+        if (shard / COMMITTED).exists():
+            return
+        positions, columns = read_shard(shard, self.engine.embedding_dim)
+        fresh = [p not in progress.outcomes for p in positions]
+        if any(fresh):
+            outcomes = columns.outcomes.filter(fresh)
+            self._write(BatchColumns(**{**_tables(columns), "outcomes": outcomes}))
+            progress.add([p for p, f in zip(positions, fresh, strict=True) if f],
+                         outcomes_of(outcomes))  # fmt: skip
+        (shard / COMMITTED).touch()
+
+    def _write(self, columns: BatchColumns) -> None:
+        self.store.write_columns(self.run_id, self.corpus, self.engine.model_key,
+                                 self.engine.embedding_dim, columns)  # fmt: skip
+
+
+def resume_leftovers(store: Store, root: Path) -> int:
+    """Commit the complete, uncommitted shards that earlier runs on this database left behind
+    (a killed driver); return how many. A shard whose files its run already logged is one whose
+    commit went through just before the marker could be written: it is only marked."""
+    count = 0
+    for run_file in sorted(root.glob(f"run-*/{RUN_FILE}")):
+        facts = json.loads(run_file.read_text())
+        if facts.get("database") != str(store.path):
+            continue
+        for shard in sorted(run_file.parent.glob("shard-*")):
+            if (shard / COMMITTED).exists():
+                continue
+            _, columns = read_shard(shard, facts["dim"])
+            names = columns.outcomes.column("source_name").to_pylist()
+            if not logged(store, facts["run_id"], names):
+                store.write_columns(facts["run_id"], facts["corpus"], facts["model_key"],
+                                    facts["dim"], columns)  # fmt: skip
+                count += 1
+            (shard / COMMITTED).touch()
+        shutil.rmtree(run_file.parent, ignore_errors=True)
+    return count
+
+
+def logged(store: Store, run_id: int, names: Sequence[str]) -> bool:
+    """Whether run `run_id` already logged any of these files in ingest_files."""
+    with store.reading() as con:
+        row = con.execute(
+            "SELECT count(*) FROM ingest_files WHERE run_id = ?"
+            " AND source_name IN (SELECT unnest(?::VARCHAR[]))",
+            [run_id, list(names)],
+        ).fetchone()
+    return bool(row and row[0])
+
+
+def outcomes_of(table) -> list[FileOutcome]:
+    """FileOutcome records from a shard's outcomes table."""
+    return [FileOutcome(**row) for row in table.to_pylist()]
+
+
+def _tables(columns: BatchColumns) -> dict:
+    return {name: getattr(columns, name) for name in columns.__dataclass_fields__}
+
+
+# -- the command line ---------------------------------------------------------------------------
+
+
+def for_cli(args, store: Store):
+    """What `ingest --ray` runs in place of the local path: how to collect the inputs and the
+    ingest function, both set up from the command line's flags."""
+    if args.ray is None:
+        raise InputError("--staging goes with --ray.")
+    require_ray()  # before any folder is walked: a missing extra fails at once
+    options = RayOptions(args.ray or None, Path(args.staging) if args.staging else None,
+                         hub=args.hub)  # fmt: skip
+    root = staging_root(store, options)
+
+    def collecting(paths):
+        return collected_for_ray(paths, root)
+
+    def run(*a, **kw):
+        return ray_ingest(*a, **kw, options=options)
+
+    return collecting, run
