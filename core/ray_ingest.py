@@ -23,19 +23,20 @@ staging folder, then scores only what is still missing. Each file of a run is co
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import pickle
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from core.columns import BatchColumns
 from core.errors import EmoScopeError, InputError
-from core.ingest import CHANNEL_MODES, IngestSummary, ProgressFn, plan_read
+from core.ingest import CHANNEL_MODES, IngestSummary, ProgressFn, ingest, plan_read
 from core.ingest_read import ReadOptions, Unit, clip_record, read_file
-from core.metadata import Manifest, MetadataFn, no_metadata
+from core.metadata import Manifest, MetadataFn
 from core.model import Engine
 from core.ray_stages import COMMITTED, ModelRef, Scorer, Work, decode_batch, read_shard
 from core.records import ClipRecord, FileOutcome
@@ -123,25 +124,26 @@ def ray_ingest(
     inputs: Sequence[InputFile],
     corpus: str,
     *,
-    metadata: MetadataFn = no_metadata,
-    frames: bool = False,
-    channel_mode: str = "mix",
-    media_dir: Path | None = None,
-    channel_roles: tuple[str, ...] = (),
-    on_progress: ProgressFn | None = None,
-    workers: int | None = None,
     options: RayOptions = RayOptions(),
+    **settings,
 ) -> IngestSummary:
     """core.ingest.ingest on a Ray cluster: the same rows, outcomes and summary.
 
-    `workers` caps the decoding tasks running at once (default: as many as Ray schedules).
+    `settings` are the local ingest's keywords (metadata, frames, channel_mode, media_dir,
+    channel_roles, on_progress, workers), bound by its own signature so that the two paths
+    take the same options with the same defaults. `workers` caps the decoding tasks running
+    at once (default: as many as Ray schedules).
     """
-    if channel_mode not in CHANNEL_MODES:
-        raise EmoScopeError(f"channel mode {channel_mode!r}: choose {' or '.join(CHANNEL_MODES)}.")
-    if workers is not None and workers < 1:
-        raise EmoScopeError(f"--workers {workers}: give at least 1.")
-    if options.files_per_shard < 1:
-        raise EmoScopeError(f"files per shard {options.files_per_shard}: give at least 1.")
+    bound = inspect.signature(ingest).bind(store, engine, inputs, corpus, **settings)
+    bound.apply_defaults()
+    given = bound.arguments
+    if given["channel_mode"] not in CHANNEL_MODES:
+        raise EmoScopeError(f"channel mode {given['channel_mode']!r}: choose "
+                            f"{' or '.join(CHANNEL_MODES)}.")  # fmt: skip
+    for name, value in (("--workers", 1 if given["workers"] is None else given["workers"]), ("files per shard",
+                        options.files_per_shard)):  # fmt: skip
+        if value < 1:
+            raise EmoScopeError(f"{name} {value}: give at least 1.")
     root = staging_root(store, options)
     with ray_session(options.address) as ray:
         check_reachable(ray, inputs, root)
@@ -149,19 +151,21 @@ def ray_ingest(
                              engine.embedding_dim, engine.untrained)  # fmt: skip
         resume_leftovers(store, root)
         run_id = store.start_run(corpus, engine.model_key, len(inputs))
-        run = _RayRun(store, engine, run_id, corpus, frames, metadata,
-                      ReadOptions(channel_mode, tuple(channel_roles), media_dir), options,
-                      root / f"run-{run_id}")  # fmt: skip
-        notes = metadata.check(i.name for i in inputs) if isinstance(metadata, Manifest) else []
+        read_options = ReadOptions(given["channel_mode"], tuple(given["channel_roles"]),
+                                   given["media_dir"])  # fmt: skip
+        sink = RunSink(str(store.path), run_id, corpus, engine.model_key, engine.embedding_dim)
+        run = _RayRun(store, sink, engine, given["metadata"], given["frames"], read_options,
+                      options, root / f"run-{run_id}")  # fmt: skip
         status = "interrupted"
         try:
-            outcomes = run.execute(ray, inputs, workers, on_progress)
+            outcomes = run.execute(ray, inputs, given["workers"], given["on_progress"])
             status = "done"
         finally:
             store.finish_run(run_id, status)
         shutil.rmtree(run.run_dir, ignore_errors=True)  # every shard is in the database
         with contextlib.suppress(OSError):
             root.rmdir()  # only when empty: other runs' shards stay
+    notes = run.metadata.check(i.name for i in inputs) if isinstance(run.metadata, Manifest) else []
     return IngestSummary(run_id, corpus, engine.model_key, notes=tuple(notes)).counted(outcomes)
 
 
@@ -187,15 +191,30 @@ class _Progress:
 
 
 @dataclass(frozen=True)
+class RunSink:
+    """Where a run's shards go in: the database, the run and its model. Saved as the run
+    folder's run.json, so a later run can commit what this one left (resume_leftovers)."""
+
+    database: str
+    run_id: int
+    corpus: str
+    model_key: str
+    dim: int
+
+    def write(self, store: Store, columns: BatchColumns) -> None:
+        """One batch in one transaction (core.store.Store.write_columns, idempotent)."""
+        store.write_columns(self.run_id, self.corpus, self.model_key, self.dim, columns)
+
+
+@dataclass(frozen=True)
 class _RayRun:
     """One run's fixed parts: what the driver plans, sends and commits."""
 
     store: Store
+    sink: RunSink
     engine: Engine
-    run_id: int
-    corpus: str
-    frames: bool
     metadata: MetadataFn
+    frames: bool
     options: ReadOptions
     ray_options: RayOptions
     run_dir: Path
@@ -203,9 +222,7 @@ class _RayRun:
     def execute(self, ray, inputs, workers: int | None, on_progress) -> list[FileOutcome]:
         """Plan on the driver, score the rest on the cluster; outcomes in input order."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        facts = {"database": str(self.store.path), "run_id": self.run_id, "corpus": self.corpus,
-                 "model_key": self.engine.model_key, "dim": self.engine.embedding_dim}  # fmt: skip
-        (self.run_dir / RUN_FILE).write_text(json.dumps(facts))
+        (self.run_dir / RUN_FILE).write_text(json.dumps(asdict(self.sink)))
         progress = _Progress(len(inputs), on_progress)
         works = self._plan(inputs, progress)
         if works:
@@ -293,8 +310,7 @@ class _RayRun:
         (shard / COMMITTED).touch()
 
     def _write(self, columns: BatchColumns) -> None:
-        self.store.write_columns(self.run_id, self.corpus, self.engine.model_key,
-                                 self.engine.embedding_dim, columns)  # fmt: skip
+        self.sink.write(self.store, columns)
 
 
 def resume_leftovers(store: Store, root: Path) -> int:
@@ -303,17 +319,15 @@ def resume_leftovers(store: Store, root: Path) -> int:
     commit went through just before the marker could be written: it is only marked."""
     count = 0
     for run_file in sorted(root.glob(f"run-*/{RUN_FILE}")):
-        facts = json.loads(run_file.read_text())
-        if facts.get("database") != str(store.path):
+        sink = RunSink(**json.loads(run_file.read_text()))
+        if sink.database != str(store.path):
             continue
         for shard in sorted(run_file.parent.glob("shard-*")):
             if (shard / COMMITTED).exists():
                 continue
-            _, columns = read_shard(shard, facts["dim"])
-            names = columns.outcomes.column("source_name").to_pylist()
-            if not logged(store, facts["run_id"], names):
-                store.write_columns(facts["run_id"], facts["corpus"], facts["model_key"],
-                                    facts["dim"], columns)  # fmt: skip
+            _, columns = read_shard(shard, sink.dim)
+            if not logged(store, sink.run_id, columns.outcomes.column("source_name").to_pylist()):
+                sink.write(store, columns)
                 count += 1
             (shard / COMMITTED).touch()
         shutil.rmtree(run_file.parent, ignore_errors=True)

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import zipfile
+from dataclasses import asdict
 from pathlib import Path
 
 import duckdb
@@ -19,7 +20,14 @@ import soundfile as sf
 from core.errors import EmoScopeError, InputError
 from core.ingest import ingest
 from core.metadata import from_pattern
-from core.ray_ingest import RayOptions, check_reachable, ray_ingest, require_ray, resume_leftovers
+from core.ray_ingest import (
+    RayOptions,
+    RunSink,
+    check_reachable,
+    ray_ingest,
+    require_ray,
+    resume_leftovers,
+)
 from core.ray_stages import COMMITTED, write_shard
 from core.schema import embedding_table
 from core.sources import collect, collected
@@ -274,12 +282,10 @@ def test_a_rerun_commits_the_shards_a_dead_driver_left(tmp_path, engine, local_r
         [ScoredTrack(clip_id, "mix", p.scores, p.embedding)],
         [FileOutcome("a.wav", "scored", clip_id, 1.0)],
     )
+    sink = RunSink(str(store.path), dead_run, "c", engine.model_key, engine.embedding_dim)
     run_dir = tmp_path / "db.duckdb.staging" / f"run-{dead_run}"
     run_dir.mkdir(parents=True)
-    (run_dir / "run.json").write_text(json.dumps({
-        "database": str(store.path), "run_id": dead_run, "corpus": "c",
-        "model_key": engine.model_key, "dim": engine.embedding_dim,
-    }))  # fmt: skip
+    (run_dir / "run.json").write_text(json.dumps(asdict(sink)))
     shard = write_shard(run_dir, [0], columns)
     assert write_shard(run_dir, [0], columns) == shard  # a retried batch: the same shard
     summary = ray_ingest(store, engine, collect([wave_path]), "c")
@@ -289,10 +295,7 @@ def test_a_rerun_commits_the_shards_a_dead_driver_left(tmp_path, engine, local_r
     assert not run_dir.exists()
     # committed but unmarked (the driver died between the two): marked, not committed twice
     run_dir.mkdir(parents=True)
-    (run_dir / "run.json").write_text(json.dumps({
-        "database": str(store.path), "run_id": dead_run, "corpus": "c",
-        "model_key": engine.model_key, "dim": engine.embedding_dim,
-    }))  # fmt: skip
+    (run_dir / "run.json").write_text(json.dumps(asdict(sink)))
     shard = write_shard(run_dir, [0], columns)
     assert resume_leftovers(store, run_dir.parent) == 0
     assert len(store.run_files(dead_run)) == 1
@@ -331,3 +334,16 @@ def test_a_missing_ray_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # what `import ray` meets when not installed
     with pytest.raises(EmoScopeError, match=r"pip install -e \.\[ray\]"):
         require_ray()
+
+
+def test_ray_ingest_takes_the_local_ingests_options_and_checks_them(tmp_path, engine):
+    store, inputs = Store(tmp_path / "db.duckdb"), []
+    with pytest.raises(EmoScopeError, match="--workers 0: give at least 1"):
+        ray_ingest(store, engine, inputs, "c", workers=0)
+    with pytest.raises(EmoScopeError, match="files per shard 0: give at least 1"):
+        ray_ingest(store, engine, inputs, "c", options=RayOptions(files_per_shard=0))
+    with pytest.raises(EmoScopeError, match="channel mode 'left'"):
+        ray_ingest(store, engine, inputs, "c", channel_mode="left")
+    with pytest.raises(TypeError, match="unknown_option"):  # only what core.ingest.ingest takes
+        ray_ingest(store, engine, inputs, "c", unknown_option=True)
+    assert not store.path.exists()  # refused before anything was opened or started
