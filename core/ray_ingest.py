@@ -26,6 +26,7 @@ import contextlib
 import inspect
 import json
 import pickle
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -59,6 +60,23 @@ class RayOptions:
     files_per_shard: int = FILES_PER_SHARD
     scorers: int | None = None  # actors; default: one per GPU, else one per 4 CPUs
     hub: str = "ms"
+
+
+class ClusterError(EmoScopeError):
+    """The cluster failed part-way, or a worker refused the work (its message is kept)."""
+
+
+def cluster_error(exc: Exception) -> ClusterError:
+    """What to tell the user of a Ray failure. Ray passes a worker's exception on as text only,
+    so one of ours (core.errors, e.g. a model of another revision) is found by its name."""
+    ours = re.findall(r"core\.errors\.\w+: (.+)", str(exc))
+    if ours:
+        return ClusterError(ours[-1].strip())
+    first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+    return ClusterError(
+        f"the Ray cluster failed part-way ({type(exc).__name__}: {first[:200]}). Every committed "
+        "shard is stored: run the same command again to complete the run."
+    )
 
 
 def require_ray():
@@ -226,8 +244,11 @@ class _RayRun:
         progress = _Progress(len(inputs), on_progress)
         works = self._plan(inputs, progress)
         if works:
-            for row in self._dataset(ray, works, workers).iter_rows():
-                self._commit(Path(row["shard"]), progress)
+            try:
+                for row in self._dataset(ray, works, workers).iter_rows():
+                    self._commit(Path(row["shard"]), progress)
+            except ray.exceptions.RayError as exc:
+                raise cluster_error(exc) from exc
         return progress.in_order()
 
     def _plan(self, inputs: Sequence[InputFile], progress: _Progress) -> list[Work]:

@@ -21,6 +21,7 @@ from core.errors import EmoScopeError, InputError
 from core.ingest import ingest
 from core.metadata import from_pattern
 from core.ray_ingest import (
+    ClusterError,
     RayOptions,
     RunSink,
     check_reachable,
@@ -84,15 +85,23 @@ def table_rows(db: Path, dim: int) -> dict[str, list[tuple]]:
         }
 
 
+# Scores within 1e-6 (issue #12). Embeddings and frame logits reach magnitudes near 10, where
+# one float32 step is ~1e-6, and an actor's torch runs on another thread count than the local
+# engine (another summation order): measured up to 9.5e-7 on RAVDESS, so they get 1e-5.
+TOLERANCE = {"embeddings": 1e-5, "frame_curves": 1e-5}
+
+
 def assert_rows_equal(left: list[tuple], right: list[tuple], table: str) -> None:
-    """Equal row for row: text and counts exactly, numbers and vectors within 1e-6."""
+    """Equal row for row: text and counts exactly, numbers and vectors within TOLERANCE."""
     assert len(left) == len(right), table
+    tolerance = TOLERANCE.get(table, 1e-6)
     for a, b in zip(left, right, strict=True):
         for x, y in zip(a, b, strict=True):
             if isinstance(x, float) or (
                 isinstance(x, list | tuple) and x and isinstance(x[0], float)
             ):
-                np.testing.assert_allclose(np.asarray(x), np.asarray(y), atol=1e-6, err_msg=table)
+                np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=0, atol=tolerance,
+                                           err_msg=table)  # fmt: skip
             else:
                 assert x == y, (table, a, b)
 
@@ -211,8 +220,8 @@ def test_a_killed_scoring_actor_is_survived(tmp_path, engine, local_ray):
         runs += 1
         ray_ingest(Store(db), engine, collect([corpus]), "c", on_progress=kill_scorer,
                    options=options)  # fmt: skip
-    except Exception:  # Ray gave up on the actor: the rerun below completes the run
-        pass
+    except ClusterError as exc:  # Ray gave up on the actor: the rerun below completes the run
+        assert "run the same command again" in str(exc)
     assert killed, "no scoring actor was found to kill"
     final = ray_ingest(Store(db), engine, collect([corpus]), "c", options=options)
     runs += 1
@@ -347,3 +356,29 @@ def test_ray_ingest_takes_the_local_ingests_options_and_checks_them(tmp_path, en
     with pytest.raises(TypeError, match="unknown_option"):  # only what core.ingest.ingest takes
         ray_ingest(store, engine, inputs, "c", unknown_option=True)
     assert not store.path.exists()  # refused before anything was opened or started
+
+
+class OtherRevision:
+    """The real engine under another revision: what a driver sees when its model files differ
+    from the workers'."""
+
+    model_key = "tiny-e2v@000000000000"
+    revision = "000000000000"
+
+    def __init__(self, engine):
+        self._engine = engine
+
+    def __getattr__(self, name):
+        return getattr(self._engine, name)
+
+
+def test_a_worker_with_another_model_revision_stops_the_run_with_its_message(
+    tmp_path, engine, local_ray
+):
+    corpus = make_corpus(tmp_path / "c", agents=("a",), per_agent=2)
+    store = Store(tmp_path / "db.duckdb")
+    with pytest.raises(ClusterError, match="give every node the same model files") as caught:
+        ray_ingest(store, OtherRevision(engine), collect([corpus]), "c")
+    assert f"where the driver has {OtherRevision.model_key}" in str(caught.value)
+    assert Store(tmp_path / "db.duckdb").runs().status.iloc[0] == "interrupted"
+    assert stored_once(tmp_path / "db.duckdb")["n_clips"] == 0
