@@ -28,6 +28,7 @@ import json
 import pickle
 import re
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -89,23 +90,41 @@ def require_ray():
     return ray
 
 
-@contextlib.contextmanager
-def ray_session(address: str | None) -> Iterator:
-    """Connect to the cluster at `address` (or start a local Ray); an existing connection is
-    used as it is and left open."""
-    ray = require_ray()
-    started = not ray.is_initialized()
-    if started:
-        try:
-            ray.init(address=address or None, include_dashboard=False, log_to_driver=False)
-        except ConnectionError as exc:
-            raise InputError(f"no Ray cluster at {address!r}: {exc}") from exc
-    ray.data.DataContext.get_current().enable_progress_bars = False  # ProgressFn reports
-    try:
-        yield ray
-    finally:
-        if started:
-            ray.shutdown()
+class Cluster:
+    """One ingest's Ray connection, made on first use: a run whose files are all cached or
+    failed never starts a local Ray (seconds, more on a busy machine)."""
+
+    def __init__(self, address: str | None):
+        self.address = address or None  # None: start a local Ray
+        self._ray = None
+        self._started = False
+
+    @property
+    def connected(self) -> bool:
+        """Whether this process is already connected to Ray (the caller's own ray.init)."""
+        return self._ray is not None or bool(
+            "ray" in sys.modules and sys.modules["ray"].is_initialized()
+        )
+
+    def ray(self):
+        """The ray module, connected: to `address`, else to this process's Ray, else a new
+        local one. A connection made here is closed by close()."""
+        if self._ray is None:
+            ray = require_ray()
+            if not ray.is_initialized():
+                try:
+                    ray.init(address=self.address, include_dashboard=False, log_to_driver=False)
+                except ConnectionError as exc:
+                    raise InputError(f"no Ray cluster at {self.address!r}: {exc}") from exc
+                self._started = True
+            ray.data.DataContext.get_current().enable_progress_bars = False  # ProgressFn reports
+            self._ray = ray
+        return self._ray
+
+    def close(self) -> None:
+        if self._started:
+            self._ray.shutdown()
+        self._ray, self._started = None, False
 
 
 def staging_root(store: Store, options: RayOptions) -> Path:
@@ -155,16 +174,13 @@ def ray_ingest(
     bound = inspect.signature(ingest).bind(store, engine, inputs, corpus, **settings)
     bound.apply_defaults()
     given = bound.arguments
-    if given["channel_mode"] not in CHANNEL_MODES:
-        raise EmoScopeError(f"channel mode {given['channel_mode']!r}: choose "
-                            f"{' or '.join(CHANNEL_MODES)}.")  # fmt: skip
-    for name, value in (("--workers", 1 if given["workers"] is None else given["workers"]), ("files per shard",
-                        options.files_per_shard)):  # fmt: skip
-        if value < 1:
-            raise EmoScopeError(f"{name} {value}: give at least 1.")
+    _check(given["channel_mode"], given["workers"], options)
+    workers = given["workers"]
     root = staging_root(store, options)
-    with ray_session(options.address) as ray:
-        check_reachable(ray, inputs, root)
+    cluster = Cluster(options.address)
+    try:
+        if options.address or cluster.connected:  # a cluster: paths it cannot read fail first
+            check_reachable(cluster.ray(), inputs, root)
         store.register_model(engine.model_key, engine.model_id, engine.revision,
                              engine.embedding_dim, engine.untrained)  # fmt: skip
         resume_leftovers(store, root)
@@ -176,15 +192,28 @@ def ray_ingest(
                       options, root / f"run-{run_id}")  # fmt: skip
         status = "interrupted"
         try:
-            outcomes = run.execute(ray, inputs, given["workers"], given["on_progress"])
+            outcomes = run.execute(cluster, inputs, workers, given["on_progress"])
             status = "done"
         finally:
             store.finish_run(run_id, status)
         shutil.rmtree(run.run_dir, ignore_errors=True)  # every shard is in the database
         with contextlib.suppress(OSError):
             root.rmdir()  # only when empty: other runs' shards stay
+    finally:
+        cluster.close()
     notes = run.metadata.check(i.name for i in inputs) if isinstance(run.metadata, Manifest) else []
     return IngestSummary(run_id, corpus, engine.model_key, notes=tuple(notes)).counted(outcomes)
+
+
+def _check(channel_mode: str, workers: int | None, options: RayOptions) -> None:
+    """Refuse bad options before anything is opened or started."""
+    if channel_mode not in CHANNEL_MODES:
+        raise EmoScopeError(f"channel mode {channel_mode!r}: choose {' or '.join(CHANNEL_MODES)}.")
+    counts = {"--workers": 1 if workers is None else workers,
+              "files per shard": options.files_per_shard}  # fmt: skip
+    for name, value in counts.items():
+        if value < 1:
+            raise EmoScopeError(f"{name} {value}: give at least 1.")
 
 
 @dataclass
@@ -237,13 +266,15 @@ class _RayRun:
     ray_options: RayOptions
     run_dir: Path
 
-    def execute(self, ray, inputs, workers: int | None, on_progress) -> list[FileOutcome]:
+    def execute(self, cluster: Cluster, inputs, workers: int | None, on_progress
+                ) -> list[FileOutcome]:  # fmt: skip
         """Plan on the driver, score the rest on the cluster; outcomes in input order."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
         (self.run_dir / RUN_FILE).write_text(json.dumps(asdict(self.sink)))
         progress = _Progress(len(inputs), on_progress)
         works = self._plan(inputs, progress)
         if works:
+            ray = cluster.ray()
             try:
                 for row in self._dataset(ray, works, workers).iter_rows():
                     self._commit(Path(row["shard"]), progress)
