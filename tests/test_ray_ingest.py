@@ -382,3 +382,19 @@ def test_a_worker_with_another_model_revision_stops_the_run_with_its_message(
     assert f"where the driver has {OtherRevision.model_key}" in str(caught.value)
     assert Store(tmp_path / "db.duckdb").runs().status.iloc[0] == "interrupted"
     assert stored_once(tmp_path / "db.duckdb")["n_clips"] == 0
+
+
+def test_the_cli_connects_to_a_running_cluster_by_its_address(tmp_path, tiny_model_dir, local_ray):
+    """A second process (the driver) joins the module's Ray by address, as on a real cluster."""
+    corpus = make_corpus(tmp_path / "c", agents=("a",), per_agent=2)
+    address = local_ray.get_runtime_context().gcs_address
+    argv = [sys.executable, "-m", "core", "ingest", str(corpus), "--corpus", "c",
+            "--db", str(tmp_path / "db.duckdb"), "--model", str(tiny_model_dir),
+            "--device", "cpu", "--json", "--ray", address]  # fmt: skip
+    done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1])["scored"] == 2
+    assert "Connecting to existing Ray cluster" in done.stderr
+    assert "Started a local Ray instance" not in done.stderr
+    assert stored_once(tmp_path / "db.duckdb") == {"predictions": 1, "clips": 1, "n_clips": 2}
