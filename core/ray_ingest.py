@@ -265,6 +265,7 @@ class _RayRun:
     options: ReadOptions
     ray_options: RayOptions
     run_dir: Path
+    copies: dict[int, Path] = field(default_factory=dict)  # media copies made by _work
 
     def execute(self, cluster: Cluster, inputs, workers: int | None, on_progress
                 ) -> list[FileOutcome]:  # fmt: skip
@@ -310,8 +311,13 @@ class _RayRun:
     def _work(self, position: int, read, meta, done: set[str]) -> Work:
         """A file for the cluster; a zip member's playable copy is kept by the driver, next to
         the database, since workers may not see that folder."""
+        media = self.options.media_dir
+        copy = media / f"{read.clip_id}{read.item.suffix}" if media else None
+        new_copy = copy is not None and not copy.exists()
         placeholder = ClipRecord(read.clip_id, read.item.name, None, 0.0, 0, 0, "", 0)
-        path = clip_record(placeholder, read, meta, self.options.media_dir).source_path
+        path = clip_record(placeholder, read, meta, media).source_path
+        if new_copy and path == str(copy):  # made for this file: removed if it fails to decode
+            self.copies[position] = copy
         size = len(read.data) if read.data is not None else read.stamp[0]
         return Work(position, replace(read, data=None), meta, frozenset(done), path, size)
 
@@ -357,8 +363,11 @@ class _RayRun:
         if any(fresh):
             outcomes = columns.outcomes.filter(fresh)
             self._write(BatchColumns(**{**_tables(columns), "outcomes": outcomes}))
-            progress.add([p for p, f in zip(positions, fresh, strict=True) if f],
-                         outcomes_of(outcomes))  # fmt: skip
+            added = [p for p, f in zip(positions, fresh, strict=True) if f]
+            progress.add(added, outcomes_of(outcomes))
+            for position in added:  # the local path copies only audio that decoded
+                if progress.outcomes[position].status == "failed" and position in self.copies:
+                    self.copies.pop(position).unlink(missing_ok=True)
         (shard / COMMITTED).touch()
 
     def _write(self, columns: BatchColumns) -> None:

@@ -66,6 +66,7 @@ def mixed_corpus(tmp_path_factory) -> Path:
     with zipfile.ZipFile(root / "upload.zip", "w") as archive:
         archive.writestr("dave/2024-06-06_zipped.wav", wav.getvalue())
         archive.writestr("../evil.wav", wav.getvalue())
+        archive.writestr("dave/2024-06-07_damaged.wav", b"RIFF\x00\x00trash" * 12)
     return root
 
 
@@ -133,7 +134,7 @@ def test_ray_ingest_equals_the_local_path_row_for_row(tmp_path, engine, local_ra
             **common,
         )  # fmt: skip
     assert remote.as_dict() == local.as_dict()
-    assert (remote.scored, remote.cached, remote.failed) == (14, 1, 4)
+    assert (remote.scored, remote.cached, remote.failed) == (14, 1, 5)
     assert remote.log_lines() == local.log_lines()  # same outcomes, messages and order
     left, right = (
         table_rows(tmp_path / "local.duckdb", engine.embedding_dim),
@@ -143,9 +144,12 @@ def test_ray_ingest_equals_the_local_path_row_for_row(tmp_path, engine, local_ra
         assert left[table], table  # every table holds rows: the comparison means something
         assert_rows_equal(left[table], right[table], table)
     # progress: files done rise to the total, with the audio taken in
-    assert progress[-1] == (19, 19, pytest.approx(remote.seconds_audio))
+    assert progress[-1] == (20, 20, pytest.approx(remote.seconds_audio))
     assert [p[0] for p in progress] == sorted(p[0] for p in progress)
     assert not (tmp_path / "ray.duckdb.staging").exists()  # committed, then removed
+    # media/ holds the playable copy of the good zip member only, as after the local run
+    kept = [row[2] for row in right["clips"] if row[2].startswith(str(tmp_path / "media"))]
+    assert sorted(map(str, (tmp_path / "media").iterdir())) == sorted(kept) and len(kept) == 1
 
 
 def test_bad_files_are_reported_through_the_cli(tmp_path, tiny_model_dir, local_ray, capsys):
@@ -156,8 +160,8 @@ def test_bad_files_are_reported_through_the_cli(tmp_path, tiny_model_dir, local_
     (corpus / "alice" / "2024-05-31_empty.wav").write_bytes(b"")
     staging = tmp_path / "shared-staging"
     argv = ["ingest", str(corpus), "--corpus", "c", "--db", str(tmp_path / "db.duckdb"),
-            "--model", str(tiny_model_dir), "--device", "cpu", "--json", "--ray",
-            "--staging", str(staging)]  # fmt: skip
+            "--model", str(tiny_model_dir), "--device", "cpu", "--json", "--workers", "1",
+            "--ray", "--staging", str(staging)]  # fmt: skip
     assert main(argv) == 0
     out, err = capsys.readouterr()
     assert json.loads(out.strip().splitlines()[-1]) == {
