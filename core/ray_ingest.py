@@ -40,7 +40,15 @@ from core.ingest import CHANNEL_MODES, IngestSummary, ProgressFn, ingest, plan_r
 from core.ingest_read import ReadOptions, Unit, clip_record, read_file
 from core.metadata import Manifest, MetadataFn
 from core.model import Engine
-from core.ray_stages import COMMITTED, ModelRef, Scorer, Work, decode_batch, read_shard
+from core.ray_stages import ModelRef, Scorer, Work, decode_batch
+from core.ray_staging import (
+    COMMITTED,
+    RUN_FILE,
+    RunSink,
+    outcomes_of,
+    read_shard,
+    resume_leftovers,
+)
 from core.records import ClipRecord, FileOutcome
 from core.sources import InputFile, collect
 from core.store import Store
@@ -48,7 +56,6 @@ from core.store import Store
 INSTALL_HINT = "Ray is not installed: run `pip install -e .[ray]` (see requirements-ray.txt)."
 FILES_PER_SHARD = 64
 CHUNK_FILES = 256  # files hashed per cache query, as in core.ingest
-RUN_FILE = "run.json"
 DECODE_MEMORY_BYTES = 512 * 1024**2
 
 
@@ -183,8 +190,8 @@ def ray_ingest(
             check_reachable(cluster.ray(), inputs, root)
         store.register_model(engine.model_key, engine.model_id, engine.revision,
                              engine.embedding_dim, engine.untrained)  # fmt: skip
-        resume_leftovers(store, root)
         run_id = store.start_run(corpus, engine.model_key, len(inputs))
+        resume_leftovers(store, root)  # after start_run, which marks dead runs 'interrupted'
         read_options = ReadOptions(given["channel_mode"], tuple(given["channel_roles"]),
                                    given["media_dir"])  # fmt: skip
         sink = RunSink(str(store.path), run_id, corpus, engine.model_key, engine.embedding_dim)
@@ -235,22 +242,6 @@ class _Progress:
 
     def in_order(self) -> list[FileOutcome]:
         return [self.outcomes[p] for p in sorted(self.outcomes)]
-
-
-@dataclass(frozen=True)
-class RunSink:
-    """Where a run's shards go in: the database, the run and its model. Saved as the run
-    folder's run.json, so a later run can commit what this one left (resume_leftovers)."""
-
-    database: str
-    run_id: int
-    corpus: str
-    model_key: str
-    dim: int
-
-    def write(self, store: Store, columns: BatchColumns) -> None:
-        """One batch in one transaction (core.store.Store.write_columns, idempotent)."""
-        store.write_columns(self.run_id, self.corpus, self.model_key, self.dim, columns)
 
 
 @dataclass(frozen=True)
@@ -372,43 +363,6 @@ class _RayRun:
 
     def _write(self, columns: BatchColumns) -> None:
         self.sink.write(self.store, columns)
-
-
-def resume_leftovers(store: Store, root: Path) -> int:
-    """Commit the complete, uncommitted shards that earlier runs on this database left behind
-    (a killed driver); return how many. A shard whose files its run already logged is one whose
-    commit went through just before the marker could be written: it is only marked."""
-    count = 0
-    for run_file in sorted(root.glob(f"run-*/{RUN_FILE}")):
-        sink = RunSink(**json.loads(run_file.read_text()))
-        if sink.database != str(store.path):
-            continue
-        for shard in sorted(run_file.parent.glob("shard-*")):
-            if (shard / COMMITTED).exists():
-                continue
-            _, columns = read_shard(shard, sink.dim)
-            if not logged(store, sink.run_id, columns.outcomes.column("source_name").to_pylist()):
-                sink.write(store, columns)
-                count += 1
-            (shard / COMMITTED).touch()
-        shutil.rmtree(run_file.parent, ignore_errors=True)
-    return count
-
-
-def logged(store: Store, run_id: int, names: Sequence[str]) -> bool:
-    """Whether run `run_id` already logged any of these files in ingest_files."""
-    with store.reading() as con:
-        row = con.execute(
-            "SELECT count(*) FROM ingest_files WHERE run_id = ?"
-            " AND source_name IN (SELECT unnest(?::VARCHAR[]))",
-            [run_id, list(names)],
-        ).fetchone()
-    return bool(row and row[0])
-
-
-def outcomes_of(table) -> list[FileOutcome]:
-    """FileOutcome records from a shard's outcomes table."""
-    return [FileOutcome(**row) for row in table.to_pylist()]
 
 
 def _tables(columns: BatchColumns) -> dict:

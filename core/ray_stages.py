@@ -1,39 +1,26 @@
-"""The workers' side of `ingest --ray`: decode in CPU tasks, score in an actor pool, write shards.
+"""The workers' side of `ingest --ray`: decode in CPU tasks, score in an actor pool.
 
-Workers never open the database. Each scored batch becomes one shard: a folder in the staging
-folder holding one Parquet file per table of core.columns.BatchColumns plus the input positions
-of its files. A shard appears under its final name only when complete (written under a hidden
-name, then renamed), and its name comes from the positions it holds, so an actor that Ray
-retries after a crash finds its shard already there instead of writing a second copy. The
-driver (core.ray_ingest) commits shards into DuckDB and marks each one committed.
-
-Nothing here imports Ray: these are plain functions and a plain class that Ray Data runs.
+Workers never open the database: the scoring actors write each batch as a Parquet shard in the
+staging folder (core.ray_staging), which the driver (core.ray_ingest) commits. Nothing here
+imports Ray: these are plain functions and a plain class that Ray Data runs. Rows travel between
+the stages as pickled records in one binary column, because a Unit (decoded waves of any length,
+nested records) does not map onto Arrow columns, and Ray Data would try to convert it.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
 import pickle
-import shutil
-import uuid
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
-from core.columns import BatchColumns
 from core.errors import ModelLoadError
 from core.ingest import finish_long, score_units
 from core.ingest_read import FileRead, ReadOptions, Unit, changed_message, decode_unit, read_file
 from core.metadata import Metadata
+from core.ray_staging import write_shard
 from core.records import FileOutcome
-
-COMMITTED = "COMMITTED"  # marker file: the driver committed this shard
-POSITIONS = "positions.parquet"  # input positions of the shard's outcome rows, in row order
-TABLES = tuple(f.name for f in fields(BatchColumns))
 
 
 @dataclass(frozen=True)
@@ -119,36 +106,3 @@ class Scorer:
         _, columns = score_units(self.engine, units, scored, segments, self.frames)
         shard = write_shard(self.run_dir, [int(p) for p in batch["position"]], columns)
         return {"shard": [str(shard)]}
-
-
-def write_shard(run_dir: Path, positions: list[int], columns: BatchColumns) -> Path:
-    """Write a batch as a shard folder, atomically; an existing shard of the same files is kept.
-
-    The name is derived from the positions, so a retried batch lands on the same name.
-    """
-    digest = hashlib.sha1(",".join(map(str, positions)).encode()).hexdigest()[:12]
-    final = run_dir / f"shard-{min(positions):08d}-{digest}"
-    if final.exists():
-        return final
-    partial = run_dir / f".partial-{uuid.uuid4().hex}"
-    partial.mkdir(parents=True)
-    for name in TABLES:
-        pq.write_table(getattr(columns, name), partial / f"{name}.parquet")
-    pq.write_table(pa.table({"position": pa.array(positions, pa.int64())}), partial / POSITIONS)
-    try:
-        os.rename(partial, final)
-    except OSError:  # another attempt of the same batch got there first: same content
-        shutil.rmtree(partial, ignore_errors=True)
-    return final
-
-
-def read_shard(shard: Path, dim: int) -> tuple[list[int], BatchColumns]:
-    """A shard's input positions and its tables, cast back to the exact schemas write_columns
-    reads (Parquet keeps FLOAT[dim] as a list)."""
-    empty = BatchColumns.empty(dim)
-    tables = {
-        name: pq.read_table(shard / f"{name}.parquet").cast(getattr(empty, name).schema)
-        for name in TABLES
-    }
-    positions = pq.read_table(shard / POSITIONS).column("position").to_pylist()
-    return positions, BatchColumns(**tables)

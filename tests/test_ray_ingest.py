@@ -20,16 +20,8 @@ import soundfile as sf
 from core.errors import EmoScopeError, InputError
 from core.ingest import ingest
 from core.metadata import from_pattern
-from core.ray_ingest import (
-    ClusterError,
-    RayOptions,
-    RunSink,
-    check_reachable,
-    ray_ingest,
-    require_ray,
-    resume_leftovers,
-)
-from core.ray_stages import COMMITTED, write_shard
+from core.ray_ingest import ClusterError, RayOptions, check_reachable, ray_ingest, require_ray
+from core.ray_staging import COMMITTED, RunSink, resume_leftovers, write_shard
 from core.schema import embedding_table
 from core.sources import collect, collected
 from core.store import Store
@@ -284,6 +276,7 @@ def test_a_rerun_commits_the_shards_a_dead_driver_left(tmp_path, engine, local_r
     store.register_model(engine.model_key, engine.model_id, engine.revision,
                          engine.embedding_dim, engine.untrained)  # fmt: skip
     dead_run = store.start_run("c", engine.model_key, 1)
+    store.finish_run(dead_run, "interrupted")  # what the next start_run marks a dead driver's run
     read = collect([wave_path])[0]
     from core.ingest_read import read_file
 
@@ -402,3 +395,20 @@ def test_the_cli_connects_to_a_running_cluster_by_its_address(tmp_path, tiny_mod
     assert "Connecting to existing Ray cluster" in done.stderr
     assert "Started a local Ray instance" not in done.stderr
     assert stored_once(tmp_path / "db.duckdb") == {"predictions": 1, "clips": 1, "n_clips": 2}
+
+
+def test_shards_of_a_run_still_running_are_left_to_it(tmp_path, engine):
+    """Another live ingest on the same database and staging folder: its shards are its own."""
+    store = Store(tmp_path / "db.duckdb")
+    store.register_model(engine.model_key, engine.model_id, engine.revision,
+                         engine.embedding_dim, engine.untrained)  # fmt: skip
+    live_run = store.start_run("c", engine.model_key, 1)  # this process: alive, 'running'
+    sink = RunSink(str(store.path), live_run, "c", engine.model_key, engine.embedding_dim)
+    run_dir = tmp_path / "staging" / f"run-{live_run}"
+    run_dir.mkdir(parents=True)
+    (run_dir / "run.json").write_text(json.dumps(asdict(sink)))
+    from core.columns import BatchColumns
+
+    shard = write_shard(run_dir, [0], BatchColumns.empty(engine.embedding_dim))
+    assert resume_leftovers(store, run_dir.parent) == 0
+    assert shard.exists() and not (shard / COMMITTED).exists()
