@@ -66,7 +66,9 @@ class RayOptions:
     address: str | None = None  # None or "": start a local Ray
     staging: Path | None = None  # default: <db>.staging next to the database
     files_per_shard: int = FILES_PER_SHARD
-    scorers: int | None = None  # actors; default: one per GPU, else one per 4 CPUs
+    scorers: int | None = (
+        None  # actors; default: one per GPU, else half the CPUs in actors of ≤4 threads
+    )
     hub: str = "ms"
 
 

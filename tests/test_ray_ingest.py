@@ -412,3 +412,17 @@ def test_shards_of_a_run_still_running_are_left_to_it(tmp_path, engine):
     shard = write_shard(run_dir, [0], BatchColumns.empty(engine.embedding_dim))
     assert resume_leftovers(store, run_dir.parent) == 0
     assert shard.exists() and not (shard / COMMITTED).exists()
+
+
+def test_what_a_ray_failure_tells_the_user():
+    from core.ray_ingest import cluster_error
+
+    worker = RuntimeError(
+        "The actor died ...\n  File x\ncore.errors.ModelLoadError: model.pt is short"
+    )
+    assert str(cluster_error(worker)) == "model.pt is short"
+    lost = RuntimeError("\nnode 10.0.0.7 lost\ntraceback ...")
+    assert str(cluster_error(lost)) == (
+        "the Ray cluster failed part-way (RuntimeError: node 10.0.0.7 lost). Every committed "
+        "shard is stored: run the same command again to complete the run."
+    )
