@@ -43,10 +43,12 @@ def local_ray():
 
 @pytest.fixture(scope="module")
 def mixed_corpus(tmp_path_factory) -> Path:
-    """12 short clips of 3 agents, a 65 s recording (windowed, with segments), a copy of one
-    clip, three bad files and a zip holding a good member and an unsafe one."""
+    """12 short clips of 3 agents, a 65 s recording (windowed, with segments), a stereo call, a
+    copy of one clip, three bad files and a zip holding a good, a damaged and an unsafe member."""
     root = make_corpus(tmp_path_factory.mktemp("ray-corpus") / "calls")
     sf.write(root / "alice" / "2024-06-01_long.wav", speechlike(65.0, seed=7), 16_000)
+    call = np.stack([speechlike(3.0, seed=11), speechlike(3.0, seed=12)], axis=1)
+    sf.write(root / "alice" / "2024-06-08_call.wav", call, 16_000)  # split: agent, customer
     (root / "bob" / "2024-06-02_copy.wav").write_bytes(
         (root / "bob" / "2024-05-02_0.wav").read_bytes()
     )
@@ -114,7 +116,8 @@ def stored_once(db: Path) -> dict[str, int]:
 
 
 def test_ray_ingest_equals_the_local_path_row_for_row(tmp_path, engine, local_ray, mixed_corpus):
-    common = dict(metadata=from_pattern(PATTERN), frames=True)
+    common = dict(metadata=from_pattern(PATTERN), frames=True, channel_mode="split",
+                  channel_roles=("agent", "customer"))  # fmt: skip
     with collected([mixed_corpus, mixed_corpus / "upload.zip"]) as inputs:
         local = ingest(Store(tmp_path / "local.duckdb"), engine, inputs, "calls",
                        media_dir=tmp_path / "media", **common)  # fmt: skip
@@ -126,17 +129,18 @@ def test_ray_ingest_equals_the_local_path_row_for_row(tmp_path, engine, local_ra
             **common,
         )  # fmt: skip
     assert remote.as_dict() == local.as_dict()
-    assert (remote.scored, remote.cached, remote.failed) == (14, 1, 5)
+    assert (remote.scored, remote.cached, remote.failed) == (15, 1, 5)
     assert remote.log_lines() == local.log_lines()  # same outcomes, messages and order
     left, right = (
         table_rows(tmp_path / "local.duckdb", engine.embedding_dim),
         table_rows(tmp_path / "ray.duckdb", engine.embedding_dim),
     )
+    assert {row[1] for row in right["predictions"]} == {"mix", "agent", "customer"}
     for table in left:
         assert left[table], table  # every table holds rows: the comparison means something
         assert_rows_equal(left[table], right[table], table)
     # progress: files done rise to the total, with the audio taken in
-    assert progress[-1] == (20, 20, pytest.approx(remote.seconds_audio))
+    assert progress[-1] == (21, 21, pytest.approx(remote.seconds_audio))
     assert [p[0] for p in progress] == sorted(p[0] for p in progress)
     assert not (tmp_path / "ray.duckdb.staging").exists()  # committed, then removed
     # media/ holds the playable copy of the good zip member only, as after the local run
