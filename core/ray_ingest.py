@@ -379,6 +379,9 @@ def for_cli(args, store: Store):
     ingest function, both set up from the command line's flags."""
     if args.ray is None:
         raise InputError("--staging goes with --ray.")
+    if args.ray and Path(args.ray).exists():  # `--ray calls/ more/`: argparse took a path
+        raise InputError(f"--ray {args.ray}: that is a path, not a Ray address; put --ray after "
+                         "the paths (its address is optional).")  # fmt: skip
     require_ray()  # before any folder is walked: a missing extra fails at once
     options = RayOptions(args.ray or None, Path(args.staging) if args.staging else None,
                          hub=args.hub)  # fmt: skip

@@ -190,6 +190,9 @@ def test_cli_ray_flags(tmp_path, tiny_model_dir, capsys):
             "--model", str(tiny_model_dir), "--staging", str(tmp_path / "s")]  # fmt: skip
     assert main(argv) == 2
     assert "error: --staging goes with --ray." in capsys.readouterr().err
+    assert main(["ingest", "--ray", str(tmp_path / "c"), str(tmp_path / "c"), "--corpus", "c",
+                 "--db", str(tmp_path / "db.duckdb")]) == 2  # fmt: skip
+    assert "that is a path, not a Ray address; put --ray after the paths" in capsys.readouterr().err
 
 
 def test_zip_members_unpack_inside_the_staging_folder(tmp_path, mixed_corpus):
