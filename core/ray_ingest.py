@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import json
+import logging
 import pickle
 import re
 import shutil
@@ -120,9 +121,17 @@ class Cluster:
         local one. A connection made here is closed by close()."""
         if self._ray is None:
             ray = require_ray()
+            # Ray's own chatter (instance started, execution plans) only under the CLI's
+            # --verbose, like funasr's: stderr keeps our progress line, notes and failures.
+            level = (
+                logging.INFO if logging.getLogger().isEnabledFor(logging.INFO) else logging.ERROR
+            )
+            for name in ("ray", "ray.data"):
+                logging.getLogger(name).setLevel(level)
             if not ray.is_initialized():
                 try:
-                    ray.init(address=self.address, include_dashboard=False, log_to_driver=False)
+                    ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
+                             logging_level=level)  # fmt: skip
                 except ConnectionError as exc:
                     raise InputError(f"no Ray cluster at {self.address!r}: {exc}") from exc
                 self._started = True

@@ -392,14 +392,14 @@ def test_the_cli_connects_to_a_running_cluster_by_its_address(tmp_path, tiny_mod
     """A second process (the driver) joins the module's Ray by address, as on a real cluster."""
     corpus = make_corpus(tmp_path / "c", agents=("a",), per_agent=2)
     address = local_ray.get_runtime_context().gcs_address
-    argv = [sys.executable, "-m", "core", "ingest", str(corpus), "--corpus", "c",
+    argv = [sys.executable, "-m", "core", "--verbose", "ingest", str(corpus), "--corpus", "c",
             "--db", str(tmp_path / "db.duckdb"), "--model", str(tiny_model_dir),
             "--device", "cpu", "--json", "--ray", address]  # fmt: skip
     done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": str(REPO)})  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout.strip().splitlines()[-1])["scored"] == 2
-    assert "Connecting to existing Ray cluster" in done.stderr
+    assert "Connecting to existing Ray cluster" in done.stderr  # Ray's own log: --verbose only
     assert "Started a local Ray instance" not in done.stderr
     assert stored_once(tmp_path / "db.duckdb") == {"predictions": 1, "clips": 1, "n_clips": 2}
 
