@@ -31,7 +31,7 @@ import re
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -46,12 +46,14 @@ from core.ray_staging import (
     COMMITTED,
     RUN_FILE,
     RunSink,
+    collected_for_ray,
     outcomes_of,
     read_shard,
     resume_leftovers,
+    staging_root,
 )
 from core.records import ClipRecord, FileOutcome
-from core.sources import InputFile, collect
+from core.sources import InputFile
 from core.store import Store
 
 INSTALL_HINT = "Ray is not installed: run `pip install -e .[ray]` (see requirements-ray.txt)."
@@ -145,21 +147,6 @@ class Cluster:
         self._ray, self._started = None, False
 
 
-def staging_root(store: Store, options: RayOptions) -> Path:
-    return Path(options.staging or f"{store.path}.staging").expanduser().resolve()
-
-
-@contextlib.contextmanager
-def collected_for_ray(paths: Sequence[str], root: Path) -> Iterator[list[InputFile]]:
-    """core.sources.collected, but zip members unpack inside the staging folder (shared
-    storage, which workers on other machines can read) rather than the system temp folder."""
-    root.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="unpacked-", dir=root) as folder:
-        yield collect(paths, unpack_to=Path(folder))
-    with contextlib.suppress(OSError):
-        root.rmdir()  # only when empty: shards of unfinished runs stay for the rerun
-
-
 def check_reachable(ray, inputs: Sequence[InputFile], root: Path) -> None:
     """On a cluster of several machines, refuse paths in this machine's temporary folder."""
     if sum(1 for n in ray.nodes() if n.get("Alive")) < 2:
@@ -194,7 +181,7 @@ def ray_ingest(
     given = bound.arguments
     _check(given["channel_mode"], given["workers"], options)
     workers = given["workers"]
-    root = staging_root(store, options)
+    root = staging_root(store.path, options.staging)
     cluster = Cluster(options.address)
     try:
         if options.address or cluster.connected:  # a cluster: paths it cannot read fail first
@@ -394,7 +381,7 @@ def for_cli(args, store: Store):
     require_ray()  # before any folder is walked: a missing extra fails at once
     options = RayOptions(args.ray or None, Path(args.staging) if args.staging else None,
                          hub=args.hub)  # fmt: skip
-    root = staging_root(store, options)
+    root = staging_root(store.path, options.staging)
 
     def collecting(paths):
         return collected_for_ray(paths, root)

@@ -11,12 +11,14 @@ shard in one transaction and then writes a COMMITTED marker; a run's folder hold
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
+import tempfile
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -25,6 +27,7 @@ import pyarrow.parquet as pq
 
 from core.columns import BatchColumns
 from core.records import FileOutcome
+from core.sources import InputFile, collect
 from core.store import Store
 
 COMMITTED = "COMMITTED"  # marker file: the driver committed this shard
@@ -47,6 +50,22 @@ class RunSink:
     def write(self, store: Store, columns: BatchColumns) -> None:
         """One batch in one transaction (core.store.Store.write_columns, idempotent)."""
         store.write_columns(self.run_id, self.corpus, self.model_key, self.dim, columns)
+
+
+def staging_root(db_path: Path, staging: Path | None) -> Path:
+    """--staging, else <db>.staging next to the database."""
+    return Path(staging or f"{db_path}.staging").expanduser().resolve()
+
+
+@contextlib.contextmanager
+def collected_for_ray(paths: Sequence[str], root: Path) -> Iterator[list[InputFile]]:
+    """core.sources.collected, but zip members unpack inside the staging folder (shared
+    storage, which workers on other machines can read) rather than the system temp folder."""
+    root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="unpacked-", dir=root) as folder:
+        yield collect(paths, unpack_to=Path(folder))
+    with contextlib.suppress(OSError):
+        root.rmdir()  # only when empty: shards of unfinished runs stay for the rerun
 
 
 def write_shard(run_dir: Path, positions: list[int], columns: BatchColumns) -> Path:

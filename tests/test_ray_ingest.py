@@ -196,7 +196,7 @@ def test_cli_ray_flags(tmp_path, tiny_model_dir, capsys):
 
 
 def test_zip_members_unpack_inside_the_staging_folder(tmp_path, mixed_corpus):
-    from core.ray_ingest import collected_for_ray
+    from core.ray_staging import collected_for_ray
 
     root = tmp_path / "staging"
     with collected_for_ray([mixed_corpus / "upload.zip"], root) as inputs:
