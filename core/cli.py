@@ -77,11 +77,16 @@ def cmd_ingest(args) -> int:
     roles = parse_roles(args.roles)
     if roles and args.channels != "split":
         raise InputError("--roles names the channels of --channels split; add --channels split.")
-    with sources.collected(args.paths) as inputs:  # zip members unpacked to a temporary folder
+    collecting, run = sources.collected, ingest
+    if args.ray is not None or args.staging:  # the same ingest as a Ray Data pipeline
+        from core.ray_ingest import for_cli
+
+        collecting, run = for_cli(args, Store(args.db))
+    with collecting(args.paths) as inputs:  # zip members unpacked to a temporary folder
         store = Store(args.db)
         store.initialise()  # a damaged or newer database is refused here, before the model loads
         engine = _load(args)
-        summary = ingest(
+        summary = run(
             store, engine, inputs, args.corpus, metadata=meta, frames=args.frames,
             channel_mode=args.channels, channel_roles=roles, media_dir=store.path.parent / "media",
             on_progress=ProgressLine(f"ingest {args.corpus}"), workers=args.workers,
@@ -191,6 +196,19 @@ def cmd_make_test_model(args) -> int:
     return 0
 
 
+def add_ray_options(parser) -> None:
+    """`ingest --ray [ADDRESS] --staging DIR` (issue #12; the pipeline is core.ray_ingest)."""
+    parser.add_argument(
+        "--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+        help="score on a Ray cluster (pip install -e .[ray]); no ADDRESS: a local Ray. "
+        "Put it after the paths",
+    )  # fmt: skip
+    parser.add_argument(
+        "--staging", help="with --ray: folder for Parquet shards, on storage every node reads "
+        "(default: <db>.staging next to the database)",
+    )  # fmt: skip
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m core", description=__doc__.splitlines()[0])
     parser.add_argument("--verbose", action="store_true", help="log details and tracebacks")
@@ -219,6 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
     p.add_argument("--workers", type=int, default=None,
                    help="threads that read and decode ahead of the model (default: cores - 1)")  # fmt: skip
+    add_ray_options(p)
     model_options(p)
     p.set_defaults(func=cmd_ingest)
 

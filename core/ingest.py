@@ -44,15 +44,15 @@ from core.ingest_read import (
     tracks_of,
 )
 from core.longform import score_long
-from core.metadata import Manifest, MetadataFn, no_metadata
+from core.metadata import Manifest, Metadata, MetadataFn, no_metadata
 from core.model import Engine
 from core.records import FileOutcome, ScoredTrack, SegmentRecord
 from core.sources import InputFile
 from core.store import Store
 
 __all__ = [
-    "CHANNEL_MODES", "LONG_FROM_S", "IngestSummary", "clip_id_of", "default_workers", "ingest",
-    "parse_roles", "track_names", "tracks_of",
+    "CHANNEL_MODES", "LONG_FROM_S", "IngestSummary", "clip_id_of", "default_workers", "finish_long",
+    "ingest", "parse_roles", "plan_read", "score_units", "track_names", "tracks_of",
 ]  # fmt: skip
 
 # A batch is scored and written once it holds this much audio or this many files. On a GPU the
@@ -254,62 +254,24 @@ class _Run:
 
     def _plan(self, read: FileRead, known, cached, seen: dict[str, str], readers):
         """A finished Unit for failed, repeated and cached files; else a decode in the pool."""
-        name = read.item.name
-        if read.error:
-            return Unit(FileOutcome(name, "failed", message=read.error))
-        meta = self.metadata(name)
-        if read.clip_id in seen:
-            return Unit(FileOutcome(name, "cached", read.clip_id,
-                                    message=f"{name}: same audio as {seen[read.clip_id]}; stored once."))  # fmt: skip
-        seen[read.clip_id] = name
-        done = {t for c, t in cached if c == read.clip_id}
-        stored = known.get(read.clip_id)
-        roles = meta.roles or self.options.roles
-        if stored and set(track_names(stored.channels, self.options.channel_mode, roles)) <= done:
-            return cached_unit(read, stored, meta, self.options)
-        return readers.submit(decode_unit, read, meta, done, self.options)
+        planned = plan_read(read, known, cached, seen, self.metadata, self.options)
+        if isinstance(planned, Unit):
+            return planned
+        return readers.submit(decode_unit, read, *planned, self.options)
 
     # -- scorer --------------------------------------------------------------------------------
 
     def _finish_long(self, unit: Unit, batch: _Batch) -> Unit:
         """Score a long recording in windows, streaming it; its tracks join the batch scored."""
-        job = unit.long
-        stream = AudioStream(job.read.source, job.read.item.name)
-        scored, segments = [], []
-        try:
-            for track, channel in job.tracks:
-                chunks = (c.mean(axis=0) if channel is None else c[channel] for c in stream)
-                result = score_long(self.engine, chunks)
-                scored.append(ScoredTrack(unit.outcome.clip_id, track, result.scores,
-                                          result.embedding,
-                                          result.frame_logits if self.frames else None))  # fmt: skip
-                segments += [SegmentRecord(unit.outcome.clip_id, track, s.index, s.start_s,
-                                           s.end_s, s.scores) for s in result.segments]  # fmt: skip
-            if stream.info is None:  # every track was cached: read through once for the facts
-                for _ in stream:
-                    pass
-        except EmoScopeError as exc:
-            return Unit(replace(unit.outcome, status="failed", message=str(exc)))
-        if job.read.stamp is not None and stamp_of(job.read.item.path) != job.read.stamp:
-            return Unit(replace(unit.outcome, status="failed",
-                                message=changed_message(job.read.item.name)))  # fmt: skip
+        unit, scored, segments = finish_long(self.engine, unit, self.frames, self.options)
         batch.scored += scored
         batch.segments += segments
-        return scored_unit(job.read, job.meta, stream.info, self.options)
+        return unit
 
     def _score(self, batch: _Batch) -> tuple[list[Unit], BatchColumns]:
         """Run the model on the batch's decoded clips; the batch as Arrow tables."""
         units = self._recheck(batch.units)
-        waves = [w for u in units for w in u.waves]
-        predictions = self.engine.predict([w for _, _, w in waves], frames=self.frames)
-        tracks = list(batch.scored) + [
-            ScoredTrack(clip_id, track, p.scores, p.embedding, p.frame_logits)
-            for (clip_id, track, _), p in zip(waves, predictions, strict=True)
-        ]
-        clips = [u.clip for u in units if u.clip is not None]
-        outcomes = [u.outcome for u in units]
-        dim = self.engine.embedding_dim
-        return outcomes, BatchColumns.of(dim, clips, tracks, outcomes, batch.segments)
+        return score_units(self.engine, units, batch.scored, batch.segments, self.frames)
 
     def _recheck(self, units: list[Unit]) -> list[Unit]:
         """Claim the batch's tracks; drop those another ingest stored since the cache check.
@@ -356,6 +318,70 @@ class _Run:
         self.store.write_columns(self.run_id, self.corpus, self.engine.model_key,
                                  self.engine.embedding_dim, columns)  # fmt: skip
         return outcomes
+
+
+def plan_read(read: FileRead, known: dict, cached: set, seen: dict[str, str],
+              metadata: MetadataFn, options: ReadOptions) -> Unit | tuple[Metadata, set[str]]:  # fmt: skip
+    """A finished Unit for a failed, repeated or cached file; else (metadata, tracks already
+    scored) for decode_unit. `seen` maps this run's clip ids to the first name they came under.
+    Shared by the local pipeline and the Ray driver (core.ray_ingest)."""
+    name = read.item.name
+    if read.error:
+        return Unit(FileOutcome(name, "failed", message=read.error))
+    meta = metadata(name)
+    if read.clip_id in seen:
+        return Unit(FileOutcome(name, "cached", read.clip_id,
+                                message=f"{name}: same audio as {seen[read.clip_id]}; stored once."))  # fmt: skip
+    seen[read.clip_id] = name
+    done = {t for c, t in cached if c == read.clip_id}
+    stored = known.get(read.clip_id)
+    roles = meta.roles or options.roles
+    if stored and set(track_names(stored.channels, options.channel_mode, roles)) <= done:
+        return cached_unit(read, stored, meta, options)
+    return meta, done
+
+
+def finish_long(engine: Engine, unit: Unit, frames: bool, options: ReadOptions
+                ) -> tuple[Unit, list[ScoredTrack], list[SegmentRecord]]:  # fmt: skip
+    """Score a long recording in windows, streaming it: its Unit, scored tracks and segments."""
+    job = unit.long
+    stream = AudioStream(job.read.source, job.read.item.name)
+    scored, segments = [], []
+    try:
+        for track, channel in job.tracks:
+            chunks = (c.mean(axis=0) if channel is None else c[channel] for c in stream)
+            result = score_long(engine, chunks)
+            scored.append(ScoredTrack(unit.outcome.clip_id, track, result.scores,
+                                      result.embedding,
+                                      result.frame_logits if frames else None))  # fmt: skip
+            segments += [SegmentRecord(unit.outcome.clip_id, track, s.index, s.start_s,
+                                       s.end_s, s.scores) for s in result.segments]  # fmt: skip
+        if stream.info is None:  # every track was cached: read through once for the facts
+            for _ in stream:
+                pass
+    except EmoScopeError as exc:
+        return Unit(replace(unit.outcome, status="failed", message=str(exc))), [], []
+    if job.read.stamp is not None and stamp_of(job.read.item.path) != job.read.stamp:
+        return Unit(replace(unit.outcome, status="failed",
+                            message=changed_message(job.read.item.name))), [], []  # fmt: skip
+    return scored_unit(job.read, job.meta, stream.info, options), scored, segments
+
+
+def score_units(engine: Engine, units: list[Unit], scored: Sequence[ScoredTrack],
+                segments: Sequence[SegmentRecord], frames: bool
+                ) -> tuple[list[FileOutcome], BatchColumns]:  # fmt: skip
+    """Run the model on the units' decoded waves; with the long recordings' tracks already
+    `scored`, the batch's outcomes and Arrow tables."""
+    waves = [w for u in units for w in u.waves]
+    predictions = engine.predict([w for _, _, w in waves], frames=frames)
+    tracks = list(scored) + [
+        ScoredTrack(clip_id, track, p.scores, p.embedding, p.frame_logits)
+        for (clip_id, track, _), p in zip(waves, predictions, strict=True)
+    ]
+    clips = [u.clip for u in units if u.clip is not None]
+    outcomes = [u.outcome for u in units]
+    dim = engine.embedding_dim
+    return outcomes, BatchColumns.of(dim, clips, tracks, outcomes, segments)
 
 
 _END = object()

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent set-up on a fresh Debian/Ubuntu machine: system packages, .venv, pinned Python deps.
 #   scripts/setup.sh          what the dashboard and CLI need (ffmpeg)
-#   scripts/setup.sh --dev    plus the test suite's needs (chromium, chromium-driver, pytest, ruff)
+#   scripts/setup.sh --dev    plus the test suite's needs (chromium, chromium-driver, pytest, ruff,
+#                             and the optional Ray extra that tests/test_ray_ingest.py drives)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +24,6 @@ pip=(.venv/bin/python -m pip install -q --disable-pip-version-check)
 # torch first and pinned: funasr asks for torch unpinned, which would pull a multi-GB CUDA build.
 "${pip[@]}" torch==2.13.0
 "${pip[@]}" -r requirements.txt
-[[ "${1:-}" == "--dev" ]] && "${pip[@]}" -r requirements-dev.txt
+[[ "${1:-}" == "--dev" ]] && "${pip[@]}" -r requirements-dev.txt -r requirements-ray.txt
 "${pip[@]}" --no-deps -e .
 echo "set-up done: .venv ready"
