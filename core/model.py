@@ -26,7 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.errors import InputError, ModelDownloadError, ModelLoadError, TooLongError
+from core.errors import InputError, ModelLoadError, TooLongError
+from core.hub import BytesFn, hub_directory
 from core.labels import EMOTIONS, english_label
 from core.testmodel import MARKER_FILE
 
@@ -83,8 +84,9 @@ class ModelSource:
     directory: Path
 
 
-def resolve_model(model: str, hub: str = "ms") -> ModelSource:
-    """Turn a hub id or a directory into a local directory, downloading on first use only."""
+def resolve_model(model: str, hub: str = "ms", on_bytes: BytesFn | None = None) -> ModelSource:
+    """Turn a hub id or a directory into a local directory, downloading on first use only
+    (`on_bytes` hears how much of it is on disk, once a second, while it downloads)."""
     path = Path(model).expanduser()
     if path.is_dir():
         return ModelSource(model_id=path.resolve().name, directory=path.resolve())
@@ -94,29 +96,7 @@ def resolve_model(model: str, hub: str = "ms") -> ModelSource:
             f"{model!r} is neither a model directory nor a known model; choose one of "
             f"{', '.join(HUB_MODELS)}, or pass a directory holding config.yaml and model.pt."
         )
-    return ModelSource(model_id=short, directory=_hub_directory(short, hub))
-
-
-def _hub_directory(name: str, hub: str) -> Path:
-    if hub in ("ms", "modelscope"):
-        from modelscope.hub.snapshot_download import snapshot_download
-
-        repo = f"iic/{name}"
-    elif hub in ("hf", "huggingface"):
-        from huggingface_hub import snapshot_download
-
-        repo = f"emotion2vec/{name}"
-    else:
-        raise InputError(f"unknown hub {hub!r}: use 'ms' (ModelScope) or 'hf' (Hugging Face).")
-    # A cached copy is used without asking the hub: funasr would re-check it online each time.
-    with contextlib.suppress(Exception):
-        return Path(snapshot_download(repo, local_files_only=True))
-    try:
-        return Path(snapshot_download(repo))
-    except Exception as exc:  # the hubs raise many unrelated types for "no network"
-        hub_name = "ModelScope" if hub in ("ms", "modelscope") else "Hugging Face"
-        reason = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
-        raise ModelDownloadError(repo, hub_name, reason) from exc
+    return ModelSource(model_id=short, directory=hub_directory(short, hub, on_bytes))
 
 
 def fingerprint(directory: Path) -> str:
@@ -389,11 +369,14 @@ def load_engine(
     hub: str = "ms",
     precision: str = "fp32",
     threads: int | None = None,
+    on_download: BytesFn | None = None,
 ) -> Engine:
-    """Load emotion2vec+ by hub id or directory; raise ModelLoadError with a way out if it fails."""
+    """Load emotion2vec+ by hub id or directory; raise ModelLoadError with a way out if it fails.
+
+    A hub model's first use downloads it; `on_download` hears the bytes on disk so far."""
     if precision not in PRECISIONS:
         raise InputError(f"precision {precision!r}: choose one of {', '.join(PRECISIONS)}.")
-    source = resolve_model(model, hub)
+    source = resolve_model(model, hub, on_download)
     for required in ("config.yaml", "model.pt", "tokens.txt"):
         if not (source.directory / required).exists():
             raise ModelLoadError(

@@ -93,18 +93,18 @@ _ENGINES_LOCK = threading.Lock()
 _ENGINES_KEPT = 2  # loaded models held at once (the large one holds ~1.2 GB)
 
 
-def engine(source: str) -> Engine:
+def engine(source: str, on_download: Callable[[int], None] | None = None) -> Engine:
     """A loaded model shared by every session; safe from a worker thread (no st.* inside).
 
-    Loading imports funasr and, for a hub model's first use, downloads it; the lock makes a
-    second upload wait for that rather than load the model twice.
+    Loading imports funasr and, for a hub model's first use, downloads it (`on_download` hears
+    the bytes so far); the lock makes a second upload wait for that rather than load it twice.
     """
     with _ENGINES_LOCK:
         if source not in _ENGINES:
             while len(_ENGINES) >= _ENGINES_KEPT:
                 _ENGINES.pop(next(iter(_ENGINES)))
             try:
-                _ENGINES[source] = load_engine(source)
+                _ENGINES[source] = load_engine(source, on_download=on_download)
             except ModelDownloadError as exc:  # the page's reader has no command line
                 raise ModelLoadError(exc.for_web("EMOSCOPE_MODELS_DIR")) from exc
         return _ENGINES[source]
@@ -315,8 +315,9 @@ def _analyse(s: Store, source: str, request: Analysis, uploads, user: str, progr
     """The analysis job's work (worker thread: core only, no st.*)."""
     from core.ingest import ingest
 
-    progress(0, 1, "Loading the model (a hub model's first use downloads it)…")
-    scorer = engine(source)
+    progress(0, 1, f"Loading the model {source.rsplit('/', 1)[-1]}…")
+    scorer = engine(source, lambda size: progress(
+        0, 1, f"Downloading {source} (first use only): {size / 1e6:,.0f} MB so far…"))  # fmt: skip
     with sources.received(uploads) as unpacked:
         return ingest(s, scorer, unpacked, request.corpus, metadata=request.metadata,
                       frames=request.frames, channel_mode=request.channel_mode,

@@ -1,3 +1,4 @@
+# ruff: noqa: F811 (pytest fixtures imported from tests.test_browser are parameters here)
 """No dead ends, in Chromium (#10): every list of clips opens the clip; a heatmap cell drills down.
 
 Rows are chosen as a user does, by clicking the row's selection box in the data grid.
@@ -61,9 +62,9 @@ def url_matches(tab, pattern: str) -> None:
 
 
 def test_a_heatmap_cell_drills_down_and_its_rows_open_their_clips(
-    page,  # noqa: F811
+    page,
     server,
-    seeded_model,  # noqa: F811
+    seeded_model,
     seeded_db,
 ):
     from core.store import Store
@@ -87,7 +88,7 @@ def test_a_heatmap_cell_drills_down_and_its_rows_open_their_clips(
     assert name in page.inner_text("body")
 
 
-def test_upload_results_open_their_clips(page, server, tmp_path):  # noqa: F811
+def test_upload_results_open_their_clips(page, server, tmp_path):
     import soundfile as sf
 
     from tests.conftest import speechlike
@@ -103,7 +104,7 @@ def test_upload_results_open_their_clips(page, server, tmp_path):  # noqa: F811
     assert "feedback-1.wav" in page.inner_text("body")
 
 
-def test_a_clip_found_by_search_opens(page, server, seeded_model):  # noqa: F811
+def test_a_clip_found_by_search_opens(page, server, seeded_model):
     page.goto(f"{server}/clips?model={seeded_model}")
     settle(page)
     page.get_by_role("textbox", name="Search file names").fill("bob/")
@@ -117,7 +118,7 @@ def test_a_clip_found_by_search_opens(page, server, seeded_model):  # noqa: F811
     no_exception(page)
 
 
-def test_a_cluster_selection_opens_its_clips(page, server, seeded_model):  # noqa: F811
+def test_a_cluster_selection_opens_its_clips(page, server, seeded_model):
     page.goto(f"{server}/clusters?model={seeded_model}")
     settle(page)
     page.get_by_role("button", name="Compute projection").click()
@@ -138,7 +139,7 @@ def test_a_cluster_selection_opens_its_clips(page, server, seeded_model):  # noq
     assert re.fullmatch(r"(alice|bob|carol)/2024-05-\d\d_\d\.wav", name)
 
 
-def test_consecutive_choices_all_stick(page, server, seeded_model):  # noqa: F811
+def test_consecutive_choices_all_stick(page, server, seeded_model):
     """Each choice changes the URL; the next choice must not land on a widget made stale by it."""
     page.goto(f"{server}/trends?model={seeded_model}&period=week")
     settle(page)
@@ -154,7 +155,7 @@ def test_consecutive_choices_all_stick(page, server, seeded_model):  # noqa: F81
     no_exception(page)
 
 
-def test_an_analysis_runs_in_the_background_while_the_user_browses(page, server, tmp_path):  # noqa: F811
+def test_an_analysis_runs_in_the_background_while_the_user_browses(page, server, tmp_path):
     import soundfile as sf
 
     from tests.conftest import speechlike
@@ -185,3 +186,35 @@ def test_an_analysis_runs_in_the_background_while_the_user_browses(page, server,
     scored = page.locator("[data-testid='stMetric']").filter(has_text="Scored").inner_text()
     assert scored.split() == ["Scored", "12"]
     no_exception(page)
+
+
+def matching(tab) -> str:
+    """The Clips page's count line: rows, recordings and mean confidence of the selection."""
+    return tab.get_by_text("clips (tracks) match the filters").inner_text()
+
+
+def test_a_copied_clips_url_shows_the_same_rows_in_a_new_browser(
+    page, server, seeded_model, browser
+):
+    page.goto(f"{server}/clips?model={seeded_model}")
+    settle(page)
+    everything = matching(page)
+    page.get_by_role("textbox", name="Search file names").fill("_1")
+    page.get_by_role("textbox", name="Search file names").press("Enter")
+    settle(page)
+    page.locator("[data-testid='stSelectbox']").filter(has_text="Sort by").click()
+    page.get_by_role("option", name="confidence").click()
+    settle(page)
+    page.get_by_text("descending", exact=True).click()
+    url_matches(page, "desc=1")
+    settle(page)
+    narrowed = matching(page)
+    assert narrowed != everything and narrowed.startswith("3 clips")  # one _1 file per agent
+    first_rows = page.locator("[data-testid='stDataFrame']").first.inner_text()
+    colleague = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    colleague.goto(page.url)  # the address, copied into another person's browser
+    settle(colleague)
+    assert matching(colleague) == narrowed
+    assert colleague.locator("[data-testid='stDataFrame']").first.inner_text() == first_rows
+    no_exception(colleague)
+    colleague.context.close()

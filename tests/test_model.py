@@ -138,7 +138,7 @@ def test_hub_download_failure_on_the_web_page_names_no_command_line(monkeypatch)
     import core.model
     from core.errors import ModelDownloadError
 
-    def unreachable(name, hub="ms"):  # the hub is out of reach
+    def unreachable(name, hub="ms", on_bytes=None):  # the hub is out of reach
         raise ModelDownloadError(f"iic/{name}", "ModelScope", "ConnectionError: offline")
 
     monkeypatch.setattr(core.model, "resolve_model", unreachable)

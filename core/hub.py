@@ -1,0 +1,82 @@
+"""Model downloads from ModelScope or Hugging Face, with progress a caller can show.
+
+The hubs' own downloaders report progress only as a terminal bar. A first use of the large
+model downloads over a gigabyte, so a watcher thread reports the bytes that have reached the
+hub's cache folder for this model, once a second, while the download runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from core.errors import InputError, ModelDownloadError
+
+BytesFn = Callable[[int], None]  # bytes of the model on disk so far
+WATCH_EVERY_S = 1.0
+
+
+def hub_directory(name: str, hub: str, on_bytes: BytesFn | None = None) -> Path:
+    """The local directory of hub model `name`, downloaded on first use only."""
+    if hub in ("ms", "modelscope"):
+        from modelscope.hub.snapshot_download import snapshot_download
+
+        repo, cache = f"iic/{name}", _cache_root("MODELSCOPE_CACHE", ".cache/modelscope")
+    elif hub in ("hf", "huggingface"):
+        from huggingface_hub import snapshot_download
+
+        repo, cache = f"emotion2vec/{name}", _cache_root("HF_HUB_CACHE", ".cache/huggingface")
+    else:
+        raise InputError(f"unknown hub {hub!r}: use 'ms' (ModelScope) or 'hf' (Hugging Face).")
+    # A cached copy is used without asking the hub: funasr would re-check it online each time.
+    with contextlib.suppress(Exception):
+        return Path(snapshot_download(repo, local_files_only=True))
+    try:
+        with watching(cache, name, on_bytes):
+            return Path(snapshot_download(repo))
+    except Exception as exc:  # the hubs raise many unrelated types for "no network"
+        hub_name = "ModelScope" if hub in ("ms", "modelscope") else "Hugging Face"
+        reason = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+        raise ModelDownloadError(repo, hub_name, reason) from exc
+
+
+@contextlib.contextmanager
+def watching(root: Path, name: str, on_bytes: BytesFn | None) -> Iterator[None]:
+    """Report, every WATCH_EVERY_S while the block runs, the bytes of files under `root` whose
+    path names `name` (the hubs' temporary and final layouts both do)."""
+    if on_bytes is None:
+        yield
+        return
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.wait(WATCH_EVERY_S):
+            on_bytes(bytes_named(root, name))
+
+    watcher = threading.Thread(target=watch, name=f"emoscope-download-{name}", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        watcher.join()
+    on_bytes(bytes_named(root, name))
+
+
+def bytes_named(root: Path, name: str) -> int:
+    """Total size of the files under `root` with `name` in their path (0 if none yet)."""
+    total = 0
+    for folder, _, files in os.walk(root):
+        if name not in folder:
+            continue
+        for file in files:
+            with contextlib.suppress(OSError):  # a temporary file renamed meanwhile
+                total += (Path(folder) / file).stat().st_size
+    return total
+
+
+def _cache_root(variable: str, default: str) -> Path:
+    return Path(os.environ.get(variable) or Path.home() / default).expanduser()
