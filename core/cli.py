@@ -25,11 +25,12 @@ from core.labels import EMOJI, UNTRAINED_LABEL
 class ProgressLine:
     """A one-line progress bar on stderr, redrawn in place; plain lines when not a terminal."""
 
-    def __init__(self, label: str, stream=sys.stderr, width: int = 28):
-        self.label, self.stream, self.width = label, stream, width
+    def __init__(self, label: str, stream=None, width: int = 28):
+        # sys.stderr looked up now, not at import: it may have been replaced since (tests).
+        self.label, self.stream, self.width = label, stream or sys.stderr, width
         self.start = time.monotonic()
         self.last_draw = 0.0
-        self.tty = stream.isatty()
+        self.tty = self.stream.isatty()
 
     def __call__(self, done: int, total: int, seconds_audio: float = 0.0) -> None:
         now = time.monotonic()

@@ -129,7 +129,8 @@ if "last_run" in st.session_state:
     d.metric("Audio", f"{summary.seconds_audio:.1f} s")
     for note in summary.notes:
         st.warning(note)
-    with st.expander("Processing log", expanded=summary.failed > 0):
+    # Keyed by run: a new run's log opens (or not) by its own failures, not the last one's state.
+    with st.expander("Processing log", expanded=summary.failed > 0, key=f"log-{summary.run_id}"):
         st.code("\n".join(summary.log_lines()) or "nothing to do", language=None)
     ok = [o for o in summary.outcomes if o.status != "failed" and o.clip_id]
     if len(summary.outcomes) > 1 and ok:

@@ -122,8 +122,10 @@ def shoot(page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
-def upload_and_analyse(page, server, files: list[Path], corpus: str, pattern: str = "") -> None:
-    """Fill the upload page as a user would, with the untrained test model, and run it."""
+def upload_and_analyse(page, server, files: list[Path], corpus: str, pattern: str = "",
+                       wait: bool = True) -> None:  # fmt: skip
+    """Fill the upload page as a user would, with the untrained test model, and run it
+    (`wait`: until its results show)."""
     page.goto(f"{server}/upload")
     settle(page)
     page.locator("[data-testid='stFileUploaderDropzoneInput']").first.set_input_files(
@@ -139,8 +141,9 @@ def upload_and_analyse(page, server, files: list[Path], corpus: str, pattern: st
     page.get_by_role("option", name="untrained test model").click()
     settle(page)
     page.get_by_role("button", name="Analyse").click()
-    page.get_by_text("Processing log").wait_for(timeout=240_000)
-    settle(page)
+    if wait:
+        page.get_by_text("Processing log").wait_for(timeout=240_000)
+        settle(page)
 
 
 def test_upload_a_file_and_see_its_result(page, server, encoded):
@@ -202,12 +205,17 @@ def test_page_shows_data(page, server, seeded_model, path, expected, name):
     shoot(page, name)
 
 
-def test_clusters_compute_and_profile(page, server, seeded_model):
-    page.goto(f"{server}/clusters?model={seeded_model}")
+def compute_projection(page, server, model_key: str) -> None:
+    """Open Clusters and compute the projection as a user does, until its profiles show."""
+    page.goto(f"{server}/clusters?model={model_key}")
     settle(page)
     page.get_by_role("button", name="Compute projection").click()
     page.get_by_text("Cluster profiles").wait_for(timeout=240_000)
     settle(page)
+
+
+def test_clusters_compute_and_profile(page, server, seeded_model):
+    compute_projection(page, server, seeded_model)
     page.locator("[data-testid='stPlotlyChart']").nth(1).wait_for()  # map and cluster mix
     no_exception(page)
     shoot(page, "4-clusters")

@@ -7,32 +7,23 @@ Rows are chosen as a user does, by clicking the row's selection box in the data 
 from __future__ import annotations
 
 import re
-import shutil
 
 import pytest
 
 from tests.test_browser import (  # noqa: F401 (fixtures)
     browser,
+    compute_projection,
     no_exception,
     page,
     seeded_model,
+    server,
     settle,
-    start_server,
     upload_and_analyse,
 )
 
 pytestmark = pytest.mark.browser
 
 ROW_PX = 35  # the data grid's row height, header included
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory, seeded_db):
-    """The dashboard over its own copy of the seeded database (uploads go into it)."""
-    folder = tmp_path_factory.mktemp("navigation")
-    db = folder / "emoscope.duckdb"
-    shutil.copy(seeded_db, db)
-    yield from start_server(folder, db)
 
 
 def select_row(tab, grid, row: int) -> None:
@@ -119,11 +110,7 @@ def test_a_clip_found_by_search_opens(page, server, seeded_model):
 
 
 def test_a_cluster_selection_opens_its_clips(page, server, seeded_model):
-    page.goto(f"{server}/clusters?model={seeded_model}")
-    settle(page)
-    page.get_by_role("button", name="Compute projection").click()
-    page.get_by_text("Cluster profiles").wait_for(timeout=240_000)
-    settle(page)
+    compute_projection(page, server, seeded_model)
     chart = page.locator("[data-testid='stPlotlyChart']").first
     chart.hover()
     chart.locator("[data-title='Box Select']").click()
@@ -164,19 +151,7 @@ def test_an_analysis_runs_in_the_background_while_the_user_browses(page, server,
     for i in range(12):
         files.append(tmp_path / f"long-{i}.wav")
         sf.write(files[-1], speechlike(20.0, seed=60 + i), 16_000)
-    page.goto(f"{server}/upload")
-    settle(page)
-    page.locator("[data-testid='stFileUploaderDropzoneInput']").first.set_input_files(
-        [str(f) for f in files]
-    )
-    page.get_by_text(files[-1].name).first.wait_for(state="attached")
-    page.get_by_role("textbox", name="Corpus").fill("background")
-    page.get_by_role("textbox", name="Corpus").press("Enter")
-    settle(page)
-    page.locator("[data-testid='stSelectbox']").filter(has_text="Model").click()
-    page.get_by_role("option", name="untrained test model").click()
-    settle(page)
-    page.get_by_role("button", name="Analyse").click()
+    upload_and_analyse(page, server, files, "background", wait=False)
     page.get_by_text("Analysing in the background").wait_for()
     page.get_by_role("link", name="Overview").click()  # the analysis goes on meanwhile
     settle(page)

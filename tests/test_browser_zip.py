@@ -33,12 +33,13 @@ def test_a_zip_upload_is_listed_then_unpacked_and_analysed(page, server, tmp_pat
         for name, data in members.items():
             z.writestr(name, data)
     upload_and_analyse(page, server, [archive], "zipped")
+    log = page.locator("[data-testid='stExpander']").filter(has_text="Processing log")
+    log.get_by_text("path leaves the archive").wait_for()  # open: a run with a failure shows it
     body = page.inner_text("body")
     metrics = page.locator("[data-testid='stMetric']").all_inner_texts()
     assert [m.split()[-1] for m in metrics[:3]] == ["2", "0", "1"]  # scored, cached, refused
     assert "path leaves the archive" in body
-    log = page.locator("[data-testid='stExpander']").filter(has_text="Processing log")
-    text = log.inner_text()  # open: a run with a failure shows its log
+    text = log.inner_text()
     assert "calls/zip-call-0.wav" in text and "calls/zip-call-1.wav" in text
     assert "../escape.wav: path leaves the archive" in text
     no_exception(page)

@@ -65,10 +65,12 @@ def test_engine_loads_only_offered_models(models_dir):
     from dashboard import data
 
     assert data.local_models() == ["tiny"]
-    assert data.engine("local:tiny").untrained  # the random-weight copy in the models folder
+    source = data.model_source("local:tiny")
+    assert source == str(models_dir / "tiny")
+    assert data.engine(source).untrained  # the random-weight copy in the models folder
     for sneaky in ("local:../models/tiny", "local:notes", f"local:{models_dir}/tiny", "/etc"):
         with pytest.raises(InputError, match="not one of the models offered here"):
-            data.engine(sneaky)
+            data.model_source(sneaky)
 
 
 def test_the_default_models_folder(monkeypatch):

@@ -360,7 +360,7 @@ def test_flagged_shifts_link_to_clips_and_trends(generated, monkeypatch):
     first = links(at, "Clips")[0]
     assert first == {"agent": "ann", "from": "2024-04-29", "to": "2024-05-05", "model": MODEL}
     assert links(at, "Trend")[0] == {"agent": "ann", "period": "week", "focus": "angry",
-                                     "model": MODEL}  # fmt: skip
+                                     "model": MODEL, "da": "ann", "dp": "2024-04-29"}  # fmt: skip
     assert any(t.value.startswith("ann · 😠 angry") for t in at.text)
     table = at.dataframe[0].value
     assert len(table) == 36 and table.flagged.sum() == len(flagged)

@@ -1,3 +1,4 @@
+# ruff: noqa: F811 (the synth_db fixture, imported from tests.test_pages, is a parameter here)
 """A copied URL reproduces the view (#10): every control of every page goes through the URL.
 
 Each test sets a page's controls as a user would, copies the query parameters the page wrote,
@@ -6,24 +7,12 @@ opens the page afresh with only them, and checks the same controls and the same 
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pandas as pd
-import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.test_pages import APP, open_page
-
-
-@pytest.fixture(scope="module")
-def synth(tmp_path_factory) -> Path:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-    import synth_db
-
-    db = tmp_path_factory.mktemp("roundtrip") / "synth.duckdb"
-    synth_db.build(db, synth_db.SynthSpec(clips=700, seed=11, batch=350, curve_share=0.05))
-    return db
+from tests.test_pages import APP, open_page, synth_db  # noqa: F401
 
 
 def reopened(at: AppTest, page: str, db: Path, monkeypatch) -> AppTest:
@@ -56,8 +45,8 @@ SIDEBAR = [("multiselect", "Agent"), ("multiselect", "Top emotion"), ("slider", 
            ("multiselect", "Track / role")]  # fmt: skip
 
 
-def test_clips_page_filters_search_sort_and_page(synth, monkeypatch):
-    at = open_page("clips", synth, monkeypatch)
+def test_clips_page_filters_search_sort_and_page(synth_db, monkeypatch):
+    at = open_page("clips", synth_db, monkeypatch)
     widget(at, "multiselect", "Top emotion").set_value(["angry", "sad", "happy", "neutral"]).run()
     widget(at, "slider", "Confidence").set_value((0.2, 0.9)).run()
     widget(at, "text_input", "Search file names").input("0").run()
@@ -67,18 +56,18 @@ def test_clips_page_filters_search_sort_and_page(synth, monkeypatch):
                 ("radio", "Order")]  # fmt: skip
     table = at.dataframe[0].value
     assert len(table) > 0 and table.confidence.is_monotonic_decreasing
-    fresh = reopened(at, "clips", synth, monkeypatch)
+    fresh = reopened(at, "clips", synth_db, monkeypatch)
     assert values(fresh, controls) == values(at, controls)
     same_frame(fresh.dataframe[0].value, table)
 
 
-def test_frames_page_clip_smoothing_emotions_style_and_comparison(synth, monkeypatch):
+def test_frames_page_clip_smoothing_emotions_style_and_comparison(synth_db, monkeypatch):
     from core.store import Store
 
-    store = Store(synth)
+    store = Store(synth_db)
     curves = store.tracks_with_curves(store.models().model_key[0])
     keys = list(curves.clip_id + "|" + curves.track)
-    at = open_page("frames", synth, monkeypatch)
+    at = open_page("frames", synth_db, monkeypatch)
     widget(at, "selectbox", "Clip").set_value(keys[2]).run()
     widget(at, "slider", "Smoothing window (s)").set_value(1.2).run()
     widget(at, "multiselect", "Emotions").set_value(["angry", "happy", "sad"]).run()
@@ -86,7 +75,7 @@ def test_frames_page_clip_smoothing_emotions_style_and_comparison(synth, monkeyp
     widget(at, "selectbox", "Compare with").set_value(keys[4]).run()
     controls = [("selectbox", "Clip"), ("slider", "Smoothing window (s)"),
                 ("multiselect", "Emotions"), ("radio", "Style"), ("selectbox", "Compare with")]  # fmt: skip
-    fresh = reopened(at, "frames", synth, monkeypatch)
+    fresh = reopened(at, "frames", synth_db, monkeypatch)
     assert values(fresh, controls) == values(at, controls)
     assert values(at, controls) == [keys[2], 1.2, ["angry", "happy", "sad"], "lines", keys[4]]
     keys_drawn = [c.key for c in at.get("plotly_chart") if c.key.startswith("curve-")]
@@ -95,25 +84,25 @@ def test_frames_page_clip_smoothing_emotions_style_and_comparison(synth, monkeyp
     assert [c.value for c in fresh.caption] == [c.value for c in at.caption]
 
 
-def test_frames_page_aligned_tracks_toggle(synth, monkeypatch):
+def test_frames_page_aligned_tracks_toggle(synth_db, monkeypatch):
     from core.store import Store
 
-    store = Store(synth)
+    store = Store(synth_db)
     curves = store.tracks_with_curves(store.models().model_key[0])
     two = curves.groupby("clip_id").track.count()
     clip_id = two[two > 1].index[0]
-    at = open_page("frames", synth, monkeypatch, clip=clip_id, track="agent")
+    at = open_page("frames", synth_db, monkeypatch, clip=clip_id, track="agent")
     toggle = next(t for t in at.toggle if "aligned in time" in t.label)
     assert toggle.value is True and len(at.get("plotly_chart")) == 2  # aligned + the curve
     toggle.set_value(False).run()
     assert at.query_params["aligned"] == "0"
-    fresh = reopened(at, "frames", synth, monkeypatch)
+    fresh = reopened(at, "frames", synth_db, monkeypatch)
     assert next(t for t in fresh.toggle if "aligned in time" in t.label).value is False
     assert len(fresh.get("plotly_chart")) == 1
 
 
-def test_clusters_page_settings(synth, monkeypatch):
-    at = open_page("clusters", synth, monkeypatch)
+def test_clusters_page_settings(synth_db, monkeypatch):
+    at = open_page("clusters", synth_db, monkeypatch)
     widget(at, "selectbox", "Clusters (k)").set_value(5).run()
     widget(at, "slider", "UMAP neighbours").set_value(30).run()
     widget(at, "slider", "UMAP min distance").set_value(0.35).run()
@@ -122,13 +111,13 @@ def test_clusters_page_settings(synth, monkeypatch):
     ).run()
     controls = [("selectbox", "Clusters (k)"), ("slider", "UMAP neighbours"),
                 ("slider", "UMAP min distance"), ("selectbox", "Colour by")]  # fmt: skip
-    fresh = reopened(at, "clusters", synth, monkeypatch)
+    fresh = reopened(at, "clusters", synth_db, monkeypatch)
     assert values(fresh, controls) == values(at, controls)
     assert values(fresh, controls)[:3] == [5, 30, 0.35]
 
 
-def test_trends_page_period_emotion_comparison_and_drill_down(synth, monkeypatch):
-    at = open_page("trends", synth, monkeypatch)
+def test_trends_page_period_emotion_comparison_and_drill_down(synth_db, monkeypatch):
+    at = open_page("trends", synth_db, monkeypatch)
     widget(at, "radio", "Period").set_value("month").run()
     widget(at, "selectbox", "Emotion").set_value("sad").run()
     agents = widget(at, "multiselect", "Compare agents (2–5)").options
@@ -141,30 +130,32 @@ def test_trends_page_period_emotion_comparison_and_drill_down(synth, monkeypatch
                 ("selectbox", "Period starting")]  # fmt: skip
     drill = at.dataframe[0].value
     assert len(drill) > 0 and set(drill.source_name) <= set(drill.source_name)
-    fresh = reopened(at, "trends", synth, monkeypatch)
+    fresh = reopened(at, "trends", synth_db, monkeypatch)
     assert values(fresh, controls) == values(at, controls)
     same_frame(fresh.dataframe[0].value, drill)
 
 
-def test_overview_period(synth, monkeypatch):
-    at = open_page("overview", synth, monkeypatch)
+def test_overview_period(synth_db, monkeypatch):
+    at = open_page("overview", synth_db, monkeypatch)
     widget(at, "radio", "Period").set_value("month").run()
-    fresh = reopened(at, "overview", synth, monkeypatch)
+    fresh = reopened(at, "overview", synth_db, monkeypatch)
     assert widget(fresh, "radio", "Period").value == "month"
     assert [m.value for m in fresh.metric] == [m.value for m in at.metric]
 
 
-def test_an_overview_shift_opens_the_trends_drill_down_of_its_agent_and_period(synth, monkeypatch):
+def test_an_overview_shift_opens_the_trends_drill_down_of_its_agent_and_period(
+    synth_db, monkeypatch
+):
     from core.overview import drill_down, overview
     from core.store import Store
 
-    store = Store(synth)
+    store = Store(synth_db)
     model_key = store.models().model_key[0]
     result = overview(store, model_key, period="month")
     trends = store.trends(model_key, period="month")
     agent = trends[trends.period == pd.Timestamp(result.latest_start)].agent.iloc[-1]
     links = drill_down(result, agent, "sad", model_key)["trends"]
-    at = open_page("trends", synth, monkeypatch, **links)
+    at = open_page("trends", synth_db, monkeypatch, **links)
     assert widget(at, "selectbox", "Agent").value == agent
     assert widget(at, "selectbox", "Period starting").value == result.latest_start.isoformat()
     drill = at.dataframe[0].value
