@@ -84,6 +84,8 @@ class Store(StoreReads):
                     break
                 except duckdb.IOException as exc:
                     if "lock" not in str(exc).lower():
+                        if self.path.exists():
+                            quick_check(self.path)  # names the damage, if that is the cause
                         raise StoreError(f"cannot open database {self.path}: {exc}") from exc
                     if time.monotonic() > deadline:
                         raise StoreBusyError(
@@ -138,9 +140,19 @@ class Store(StoreReads):
         if not self._schema_current:
             # Once per Store: create the file or migrate an older one, so readers never meet
             # an old schema (e.g. the dashboard opening a database from an earlier version).
-            self.initialise()
+            self._ensure_schema()
         with self._connect(write=False) as con:
             yield con
+
+    def _ensure_schema(self) -> None:
+        """Migrate only when needed: opening for writing checks every block of the file first
+        (core.store_check), 3 s on an 11 GB database, which a reader should not pay."""
+        if self.path.exists():
+            with self._connect(write=False) as con:
+                if self._version(con) == SCHEMA_VERSION:
+                    self._schema_current = True
+                    return
+        self.initialise()
 
     def initialise(self) -> None:
         """Create the file and bring its schema up to date."""
