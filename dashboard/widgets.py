@@ -13,7 +13,7 @@ from core.errors import EmoScopeError
 from core.labels import EMOJI, EMOTIONS, SCORE_COLUMNS, UNTRAINED_LABEL
 from core.store import ClipFilter
 from dashboard import data, state
-from dashboard.text import plain, plot_labels
+from dashboard.text import literal, plot_labels
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +176,7 @@ def clip_list(clips: pd.DataFrame, columns: list[str], key: str, model_key: str)
         st.caption("Select a row to open its clip.")
         return
     row = clips.iloc[rows[0]]
-    st.page_link(st.session_state["pages"]["clips"], label=f"Open {plain(row.source_name)} in Clips",
+    st.page_link(st.session_state["pages"]["clips"], label=f"Open {literal(row.source_name)} in Clips",
                  icon="🗂️", query_params={"clip": row.clip_id, "track": row.track,
                                           "model": model_key})  # fmt: skip
 

@@ -609,7 +609,7 @@ def test_page_lists_the_clips_of_a_cell_and_opens_one(labelled_db, engine, monke
     labels = raw_labels_of(store, "calls", truth, check.mapping)
     first = cell_clips(store, "calls", engine.model_key, labels, predicted).iloc[0]
     link = at.get("page_link")[-1].proto
-    assert link.label == f"Open {first.source_name} in Clips"
+    assert link.label == f"Open {literal(first.source_name)} in Clips"
     assert link.query_string == f"clip={first.clip_id}&track=mix&model={engine.model_key}".replace(
         "@", "%40"
     )

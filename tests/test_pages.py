@@ -387,8 +387,8 @@ def clip_list_page():
     from dashboard import widgets
 
     st.session_state["pages"] = {"clips": st.Page(lambda: None, title="Clips", url_path="clips")}
-    clips = pd.DataFrame({"source_name": ["a.wav", "b.wav"], "clip_id": ["x", "y"],
-                          "track": ["mix", "agent"]})  # fmt: skip
+    clips = pd.DataFrame({"source_name": ["a.wav", "[login](https://evil.example) **b**.wav"],
+                          "clip_id": ["x", "y"], "track": ["mix", "agent"]})  # fmt: skip
     widgets.clip_list(clips, ["source_name"], "listed", "m@1")
 
 
@@ -399,5 +399,7 @@ def test_a_row_of_a_clip_list_opens_its_clip():
     at.session_state["listed"] = {"selection": {"rows": [1], "columns": [], "cells": []}}
     at.run()
     link = at.get("page_link")[0].proto
-    assert link.label == "Open b.wav in Clips"
+    # The label is Markdown to Streamlit: the name is escaped so that it shows as typed.
+    assert link.label == "Open " + literal("[login](https://evil.example) **b**.wav") + " in Clips"
+    assert "\\[login\\]" in link.label and "\\*\\*b\\*\\*" in link.label
     assert link.query_string == "clip=y&track=agent&model=m%401"
