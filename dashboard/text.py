@@ -47,3 +47,12 @@ def plot_labels(values):
     if hasattr(values, "map"):
         return values.map(lambda v: v if v is None or v != v else plot_label(v))
     return [plot_label(v) for v in values]
+
+
+def literal_table(frame):
+    """A DataFrame for st.table, whose cells and labels Streamlit renders as Markdown: every
+    value and label as literal text (numbers and dates are shown as they print)."""
+    shown = frame.map(lambda v: "—" if v is None or v != v else literal(str(v)))
+    shown.index = [literal(str(i)) for i in shown.index]
+    shown.columns = [literal(str(c)) for c in shown.columns]
+    return shown

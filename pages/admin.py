@@ -9,6 +9,7 @@ import streamlit as st
 from core.access import Role
 from core.audit import AUDIT_ACTIONS
 from dashboard import auth, data, widgets
+from dashboard.text import literal, literal_table
 
 st.title("🛡️ Admin")
 visitor = auth.refuse_unless("read_audit")
@@ -26,7 +27,7 @@ if log is not None:
         st.info("No audit entries yet.")
     else:
         # A plain table, not the canvas grid: its text is in the page (search, copy, print).
-        st.table(log.set_index("event_id"))
+        st.table(literal_table(log.set_index("event_id")))
 
 st.header("Roles")
 if visitor.open_mode:
@@ -46,16 +47,16 @@ with st.form("grant-role", clear_on_submit=True):
     role = st.selectbox("Role", [r.label for r in Role], index=0, key="role-choice")
     granted = st.form_submit_button("Grant role") and email.strip()
 if granted and widgets.run_safely(lambda: data.set_role(visitor, email, Role.parse(role))):
-    st.success(f"{email.strip().lower()} now has the {role} role.")
+    st.success(literal(f"{email.strip().lower()} now has the {role} role."))
 table = widgets.run_safely(lambda: data.role_table(visitor))  # read after any change above
 if table is not None and not table.empty:
     gone = st.selectbox("Withdraw a granted role", list(table.email), index=None,
                         placeholder="choose an email", key="role-remove")  # fmt: skip
     withdraw = st.button("Withdraw role", disabled=gone is None, key="role-remove-button")
     if withdraw and widgets.run_safely(lambda: data.remove_role(visitor, gone)):
-        st.success(f"{gone} no longer has a granted role.")
+        st.success(literal(f"{gone} no longer has a granted role."))
         table = table[table.email != gone]
-    st.table(table.set_index("email"))
+    st.table(literal_table(table.set_index("email")))
 
 st.header("Delete a corpus")
 st.caption("Removes the corpus's clips and the predictions, frame curves, embeddings, segments, "

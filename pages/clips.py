@@ -14,7 +14,7 @@ from core.aggregates import PAGE_ROWS, ClipQuery
 from core.analytics import curve_frame, dominant_segments, smooth_curve
 from core.labels import EMOTIONS, SCORE_COLUMNS
 from dashboard import charts, data, state, widgets
-from dashboard.text import literal
+from dashboard.text import literal, literal_table
 
 model_key, where = widgets.results_page("🗂️ Clips", "clips")
 SORTABLE = ["source_name", "recorded_at", "duration_s", "confidence", "agent", "top_label",
@@ -78,11 +78,9 @@ with right:
              "speaker": row.speaker, "tags": ", ".join(row.tags) if row.tags is not None else "",
              "duration": f"{row.duration_s:.2f} s", "source": f"{row.codec}, {row.source_rate_hz} Hz, "
              f"{row.channels} ch", "clip id": row.clip_id[:16]}  # fmt: skip
-    st.table(
-        pd.DataFrame(
-            {"": [str(v) if v is not None else "—" for v in facts.values()]}, index=list(facts)
-        )
-    )
+    # st.table renders cells as Markdown: names (corpus, agent, tags …) go in as literal text.
+    st.table(literal_table(pd.DataFrame({"": [str(v) if v is not None else "—" for v in facts.values()]},
+                                        index=list(facts))))  # fmt: skip
 windows = data.segments(row.clip_id, model_key, row.track, float(row.duration_s))
 if not windows.empty:
     st.caption(f"Long recording: scored in {len(windows)} windows of 30 s (5 s overlap); its scores "

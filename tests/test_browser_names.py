@@ -78,3 +78,5 @@ def test_hostile_names_render_as_text_on_every_page(page, hostile_server, path):
         heading = heading.replace("\u200b", "")  # zero-width spaces keep autolinks text
         assert "[login](https://evil.example/login) **bold** $x^2$" in heading
         assert "\ufffdevil.wav" in heading
+        facts = page.locator("[data-testid='stTable']").first.inner_text().replace("\u200b", "")
+        assert CORPUS in facts  # the cells show the name as typed

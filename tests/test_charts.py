@@ -79,3 +79,16 @@ def test_heatmap_cells_show_share_and_n_and_mark_low_cells():
     assert figure.data[0].text.tolist() == [["50%<br>n=4 low"], ["25%<br>n=8"]]
     marks = figure.data[1]
     assert (list(marks.x), list(marks.y)) == (["2024-05-06"], ["ann"])
+
+
+def test_literal_table_shows_every_cell_and_label_as_typed():
+    """st.table renders its cells as Markdown: the audit log and a clip's facts go through this."""
+    from dashboard.text import literal, literal_table
+
+    hostile = "[corp](https://evil.example) **x**"
+    frame = pd.DataFrame({"detail": [hostile, None], "n": [3, 4]}, index=[hostile, "plain"])
+    shown = literal_table(frame)
+    assert list(shown.detail) == [literal(hostile), "—"]
+    assert list(shown.n) == ["3", "4"]
+    assert list(shown.index) == [literal(hostile), "plain"]
+    assert "\\[corp\\]" in shown.detail.iloc[0] and "\\*\\*x\\*\\*" in shown.detail.iloc[0]
