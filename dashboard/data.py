@@ -216,10 +216,6 @@ def cluster_profile(key: str, model_key: str) -> pd.DataFrame:
     return _cached("cluster_profile", key, model_key)
 
 
-def projection_job(key: str) -> Job | None:
-    return JOBS.get(key)
-
-
 def start_projection(principal: Principal, key: str, model_key: str, where: ClipFilter,
                      params: ProjectionParams) -> Job:  # fmt: skip
     """Compute a projection in a worker thread (core only); the page polls the returned job.

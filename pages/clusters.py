@@ -40,7 +40,7 @@ if n < 5:
 @st.fragment(run_every=1.0)
 def job_progress(job_key: str) -> None:
     """Polls the background job; reruns the whole page once the projection is stored."""
-    job = data.projection_job(job_key)
+    job = data.job(job_key)
     snap = job.snapshot()
     if snap.finished:
         if snap.error:
@@ -52,7 +52,7 @@ def job_progress(job_key: str) -> None:
 
 stored = data.projection_size(key)
 if stored == 0:
-    job = data.projection_job(key)
+    job = data.job(key)
     snap = job.snapshot() if job else None
     if snap is None or snap.finished:  # never computed, or the last attempt failed
         if snap is not None and snap.error:
@@ -73,7 +73,7 @@ if stored == 0:
     job_progress(key)
     st.stop()
 
-job = data.projection_job(key)
+job = data.job(key)
 result = job.snapshot().result if job else None
 if result is not None and result.silhouette:
     st.caption(f"k = {result.k} suggested by silhouette (cosine, on a sample of at most 10,000 "
