@@ -101,6 +101,10 @@ def cluster_mix(profile: pd.DataFrame) -> go.Figure:
     return fig
 
 
+# trend_heatmap's traces: the heatmap, the low-n frames, then the clickable cell markers.
+HEATMAP_CELLS_TRACE = 2
+
+
 def trend_heatmap(trends: pd.DataFrame, emotion: str) -> go.Figure:
     """Agents x periods: share of clips whose top emotion is `emotion`, with the share and n.
 

@@ -13,6 +13,7 @@ from core.errors import EmoScopeError
 from core.labels import EMOJI, EMOTIONS, SCORE_COLUMNS, UNTRAINED_LABEL
 from core.store import ClipFilter
 from dashboard import data, state
+from dashboard.charts import HEATMAP_CELLS_TRACE
 from dashboard.text import literal, plot_labels
 
 log = logging.getLogger(__name__)
@@ -202,8 +203,9 @@ def heatmap_cell(event, agents: list[str]) -> tuple[str, str] | None:
     A chart keeps its selection across reruns; only a click not yet acted on is returned, so a
     choice made later in the drill-down widgets is not overridden by an old click.
     """
-    points = [p for p in (event.selection.points if event else []) if p.get("curve_number") == 2]
-    if not points:  # only the cells trace (the third) of charts.trend_heatmap is clickable
+    points = event.selection.points if event else []
+    points = [p for p in points if p.get("curve_number") == HEATMAP_CELLS_TRACE]
+    if not points:
         st.session_state.pop("_heatmap_cell", None)
         return None
     by_label = dict(zip(plot_labels(agents), agents, strict=True))
