@@ -77,9 +77,10 @@ model = store.models().model_key[0]
 where = ClipFilter(tracks=("mix", "agent"))  # one track per recording: 100,000 points
 stages = []
 start = time.perf_counter()
-job = JobRegistry().start("bench", lambda progress: compute_projection(
+job = JobRegistry().start("bench", lambda progress: compute_projection(  # as data.start_projection
     store, model, where, ProjectionParams(),
-    lambda d, t, s: (stages.append([round(time.perf_counter() - start, 1), s]), progress(d, t, s))))
+    lambda d, t, s: (stages.append([round(time.perf_counter() - start, 1), s]), progress(d, t, s)),
+    isolated=True))
 renders = []
 while not job.snapshot().finished:
     for page in ("clips", "trends"):

@@ -218,7 +218,10 @@ def cluster_profile(key: str, model_key: str) -> pd.DataFrame:
 
 def start_projection(principal: Principal, key: str, model_key: str, where: ClipFilter,
                      params: ProjectionParams) -> Job:  # fmt: skip
-    """Compute a projection in a worker thread (core only); the page polls the returned job.
+    """Compute a projection in a background job; the page polls the returned job.
+
+    The job's thread reads and stores; the computing runs in a child process, so that it never
+    holds this server's GIL (core.projection_process).
 
     Analysts and admins only (PermissionDenied otherwise), checked here on the server.
     """
@@ -226,7 +229,10 @@ def start_projection(principal: Principal, key: str, model_key: str, where: Clip
     s = store()
     audit.record(s, principal.email, "projection", f"{model_key}, {audit.describe_filter(where)}")
     return JOBS.start(
-        key, lambda progress: clusters.compute_projection(s, model_key, where, params, progress)
+        key,
+        lambda progress: clusters.compute_projection(
+            s, model_key, where, params, progress, isolated=True
+        ),
     )
 
 

@@ -207,13 +207,12 @@ def test_sampling_is_deterministic_and_bounded():
     assert np.array_equal(sample_indices(50, 10_000), np.arange(50))
 
 
-def test_cluster_job_end_to_end(synth, monkeypatch):
+@pytest.mark.parametrize("isolated", [False, True], ids=["in-thread", "child-process"])
+def test_cluster_job_end_to_end(synth, isolated):
     from core import clusters
     from core.jobs import JobRegistry
 
-    monkeypatch.setattr(clusters, "SILHOUETTE_SAMPLE", 200)  # exercise the sampled paths
-    monkeypatch.setattr(clusters, "UMAP_FIT_SAMPLE", 300)
-    monkeypatch.setattr(clusters, "MINIBATCH_ABOVE", 100)
+    limits = clusters.Limits(silhouette_sample=200, umap_fit_sample=300, minibatch_above=100)
     store, key = synth
     where = ClipFilter()
     params = clusters.ProjectionParams(k=0, n_neighbors=10)
@@ -221,7 +220,8 @@ def test_cluster_job_end_to_end(synth, monkeypatch):
     registry = JobRegistry()
     job = registry.start(
         "p", lambda progress: clusters.compute_projection(
-            store, key, where, params, lambda d, t, s: (stages.append(s), progress(d, t, s))),
+            store, key, where, params, lambda d, t, s: (stages.append(s), progress(d, t, s)),
+            limits=limits, isolated=isolated),
     )  # fmt: skip
     assert registry.start("p", lambda progress: None) is job or job.snapshot().finished
     state = job.wait(300)
@@ -258,3 +258,22 @@ def test_a_failing_job_reports_its_error():
 
     state = JobRegistry().start("x", work).wait(10)
     assert state.finished and state.error == "too few clips" and state.done == 1
+
+
+def test_the_child_process_computes_what_the_thread_computes_and_relays_input_errors():
+    from core.clusters import Limits, ProjectionParams, cluster_and_map, normalised
+    from core.errors import InputError
+    from core.projection_process import cluster_and_map_in_child
+
+    rng = np.random.default_rng(5)
+    x = normalised(np.concatenate([rng.normal(c, 1.0, (40, 64)) for c in (-3, 0, 3)]))
+    params, limits = ProjectionParams(k=3, n_neighbors=8), Limits(minibatch_above=100)
+    stages = []
+    here = cluster_and_map(x, params, limits)
+    there = cluster_and_map_in_child(x, params, limits, lambda d, t, s: stages.append((d, s)))
+    assert there.k == here.k == 3 and there.silhouette == here.silhouette == {}
+    assert np.array_equal(there.clusters, here.clusters) and len(set(there.clusters)) == 3
+    np.testing.assert_allclose(there.xy, here.xy, rtol=1e-5)
+    assert [d for d, _ in stages] == [1, 2, 2] and stages[-1][1].startswith("projecting")
+    with pytest.raises(InputError, match="k = 500 must be between 2 and 119 for 120 clips"):
+        cluster_and_map_in_child(x, ProjectionParams(k=500), limits, lambda d, t, s: None)
