@@ -50,6 +50,7 @@ ACTIONS: dict[str, Role] = {
     "export": Role.VIEWER,
     "analyse": Role.ANALYST,
     "project": Role.ANALYST,
+    "local_model": Role.ADMIN,  # what a model folder holds is an admin's to vouch for
     "delete_corpus": Role.ADMIN,
     "manage_roles": Role.ADMIN,
     "read_audit": Role.ADMIN,
@@ -61,6 +62,7 @@ _ACTION_TEXT = {
     "export": "export data",
     "analyse": "upload and analyse recordings",
     "project": "compute projections",
+    "local_model": "analyse with a model from the server's models folder",
     "delete_corpus": "delete corpora",
     "manage_roles": "change roles",
     "read_audit": "read the audit log",

@@ -83,3 +83,13 @@ def period_length(period: str) -> pd.DateOffset:
     """The length of one trend period (for drilling down into a cell)."""
     return {"day": pd.DateOffset(days=1), "week": pd.DateOffset(weeks=1),
             "month": pd.DateOffset(months=1)}[period]  # fmt: skip
+
+
+def leading_emotion(trends: pd.DataFrame) -> str:
+    """The emotion that tops the most clips of a trends table (its shares weighted by n).
+
+    The Trends page opens on it: a fixed default such as "angry" drew an empty grid for a corpus
+    where that emotion never leads.
+    """
+    counts = trends[list(EMOTIONS)].mul(trends.n, axis=0).sum()
+    return str(counts.idxmax()) if counts.max() > 0 else EMOTIONS[0]

@@ -288,12 +288,15 @@ def start_analysis(principal: Principal, request: Analysis,
                    uploads: list[tuple[str, BinaryIO]]) -> str:  # fmt: skip
     """Score uploads into a corpus in a background job; the key the page polls it by.
 
-    Analysts and admins only: a viewer's attempt (a crafted rerun, a stale page) is refused here,
-    on the server, before anything starts. The files are read at the job's start (zips unpacked
+    Analysts and admins only, and a model from the server's models folder for admins only: a
+    lesser role's attempt (a crafted rerun, a stale page) is refused here, on the server, before
+    anything starts. The files are read at the job's start (zips unpacked
     to a temporary folder, removed at the end) and kept under the media folder for playback. The
     upload is audited and the run records its user.
     """
     require(principal, "analyse")
+    if request.model.startswith(LOCAL_PREFIX):
+        require(principal, "local_model")
     source, s = model_source(request.model), store()  # st.* calls stay in the script thread
     names = [name for name, _ in uploads]
 

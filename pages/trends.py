@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from core.aggregates import LOW_N, PERIODS, ClipQuery
-from core.analytics import period_length
+from core.analytics import leading_emotion, period_length
 from core.labels import EMOJI, EMOTIONS, SCORE_COLUMNS
 from dashboard import charts, data, state, widgets
 
@@ -25,14 +25,15 @@ period = a.radio(
     horizontal=True,
     key=state.key("period"),
 )
-emotion = b.selectbox("Emotion", EMOTIONS, index=EMOTIONS.index(state.get_str("focus", "angry", EMOTIONS)),
-                      format_func=lambda e: f"{EMOJI[e]} {e}", key=state.key("focus"))  # fmt: skip
-state.put(period=period, focus=emotion)
 trends = data.trends(model_key, where, period)
 if trends.empty:
     st.info("No clip of this selection has both an agent and a recording date. Add them with a "
             "manifest CSV or a path pattern such as `{agent}/{recorded_at}_*.wav`.")  # fmt: skip
     st.stop()
+focus = state.get_str("focus", leading_emotion(trends), EMOTIONS)
+emotion = b.selectbox("Emotion", EMOTIONS, index=EMOTIONS.index(focus),
+                      format_func=lambda e: f"{EMOJI[e]} {e}", key=state.key("focus"))  # fmt: skip
+state.put(period=period, focus=emotion)
 st.caption(
     f"Cells with fewer than {LOW_N} clips are marked “low” and framed in the heatmap (hollow points in the lines): shown, not hidden."
 )

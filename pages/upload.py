@@ -51,7 +51,8 @@ pattern = meta_right.text_input(
 ).strip()
 left, right = st.columns(2)
 corpus = left.text_input("Corpus", value="uploads").strip()
-choice = left.selectbox("Model", data.MODEL_CHOICES,
+offered = [m for m in data.MODEL_CHOICES if m != data.LOCAL_MODEL or visitor.may("local_model")]
+choice = left.selectbox("Model", offered,
                         format_func=lambda m: f"⚠️ {m} (random weights)" if m == data.TEST_MODEL else m)  # fmt: skip
 model = choice
 if choice == data.LOCAL_MODEL:  # a name from the server's models folder, never a typed path

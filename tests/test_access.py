@@ -43,7 +43,7 @@ def test_roles_are_ordered_and_parsed():
     ("role", "allowed"),
     [
         (Role.VIEWER, {"read", "export"}),
-        (Role.ANALYST, {"read", "export", "analyse", "project"}),
+        (Role.ANALYST, {"read", "export", "analyse", "project"}),  # not local_model
         (Role.ADMIN, set(ACTIONS)),
     ],
 )
@@ -283,16 +283,33 @@ def test_viewer_reads_and_exports_but_cannot_upload_or_compute(team_db, monkeypa
 
 def test_analyst_uploads_and_computes_but_has_no_admin_page(team_db, monkeypatch):
     from core import roles
+    from dashboard import data
 
     roles.set_role(Store(team_db), BOSS, "ana@team.test", Role.ANALYST)
     at = app(team_db, monkeypatch, signed_in("ana@team.test"), page="upload")
     assert at.get("file_uploader") and not at.info
+    model = next(s for s in at.selectbox if s.label == "Model")
+    assert len(model.options) == len(data.MODEL_CHOICES) - 1  # the models folder is for admins
+    assert data.LOCAL_MODEL not in model.options and data.HUB_MODELS[0] in model.options
     at.switch_page("../pages/clusters.py")
     at.run()
     assert [b.label for b in at.button if b.label == "Compute projection"]
     at.switch_page("../pages/admin.py")
     at.run()
     assert "ana@team.test has the analyst role: only admins" in at.warning[0].value and not at.table
+
+
+def test_an_admin_may_pick_a_model_from_the_models_folder(team_db, monkeypatch, tmp_path):
+    from dashboard import data
+
+    (tmp_path / "models" / "ours").mkdir(parents=True)
+    (tmp_path / "models" / "ours" / "config.yaml").write_text("model: Emotion2vec\n")
+    monkeypatch.setenv("EMOSCOPE_MODELS_DIR", str(tmp_path / "models"))
+    at = app(team_db, monkeypatch, signed_in("boss@team.test"), page="upload")
+    model = next(s for s in at.selectbox if s.label == "Model")
+    assert len(model.options) == len(data.MODEL_CHOICES) and data.LOCAL_MODEL in model.options
+    model.select(data.LOCAL_MODEL).run()
+    assert next(s for s in at.selectbox if s.label == "Model directory").options == ["ours"]
 
 
 def test_sign_out_ends_the_session(team_db, monkeypatch):
@@ -334,6 +351,11 @@ def test_guarded_actions_refuse_a_viewer_on_the_server(team_db, monkeypatch, tmp
     with pytest.raises(PermissionDenied, match="only analysts and above may upload and analyse"):
         data.start_analysis(viewer, request, [("x.wav", io.BytesIO(b"RIFF"))])
     assert not [k for k in JOBS._jobs if k.startswith("analyse-")]  # no job was started
+    analyst = Principal("a@team.test", Role.ANALYST)
+    local = data.Analysis(f"{data.LOCAL_PREFIX}mine", "sneaky", None, False, "mix", ())
+    with pytest.raises(PermissionDenied, match="only admins and above may analyse with a model from the server"):
+        data.start_analysis(analyst, local, [("x.wav", io.BytesIO(b"RIFF"))])
+    assert not [k for k in JOBS._jobs if k.startswith("analyse-")]
     with pytest.raises(PermissionDenied, match="may compute projections"):
         data.start_projection(viewer, "k", "m", ClipFilter(), ProjectionParams())
     with pytest.raises(PermissionDenied, match="only admins"):

@@ -316,6 +316,18 @@ def test_trends_page_every_focus_emotion(synth_db, monkeypatch, emotion):
     assert layout["title"]["text"] == f"share of {EMOJI[emotion]} {emotion} clips"
 
 
+def test_trends_page_opens_on_the_emotion_that_leads_the_selection(synth_db, monkeypatch):
+    from core.store import Store
+
+    store = Store(synth_db)
+    clips = store.clips(store.models().model_key[0])
+    dated = clips[clips.agent.notna() & clips.recorded_at.notna()]
+    leading = dated.top_label.value_counts().sort_index().idxmax()  # ties: the first by name
+    at = open_page("trends", synth_db, monkeypatch, period="week")
+    assert next(s for s in at.selectbox if s.label == "Emotion").value == leading
+    assert _param(at, "focus") == leading
+
+
 @pytest.mark.parametrize("k", [0, *range(2, 13)])
 def test_clusters_page_offers_every_k_without_computing(synth_db, monkeypatch, k):
     at = open_page("clusters", synth_db, monkeypatch, k=str(k))
