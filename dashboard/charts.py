@@ -105,6 +105,12 @@ def cluster_mix(profile: pd.DataFrame) -> go.Figure:
 HEATMAP_CELLS_TRACE = 2
 
 
+# Cells are labelled with share and n up to this many periods; wider grids leave cells too narrow
+# for the text (a year of weeks drew 1,560 overlapping labels and slowed the page in the browser),
+# so there the share and n are in each cell's hover.
+LABELLED_PERIODS = 24
+
+
 def trend_heatmap(trends: pd.DataFrame, emotion: str) -> go.Figure:
     """Agents x periods: share of clips whose top emotion is `emotion`, with the share and n.
 
@@ -121,7 +127,8 @@ def trend_heatmap(trends: pd.DataFrame, emotion: str) -> go.Figure:
     x = [p.strftime("%Y-%m-%d") for p in grid.columns]
     y = plot_labels(list(grid.index))
     fig = go.Figure(go.Heatmap(
-        z=grid.to_numpy(), x=x, y=y, text=text.to_numpy(), texttemplate="%{text}", zmin=0, zmax=1,
+        z=grid.to_numpy(), x=x, y=y, zmin=0, zmax=1,
+        **({"text": text.to_numpy(), "texttemplate": "%{text}"} if len(x) <= LABELLED_PERIODS else {}),
         colorscale=[[0, "#f7f7f7"], [1, COLORS[emotion]]], colorbar={"tickformat": ".0%"},
         hoverinfo="skip",
     ))  # fmt: skip

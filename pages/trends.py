@@ -43,6 +43,8 @@ if len(busiest) > HEATMAP_AGENTS:
     st.caption(f"Heatmap: the {HEATMAP_AGENTS} agents with the most clips of {len(busiest):,}; "
                "pick agents in the sidebar to see others.")  # fmt: skip
 heat = trends[trends.agent.isin(heat_agents)]
+if heat.period.nunique() > charts.LABELLED_PERIODS:
+    st.caption(f"More than {charts.LABELLED_PERIODS} periods: hover a cell for its share and n.")
 chart = charts.trend_heatmap(heat, emotion)
 event = st.plotly_chart(chart, key="heatmap", on_select="rerun", selection_mode="points")
 clicked = widgets.heatmap_cell(event, heat_agents)

@@ -81,6 +81,19 @@ def test_heatmap_cells_show_share_and_n_and_mark_low_cells():
     assert (list(marks.x), list(marks.y)) == (["2024-05-06"], ["ann"])
 
 
+def test_a_year_of_weeks_keeps_share_and_n_in_the_hover_not_on_the_cells():
+    periods = pd.date_range("2024-01-01", periods=charts.LABELLED_PERIODS + 1, freq="W-MON")
+    trends = pd.DataFrame({"agent": "ann", "period": periods, "angry": 0.5, "n": 10,
+                           "low_n": False})  # fmt: skip
+    figure = charts.trend_heatmap(trends, "angry")
+    assert figure.data[0].texttemplate is None and figure.data[0].text is None
+    cells = figure.data[charts.HEATMAP_CELLS_TRACE]
+    assert len(cells.x) == len(periods) and set(cells.text) == {"50%<br>n=10"}
+    assert "%{text}" in cells.hovertemplate
+    fewer = charts.trend_heatmap(trends.iloc[: charts.LABELLED_PERIODS], "angry")
+    assert fewer.data[0].texttemplate == "%{text}"
+
+
 def test_literal_table_shows_every_cell_and_label_as_typed():
     """st.table renders its cells as Markdown: the audit log and a clip's facts go through this."""
     from dashboard.text import literal, literal_table
