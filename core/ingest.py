@@ -238,7 +238,7 @@ class _Run:
 
     def _read_ahead(self, inputs, readers: ThreadPoolExecutor, ahead: queue.Queue, stop) -> None:
         """Producer thread: read and hash chunk by chunk, query the cache, queue decodes."""
-        seen: dict[str, str] = {}
+        seen: dict[str, tuple[str, str | None]] = {}
         try:
             for start in range(0, len(inputs), CHUNK_FILES):
                 # Read here, not in the pool: the pool's threads stay on decoding meanwhile.
@@ -252,7 +252,7 @@ class _Run:
         except BaseException as exc:  # handed to the scorer, which raises it in the caller
             _put(ahead, _Failed(exc), stop)
 
-    def _plan(self, read: FileRead, known, cached, seen: dict[str, str], readers):
+    def _plan(self, read: FileRead, known, cached, seen: dict, readers):
         """A finished Unit for failed, repeated and cached files; else a decode in the pool."""
         planned = plan_read(read, known, cached, seen, self.metadata, self.options)
         if isinstance(planned, Unit):
@@ -320,10 +320,11 @@ class _Run:
         return outcomes
 
 
-def plan_read(read: FileRead, known: dict, cached: set, seen: dict[str, str],
+def plan_read(read: FileRead, known: dict, cached: set, seen: dict,
               metadata: MetadataFn, options: ReadOptions) -> Unit | tuple[Metadata, set[str]]:  # fmt: skip
     """A finished Unit for a failed, repeated or cached file; else (metadata, tracks already
-    scored) for decode_unit. `seen` maps this run's clip ids to the first name they came under.
+    scored) for decode_unit. `seen` maps this run's clip ids to the first name (and label) they
+    came under.
     Shared by the local pipeline and the Ray driver (core.ray_ingest)."""
     name = read.item.name
     if read.error:
@@ -331,14 +332,22 @@ def plan_read(read: FileRead, known: dict, cached: set, seen: dict[str, str],
     meta = metadata(name)
     if read.clip_id in seen:
         return Unit(FileOutcome(name, "cached", read.clip_id,
-                                message=f"{name}: same audio as {seen[read.clip_id]}; stored once."))  # fmt: skip
-    seen[read.clip_id] = name
+                                message=repeat_message(name, meta, *seen[read.clip_id])))  # fmt: skip
+    seen[read.clip_id] = (name, meta.label)
     done = {t for c, t in cached if c == read.clip_id}
     stored = known.get(read.clip_id)
     roles = meta.roles or options.roles
     if stored and set(track_names(stored.channels, options.channel_mode, roles)) <= done:
         return cached_unit(read, stored, meta, options)
     return meta, done
+
+
+def repeat_message(name: str, meta: Metadata, first: str, first_label: str | None) -> str:
+    """What a file whose bytes this run already took in under another name is told."""
+    if meta.label == first_label:
+        return f"{name}: same audio as {first}; stored once."
+    return (f"{name}: same audio as {first}; stored once, labelled {first_label!r} as {first} is, "
+            f"so its own label {meta.label!r} is not used.")  # fmt: skip
 
 
 def finish_long(engine: Engine, unit: Unit, frames: bool, options: ReadOptions

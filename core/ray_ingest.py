@@ -274,7 +274,7 @@ class _RayRun:
 
     def _plan(self, inputs: Sequence[InputFile], progress: _Progress) -> list[Work]:
         """Hash and look up every input; commit the settled ones, return the files to score."""
-        seen: dict[str, str] = {}
+        seen: dict[str, tuple[str, str | None]] = {}
         works: list[Work] = []
         for start in range(0, len(inputs), CHUNK_FILES):
             reads = [read_file(item) for item in inputs[start : start + CHUNK_FILES]]

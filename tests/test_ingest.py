@@ -110,6 +110,23 @@ def test_the_same_file_twice_is_stored_once(tmp_path, engine):
     assert "same audio as a.wav" in summary.outcomes[1].message
 
 
+def test_the_same_audio_under_two_labels_says_which_label_is_kept(tmp_path, engine):
+    wave = speechlike(1.0)
+    for label in ("angry", "calm"):
+        (tmp_path / label).mkdir()
+        sf.write(tmp_path / label / "a.wav", wave, 16_000)
+    store = Store(tmp_path / "db" / "db.duckdb")
+    summary = ingest(
+        store, engine, collect([tmp_path]), "c", metadata=from_pattern("{label}/*.wav")
+    )
+    assert summary.outcomes[1].message == (
+        "calm/a.wav: same audio as angry/a.wav; stored once, labelled 'angry' as angry/a.wav "
+        "is, so its own label 'calm' is not used."
+    )
+    with store.reading() as con:
+        assert con.execute("SELECT label FROM clips").fetchall() == [("angry",)]
+
+
 def test_stereo_split_scores_each_channel(tmp_path, engine):
     stereo = np.stack([speechlike(2.0, 1), speechlike(2.0, 2)], axis=1)
     sf.write(tmp_path / "call.wav", stereo, 16_000)
