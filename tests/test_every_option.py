@@ -26,8 +26,8 @@ Frame curves
 - Emotions (multiselect): here, test_frames_every_emotion_alone
 - Compare with (selectbox, none or a clip): test_pages.test_frames_page_draws_curves_and_compares
 - aligned tracks (toggle on/off): test_url_roundtrip.test_frames_page_aligned_tracks_toggle
-- Jump to segment (selectbox): test_pages.test_long_recording_shows_its_segments_and_jumps_to_them
-  (lists every window)
+- Jump to segment (selectbox): here, test_frames_jump_to_every_segment (the player's start);
+  test_pages.test_long_recording_shows_its_segments_and_jumps_to_them (lists every window)
 Clusters
 - Clusters (k) (selectbox): test_pages.test_clusters_page_offers_every_k_without_computing
 - Colour by (selectbox): test_pages.test_clusters_page_computes_in_the_background_and_stores_a_projection
@@ -35,15 +35,16 @@ Agent trends
 - Period (radio): test_pages.test_trends_page_every_period
 - Emotion (selectbox): test_pages.test_trends_page_every_focus_emotion
 - Compare agents (multiselect): here, test_trends_compare_each_agent
-- Agent, Period starting (selectboxes): test_url_roundtrip.test_trends_page_period_emotion_comparison_and_drill_down,
-  test_url_roundtrip.test_an_overview_shift_opens_the_trends_drill_down_of_its_agent_and_period
+- Agent, Period starting (drill-down selectboxes): here, test_trends_drill_down_every_agent_and_period;
+  test_url_roundtrip.test_trends_page_period_emotion_comparison_and_drill_down
 Exports
 - every table x format (download buttons): test_pages.test_exports_page_offers_every_table_in_both_formats,
   test_exports.test_exports_of_one_selection_agree_row_for_row, test_browser_exports
 Model check
 - Corpus, Track (selectboxes): test_evaluate.test_page_picks_another_corpus_track_and_model
 - Show (radio counts/row-normalised): test_evaluate.test_page_counts_and_row_normalised_views
-- Your label, Model's top emotion (selectboxes): test_evaluate (the clips behind a cell)
+- Your label, Model's top emotion (selectboxes):
+  test_evaluate.test_page_lists_the_clips_of_a_cell_and_opens_one
 Admin
 - Show the newest, Action (selectboxes): test_access.test_admin_page_offers_every_audit_filter_and_size
 - Role (selectbox): test_access.test_admin_grants_each_role_and_it_takes_effect
@@ -64,6 +65,7 @@ import soundfile as sf
 from streamlit.testing.v1 import AppTest
 
 from core.labels import EMOTIONS, UNTRAINED_LABEL
+from core.records import SegmentRecord
 from core.store import ClipRecord, FileOutcome, ScoredTrack, Store
 from tests.test_pages import open_page, synth_db  # noqa: F401
 
@@ -301,3 +303,56 @@ def test_trends_compare_each_agent(small_db, monkeypatch):
         for chart in lines:
             names = {t.get("name") for t in json.loads(chart.proto.spec)["data"] if t.get("name")}
             assert names and all(agent in n for n in names), names
+
+
+@pytest.fixture(scope="module")
+def windows_db(tmp_path_factory) -> Path:
+    """One long recording (80 s, its audio on disk) with a frame curve and three scored windows."""
+    folder = tmp_path_factory.mktemp("windows")
+    audio = folder / "long-call.wav"
+    sf.write(audio, np.zeros(80 * 16_000, np.float32), 16_000)
+    store = Store(folder / "windows.duckdb")
+    store.register_model("m@1", "model-one", "1", 8, untrained=True)
+    rng = np.random.default_rng(5)
+    clip = ClipRecord("long", audio.name, str(audio), 80.0, 16_000, 1, "pcm_s16le", 100)
+    track = ScoredTrack("long", "mix", rng.dirichlet(np.ones(9)).astype(np.float32),
+                        rng.standard_normal(8).astype(np.float32),
+                        rng.standard_normal((4000, 9)).astype(np.float32))  # fmt: skip
+    windows = [SegmentRecord("long", "mix", i, 25.0 * i, min(25.0 * i + 30.0, 80.0),
+                             rng.dirichlet(np.ones(9)).astype(np.float32)) for i in range(3)]  # fmt: skip
+    run = store.start_run("calls", "m@1", 1)
+    store.write_batch(run, "calls", "m@1", 8, [clip], [track],
+                      [FileOutcome(audio.name, "scored", "long", 80.0)], windows)  # fmt: skip
+    store.finish_run(run)
+    return folder / "windows.duckdb"
+
+
+def test_frames_jump_to_every_segment(windows_db, monkeypatch):
+    at = open_page("frames", windows_db, monkeypatch)
+    jump = widget(at, "selectbox", "Jump to segment")
+    assert [o.split("  ")[0] for o in jump.options] == ["0:00.0 – 0:30.0", "0:25.0 – 0:55.0",
+                                                        "0:50.0 – 1:20.0"]  # fmt: skip
+    for segment, start in zip(range(3), [0, 25, 50], strict=True):
+        widget(at, "selectbox", "Jump to segment").set_value(segment).run()
+        assert not at.exception
+        assert at.get("audio")[0].proto.start_time == start  # the player starts at the window
+
+
+def test_trends_drill_down_every_agent_and_period(small_db, monkeypatch):
+    store = Store(small_db)
+    trends = store.trends("m@1", period="week")
+    at = open_page("trends", small_db, monkeypatch, model="m@1", period="week")
+    assert widget(at, "selectbox", "Agent").options == AGENTS
+    for agent in AGENTS:
+        widget(at, "selectbox", "Agent").set_value(agent).run()
+        mine = trends[trends.agent == agent]
+        periods = [p.strftime("%Y-%m-%d") for p in mine.period]
+        assert widget(at, "selectbox", "Period starting").options == periods
+        for period, n in zip(periods, mine.n, strict=True):
+            widget(at, "selectbox", "Period starting").set_value(period).run()
+            assert not at.exception
+            assert at.query_params["da"] in (agent, [agent])
+            cell = at.dataframe[0].value  # the drill-down's clip list
+            start = pd.Timestamp(period)
+            assert len(cell) == n
+            assert cell.recorded_at.between(start, start + pd.Timedelta(days=7), "left").all()
