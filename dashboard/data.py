@@ -28,6 +28,7 @@ from core.errors import InputError, ModelDownloadError, ModelLoadError
 from core.jobs import JOBS, Job
 from core.model import Engine, load_engine
 from core.store import ClipFilter, Store, resolve_db_path
+from core.store_check import quick_check
 from core.testmodel import make_test_model
 
 TEST_MODEL = "untrained test model"
@@ -297,6 +298,9 @@ def start_analysis(principal: Principal, request: Analysis,
     require(principal, "analyse")
     if request.model.startswith(LOCAL_PREFIX):
         require(principal, "local_model")
+    # A damaged file is refused now, as `core ingest` does, not after the model was downloaded
+    # and loaded only to fail at the first write (StoreError: the page shows it in one line).
+    quick_check(store().path)
     source, s = model_source(request.model), store()  # st.* calls stay in the script thread
     names = [name for name, _ in uploads]
 

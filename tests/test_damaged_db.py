@@ -246,3 +246,62 @@ def test_healthy_files_in_many_shapes_pass(tmp_path):
         con.close()
         quick_check(path)
     assert damaged_blocks(path)[1] == []
+
+
+DATA_TABLES = ("clips", "frame_curves", "predictions", "embeddings_d16", "ingest_files",
+               "ingest_runs", "corpora", "models")  # fmt: skip
+
+
+@pytest.mark.parametrize("page", ["overview", "clips", "frames", "clusters", "trends", "exports",
+                                  "model_check", "admin"])  # fmt: skip
+def test_every_page_meets_damage_in_one_line(clean_db, tmp_path, monkeypatch, page):
+    """The issue's words: every page shows a one-line error naming the file and what to do, and
+    no traceback. Every table's blocks are damaged, so whatever a page reads first meets it.
+    (Upload reads nothing until Analyse is clicked: the next test.)"""
+    copy = tmp_path / "team.duckdb"
+    shutil.copy(clean_db, copy)
+    at = open_app(copy, monkeypatch, page)  # opened and checked while clean
+    assert not at.exception and not at.error
+    for table in DATA_TABLES:  # then the disk fails under the running app
+        for block in blocks_of(copy, table):
+            overwrite_block(copy, block)
+    os.utime(copy)  # a new file version: cached reads are not reused
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [e.value.split(" (")[0] for e in at.error] == ["Database team.duckdb is damaged"]
+    line = at.error[0].value
+    assert line.endswith("; restore it from a backup, or move it aside to start a new database; "
+                         "`python -m core info` shows what is damaged.")  # fmt: skip
+    assert "\n" not in line and str(tmp_path) not in line
+
+
+def test_analysing_into_a_damaged_file_is_refused_in_one_line_before_the_model_loads(
+    clean_db, tmp_path, monkeypatch
+):
+    """The Upload page reads nothing from the database; Analyse writes to it. The click is
+    refused at once, in one line naming the file (not its folder), and no job starts: a hub
+    model would otherwise be downloaded and loaded only to fail at the first write."""
+    import io
+
+    import soundfile as sf
+
+    from core.jobs import JOBS
+    from dashboard import data
+
+    copy, block = damaged_copy(clean_db, tmp_path)
+    at = open_app(copy, monkeypatch, "upload")
+    assert not at.exception and not at.error
+    before = set(JOBS._jobs)
+    wav = io.BytesIO()
+    sf.write(wav, np.zeros(16_000, np.float32), 16_000, format="WAV")
+    at.file_uploader[0].set_value(("call.wav", wav.getvalue(), "audio/wav"))
+    next(s for s in at.selectbox if s.label == "Model").set_value(data.TEST_MODEL).run()
+    next(b for b in at.button if b.label == "Analyse").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [e.value for e in at.error] == [
+        f"team.duckdb is damaged: 1 block(s) fail their checksum (block {block}); nothing was "
+        "written. Restore it from a backup, or move it aside to start a new database; "
+        "`python -m core info` shows what is damaged."
+    ]
+    assert set(JOBS._jobs) == before  # nothing started
+    assert not (tmp_path / "test-model").exists()  # the model was not even written
