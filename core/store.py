@@ -122,6 +122,12 @@ class Store(StoreReads):
         if self.file_stamp() != self._verified:
             quick_check(self.path)
 
+    def check_writable(self) -> None:
+        """Refuse a damaged file now (StoreError naming it), before long work that ends in a
+        write: an analysis must not load or download a model only to fail at its first batch."""
+        self._check_before_write()
+        self._verified = self.file_stamp()
+
     @contextlib.contextmanager
     def writing(self) -> Iterator:
         """A connection inside one transaction: all of it commits, or none of it does."""

@@ -28,7 +28,6 @@ from core.errors import InputError, ModelDownloadError, ModelLoadError
 from core.jobs import JOBS, Job
 from core.model import Engine, load_engine
 from core.store import ClipFilter, Store, resolve_db_path
-from core.store_check import quick_check
 from core.testmodel import make_test_model
 
 TEST_MODEL = "untrained test model"
@@ -298,9 +297,6 @@ def start_analysis(principal: Principal, request: Analysis,
     require(principal, "analyse")
     if request.model.startswith(LOCAL_PREFIX):
         require(principal, "local_model")
-    # A damaged file is refused now, as `core ingest` does, not after the model was downloaded
-    # and loaded only to fail at the first write (StoreError: the page shows it in one line).
-    quick_check(store().path)
     source, s = model_source(request.model), store()  # st.* calls stay in the script thread
     names = [name for name, _ in uploads]
 
@@ -324,6 +320,11 @@ def _analyse(s: Store, source: str, request: Analysis, uploads, user: str, progr
     """The analysis job's work (worker thread: core only, no st.*)."""
     from core.ingest import ingest
 
+    # A damaged file is refused first, as `core ingest` does, not after a model was downloaded
+    # and loaded only to fail at the first write. Checking an 11 GB file takes seconds: here,
+    # in the job, never in the page's script run.
+    progress(0, 1, "Checking the database…")
+    s.check_writable()
     progress(0, 1, f"Loading the model {source.rsplit('/', 1)[-1]}…")
     scorer = engine(source, lambda size: progress(
         0, 1, f"Downloading {source} (first use only): {size / 1e6:,.0f} MB so far…"))  # fmt: skip
@@ -333,6 +334,12 @@ def _analyse(s: Store, source: str, request: Analysis, uploads, user: str, progr
                       channel_roles=request.roles, media_dir=s.path.parent / "media",
                       user_name=user, on_progress=lambda done, total, secs: progress(
                           done, total, f"{done}/{total} files · {secs:.1f} s of audio"))  # fmt: skip
+
+
+def for_visitor(message: str) -> str:
+    """A core message as a visitor may read it: the database by its name, never its folder."""
+    path = store().path
+    return message.replace(str(path), path.name)
 
 
 def job(key: str) -> Job | None:

@@ -144,10 +144,7 @@ def run_safely(action: Callable[[], object]) -> object | None:
     try:
         return action()
     except EmoScopeError as exc:
-        # Core names the database by its full path (right for the CLI); a visitor sees only
-        # its name, as in dashboard/app.py: the server's folders stay private.
-        path = data.store().path
-        st.error(str(exc).replace(str(path), path.name))
+        st.error(data.for_visitor(str(exc)))  # core names the file by its path, for the CLI
     except Exception:
         log.exception("unexpected error")
         st.error("Something went wrong inside EmoScope; the details are in the server log.")

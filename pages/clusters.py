@@ -44,7 +44,7 @@ def job_progress(job_key: str) -> None:
     snap = job.snapshot()
     if snap.finished:
         if snap.error:
-            st.error(snap.error)
+            st.error(data.for_visitor(snap.error))
             return
         st.rerun(scope="app")
     st.progress(snap.fraction, f"{snap.stage} · {snap.elapsed_s:.0f} s")
@@ -56,7 +56,7 @@ if stored == 0:
     snap = job.snapshot() if job else None
     if snap is None or snap.finished:  # never computed, or the last attempt failed
         if snap is not None and snap.error:
-            st.error(snap.error)
+            st.error(data.for_visitor(snap.error))
         st.info(f"This selection ({n:,} clips) has no stored projection for these parameters "
                 "yet. Computing runs in the background; other pages stay usable.")  # fmt: skip
         visitor = auth.principal()

@@ -108,7 +108,7 @@ def analysis_progress(key: str, run_granularity: str) -> None:
     if snap is None or snap.finished:
         st.session_state.pop("analysis", None)
         if snap is not None and snap.error:
-            st.session_state["analysis_error"] = snap.error
+            st.session_state["analysis_error"] = data.for_visitor(snap.error)
         elif snap is not None:
             st.session_state["last_run"] = (snap.result, run_granularity)
         st.rerun(scope="app")
