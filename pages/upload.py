@@ -33,9 +33,12 @@ def results_list(summary, ok) -> None:
 
 st.title("⬆️ Upload & analyse")
 visitor = auth.refuse_unless("analyse")  # hidden from viewers; data.analyse refuses them too
+# A new key once an analysis has ended empties the uploader: Streamlit then drops the uploaded
+# bytes it holds for this session, so the server's memory comes back after every upload.
 uploads = st.file_uploader("Recordings (WAV, MP3, M4A, FLAC, OGG, OPUS, WEBM) or a zip of them",
                            type=[e.lstrip(".") for e in audio.SUPPORTED_EXTENSIONS] + ["zip"],
-                           accept_multiple_files=True)  # fmt: skip
+                           accept_multiple_files=True,
+                           key=f"uploads-{st.session_state.get('uploads_done', 0)}")  # fmt: skip
 st.caption(f"Up to {st.get_option('server.maxUploadSize')} MB per file (server.maxUploadSize). "
            "A file marked in red was not uploaded: hover over it for the reason.")  # fmt: skip
 meta_left, meta_right = st.columns(2)
@@ -107,10 +110,11 @@ def analysis_progress(key: str, run_granularity: str) -> None:
     snap = job.snapshot() if job else None
     if snap is None or snap.finished:
         st.session_state.pop("analysis", None)
-        if snap is not None and snap.error:
+        if snap is not None and snap.error:  # the files stay, to try again
             st.session_state["analysis_error"] = data.for_visitor(snap.error)
         elif snap is not None:
             st.session_state["last_run"] = (snap.result, run_granularity)
+            st.session_state["uploads_done"] = st.session_state.get("uploads_done", 0) + 1
         st.rerun(scope="app")
     st.progress(snap.fraction, f"{snap.stage} · {snap.elapsed_s:.0f} s")
     st.caption("Analysing in the background: other pages stay usable, and the results show here.")

@@ -126,6 +126,12 @@ def upload_and_analyse(page, server, files: list[Path], corpus: str, pattern: st
                        wait: bool = True) -> None:  # fmt: skip
     """Fill the upload page as a user would, with the untrained test model, and run it
     (`wait`: until its results show)."""
+    fill_upload(page, server, files, corpus, pattern)
+    analyse(page, wait)
+
+
+def fill_upload(page, server, files: list[Path], corpus: str, pattern: str = "") -> None:
+    """Open the upload page, choose the files, corpus, pattern and the untrained test model."""
     page.goto(f"{server}/upload")
     settle(page)
     page.locator("[data-testid='stFileUploaderDropzoneInput']").first.set_input_files(
@@ -140,6 +146,10 @@ def upload_and_analyse(page, server, files: list[Path], corpus: str, pattern: st
     page.locator("[data-testid='stSelectbox']").filter(has_text="Model").click()
     page.get_by_role("option", name="untrained test model").click()
     settle(page)
+
+
+def analyse(page, wait: bool = True) -> None:
+    """Click Analyse (`wait`: until the results show)."""
     page.get_by_role("button", name="Analyse").click()
     if wait:
         page.get_by_text("Processing log").wait_for(timeout=240_000)
@@ -245,7 +255,7 @@ def test_an_upload_over_the_size_limit_is_refused_and_the_rest_analysed(page, tm
     server = start_server(tmp_path, tmp_path / "limit.duckdb", "--server.maxUploadSize", "1")
     url = next(server)
     try:
-        upload_and_analyse(page, url, [big, good], "limited")
+        fill_upload(page, url, [big, good], "limited")
         refused = page.locator("[data-testid='stFileChip'][aria-invalid='true']")
         assert refused.count() == 1
         assert refused.get_attribute("aria-label").startswith(big.name)
@@ -253,6 +263,9 @@ def test_an_upload_over_the_size_limit_is_refused_and_the_rest_analysed(page, tm
             refused.get_by_role("alert").text_content() == "Error: File must be 1.0MB or smaller."
         )
         assert "Up to 1 MB per file" in page.inner_text("body")  # the limit, before any upload
+        analyse(page)
+        # Done: the uploader is empty again, so the server no longer holds the uploaded bytes.
+        page.wait_for_function("() => !document.querySelector(\"[data-testid='stFileChip']\")")
         log = page.locator("[data-testid='stCode']").text_content()  # in a closed expander
         assert good.name in log and big.name not in log
         assert (
