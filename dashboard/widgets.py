@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, time, timedelta
 
 import pandas as pd
@@ -215,3 +215,20 @@ def heatmap_cell(event, agents: list[str]) -> tuple[str, str] | None:
         return None
     st.session_state["_heatmap_cell"] = cell
     return cell
+
+
+def forget_uploads(file_ids: Sequence[str]) -> None:
+    """Drop analysed uploads' bytes from the server.
+
+    Streamlit keeps every uploaded file in memory until the session ends, even once its uploader
+    is gone (bench/upload_memory.py: the server grew by each round's zip). Its own chat input
+    removes files after use the same way.
+    """
+    from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    if ctx is None or not isinstance(ctx.uploaded_file_mgr, MemoryUploadedFileManager):
+        return
+    for file_id in file_ids:
+        ctx.uploaded_file_mgr.remove_file(session_id=ctx.session_id, file_id=file_id)

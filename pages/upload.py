@@ -33,8 +33,8 @@ def results_list(summary, ok) -> None:
 
 st.title("⬆️ Upload & analyse")
 visitor = auth.refuse_unless("analyse")  # hidden from viewers; data.analyse refuses them too
-# A new key once an analysis has ended empties the uploader: Streamlit then drops the uploaded
-# bytes it holds for this session, so the server's memory comes back after every upload.
+# Once an analysis has succeeded, the uploader gets a new key (it shows empty) and the files'
+# bytes are dropped from the server (widgets.forget_uploads): memory comes back after an upload.
 uploads = st.file_uploader("Recordings (WAV, MP3, M4A, FLAC, OGG, OPUS, WEBM) or a zip of them",
                            type=[e.lstrip(".") for e in audio.SUPPORTED_EXTENSIONS] + ["zip"],
                            accept_multiple_files=True,
@@ -99,6 +99,7 @@ if st.button("Analyse", type="primary",
         )
         if key:
             st.session_state["analysis"] = (key, granularity)
+            st.session_state["analysis_files"] = [u.file_id for u in uploads]
             st.session_state.pop("last_run", None)
             st.rerun()
 
@@ -115,6 +116,7 @@ def analysis_progress(key: str, run_granularity: str) -> None:
         elif snap is not None:
             st.session_state["last_run"] = (snap.result, run_granularity)
             st.session_state["uploads_done"] = st.session_state.get("uploads_done", 0) + 1
+            widgets.forget_uploads(st.session_state.pop("analysis_files", []))
         st.rerun(scope="app")
     st.progress(snap.fraction, f"{snap.stage} · {snap.elapsed_s:.0f} s")
     st.caption("Analysing in the background: other pages stay usable, and the results show here.")

@@ -34,6 +34,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+SERVER_PIDS: dict[str, int] = {}  # URL -> process id of each running server (memory benchmarks)
+
+
 def start_server(folder: Path, db: Path, *options: str) -> Iterator[str]:
     """The dashboard over `db` on a free localhost port; yields its URL, stops it afterwards."""
     port = free_port()
@@ -60,7 +63,9 @@ def start_server(folder: Path, db: Path, *options: str) -> Iterator[str]:
                     "streamlit did not start:\n" + (folder / "server.log").read_text()[-3000:]
                 )
             time.sleep(0.5)
+    SERVER_PIDS[url] = process.pid
     yield url
+    SERVER_PIDS.pop(url, None)
     process.terminate()
     process.wait(timeout=20)
 
@@ -146,6 +151,11 @@ def fill_upload(page, server, files: list[Path], corpus: str, pattern: str = "")
     page.locator("[data-testid='stSelectbox']").filter(has_text="Model").click()
     page.get_by_role("option", name="untrained test model").click()
     settle(page)
+
+
+def wait_until_the_uploader_is_empty(page) -> None:
+    """After an analysis the uploader is emptied (the server drops the files); wait for it."""
+    page.wait_for_function("() => !document.querySelector(\"[data-testid='stFileChip']\")")
 
 
 def analyse(page, wait: bool = True) -> None:
@@ -265,7 +275,7 @@ def test_an_upload_over_the_size_limit_is_refused_and_the_rest_analysed(page, tm
         assert "Up to 1 MB per file" in page.inner_text("body")  # the limit, before any upload
         analyse(page)
         # Done: the uploader is empty again, so the server no longer holds the uploaded bytes.
-        page.wait_for_function("() => !document.querySelector(\"[data-testid='stFileChip']\")")
+        wait_until_the_uploader_is_empty(page)
         log = page.locator("[data-testid='stCode']").text_content()  # in a closed expander
         assert good.name in log and big.name not in log
         assert (
