@@ -119,7 +119,7 @@ def assert_same_state(page, browser, ready: str) -> dict:
     return here
 
 
-def pick(tab, label: str, option: str | re.Pattern) -> None:
+def pick(tab, label: str, option: str) -> None:
     """Choose an option of the selectbox labelled `label` in the main area, as a user does."""
     box = tab.locator("[data-testid='stMain'] [data-testid='stSelectbox']").filter(
         has=tab.get_by_text(label, exact=True)
@@ -137,7 +137,7 @@ def pick(tab, label: str, option: str | re.Pattern) -> None:
     settle(tab)
 
 
-def drop_last_chip(tab, where, label: str) -> None:
+def drop_last_chip(tab, where: str, label: str) -> None:
     """Remove the last chosen item of a multiselect with Backspace, as a keyboard user does."""
     field = tab.locator(f"{where} [data-testid='stMultiSelect']").filter(has_text=label)
     field.locator("input").click()
@@ -231,8 +231,8 @@ def test_a_copied_overview_url_shows_the_same_period(page, server, seeded_model,
 
 
 def test_a_copied_clips_url_keeps_the_sidebar_filters(page, server, seeded_model, browser):
-    """Sidebar filters, search and sort (the search/sort/order case alone is in
-    test_browser_navigation); the page number is kept too (page 1: 12 clips fill no page)."""
+    """Sidebar filters with search and sort (search, sort and order alone are in
+    test_browser_navigation). Not the page number: the seeded 12 clips fill one page of 500."""
     page.goto(f"{server}/clips?model={seeded_model}")
     settle(page)
     choose(page, "[data-testid='stSidebar']", "Agent", "alice", "bob")  # carol is left out
