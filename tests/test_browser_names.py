@@ -1,12 +1,18 @@
-"""Hostile names through every page in Chromium: shown as typed, never a link or markup (#14)."""
+"""Hostile names through every page in Chromium: shown as typed, never a link or markup (#14).
+
+File, agent, corpus, speaker, tag, track-role and label names are all hostile, and an audit row
+carries them too, so the Model check and Admin pages are covered along with the other seven.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from urllib.parse import quote
 
 import numpy as np
 import pytest
 
+from core.audit import record
 from core.columns import BatchColumns
 from core.records import ClipRecord, FileOutcome, ScoredTrack
 from core.store import Store
@@ -24,6 +30,12 @@ pytestmark = pytest.mark.browser
 FILE = "[login](https://evil.example/login) **bold** $x^2$ \u202eevil.wav"
 AGENT = "<a href='https://evil.example/agent'>agent</a>"
 CORPUS = "[corp](https://evil.example/corpus)"
+SPEAKER = "<b>bold</b> [spk](https://evil.example/speaker)"
+TAG = "**bold** <a href='https://evil.example/tag'>tag</a>"
+ROLE = "<b>agent</b>"  # a split call's track, named by its channel role
+LABEL = "[anger](https://evil.example/label) <b>bold</b>"  # maps to no class: named in a warning
+# The other clips carry labels that map to classes, so the confusion matrix has cells.
+LABELS = (LABEL, "angry", "sad", "happy")
 # Each page, and what it shows once its script has run to the end with these names in it.
 PAGES = {
     "": ".js-plotly-plot",  # Overview: the emotion mix
@@ -33,12 +45,26 @@ PAGES = {
     "clusters": "[data-testid='stButton']",  # Compute projection
     "trends": ".js-plotly-plot",  # the heatmap, agents on its axis
     "exports": "[data-testid='stButton'], [data-testid='stDownloadButton']",
+    "check": ".js-plotly-plot",  # the confusion matrix
+    "admin": "[data-testid='stTable']",  # the audit log
 }
+# Markup that a hostile name would make if it were rendered: Markdown/HTML bold in the page,
+# Plotly's <b> (a bold tspan) in charts.
+MARKUP = (
+    "strong:text-is('bold'), b:text-is('bold'), b:text-is('agent'), strong:text-is('agent'),"
+    " tspan[style*='bold']:text-is('agent'), tspan[style*='bold']:text-is('bold')"
+)
+
+
+def shown(locator) -> str:
+    """A locator's text without the zero-width spaces that keep autolinks plain text."""
+    return locator.inner_text().replace("\u200b", "")
 
 
 @pytest.fixture(scope="module")
 def hostile_server(tmp_path_factory):
-    """The dashboard over a database whose file, agent and corpus names are hostile."""
+    """The dashboard over a database whose file, agent, corpus, speaker, tag, role and label
+    names are hostile; clip 1 is a split call with a hostile role track; one audit row."""
     folder = tmp_path_factory.mktemp("hostile")
     store = Store(folder / "emoscope.duckdb")
     store.register_model("hostile@1", "hostile", "1", 4, untrained=True)
@@ -49,16 +75,22 @@ def hostile_server(tmp_path_factory):
     for i in range(8):
         name = FILE if i == 0 else f"clip{i}.wav"
         clip_id = f"{i:064x}"
-        clips.append(ClipRecord(clip_id, name, None, 2.0, 16_000, 1, "pcm_s16le", 64_000,
-                                agent=AGENT if i % 2 else "bob",
-                                recorded_at=start + timedelta(days=7 * (i // 2))))  # fmt: skip
-        logits = rng.standard_normal((100, 9)).astype(np.float32)
-        scores = np.exp(logits.mean(0)) / np.exp(logits.mean(0)).sum()
-        tracks.append(ScoredTrack(clip_id, "mix", scores.astype(np.float32),
-                                  rng.standard_normal(4).astype(np.float32), logits))  # fmt: skip
+        split = i == 1
+        clips.append(ClipRecord(clip_id, name, None, 2.0, 16_000, 2 if split else 1, "pcm_s16le",
+                                64_000, agent=AGENT if i % 2 else "bob",
+                                recorded_at=start + timedelta(days=7 * (i // 2)),
+                                speaker=SPEAKER, tags=(TAG, "plain"),
+                                label=LABELS[i % len(LABELS)]))  # fmt: skip
+        for track in (ROLE, "customer") if split else ("mix",):
+            logits = rng.standard_normal((100, 9)).astype(np.float32)
+            scores = np.exp(logits.mean(0)) / np.exp(logits.mean(0)).sum()
+            tracks.append(ScoredTrack(clip_id, track, scores.astype(np.float32),
+                                      rng.standard_normal(4).astype(np.float32), logits))  # fmt: skip
         outcomes.append(FileOutcome(name, "scored", clip_id, 2.0))
     store.write_columns(run, CORPUS, "hostile@1", 4, BatchColumns.of(4, clips, tracks, outcomes))
     store.finish_run(run)
+    # What an ingest of these files would log: the Admin page shows the detail in its table.
+    record(store, "anonymous", "ingest", f"corpus {CORPUS}: {FILE}, {AGENT}, {SPEAKER}, {ROLE}")
     yield from start_server(folder, store.path)
 
 
@@ -71,12 +103,43 @@ def test_hostile_names_render_as_text_on_every_page(page, hostile_server, path):
     no_exception(page)
     shoot(page, f"hostile-{path or 'overview'}")
     assert page.locator("a[href*='evil.example']").count() == 0  # HTML, Markdown or SVG links
-    assert page.locator("strong:text-is('bold'), b:text-is('bold')").count() == 0
+    assert page.locator(MARKUP).count() == 0
     assert "\u202e" not in page.inner_text("body")  # the override never reaches the screen
     if path == "clips":  # the clip's heading shows its name as typed, override neutralised
         heading = page.locator("h3").filter(has_text="login").first.inner_text()
         heading = heading.replace("\u200b", "")  # zero-width spaces keep autolinks text
         assert "[login](https://evil.example/login) **bold** $x^2$" in heading
         assert "\ufffdevil.wav" in heading
-        facts = page.locator("[data-testid='stTable']").first.inner_text().replace("\u200b", "")
+        facts = shown(page.locator("[data-testid='stTable']").first)
         assert CORPUS in facts  # the cells show the name as typed
+        assert SPEAKER in facts and f"{TAG}, plain" in facts
+    if path == "check":  # the hostile label maps to no class; the warning names it as typed
+        warning = shown(page.locator("[data-testid='stAlert']").filter(has_text="map to no class"))
+        assert f"{LABEL} (2)" in warning
+    if path == "admin":  # the audit row's detail, as typed
+        audit = shown(page.locator("[data-testid='stTable']").first)
+        assert f"corpus {CORPUS}: " in audit and f"{AGENT}, {SPEAKER}, {ROLE}" in audit
+        assert "\ufffdevil.wav" in audit
+
+
+@pytest.mark.parametrize("path", ["clips", "frames"])
+def test_a_hostile_track_role_renders_as_text(page, hostile_server, path):  # noqa: F811
+    """A split call's track named "<b>agent</b>": the Clips heading and the Frame curves'
+    choice and aligned-track titles show the role as typed, never bold."""
+    page.goto(f"{hostile_server}/{path}?clip={1:064x}&track={quote(ROLE)}")
+    page.wait_for_selector("h3:has-text('clip1.wav')" if path == "clips" else ".js-plotly-plot")
+    settle(page)
+    no_exception(page)
+    shoot(page, f"hostile-role-{path}")
+    assert page.locator(MARKUP).count() == 0
+    assert page.locator("a[href*='evil.example']").count() == 0
+    if path == "clips":
+        assert shown(page.locator("h3").filter(has_text="clip1.wav").first) == f"clip1.wav · {ROLE}"
+    else:
+        clip = page.locator("[data-testid='stSelectbox']").filter(
+            has=page.get_by_text("Clip", exact=True)
+        )
+        assert clip.locator("input").input_value() == f"clip1.wav · {ROLE} ({CORPUS})"
+        titles = page.locator(".js-plotly-plot .annotation-text")  # the aligned tracks' titles
+        titles.first.wait_for()
+        assert sorted(titles.all_text_contents()) == sorted([ROLE, "customer"])
