@@ -67,7 +67,11 @@ def start_server(folder: Path, db: Path, *options: str) -> Iterator[str]:
     yield url
     SERVER_PIDS.pop(url, None)
     process.terminate()
-    process.wait(timeout=20)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:  # never leave a server behind, even a stuck one
+        process.kill()
+        process.wait(timeout=20)
 
 
 @pytest.fixture(scope="module")
