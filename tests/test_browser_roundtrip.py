@@ -158,6 +158,15 @@ def choose(tab, where: str, label: str, *options: str) -> None:
     tab.keyboard.press("Escape")
 
 
+def nudge_slider(tab, label: str, key: str, times: int, wanted: str) -> None:
+    """Move a slider by keyboard, as a user can, until the URL holds `wanted`."""
+    tab.locator("[data-testid='stSlider']").filter(has_text=label).get_by_role("slider").focus()
+    for _ in range(times):
+        tab.keyboard.press(key)
+    url_matches(tab, wanted)
+    settle(tab)
+
+
 def widget(state: dict, label: str, where: str = "main") -> tuple[str, str]:
     """The shown text and the inputs' values of the widget labelled `label`."""
     [found] = [(t, v) for w, name, t, v in state["widgets"] if w == where and name == label]
@@ -259,20 +268,8 @@ def test_a_copied_clusters_url_shows_the_same_k_colour_and_umap_settings(
     pick(page, "Colour by", "agent")
     url_matches(page, "color=agent")
     # Sliders by keyboard: neighbours 15 -> 12, min distance 0.10 -> 0.12.
-    page.locator("[data-testid='stSlider']").filter(has_text="neighbours").get_by_role(
-        "slider"
-    ).focus()
-    for _ in range(3):
-        page.keyboard.press("ArrowLeft")
-    url_matches(page, "nn=12")
-    settle(page)
-    page.locator("[data-testid='stSlider']").filter(has_text="min distance").get_by_role(
-        "slider"
-    ).focus()
-    for _ in range(2):
-        page.keyboard.press("ArrowRight")
-    url_matches(page, "md=0.12")
-    settle(page)
+    nudge_slider(page, "neighbours", "ArrowLeft", 3, "nn=12")
+    nudge_slider(page, "min distance", "ArrowRight", 2, "md=0.12")
     page.get_by_role("button", name="Compute projection").click()
     page.get_by_text("Cluster profiles").wait_for(timeout=240_000)
     state = assert_same_state(page, browser, "[data-testid='stDataFrame']")

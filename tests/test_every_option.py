@@ -142,55 +142,44 @@ def test_sidebar_every_model(small_db, monkeypatch):
     assert set(every_clip(small_db, "m@2").corpus) == {"south"}  # the two models differ
 
 
+def only_rows_of(at, small_db, label: str, column: str, value: str):
+    """Pick `value` alone in the sidebar's `label` filter; the table holds exactly its rows."""
+    widget(at.sidebar, "multiselect", label).set_value([value]).run()
+    assert not at.exception
+    expected = every_clip(small_db, "m@1")
+    expected = expected[expected[column] == value]
+    table = at.dataframe[0].value
+    assert len(table) == len(expected) > 0 and set(table[column]) == {value}
+    return expected
+
+
 @pytest.mark.parametrize("corpus", list(CORPORA))
 def test_sidebar_every_corpus(small_db, monkeypatch, corpus):
     at = open_page("clips", small_db, monkeypatch, model="m@1")
-    widget(at.sidebar, "multiselect", "Corpus").set_value([corpus]).run()
-    assert not at.exception
-    expected = every_clip(small_db, "m@1")
-    expected = expected[expected.corpus == corpus]
-    table = at.dataframe[0].value
-    assert len(table) == len(expected) > 0 and set(table.corpus) == {corpus}
+    only_rows_of(at, small_db, "Corpus", "corpus", corpus)
     assert at.query_params["corpus"] in (corpus, [corpus])
 
 
 @pytest.mark.parametrize("agent", AGENTS)
 def test_sidebar_every_agent(small_db, monkeypatch, agent):
     at = open_page("clips", small_db, monkeypatch, model="m@1")
-    agents = widget(at.sidebar, "multiselect", "Agent")
     counts = every_clip(small_db, "m@1").drop_duplicates("clip_id").agent.value_counts()
-    assert agents.options == [f"{a} ({counts[a]})" for a in AGENTS]
-    agents.set_value([agent]).run()
-    assert not at.exception
-    expected = every_clip(small_db, "m@1")
-    expected = expected[expected.agent == agent]
-    table = at.dataframe[0].value
-    assert len(table) == len(expected) > 0 and set(table.agent) == {agent}
+    options = widget(at.sidebar, "multiselect", "Agent").options
+    assert options == [f"{a} ({counts[a]})" for a in AGENTS]
+    only_rows_of(at, small_db, "Agent", "agent", agent)
 
 
 @pytest.mark.parametrize("track", TRACKS)
 def test_sidebar_every_track(small_db, monkeypatch, track):
     at = open_page("clips", small_db, monkeypatch, model="m@1")
-    tracks = widget(at.sidebar, "multiselect", "Track / role")
-    assert sorted(tracks.options) == sorted(TRACKS)
-    tracks.set_value([track]).run()
-    assert not at.exception
-    expected = every_clip(small_db, "m@1")
-    expected = expected[expected.track == track]
-    table = at.dataframe[0].value
-    assert len(table) == len(expected) > 0 and set(table.track) == {track}
+    assert sorted(widget(at.sidebar, "multiselect", "Track / role").options) == sorted(TRACKS)
+    only_rows_of(at, small_db, "Track / role", "track", track)
 
 
 @pytest.mark.parametrize("emotion", EMOTIONS)
 def test_sidebar_every_top_emotion(small_db, monkeypatch, emotion):
     at = open_page("clips", small_db, monkeypatch, model="m@1")
-    widget(at.sidebar, "multiselect", "Top emotion").set_value([emotion]).run()
-    assert not at.exception
-    expected = every_clip(small_db, "m@1")
-    expected = expected[expected.top_label == emotion]
-    assert len(expected) > 0  # the fixture gives every emotion rows
-    table = at.dataframe[0].value
-    assert len(table) == len(expected) and set(table.top_label) == {emotion}
+    expected = only_rows_of(at, small_db, "Top emotion", "top_label", emotion)
     assert clips_caption(at).startswith(f"{len(expected)} clips (tracks) match")
 
 
