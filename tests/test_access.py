@@ -353,7 +353,9 @@ def test_guarded_actions_refuse_a_viewer_on_the_server(team_db, monkeypatch, tmp
     assert not [k for k in JOBS._jobs if k.startswith("analyse-")]  # no job was started
     analyst = Principal("a@team.test", Role.ANALYST)
     local = data.Analysis(f"{data.LOCAL_PREFIX}mine", "sneaky", None, False, "mix", ())
-    with pytest.raises(PermissionDenied, match="only admins and above may analyse with a model from the server"):
+    with pytest.raises(
+        PermissionDenied, match="only admins and above may analyse with a model from the server"
+    ):
         data.start_analysis(analyst, local, [("x.wav", io.BytesIO(b"RIFF"))])
     assert not [k for k in JOBS._jobs if k.startswith("analyse-")]
     with pytest.raises(PermissionDenied, match="may compute projections"):

@@ -90,7 +90,9 @@ def test_upload_results_open_their_clips(page, server, tmp_path):
         sf.write(files[-1], speechlike(seconds, seed=40 + i), 16_000)
     upload_and_analyse(page, server, files, "navigation")
     page.get_by_role("heading", name="Results").wait_for()
-    grid = page.locator("[data-testid='stDataFrame']").nth(1)  # below the uploads' own table
+    # The uploader has emptied (its files are dropped once analysed): the results list is the
+    # page's only table.
+    grid = page.locator("[data-testid='stDataFrame']").first
     assert open_listed_clip(page, grid, row=1) == "feedback-1.wav"
     assert "feedback-1.wav" in page.inner_text("body")
 

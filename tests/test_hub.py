@@ -93,7 +93,8 @@ def test_the_web_analysis_shows_the_download_in_its_progress(tmp_path, monkeypat
     summary = data._analyse(Store(tmp_path / "db.duckdb"), "emotion2vec_plus_large", request,
                             [("empty.wav", io.BytesIO(b""))], "ann@team.test",
                             lambda done, total, stage: stages.append(stage))  # fmt: skip
-    assert stages[:3] == [
+    assert stages[:4] == [
+        "Checking the database…",  # before any download: a damaged file is refused first
         "Loading the model emotion2vec_plus_large…",
         "Downloading emotion2vec_plus_large (first use only): 40 MB so far…",
         "Downloading emotion2vec_plus_large (first use only): 410 MB so far…",
