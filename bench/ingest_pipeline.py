@@ -9,7 +9,8 @@ Measured after the model has loaded, on the same clips (default: ../shared/data/
   (c) everything that is not the model: the same ingest with an engine that replays (a)'s
       predictions instantly, in x real time;
   (d) a rerun of (b)'s corpus, every file cached.
-(a) and (b) run --repeat times, interleaved; b/a is the median pair's. It prints b/a and writes bench/results/ingest-pipeline-<device>-<arch>.json.
+(a) and (b) run --repeat times, interleaved, after a warm-up; b/a is the median pair's. It prints
+b/a and writes bench/results/ingest-pipeline-<device>-<arch>.json.
 """
 
 from __future__ import annotations

@@ -51,8 +51,8 @@ from core.sources import InputFile
 from core.store import Store
 
 __all__ = [
-    "CHANNEL_MODES", "LONG_FROM_S", "IngestSummary", "clip_id_of", "default_workers", "finish_long",
-    "ingest", "parse_roles", "plan_read", "score_units", "track_names", "tracks_of",
+    "CHANNEL_MODES", "LONG_FROM_S", "IngestSummary", "Seen", "clip_id_of", "default_workers",
+    "finish_long", "ingest", "parse_roles", "plan_read", "score_units", "track_names", "tracks_of",
 ]  # fmt: skip
 
 # A batch is scored and written once it holds this much audio or this many files. On a GPU the
@@ -68,6 +68,7 @@ LOOKAHEAD_FILES = 128
 CLAIM_POLL_S = 0.1
 
 ProgressFn = Callable[[int, int, float], None]  # (files done, files total, seconds of audio)
+Seen = dict[str, tuple[str, str | None]]  # clip id -> the first (name, label) it came as
 
 
 def default_workers() -> int:
@@ -238,7 +239,7 @@ class _Run:
 
     def _read_ahead(self, inputs, readers: ThreadPoolExecutor, ahead: queue.Queue, stop) -> None:
         """Producer thread: read and hash chunk by chunk, query the cache, queue decodes."""
-        seen: dict[str, tuple[str, str | None]] = {}
+        seen: Seen = {}
         try:
             for start in range(0, len(inputs), CHUNK_FILES):
                 # Read here, not in the pool: the pool's threads stay on decoding meanwhile.
@@ -252,7 +253,7 @@ class _Run:
         except BaseException as exc:  # handed to the scorer, which raises it in the caller
             _put(ahead, _Failed(exc), stop)
 
-    def _plan(self, read: FileRead, known, cached, seen: dict, readers):
+    def _plan(self, read: FileRead, known, cached, seen: Seen, readers):
         """A finished Unit for failed, repeated and cached files; else a decode in the pool."""
         planned = plan_read(read, known, cached, seen, self.metadata, self.options)
         if isinstance(planned, Unit):
@@ -320,12 +321,10 @@ class _Run:
         return outcomes
 
 
-def plan_read(read: FileRead, known: dict, cached: set, seen: dict,
+def plan_read(read: FileRead, known: dict, cached: set, seen: Seen,
               metadata: MetadataFn, options: ReadOptions) -> Unit | tuple[Metadata, set[str]]:  # fmt: skip
     """A finished Unit for a failed, repeated or cached file; else (metadata, tracks already
-    scored) for decode_unit. `seen` maps this run's clip ids to the first name (and label) they
-    came under.
-    Shared by the local pipeline and the Ray driver (core.ray_ingest)."""
+    scored) for decode_unit; `seen` is updated. Shared by the local pipeline and the Ray driver (core.ray_ingest)."""
     name = read.item.name
     if read.error:
         return Unit(FileOutcome(name, "failed", message=read.error))

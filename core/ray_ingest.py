@@ -37,7 +37,7 @@ from pathlib import Path
 
 from core.columns import BatchColumns
 from core.errors import EmoScopeError, InputError
-from core.ingest import CHANNEL_MODES, IngestSummary, ProgressFn, ingest, plan_read
+from core.ingest import CHANNEL_MODES, IngestSummary, ProgressFn, Seen, ingest, plan_read
 from core.ingest_read import ReadOptions, Unit, clip_record, read_file
 from core.metadata import Manifest, MetadataFn
 from core.model import Engine
@@ -274,7 +274,7 @@ class _RayRun:
 
     def _plan(self, inputs: Sequence[InputFile], progress: _Progress) -> list[Work]:
         """Hash and look up every input; commit the settled ones, return the files to score."""
-        seen: dict[str, tuple[str, str | None]] = {}
+        seen: Seen = {}
         works: list[Work] = []
         for start in range(0, len(inputs), CHUNK_FILES):
             reads = [read_file(item) for item in inputs[start : start + CHUNK_FILES]]

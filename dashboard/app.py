@@ -20,7 +20,7 @@ def database_problem(exc: Exception, path: Path) -> str | None:
 
     It names the file, never its folder: a visitor learns nothing about the server's disks.
     """
-    text = str(exc).replace(str(path), path.name).splitlines()[0] if str(exc) else ""
+    text = data.for_visitor(str(exc)).splitlines()[0] if str(exc) else ""
     if isinstance(exc, StoreError):
         return f"Database {path.name}: {text}"
     if "Corrupt database file" in text or type(exc).__name__ == "IOException":  # from duckdb

@@ -217,8 +217,18 @@ def heatmap_cell(event, agents: list[str]) -> tuple[str, str] | None:
     return cell
 
 
-def forget_uploads(file_ids: Sequence[str]) -> None:
-    """Drop analysed uploads' bytes from the server.
+def uploader_key() -> str:
+    """The upload widget's key: a new one after each analysed upload, so it shows empty."""
+    return f"uploads-{st.session_state.get('uploads_done', 0)}"
+
+
+def remember_uploads(file_ids: Sequence[str]) -> None:
+    """Note the files an analysis that just started is reading (see `forget_uploads`)."""
+    st.session_state["analysis_files"] = list(file_ids)
+
+
+def forget_uploads() -> None:
+    """Once an analysis has succeeded: drop its files' bytes from the server, empty the uploader.
 
     Streamlit keeps every uploaded file in memory until the session ends, even once its uploader
     is gone (bench/upload_memory.py: the server grew by each round's zip). Its own chat input
@@ -227,6 +237,8 @@ def forget_uploads(file_ids: Sequence[str]) -> None:
     from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
     from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+    st.session_state["uploads_done"] = st.session_state.get("uploads_done", 0) + 1
+    file_ids = st.session_state.pop("analysis_files", [])
     ctx = get_script_run_ctx()
     if ctx is None or not isinstance(ctx.uploaded_file_mgr, MemoryUploadedFileManager):
         return

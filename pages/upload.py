@@ -33,12 +33,12 @@ def results_list(summary, ok) -> None:
 
 st.title("⬆️ Upload & analyse")
 visitor = auth.refuse_unless("analyse")  # hidden from viewers; data.analyse refuses them too
-# Once an analysis has succeeded, the uploader gets a new key (it shows empty) and the files'
-# bytes are dropped from the server (widgets.forget_uploads): memory comes back after an upload.
+# Once an analysis has succeeded the uploader shows empty and the server drops the files' bytes
+# (widgets.forget_uploads): memory comes back after an upload.
 uploads = st.file_uploader("Recordings (WAV, MP3, M4A, FLAC, OGG, OPUS, WEBM) or a zip of them",
                            type=[e.lstrip(".") for e in audio.SUPPORTED_EXTENSIONS] + ["zip"],
                            accept_multiple_files=True,
-                           key=f"uploads-{st.session_state.get('uploads_done', 0)}")  # fmt: skip
+                           key=widgets.uploader_key())  # fmt: skip
 st.caption(f"Up to {st.get_option('server.maxUploadSize')} MB per file (server.maxUploadSize). "
            "A file marked in red was not uploaded: hover over it for the reason.")  # fmt: skip
 meta_left, meta_right = st.columns(2)
@@ -99,7 +99,7 @@ if st.button("Analyse", type="primary",
         )
         if key:
             st.session_state["analysis"] = (key, granularity)
-            st.session_state["analysis_files"] = [u.file_id for u in uploads]
+            widgets.remember_uploads([u.file_id for u in uploads])
             st.session_state.pop("last_run", None)
             st.rerun()
 
@@ -115,8 +115,7 @@ def analysis_progress(key: str, run_granularity: str) -> None:
             st.session_state["analysis_error"] = data.for_visitor(snap.error)
         elif snap is not None:
             st.session_state["last_run"] = (snap.result, run_granularity)
-            st.session_state["uploads_done"] = st.session_state.get("uploads_done", 0) + 1
-            widgets.forget_uploads(st.session_state.pop("analysis_files", []))
+            widgets.forget_uploads()
         st.rerun(scope="app")
     st.progress(snap.fraction, f"{snap.stage} · {snap.elapsed_s:.0f} s")
     st.caption("Analysing in the background: other pages stay usable, and the results show here.")
