@@ -154,23 +154,29 @@ def trend_heatmap(trends: pd.DataFrame, emotion: str) -> go.Figure:
     return fig
 
 
-def agent_lines(trends: pd.DataFrame, value: str, agents: Sequence[str]) -> go.Figure:
-    """One line per agent over periods; low-n points drawn hollow."""
-    fig = go.Figure()
+def agent_lines(trends: pd.DataFrame, emotion: str, agents: Sequence[str]) -> go.Figure:
+    """Agents compared over periods in one figure: the share of `emotion` on top, mean
+    confidence below, on a shared time axis with one legend; low-n points drawn hollow.
+
+    One figure rather than two: the periods line up, and a browser lays out one plot.
+    """
+    from plotly.subplots import make_subplots
+
+    rows = {emotion: f"share of {EMOJI[emotion]} {emotion}", "mean_confidence": "mean confidence"}
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.12,
+                        subplot_titles=list(rows.values()))  # fmt: skip
     for i, agent in enumerate(sorted(agents, key=_natural)):
-        rows = trends[trends.agent == agent]
-        fig.add_trace(go.Scatter(
-            x=rows.period, y=rows[value], name=plot_label(agent), mode="lines+markers",
-            line={"color": NAME_PALETTE[i % len(NAME_PALETTE)]},
-            marker={"symbol": ["circle-open" if low else "circle" for low in rows.low_n], "size": 9},
-            customdata=rows.n, hovertemplate=f"{plot_label(agent)}: %{{y:.0%}} (n=%{{customdata}})<extra></extra>",
-        ))  # fmt: skip
-    fig.update_layout(
-        height=340,
-        yaxis={"tickformat": ".0%", "rangemode": "tozero"},
-        title=value.replace("_", " "),
-        **_LAYOUT,
-    )
+        points = trends[trends.agent == agent]
+        name, color = plot_label(agent), NAME_PALETTE[i % len(NAME_PALETTE)]
+        symbols = ["circle-open" if low else "circle" for low in points.low_n]
+        for row, value in enumerate(rows, start=1):
+            fig.add_trace(go.Scatter(
+                x=points.period, y=points[value], name=name, legendgroup=name, showlegend=row == 1,
+                mode="lines+markers", line={"color": color}, marker={"symbol": symbols, "size": 8},
+                customdata=points.n, hovertemplate=f"{name}: %{{y:.0%}} (n=%{{customdata}})<extra></extra>",
+            ), row=row, col=1)  # fmt: skip
+    fig.update_yaxes(tickformat=".0%", rangemode="tozero")
+    fig.update_layout(height=520, **_LAYOUT)
     return fig
 
 

@@ -59,9 +59,7 @@ picked = st.multiselect(
 )
 state.put(cmp=picked)
 if picked:
-    left, right = st.columns(2)
-    left.plotly_chart(charts.agent_lines(trends, emotion, picked), key="share")
-    right.plotly_chart(charts.agent_lines(trends, "mean_confidence", picked), key="confidence")
+    st.plotly_chart(charts.agent_lines(trends, emotion, picked), key="compare")
 
 st.subheader("Drill down")
 st.caption("Click a heatmap cell, or pick an agent and a period.")

@@ -199,7 +199,7 @@ def test_a_copied_trends_url_shows_the_same_period_focus_agents_and_drill_down(
     assert "alice" in chips and "bob" in chips and "carol" not in chips
     assert widget(state, "Agent")[1] == "bob"
     assert widget(state, "Period starting")[1] == "2024-05-01"
-    assert len(state["figures"]) == 3  # heatmap, share and confidence lines of the two agents
+    assert len(state["figures"]) == 2  # heatmap; the two agents' share and confidence lines
     assert re.search(r"bob/2024-05-\d\d_\d\.wav", state["grids"][0])  # bob's clips of May
 
 

@@ -63,11 +63,30 @@ def test_dozens_of_agents_get_distinct_colours_in_sorted_order():
     agents = [f"agent {i}" for i in range(30, 0, -1)]
     trends = pd.DataFrame({
         "agent": agents, "period": pd.to_datetime(["2024-05-06"] * 30),
-        "angry": 0.5, "n": 10, "low_n": False,
+        "angry": 0.5, "n": 10, "low_n": False, "mean_confidence": 0.7,
     })  # fmt: skip
     figure = charts.agent_lines(trends, "angry", agents)
-    assert [t.name for t in figure.data] == [f"agent {i}" for i in range(1, 31)]
-    assert len({t.line.color for t in figure.data}) == 30
+    legend = [t for t in figure.data if t.showlegend]
+    assert [t.name for t in legend] == [f"agent {i}" for i in range(1, 31)]
+    assert len({t.line.color for t in legend}) == 30
+
+
+def test_agent_comparison_is_one_figure_with_share_above_confidence():
+    trends = pd.DataFrame({
+        "agent": ["bob", "ann", "bob"], "n": [3, 8, 9], "low_n": [True, False, False],
+        "period": pd.to_datetime(["2024-05-06", "2024-05-06", "2024-05-13"]),
+        "angry": [0.5, 0.25, 0.1], "mean_confidence": [0.6, 0.7, 0.8],
+    })  # fmt: skip
+    figure = charts.agent_lines(trends, "angry", ["bob", "ann"])
+    # per agent (sorted): its share on the top axes, then its confidence on the lower ones
+    assert [(t.name, t.yaxis, list(t.y)) for t in figure.data] == [
+        ("ann", "y", [0.25]), ("ann", "y2", [0.7]),
+        ("bob", "y", [0.5, 0.1]), ("bob", "y2", [0.6, 0.8]),
+    ]  # fmt: skip
+    assert [t.showlegend for t in figure.data] == [True, False, True, False]
+    assert figure.data[0].line.color == figure.data[1].line.color != figure.data[2].line.color
+    assert list(figure.data[2].marker.symbol) == ["circle-open", "circle"]  # bob's low first week
+    assert [a.text for a in figure.layout.annotations] == ["share of 😠 angry", "mean confidence"]
 
 
 def test_heatmap_cells_show_share_and_n_and_mark_low_cells():

@@ -287,11 +287,10 @@ def test_trends_compare_each_agent(small_db, monkeypatch):
     for agent in AGENTS:
         widget(at, "multiselect", "Compare agents (2–5)").set_value([agent]).run()
         assert not at.exception
-        lines = [c for c in at.get("plotly_chart") if c.key in ("share", "confidence")]
-        assert len(lines) == 2
-        for chart in lines:
-            names = {t.get("name") for t in json.loads(chart.proto.spec)["data"] if t.get("name")}
-            assert names and all(agent in n for n in names), names
+        (lines,) = [c for c in at.get("plotly_chart") if c.key == "compare"]
+        traces = json.loads(lines.proto.spec)["data"]
+        assert len(traces) == 2  # the agent's share and its mean confidence
+        assert all(agent in t["name"] for t in traces), traces
 
 
 @pytest.fixture(scope="module")
