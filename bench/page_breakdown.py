@@ -1,0 +1,125 @@
+"""Where a page's first open goes, seen from Chromium: frontend start, script, browser work.
+
+    python bench/page_breakdown.py --db /tmp/1m.duckdb [--pages upload,trends,trends] [--runs 3]
+
+Each run starts a fresh server (cold caches) and opens the pages in order, each in a new
+browser context, as `bench/dashboard_scale.py` does. Per page it prints, in seconds from the
+navigation: the first and last WebSocket frame from the server (the script's first output, and
+roughly its end), when the page was idle, when plotly's bundle was fetched (if it was), and the
+browser main thread's busiest scripts from a CDP CPU profile. A page opened a second time shows
+what the server's caches and the browser's compiled code save. Results go to
+bench/results/page-breakdown.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+RESULTS = Path(__file__).parent / "results"
+
+
+def open_page(browser, url: str, page: str, expected: str) -> dict:
+    """Open `page` in a new context; the timings of one open."""
+    from tests.test_browser import settle
+
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    tab = context.new_page()
+    frames: list[tuple[float, int]] = []
+    tab.on("websocket", lambda ws: ws.on(
+        "framereceived", lambda f: frames.append((time.perf_counter(), len(f or b"")))))  # fmt: skip
+    cdp = context.new_cdp_session(tab)
+    cdp.send("Profiler.enable")
+    cdp.send("Profiler.start")
+    start = time.perf_counter()
+    tab.goto(f"{url}/{'' if page == 'upload' else page}")
+    tab.get_by_text(expected).first.wait_for(timeout=120_000)
+    settle(tab)
+    idle = time.perf_counter() - start
+    profile = cdp.send("Profiler.stop")["profile"]
+    plotly = tab.evaluate(
+        "() => performance.getEntriesByType('resource').filter(e => e.name.includes('PlotlyChart'))"
+        ".map(e => [e.startTime / 1000, e.responseEnd / 1000])"
+    )
+    context.close()
+    return {"page": page, "idle_s": idle,
+            "first_frame_s": frames[0][0] - start if frames else None,
+            "last_frame_s": frames[-1][0] - start if frames else None,
+            "plotly_fetched_s": plotly[0] if plotly else None,
+            "busiest_scripts_ms": _busiest(profile)}  # fmt: skip
+
+
+def _busiest(profile: dict, top: int = 4) -> list[tuple[str, int]]:
+    """Main-thread milliseconds per script file (idle and native work under their own names)."""
+    nodes = {n["id"]: n["callFrame"] for n in profile["nodes"]}
+    spent: collections.Counter = collections.Counter()
+    for node, delta_us in zip(profile["samples"], profile["timeDeltas"], strict=True):
+        frame = nodes[node]
+        spent[frame["url"].rsplit("/", 1)[-1] or frame["functionName"]] += delta_us / 1000
+    return [(name, round(ms)) for name, ms in spent.most_common(top + 1) if name != "(idle)"][:top]
+
+
+def run(db: Path, pages: list[str]) -> list[dict]:
+    """One fresh server; the pages opened in order."""
+    from playwright.sync_api import sync_playwright
+
+    from bench.dashboard_scale import EXPECTED
+    from tests.test_browser import CHROMIUM, start_server
+
+    with tempfile.TemporaryDirectory() as folder:
+        server = start_server(Path(folder), db)
+        url = next(server)
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=str(CHROMIUM),
+                                            args=["--no-sandbox", "--headless", "--disable-gpu"])  # fmt: skip
+                opened = [open_page(browser, url, page, EXPECTED[page]) for page in pages]
+                browser.close()
+        finally:
+            next(server, None)
+    return opened
+
+
+def markdown(db: Path, runs: list[list[dict]]) -> str:
+    def s(value) -> str:
+        return "–" if value is None else f"{value:.2f}"
+
+    lines = [f"# Page opens from Chromium: {db.name}", "",
+             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; each run a fresh server,"
+             " each page a new browser context; seconds from the navigation.", "",
+             "| run | page | first frame | last frame | idle | plotly fetched | busiest scripts (ms) |",
+             "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for i, opened in enumerate(runs, start=1):
+        for o in opened:
+            fetched = o["plotly_fetched_s"]
+            lines.append(
+                f"| {i} | {o['page']} | {s(o['first_frame_s'])} | {s(o['last_frame_s'])} "
+                f"| {o['idle_s']:.2f} | {f'{fetched[0]:.2f}–{fetched[1]:.2f}' if fetched else '–'} "
+                f"| {', '.join(f'{n} {ms}' for n, ms in o['busiest_scripts_ms'])} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", type=Path, required=True)
+    parser.add_argument("--pages", default="upload,trends,trends",
+                        help="comma-separated, opened in order (default: upload,trends,trends)")  # fmt: skip
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args(argv)
+    runs = [run(args.db, args.pages.split(",")) for _ in range(args.runs)]
+    text = markdown(args.db, runs)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "page-breakdown.md").write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
