@@ -16,6 +16,7 @@ Writes bench/results/dashboard-scale-<clips>.json and a markdown table beside it
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -23,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,6 +54,7 @@ print(json.dumps({"s": seconds, "exceptions": [str(e.value) for e in at.exceptio
 
 _EXPORT = """
 import json, resource, sys, time
+from collections.abc import Iterator
 from pathlib import Path
 from core.store import Store
 from core.cli import pick_model_key
@@ -130,13 +133,14 @@ def browser_pages(db: Path) -> dict:
     return {"open": _browse(db, navigate=False), "navigate": _browse(db, navigate=True)}
 
 
-def _browse(db: Path, navigate: bool) -> dict:
+@contextlib.contextmanager
+def fresh_dashboard(db: Path) -> Iterator[tuple[str, object]]:
+    """A fresh server over `db` (cold caches) and a headless Debian Chromium: (url, browser)."""
     from playwright.sync_api import sync_playwright
 
     sys.path.insert(0, str(ROOT))
-    from tests.test_browser import CHROMIUM, settle, start_server
+    from tests.test_browser import CHROMIUM, start_server
 
-    results = {}
     with tempfile.TemporaryDirectory() as folder:
         server = start_server(Path(folder), db)
         url = next(server)
@@ -144,27 +148,35 @@ def _browse(db: Path, navigate: bool) -> dict:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=str(CHROMIUM),
                                             args=["--no-sandbox", "--headless", "--disable-gpu"])  # fmt: skip
-                context = browser.new_context(viewport={"width": 1400, "height": 1000})
-                tab = context.new_page()
-                for page_name in PAGES:
-                    if not navigate:
-                        context.close()
-                        context = browser.new_context(viewport={"width": 1400, "height": 1000})
-                        tab = context.new_page()
-                    start = time.perf_counter()
-                    if navigate and page_name != "upload":
-                        tab.get_by_role("link", name=TITLES[page_name]).first.click()
-                    else:
-                        tab.goto(f"{url}/{'' if page_name == 'upload' else page_name}")
-                    tab.get_by_text(EXPECTED[page_name]).first.wait_for(timeout=120_000)
-                    settle(tab)
-                    results[page_name] = {"s": round(time.perf_counter() - start, 2),
-                                          "exception": tab.locator("[data-testid='stException']")
-                                          .count() > 0}  # fmt: skip
-                    print(f"browser {navigate=} {page_name}: {results[page_name]}", file=sys.stderr)
+                yield url, browser
                 browser.close()
         finally:
             next(server, None)
+
+
+def _browse(db: Path, navigate: bool) -> dict:
+    from tests.test_browser import settle
+
+    results = {}
+    with fresh_dashboard(db) as (url, browser):
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        tab = context.new_page()
+        for page_name in PAGES:
+            if not navigate:
+                context.close()
+                context = browser.new_context(viewport={"width": 1400, "height": 1000})
+                tab = context.new_page()
+            start = time.perf_counter()
+            if navigate and page_name != "upload":
+                tab.get_by_role("link", name=TITLES[page_name]).first.click()
+            else:
+                tab.goto(f"{url}/{'' if page_name == 'upload' else page_name}")
+            tab.get_by_text(EXPECTED[page_name]).first.wait_for(timeout=120_000)
+            settle(tab)
+            results[page_name] = {"s": round(time.perf_counter() - start, 2),
+                                  "exception": tab.locator("[data-testid='stException']")
+                                  .count() > 0}  # fmt: skip
+            print(f"browser {navigate=} {page_name}: {results[page_name]}", file=sys.stderr)
     return results
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import collections
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -67,23 +66,10 @@ def _busiest(profile: dict, top: int = 4) -> list[tuple[str, int]]:
 
 def run(db: Path, pages: list[str]) -> list[dict]:
     """One fresh server; the pages opened in order."""
-    from playwright.sync_api import sync_playwright
+    from bench.dashboard_scale import EXPECTED, fresh_dashboard
 
-    from bench.dashboard_scale import EXPECTED
-    from tests.test_browser import CHROMIUM, start_server
-
-    with tempfile.TemporaryDirectory() as folder:
-        server = start_server(Path(folder), db)
-        url = next(server)
-        try:
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=str(CHROMIUM),
-                                            args=["--no-sandbox", "--headless", "--disable-gpu"])  # fmt: skip
-                opened = [open_page(browser, url, page, EXPECTED[page]) for page in pages]
-                browser.close()
-        finally:
-            next(server, None)
-    return opened
+    with fresh_dashboard(db) as (url, browser):
+        return [open_page(browser, url, page, EXPECTED[page]) for page in pages]
 
 
 def markdown(db: Path, runs: list[list[dict]]) -> str:
