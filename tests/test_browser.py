@@ -64,14 +64,16 @@ def start_server(folder: Path, db: Path, *options: str) -> Iterator[str]:
                 )
             time.sleep(0.5)
     SERVER_PIDS[url] = process.pid
-    yield url
-    SERVER_PIDS.pop(url, None)
-    process.terminate()
     try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:  # never leave a server behind, even a stuck one
-        process.kill()
-        process.wait(timeout=20)
+        yield url
+    finally:  # also on close(): a test that stops the generator early must not leak its server
+        SERVER_PIDS.pop(url, None)
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:  # never leave a server behind, even a stuck one
+            process.kill()
+            process.wait(timeout=20)
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +83,20 @@ def server(tmp_path_factory, seeded_db):
     db = folder / "emoscope.duckdb"
     shutil.copy(seeded_db, db)
     yield from start_server(folder, db)
+
+
+def test_a_server_stopped_early_does_not_outlive_its_test(tmp_path):
+    """close() on start_server's generator (a test that ends without exhausting it) stops the
+    server process: a leaked dashboard holds ~700 MB for the rest of the suite."""
+    import os
+
+    server = start_server(tmp_path, tmp_path / "emoscope.duckdb")
+    url = next(server)
+    pid = SERVER_PIDS[url]
+    server.close()
+    assert url not in SERVER_PIDS
+    with pytest.raises(ProcessLookupError):  # terminated and reaped
+        os.kill(pid, 0)
 
 
 @pytest.fixture(scope="module")
