@@ -54,7 +54,6 @@ print(json.dumps({"s": seconds, "exceptions": [str(e.value) for e in at.exceptio
 
 _EXPORT = """
 import json, resource, sys, time
-from collections.abc import Iterator
 from pathlib import Path
 from core.store import Store
 from core.cli import pick_model_key

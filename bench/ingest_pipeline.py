@@ -121,7 +121,7 @@ def main() -> int:
         return time.perf_counter() - t0, time.process_time() - cpu0, summary
 
     # (a) and (b) alternate, each into a fresh database, so a slow spell of a shared machine
-    # lands on both sides of a pair; the median pair's ratio is reported, every pair is kept.
+    # lands on both sides of a pair; the fastest of each side is reported, every pair is kept.
     pairs = []
     for i in range(args.repeat):
         model_s, model_cpu_s, predictions = model_only(waves)

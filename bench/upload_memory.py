@@ -74,15 +74,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     import soundfile as sf
-    from playwright.sync_api import sync_playwright
 
+    from bench.dashboard_scale import fresh_dashboard
     from tests.conftest import speechlike
     from tests.test_browser import (
-        CHROMIUM,
         SERVER_PIDS,
         analyse,
         fill_upload,
-        start_server,
         wait_until_the_uploader_is_empty,
     )
 
@@ -93,30 +91,22 @@ def main(argv: list[str] | None = None) -> int:
         size_mb = archive.stat().st_size / 1e6
         warm = folder / "warm-up.wav"
         sf.write(warm, speechlike(2.0), 16_000)
-        server = start_server(folder, folder / "memory.duckdb")
-        url = next(server)
-        pid = SERVER_PIDS[url]
-        try:
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=str(CHROMIUM),
-                                            args=["--no-sandbox", "--headless", "--disable-gpu"])  # fmt: skip
-                page = browser.new_page()
-                fill_upload(page, url, [warm], "warm-up")
-                analyse(page)
-                for round_ in range(1, args.rounds + 1):
-                    time.sleep(5)
-                    before = rss_mb(pid)
-                    fill_upload(page, url, [archive], f"round-{round_}")
-                    chosen = rss_mb(pid)
-                    with PeakWatcher(pid) as watcher:
-                        analyse(page)
-                        wait_until_the_uploader_is_empty(page)
-                    time.sleep(5)
-                    rows.append((round_, before, chosen, watcher.peak_mb, rss_mb(pid)))
-                    print(f"round {round_}: {rows[-1]}", file=sys.stderr)
-                browser.close()
-        finally:
-            next(server, None)
+        with fresh_dashboard(folder / "memory.duckdb") as (url, browser):
+            pid = SERVER_PIDS[url]
+            page = browser.new_page()
+            fill_upload(page, url, [warm], "warm-up")
+            analyse(page)
+            for round_ in range(1, args.rounds + 1):
+                time.sleep(5)
+                before = rss_mb(pid)
+                fill_upload(page, url, [archive], f"round-{round_}")
+                chosen = rss_mb(pid)
+                with PeakWatcher(pid) as watcher:
+                    analyse(page)
+                    wait_until_the_uploader_is_empty(page)
+                time.sleep(5)
+                rows.append((round_, before, chosen, watcher.peak_mb, rss_mb(pid)))
+                print(f"round {round_}: {rows[-1]}", file=sys.stderr)
     lines = [
         "# Server memory around uploads",
         "",
