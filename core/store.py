@@ -65,6 +65,7 @@ class Store(StoreReads):
         self._lock = threading.RLock()
         self._schema_current = False
         self._verified: tuple | None = None  # the file's stamp when this Store last wrote it
+        self._read_checked: tuple | None = None  # the file's stamp when its version last read
 
     # -- connections -------------------------------------------------------------------------
 
@@ -101,12 +102,24 @@ class Store(StoreReads):
                 if write:
                     self._migrate(con)
                 else:  # reading() migrated older files; a newer EmoScope may have written since
-                    self._refuse_newer(self._version(con))
+                    self._check_version_for_reading(con)
                 yield con
             finally:
                 con.close()
                 if write:
                     self._verified = self.file_stamp()
+
+    def _check_version_for_reading(self, con) -> None:
+        """Refuse a file a newer EmoScope wrote; read its version only when the file changed.
+
+        The catalog query costs ~40 ms per connection on a large file, and a page opens several.
+        An open read-only connection keeps every writer out, so the stamp taken here holds for
+        the whole connection.
+        """
+        stamp = self.file_stamp()
+        if stamp != self._read_checked:
+            self._refuse_newer(self._version(con))
+            self._read_checked = stamp
 
     def file_stamp(self) -> tuple:
         """Size and modification time of the file and its WAL: changes with every write."""

@@ -66,6 +66,17 @@ def test_a_newer_schema_is_refused(store):
         store.corpora()
 
 
+def test_a_newer_schema_written_after_a_read_is_refused_at_the_next_read(store):
+    """Reads skip the version query while the file is unchanged; a change brings it back."""
+    store.initialise()
+    assert store.corpora().empty  # reads the version, and remembers the file as checked
+    con = duckdb.connect(str(store.path))
+    con.execute("INSERT INTO schema_info VALUES (99)")
+    con.close()
+    with pytest.raises(StoreError, match="newer EmoScope"):
+        store.corpora()
+
+
 def test_not_a_database(tmp_path):
     (tmp_path / "x.duckdb").write_text("garbage")
     with pytest.raises(StoreError, match="x.duckdb"):
