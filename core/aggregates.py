@@ -98,13 +98,6 @@ class AggregateReads:
         ).fetchall()[0]
         return ClipSummary(int(rows), int(recordings), confidence)
 
-    def agent_counts(self) -> pd.DataFrame:
-        """Agents with their clip counts (for the filter's options)."""
-        return self._query(
-            "SELECT agent, count(*) AS clips FROM clips WHERE agent IS NOT NULL"
-            " GROUP BY agent ORDER BY agent"
-        )
-
     def trends(self, model_key: str, where: ClipFilter = ClipFilter(),
                period: str = "week") -> pd.DataFrame:  # fmt: skip
         """Per agent and period: n, share of each top emotion, mean confidence, low-n flag.

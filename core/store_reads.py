@@ -61,15 +61,16 @@ class StoreReads(AggregateReads):
         with self.reading() as con:
             return con.execute(sql, [model_key, *params]).df()
 
-    def filter_options(self) -> dict[str, list]:
-        """Distinct values for the dashboard's filter widgets, plus date and duration bounds."""
+    def filter_options(self) -> dict:
+        """Distinct values for the dashboard's filter widgets, each agent's clip count, and the
+        date and duration bounds: one connection for the whole sidebar."""
         with self.reading() as con:
-            agents = [
-                r[0]
-                for r in con.execute(
-                    "SELECT DISTINCT agent FROM clips WHERE agent IS NOT NULL ORDER BY 1"
+            agent_clips = dict(
+                con.execute(
+                    "SELECT agent, count(*) FROM clips WHERE agent IS NOT NULL"
+                    " GROUP BY agent ORDER BY agent"
                 ).fetchall()
-            ]
+            )
             bounds = _one(
                 con.execute("SELECT min(recorded_at), max(recorded_at), max(duration_s) FROM clips")
             )
@@ -77,7 +78,7 @@ class StoreReads(AggregateReads):
                 r[0]
                 for r in con.execute("SELECT DISTINCT track FROM predictions ORDER BY 1").fetchall()
             ]
-        return {"agents": agents, "date_min": bounds[0], "date_max": bounds[1],
+        return {"agents": list(agent_clips), "agent_clips": agent_clips, "date_min": bounds[0], "date_max": bounds[1],
                 "max_duration_s": bounds[2] or 0.0, "tracks": tracks}  # fmt: skip
 
     def frame_logits(self, clip_id: str, model_key: str, track: str = "mix") -> np.ndarray | None:

@@ -101,59 +101,6 @@ def cluster_mix(profile: pd.DataFrame) -> go.Figure:
     return fig
 
 
-# trend_heatmap's traces: the heatmap, the low-n frames, then the clickable cell markers.
-HEATMAP_CELLS_TRACE = 2
-
-
-# Cells are labelled with share and n up to this many periods; wider grids leave cells too narrow
-# for the text (a year of weeks drew 1,560 overlapping labels and slowed the page in the browser),
-# so there the share and n are in each cell's hover.
-LABELLED_PERIODS = 24
-
-
-def trend_heatmap(trends: pd.DataFrame, emotion: str) -> go.Figure:
-    """Agents x periods: share of clips whose top emotion is `emotion`, with the share and n.
-
-    Cells with few clips are shown, not hidden, and marked: "low" in the text and a hollow
-    square around the cell. Each filled cell carries an invisible marker on top: Streamlit
-    reports clicks on markers, not on heatmap cells, so the marker is what a click selects.
-    """
-    grid = trends.pivot(index="agent", columns="period", values=emotion)
-    counts = trends.pivot(index="agent", columns="period", values="n")
-    low = trends.pivot(index="agent", columns="period", values="low_n").fillna(False).astype(bool)
-    shares = grid.map(lambda v: "" if pd.isna(v) else f"{v:.0%}")
-    text = shares + counts.map(lambda n: "" if pd.isna(n) else f"<br>n={int(n)}")
-    text = text.where(~low, text + " low")
-    x = [p.strftime("%Y-%m-%d") for p in grid.columns]
-    y = plot_labels(list(grid.index))
-    fig = go.Figure(go.Heatmap(
-        z=grid.to_numpy(), x=x, y=y, zmin=0, zmax=1,
-        **({"text": text.to_numpy(), "texttemplate": "%{text}"} if len(x) <= LABELLED_PERIODS else {}),
-        colorscale=[[0, "#f7f7f7"], [1, COLORS[emotion]]], colorbar={"tickformat": ".0%"},
-        hoverinfo="skip",
-    ))  # fmt: skip
-    rows, cols = low.to_numpy().nonzero()
-    fig.add_trace(go.Scatter(
-        x=[x[c] for c in cols], y=[y[r] for r in rows], mode="markers", hoverinfo="skip",
-        marker={"symbol": "square-open", "size": 34, "color": "#555", "line_width": 1},
-        name="fewer than 5 clips", showlegend=bool(len(rows)),
-    ))  # fmt: skip
-    filled_rows, filled_cols = grid.notna().to_numpy().nonzero()
-    fig.add_trace(go.Scatter(
-        x=[x[c] for c in filled_cols], y=[y[r] for r in filled_rows], mode="markers",
-        marker={"symbol": "square", "size": 30, "opacity": 0}, showlegend=False, name="cells",
-        text=[text.iat[r, c] for r, c in zip(filled_rows, filled_cols, strict=True)],
-        hovertemplate="%{y}, %{x}: %{text} " + emotion + " · click to list the clips<extra></extra>",
-        unselected={"marker": {"opacity": 0}}, selected={"marker": {"opacity": 0}},
-    ))  # fmt: skip
-    fig.update_xaxes(type="category")  # one column per period, labelled by its first day
-    fig.update_layout(
-        title=f"share of {EMOJI[emotion]} {emotion} clips", height=140 + 40 * len(grid),
-        **{**_LAYOUT, "legend": {"orientation": "h", "y": -0.15}},
-    )  # fmt: skip
-    return fig
-
-
 def agent_lines(trends: pd.DataFrame, emotion: str, agents: Sequence[str]) -> go.Figure:
     """Agents compared over periods in one figure: the share of `emotion` on top, mean
     confidence below, on a shared time axis with one legend; low-n points drawn hollow.

@@ -158,10 +158,6 @@ def clip_table(model_key: str, query: ClipQuery) -> tuple[ClipSummary, pd.DataFr
     return _cached("clip_table", model_key, query)
 
 
-def agent_counts() -> pd.DataFrame:
-    return _cached("agent_counts")
-
-
 def trends(model_key: str, where: ClipFilter, period: str) -> pd.DataFrame:
     """Per agent and period: n, emotion shares, mean confidence (aggregated in DuckDB)."""
     return _cached("trends", model_key, where, period)

@@ -13,8 +13,7 @@ from core.errors import EmoScopeError
 from core.labels import EMOJI, EMOTIONS, SCORE_COLUMNS, UNTRAINED_LABEL
 from core.store import ClipFilter
 from dashboard import data, state
-from dashboard.charts import HEATMAP_CELLS_TRACE
-from dashboard.text import literal, plot_labels
+from dashboard.text import literal
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +69,7 @@ def clip_filter() -> ClipFilter:
     """
     options = data.filter_options()
     corpora = list(data.corpora().corpus)
-    counts = dict(data.agent_counts().itertuples(index=False))
+    counts = options["agent_clips"]
     side = st.sidebar
     side.subheader("Filter clips")
     chosen_corpora = side.multiselect(
@@ -183,34 +182,35 @@ def clip_list(clips: pd.DataFrame, columns: list[str], key: str, model_key: str)
 
 
 def keep_choice(key: str, options: list[str], *, wanted: str | None = None,
-                initial: str | None = None) -> None:  # fmt: skip
+                initial: str | None = None, fallback: str | None = None) -> None:  # fmt: skip
     """Set a keyed choice widget's value before it is drawn.
 
     `wanted` (a click elsewhere on the page) overrides the current choice; `initial` (from the
-    URL) fills it the first time; a choice no longer offered falls back to the first option.
+    URL) fills it the first time; a choice no longer offered falls back to `fallback` (None:
+    nothing chosen, the widget shows its placeholder).
     """
     current = st.session_state.get(key)
     if wanted in options:
         current = wanted
     elif current not in options:
-        current = initial if initial in options else options[0]
+        current = initial if initial in options else fallback
     st.session_state[key] = current
 
 
 def heatmap_cell(event, agents: list[str]) -> tuple[str, str] | None:
-    """The (agent, period) of a newly clicked heatmap cell, or None.
+    """The (agent, period) of a newly clicked cell of the trend grid, or None.
 
-    A chart keeps its selection across reruns; only a click not yet acted on is returned, so a
-    choice made later in the drill-down widgets is not overridden by an old click.
+    `agents` are the grid's rows in order: the grid reports a cell by row position and column
+    name (the period's first day). A grid keeps its selection across reruns; only a click not
+    yet acted on is returned, so a choice made later in the drill-down widgets is not
+    overridden by an old click.
     """
-    points = event.selection.points if event else []
-    points = [p for p in points if p.get("curve_number") == HEATMAP_CELLS_TRACE]
-    if not points:
+    cells = event.selection.cells if event else []
+    if not cells:
         st.session_state.pop("_heatmap_cell", None)
         return None
-    by_label = dict(zip(plot_labels(agents), agents, strict=True))
-    agent, period = by_label.get(points[0].get("y")), str(points[0].get("x", ""))[:10]
-    cell = (agent, period) if agent else None
+    row, period = cells[0]
+    cell = (agents[row], str(period)) if 0 <= row < len(agents) else None
     if cell == st.session_state.get("_heatmap_cell"):
         return None
     st.session_state["_heatmap_cell"] = cell

@@ -12,7 +12,7 @@ import streamlit as st
 from core.aggregates import LOW_N, PERIODS, ClipQuery
 from core.analytics import leading_emotion, period_length
 from core.labels import EMOJI, EMOTIONS, SCORE_COLUMNS
-from dashboard import charts, data, state, widgets
+from dashboard import charts, data, state, tables, widgets
 
 HEATMAP_AGENTS = 30  # a heatmap taller than this is unreadable; the busiest agents are shown
 
@@ -34,60 +34,71 @@ focus = state.get_str("focus", leading_emotion(trends), EMOTIONS)
 emotion = b.selectbox("Emotion", EMOTIONS, index=EMOTIONS.index(focus),
                       format_func=lambda e: f"{EMOJI[e]} {e}", key=state.key("focus"))  # fmt: skip
 state.put(period=period, focus=emotion)
-st.caption(
-    f"Cells with fewer than {LOW_N} clips are marked “low” and framed in the heatmap (hollow points in the lines): shown, not hidden."
-)
+st.caption(f"Cells with fewer than {LOW_N} clips say “low”: shown, not hidden. "
+           "Click a cell to list its clips.")  # fmt: skip
 busiest = trends.groupby("agent").n.sum().sort_values(ascending=False, kind="stable")
 heat_agents = sorted(busiest.index[:HEATMAP_AGENTS])
 if len(busiest) > HEATMAP_AGENTS:
-    st.caption(f"Heatmap: the {HEATMAP_AGENTS} agents with the most clips of {len(busiest):,}; "
+    st.caption(f"The {HEATMAP_AGENTS} agents with the most clips of {len(busiest):,}; "
                "pick agents in the sidebar to see others.")  # fmt: skip
 heat = trends[trends.agent.isin(heat_agents)]
-if heat.period.nunique() > charts.LABELLED_PERIODS:
-    st.caption(f"More than {charts.LABELLED_PERIODS} periods: hover a cell for its share and n.")
-chart = charts.trend_heatmap(heat, emotion)
-event = st.plotly_chart(chart, key="heatmap", on_select="rerun", selection_mode="points")
-clicked = widgets.heatmap_cell(event, heat_agents)
+st.markdown(f"**share of {EMOJI[emotion]} {emotion} clips** per agent and {period}")
+# A styled grid, not a plotly heatmap: a fresh browser opens it without loading plotly.js.
+grid = tables.trend_grid(heat, emotion)
+event = st.dataframe(grid, key="heatmap", on_select="rerun", selection_mode="single-cell")
+clicked = widgets.heatmap_cell(event, list(grid.data.index))
 
 agents = sorted(trends.agent.unique())
-picked = st.multiselect(
-    "Compare agents (2–5)",
-    agents,
-    default=state.get_list("cmp", agents)[:5] or agents[:3],
-    max_selections=5,
-    key=state.key("cmp"),
-)
-state.put(cmp=picked)
-if picked:
-    st.plotly_chart(charts.agent_lines(trends, emotion, picked), key="compare")
+# The comparison chart is drawn on request: it is the page's only plotly figure (see above).
+# A link that names agents to compare opens with it.
+if st.toggle("Compare agents over time", value=bool(state.get_list("cmp", agents)),
+             key=state.key("lines")):  # fmt: skip
+    picked = st.multiselect(
+        "Compare agents (2–5)",
+        agents,
+        default=state.get_list("cmp", agents)[:5] or agents[:3],
+        max_selections=5,
+        key=state.key("cmp"),
+    )
+    state.put(cmp=picked)
+    if picked:
+        st.plotly_chart(charts.agent_lines(trends, emotion, picked), key="compare")
+else:
+    state.put(cmp=None)
 
 st.subheader("Drill down")
-st.caption("Click a heatmap cell, or pick an agent and a period.")
 c, d = st.columns(2)
-widgets.keep_choice(
-    "drill_agent", agents, wanted=clicked and clicked[0], initial=state.get_str("da")
-)
-agent = c.selectbox("Agent", agents, key="drill_agent")
+# Nothing is listed until a cell or an agent is chosen: a first view needs no clip query.
+widgets.keep_choice("drill_agent", agents, wanted=clicked and clicked[0],
+                    initial=state.get_str("da"), fallback=None)  # fmt: skip
+agent = c.selectbox("Agent", agents, key="drill_agent", index=None, placeholder="Choose an agent")
 periods = [p.strftime("%Y-%m-%d") for p in trends[trends.agent == agent].period]
-widgets.keep_choice(
-    "drill_period", periods, wanted=clicked and clicked[1], initial=state.get_str("dp")
-)
-start = pd.Timestamp(d.selectbox("Period starting", periods, key="drill_period"))
-state.put(da=agent, dp=start.strftime("%Y-%m-%d"))
-end = start + period_length(period)
-cell = data.clip_page(
-    model_key,
-    ClipQuery(replace(where, agents=(agent,), date_from=start.to_pydatetime(),
-                      date_to=end.to_pydatetime()), order_by="recorded_at"),
-)  # fmt: skip
-widgets.clip_list(
-    cell,
-    ["source_name", "recorded_at", "track", "top_label", "confidence", *SCORE_COLUMNS],
-    "cell",
-    model_key,
-)
+widgets.keep_choice("drill_period", periods, wanted=clicked and clicked[1],
+                    initial=state.get_str("dp"), fallback=periods[-1] if periods else None)  # fmt: skip
+chosen = d.selectbox("Period starting", periods, key="drill_period", disabled=agent is None,
+                     help="An agent's latest period is chosen first.")  # fmt: skip
+state.put(da=agent, dp=chosen)
+if agent is None or chosen is None:
+    st.caption("Click a cell of the grid above, or choose an agent, to list the clips.")
+else:
+    start = pd.Timestamp(chosen)
+    end = start + period_length(period)
+    cell = data.clip_page(
+        model_key,
+        ClipQuery(replace(where, agents=(agent,), date_from=start.to_pydatetime(),
+                          date_to=end.to_pydatetime()), order_by="recorded_at"),
+    )  # fmt: skip
+    widgets.clip_list(
+        cell,
+        ["source_name", "recorded_at", "track", "top_label", "confidence", *SCORE_COLUMNS],
+        "cell",
+        model_key,
+    )
 st.dataframe(
-    trends[trends.agent.isin(heat_agents)],
+    heat,  # every cell of the grid with its n, all nine shares and the mean confidence
     hide_index=True,
-    column_config={e: st.column_config.NumberColumn(format="percent") for e in EMOTIONS},
+    column_config={
+        "period": st.column_config.DateColumn(format="YYYY-MM-DD"),
+        **{e: st.column_config.NumberColumn(format="percent") for e in EMOTIONS},
+    },
 )

@@ -43,7 +43,7 @@ PAGES = {
     "clips": "h3:has-text('login')",  # the opened clip's heading
     "frames": ".js-plotly-plot",
     "clusters": "[data-testid='stButton']",  # Compute projection
-    "trends": ".js-plotly-plot",  # the heatmap, agents on its axis
+    "trends": "[data-testid='stDataFrame']",  # the grid, agents in its first column
     "exports": "[data-testid='stButton'], [data-testid='stDownloadButton']",
     "check": ".js-plotly-plot",  # the confusion matrix
     "admin": "[data-testid='stTable']",  # the audit log

@@ -186,6 +186,9 @@ def test_a_copied_trends_url_shows_the_same_period_focus_agents_and_drill_down(
     settle(page)
     pick(page, "Emotion", "sad")
     url_matches(page, "focus=sad")
+    page.get_by_text("Compare agents over time").click()  # the lines are drawn on request
+    url_matches(page, "cmp=alice.*cmp=bob.*cmp=carol")
+    settle(page)
     drop_last_chip(page, "[data-testid='stMain']", "Compare agents")  # carol leaves the lines
     url_matches(page, "cmp=alice.*cmp=bob")
     pick(page, "Agent", "bob")
@@ -199,8 +202,11 @@ def test_a_copied_trends_url_shows_the_same_period_focus_agents_and_drill_down(
     assert "alice" in chips and "bob" in chips and "carol" not in chips
     assert widget(state, "Agent")[1] == "bob"
     assert widget(state, "Period starting")[1] == "2024-05-01"
-    assert len(state["figures"]) == 2  # heatmap; the two agents' share and confidence lines
-    assert re.search(r"bob/2024-05-\d\d_\d\.wav", state["grids"][0])  # bob's clips of May
+    assert widget(state, "Compare agents over time")[1] == "true"
+    [lines] = state["figures"]  # the two agents' share and confidence lines
+    assert {trace[0] for trace in lines["traces"]} == {"alice", "bob"}
+    assert state["grids"][0].startswith("agent2024-05-01")  # the grid: agents x months
+    assert re.search(r"bob/2024-05-\d\d_\d\.wav", state["grids"][1])  # bob's clips of May
 
 
 def test_a_copied_frames_url_shows_the_same_clip_style_emotions_and_comparison(

@@ -30,9 +30,6 @@ def test_charts_carry_names_escaped():
         "agent": [HOSTILE, "bob"], "period": pd.to_datetime(["2024-05-06", "2024-05-06"]),
         "angry": [0.5, 0.25], "n": [4, 8], "low_n": [True, False], "mean_confidence": [0.6, 0.7],
     })  # fmt: skip
-    heatmap = charts.trend_heatmap(trends, "angry")
-    assert plot_label(HOSTILE) in list(heatmap.data[0].y)
-    assert all("<a" not in str(y) for y in heatmap.data[0].y)
     lines = charts.agent_lines(trends, "angry", [HOSTILE])
     assert lines.data[0].name == plot_label(HOSTILE)
     assert "<a" not in lines.data[0].hovertemplate.split(":")[0]
@@ -87,30 +84,6 @@ def test_agent_comparison_is_one_figure_with_share_above_confidence():
     assert figure.data[0].line.color == figure.data[1].line.color != figure.data[2].line.color
     assert list(figure.data[2].marker.symbol) == ["circle-open", "circle"]  # bob's low first week
     assert [a.text for a in figure.layout.annotations] == ["share of 😠 angry", "mean confidence"]
-
-
-def test_heatmap_cells_show_share_and_n_and_mark_low_cells():
-    trends = pd.DataFrame({
-        "agent": ["ann", "bob"], "period": pd.to_datetime(["2024-05-06", "2024-05-06"]),
-        "angry": [0.5, 0.25], "n": [4, 8], "low_n": [True, False],
-    })  # fmt: skip
-    figure = charts.trend_heatmap(trends, "angry")
-    assert figure.data[0].text.tolist() == [["50%<br>n=4 low"], ["25%<br>n=8"]]
-    marks = figure.data[1]
-    assert (list(marks.x), list(marks.y)) == (["2024-05-06"], ["ann"])
-
-
-def test_a_year_of_weeks_keeps_share_and_n_in_the_hover_not_on_the_cells():
-    periods = pd.date_range("2024-01-01", periods=charts.LABELLED_PERIODS + 1, freq="W-MON")
-    trends = pd.DataFrame({"agent": "ann", "period": periods, "angry": 0.5, "n": 10,
-                           "low_n": False})  # fmt: skip
-    figure = charts.trend_heatmap(trends, "angry")
-    assert figure.data[0].texttemplate is None and figure.data[0].text is None
-    cells = figure.data[charts.HEATMAP_CELLS_TRACE]
-    assert len(cells.x) == len(periods) and set(cells.text) == {"50%<br>n=10"}
-    assert "%{text}" in cells.hovertemplate
-    fewer = charts.trend_heatmap(trends.iloc[: charts.LABELLED_PERIODS], "angry")
-    assert fewer.data[0].texttemplate == "%{text}"
 
 
 def test_literal_table_shows_every_cell_and_label_as_typed():

@@ -34,7 +34,10 @@ Clusters
 Agent trends
 - Period (radio): test_pages.test_trends_page_every_period
 - Emotion (selectbox): test_pages.test_trends_page_every_focus_emotion
-- Compare agents (multiselect): here, test_trends_compare_each_agent
+- Compare agents over time (toggle on/off), Compare agents (multiselect): here,
+  test_trends_compare_each_agent
+- the grid's cells (single-cell selection): here, test_a_clicked_grid_cell_opens_its_agent_and_period;
+  test_browser_navigation (a real click)
 - Agent, Period starting (drill-down selectboxes): here, test_trends_drill_down_every_agent_and_period;
   test_url_roundtrip.test_trends_page_period_emotion_comparison_and_drill_down
 Exports
@@ -282,6 +285,9 @@ def test_frames_every_emotion_alone(synth_db, monkeypatch, emotion):
 
 def test_trends_compare_each_agent(small_db, monkeypatch):
     at = open_page("trends", small_db, monkeypatch, model="m@1", period="week")
+    assert not at.get("plotly_chart") and not [w for w in at.multiselect if "Compare" in w.label]
+    widget(at, "toggle", "Compare agents over time").set_value(True).run()
+    assert at.query_params["cmp"] == AGENTS[:3]  # the first three, kept in the URL
     compare = widget(at, "multiselect", "Compare agents (2–5)")
     assert compare.options == AGENTS
     for agent in AGENTS:
@@ -291,6 +297,8 @@ def test_trends_compare_each_agent(small_db, monkeypatch):
         traces = json.loads(lines.proto.spec)["data"]
         assert len(traces) == 2  # the agent's share and its mean confidence
         assert all(agent in t["name"] for t in traces), traces
+    widget(at, "toggle", "Compare agents over time").set_value(False).run()
+    assert not at.get("plotly_chart") and "cmp" not in at.query_params
 
 
 @pytest.fixture(scope="module")
@@ -340,7 +348,27 @@ def test_trends_drill_down_every_agent_and_period(small_db, monkeypatch):
             widget(at, "selectbox", "Period starting").set_value(period).run()
             assert not at.exception
             assert at.query_params["da"] in (agent, [agent])
-            cell = at.dataframe[0].value  # the drill-down's clip list
+            cell = at.dataframe[1].value  # the drill-down's clip list, under the grid
             start = pd.Timestamp(period)
             assert len(cell) == n
             assert cell.recorded_at.between(start, start + pd.Timedelta(days=7), "left").all()
+
+
+def test_a_clicked_grid_cell_opens_its_agent_and_period(small_db, monkeypatch):
+    """A click on a cell of the trend grid chooses that agent and period for the drill-down.
+
+    AppTest cannot click a data grid; it sets the selection the grid reports, as Streamlit's
+    frontend does (tests/test_browser_navigation.py clicks a real one)."""
+    trends = Store(small_db).trends("m@1", period="week")
+    at = open_page("trends", small_db, monkeypatch, model="m@1", period="week")
+    grid = at.dataframe[0].value
+    for row, agent in enumerate(grid.index):
+        for period in grid.columns[grid.loc[agent].notna()]:
+            at.session_state["heatmap"] = {"selection": {"rows": [], "columns": [],
+                                                         "cells": [[row, period]]}}  # fmt: skip
+            at.run()
+            assert not at.exception
+            assert widget(at, "selectbox", "Agent").value == agent
+            assert widget(at, "selectbox", "Period starting").value == period
+            n = trends[(trends.agent == agent) & (trends.period == pd.Timestamp(period))].n
+            assert len(at.dataframe[1].value) == n.iloc[0]

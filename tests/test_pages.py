@@ -115,14 +115,24 @@ def test_clusters_page_computes_in_the_background_and_stores_a_projection(seeded
         picker = next(s for s in again.selectbox if s.label == "Colour by")
 
 
-def test_trends_page_heatmap_and_drill_down(seeded_db, monkeypatch):
+def test_trends_page_grid_and_drill_down(seeded_db, monkeypatch):
     at = open_page("trends", seeded_db, monkeypatch, period="week")
-    assert len(at.get("plotly_chart")) >= 2
-    drill = at.dataframe[0].value
-    assert len(drill) >= 1
-    trends = at.dataframe[1].value
-    assert set(trends.agent) == {"alice", "bob", "carol"}
+    assert not at.get("plotly_chart")  # the first view draws no plotly figure (#9)
+    grid = at.dataframe[0].value  # agents x weeks: the share of the focus emotion
+    trends = at.dataframe[-1].value
+    assert set(trends.agent) == {"alice", "bob", "carol"} == set(grid.index)
+    assert len(grid.columns) == trends.period.nunique()
     assert trends.low_n.all()  # one clip per agent-week: every cell is low-n, and shown
+    assert len(at.dataframe) == 2  # nothing is listed until an agent or a cell is chosen
+    assert any("choose an agent" in c.value for c in at.caption)
+    next(s for s in at.selectbox if s.label == "Agent").set_value("bob").run()
+    latest = trends[trends.agent == "bob"].period.max()
+    assert next(s for s in at.selectbox if s.label == "Period starting").value == (
+        latest.strftime("%Y-%m-%d")  # an agent's latest period comes first
+    )
+    drill = at.dataframe[1].value
+    assert len(drill) == trends[(trends.agent == "bob") & (trends.period == latest)].n.iloc[0]
+    assert set(drill.source_name.str.split("/").str[0]) == {"bob"}
 
 
 def test_exports_page_offers_every_table_in_both_formats(seeded_db, monkeypatch):
@@ -297,15 +307,20 @@ def test_trends_page_every_period(synth_db, monkeypatch, period):
 
     store = Store(synth_db)
     expected = store.trends(store.models().model_key[0], period=period)
-    at = open_page("trends", synth_db, monkeypatch, agent="agent-001", period=period)
+    at = open_page(
+        "trends", synth_db, monkeypatch, agent="agent-001", period=period, da="agent-001"
+    )
     assert at.radio[0].value == period
     table = at.dataframe[-1].value
     assert list(table.n) == list(expected[expected.agent == "agent-001"].n)
-    heat = at.get("plotly_chart")[0]
-    assert heat.proto.spec  # the heatmap was drawn
-    drill = at.dataframe[0].value
+    grid = at.dataframe[0].value
+    assert list(grid.index) == ["agent-001"] and len(grid.columns) == len(table)
+    focus = next(s for s in at.selectbox if s.label == "Emotion").value
+    assert grid.iloc[0].tolist() == pytest.approx(table[focus].tolist())
+    drill = at.dataframe[1].value
     start = pd.Timestamp(next(s for s in at.selectbox if s.label == "Period starting").value)
-    assert len(drill) == table.n.iloc[0] and (drill.recorded_at >= start).all()
+    assert start == table.period.max()  # the agent's latest period
+    assert len(drill) == table.n.iloc[-1] and (drill.recorded_at >= start).all()
 
 
 @pytest.mark.parametrize("emotion", ["angry", "disgusted", "fearful", "happy", "neutral", "other",
@@ -313,8 +328,11 @@ def test_trends_page_every_period(synth_db, monkeypatch, period):
 def test_trends_page_every_focus_emotion(synth_db, monkeypatch, emotion):
     at = open_page("trends", synth_db, monkeypatch, period="month", focus=emotion)
     assert next(s for s in at.selectbox if s.label == "Emotion").value == emotion
-    layout = json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]
-    assert layout["title"]["text"] == f"share of {EMOJI[emotion]} {emotion} clips"
+    assert any(f"share of {EMOJI[emotion]} {emotion} clips" in m.value for m in at.markdown)
+    grid, trends = at.dataframe[0].value, at.dataframe[-1].value
+    busiest = sorted(trends.agent.unique())[0]
+    shares = trends[trends.agent == busiest].set_index("period")[emotion]
+    assert grid.loc[busiest].dropna().tolist() == pytest.approx(shares.tolist())
 
 
 def test_trends_page_opens_on_the_emotion_that_leads_the_selection(synth_db, monkeypatch):

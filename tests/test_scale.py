@@ -125,11 +125,14 @@ def test_trends_match_an_independent_computation(synth, period):
 
 def test_filter_options_count_agents(synth):
     store, _ = synth
-    counts = store.agent_counts()
+    options = store.filter_options()
     with store.reading() as con:
-        expected = con.execute("SELECT agent, count(*) FROM clips GROUP BY 1 ORDER BY 1").df()
-    assert list(counts.agent) == list(expected.agent)
-    assert counts.clips.sum() == 400
+        expected = con.execute(
+            "SELECT agent, count(*) FROM clips WHERE agent IS NOT NULL GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+    assert list(options["agent_clips"].items()) == expected
+    assert options["agents"] == [agent for agent, _ in expected]
+    assert sum(options["agent_clips"].values()) == 400
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])

@@ -120,19 +120,22 @@ def test_trends_page_period_emotion_comparison_and_drill_down(synth_db, monkeypa
     at = open_page("trends", synth_db, monkeypatch)
     widget(at, "radio", "Period").set_value("month").run()
     widget(at, "selectbox", "Emotion").set_value("sad").run()
+    widget(at, "toggle", "Compare agents over time").set_value(True).run()
     agents = widget(at, "multiselect", "Compare agents (2–5)").options
     widget(at, "multiselect", "Compare agents (2–5)").set_value(agents[3:6]).run()
     widget(at, "selectbox", "Agent").set_value(agents[7]).run()
     periods = widget(at, "selectbox", "Period starting").options
-    widget(at, "selectbox", "Period starting").set_value(periods[-1]).run()
+    widget(at, "selectbox", "Period starting").set_value(periods[0]).run()  # not the default
     controls = [("radio", "Period"), ("selectbox", "Emotion"),
-                ("multiselect", "Compare agents (2–5)"), ("selectbox", "Agent"),
-                ("selectbox", "Period starting")]  # fmt: skip
-    drill = at.dataframe[0].value
-    assert len(drill) > 0 and set(drill.source_name) <= set(drill.source_name)
+                ("toggle", "Compare agents over time"), ("multiselect", "Compare agents (2–5)"),
+                ("selectbox", "Agent"), ("selectbox", "Period starting")]  # fmt: skip
+    drill = at.dataframe[1].value  # under the grid
+    assert len(drill) > 0 and drill.source_name.str.startswith(f"{agents[7]}/").all()
+    assert (drill.recorded_at >= pd.Timestamp(periods[0])).all()
     fresh = reopened(at, "trends", synth_db, monkeypatch)
     assert values(fresh, controls) == values(at, controls)
-    same_frame(fresh.dataframe[0].value, drill)
+    assert values(fresh, controls)[2:4] == [True, agents[3:6]]
+    same_frame(fresh.dataframe[1].value, drill)
 
 
 def test_overview_period(synth_db, monkeypatch):
@@ -158,5 +161,5 @@ def test_an_overview_shift_opens_the_trends_drill_down_of_its_agent_and_period(
     at = open_page("trends", synth_db, monkeypatch, **links)
     assert widget(at, "selectbox", "Agent").value == agent
     assert widget(at, "selectbox", "Period starting").value == result.latest_start.isoformat()
-    drill = at.dataframe[0].value
+    drill = at.dataframe[1].value  # under the grid
     assert len(drill) > 0 and (drill.recorded_at >= pd.Timestamp(result.latest_start)).all()
