@@ -26,6 +26,7 @@ RESULTS = Path(__file__).parent / "results"
 
 def open_page(browser, url: str, page: str, expected: str) -> dict:
     """Open `page` in a new context; the timings of one open."""
+    from bench.dashboard_scale import QUIET_AFTER_CLOSE_S
     from tests.test_browser import settle
 
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
@@ -47,6 +48,7 @@ def open_page(browser, url: str, page: str, expected: str) -> dict:
         ".map(e => [e.startTime / 1000, e.responseEnd / 1000])"
     )
     context.close()
+    time.sleep(QUIET_AFTER_CLOSE_S)  # so that the next page's open is measured alone
     return {"page": page, "idle_s": idle,
             "first_frame_s": frames[0][0] - start if frames else None,
             "last_frame_s": frames[-1][0] - start if frames else None,
