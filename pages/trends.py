@@ -78,6 +78,9 @@ widgets.keep_choice("drill_period", periods, wanted=clicked and clicked[1],
 chosen = d.selectbox("Period starting", periods, key="drill_period", disabled=agent is None,
                      help="An agent's latest period is chosen first.")  # fmt: skip
 state.put(da=agent, dp=chosen)
+if clicked and clicked[0] == agent and clicked[1] not in periods:  # an empty cell of the grid
+    st.caption(f"{agent} has no clips in the {period} starting {clicked[1]}; "
+               f"showing the {period} starting {chosen}.")  # fmt: skip
 if agent is None or chosen is None:
     st.caption("Click a cell of the grid above, or choose an agent, to list the clips.")
 else:

@@ -372,3 +372,14 @@ def test_a_clicked_grid_cell_opens_its_agent_and_period(small_db, monkeypatch):
             assert widget(at, "selectbox", "Period starting").value == period
             n = trends[(trends.agent == agent) & (trends.period == pd.Timestamp(period))].n
             assert len(at.dataframe[1].value) == n.iloc[0]
+    empty = [(r, p) for r, a in enumerate(grid.index) for p in grid.columns[grid.loc[a].isna()]]
+    assert empty  # an agent with a clip every 9 days misses some weeks
+    row, period = empty[0]
+    at.session_state["heatmap"] = {
+        "selection": {"rows": [], "columns": [], "cells": [[row, period]]}
+    }
+    at.run()
+    agent = grid.index[row]
+    assert widget(at, "selectbox", "Agent").value == agent
+    assert any(f"{agent} has no clips in the week starting {period}" in c.value for c in at.caption)
+    assert widget(at, "selectbox", "Period starting").value in grid.columns[grid.loc[agent].notna()]
