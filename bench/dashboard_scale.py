@@ -5,7 +5,8 @@
 
 Measures, each in a fresh process so caches are cold:
 - every page's first render through Streamlit's AppTest (bar: <= 2 s);
-- every page in Chromium against the real server: navigation until Streamlit is idle (bar: 3 s);
+- every page in Chromium against the real server: navigation until Streamlit is idle (bar: 3 s;
+  the median of `--repeats` fresh servers, every run kept);
 - a Parquet export of every clip through `python -m core export` (bars: 20 s, peak RSS 2 GB);
 - a projection of 100,000 tracks as the background job, while the Clips and Trends pages are
   rendered every 5 s in the same process, as the server would (bar: 180 s; the renders show
@@ -20,6 +21,7 @@ import contextlib
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -126,14 +128,24 @@ def render_pages(db: Path, repeats: int) -> dict:
     return results
 
 
-def browser_pages(db: Path) -> dict:
+def browser_pages(db: Path, repeats: int) -> dict:
     """Seconds until the page's data shows and Streamlit is idle, per page, in Debian Chromium.
 
     Two ways in, each on a fresh server so its caches start cold: `open` loads the page's URL in
     a new browser context (the Streamlit frontend is downloaded again each time); `navigate`
     clicks the page in the sidebar of an app already open, as a user moves between pages.
+    Each way runs `repeats` times, on a fresh server each; a page's value is the median and every
+    run is kept. The browser shares the 2 cores with the server, so one run on a shared machine
+    can differ from the next by 0.7 s.
     """
-    return {"open": _browse(db, navigate=False), "navigate": _browse(db, navigate=True)}
+    results = {}
+    for way, navigate in (("open", False), ("navigate", True)):
+        runs = [_browse(db, navigate) for _ in range(repeats)]
+        results[way] = {page: {"s": statistics.median(r[page]["s"] for r in runs),
+                               "runs_s": [r[page]["s"] for r in runs],
+                               "exception": any(r[page]["exception"] for r in runs)}
+                        for page in PAGES}  # fmt: skip
+    return results
 
 
 @contextlib.contextmanager
@@ -221,7 +233,9 @@ def markdown(report: dict) -> str:
         lines.append(f"| AppTest cold render: {page} | {r['s']:.2f} s | ≤ {BARS['render_s']} s |")
     for way, pages in report.get("browser", {}).items():
         for page, r in pages.items():
-            lines.append(f"| Chromium, {way}, until idle: {page} | {r['s']:.2f} s |"
+            runs = r.get("runs_s", [r["s"]])
+            spread = f" (runs {', '.join(f'{s:.2f}' for s in runs)})" if len(runs) > 1 else ""
+            lines.append(f"| Chromium, {way}, until idle: {page} | {r['s']:.2f} s{spread} |"
                          f" ≤ {BARS['browser_s']} s |")  # fmt: skip
     for what, e in report.get("export", {}).items():
         bar = "≤ 20 s, ≤ 2048 MB" if what == "clips" else "bounded memory"
@@ -244,7 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--db", type=Path, required=True)
     parser.add_argument("--projection-db", type=Path, help="a 100,000-clip database")
-    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="renders: best of N; browser: median of N fresh servers")  # fmt: skip
     parser.add_argument("--skip", nargs="*", default=[],
                         choices=["render", "browser", "export", "projection"])  # fmt: skip
     args = parser.parse_args(argv)
@@ -257,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     if "render" not in args.skip:
         report["render"] = render_pages(args.db, args.repeats)
     if "browser" not in args.skip:
-        report["browser"] = browser_pages(args.db)
+        report["browser"] = browser_pages(args.db, args.repeats)
     if "export" not in args.skip:
         report["export"] = export_all(args.db)
     if "projection" not in args.skip and args.projection_db:
