@@ -1,7 +1,9 @@
 """Agent trends: emotion share and confidence per agent and period, with drill-down to clips.
 
 The agents x periods table is aggregated in DuckDB (date_trunc by day, week or month); the page
-receives one row per cell, never the clips.
+receives one row per cell, never the clips. Its first view is tables only (the shaded grid, the
+cells' figures): a plotly figure costs a fresh browser about a second, so the comparison chart
+waits for the toggle and the clip list for a chosen cell or agent.
 """
 
 from dataclasses import replace
