@@ -5,7 +5,8 @@
 
 Measures, each in a fresh process so caches are cold:
 - every page's first render through Streamlit's AppTest (bar: <= 2 s);
-- every page in Chromium against the real server: navigation until Streamlit is idle (bar: 3 s;
+- every page in Chromium against the real server: navigation until Streamlit is idle and every
+  chart and data grid has drawn (bar: 3 s;
   the median of `--repeats` fresh servers, every run kept);
 - a Parquet export of every clip through `python -m core export` (bars: 20 s, peak RSS 2 GB);
 - a projection of 100,000 tracks as the background job, while the Clips and Trends pages are
@@ -38,6 +39,15 @@ EXPECTED = {"upload": "Upload & analyse", "clips": "clips (tracks) match",
             "trends": "Drill down", "exports": "clips.parquet ("}  # fmt: skip
 TITLES = {"clips": "Clips", "frames": "Frame curves", "clusters": "Clusters",
           "trends": "Agent trends", "exports": "Exports"}  # fmt: skip
+# Idle is not drawn: Streamlit reports the script done before a lazily loaded chart library has
+# run (a fresh browser's first plotly figure appeared 1-1.5 s after idle), so a page counts as
+# open once every chart and data grid on it has drawn (a lazily loaded element shows a skeleton
+# until its library has arrived).
+DRAWN = """() => !document.querySelector("[data-testid='stSkeleton']")
+    && [...document.querySelectorAll("[data-testid='stPlotlyChart']")].every(
+        c => c.querySelector('.main-svg'))
+    && [...document.querySelectorAll("[data-testid='stDataFrame']")].every(
+        g => g.querySelector('canvas'))"""
 # A closed browser context keeps Chromium and the server (ending that session) busy for a moment.
 # Measured straight after, the next page's open paid for the last one too: the first frame of
 # Clips opened right after Upload came at 1.29-1.72 s, against 0.90-0.99 s after a 3 s pause.
@@ -189,6 +199,7 @@ def _browse(db: Path, navigate: bool) -> dict:
                 tab.goto(f"{url}/{'' if page_name == 'upload' else page_name}")
             tab.get_by_text(EXPECTED[page_name]).first.wait_for(timeout=120_000)
             settle(tab)
+            tab.wait_for_function(DRAWN, timeout=120_000)
             results[page_name] = {"s": round(time.perf_counter() - start, 2),
                                   "exception": tab.locator("[data-testid='stException']")
                                   .count() > 0}  # fmt: skip

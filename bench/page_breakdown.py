@@ -5,7 +5,7 @@
 Each run starts a fresh server (cold caches) and opens the pages in order, each in a new
 browser context, as `bench/dashboard_scale.py` does. Per page it prints, in seconds from the
 navigation: the first and last WebSocket frame from the server (the script's first output, and
-roughly its end), when the page was idle, when plotly's bundle was fetched (if it was), and the
+roughly its end), when the page was idle and when its charts and grids had drawn, when plotly's bundle was fetched (if it was), and the
 browser main thread's busiest scripts from a CDP CPU profile. A page opened a second time shows
 what the server's caches and the browser's compiled code save. Results go to
 bench/results/page-breakdown.md.
@@ -26,7 +26,7 @@ RESULTS = Path(__file__).parent / "results"
 
 def open_page(browser, url: str, page: str, expected: str) -> dict:
     """Open `page` in a new context; the timings of one open."""
-    from bench.dashboard_scale import QUIET_AFTER_CLOSE_S
+    from bench.dashboard_scale import DRAWN, QUIET_AFTER_CLOSE_S
     from tests.test_browser import settle
 
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
@@ -42,6 +42,8 @@ def open_page(browser, url: str, page: str, expected: str) -> dict:
     tab.get_by_text(expected).first.wait_for(timeout=120_000)
     settle(tab)
     idle = time.perf_counter() - start
+    tab.wait_for_function(DRAWN, timeout=120_000)
+    drawn = time.perf_counter() - start
     profile = cdp.send("Profiler.stop")["profile"]
     plotly = tab.evaluate(
         "() => performance.getEntriesByType('resource').filter(e => e.name.includes('PlotlyChart'))"
@@ -49,7 +51,7 @@ def open_page(browser, url: str, page: str, expected: str) -> dict:
     )
     context.close()
     time.sleep(QUIET_AFTER_CLOSE_S)  # so that the next page's open is measured alone
-    return {"page": page, "idle_s": idle,
+    return {"page": page, "idle_s": idle, "drawn_s": drawn,
             "first_frame_s": frames[0][0] - start if frames else None,
             "last_frame_s": frames[-1][0] - start if frames else None,
             "plotly_fetched_s": plotly[0] if plotly else None,
@@ -81,14 +83,14 @@ def markdown(db: Path, runs: list[list[dict]]) -> str:
     lines = [f"# Page opens from Chromium: {db.name}", "",
              f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; each run a fresh server,"
              " each page a new browser context; seconds from the navigation.", "",
-             "| run | page | first frame | last frame | idle | plotly fetched | busiest scripts (ms) |",
-             "|---|---|---|---|---|---|---|"]  # fmt: skip
+             "| run | page | first frame | last frame | idle | drawn | plotly fetched | busiest scripts (ms) |",
+             "|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for i, opened in enumerate(runs, start=1):
         for o in opened:
             fetched = o["plotly_fetched_s"]
             lines.append(
                 f"| {i} | {o['page']} | {s(o['first_frame_s'])} | {s(o['last_frame_s'])} "
-                f"| {o['idle_s']:.2f} | {f'{fetched[0]:.2f}–{fetched[1]:.2f}' if fetched else '–'} "
+                f"| {o['idle_s']:.2f} | {o['drawn_s']:.2f} | {f'{fetched[0]:.2f}–{fetched[1]:.2f}' if fetched else '–'} "
                 f"| {', '.join(f'{n} {ms}' for n, ms in o['busiest_scripts_ms'])} |"
             )
     return "\n".join(lines) + "\n"
