@@ -66,6 +66,7 @@ class Store(StoreReads):
         self._schema_current = False
         self._verified: tuple | None = None  # the file's stamp when this Store last wrote it
         self._read_checked: tuple | None = None  # the file's stamp when its version last read
+        self._read_version: int | None = None  # the version read then
 
     # -- connections -------------------------------------------------------------------------
 
@@ -118,7 +119,8 @@ class Store(StoreReads):
         """
         stamp = self.file_stamp()
         if stamp != self._read_checked:
-            self._refuse_newer(self._version(con))
+            self._read_version = self._version(con)
+            self._refuse_newer(self._read_version)
             self._read_checked = stamp
 
     def file_stamp(self) -> tuple:
@@ -167,10 +169,11 @@ class Store(StoreReads):
         """Migrate only when needed: opening for writing checks every block of the file first
         (core.store_check), 3 s on an 11 GB database, which a reader should not pay."""
         if self.path.exists():
-            with self._connect(write=False) as con:
-                if self._version(con) == SCHEMA_VERSION:
-                    self._schema_current = True
-                    return
+            with self._connect(write=False):  # reads the version (_check_version_for_reading)
+                pass
+            if self._read_version == SCHEMA_VERSION:
+                self._schema_current = True
+                return
         self.initialise()
 
     def initialise(self) -> None:
