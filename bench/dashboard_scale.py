@@ -179,9 +179,23 @@ def fresh_dashboard(db: Path) -> Iterator[tuple[str, object]]:
             next(server, None)
 
 
-def _browse(db: Path, navigate: bool) -> dict:
+def page_url(url: str, page: str) -> str:
+    return f"{url}/{'' if page == 'upload' else page}"
+
+
+def wait_until_drawn(tab, page: str, start: float) -> tuple[float, float]:
+    """Seconds from `start` until `page` showed its data with Streamlit idle, and until every
+    chart and grid on it had drawn."""
     from tests.test_browser import settle
 
+    tab.get_by_text(EXPECTED[page]).first.wait_for(timeout=120_000)
+    settle(tab)
+    idle = time.perf_counter() - start
+    tab.wait_for_function(DRAWN, timeout=120_000)
+    return idle, time.perf_counter() - start
+
+
+def _browse(db: Path, navigate: bool) -> dict:
     results = {}
     with fresh_dashboard(db) as (url, browser):
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
@@ -196,11 +210,9 @@ def _browse(db: Path, navigate: bool) -> dict:
             if navigate and page_name != "upload":
                 tab.get_by_role("link", name=TITLES[page_name]).first.click()
             else:
-                tab.goto(f"{url}/{'' if page_name == 'upload' else page_name}")
-            tab.get_by_text(EXPECTED[page_name]).first.wait_for(timeout=120_000)
-            settle(tab)
-            tab.wait_for_function(DRAWN, timeout=120_000)
-            results[page_name] = {"s": round(time.perf_counter() - start, 2),
+                tab.goto(page_url(url, page_name))
+            _, drawn = wait_until_drawn(tab, page_name, start)
+            results[page_name] = {"s": round(drawn, 2),
                                   "exception": tab.locator("[data-testid='stException']")
                                   .count() > 0}  # fmt: skip
             print(f"browser {navigate=} {page_name}: {results[page_name]}", file=sys.stderr)

@@ -24,10 +24,9 @@ sys.path.insert(0, str(ROOT))
 RESULTS = Path(__file__).parent / "results"
 
 
-def open_page(browser, url: str, page: str, expected: str) -> dict:
+def open_page(browser, url: str, page: str) -> dict:
     """Open `page` in a new context; the timings of one open."""
-    from bench.dashboard_scale import DRAWN, QUIET_AFTER_CLOSE_S
-    from tests.test_browser import settle
+    from bench.dashboard_scale import QUIET_AFTER_CLOSE_S, page_url, wait_until_drawn
 
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     tab = context.new_page()
@@ -38,12 +37,8 @@ def open_page(browser, url: str, page: str, expected: str) -> dict:
     cdp.send("Profiler.enable")
     cdp.send("Profiler.start")
     start = time.perf_counter()
-    tab.goto(f"{url}/{'' if page == 'upload' else page}")
-    tab.get_by_text(expected).first.wait_for(timeout=120_000)
-    settle(tab)
-    idle = time.perf_counter() - start
-    tab.wait_for_function(DRAWN, timeout=120_000)
-    drawn = time.perf_counter() - start
+    tab.goto(page_url(url, page))
+    idle, drawn = wait_until_drawn(tab, page, start)
     profile = cdp.send("Profiler.stop")["profile"]
     plotly = tab.evaluate(
         "() => performance.getEntriesByType('resource').filter(e => e.name.includes('PlotlyChart'))"
@@ -70,10 +65,10 @@ def _busiest(profile: dict, top: int = 4) -> list[tuple[str, int]]:
 
 def run(db: Path, pages: list[str]) -> list[dict]:
     """One fresh server; the pages opened in order."""
-    from bench.dashboard_scale import EXPECTED, fresh_dashboard
+    from bench.dashboard_scale import fresh_dashboard
 
     with fresh_dashboard(db) as (url, browser):
-        return [open_page(browser, url, page, EXPECTED[page]) for page in pages]
+        return [open_page(browser, url, page) for page in pages]
 
 
 def markdown(db: Path, runs: list[list[dict]]) -> str:
