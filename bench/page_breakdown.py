@@ -5,8 +5,9 @@
 Each run starts a fresh server (cold caches) and opens the pages in order, each in a new
 browser context, as `bench/dashboard_scale.py` does. Per page it prints, in seconds from the
 navigation: the first and last WebSocket frame from the server (the script's first output, and
-roughly its end), when the page was idle and when its charts and grids had drawn, when plotly's bundle was fetched (if it was), and the
-browser main thread's busiest scripts from a CDP CPU profile. A page opened a second time shows
+roughly its end), when the page was idle and when its charts and grids had drawn, when plotly's
+bundle was fetched (if it was), and the browser main thread's busiest scripts from a CDP CPU
+profile. A page opened a second time shows
 what the server's caches and the browser's compiled code save. Results go to
 bench/results/page-breakdown.md.
 """
