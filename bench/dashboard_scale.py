@@ -46,6 +46,8 @@ TITLES = {"clips": "Clips", "frames": "Frame curves", "clusters": "Clusters",
 DRAWN = """() => !document.querySelector("[data-testid='stSkeleton']")
     && [...document.querySelectorAll("[data-testid='stPlotlyChart']")].every(
         c => !c.checkVisibility() || c.querySelector('.main-svg'))
+    && [...document.querySelectorAll("[data-testid='stEChartsChart']")].every(
+        c => !c.checkVisibility() || c.querySelector('canvas'))
     && [...document.querySelectorAll("[data-testid='stDataFrame']")].every(
         g => !g.checkVisibility() || g.querySelector('canvas'))"""
 # A closed browser context keeps Chromium and the server (ending that session) busy for a moment.

@@ -1,4 +1,7 @@
-"""Pure figure builders: DataFrame in, plotly Figure out. No Streamlit, no database."""
+"""Pure figure builders: DataFrame in, plotly Figure out. No Streamlit, no database.
+
+Frame curves are ECharts options, in `curve_charts`.
+"""
 
 from __future__ import annotations
 
@@ -32,38 +35,6 @@ def score_bars(scores: pd.Series, title: str = "") -> go.Figure:
         height=330,
         **_LAYOUT,
     )
-    return fig
-
-
-def curve_figure(curve: pd.DataFrame, emotions: Sequence[str], stacked: bool,
-                 segments: pd.DataFrame, title: str = "") -> go.Figure:  # fmt: skip
-    """Per-emotion probability over time, with the dominant emotion as a band underneath."""
-    fig = go.Figure()
-    for emotion in emotions:
-        fig.add_trace(go.Scatter(
-            x=curve.time_s, y=curve[emotion], name=emotion, mode="lines",
-            line={"color": COLORS[emotion], "width": 1.5},
-            stackgroup="one" if stacked else None,
-            hovertemplate=f"{emotion} %{{y:.1%}} at %{{x:.2f}} s<extra></extra>",
-        ))  # fmt: skip
-    # The dominant emotion as a band on its own axis below the curves: one bar trace per emotion
-    # (not a shape per run: an unsmoothed hour has thousands of runs), and the time axis stays
-    # visible under it.
-    for emotion, runs in segments.groupby("emotion", sort=False):
-        fig.add_trace(go.Bar(
-            y=["dominant"] * len(runs), x=runs.end_s - runs.start_s, base=runs.start_s,
-            orientation="h", yaxis="y2", marker={"color": COLORS[emotion], "line_width": 0},
-            width=1.0, name=f"dominant: {emotion}", showlegend=False,
-            hovertemplate=f"dominant: {emotion} %{{base:.2f}}–%{{x:.2f}} s<extra></extra>",
-        ))  # fmt: skip
-    fig.update_layout(
-        title=plot_label(title), height=400, hovermode="x unified", barmode="overlay",
-        yaxis={"tickformat": ".0%", "range": [0, 1], "domain": [0.16, 1]},
-        yaxis2={"domain": [0, 0.1], "showticklabels": False, "fixedrange": True},
-        xaxis={"title": "time (s)", "anchor": "y2",
-               "rangeslider": {"visible": True, "thickness": 0.06}},
-        **{**_LAYOUT, "margin": {"l": 10, "r": 10, "t": 40, "b": 40}},
-    )  # fmt: skip
     return fig
 
 
@@ -124,29 +95,6 @@ def agent_lines(trends: pd.DataFrame, emotion: str, agents: Sequence[str]) -> go
             ), row=row, col=1)  # fmt: skip
     fig.update_yaxes(tickformat=".0%", rangemode="tozero")
     fig.update_layout(height=520, **_LAYOUT)
-    return fig
-
-
-def aligned_tracks(
-    curves: dict[str, pd.DataFrame], emotions: Sequence[str], title: str = ""
-) -> go.Figure:
-    """Each track of one recording (e.g. agent, customer) in its own row on a shared time axis."""
-    from plotly.subplots import make_subplots
-
-    fig = make_subplots(rows=len(curves), cols=1, shared_xaxes=True, vertical_spacing=0.04,
-                        subplot_titles=plot_labels(list(curves)))  # fmt: skip
-    for row, curve in enumerate(curves.values(), start=1):
-        for emotion in emotions:
-            fig.add_trace(go.Scatter(
-                x=curve.time_s, y=curve[emotion], name=emotion, legendgroup=emotion, showlegend=row == 1,
-                mode="lines", line={"color": COLORS[emotion], "width": 1.5}, stackgroup=f"t{row}",
-                hovertemplate=f"{emotion} %{{y:.1%}} at %{{x:.2f}} s<extra></extra>",
-            ), row=row, col=1)  # fmt: skip
-        fig.update_yaxes(tickformat=".0%", range=[0, 1], row=row, col=1)
-    fig.update_xaxes(title_text="time (s)", row=len(curves), col=1)
-    fig.update_layout(
-        title=plot_label(title), height=220 * len(curves) + 80, hovermode="x unified", **_LAYOUT
-    )
     return fig
 
 

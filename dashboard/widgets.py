@@ -13,6 +13,7 @@ from core.errors import EmoScopeError
 from core.labels import EMOJI, EMOTIONS, SCORE_COLUMNS, UNTRAINED_LABEL
 from core.store import ClipFilter
 from dashboard import data, state
+from dashboard.curve_charts import EChart
 from dashboard.text import literal
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,11 @@ def empty_state(what: str) -> None:
     )
     if "upload" in st.session_state["pages"]:  # not registered for viewers (sign-in roles)
         st.page_link(st.session_state["pages"]["upload"], label="Upload & analyse", icon="⬆️")
+
+
+def echart(chart: EChart, key: str) -> None:
+    """Draw an ECharts chart at the height its builder chose."""
+    st.echarts_chart(chart.option, height=chart.height_px, key=key, alt=chart.alt)
 
 
 def model_key() -> str | None:

@@ -13,7 +13,7 @@ import streamlit as st
 from core.aggregates import PAGE_ROWS, ClipQuery
 from core.analytics import curve_frame, dominant_segments, smooth_curve
 from core.labels import EMOTIONS, SCORE_COLUMNS
-from dashboard import charts, data, state, widgets
+from dashboard import charts, curve_charts, data, state, widgets
 from dashboard.text import literal, literal_table
 
 model_key, where = widgets.results_page("🗂️ Clips", "clips")
@@ -91,7 +91,7 @@ if logits is None:
     st.caption("No frame curve stored for this clip: analyse it with granularity 'frame'.")
 else:
     curve = curve_frame(smooth_curve(logits, 25))
-    st.plotly_chart(charts.curve_figure(curve, EMOTIONS, True, dominant_segments(curve), "emotion over time (0.5 s smoothing)"),
-                    key="clip_curve")  # fmt: skip
+    widgets.echart(curve_charts.curve_chart(curve, EMOTIONS, True, dominant_segments(curve), "emotion over time (0.5 s smoothing)"),
+                   key="clip_curve")  # fmt: skip
     st.page_link(st.session_state["pages"]["frames"], label="Open in Frame curves", icon="📈",
                  query_params={"clip": row.clip_id, "track": row.track, "model": model_key})  # fmt: skip

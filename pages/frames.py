@@ -7,7 +7,7 @@ import streamlit as st
 
 from core.analytics import curve_frame, dominant_segments, merge_short_runs, smooth_curve
 from core.labels import EMOJI, EMOTIONS
-from dashboard import charts, data, state, widgets
+from dashboard import curve_charts, data, state, widgets
 
 CHOICES = 200  # clips offered in the picker at once
 # Points drawn per curve: a chart about 1,000 px wide shows no more, and the browser draws
@@ -90,8 +90,8 @@ if aligned:
     window = max(1, round(window_s / 0.02))
     curves = {t: curve_frame(smooth_curve(data.frame_logits(clip_id, model_key, t), window), max_points=CURVE_POINTS)
               for t in siblings.track}  # fmt: skip
-    st.plotly_chart(
-        charts.aligned_tracks(curves, emotions or EMOTIONS, names[first].split(" · ")[0]),
+    widgets.echart(
+        curve_charts.aligned_tracks(curves, emotions or EMOTIONS, names[first].split(" · ")[0]),
         key="aligned",
     )
 
@@ -105,8 +105,8 @@ for column, key in zip(st.columns(len(shown)), shown, strict=True):
     )
     segments = dominant_segments(curve)
     with column:
-        st.plotly_chart(
-            charts.curve_figure(curve, emotions or EMOTIONS, stacked, segments, names[key]),
+        widgets.echart(
+            curve_charts.curve_chart(curve, emotions or EMOTIONS, stacked, segments, names[key]),
             key=f"curve-{key}",
         )
         st.caption(

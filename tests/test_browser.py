@@ -240,8 +240,8 @@ def test_page_shows_data(page, server, seeded_model, path, expected, name):
     page.goto(f"{server}/{path}?model={seeded_model}")
     settle(page)
     page.get_by_text(expected).first.wait_for()
-    if path == "frames":
-        page.locator("[data-testid='stPlotlyChart']").first.wait_for()
+    if path == "frames":  # the curve, drawn by ECharts on a canvas
+        page.locator("[data-testid='stEChartsChart'] canvas").first.wait_for()
     if path in ("clips", "trends"):
         page.locator("[data-testid='stDataFrame']").first.wait_for()
     no_exception(page)

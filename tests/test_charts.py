@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+import pytest
 
-from dashboard import charts
+from core.labels import COLORS, EMOTIONS
+from dashboard import charts, curve_charts
 from dashboard.text import literal, plain, plot_label
 
 HOSTILE = "[login](https://evil.example/login) <a href='x'>**b**</a> $x^2$ \u202egnp.exe"
@@ -33,10 +36,63 @@ def test_charts_carry_names_escaped():
     lines = charts.agent_lines(trends, "angry", [HOSTILE])
     assert lines.data[0].name == plot_label(HOSTILE)
     assert "<a" not in lines.data[0].hovertemplate.split(":")[0]
-    curves = charts.aligned_tracks({HOSTILE: pd.DataFrame({"time_s": [0.0], "angry": [1.0]})},
-                                   ["angry"], title=HOSTILE)  # fmt: skip
-    assert curves.layout.title.text == plot_label(HOSTILE)
-    assert curves.layout.annotations[0].text == plot_label(HOSTILE)
+    # ECharts draws strings as plain text: names go in as typed, bidi controls neutralised
+    curves = curve_charts.aligned_tracks({HOSTILE: pd.DataFrame({"time_s": [0.0], "angry": [1.0]})},
+                                         ["angry"], title=HOSTILE)  # fmt: skip
+    assert [t["text"] for t in curves.option["title"]] == [plain(HOSTILE), plain(HOSTILE)]
+    assert "rich" not in str(curves.option)  # no rich-text styles: "{a|…}" in a name stays text
+
+
+def _curve(seconds: float) -> pd.DataFrame:
+    from core.analytics import curve_frame
+
+    frames = int(seconds / 0.02)
+    probs = np.full((frames, len(EMOTIONS)), 0.05)
+    probs[: frames // 2, EMOTIONS.index("angry")] = 0.6  # angry, then sad
+    probs[frames // 2 :, EMOTIONS.index("sad")] = 0.6
+    return curve_frame(probs / probs.sum(axis=1, keepdims=True))
+
+
+@pytest.mark.parametrize("stacked", [True, False])
+def test_curve_chart_sends_percent_and_a_dominant_band_on_one_time_axis(stacked):
+    from core.analytics import dominant_segments
+
+    curve = _curve(4.0)
+    chart = curve_charts.curve_chart(
+        curve, ["angry", "sad"], stacked, dominant_segments(curve), "t"
+    )
+    option = chart.option
+    source = option["dataset"]["source"]
+    assert list(source.columns) == ["time_s", "angry", "sad"]
+    np.testing.assert_allclose(source.angry, curve.angry * 100)
+    lines = [s for s in option["series"] if s["type"] == "line" and "encode" in s]
+    assert [(s["name"], s["itemStyle"]["color"]) for s in lines] == [
+        ("angry", COLORS["angry"]), ("sad", COLORS["sad"])
+    ]  # fmt: skip
+    assert all(("stack" in s) is stacked for s in lines)
+    band = {s["name"]: s["markArea"]["data"] for s in option["series"] if "markArea" in s}
+    assert band == {
+        "dominant: angry": [[{"name": "dominant: angry", "xAxis": 0.0}, {"xAxis": 1.99}]],
+        "dominant: sad": [
+            [{"name": "dominant: sad", "xAxis": 1.99}, {"xAxis": pytest.approx(3.99)}]
+        ],
+    }  # each run reaches half a frame (10 ms) either side of its frames' centres
+    assert [a["max"] for a in option["xAxis"]] == [3.99, 3.99]  # the band's end
+    assert all(z["xAxisIndex"] == [0, 1] for z in option["dataZoom"])  # curves and band zoom as one
+    assert chart.height_px == 400
+
+
+def test_aligned_tracks_share_one_time_axis_and_zoom():
+    chart = curve_charts.aligned_tracks({"agent": _curve(4.0), "customer": _curve(6.0)}, EMOTIONS)
+    option = chart.option
+    assert [len(d["source"]) for d in option["dataset"]] == [200, 300]
+    assert {a["max"] for a in option["xAxis"]} == {5.98}  # both rows span the longer track
+    assert [a.get("name") for a in option["xAxis"]] == [None, "time (s)"]
+    assert all(z["xAxisIndex"] == [0, 1] for z in option["dataZoom"])
+    assert [(s["datasetIndex"], s["xAxisIndex"]) for s in option["series"][::9]] == [(0, 0), (1, 1)]
+    tops = [g["top"] for g in option["grid"]]
+    assert tops[1] - tops[0] > curve_charts.TRACK_HEIGHT_PX  # rows do not overlap
+    assert chart.height_px > tops[1] + curve_charts.TRACK_HEIGHT_PX
 
 
 def test_short_runs_merge_into_neighbours_in_time_order():

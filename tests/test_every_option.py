@@ -70,7 +70,7 @@ from streamlit.testing.v1 import AppTest
 from core.labels import EMOTIONS, UNTRAINED_LABEL
 from core.records import SegmentRecord
 from core.store import ClipRecord, FileOutcome, ScoredTrack, Store
-from tests.test_pages import open_page, synth_db  # noqa: F401
+from tests.test_pages import echarts, open_page, synth_db  # noqa: F401
 
 CORPORA = {"north": 0, "south": 1}
 AGENTS = ["ann", "ben", "cy"]
@@ -253,10 +253,10 @@ def test_upload_builds_the_request_of_every_choice(tmp_path, monkeypatch, granul
 # -- Frame curves ----------------------------------------------------------------------------------
 
 
-def curve_traces(at: AppTest) -> list[dict]:
-    """The emotion curves (scatter traces) of the first clip's figure."""
-    chart = next(c for c in at.get("plotly_chart") if c.proto.id and "curve-" in c.key)
-    return [t for t in json.loads(chart.proto.spec)["data"] if t["type"] == "scatter"]
+def curve_series(at: AppTest) -> list[dict]:
+    """The emotion curves (not the dominant band) of the first clip's chart."""
+    chart = next(c for c in echarts(at) if c["key"].startswith("curve-"))
+    return [s for s in chart["option"]["series"] if not s["name"].startswith("dominant")]
 
 
 @pytest.mark.parametrize("style", ["stacked area", "lines"])
@@ -264,9 +264,11 @@ def test_frames_every_style(synth_db, monkeypatch, style):
     at = open_page("frames", synth_db, monkeypatch)
     widget(at, "radio", "Style").set_value(style).run()
     assert not at.exception
-    traces = curve_traces(at)
-    assert [t["name"] for t in traces] == list(EMOTIONS)
-    assert {t.get("stackgroup") for t in traces} == ({"one"} if style == "stacked area" else {None})
+    series = curve_series(at)
+    assert [s["name"] for s in series] == list(EMOTIONS)
+    stacked = style == "stacked area"
+    assert {s.get("stack") for s in series} == ({"track 0"} if stacked else {None})
+    assert all(("areaStyle" in s) is stacked for s in series)
     assert at.query_params.get("style") in (
         (None,) if style == "stacked area" else (style, [style])
     )
@@ -277,7 +279,9 @@ def test_frames_every_emotion_alone(synth_db, monkeypatch, emotion):
     at = open_page("frames", synth_db, monkeypatch)
     widget(at, "multiselect", "Emotions").set_value([emotion]).run()
     assert not at.exception
-    assert [t["name"] for t in curve_traces(at)] == [emotion]
+    assert [s["name"] for s in curve_series(at)] == [emotion]
+    (chart,) = echarts(at)
+    assert list(chart["data"][0].columns) == ["time_s", emotion]
 
 
 # -- Agent trends ------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
-from tests.test_pages import APP, open_page, synth_db  # noqa: F401
+from tests.test_pages import APP, echarts, open_page, synth_db  # noqa: F401
 
 
 def reopened(at: AppTest, page: str, db: Path, monkeypatch) -> AppTest:
@@ -78,9 +78,12 @@ def test_frames_page_clip_smoothing_emotions_style_and_comparison(synth_db, monk
     fresh = reopened(at, "frames", synth_db, monkeypatch)
     assert values(fresh, controls) == values(at, controls)
     assert values(at, controls) == [keys[2], 1.2, ["angry", "happy", "sad"], "lines", keys[4]]
-    keys_drawn = [c.key for c in at.get("plotly_chart") if c.key.startswith("curve-")]
-    assert keys_drawn == [f"curve-{keys[2]}", f"curve-{keys[4]}"]
-    assert [c.key for c in fresh.get("plotly_chart")] == [c.key for c in at.get("plotly_chart")]
+    drawn, drawn_again = echarts(at), echarts(fresh)
+    assert [c["key"] for c in drawn] == [f"curve-{keys[2]}", f"curve-{keys[4]}"]
+    assert [c["option"] for c in drawn_again] == [c["option"] for c in drawn]
+    for chart, again in zip(drawn, drawn_again, strict=True):  # the same smoothed curve
+        assert list(chart["data"][0].columns) == ["time_s", "angry", "happy", "sad"]
+        pd.testing.assert_frame_equal(again["data"][0], chart["data"][0])
     assert [c.value for c in fresh.caption] == [c.value for c in at.caption]
 
 
@@ -93,12 +96,13 @@ def test_frames_page_aligned_tracks_toggle(synth_db, monkeypatch):
     clip_id = two[two > 1].index[0]
     at = open_page("frames", synth_db, monkeypatch, clip=clip_id, track="agent")
     toggle = next(t for t in at.toggle if "aligned in time" in t.label)
-    assert toggle.value is True and len(at.get("plotly_chart")) == 2  # aligned + the curve
+    assert toggle.value is True
+    assert [c["key"] for c in echarts(at)] == ["aligned", f"curve-{clip_id}|agent"]
     toggle.set_value(False).run()
     assert at.query_params["aligned"] == "0"
     fresh = reopened(at, "frames", synth_db, monkeypatch)
     assert next(t for t in fresh.toggle if "aligned in time" in t.label).value is False
-    assert len(fresh.get("plotly_chart")) == 1
+    assert [c["key"] for c in echarts(fresh)] == [f"curve-{clip_id}|agent"]
 
 
 def test_clusters_page_settings(synth_db, monkeypatch):
