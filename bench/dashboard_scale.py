@@ -32,13 +32,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
-PAGES = ("upload", "clips", "frames", "clusters", "trends", "exports")
+PAGES = ("overview", "upload", "clips", "frames", "clusters", "trends", "exports")
 # Text each page shows once its data is on screen (the browser timing waits for it).
-EXPECTED = {"upload": "Upload & analyse", "clips": "clips (tracks) match",
-            "frames": "frames of 20 ms", "clusters": "Compute projection",
-            "trends": "Drill down", "exports": "clips.parquet ("}  # fmt: skip
-TITLES = {"clips": "Clips", "frames": "Frame curves", "clusters": "Clusters",
-          "trends": "Agent trends", "exports": "Exports"}  # fmt: skip
+# (Text in the sidebar, such as a page's name, shows on every page: no use here.)
+EXPECTED = {"overview": "Data quality:", "upload": "server.maxUploadSize",
+            "clips": "clips (tracks) match", "frames": "frames of 20 ms",
+            "clusters": "Compute projection", "trends": "Drill down", "exports": "clips.parquet ("}  # fmt: skip
+TITLES = {"overview": "Overview", "upload": "Upload & analyse", "clips": "Clips",
+          "frames": "Frame curves", "clusters": "Clusters", "trends": "Agent trends",
+          "exports": "Exports"}  # fmt: skip
 # Idle is not drawn: Streamlit reports the script done before a lazily loaded chart library has
 # run (a fresh browser's first plotly figure appeared 1-1.5 s after idle), so a page counts as
 # open once every chart and data grid on it has drawn (a lazily loaded element shows a skeleton
@@ -62,7 +64,7 @@ import json, os, sys, time
 os.environ["EMOSCOPE_DB"] = sys.argv[1]
 from streamlit.testing.v1 import AppTest
 at = AppTest.from_file(sys.argv[3], default_timeout=300)
-if sys.argv[2] != "upload":
+if sys.argv[2] != "overview":  # the default page
     at.switch_page("../pages/" + sys.argv[2] + ".py")
 start = time.perf_counter()
 at.run()
@@ -182,7 +184,8 @@ def fresh_dashboard(db: Path) -> Iterator[tuple[str, object]]:
 
 
 def page_url(url: str, page: str) -> str:
-    return f"{url}/{'' if page == 'upload' else page}"
+    """The page's address: the Overview is the app's root."""
+    return f"{url}/{'' if page == 'overview' else page}"
 
 
 def wait_until_drawn(tab, page: str, start: float) -> tuple[float, float]:
@@ -209,7 +212,7 @@ def _browse(db: Path, navigate: bool) -> dict:
                 context = browser.new_context(viewport={"width": 1400, "height": 1000})
                 tab = context.new_page()
             start = time.perf_counter()
-            if navigate and page_name != "upload":
+            if navigate and page_name != PAGES[0]:
                 tab.get_by_role("link", name=TITLES[page_name]).first.click()
             else:
                 tab.goto(page_url(url, page_name))

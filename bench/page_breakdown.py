@@ -1,6 +1,6 @@
 """Where a page's first open goes, seen from Chromium: frontend start, script, browser work.
 
-    python bench/page_breakdown.py --db /tmp/1m.duckdb [--pages upload,trends,trends] [--runs 3]
+    python bench/page_breakdown.py --db /tmp/1m.duckdb [--pages overview,trends,trends] [--runs 3]
 
 Each run starts a fresh server (cold caches) and opens the pages in order, each in a new
 browser context, as `bench/dashboard_scale.py` does. Per page it prints, in seconds from the
@@ -95,8 +95,8 @@ def markdown(db: Path, runs: list[list[dict]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", type=Path, required=True)
-    parser.add_argument("--pages", default="upload,trends,trends",
-                        help="comma-separated, opened in order (default: upload,trends,trends)")  # fmt: skip
+    parser.add_argument("--pages", default="overview,trends,trends",
+                        help="comma-separated, opened in order (default: overview,trends,trends)")  # fmt: skip
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args(argv)
     runs = [run(args.db, args.pages.split(",")) for _ in range(args.runs)]

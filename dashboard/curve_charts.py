@@ -93,6 +93,8 @@ def aligned_tracks(
 
 def _dominant_shares(segments: pd.DataFrame) -> str:
     """'dominant: sad 60 %, angry 40 %': each emotion's share of the time it is on top."""
+    if segments.empty:
+        return "no frames"
     seconds = (segments.end_s - segments.start_s).groupby(segments.emotion).sum()
     shares = (seconds / seconds.sum()).sort_values(ascending=False)
     return "dominant: " + ", ".join(f"{emotion} {share:.0%}" for emotion, share in shares.items())

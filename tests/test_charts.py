@@ -153,3 +153,13 @@ def test_literal_table_shows_every_cell_and_label_as_typed():
     assert list(shown.n) == ["3", "4"]
     assert list(shown.index) == [literal(hostile), "plain"]
     assert "\\[corp\\]" in shown.detail.iloc[0] and "\\*\\*x\\*\\*" in shown.detail.iloc[0]
+
+
+def test_a_curve_without_frames_draws_empty_axes_and_says_so():
+    from core.analytics import dominant_segments
+
+    empty = _curve(4.0).iloc[:0]
+    chart = curve_charts.curve_chart(empty, EMOTIONS, True, dominant_segments(empty), "silence")
+    assert chart.alt.endswith("over 0.0 s; no frames")
+    assert [a["max"] for a in chart.option["xAxis"]] == [0, 0]
+    assert not [s for s in chart.option["series"] if "markArea" in s]
