@@ -1,4 +1,4 @@
-"""EmoScope dashboard entry point: `streamlit run dashboard/app.py`."""
+"""EmoScope dashboard entry point: `python -m dashboard.serve` (`streamlit run` works too)."""
 
 from __future__ import annotations
 

@@ -1,16 +1,17 @@
-"""Pure builders for the Overview page: figures (DataFrame in, plotly Figure out) and link labels.
+"""Pure builders for the Overview page: charts (DataFrame in, EChart out) and link labels.
 
-No Streamlit, no database.
+No Streamlit, no database. The Overview is the landing page, so its charts are ECharts
+(`dashboard/echart.py` says why).
 """
 
 from __future__ import annotations
 
 import pandas as pd
-import plotly.graph_objects as go
 
 from core.labels import COLORS, EMOJI, EMOTIONS
+from dashboard.echart import EChart, percent_axis, title
 
-_LAYOUT = {"margin": {"l": 10, "r": 10, "t": 40, "b": 10}, "legend_title_text": ""}
+_GRID = {"left": 8, "right": 16, "top": 48, "bottom": 8, "containLabel": True}
 
 
 def audio_text(seconds: float) -> str:
@@ -20,51 +21,98 @@ def audio_text(seconds: float) -> str:
     return f"{seconds / 60:,.1f} min"
 
 
-def mix_bars(mix: pd.DataFrame, title: str = "") -> go.Figure:
-    """Share of tracks by top emotion over the whole selection (mix: emotion, n)."""
+def mix_bars(mix: pd.DataFrame, heading: str = "") -> EChart:
+    """Share of tracks by top emotion over the whole selection (mix: emotion, n), highest on top,
+    each bar labelled with its share and count."""
     totals = mix.groupby("emotion").n.sum().reindex(list(EMOTIONS), fill_value=0)
     shares = totals / max(int(totals.sum()), 1)
-    order = shares.sort_values().index
-    fig = go.Figure(go.Bar(
-        x=shares[order].to_numpy(), y=[f"{EMOJI[e]} {e}" for e in order], orientation="h",
-        marker_color=[COLORS[e] for e in order],
-        text=[f"{shares[e]:.1%} ({totals[e]})" for e in order], textposition="outside",
-        hovertemplate="%{y}: %{x:.1%}<extra></extra>",
-    ))  # fmt: skip
-    top = float(shares.max()) if len(shares) else 1.0
-    fig.update_layout(title=title, height=330, xaxis={"tickformat": ".0%",
-                      "range": [0, min(1.0, top * 1.35 + 0.05)]}, **_LAYOUT)  # fmt: skip
-    return fig
+    order = list(shares.sort_values().index)  # a category axis runs upwards: highest on top
+    source = pd.DataFrame({
+        "emotion": [f"{EMOJI[e]} {e}" for e in order], "share": shares[order].to_numpy() * 100,
+        "text": [f"{shares[e]:.1%} ({totals[e]:,})" for e in order],
+    })  # fmt: skip
+    top_percent = float(shares.max()) * 100 if len(shares) else 100.0
+    option = {
+        "animation": False,
+        "title": title(heading),
+        "color": [COLORS[e] for e in order],  # one colour per bar, in the bars' order
+        "dataset": {"source": source},
+        "grid": _GRID,
+        "tooltip": {"trigger": "item", "formatter": "{b}: {@text}"},
+        "xAxis": percent_axis(max_percent=min(100.0, round(top_percent * 1.35 + 5))),
+        "yAxis": {"type": "category"},
+        "series": [{
+            "type": "bar", "colorBy": "data", "encode": {"x": "share", "y": "emotion"},
+            "label": {"show": True, "position": "right", "formatter": "{@text}"},
+        }],
+    }  # fmt: skip
+    ranked = ", ".join(f"{e} {shares[e]:.1%}" for e in reversed(order))
+    return EChart(option, height_px=330, alt=f"{heading}: {ranked}")
 
 
-def mix_over_time(mix: pd.DataFrame, period: str, title: str = "") -> go.Figure:
-    """Stacked shares of each top emotion per period, with n per period on hover."""
+def mix_over_time(mix: pd.DataFrame, period: str, heading: str = "") -> EChart:
+    """Stacked shares of each top emotion per period; the tooltip gives each share with its
+    count and the period's tracks."""
     dated = mix.dropna(subset=["period_start"])
     table = dated.pivot_table(index="period_start", columns="emotion", values="n",
                               aggfunc="sum", fill_value=0).reindex(columns=list(EMOTIONS), fill_value=0)  # fmt: skip
     totals = table.sum(axis=1)
     shares = table.div(totals.where(totals > 0, 1), axis=0)
-    fig = go.Figure()
+    source = pd.DataFrame({"period": table.index.strftime("%Y-%m-%d"), "tracks": totals.to_numpy()})
     for emotion in EMOTIONS:
-        fig.add_trace(go.Bar(
-            x=shares.index, y=shares[emotion], name=f"{EMOJI[emotion]} {emotion}",
-            marker_color=COLORS[emotion], customdata=list(zip(table[emotion], totals, strict=True)),
-            hovertemplate=f"{emotion} %{{y:.1%}} (%{{customdata[0]}} of %{{customdata[1]}})"
-                          f"<extra>{period} of %{{x|%Y-%m-%d}}</extra>",
-        ))  # fmt: skip
-    fig.update_layout(barmode="stack", title=title, height=330, yaxis={"tickformat": ".0%"},
-                      xaxis={"title": f"{period} starting"}, **_LAYOUT)  # fmt: skip
-    return fig
+        source[emotion] = shares[emotion].to_numpy() * 100
+        source[f"{emotion}_text"] = [
+            f"{s:.1%} ({n:,})" for s, n in zip(shares[emotion], table[emotion], strict=True)
+        ]
+    lines = "".join(f"<br/>{EMOJI[e]} {e}: {{@{e}_text}}" for e in EMOTIONS)
+    option = {
+        "animation": False,
+        "title": title(heading),
+        "legend": {"type": "scroll", "top": 24},
+        "dataset": {"source": source},
+        "grid": {**_GRID, "top": 64, "bottom": 28},
+        "tooltip": {"trigger": "axis", "formatter": f"{period} of {{b}}: {{@tracks}} tracks{lines}"},
+        "xAxis": {"type": "category", "name": f"{period} starting", "nameLocation": "middle",
+                  "nameGap": 28},
+        "yAxis": percent_axis(),
+        "series": [
+            {"type": "bar", "stack": "mix", "name": f"{EMOJI[e]} {e}", "itemStyle": {"color": COLORS[e]},
+             "encode": {"x": "period", "y": e}}
+            for e in EMOTIONS
+        ],
+    }  # fmt: skip
+    return EChart(option, height_px=330, alt=f"{heading}: {_periods(source.period, period)}")
 
 
-def negative_line(shares: pd.DataFrame, period: str, title: str = "") -> go.Figure:
+def negative_line(shares: pd.DataFrame, period: str, heading: str = "") -> EChart:
     """Negative share per period (shares: period_start, n, negative, share)."""
-    fig = go.Figure(go.Scatter(
-        x=shares.period_start, y=shares.share, mode="lines+markers", line={"color": COLORS["angry"]},
-        customdata=list(zip(shares.negative, shares.n, strict=True)),
-        hovertemplate="%{y:.1%} (%{customdata[0]} of %{customdata[1]} tracks)"
-                      f"<extra>{period} of %{{x|%Y-%m-%d}}</extra>",
-    ))  # fmt: skip
-    fig.update_layout(title=title, height=260, yaxis={"tickformat": ".0%", "rangemode": "tozero"},
-                      xaxis={"title": f"{period} starting"}, **_LAYOUT)  # fmt: skip
-    return fig
+    source = pd.DataFrame({
+        "period": shares.period_start.dt.strftime("%Y-%m-%d"), "share": shares.share * 100,
+        "text": [f"{s:.1%} ({k:,} of {n:,} tracks)"
+                 for s, k, n in zip(shares.share, shares.negative, shares.n, strict=True)],
+    })  # fmt: skip
+    option = {
+        "animation": False,
+        "title": title(heading),
+        "dataset": {"source": source},
+        "grid": {**_GRID, "bottom": 28},
+        "tooltip": {"trigger": "axis", "formatter": f"{period} of {{b}}: {{@text}}"},
+        "xAxis": {"type": "category", "name": f"{period} starting", "nameLocation": "middle",
+                  "nameGap": 28},
+        "yAxis": {"type": "value", "min": 0, "axisLabel": {"formatter": "{value} %"}},
+        "series": [{"type": "line", "name": "negative share", "itemStyle": {"color": COLORS["angry"]},
+                    "encode": {"x": "period", "y": "share"}}],
+    }  # fmt: skip
+    alt = f"{heading}: {_periods(source.period, period)}" + (
+        f"; latest {source.text.iloc[-1]}" if len(source) else ""
+    )
+    return EChart(option, height_px=260, alt=alt)
+
+
+def _periods(starts: pd.Series, period: str) -> str:
+    """'12 weeks from 2024-03-04 to 2024-05-20', in words for a chart's description."""
+    if starts.empty:
+        return "no dated tracks"
+    if len(starts) == 1:
+        return f"the {period} of {starts.iloc[0]}"
+    return f"{len(starts)} {period}s from {starts.iloc[0]} to {starts.iloc[-1]}"

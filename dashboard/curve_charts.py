@@ -1,39 +1,26 @@
-"""Frame curves as Apache ECharts options: pure builders, DataFrame in, option dict out.
+"""Frame curves as Apache ECharts options: pure builders, DataFrame in, EChart out.
 
-Drawn with `st.echarts_chart` rather than plotly: a fresh browser parses ECharts' 1.2 MB
-bundle about a second sooner than plotly's 4.7 MB, and that second took Frame curves past
-3 s to open at 1M clips (#9). Values go to the browser as an Arrow `dataset`, in percent.
-ECharts draws every string as plain text, so names need no escaping, only `plain`.
+Values go to the browser as an Arrow `dataset`, in percent. Why ECharts: `dashboard/echart.py`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import pandas as pd
 
 from core.labels import COLORS
+from dashboard.echart import PERCENT_TOOLTIP, EChart, percent_axis, title
 from dashboard.text import plain
 
 TRACK_HEIGHT_PX = 160  # one track's curves in the aligned view
 _LEFT_PX, _RIGHT_PX = 56, 16
 _SLIDER = {"type": "slider", "filterMode": "none", "height": 18, "bottom": 6}
-_TOOLTIP = {"trigger": "axis", "valueFormatter": "%.1f %%"}  # a Streamlit number format
-
-
-@dataclass(frozen=True)
-class EChart:
-    """An ECharts option, the height it needs (an option has no size of its own) and what it
-    shows in words, for screen readers (ECharts' own description lists raw numbers)."""
-
-    option: dict
-    height_px: int
-    alt: str
+_TOOLTIP = {"trigger": "axis", "valueFormatter": PERCENT_TOOLTIP}
 
 
 def curve_chart(curve: pd.DataFrame, emotions: Sequence[str], stacked: bool,
-                segments: pd.DataFrame, title: str = "") -> EChart:  # fmt: skip
+                segments: pd.DataFrame, heading: str = "") -> EChart:  # fmt: skip
     """Per-emotion probability over time (curve: time_s and one column per emotion, 0–1),
     with the dominant emotion as a band underneath (segments: start_s, end_s, emotion).
 
@@ -42,7 +29,7 @@ def curve_chart(curve: pd.DataFrame, emotions: Sequence[str], stacked: bool,
     end_s = max(_end_s(curve), float(segments.end_s.max()) if len(segments) else 0.0)
     option = {
         "animation": False,
-        "title": _title(title),
+        "title": title(heading),
         "legend": {"data": list(emotions), "top": 24, "type": "scroll"},
         "tooltip": _TOOLTIP,
         "axisPointer": {"link": [{"xAxisIndex": "all"}]},
@@ -53,7 +40,7 @@ def curve_chart(curve: pd.DataFrame, emotions: Sequence[str], stacked: bool,
             _time_axis(1, end_s, labels=True, named=True),
         ],
         "yAxis": [
-            _percent_axis(0),
+            percent_axis(0),
             {"gridIndex": 1, "type": "category", "data": ["dominant"], "axisTick": {"show": False}},
         ],
         "dataZoom": _zoom([0, 1]),
@@ -62,12 +49,14 @@ def curve_chart(curve: pd.DataFrame, emotions: Sequence[str], stacked: bool,
             *_dominant_band(segments, axis=1),
         ],
     }
-    alt = f"{plain(title)}: {', '.join(emotions)} over {end_s:.1f} s; {_dominant_shares(segments)}"
+    alt = (
+        f"{plain(heading)}: {', '.join(emotions)} over {end_s:.1f} s; {_dominant_shares(segments)}"
+    )
     return EChart(option, height_px=400, alt=alt)
 
 
 def aligned_tracks(
-    curves: Mapping[str, pd.DataFrame], emotions: Sequence[str], title: str = ""
+    curves: Mapping[str, pd.DataFrame], emotions: Sequence[str], heading: str = ""
 ) -> EChart:
     """Each track of one recording (e.g. agent, customer) as stacked areas in its own row,
     on one time axis: zooming one row zooms them all, and the pointer shows the same instant."""
@@ -76,23 +65,23 @@ def aligned_tracks(
     tops_px = [88 + row * (TRACK_HEIGHT_PX + 56) for row in rows]
     option = {
         "animation": False,
-        "title": [_title(title), *map(_track_title, curves, tops_px)],
+        "title": [title(heading), *map(_track_title, curves, tops_px)],
         "legend": {"data": list(emotions), "top": 24, "type": "scroll"},
         "tooltip": _TOOLTIP,
         "axisPointer": {"link": [{"xAxisIndex": "all"}]},
         "dataset": [{"source": _percent(curve, emotions)} for curve in curves.values()],
         "grid": [_grid(top_px=top, height_px=TRACK_HEIGHT_PX) for top in tops_px],
         "xAxis": [_time_axis(row, end_s, labels=True, named=row == rows[-1]) for row in rows],
-        "yAxis": [_percent_axis(row) for row in rows],
+        "yAxis": [percent_axis(row) for row in rows],
         "dataZoom": _zoom(list(rows)),
         "series": [s for row in rows for s in _emotion_series(emotions, True, row, dataset=row)],
     }
-    alt = f"{plain(title)}: tracks {', '.join(map(plain, curves))} over {end_s:.1f} s"
+    alt = f"{plain(heading)}: tracks {', '.join(map(plain, curves))} over {end_s:.1f} s"
     return EChart(option, height_px=tops_px[-1] + TRACK_HEIGHT_PX + 72, alt=alt)
 
 
 def _dominant_shares(segments: pd.DataFrame) -> str:
-    """'dominant: sad 60 %, angry 40 %': each emotion's share of the time it is on top."""
+    """'dominant: sad 60%, angry 40%': each emotion's share of the time it is on top."""
     if segments.empty:
         return "no frames"
     seconds = (segments.end_s - segments.start_s).groupby(segments.emotion).sum()
@@ -112,13 +101,12 @@ def _grid(top_px: int, height_px: int) -> dict:
     return {"top": top_px, "height": height_px, "left": _LEFT_PX, "right": _RIGHT_PX}
 
 
-def _title(text: str) -> dict:
-    return {"text": plain(text), "left": 0, "textStyle": {"fontSize": 14}}
-
-
 def _track_title(track: str, grid_top_px: int) -> dict:
-    return {"text": plain(track), "top": grid_top_px - 24, "left": _LEFT_PX,
-            "textStyle": {"fontSize": 12, "fontWeight": "normal"}}  # fmt: skip
+    return {
+        **title(track, fontSize=12, fontWeight="normal"),
+        "top": grid_top_px - 24,
+        "left": _LEFT_PX,
+    }
 
 
 def _time_axis(index: int, end_s: float, labels: bool, named: bool) -> dict:
@@ -128,11 +116,6 @@ def _time_axis(index: int, end_s: float, labels: bool, named: bool) -> dict:
         "axisPointer": {"label": {"formatter": "{value} s"}},  # also the tooltip's heading
         **({"name": "time (s)"} if named else {}),
     }  # fmt: skip
-
-
-def _percent_axis(index: int) -> dict:
-    return {"gridIndex": index, "type": "value", "min": 0, "max": 100,
-            "axisLabel": {"formatter": "{value} %"}}  # fmt: skip
 
 
 def _zoom(axes: list[int]) -> list[dict]:

@@ -13,7 +13,7 @@ from core.errors import EmoScopeError
 from core.labels import EMOJI, EMOTIONS, SCORE_COLUMNS, UNTRAINED_LABEL
 from core.store import ClipFilter
 from dashboard import data, state
-from dashboard.curve_charts import EChart
+from dashboard.echart import EChart
 from dashboard.text import literal
 
 log = logging.getLogger(__name__)

@@ -64,12 +64,14 @@ else:
                    "no change to show.")  # fmt: skip
 
 left, right = st.columns(2)
-left.plotly_chart(charts_overview.mix_bars(result.mix, "Emotion mix, all tracks"), key="mix")
+with left:
+    widgets.echart(charts_overview.mix_bars(result.mix, "Emotion mix, all tracks"), key="mix")
 if latest is not None:
-    right.plotly_chart(charts_overview.mix_over_time(result.mix, period, f"Mix per {period}"),
+    with right:
+        widgets.echart(charts_overview.mix_over_time(result.mix, period, f"Mix per {period}"),
                        key="mix_time")  # fmt: skip
-    st.plotly_chart(charts_overview.negative_line(negative_shares(result.mix), period,
-                    f"Negative share per {period}"), key="negative")  # fmt: skip
+    widgets.echart(charts_overview.negative_line(negative_shares(result.mix), period,
+                   f"Negative share per {period}"), key="negative")  # fmt: skip
 
 st.subheader("What changed")
 if latest is not None:

@@ -14,4 +14,4 @@ for arg in "$@"; do
     --server.address | --server.address=*) address=() ;;  # the caller's choice wins
   esac
 done
-exec .venv/bin/streamlit run dashboard/app.py "${address[@]}" "$@"
+exec .venv/bin/python -m dashboard.serve "${address[@]}" "$@"

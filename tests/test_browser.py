@@ -43,7 +43,7 @@ def start_server(folder: Path, db: Path, *options: str) -> Iterator[str]:
     port = free_port()
     log = (folder / "server.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"),
+        [sys.executable, "-m", "dashboard.serve",
          "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
          *options],
         cwd=ROOT, env={"PATH": "/usr/bin:/bin", "HOME": str(folder), "EMOSCOPE_DB": str(db),

@@ -39,7 +39,7 @@ LABELS = (LABEL, "angry", "sad", "happy")
 ECHARTS = "[data-testid='stEChartsChart']"
 # Each page, and what it shows once its script has run to the end with these names in it.
 PAGES = {
-    "": ".js-plotly-plot",  # Overview: the emotion mix
+    "": f"{ECHARTS} canvas",  # Overview: the emotion mix
     "upload": "[data-testid='stFileUploaderDropzone']",
     "clips": "h3:has-text('login')",  # the opened clip's heading
     "frames": f"{ECHARTS} canvas",

@@ -245,8 +245,9 @@ def test_a_copied_overview_url_shows_the_same_period(page, server, seeded_model,
     weekly = snapshot(page)
     page.get_by_text("month", exact=True).click()
     url_matches(page, "period=month")
-    state = assert_same_state(page, browser, ".js-plotly-plot")
-    assert state["figures"] != weekly["figures"]  # the month really changed what is drawn
+    state = assert_same_state(page, browser, f"{ECHARTS} canvas")
+    assert state["charts"] != weekly["charts"]  # the month really changed what is drawn
+    assert state["charts"][1] == "Mix per month: the month of 2024-05-01"
     assert widget(state, "Period")[1] == "false|false|true"  # day, week, month
 
 

@@ -38,7 +38,7 @@ def test_charts_carry_names_escaped():
     assert "<a" not in lines.data[0].hovertemplate.split(":")[0]
     # ECharts draws strings as plain text: names go in as typed, bidi controls neutralised
     curves = curve_charts.aligned_tracks({HOSTILE: pd.DataFrame({"time_s": [0.0], "angry": [1.0]})},
-                                         ["angry"], title=HOSTILE)  # fmt: skip
+                                         ["angry"], heading=HOSTILE)  # fmt: skip
     assert [t["text"] for t in curves.option["title"]] == [plain(HOSTILE), plain(HOSTILE)]
     assert "rich" not in str(curves.option)  # no rich-text styles: "{a|…}" in a name stays text
 
@@ -163,3 +163,36 @@ def test_a_curve_without_frames_draws_empty_axes_and_says_so():
     assert chart.alt.endswith("over 0.0 s; no frames")
     assert [a["max"] for a in chart.option["xAxis"]] == [0, 0]
     assert not [s for s in chart.option["series"] if "markArea" in s]
+
+
+def test_overview_mix_bars_are_coloured_and_labelled_per_emotion():
+    from dashboard.charts_overview import mix_bars
+
+    mix = pd.DataFrame({"emotion": ["sad", "angry", "sad", "happy"], "n": [3, 1, 3, 2]})
+    chart = mix_bars(mix, "Emotion mix")
+    (source,) = [chart.option["dataset"]["source"]]
+    assert list(source.emotion)[-3:] == ["😠 angry", "😊 happy", "😢 sad"]  # highest on top
+    top = source.iloc[-1]
+    assert (top.emotion, top.share, top.text) == (
+        "😢 sad",
+        pytest.approx(66.666, 1e-3),
+        "66.7% (6)",
+    )
+    assert chart.option["color"] == [COLORS[e.split(" ")[1]] for e in source.emotion]
+    assert chart.alt.startswith("Emotion mix: sad 66.7%, happy 22.2%, angry 11.1%, ")
+
+
+@pytest.mark.parametrize(
+    ("weeks", "words"),
+    [([], "no dated tracks"), (["2024-05-06"], "the week of 2024-05-06"),
+     (["2024-05-06", "2024-05-13"], "2 weeks from 2024-05-06 to 2024-05-13")],
+)  # fmt: skip
+def test_overview_charts_say_which_periods_they_show(weeks, words):
+    from dashboard.charts_overview import mix_over_time, negative_line
+
+    mix = pd.DataFrame({"period_start": pd.to_datetime(weeks), "emotion": "sad", "n": 2})
+    assert mix_over_time(mix, "week", "Mix").alt == f"Mix: {words}"
+    shares = pd.DataFrame({"period_start": pd.to_datetime(weeks), "n": 2, "negative": 1,
+                           "share": 0.5})  # fmt: skip
+    line = negative_line(shares, "week", "Negative")
+    assert line.alt == f"Negative: {words}" + ("; latest 50.0% (1 of 2 tracks)" if weeks else "")

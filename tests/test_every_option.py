@@ -201,8 +201,15 @@ def test_overview_every_period(synth_db, monkeypatch, period):
     assert at.query_params["period"] in (period, [period])
     label = next(m.label for m in at.metric if m.label.startswith("Negative share"))
     assert label.endswith(f", {period} of {result.latest_start:%Y-%m-%d}")
-    titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
-    assert f"Mix per {period}" in titles and f"Negative share per {period}" in titles
+    titles = [chart["option"]["title"]["text"] for chart in echarts(at)]
+    assert titles == [
+        "Emotion mix, all tracks",
+        f"Mix per {period}",
+        f"Negative share per {period}",
+    ]
+    periods = echarts(at)[1]["data"][0].period
+    expected = result.mix.dropna().period_start.drop_duplicates().dt.strftime("%Y-%m-%d")
+    assert list(periods) == list(expected)
 
 
 # -- Upload & analyse: the request each choice builds (the model is never loaded) ----------------

@@ -18,6 +18,7 @@ from core.overview import MIN_N, NEGATIVE, negative_change, overview, shift_test
 from core.records import ClipFilter, ClipRecord, FileOutcome, ScoredTrack
 from core.store import Store
 from tests.test_browser import browser as browser  # the Chromium fixture
+from tests.test_pages import echarts
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 MODEL = "emotion2vec_plus_base@test"
@@ -309,7 +310,23 @@ def test_seeded_database_shows_volume_mix_and_quality(seeded_db, monkeypatch):
     assert "Recorded  \n**2024-05-01**  \nto **2024-05-24**" in [m.value for m in at.markdown]
     assert metrics["Audio"] == f"{clips.duration_s.sum() / 60:.1f} min"
     assert at.radio[0].value == "week" and at.query_params["period"] == "week"
-    assert len(at.get("plotly_chart")) == 3
+    mix, over_time, negative = echarts(at)  # ECharts, not plotly: the landing page opens sooner
+    assert [mix["key"], over_time["key"], negative["key"]] == ["mix", "mix_time", "negative"]
+    shares = clips.top_label.value_counts(normalize=True) * 100
+    (bars,) = mix["data"]  # lowest share first: a category axis runs upwards
+    assert dict(zip(bars.emotion.str.split(" ").str[-1], bars.share, strict=True)) == pytest.approx(
+        shares.reindex(list(EMOTIONS), fill_value=0).to_dict()
+    )
+    assert bars.share.is_monotonic_increasing
+    (weeks,) = over_time["data"]
+    assert weeks.tracks.sum() == 12 and weeks[list(EMOTIONS)].sum(axis=1).round(6).eq(100).all()
+    (line,) = negative["data"]
+    weekly = clips.assign(
+        week=pd.to_datetime(clips.recorded_at).dt.to_period("W-SUN").dt.start_time
+    )
+    expected = weekly.groupby("week").top_label.apply(lambda t: t.isin(NEGATIVE).mean() * 100)
+    assert list(line.share) == pytest.approx(list(expected))
+    assert list(line.period) == [f"{w:%Y-%m-%d}" for w in expected.index]
     quality = next(c.value for c in at.caption if c.value.startswith("**Data quality:**"))
     unclear = clips.top_label.isin(["other", "unknown"]).mean()
     low = (clips.confidence < 0.5).mean()
@@ -427,7 +444,8 @@ def test_the_root_url_opens_the_overview_and_a_shift_leads_to_its_clips(
         settle(page)
         main = page.locator("[data-testid='stMain']")
         main.get_by_text("What changed").wait_for()
-        main.locator(".js-plotly-plot").nth(2).wait_for()  # mix, mix per week, negative share
+        # the mix, the mix per week and the negative share, drawn by ECharts on canvases
+        main.locator("[data-testid='stEChartsChart'] canvas").nth(2).wait_for()
         assert main.get_by_role("heading", name="📊 Overview").count() == 1
         assert ODD_AGENT in main.inner_text()  # literally, brackets, stars and tags included
         bad = main.locator("[data-testid='stMarkdownContainer'], [data-testid='stText']").locator(
