@@ -12,6 +12,8 @@ Sidebar (dashboard/widgets.py)
 - Track / role (multiselect): here, test_sidebar_every_track
 Overview
 - Period (radio day/week/month): here, test_overview_every_period; test_url_roundtrip (month)
+- Every agent x emotion pair (expander, open/closed; drawn when open):
+  test_overview.test_flagged_shifts_link_to_clips_and_trends
 Upload & analyse
 - Model (selectbox): here, test_upload_builds_the_request_of_every_choice (every offered model);
   test_pages.test_upload_page_offers_every_model_and_labels_the_test_model

@@ -379,8 +379,17 @@ def test_flagged_shifts_link_to_clips_and_trends(generated, monkeypatch):
     assert links(at, "Trend")[0] == {"agent": "ann", "period": "week", "focus": "angry",
                                      "model": MODEL, "da": "ann", "dp": "2024-04-29"}  # fmt: skip
     assert any(t.value.startswith("ann · 😠 angry") for t in at.text)
+    assert not at.dataframe and "pairs" not in at.query_params  # every pair: drawn when opened
+    at.session_state[next(k for k in at.session_state if k.endswith("pairs"))] = True
+    at.run()
     table = at.dataframe[0].value
     assert len(table) == 36 and table.flagged.sum() == len(flagged)
+    assert at.query_params["pairs"] == "1"  # a copied link opens with the table shown
+    again = open_overview(path, monkeypatch, pairs="1")
+    pd.testing.assert_frame_equal(again.dataframe[0].value, table)
+    again.session_state[next(k for k in again.session_state if k.endswith("pairs"))] = False
+    again.run()
+    assert not again.dataframe and "pairs" not in again.query_params
 
 
 def test_sidebar_filters_reach_the_overview(generated, monkeypatch):
