@@ -488,7 +488,7 @@ def test_projection_start_is_audited(team_db, monkeypatch):
     ],
 )
 def test_run_script_listens_on_localhost_unless_asked(tmp_path, env, args, address):
-    """scripts/run.sh as shipped, in a copy of the tree whose set-up and streamlit only record."""
+    """scripts/run.sh as shipped, in a copy of the tree whose set-up and python only record."""
     import os
     import subprocess
 
@@ -497,15 +497,30 @@ def test_run_script_listens_on_localhost_unless_asked(tmp_path, env, args, addre
     shutil.copy(root / "scripts" / "run.sh", tmp_path / "scripts" / "run.sh")
     (tmp_path / "scripts" / "setup.sh").write_text("#!/bin/sh\nexit 0\n")
     (tmp_path / ".venv" / "bin").mkdir(parents=True)
-    (tmp_path / ".venv" / "bin" / "streamlit").write_text('#!/bin/sh\nprintf "%s\\n" "$@"\n')
-    for script in ("scripts/setup.sh", ".venv/bin/streamlit"):
+    (tmp_path / ".venv" / "bin" / "python").write_text('#!/bin/sh\nprintf "%s\\n" "$@"\n')
+    for script in ("scripts/setup.sh", ".venv/bin/python"):
         (tmp_path / script).chmod(0o755)
     done = subprocess.run(["bash", str(tmp_path / "scripts" / "run.sh"), *args], text=True,
                           capture_output=True, env={"PATH": os.environ["PATH"], **env}, check=True)  # fmt: skip
     passed = done.stdout.splitlines()
-    assert passed[:2] == ["run", "dashboard/app.py"]
+    assert passed[:2] == ["-m", "dashboard.serve"]
     assert sorted(passed[2:]) == sorted([*address, *(a for a in args if a not in address)])
     assert sum(a.startswith("--server.address") for a in passed) == 1
+
+
+def test_serve_hands_its_arguments_to_streamlit_run(monkeypatch):
+    import sys
+
+    from streamlit.web import cli
+
+    from dashboard import serve
+
+    seen = []
+    monkeypatch.setattr(cli, "main", lambda: seen.append(list(sys.argv)))
+    monkeypatch.setattr(sys, "argv", ["serve"])
+    serve.main(["--server.port", "8600"])
+    assert seen == [["streamlit", "run", str(serve.APP), "--server.port", "8600"]]
+    assert serve.APP.name == "app.py" and serve.APP.exists()
 
 
 def test_cli_roles_lists_grants_and_withdraws(tmp_path):
