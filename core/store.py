@@ -50,6 +50,12 @@ __all__ = [
 DEFAULT_DB = Path(__file__).resolve().parents[1] / "data" / "emoscope.duckdb"
 
 
+def load_database_library() -> None:
+    """Import DuckDB now rather than at the first read (`python -m dashboard.serve` calls it, so
+    that a fresh server's first visitor does not wait for it)."""
+    import duckdb  # noqa: F401
+
+
 def resolve_db_path(value: str | os.PathLike | None = None) -> Path:
     """--db, else $EMOSCOPE_DB, else data/emoscope.duckdb: one rule for CLI and dashboard."""
     chosen = value or os.environ.get("EMOSCOPE_DB") or DEFAULT_DB

@@ -16,11 +16,14 @@ APP = Path(__file__).with_name("app.py")
 
 def main(argv: list[str] | None = None) -> None:
     """Import the heavy libraries, then hand over to Streamlit's own command line."""
-    import duckdb  # noqa: F401 (imported for their load time, above)
-    import numpy  # noqa: F401
+    import numpy  # noqa: F401 (imported for their load time, above)
     import pandas  # noqa: F401
     import pyarrow  # noqa: F401
     from streamlit.web import cli
+
+    from core.store import load_database_library
+
+    load_database_library()
 
     sys.argv = ["streamlit", "run", str(APP), *(sys.argv[1:] if argv is None else argv)]
     cli.main()
