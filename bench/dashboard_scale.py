@@ -305,7 +305,9 @@ def markdown(report: dict) -> str:
     if "stored" in report:
         stored = report["stored"]
         runs = ", ".join(f"{r:.2f}" for r in stored["runs_s"])
-        lines.append(f"| Chromium, open, until drawn: clusters showing the stored projection | "
+        points = report.get("projection", {}).get("points", 0)
+        lines.append(f"| Chromium, open, until drawn: Clusters showing the stored projection of "
+                     f"{points:,} tracks | "
                      f"{stored['s']:.2f} s (runs {runs}) | ≤ {BARS['browser_s']} s |")  # fmt: skip
     return "\n".join(lines) + "\n"
 
