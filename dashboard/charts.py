@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 import plotly.colors as pc
 import plotly.graph_objects as go
@@ -39,10 +40,18 @@ def score_bars(scores: pd.Series, title: str = "") -> go.Figure:
 
 
 def cluster_scatter(points: pd.DataFrame, color_by: str) -> go.Figure:
-    """The 2-D projection, coloured by cluster / top_label / agent / corpus; hover names the clip."""
+    """The 2-D projection, coloured by cluster / top_label / agent / corpus; hover names the clip.
+
+    A point's customdata starts with its row in `points`, which maps a selection back to clips.
+    """
     import plotly.express as px  # 0.3 s to import: only the Clusters page pays it
 
-    data = points.assign(cluster=points.cluster.astype(str), agent=points.agent.fillna("—"))
+    # Each point carries its row number, not its 64-character clip id, and its scores rounded
+    # to what the hover shows: the map of 20,000 points was a 7 MB figure for the browser.
+    # (float64 first: a rounded float32 still prints as 0.01600000075995922.)
+    rounded = {c: points[c].astype("float64").round(3) for c in (*SCORE_COLUMNS, "confidence")}
+    data = points.assign(cluster=points.cluster.astype(str), agent=points.agent.fillna("—"),
+                         row=np.arange(len(points)), **rounded)  # fmt: skip
     data = data.assign(**{c: plot_labels(data[c]) for c in ("agent", "corpus", "source_name")
                           if c in data})  # fmt: skip
     colors = COLORS if color_by == "top_label" else None
@@ -50,7 +59,7 @@ def cluster_scatter(points: pd.DataFrame, color_by: str) -> go.Figure:
         data, x="x", y="y", color=color_by, color_discrete_map=colors,
         color_discrete_sequence=NAME_PALETTE,
         category_orders={color_by: sorted(data[color_by].dropna().unique(), key=_natural)},
-        hover_name="source_name", custom_data=["clip_id", "track"],
+        hover_name="source_name", custom_data=["row"],
         hover_data={"x": False, "y": False, "top_label": True, "confidence": ":.1%",
                     "agent": True, "cluster": True, **{c: ":.2f" for c in SCORE_COLUMNS}},
     )  # fmt: skip

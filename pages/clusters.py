@@ -84,13 +84,9 @@ shown = (
 )
 st.caption(f"{shown} (a deterministic sample); clusters and profiles use every point.")
 chosen = st.plotly_chart(charts.cluster_scatter(points, color_by), on_select="rerun", key="scatter")
-ids = (
-    {tuple(p["customdata"][:2]) for p in chosen.selection.points}
-    if chosen.selection.points
-    else set()
-)
-if ids:
-    picked = points[[(c, t) in ids for c, t in zip(points.clip_id, points.track, strict=True)]]
+rows = sorted({int(p["customdata"][0]) for p in chosen.selection.points})
+if rows:
+    picked = points.iloc[rows]
     st.subheader(f"{len(picked)} selected clips")
     widgets.clip_list(picked, ["source_name", "agent", "cluster", "top_label", "confidence",
                                *SCORE_COLUMNS], "picked", model_key)  # fmt: skip
