@@ -1,6 +1,6 @@
 """Pure figure builders: DataFrame in, plotly Figure out. No Streamlit, no database.
 
-Frame curves are ECharts options, in `curve_charts`.
+The Overview's charts and frame curves are ECharts, in `charts_overview` and `curve_charts`.
 """
 
 from __future__ import annotations

@@ -72,8 +72,7 @@ def mix_over_time(mix: pd.DataFrame, period: str, heading: str = "") -> EChart:
         "dataset": {"source": source},
         "grid": {**_GRID, "top": 64, "bottom": 28},
         "tooltip": {"trigger": "axis", "formatter": f"{period} of {{b}}: {{@tracks}} tracks{lines}"},
-        "xAxis": {"type": "category", "name": f"{period} starting", "nameLocation": "middle",
-                  "nameGap": 28},
+        "xAxis": _period_axis(period),
         "yAxis": percent_axis(),
         "series": [
             {"type": "bar", "stack": "mix", "name": f"{EMOJI[e]} {e}", "itemStyle": {"color": COLORS[e]},
@@ -97,8 +96,7 @@ def negative_line(shares: pd.DataFrame, period: str, heading: str = "") -> EChar
         "dataset": {"source": source},
         "grid": {**_GRID, "bottom": 28},
         "tooltip": {"trigger": "axis", "formatter": f"{period} of {{b}}: {{@text}}"},
-        "xAxis": {"type": "category", "name": f"{period} starting", "nameLocation": "middle",
-                  "nameGap": 28},
+        "xAxis": _period_axis(period),
         "yAxis": {"type": "value", "min": 0, "axisLabel": {"formatter": "{value} %"}},
         "series": [{"type": "line", "name": "negative share", "itemStyle": {"color": COLORS["angry"]},
                     "encode": {"x": "period", "y": "share"}}],
@@ -107,6 +105,16 @@ def negative_line(shares: pd.DataFrame, period: str, heading: str = "") -> EChar
         f"; latest {source.text.iloc[-1]}" if len(source) else ""
     )
     return EChart(option, height_px=260, alt=alt)
+
+
+def _period_axis(period: str) -> dict:
+    """The periods as categories (their start dates), named under the axis."""
+    return {
+        "type": "category",
+        "name": f"{period} starting",
+        "nameLocation": "middle",
+        "nameGap": 28,
+    }
 
 
 def _periods(starts: pd.Series, period: str) -> str:
