@@ -143,17 +143,26 @@ class AggregateReads:
 
     def projection_points(self, key: str, model_key: str, where: ClipFilter,
                           max_points: int) -> pd.DataFrame:  # fmt: skip
-        """Points of a stored projection with their clip's columns; a deterministic sample of
-        at most `max_points` (hash order), so a browser never receives a million markers."""
+        """Points of a stored projection with what the map shows of their clip; a deterministic
+        sample of at most `max_points` (hash order), so a browser never receives a million
+        markers.
+
+        The sample is drawn from the projection alone and only then joined to its clips: every
+        stored point is in the selection (the key says so), and the filter only picks which of
+        a clip's corpora is named.
+        """
         condition, params = where.where()
+        scores = ", ".join(f"v.{c}" for c in SCORE_COLUMNS)
         return self._query(
-            f"SELECT * FROM (SELECT DISTINCT ON (pr.clip_id, pr.track) pr.x, pr.y, pr.cluster,"
-            f" v.* EXCLUDE (model_key, added_at) FROM projections pr JOIN ({CLIP_VIEW}) v"
-            f" ON v.clip_id = pr.clip_id AND v.track = pr.track"
-            f" WHERE pr.projection_key = ? AND {condition})"
-            f" ORDER BY hash(clip_id || '/' || track), clip_id, track LIMIT ?",
-            [model_key, key, *params, int(max_points)],
-        )
+            "SELECT * FROM (SELECT DISTINCT ON (pr.clip_id, pr.track) pr.x, pr.y, pr.cluster,"
+            f" v.corpus, v.clip_id, v.track, v.source_name, v.agent, {scores}, v.top_label,"
+            " v.confidence, pr.rank FROM (SELECT clip_id, track, x, y, cluster,"
+            "  row_number() OVER (ORDER BY hash(clip_id || '/' || track), clip_id, track) AS rank"
+            "  FROM projections WHERE projection_key = ? QUALIFY rank <= ?) pr"
+            f" JOIN ({CLIP_VIEW}) v ON v.clip_id = pr.clip_id AND v.track = pr.track"
+            f" WHERE {condition}) ORDER BY rank",
+            [key, int(max_points), model_key, *params],
+        ).drop(columns="rank")
 
     def cluster_profile(self, key: str, model_key: str, top_agents: int = 3) -> pd.DataFrame:
         """Per cluster of a stored projection: n, mean of each score, commonest top emotion and
