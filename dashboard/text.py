@@ -49,6 +49,11 @@ def plot_labels(values):
     return [plot_label(v) for v in values]
 
 
+def natural_key(value: object) -> tuple:
+    """Sort key that puts 'agent 2' before 'agent 10' and cluster '2' before '10'."""
+    return tuple(int(p) if p.isdigit() else p.lower() for p in re.split(r"(\d+)", str(value)))
+
+
 def literal_table(frame):
     """A DataFrame for st.table, whose cells and labels Streamlit renders as Markdown: every
     value and label as literal text (numbers and dates are shown as they print)."""

@@ -34,6 +34,15 @@ def echart(chart: EChart, key: str) -> None:
     st.echarts_chart(chart.option, height=chart.height_px, key=key, alt=chart.alt)
 
 
+def echart_selection(chart: EChart, key: str, rows: int) -> list[int]:
+    """Draw an ECharts chart whose brush or point selection reruns the page; the selected
+    rows of its dataset, sorted. Indices outlive a change of data, so those past `rows` go."""
+    event = st.echarts_chart(chart.option, height=chart.height_px, key=key, alt=chart.alt,
+                             on_select="rerun")  # fmt: skip
+    picked = {i for group in event.selection.selected for i in group["data_indices"]}
+    return sorted(i for i in picked if 0 <= i < rows)
+
+
 def model_key() -> str | None:
     """The model whose results the pages show (sidebar), remembered in the URL."""
     models = data.models()

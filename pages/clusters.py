@@ -9,9 +9,12 @@ import streamlit as st
 
 from core.clusters import ProjectionParams
 from core.labels import SCORE_COLUMNS
-from dashboard import auth, charts, data, state, widgets
+from dashboard import auth, cluster_charts, data, state, widgets
 
-MAX_POINTS = 20_000  # markers sent to the browser; profiles always count every point
+# Markers sent to the browser; profiles always count every point. A map that takes selections
+# draws each marker on its own (ECharts' batched mode has no selection): from a fresh browser,
+# 20,000 took 0.7 s from chart to drawn, 10,000 0.35 s, and 10,000 already fill the map.
+MAX_POINTS = 10_000
 K_CHOICES = [0, *range(2, 13)]
 
 model_key, where = widgets.results_page("🧭 Clusters", "embeddings to cluster")
@@ -83,16 +86,21 @@ shown = (
     f"{len(points):,} of {stored:,} points shown" if stored > len(points) else f"{stored:,} points"
 )
 st.caption(f"{shown} (a deterministic sample); clusters and profiles use every point.")
-chosen = st.plotly_chart(charts.cluster_scatter(points, color_by), on_select="rerun", key="scatter")
-rows = sorted({int(p["customdata"][0]) for p in chosen.selection.points})
+# Keyed by projection: a selection's row numbers mean nothing in another projection's points.
+rows = widgets.echart_selection(
+    cluster_charts.cluster_map(points, color_by), f"map-{key}", len(points)
+)
 if rows:
     picked = points.iloc[rows]
     st.subheader(f"{len(picked)} selected clips")
     widgets.clip_list(picked, ["source_name", "agent", "cluster", "top_label", "confidence",
                                *SCORE_COLUMNS], "picked", model_key)  # fmt: skip
 else:
-    st.caption("Lasso or box-select points to list their clips.")
+    st.caption(
+        "Click points, or pick the rectangle or lasso in the map's toolbar (top left) and drag "
+        "over points, to list their clips."
+    )
 profile = data.cluster_profile(key, model_key)
 st.subheader("Cluster profiles")
-st.plotly_chart(charts.cluster_mix(profile), key="mix")
+widgets.echart(cluster_charts.cluster_mix(profile), key="mix")
 st.dataframe(profile[["cluster", "n", "top_emotion", "top_agents"]], hide_index=True)

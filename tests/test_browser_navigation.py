@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 
 from tests.test_browser import (  # noqa: F401 (fixtures)
@@ -101,18 +102,39 @@ def test_a_clip_found_by_search_opens(page, server, seeded_model):
     no_exception(page)
 
 
+def toolbox_icons(canvas) -> list[tuple[float, float]]:
+    """Page coordinates of the centres of an ECharts toolbox's icons, top left of its canvas.
+
+    ECharts draws its toolbox on the canvas, so the icons are found by their pixels: runs of
+    columns with ink in the band above the chart's grid (40 px), separated by blank columns.
+    """
+    import io
+
+    from PIL import Image
+
+    box = canvas.bounding_box()
+    band = np.asarray(Image.open(io.BytesIO(canvas.screenshot())).convert("L"))[:40, :240] < 200
+    columns = np.flatnonzero(band.any(axis=0))
+    runs = np.split(columns, np.flatnonzero(np.diff(columns) > 3) + 1)
+    rows = np.flatnonzero(band.any(axis=1))
+    y = box["y"] + (rows.min() + rows.max()) / 2
+    return [(box["x"] + (run.min() + run.max()) / 2, y) for run in runs if len(run)]
+
+
 def test_a_cluster_selection_opens_its_clips(page, server, seeded_model):
     compute_projection(page, server, seeded_model)
-    chart = page.locator("[data-testid='stPlotlyChart']").first
-    chart.hover()
-    chart.locator("[data-title='Box Select']").click()
-    area = chart.locator(".nsewdrag").first.bounding_box()
-    page.mouse.move(area["x"] + 2, area["y"] + 2)
+    canvas = page.locator("[data-testid='stEChartsChart'] canvas").first  # the map
+    area = canvas.bounding_box()
+    rectangle, _lasso, clear = toolbox_icons(canvas)
+    page.mouse.click(*rectangle)
+    # Corner to corner of the map's grid (40 px below the top, 200 px for the legend on the
+    # right), inside the margin the map keeps around its points.
+    page.mouse.move(rectangle[0] + 10, clear[1] + 30)
     page.mouse.down()
-    page.mouse.move(area["x"] + area["width"] - 2, area["y"] + area["height"] - 2, steps=8)
+    page.mouse.move(area["x"] + area["width"] - 220, area["y"] + area["height"] - 20, steps=8)
     page.mouse.up()
     settle(page)
-    page.get_by_text(re.compile(r"^\d+ selected clips$")).wait_for()
+    page.get_by_text("12 selected clips").wait_for()  # the whole map was inside the rectangle
     grid = page.locator("[data-testid='stDataFrame']").first  # above the cluster profiles
     name = open_listed_clip(page, grid)
     assert re.fullmatch(r"(alice|bob|carol)/2024-05-\d\d_\d\.wav", name)

@@ -30,6 +30,7 @@ from tests.test_browser import (  # noqa: F401 (fixtures)
     server,
     settle,
     shoot,
+    show_projection,
     start_server,
 )
 from tests.test_browser_check import CELL_CENTRE, check_server  # noqa: F401 (fixture)
@@ -282,14 +283,14 @@ def test_a_copied_clusters_url_shows_the_same_k_colour_and_umap_settings(
     # Sliders by keyboard: neighbours 15 -> 12, min distance 0.10 -> 0.12.
     nudge_slider(page, "neighbours", "ArrowLeft", 3, "nn=12")
     nudge_slider(page, "min distance", "ArrowRight", 2, "md=0.12")
-    page.get_by_role("button", name="Compute projection").click()
-    page.get_by_text("Cluster profiles").wait_for(timeout=240_000)
+    show_projection(page)
     state = assert_same_state(page, browser, "[data-testid='stDataFrame']")
     assert widget(state, "Clusters (k)")[1] == "3"
     assert widget(state, "Colour by")[1] == "agent"
     assert widget(state, "UMAP neighbours")[1] == "12"
     assert float(widget(state, "UMAP min distance")[1]) == pytest.approx(0.12)
-    assert len(state["figures"][0]["traces"]) == 3  # the map coloured by the three agents
+    # The map coloured by the three agents, four clips each.
+    assert state["charts"][0] == "Map of 12 clips coloured by agent: alice 4, bob 4, carol 4"
 
 
 # -- click-throughs that end at an opened clip --------------------------------------------------

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.labels import COLORS, EMOTIONS
-from dashboard import charts, curve_charts
+from core.labels import COLORS, EMOTIONS, SCORE_COLUMNS
+from dashboard import charts, cluster_charts, curve_charts
 from dashboard.text import literal, plain, plot_label
 
 HOSTILE = "[login](https://evil.example/login) <a href='x'>**b**</a> $x^2$ \u202egnp.exe"
@@ -196,3 +196,71 @@ def test_overview_charts_say_which_periods_they_show(weeks, words):
                            "share": 0.5})  # fmt: skip
     line = negative_line(shares, "week", "Negative")
     assert line.alt == f"Negative: {words}" + ("; latest 50.0% (1 of 2 tracks)" if weeks else "")
+
+
+def _points(agents: list[str | None], top_labels: list[str]) -> pd.DataFrame:
+    n = len(agents)
+    points = pd.DataFrame({
+        "x": np.linspace(0, 1, n, dtype="float32"), "y": np.linspace(1, 0, n, dtype="float32"),
+        "cluster": np.arange(n) % 3, "corpus": "calls", "clip_id": [f"c{i}" for i in range(n)],
+        "track": "mix", "source_name": [f"{a}/{i}.wav" for i, a in enumerate(agents)],
+        "agent": agents, "top_label": top_labels, "confidence": np.float32(0.737),
+    })  # fmt: skip
+    for column in SCORE_COLUMNS:
+        points[column] = np.float32(1 / 9)
+    return points
+
+
+def _legend(chart) -> list[str]:
+    return [piece["label"] for piece in chart.option["visualMap"]["pieces"]]
+
+
+def test_cluster_map_sends_one_row_per_point_with_its_colour_group():
+    points = _points(["bob", None, "alice", "bob"], ["sad", "angry", "sad", "happy"])
+    chart = cluster_charts.cluster_map(points, "agent")
+    source = chart.option["dataset"]["source"]
+    assert _legend(chart) == ["alice", "bob", "—"]  # a clip without an agent is "—"
+    assert list(source.group) == [1, 2, 0, 1]  # row i of the points is row i of the dataset
+    assert list(source.agent) == ["bob", "—", "alice", "bob"]
+    assert list(source.confidence) == [73.7] * 4  # percent as the tooltip prints it
+    assert chart.option["series"][0]["selectedMode"] and "brush" in chart.option
+    assert chart.alt == "Map of 4 clips coloured by agent: alice 1, bob 2, — 1"
+    by_emotion = cluster_charts.cluster_map(points, "top_label")
+    assert _legend(by_emotion) == ["angry", "happy", "sad"]  # the emotions' own order and colours
+    assert [p["color"] for p in by_emotion.option["visualMap"]["pieces"]] == [
+        COLORS["angry"],
+        COLORS["happy"],
+        COLORS["sad"],
+    ]
+    assert _legend(cluster_charts.cluster_map(points, "cluster")) == ["0", "1", "2"]
+
+
+def test_hundreds_of_agents_keep_the_largest_and_group_the_rest():
+    agents = [f"agent {i}" for i in range(400) for _ in range(1 + (i % 7 == 0))]
+    chart = cluster_charts.cluster_map(_points(agents, ["sad"] * len(agents)), "agent")
+    legend, pieces = _legend(chart), chart.option["visualMap"]["pieces"]
+    kept = [f"agent {i}" for i in range(0, 7 * 23, 7)]  # the 23 largest (two points each)
+    assert legend == [*kept, "377 other agents"]
+    assert pieces[-1]["color"] == cluster_charts.OTHERS_COLOR
+    assert len({p["color"] for p in pieces}) == len(pieces)
+    others = chart.option["dataset"]["source"].group == len(legend) - 1
+    assert others.sum() == len(agents) - 2 * 23
+
+
+def test_cluster_map_shows_hostile_names_as_plain_text():
+    chart = cluster_charts.cluster_map(_points([HOSTILE], ["sad"]), "agent")
+    assert _legend(chart) == [plain(HOSTILE)]
+    assert list(chart.option["dataset"]["source"].source_name) == [plain(f"{HOSTILE}/0.wav")]
+
+
+def test_cluster_mix_stacks_each_clusters_mean_scores_in_percent():
+    profile = pd.DataFrame({"cluster": [0, 1], "n": [5, 7]})
+    for emotion in EMOTIONS:
+        profile[emotion] = [0.5 if emotion == "sad" else 0.5 / 8,
+                            0.6 if emotion == "happy" else 0.4 / 8]  # fmt: skip
+    chart = cluster_charts.cluster_mix(profile)
+    source = chart.option["dataset"]["source"]
+    assert list(source.cluster) == ["0", "1"]
+    assert source[list(EMOTIONS)].sum(axis=1).round(6).tolist() == [100.0, 100.0]
+    assert [s["stack"] for s in chart.option["series"]] == ["mix"] * len(EMOTIONS)
+    assert chart.alt.endswith("highest: cluster 0: sad, cluster 1: happy")

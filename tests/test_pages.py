@@ -156,8 +156,12 @@ def test_clusters_page_computes_in_the_background_and_stores_a_projection(seeded
     for colour in picker.options:
         picker.set_value(colour).run()
         assert not again.exception
-        figure = json.loads(again.get("plotly_chart")[0].proto.spec)
-        assert {trace["name"] for trace in figure["data"]} == expected[colour]
+        (chart, mix) = echarts(again)
+        legend = [piece["label"] for piece in chart["option"]["visualMap"]["pieces"]]
+        assert set(legend) == expected[colour]
+        (points,) = chart["data"]  # one row per point, its colour group an index into the legend
+        assert len(points) == 12 and set(points.group) == set(range(len(legend)))
+        assert mix["key"] == "mix" and not again.get("plotly_chart")
         picker = next(s for s in again.selectbox if s.label == "Colour by")
 
 
