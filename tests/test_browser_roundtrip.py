@@ -74,6 +74,7 @@ def snapshot(tab) -> dict:
         "widgets": tab.evaluate(WIDGETS),
         # The grid draws on a canvas; its cells are also in an offscreen table for screen readers.
         "grids": [g.text_content() for g in main.locator("[data-testid='stDataFrame']").all()],
+        "tables": [t.inner_text() for t in main.locator("[data-testid='stTable']").all()],
         "metrics": [m.inner_text() for m in main.locator("[data-testid='stMetric']").all()],
         "captions": [c.inner_text() for c in main.locator("[data-testid='stCaptionContainer']").all()],
         "figures": [json.loads(f) for f in tab.evaluate(FIGURES)],
@@ -284,13 +285,14 @@ def test_a_copied_clusters_url_shows_the_same_k_colour_and_umap_settings(
     nudge_slider(page, "neighbours", "ArrowLeft", 3, "nn=12")
     nudge_slider(page, "min distance", "ArrowRight", 2, "md=0.12")
     show_projection(page)
-    state = assert_same_state(page, browser, "[data-testid='stDataFrame']")
+    state = assert_same_state(page, browser, "[data-testid='stTable']")
     assert widget(state, "Clusters (k)")[1] == "3"
     assert widget(state, "Colour by")[1] == "agent"
     assert widget(state, "UMAP neighbours")[1] == "12"
     assert float(widget(state, "UMAP min distance")[1]) == pytest.approx(0.12)
     # The map coloured by the three agents, four clips each.
     assert state["charts"][0] == "Map of 12 clips coloured by agent: alice 4, bob 4, carol 4"
+    assert page.locator("[data-testid='stTable'] tbody tr").count() == 3  # one row per cluster
 
 
 # -- click-throughs that end at an opened clip --------------------------------------------------
