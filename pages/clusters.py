@@ -93,7 +93,7 @@ rows = widgets.echart_selection(
 )
 if rows:
     picked = points.iloc[rows]
-    st.subheader(f"{len(picked)} selected clips")
+    st.subheader(f"{len(picked)} selected clip{'' if len(picked) == 1 else 's'}")
     widgets.clip_list(picked, ["source_name", "agent", "cluster", "top_label", "confidence",
                                *SCORE_COLUMNS], "picked", model_key)  # fmt: skip
 else:

@@ -140,6 +140,55 @@ def test_a_cluster_selection_opens_its_clips(page, server, seeded_model):
     assert re.fullmatch(r"(alice|bob|carol)/2024-05-\d\d_\d\.wav", name)
 
 
+def point_centres(canvas) -> list[tuple[float, float]]:
+    """Page coordinates of the map's points, found as runs of coloured pixels (the points are
+    drawn on the canvas; grey text and icons are not coloured)."""
+    import io
+
+    from PIL import Image
+
+    box = canvas.bounding_box()
+    pixels = np.asarray(Image.open(io.BytesIO(canvas.screenshot())).convert("HSV"))
+    coloured = (pixels[..., 1] > 120) & (pixels[..., 2] > 80)
+    coloured[:40] = False  # the toolbar
+    coloured[:, -200:] = False  # the legend
+    ys, xs = np.nonzero(coloured)
+    points: list[tuple[float, float]] = []
+    for x, y in zip(xs.tolist(), ys.tolist(), strict=True):
+        if all(abs(x - px) > 8 or abs(y - py) > 8 for px, py in points):
+            points.append((x, y))
+    return [(box["x"] + x, box["y"] + y + 2) for x, y in points]  # a point's top edge, +2 px
+
+
+def test_a_clicked_point_a_lasso_and_clearing(page, server, seeded_model):
+    compute_projection(page, server, seeded_model)
+    canvas = page.locator("[data-testid='stEChartsChart'] canvas").first
+    points = point_centres(canvas)
+    assert len(points) == 12
+    page.mouse.click(*points[0])
+    settle(page)
+    page.get_by_text("1 selected clip", exact=True).wait_for()
+    page.locator("[data-testid='stEChartsChart']").first.dblclick(position={"x": 30, "y": 60})
+    settle(page)
+    page.get_by_text("Click points, or pick the rectangle").wait_for()  # nothing selected
+    rectangle, lasso, clear = toolbox_icons(canvas)
+    page.mouse.click(*lasso)
+    area = canvas.bounding_box()
+    left, top = rectangle[0] + 10, clear[1] + 30  # the grid's corner, as in the test above
+    right, bottom = area["x"] + area["width"] - 220, area["y"] + area["height"] - 20
+    page.mouse.move(left, top)
+    page.mouse.down()
+    for x, y in ((right, top), (right, bottom), (left, bottom), (left, top + 4)):
+        page.mouse.move(x, y, steps=6)
+    page.mouse.up()
+    settle(page)
+    page.get_by_text("12 selected clips").wait_for()  # the lasso went round every point
+    page.mouse.click(*clear)
+    settle(page)
+    page.get_by_text("Click points, or pick the rectangle").wait_for()
+    no_exception(page)
+
+
 def test_consecutive_choices_all_stick(page, server, seeded_model):
     """Each choice changes the URL; the next choice must not land on a widget made stale by it."""
     page.goto(f"{server}/trends?model={seeded_model}&period=week")

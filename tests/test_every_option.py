@@ -33,6 +33,9 @@ Frame curves
 Clusters
 - Clusters (k) (selectbox): test_pages.test_clusters_page_offers_every_k_without_computing
 - Colour by (selectbox): test_pages.test_clusters_page_computes_in_the_background_and_stores_a_projection
+- The map's selection (a clicked point, rectangle, lasso, clear, double-click):
+  test_browser_navigation.test_a_cluster_selection_opens_its_clips,
+  test_browser_navigation.test_a_clicked_point_a_lasso_and_clearing
 Agent trends
 - Period (radio): test_pages.test_trends_page_every_period
 - Emotion (selectbox): test_pages.test_trends_page_every_focus_emotion
