@@ -1,6 +1,7 @@
 """Pure figure builders: DataFrame in, plotly Figure out. No Streamlit, no database.
 
-The Overview's charts and frame curves are ECharts, in `charts_overview` and `curve_charts`.
+The Overview's charts, frame curves and the Clusters page are ECharts, in `charts_overview`,
+`curve_charts` and `cluster_charts`.
 """
 
 from __future__ import annotations
