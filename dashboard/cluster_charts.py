@@ -138,6 +138,7 @@ def _groups(values: pd.Series, color_by: str) -> tuple[pd.Series, bool]:
 
 
 def _color(name: str, color_by: str, index: int) -> str:
+    """An emotion's own colour, else the palette's in the groups' order."""
     if color_by == "top_label" and name in COLORS:
         return COLORS[name]
     return PALETTE[index % len(PALETTE)]
@@ -155,7 +156,7 @@ def _hidden_axis(values: pd.Series) -> dict:
 def _source(points: pd.DataFrame, group_codes: np.ndarray) -> pd.DataFrame:
     """One row per point with what the tooltip shows; confidence in percent to 0.1 (float64:
     a float32 prints as 73.69999694824219)."""
-    source = pd.DataFrame({
+    return pd.DataFrame({
         "x": points.x.astype("float32").to_numpy(), "y": points.y.astype("float32").to_numpy(),
         "group": group_codes.astype("int16"),
         "source_name": [plain(v) for v in points.source_name],
@@ -164,4 +165,3 @@ def _source(points: pd.DataFrame, group_codes: np.ndarray) -> pd.DataFrame:
         "agent": [plain(v) if isinstance(v, str) else "—" for v in points.agent],
         "cluster": points.cluster.astype(str).to_numpy(),
     })  # fmt: skip
-    return source
