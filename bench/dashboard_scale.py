@@ -265,11 +265,30 @@ def projection(db: Path) -> dict:
     return result
 
 
+def page_cache_gb() -> float | None:
+    """The OS page cache in GB (Linux), None elsewhere. A fresh server reads the database through
+    it: a machine reclaiming it makes every page slower (2026-11-30: 15.4 -> 10.6 GB during a run
+    a quarter slower than one three hours earlier)."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("Cached:"):
+                return round(int(line.split()[1]) / 2**20, 1)
+    except OSError:
+        pass
+    return None
+
+
 def clip_count(db: Path) -> int:
     import duckdb
 
     with duckdb.connect(str(db), read_only=True) as con:
         return int(con.execute("SELECT count(*) FROM clips").fetchall()[0][0])
+
+
+def _cache(when: dict) -> str:
+    """ ", page cache 15.4 -> 10.6 GB" when the run recorded it (older results did not)."""
+    start, end = when.get("page_cache_gb_at_start"), when.get("page_cache_gb_at_end")
+    return "" if start is None or end is None else f", page cache {start} -> {end} GB"
 
 
 def markdown(report: dict) -> str:
@@ -279,7 +298,7 @@ def markdown(report: dict) -> str:
              "| measure | value | bar |", "|---|---|---|"]  # fmt: skip
     for part, when in report.get("measured", {}).items():
         lines.insert(3, f"- {part}: measured {when['when']}, load average "
-                        f"{when['load_avg_1m_at_start']:.1f} at start")  # fmt: skip
+                        f"{when['load_avg_1m_at_start']:.1f} at start{_cache(when)}")  # fmt: skip
     for page, r in report.get("render", {}).items():
         lines.append(f"| AppTest cold render: {page} | {r['s']:.2f} s | ≤ {BARS['render_s']} s |")
     for way, pages in report.get("browser", {}).items():
@@ -324,7 +343,8 @@ def main(argv: list[str] | None = None) -> int:
     report = {"clips": clip_count(args.db), "db_gb": round(args.db.stat().st_size / 2**30, 2),
               "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
               "load_avg_1m_at_start": os.getloadavg()[0], "bars": BARS, "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}  # fmt: skip
-    stamp = {"when": report["when"], "load_avg_1m_at_start": report["load_avg_1m_at_start"]}
+    stamp = {"when": report["when"], "load_avg_1m_at_start": report["load_avg_1m_at_start"],
+             "page_cache_gb_at_start": page_cache_gb()}  # fmt: skip
     report["measured"] = {part: stamp for part in ("render", "browser", "export", "projection", "stored")
                           if part not in args.skip}  # fmt: skip
     if "render" not in args.skip:
@@ -338,6 +358,7 @@ def main(argv: list[str] | None = None) -> int:
         report["projection"]["db"] = str(args.projection_db)
     if "stored" not in args.skip and args.projection_db:
         report["stored"] = stored_projection_pages(args.projection_db, args.repeats)
+    stamp["page_cache_gb_at_end"] = page_cache_gb()  # the parts measured now share this stamp
     RESULTS.mkdir(parents=True, exist_ok=True)
     stem = RESULTS / f"dashboard-scale-{report['clips']}"
     if stem.with_suffix(".json").exists():  # keep the parts measured by an earlier --skip run
