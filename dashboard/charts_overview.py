@@ -97,7 +97,7 @@ def negative_line(shares: pd.DataFrame, period: str, heading: str = "") -> EChar
         "grid": {**_GRID, "bottom": 28},
         "tooltip": {"trigger": "axis", "formatter": f"{period} of {{b}}: {{@text}}"},
         "xAxis": _period_axis(period),
-        "yAxis": {"type": "value", "min": 0, "axisLabel": {"formatter": "{value} %"}},
+        "yAxis": percent_axis(max_percent=None),  # a few percent must not hug the floor
         "series": [{"type": "line", "name": "negative share", "itemStyle": {"color": COLORS["angry"]},
                     "encode": {"x": "period", "y": "share"}}],
     }  # fmt: skip

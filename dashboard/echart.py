@@ -31,7 +31,9 @@ def title(text: str, **style) -> dict:
     return {"text": plain(text), "left": 0, "textStyle": {"fontSize": 14, **style}}
 
 
-def percent_axis(index: int = 0, max_percent: float = 100.0, **axis) -> dict:
-    """A value axis of 0 to `max_percent`, labelled in percent (values are sent in percent)."""
-    return {"type": "value", "gridIndex": index, "min": 0, "max": max_percent,
+def percent_axis(index: int = 0, max_percent: float | None = 100.0, **axis) -> dict:
+    """A value axis from 0 to `max_percent` (None: to what the data reach), labelled in percent
+    (values are sent in percent)."""
+    top = {} if max_percent is None else {"max": max_percent}
+    return {"type": "value", "gridIndex": index, "min": 0, **top,
             "axisLabel": {"formatter": "{value} %"}, **axis}  # fmt: skip

@@ -105,7 +105,7 @@ profile = data.cluster_profile(key, model_key)
 st.subheader("Cluster profiles")
 widgets.echart(cluster_charts.cluster_mix(profile), key="mix")
 # A table, not a grid: at most 12 rows, and a fresh browser need not load the grid's 0.5 MB.
-shown = profile[["cluster", "n", "top_emotion", "top_agents"]].rename(
+table = profile[["cluster", "n", "top_emotion", "top_agents"]].rename(
     columns={"n": "tracks", "top_emotion": "commonest emotion", "top_agents": "top agents"}
 )
-st.table(literal_table(shown.assign(tracks=shown.tracks.map("{:,}".format)).set_index("cluster")))
+st.table(literal_table(table.assign(tracks=table.tracks.map("{:,}".format)).set_index("cluster")))

@@ -102,18 +102,23 @@ def test_a_clip_found_by_search_opens(page, server, seeded_model):
     no_exception(page)
 
 
+def canvas_pixels(canvas, mode: str) -> np.ndarray:
+    """What a canvas shows, as an array of pixels in PIL `mode` ("L": grey, "HSV")."""
+    import io
+
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(canvas.screenshot())).convert(mode))
+
+
 def toolbox_icons(canvas) -> list[tuple[float, float]]:
     """Page coordinates of the centres of an ECharts toolbox's icons, top left of its canvas.
 
     ECharts draws its toolbox on the canvas, so the icons are found by their pixels: runs of
     columns with ink in the band above the chart's grid (40 px), separated by blank columns.
     """
-    import io
-
-    from PIL import Image
-
     box = canvas.bounding_box()
-    band = np.asarray(Image.open(io.BytesIO(canvas.screenshot())).convert("L"))[:40, :240] < 200
+    band = canvas_pixels(canvas, "L")[:40, :240] < 200
     columns = np.flatnonzero(band.any(axis=0))
     runs = np.split(columns, np.flatnonzero(np.diff(columns) > 3) + 1)
     rows = np.flatnonzero(band.any(axis=1))
@@ -143,12 +148,8 @@ def test_a_cluster_selection_opens_its_clips(page, server, seeded_model):
 def point_centres(canvas) -> list[tuple[float, float]]:
     """Page coordinates of the map's points, found as runs of coloured pixels (the points are
     drawn on the canvas; grey text and icons are not coloured)."""
-    import io
-
-    from PIL import Image
-
     box = canvas.bounding_box()
-    pixels = np.asarray(Image.open(io.BytesIO(canvas.screenshot())).convert("HSV"))
+    pixels = canvas_pixels(canvas, "HSV")
     coloured = (pixels[..., 1] > 120) & (pixels[..., 2] > 80)
     coloured[:40] = False  # the toolbar
     coloured[:, -200:] = False  # the legend
