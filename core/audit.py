@@ -31,7 +31,7 @@ def record_in(con, user_name: str, action: str, detail: str = "") -> None:
 
 def record(store, user_name: str, action: str, detail: str = "") -> None:
     """Append one audit row in its own transaction."""
-    with store.writing() as con:
+    with store.writing(changes_results=False) as con:
         record_in(con, user_name, action, detail)
 
 

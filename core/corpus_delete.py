@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from core import audit
+from core import audit, rollup
 from core.access import Principal, require
 from core.errors import InputError
 from core.schema import embedding_table
@@ -81,12 +81,14 @@ def delete_corpus(
         counts = _delete_rows(con, corpus_id)
         audit.record_in(con, principal.email, "delete_corpus", f"{name}: {counts['clips']} clips")
         con.execute("DROP TABLE doomed")
+        rollup.rebuild(con)  # in the same transaction: the Overview never sums deleted clips
     say("removing the run log")
-    with store.writing() as con:  # see the module docstring: a separate transaction per level
+    # The run log and the empty corpus row: no clip or result changes (core.rollup).
+    with store.writing(changes_results=False) as con:  # a separate transaction per level
         runs = con.execute(
             "DELETE FROM ingest_runs WHERE corpus_id = ? RETURNING run_id", [corpus_id]
         ).fetchall()
-    with store.writing() as con:
+    with store.writing(changes_results=False) as con:
         con.execute("DELETE FROM corpora WHERE corpus_id = ?", [corpus_id])
     say("removing media files")
     removed = remove_media(paths, media_dir)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+LOW_CONFIDENCE = 0.5  # a top label below this confidence is counted as low confidence
+
 # Index i is the model's output i: tokens.txt order of every emotion2vec+ checkpoint.
 EMOTIONS: tuple[str, ...] = (
     "angry",

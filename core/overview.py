@@ -18,14 +18,14 @@ from datetime import date, datetime
 import numpy as np
 import pandas as pd
 
+from core import rollup
 from core.errors import InputError
-from core.labels import EMOTIONS
+from core.labels import EMOTIONS, LOW_CONFIDENCE
 from core.records import ClipFilter
 from core.schema import CLIP_VIEW
 
 NEGATIVE: tuple[str, ...] = ("angry", "disgusted", "fearful", "sad")
 UNCLEAR: tuple[str, ...] = ("other", "unknown")
-LOW_CONFIDENCE = 0.5  # a top label below this confidence is counted as low confidence
 MIN_N = 20  # a shift is tested only when the latest period and the baseline both have this many
 ALPHA = 0.01
 TEST_NAME = "two-sided two-proportion z-test (pooled variance)"
@@ -106,8 +106,54 @@ def overview(store, model_key: str, where: ClipFilter = ClipFilter(),
 
 
 def _aggregate(con, model_key: str, where: ClipFilter, part: str) -> None:
-    """One pass over the selection into `agg`: per agent and period, recordings, tracks, audio
-    seconds, low-confidence tracks and tracks per top emotion (at most agents x periods rows).
+    """The selection into `agg`: per agent and period, recordings, tracks, audio seconds,
+    low-confidence tracks and tracks per top emotion (at most agents x periods rows).
+
+    Summed from the day rollup when it is current and keeps the filters (core.rollup): a few
+    ms at 1M clips instead of 0.6 s. Clips in several selected corpora are then counted from
+    their tracks, as is everything when the rollup cannot answer.
+    """
+    if not rollup.answers(con, where):
+        parts = [_per_recording(con, model_key, where, part, shared_only=False)]
+    elif rollup.counts_shared_apart(con, where):
+        parts = [_days(model_key, where, part, shared=False),
+                 _per_recording(con, model_key, where, part, shared_only=True)]  # fmt: skip
+    else:
+        parts = [_days(model_key, where, part)]
+    sums = ", ".join(f"sum(n_{e}) AS n_{e}" for e in EMOTIONS)
+    con.execute(
+        f"""CREATE TEMP TABLE agg AS
+        SELECT agent, period_start, sum(recordings) AS recordings, sum(tracks) AS tracks,
+               sum(seconds_audio) AS seconds_audio, min(first_at) AS first_at,
+               max(last_at) AS last_at, sum(n_low) AS n_low, {sums}
+        FROM ({" UNION ALL ".join(sql for sql, _ in parts)}) GROUP BY ALL""",
+        [value for _, params in parts for value in params],
+    )
+
+
+_PART = "agent, period_start, recordings, tracks, seconds_audio, first_at, last_at, n_low, " + (
+    ", ".join(f"n_{e}" for e in EMOTIONS)
+)  # the columns each part of `agg` gives, in this order
+
+
+def _days(model_key: str, where: ClipFilter, part: str,
+          shared: bool | None = None) -> tuple[str, list]:  # fmt: skip
+    """The rollup's days of the selection (of shared clips or not, if `shared` is given):
+    whole days sum exactly into days, weeks and months."""
+    condition, params = where.where(rollup.COLUMNS)
+    if shared is not None:
+        condition += f" AND {'' if shared else 'NOT '}v.shared"
+    return (
+        f"SELECT {_PART} FROM (SELECT *, date_trunc('{part}', day)::DATE AS period_start"
+        f" FROM ({rollup.DAYS_VIEW}) v WHERE v.model_key = ? AND {condition})",
+        [model_key, *params],
+    )
+
+
+def _per_recording(con, model_key: str, where: ClipFilter, part: str,
+                   shared_only: bool) -> tuple[str, list]:  # fmt: skip
+    """One row per selected recording (only those in several corpora, if `shared_only`),
+    counted from its tracks.
 
     CLIP_VIEW repeats a clip once per corpus it is selected in. Per clip those rows are exactly
     C corpora x T tracks (corpus and prediction conditions are independent), so every count of
@@ -115,6 +161,8 @@ def _aggregate(con, model_key: str, where: ClipFilter, part: str) -> None:
     a DISTINCT aggregate. Past 64 corpora the bits run out and count(DISTINCT) is used.
     """
     condition, params = where.where()
+    if shared_only:
+        condition += " AND v.clip_id IN (SELECT clip_id FROM shared_clips)"
     n_corpora = con.execute("SELECT count(*) FROM corpora").fetchall()[0][0]
     bits, corpora = (
         (_CORPUS_BITS, "bit_count(bit_or(1::UBIGINT << cb.bit))")
@@ -123,21 +171,15 @@ def _aggregate(con, model_key: str, where: ClipFilter, part: str) -> None:
     )
     per_emotion = ", ".join(f"count(*) FILTER (WHERE v.top_label = ?) AS n_{e}" for e in EMOTIONS)
     # When corpora disagree on a clip's metadata the first agent and earliest date are taken.
-    con.execute(
-        f"""CREATE TEMP TABLE agg AS
-        WITH per_clip AS (
-            SELECT v.clip_id, min(v.agent) AS agent, min(v.recorded_at) AS recorded_at,
-                   any_value(v.duration_s) AS duration_s, count(*) AS n_rows, {corpora} AS c,
-                   count(*) FILTER (WHERE v.confidence < ?) AS n_low, {per_emotion}
-            FROM ({CLIP_VIEW}) v {bits} WHERE {condition} GROUP BY v.clip_id)
-        SELECT agent, date_trunc('{part}', recorded_at)::DATE AS period_start,
-               count(*) AS recordings, sum(n_rows // c) AS tracks,
-               sum(duration_s) AS seconds_audio, min(recorded_at) AS first_at,
-               max(recorded_at) AS last_at, sum(n_low // c) AS n_low,
-               {", ".join(f"sum(n_{e} // c) AS n_{e}" for e in EMOTIONS)}
-        FROM per_clip GROUP BY ALL""",
-        [LOW_CONFIDENCE, *EMOTIONS, model_key, *params],  # in the order the ? appear
-    )
+    sql = f"""SELECT agent, date_trunc('{part}', recorded_at)::DATE AS period_start,
+               1 AS recordings, n_rows // c AS tracks, duration_s AS seconds_audio,
+               recorded_at AS first_at, recorded_at AS last_at, n_low // c AS n_low,
+               {", ".join(f"n_{e} // c AS n_{e}" for e in EMOTIONS)}
+        FROM (SELECT v.clip_id, min(v.agent) AS agent, min(v.recorded_at) AS recorded_at,
+                     any_value(v.duration_s) AS duration_s, count(*) AS n_rows, {corpora} AS c,
+                     count(*) FILTER (WHERE v.confidence < ?) AS n_low, {per_emotion}
+              FROM ({CLIP_VIEW}) v {bits} WHERE {condition} GROUP BY v.clip_id)"""
+    return sql, [LOW_CONFIDENCE, *EMOTIONS, model_key, *params]  # in the order the ? appear
 
 
 def _volume(con) -> Volume:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -77,25 +78,29 @@ class ClipFilter:
     max_duration_s: float | None = None
     clip_ids: tuple[str, ...] = field(default=())
 
-    def where(self) -> tuple[str, list]:
-        """SQL condition over the `clip_view` alias v, with its bound parameters."""
-        parts, params = ["v.confidence BETWEEN ? AND ?", "v.duration_s >= ?"], [
-            self.min_confidence, self.max_confidence, self.min_duration_s,
-        ]  # fmt: skip
+    def where(self, columns: Container[str] | None = None) -> tuple[str, list]:
+        """SQL condition over the `clip_view` alias v, with its bound parameters; with `columns`,
+        only the conditions on those columns ("TRUE" when there are none)."""
+        picked = [(sql, values) for column, sql, values in self._conditions()
+                  if columns is None or column in columns]  # fmt: skip
+        return " AND ".join(sql for sql, _ in picked) or "TRUE", [v for _, vs in picked for v in vs]
+
+    def _conditions(self) -> list[tuple[str, str, list]]:
+        """Each restriction as (column, SQL over alias v, its bound parameters)."""
+        parts = [("confidence", "v.confidence BETWEEN ? AND ?", [self.min_confidence, self.max_confidence]),
+                 ("duration_s", "v.duration_s >= ?", [self.min_duration_s])]  # fmt: skip
         for column, values in (
             ("corpus", self.corpora), ("agent", self.agents), ("top_label", self.top_labels),
             ("track", self.tracks), ("clip_id", self.clip_ids),
         ):  # fmt: skip
             if values:
-                parts.append(f"v.{column} IN ({', '.join('?' * len(values))})")
-                params.extend(values)
+                parts.append(
+                    (column, f"v.{column} IN ({', '.join('?' * len(values))})", list(values))
+                )
         if self.max_duration_s is not None:
-            parts.append("v.duration_s <= ?")
-            params.append(self.max_duration_s)
+            parts.append(("duration_s", "v.duration_s <= ?", [self.max_duration_s]))
         if self.date_from is not None:
-            parts.append("v.recorded_at >= ?")
-            params.append(self.date_from)
+            parts.append(("recorded_at", "v.recorded_at >= ?", [self.date_from]))
         if self.date_to is not None:
-            parts.append("v.recorded_at < ?")
-            params.append(self.date_to)
-        return " AND ".join(parts), params
+            parts.append(("recorded_at", "v.recorded_at < ?", [self.date_to]))
+        return parts

@@ -44,7 +44,7 @@ def _checked_target(principal: Principal, email: str) -> str:
 def set_role(store, principal: Principal, email: str, role: Role) -> None:
     """Grant `role` to `email` (admins only), replacing any earlier grant; audited."""
     target = _checked_target(principal, email)
-    with store.writing() as con:
+    with store.writing(changes_results=False) as con:
         con.execute(
             "INSERT INTO user_roles (email, role, granted_by) VALUES (?, ?, ?)"
             " ON CONFLICT (email) DO UPDATE SET role = excluded.role,"
@@ -57,7 +57,7 @@ def set_role(store, principal: Principal, email: str, role: Role) -> None:
 def remove_role(store, principal: Principal, email: str) -> bool:
     """Withdraw a granted role (admins only); False when there was none. Audited."""
     target = _checked_target(principal, email)
-    with store.writing() as con:
+    with store.writing(changes_results=False) as con:
         gone = con.execute(
             "DELETE FROM user_roles WHERE email = ? RETURNING email", [target]
         ).fetchall()

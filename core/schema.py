@@ -6,9 +6,10 @@ appended to MIGRATIONS and SCHEMA_VERSION raised, never an old step edited.
 
 from __future__ import annotations
 
+from core import rollup
 from core.labels import SCORE_COLUMNS
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 _SCORES_DDL = ", ".join(f"{c} FLOAT NOT NULL" for c in SCORE_COLUMNS)
 
 # Every schema change is appended here; a database is brought up to date when opened for writing.
@@ -142,7 +143,11 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             claimed_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
             PRIMARY KEY (clip_id, track, model_key))""",
     ),
+    # What the Overview sums, per model, corpus, agent and day, and the data version it was
+    # built from (core.rollup); Store._migrate builds it for the data already there.
+    8: rollup.DDL,
 }
+ROLLUP_SINCE = 8
 
 # Columns a user may filter, sort or group by (anything else is refused, never interpolated).
 CLIP_COLUMNS = (

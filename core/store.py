@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from core import rollup
 from core.columns import BatchColumns
 from core.errors import StoreBusyError, StoreError
 from core.labels import EMOTIONS, SCORE_COLUMNS
@@ -33,6 +34,7 @@ from core.records import ClipFilter, ClipRecord, FileOutcome, ScoredTrack, Segme
 from core.schema import (
     CLIP_COLUMNS,
     MIGRATIONS,
+    ROLLUP_SINCE,
     SCHEMA_VERSION,
     embedding_table,
     embedding_table_ddl,
@@ -150,10 +152,17 @@ class Store(StoreReads):
         self._verified = self.file_stamp()
 
     @contextlib.contextmanager
-    def writing(self) -> Iterator:
-        """A connection inside one transaction: all of it commits, or none of it does."""
+    def writing(self, changes_results: bool = True) -> Iterator:
+        """A connection inside one transaction: all of it commits, or none of it does.
+
+        Unless the caller says it leaves clips, predictions and corpora as they were
+        (`changes_results=False`), the transaction marks the Overview's rollup stale
+        (core.rollup): a writer that forgets to say so is only slower, never wrong.
+        """
         with self._connect(write=True) as con:
             con.execute("BEGIN TRANSACTION")
+            if changes_results:
+                rollup.bump(con)
             try:
                 yield con
             except BaseException:
@@ -216,6 +225,8 @@ class Store(StoreReads):
             for statement in MIGRATIONS[step]:
                 con.execute(statement)
             con.execute("INSERT INTO schema_info VALUES (?)", [step])
+        if version < ROLLUP_SINCE:  # count what an older file already holds
+            rollup.rebuild(con)
         con.execute("COMMIT")
 
     # -- writing an ingest -------------------------------------------------------------------
@@ -228,7 +239,7 @@ class Store(StoreReads):
         Runs left 'running' by a process of this host that no longer exists are marked
         'interrupted' first: a killed process never reaches finish_run.
         """
-        with self.writing() as con:
+        with self.writing(changes_results=False) as con:
             mark_interrupted_runs(con)
             corpus_id = self._corpus_id(con, corpus, create=True)
             return _one(
@@ -248,18 +259,19 @@ class Store(StoreReads):
 
     def finish_run(self, run_id: int, status: str = "done") -> None:
         """Close a run with its final status ('done', 'interrupted' ...)."""
-        with self.writing() as con:
+        with self.writing(changes_results=False) as con:
             con.execute(
                 "UPDATE ingest_runs SET finished_at = current_timestamp, status = ? "
                 "WHERE run_id = ?",
                 [status, run_id],
             )
             release_claims(con, run_id)
+            rollup.rebuild(con)  # the run's rows are all in: the Overview sums days again
 
     def claim_tracks(self, run_id: int, model_key: str, tracks: Sequence[Track],
                      frames: bool) -> Claim:  # fmt: skip
         """Claim tracks for scoring, in one transaction with the check of what is stored."""
-        with self.writing() as con:
+        with self.writing(changes_results=False) as con:
             mark_interrupted_runs(con)  # a dead run's claims lapse at once
             done = _cached_tracks(con, model_key, sorted({c for c, _ in tracks}), frames)
             return claim_tracks(con, run_id, model_key, tracks, done)
@@ -271,7 +283,7 @@ class Store(StoreReads):
 
     def register_model(self, model_key: str, model_id: str, revision: str, dim: int,
                        untrained: bool) -> None:  # fmt: skip
-        with self.writing() as con:
+        with self.writing(changes_results=False) as con:
             con.execute(
                 "INSERT INTO models (model_key, model_id, revision, embedding_dim, untrained) "
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
@@ -377,7 +389,7 @@ class Store(StoreReads):
         One columnar INSERT from the DataFrame: 100,000 points go in at once, not row by row.
         """
         points = frame[["clip_id", "track", "x", "y", "cluster"]]
-        with self.writing() as con:
+        with self.writing(changes_results=False) as con:
             con.execute("DELETE FROM projections WHERE projection_key = ?", [key])
             con.register("new_points", points)
             con.execute(

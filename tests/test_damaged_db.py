@@ -100,7 +100,8 @@ def test_damage_no_query_reads_is_still_found(clean_db, tmp_path):
     copy = tmp_path / "team.duckdb"
     shutil.copy(clean_db, copy)
     data_blocks = {b for t in ("clips", "frame_curves", "predictions", "embeddings_d16",
-                               "ingest_files", "ingest_runs", "corpora", "models", "schema_info")
+                               "ingest_files", "ingest_runs", "corpora", "models", "schema_info",
+                                   "day_rollup", "shared_clips", "rollup_state", "data_version")
                    for b in blocks_of(copy, t)}  # fmt: skip
     blocks, _ = damaged_blocks(copy)
     other = max(set(range(1, blocks)) - data_blocks)
