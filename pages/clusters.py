@@ -14,8 +14,10 @@ from dashboard.text import literal_table
 
 # Markers sent to the browser; profiles always count every point. A map that takes selections
 # draws each marker on its own (ECharts' batched mode has no selection): from a fresh browser,
-# 20,000 took 0.7 s from chart to drawn, 10,000 0.35 s, and 10,000 already fill the map.
-MAX_POINTS = 10_000
+# 20,000 took 0.7 s from chart to drawn and 10,000 0.35 s; with a stored projection of 100,000
+# the page opened 0.25 s sooner with 5,000 (median of 6 interleaved pairs, #9), which still
+# show every cluster's shape. A selection of at most 5,000 tracks is drawn whole.
+MAX_POINTS = 5_000
 K_CHOICES = [0, *range(2, 13)]
 
 model_key, where = widgets.results_page("🧭 Clusters", "embeddings to cluster")
