@@ -1,5 +1,5 @@
-"""Per model, corpus, agent and day: the counts the Overview and Agent trends sum, kept in the
-database.
+"""Per model, corpus, agent and day: the counts the Overview, Agent trends and the Clips page's
+summary sum, kept in the database.
 
 At 1M clips the Overview's pass over the tracks joins 1.3M predictions to their clips and groups
 them per recording: 0.6 s on two idle cores, over 1 s with a browser on the other core (#9).
