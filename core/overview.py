@@ -82,6 +82,10 @@ _CORPUS_BITS = (
     "JOIN (SELECT name, (row_number() OVER (ORDER BY name) - 1)::UBIGINT AS bit FROM corpora) cb"
     " ON cb.name = v.corpus"
 )
+# What each part of `agg` gives per row (the parts are combined by name).
+_PART = "agent, period_start, recordings, tracks, seconds_audio, first_at, last_at, n_low, " + (
+    ", ".join(f"n_{e}" for e in EMOTIONS)
+)
 
 
 def overview(store, model_key: str, where: ClipFilter = ClipFilter(),
@@ -116,7 +120,7 @@ def _aggregate(con, model_key: str, where: ClipFilter, part: str) -> None:
     if not rollup.answers(con, where):
         parts = [_per_recording(con, model_key, where, part, shared_only=False)]
     elif rollup.counts_shared_apart(con, where):
-        parts = [_days(model_key, where, part, shared=False),
+        parts = [_days(model_key, where, part, unshared_only=True),
                  _per_recording(con, model_key, where, part, shared_only=True)]  # fmt: skip
     else:
         parts = [_days(model_key, where, part)]
@@ -126,23 +130,18 @@ def _aggregate(con, model_key: str, where: ClipFilter, part: str) -> None:
         SELECT agent, period_start, sum(recordings) AS recordings, sum(tracks) AS tracks,
                sum(seconds_audio) AS seconds_audio, min(first_at) AS first_at,
                max(last_at) AS last_at, sum(n_low) AS n_low, {sums}
-        FROM ({" UNION ALL ".join(sql for sql, _ in parts)}) GROUP BY ALL""",
+        FROM ({" UNION ALL BY NAME ".join(sql for sql, _ in parts)}) GROUP BY ALL""",
         [value for _, params in parts for value in params],
     )
 
 
-_PART = "agent, period_start, recordings, tracks, seconds_audio, first_at, last_at, n_low, " + (
-    ", ".join(f"n_{e}" for e in EMOTIONS)
-)  # the columns each part of `agg` gives, in this order
-
-
 def _days(model_key: str, where: ClipFilter, part: str,
-          shared: bool | None = None) -> tuple[str, list]:  # fmt: skip
-    """The rollup's days of the selection (of shared clips or not, if `shared` is given):
-    whole days sum exactly into days, weeks and months."""
+          unshared_only: bool = False) -> tuple[str, list]:  # fmt: skip
+    """The rollup's days of the selection (only those of clips in one corpus, if
+    `unshared_only`): whole days sum exactly into days, weeks and months."""
     condition, params = where.where(rollup.COLUMNS)
-    if shared is not None:
-        condition += f" AND {'' if shared else 'NOT '}v.shared"
+    if unshared_only:
+        condition += " AND NOT v.shared"
     return (
         f"SELECT {_PART} FROM (SELECT *, date_trunc('{part}', day)::DATE AS period_start"
         f" FROM ({rollup.DAYS_VIEW}) v WHERE v.model_key = ? AND {condition})",
