@@ -1,4 +1,5 @@
-"""The DuckDB store: every table, every query, the schema and its migrations.
+"""The DuckDB store: its connections and the schema's migrations. Its reads are in
+core.store_reads (and core.aggregates), an ingest's writes in core.store_writes.
 
 Connections are short-lived. DuckDB lets one process hold a file read-write and then no other
 process may open it at all, so a long-lived connection in the dashboard would lock out every
@@ -16,33 +17,23 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from dataclasses import fields
+from collections.abc import Iterator
 from pathlib import Path
 
-import pandas as pd
-
 from core import rollup
-from core.columns import BatchColumns
 from core.errors import StoreBusyError, StoreError
-from core.labels import EMOTIONS, SCORE_COLUMNS
-from core.model import HOP_MS
 from core.records import ClipFilter, ClipRecord, FileOutcome, ScoredTrack, SegmentRecord
 from core.schema import (
     CLIP_COLUMNS,
     MIGRATIONS,
     ROLLUP_SINCE,
     SCHEMA_VERSION,
-    embedding_table,
-    embedding_table_ddl,
 )
 from core.store_check import quick_check
-from core.store_claims import Claim, Track, claim_tracks, release_claims, still_held
 from core.store_reads import StoreReads, _one
-from core.store_runs import mark_interrupted_runs, run_user
+from core.store_writes import StoreWrites
 
 __all__ = [
     "CLIP_COLUMNS", "DEFAULT_DB", "MIGRATIONS", "SCHEMA_VERSION", "ClipFilter", "ClipRecord",
@@ -64,7 +55,7 @@ def resolve_db_path(value: str | os.PathLike | None = None) -> Path:
     return Path(chosen).expanduser().resolve()
 
 
-class Store(StoreReads):
+class Store(StoreReads, StoreWrites):
     """The EmoScope database file. Knows nothing of the web or the model."""
 
     def __init__(self, path: str | os.PathLike | None = None, busy_timeout_s: float = 30.0):
@@ -228,196 +219,3 @@ class Store(StoreReads):
         if version < ROLLUP_SINCE:  # count what an older file already holds
             rollup.rebuild(con)
         con.execute("COMMIT")
-
-    # -- writing an ingest -------------------------------------------------------------------
-
-    def start_run(
-        self, corpus: str, model_key: str, n_files: int, user_name: str | None = None
-    ) -> int:
-        """Create the corpus if needed and open an ingest run for `user_name`; return its id.
-
-        Runs left 'running' by a process of this host that no longer exists are marked
-        'interrupted' first: a killed process never reaches finish_run.
-        """
-        with self.writing(changes_results=False) as con:
-            mark_interrupted_runs(con)
-            corpus_id = self._corpus_id(con, corpus, create=True)
-            return _one(
-                con.execute(
-                    "INSERT INTO ingest_runs (corpus_id, model_key, n_files, pid, host, user_name)"
-                    " VALUES (?, ?, ?, ?, ?, ?) RETURNING run_id",
-                    [
-                        corpus_id,
-                        model_key,
-                        n_files,
-                        os.getpid(),
-                        socket.gethostname(),
-                        run_user(user_name),
-                    ],
-                )
-            )[0]
-
-    def finish_run(self, run_id: int, status: str = "done") -> None:
-        """Close a run with its final status ('done', 'interrupted' ...)."""
-        with self.writing(changes_results=False) as con:
-            con.execute(
-                "UPDATE ingest_runs SET finished_at = current_timestamp, status = ? "
-                "WHERE run_id = ?",
-                [status, run_id],
-            )
-            release_claims(con, run_id)
-            rollup.rebuild(con)  # the run's rows are all in: the Overview sums days again
-
-    def claim_tracks(self, run_id: int, model_key: str, tracks: Sequence[Track],
-                     frames: bool) -> Claim:  # fmt: skip
-        """Claim tracks for scoring, in one transaction with the check of what is stored."""
-        with self.writing(changes_results=False) as con:
-            mark_interrupted_runs(con)  # a dead run's claims lapse at once
-            done = _cached_tracks(con, model_key, sorted({c for c, _ in tracks}), frames)
-            return claim_tracks(con, run_id, model_key, tracks, done)
-
-    def held_tracks(self, run_id: int, model_key: str, tracks: Sequence[Track]) -> set[Track]:
-        """Which of `tracks` another live ingest still holds a claim on."""
-        with self.reading() as con:
-            return still_held(con, run_id, model_key, tracks)
-
-    def register_model(self, model_key: str, model_id: str, revision: str, dim: int,
-                       untrained: bool) -> None:  # fmt: skip
-        with self.writing(changes_results=False) as con:
-            con.execute(
-                "INSERT INTO models (model_key, model_id, revision, embedding_dim, untrained) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                [model_key, model_id, revision, dim, untrained],
-            )
-            con.execute(embedding_table_ddl(dim))
-
-    def cached_tracks(
-        self, model_key: str, clip_ids: Sequence[str], frames: bool
-    ) -> set[tuple[str, str]]:
-        """(clip_id, track) pairs already scored by this model (with frames, if asked)."""
-        if not clip_ids:
-            return set()
-        with self.reading() as con:
-            return _cached_tracks(con, model_key, clip_ids, frames)
-
-    def cache_state(
-        self, model_key: str, clip_ids: Sequence[str], frames: bool
-    ) -> tuple[dict[str, ClipRecord], set[tuple[str, str]]]:
-        """Clips already stored (any corpus) and the (clip, track) pairs this model scored.
-
-        One connection for both: opening the file is the expensive part of a small query.
-        """
-        if not clip_ids:
-            return {}, set()
-        with self.reading() as con:
-            rows = con.execute(
-                "SELECT DISTINCT ON (clip_id) clip_id, source_name, source_path, duration_s,"
-                " source_rate_hz, channels, codec, size_bytes FROM clips"
-                " WHERE clip_id IN (SELECT unnest(?::VARCHAR[]))",
-                [list(clip_ids)],
-            ).fetchall()
-            cached = _cached_tracks(con, model_key, clip_ids, frames)
-        return {r[0]: ClipRecord(*r) for r in rows}, cached
-
-    def write_batch(self, run_id: int, corpus: str, model_key: str, dim: int,
-                    clips: Sequence[ClipRecord], tracks: Sequence[ScoredTrack],
-                    outcomes: Sequence[FileOutcome],
-                    segments: Sequence[SegmentRecord] = ()) -> None:  # fmt: skip
-        """Store one batch of an ingest in one transaction: a crash keeps all of it or none."""
-        self.write_columns(
-            run_id, corpus, model_key, dim, BatchColumns.of(dim, clips, tracks, outcomes, segments)
-        )
-
-    def write_columns(
-        self, run_id: int, corpus: str, model_key: str, dim: int, cols: BatchColumns
-    ) -> None:
-        """Store a batch given as Arrow tables: one INSERT per table, all in one transaction.
-
-        Idempotent: a result already stored for (clip, track, model) is kept, and a clip already
-        in the corpus takes this file's name, path and metadata.
-        """
-        scores = ", ".join(SCORE_COLUMNS)
-        top = f"list_position([{scores}], greatest({scores}))"
-        labels = list(EMOTIONS)
-        with self.writing() as con:
-            corpus_id = self._corpus_id(con, corpus, create=True)
-            for name, table in _batch_tables(cols):
-                con.register(name, table)
-            con.execute(
-                "INSERT INTO clips (corpus_id, clip_id, source_name, source_path, duration_s,"
-                " source_rate_hz, channels, codec, size_bytes, agent, recorded_at, speaker, tags,"
-                " label) SELECT ?, clip_id, source_name, source_path, duration_s, source_rate_hz,"
-                " channels, codec, size_bytes, agent, recorded_at, speaker, tags, label"
-                " FROM batch_clips ON CONFLICT (corpus_id, clip_id) DO UPDATE SET source_name ="
-                " excluded.source_name, source_path = excluded.source_path, agent ="
-                " excluded.agent, recorded_at = excluded.recorded_at, speaker ="
-                " excluded.speaker, tags = excluded.tags, label = excluded.label",
-                [corpus_id],
-            )
-            con.execute(
-                f"INSERT INTO predictions (clip_id, track, model_key, {scores}, top_label,"
-                f" confidence) SELECT clip_id, track, ?, {scores}, (?::VARCHAR[])[{top}],"
-                f" greatest({scores}) FROM batch_predictions ON CONFLICT DO NOTHING",
-                [model_key, labels],
-            )
-            con.execute(
-                f"INSERT INTO {embedding_table(dim)} SELECT clip_id, track, ?,"
-                f" embedding::FLOAT[{int(dim)}] FROM batch_embeddings ON CONFLICT DO NOTHING",
-                [model_key],
-            )
-            con.execute(
-                f"INSERT INTO frame_curves SELECT clip_id, track, ?, {HOP_MS}, n_frames, logits"
-                " FROM batch_frame_curves ON CONFLICT DO NOTHING",
-                [model_key],
-            )
-            con.execute(
-                "INSERT INTO segments SELECT clip_id, track, ?, segment, start_s, end_s,"
-                " scores::FLOAT[9], (?::VARCHAR[])[list_position(scores, list_max(scores))],"
-                " list_max(scores) FROM batch_segments ON CONFLICT DO NOTHING",
-                [model_key, labels],
-            )
-            con.execute(
-                "INSERT INTO ingest_files (run_id, source_name, clip_id, status, seconds_audio,"
-                " message) SELECT ?, source_name, clip_id, status, seconds_audio, message"
-                " FROM batch_outcomes",
-                [run_id],
-            )
-
-    def save_projection(self, key: str, frame: pd.DataFrame) -> None:
-        """Store a 2-D projection with cluster ids (columns clip_id, track, x, y, cluster).
-
-        One columnar INSERT from the DataFrame: 100,000 points go in at once, not row by row.
-        """
-        points = frame[["clip_id", "track", "x", "y", "cluster"]]
-        with self.writing(changes_results=False) as con:
-            con.execute("DELETE FROM projections WHERE projection_key = ?", [key])
-            con.register("new_points", points)
-            con.execute(
-                "INSERT INTO projections SELECT ?, clip_id, track, x, y, cluster FROM new_points",
-                [key],
-            )
-            con.unregister("new_points")
-
-    @staticmethod
-    def _corpus_id(con, name: str, create: bool) -> int | None:
-        row = _one(con.execute("SELECT corpus_id FROM corpora WHERE name = ?", [name]))
-        if row or not create:
-            return row[0] if row else None
-        return _one(
-            con.execute("INSERT INTO corpora (name) VALUES (?) RETURNING corpus_id", [name])
-        )[0]
-
-
-def _batch_tables(cols: BatchColumns) -> list[tuple[str, object]]:
-    """The batch's Arrow tables under the names write_columns reads them by."""
-    return [(f"batch_{f.name}", getattr(cols, f.name)) for f in fields(cols)]
-
-
-def _cached_tracks(con, model_key: str, clip_ids: Sequence[str], frames: bool) -> set:
-    table = "frame_curves" if frames else "predictions"
-    rows = con.execute(
-        f"SELECT clip_id, track FROM {table} WHERE model_key = ? AND clip_id IN "
-        f"(SELECT unnest(?::VARCHAR[]))",
-        [model_key, list(clip_ids)],
-    ).fetchall()
-    return {(c, t) for c, t in rows}
