@@ -215,7 +215,7 @@ class AggregateReads:
 
 
 def _trends_from_days(con, model_key: str, where: ClipFilter, period: str) -> pd.DataFrame:
-    """StoreAggregates.trends summed from the day rollup (core.rollup): the same columns, from
+    """AggregateReads.trends summed from the day rollup (core.rollup): the same columns, from
     at most agents x days rows instead of every track (0.4 s at 1M clips, #9)."""
     condition, params = where.where(rollup.COLUMNS)
     shares = ", ".join(f"sum(v.n_{e}) / sum(v.tracks) AS {e}" for e in EMOTIONS)

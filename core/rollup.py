@@ -92,10 +92,19 @@ def rebuild(con) -> None:
     con.execute("INSERT INTO rollup_state SELECT version FROM data_version")
 
 
+def refresh(con) -> None:
+    """Rebuild the rollup if a write made it stale (a run that wrote nothing costs nothing)."""
+    if not _current(con):
+        rebuild(con)
+
+
 def answers(con, where: ClipFilter) -> bool:
     """Whether the rollup is current and keeps every filter of `where`."""
-    if not _kept_filters(where):
-        return False
+    return _kept_filters(where) and _current(con)
+
+
+def _current(con) -> bool:
+    """Whether the rollup was built from the data as they are now."""
     state = con.execute(
         "SELECT s.built_from = v.version FROM rollup_state s, data_version v"
     ).fetchall()

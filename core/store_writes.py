@@ -62,7 +62,7 @@ class StoreWrites:
                 [status, run_id],
             )
             release_claims(con, run_id)
-            rollup.rebuild(con)  # the run's rows are all in: the Overview sums days again
+            rollup.refresh(con)  # the run's rows are all in: the Overview sums days again
 
     def claim_tracks(self, run_id: int, model_key: str, tracks: Sequence[Track],
                      frames: bool) -> Claim:  # fmt: skip
