@@ -29,7 +29,16 @@ ROW_PX = 35  # the data grid's row height, header included
 
 def select_row(tab, grid, row: int) -> None:
     """Tick a data grid's row, as a click on its selection box at the left edge does."""
-    grid.scroll_into_view_if_needed()  # a click lands only inside the viewport
+    from playwright.sync_api import Error
+
+    for attempt in range(3):  # a click lands only inside the viewport
+        try:
+            grid.scroll_into_view_if_needed()
+            break
+        except Error as exc:  # the grid was drawn anew under the scroll (a loaded machine)
+            if "not attached" not in str(exc) or attempt == 2:
+                raise
+            settle(tab)
     box = grid.bounding_box()
     tab.mouse.click(box["x"] + 14, box["y"] + ROW_PX * (row + 1) + ROW_PX / 2)
     settle(tab)
