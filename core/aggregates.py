@@ -217,28 +217,27 @@ class AggregateReads:
 def _trends_from_days(con, model_key: str, where: ClipFilter, period: str) -> pd.DataFrame:
     """AggregateReads.trends summed from the day rollup (core.rollup): the same columns, from
     at most agents x days rows instead of every track (0.4 s at 1M clips, #9)."""
-    condition, params = where.where(rollup.COLUMNS)
+    days, params = rollup.days(model_key, where)
     shares = ", ".join(f"sum(v.n_{e}) / sum(v.tracks) AS {e}" for e in EMOTIONS)
     return con.execute(
         f"SELECT v.agent, date_trunc(?, v.day)::TIMESTAMP AS period, sum(v.tracks)::BIGINT AS n,"
         f" {shares}, sum(v.sum_confidence) / sum(v.tracks) AS mean_confidence,"
-        f" sum(v.tracks) < ? AS low_n FROM ({rollup.DAYS_VIEW}) v"
-        f" WHERE v.model_key = ? AND {condition} AND v.agent IS NOT NULL AND v.day IS NOT NULL"
+        f" sum(v.tracks) < ? AS low_n FROM ({days}) v"
+        " WHERE v.agent IS NOT NULL AND v.day IS NOT NULL"
         " GROUP BY v.agent, period ORDER BY v.agent, period",
-        [period, LOW_N, model_key, *params],
+        [period, LOW_N, *params],
     ).df()
 
 
 def _summary_from_days(con, model_key: str, where: ClipFilter) -> ClipSummary:
     """AggregateReads._summary summed from the day rollup (core.rollup); recordings held by two
     selected corpora are counted from their tracks, once (0.3 s at 1M clips, #9)."""
-    condition, params = where.where(rollup.COLUMNS)
+    days, params = rollup.days(model_key, where)
     apart = rollup.counts_shared_apart(con, where)
     rows, confidence_sum, recordings = con.execute(
         f"SELECT coalesce(sum(v.tracks), 0), sum(v.sum_confidence),"
-        f" coalesce(sum(v.recordings) FILTER (WHERE NOT (v.shared AND ?)), 0)"
-        f" FROM ({rollup.DAYS_VIEW}) v WHERE v.model_key = ? AND {condition}",
-        [apart, model_key, *params],
+        f" coalesce(sum(v.recordings) FILTER (WHERE NOT (v.shared AND ?)), 0) FROM ({days}) v",
+        [apart, *params],
     ).fetchall()[0]
     if apart:
         condition, params = where.where()

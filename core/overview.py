@@ -139,13 +139,11 @@ def _days(model_key: str, where: ClipFilter, part: str,
           unshared_only: bool = False) -> tuple[str, list]:  # fmt: skip
     """The rollup's days of the selection (only those of clips in one corpus, if
     `unshared_only`): whole days sum exactly into days, weeks and months."""
-    condition, params = where.where(rollup.COLUMNS)
-    if unshared_only:
-        condition += " AND NOT v.shared"
+    days, params = rollup.days(model_key, where)
     return (
         f"SELECT {_PART} FROM (SELECT *, date_trunc('{part}', day)::DATE AS period_start"
-        f" FROM ({rollup.DAYS_VIEW}) v WHERE v.model_key = ? AND {condition})",
-        [model_key, *params],
+        f" FROM ({days}) v{' WHERE NOT v.shared' if unshared_only else ''})",
+        params,
     )
 
 

@@ -29,7 +29,7 @@ from core.records import ClipFilter
 COLUMNS = ("corpus", "agent", "recorded_at")
 # The rollup's rows with their corpus's name, in the shape ClipFilter.where(COLUMNS) reads:
 # `recorded_at` is the day's midnight, exact for conditions on whole days.
-DAYS_VIEW = (
+_DAYS_VIEW = (
     "SELECT co.name AS corpus, r.*, r.day::TIMESTAMP AS recorded_at"
     " FROM day_rollup r JOIN corpora co USING (corpus_id)"
 )
@@ -57,6 +57,14 @@ DDL = (
     # One row once built: the data version the rollup and shared_clips were built from.
     "CREATE TABLE rollup_state (built_from BIGINT NOT NULL)",
 )
+
+
+def days(model_key: str, where: ClipFilter) -> tuple[str, list]:
+    """The selection's days of one model, as a query (alias its rows `v`) with its parameters;
+    for a `where` the rollup answers (`answers`)."""
+    condition, params = where.where(COLUMNS)
+    return (f"SELECT * FROM ({_DAYS_VIEW}) v WHERE v.model_key = ? AND {condition}",
+            [model_key, *params])  # fmt: skip
 
 
 def bump(con) -> None:
