@@ -31,7 +31,7 @@ def clips() -> list[np.ndarray]:
 
 def measure(model_dir: str, path: str, device: str, precision: str, repeats: int) -> dict:
     """Run in a child process: load, warm up, then time `repeats` passes over the clips."""
-    from core.model import load_engine
+    from core.model.engine import load_engine
 
     t0 = time.perf_counter()
     engine = load_engine(model_dir, device, precision=precision)
@@ -82,7 +82,7 @@ def main() -> None:
         result = measure(args.child[0], args.child[1], args.device, args.precision, args.repeats)
         print(json.dumps(result))
         return
-    from core.testmodel import make_test_model
+    from core.model.testmodel import make_test_model
 
     RESULTS.mkdir(exist_ok=True)
     for arch in args.arch:

@@ -18,9 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.access import cli_principal
-from core.corpus_delete import delete_corpus
-from core.store import Store
+from core.access.principal import cli_principal
+from core.store.database import Store
+from core.store.deletion import delete_corpus
 
 
 def main() -> None:

@@ -79,9 +79,9 @@ print(json.dumps({"s": seconds, "exceptions": [str(e.value) for e in at.exceptio
 _EXPORT = """
 import json, resource, sys, time
 from pathlib import Path
-from core.store import Store
-from core.cli import pick_model_key
-from core.export import export
+from core.store.database import Store
+from core.cli.main import pick_model_key
+from core.store.export import export
 store = Store(sys.argv[1])
 start = time.perf_counter()
 rows = export(store, sys.argv[3], "parquet", Path(sys.argv[2]), pick_model_key(store, None))
@@ -94,7 +94,7 @@ _PROJECTION = """
 import json, os, resource, sys, time
 os.environ["EMOSCOPE_DB"] = sys.argv[1]
 from streamlit.testing.v1 import AppTest
-from core.clusters import ProjectionParams, compute_projection
+from core.analysis.clusters import ProjectionParams, compute_projection
 from core.jobs import JobRegistry
 from core.records import ClipFilter
 from dashboard import data
@@ -173,7 +173,7 @@ def fresh_dashboard(db: Path) -> Iterator[tuple[str, object]]:
     from playwright.sync_api import sync_playwright
 
     sys.path.insert(0, str(ROOT))
-    from tests.test_browser import CHROMIUM, start_server
+    from tests.browser.test_app import CHROMIUM, start_server
 
     with tempfile.TemporaryDirectory() as folder:
         server = start_server(Path(folder), db)
@@ -196,7 +196,7 @@ def page_url(url: str, page: str) -> str:
 def wait_until_drawn(tab, page: str, start: float) -> tuple[float, float]:
     """Seconds from `start` until `page` showed its data with Streamlit idle, and until every
     chart and grid on it had drawn."""
-    from tests.test_browser import settle
+    from tests.browser.test_app import settle
 
     tab.get_by_text(EXPECTED[page]).first.wait_for(timeout=120_000)
     settle(tab)

@@ -14,10 +14,10 @@ import soundfile as sf
 
 
 def db_bytes(folder: Path, frames: bool, model_dir: Path, minutes: int) -> int:
-    from core.ingest import ingest
-    from core.model import load_engine
-    from core.sources import collect
-    from core.store import Store
+    from core.ingest.pipeline import ingest
+    from core.ingest.sources import collect
+    from core.model.engine import load_engine
+    from core.store.database import Store
 
     db = folder / f"frames-{frames}.duckdb"
     store = Store(db)
@@ -33,7 +33,7 @@ def db_bytes(folder: Path, frames: bool, model_dir: Path, minutes: int) -> int:
 
 
 def main() -> None:
-    from core.testmodel import make_test_model
+    from core.model.testmodel import make_test_model
 
     minutes = 20
     with tempfile.TemporaryDirectory() as tmp:

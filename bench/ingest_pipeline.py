@@ -82,12 +82,12 @@ def main() -> int:
                         help="(a), (b) pairs, interleaved; b/a is fastest b / fastest a (default 5)")  # fmt: skip
     args = parser.parse_args()
 
-    from core import metadata, sources
-    from core.audio import decode
-    from core.ingest import ingest, tracks_of
-    from core.model import load_engine
-    from core.store import Store
-    from core.testmodel import make_test_model
+    from core.ingest import metadata, sources
+    from core.ingest.pipeline import ingest, tracks_of
+    from core.model.audio import decode
+    from core.model.engine import load_engine
+    from core.model.testmodel import make_test_model
+    from core.store.database import Store
 
     folder = Path(args.folder)
     manifest = args.manifest or (

@@ -28,10 +28,10 @@ def write_recording(path: Path, minutes: int) -> None:
 
 
 def child(audio: str, model: str, db: str) -> None:
-    from core.ingest import ingest
-    from core.model import load_engine
-    from core.sources import collect
-    from core.store import Store
+    from core.ingest.pipeline import ingest
+    from core.ingest.sources import collect
+    from core.model.engine import load_engine
+    from core.store.database import Store
 
     engine = load_engine(model, "cpu")
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -45,7 +45,7 @@ def main() -> None:
     if len(sys.argv) == 4:
         child(*sys.argv[1:])
         return
-    from core.testmodel import make_test_model
+    from core.model.testmodel import make_test_model
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

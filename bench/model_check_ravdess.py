@@ -5,7 +5,7 @@
 Ingests ../shared/data/ravdess-16k (1,440 clips, `--manifest manifest.csv --label-column
 emotion`) through the CLI, runs `evaluate --json`, then recomputes the confusion matrix, the
 per-class figures, accuracy and macro-F1 from the stored rows with its own SQL, its own mapping
-of RAVDESS's eight words and its own arithmetic (none of core.evaluate), and requires the
+of RAVDESS's eight words and its own arithmetic (none of core.analysis.evaluation), and requires the
 confusion matrix and counts to be equal exactly. Writes bench/results/model-check-ravdess.md.
 Without --model it builds the untrained tiny test model, whose numbers mean nothing: the point
 is that the report and the recomputation agree.

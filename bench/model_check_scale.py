@@ -30,9 +30,9 @@ WORDS = ["anger", "joy", "calm", "sad", "fear", "disgust", "surprise", "neutral"
 _QUERIES = """
 import json, sys, time
 import numpy as np
-from core.store import Store
-from core.evaluate_reads import cell_clips, check_corpus, raw_labels_of
-from core.labels import EMOTIONS
+from core.store.database import Store
+from core.store.evaluation import cell_clips, check_corpus, raw_labels_of
+from core.model.labels import EMOTIONS
 store = Store(sys.argv[1])
 start = time.perf_counter()
 check = check_corpus(store, "synthetic")

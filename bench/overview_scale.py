@@ -5,11 +5,11 @@
 Fills the real schema (created by Store.initialise) with numpy -> Arrow -> DuckDB: N recordings
 spread over 400 agents and 52 weeks, 10% of them split into two tracks (agent, customer), 2% of
 them in a second corpus as well, 1% undated and 1% without an agent. Then times, on fresh
-short-lived connections as the dashboard uses them, core.overview.overview() for each period and
+short-lived connections as the dashboard uses them, core.analysis.overview.overview() for each period and
 with sidebar filters, plus the Store reads every results page makes (models, corpora, filter
 options). Prints a Markdown table; the numbers are best of --repeat runs.
 
-The unfiltered Overview sums the day rollup (core.rollup) and counts only the 2% of recordings
+The unfiltered Overview sums the day rollup (core.store.rollup) and counts only the 2% of recordings
 held by both corpora from their tracks; a confidence filter makes it count every track.
 """
 
@@ -26,11 +26,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core import rollup
-from core.labels import EMOTIONS, SCORE_COLUMNS
-from core.overview import overview
+from core.analysis.overview import overview
+from core.model.labels import EMOTIONS, SCORE_COLUMNS
 from core.records import ClipFilter
-from core.store import Store
+from core.store import rollup
+from core.store.database import Store
 
 MODEL = "emotion2vec_plus_large@synthetic"
 START = datetime(2025, 1, 6)  # a Monday

@@ -1,4 +1,4 @@
-"""Time hostile file-name patterns: the old backtracking regex against core.metadata's matcher.
+"""Time hostile file-name patterns: the old backtracking regex against core.ingest.metadata's matcher.
 
 Usage: python bench/pattern_redos.py  (prints a markdown table; results in
 bench/results/pattern-redos.md). The old regex is timed with fewer '*a' pieces than the new
@@ -10,13 +10,13 @@ from __future__ import annotations
 import re
 import time
 
-from core.metadata import from_pattern
+from core.ingest.metadata import from_pattern
 
 NAME = "a" * 44  # one 44-character name, as in the probe's report
 
 
 def old_regex(pattern: str) -> re.Pattern[str]:
-    """The regex core.metadata compiled before (a '*' became '[^/]*')."""
+    """The regex core.ingest.metadata compiled before (a '*' became '[^/]*')."""
     return re.compile("".join("[^/]*" if c == "*" else re.escape(c) for c in pattern))
 
 

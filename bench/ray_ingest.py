@@ -43,7 +43,7 @@ BAD_FILES = {
 
 def held_out(source: Path, n_files: int | None, into: Path) -> int:
     """Copy the first n audio files of `source` (sorted) and the bad files; return the count."""
-    from core.audio import SUPPORTED_EXTENSIONS
+    from core.model.audio import SUPPORTED_EXTENSIONS
 
     files = sorted(p for p in source.rglob("*") if p.suffix.lower() in SUPPORTED_EXTENSIONS)
     for path in files[:n_files]:
@@ -72,7 +72,7 @@ def cli_ingest(folder: Path, db: Path, model: Path, extra: list[str]) -> tuple[f
 def differences(db_a: Path, db_b: Path, dim: int) -> dict[str, dict]:
     """Per table: rows on each side, cells that differ (text, counts) and the largest
     difference of any number or vector element."""
-    from tests.test_ray_ingest import table_rows  # the test's definition of "the same rows"
+    from tests.ingest.test_ray_ingest import table_rows  # the test's definition of "the same rows"
 
     left, right = table_rows(db_a, dim), table_rows(db_b, dim)
     report = {}
@@ -95,11 +95,11 @@ def in_process(folder: Path, model: Path, frames: bool, work: Path) -> dict:
     """Both pipelines in this process on one loaded engine: seconds and x real time."""
     import ray
 
-    from core.ingest import ingest
-    from core.model import load_engine
-    from core.ray_ingest import ray_ingest
-    from core.sources import collected
-    from core.store import Store
+    from core.ingest.pipeline import ingest
+    from core.ingest.ray.driver import ray_ingest
+    from core.ingest.sources import collected
+    from core.model.engine import load_engine
+    from core.store.database import Store
 
     engine = load_engine(str(model), "cpu")
     with collected([folder]) as inputs:
@@ -133,9 +133,9 @@ def main() -> int:
     parser.add_argument("--arch", default="tiny", choices=["tiny", "base", "large"])
     parser.add_argument("--frames", action="store_true", help="also store frame curves")
     args = parser.parse_args()
-    from core.model import load_engine
-    from core.testmodel import make_test_model
-    from tests.test_ray_ingest import TOLERANCE
+    from core.model.engine import load_engine
+    from core.model.testmodel import make_test_model
+    from tests.ingest.test_ray_ingest import TOLERANCE
 
     work = Path(tempfile.mkdtemp(prefix="ray-bench-"))
     try:

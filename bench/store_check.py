@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 
-from core.store_check import full_check, quick_check
+from core.store.check import full_check, quick_check
 
 
 def main(megabytes: int) -> None:

@@ -9,7 +9,7 @@ What it holds (deterministic for a seed and a batch size):
 - 9 scores per track (softmax of an agent bias, a latent "call type" and noise), a 1024-d
   embedding per track (the call type's centroid plus noise, so clusters exist to be found);
 - segments for every track longer than 60 s (windows of 30 s every 25 s, each window's share cut
-  at the overlap's midpoint, exactly as core/longform.py tiles a recording);
+  at the overlap's midpoint, exactly as core/ingest/longform.py tiles a recording);
 - frame curves for `--curve-share` of clips (default 5 %) at their real length (50 frames/s x 9
   logits; the track's scores are the softmax of its mean frame logit, as for a real clip).
   CAP: a curve clip's duration is drawn again and capped at `--curve-max-s` (default 60 s). At
@@ -35,7 +35,9 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.columns import (
+from core.ingest.longform import OVERLAP_S, WINDOW_S
+from core.model.labels import SCORE_COLUMNS
+from core.store.columns import (
     CLIPS,
     FRAME_CURVES,
     OUTCOMES,
@@ -44,9 +46,7 @@ from core.columns import (
     BatchColumns,
     embeddings_schema,
 )
-from core.labels import SCORE_COLUMNS
-from core.longform import OVERLAP_S, WINDOW_S
-from core.store import Store
+from core.store.database import Store
 
 MODEL_KEY = "synthetic-e2v@0"
 DIM = 1024

@@ -76,13 +76,13 @@ def main(argv: list[str] | None = None) -> int:
     import soundfile as sf
 
     from bench.dashboard_scale import fresh_dashboard
-    from tests.conftest import speechlike
-    from tests.test_browser import (
+    from tests.browser.test_app import (
         SERVER_PIDS,
         analyse,
         fill_upload,
         wait_until_the_uploader_is_empty,
     )
+    from tests.conftest import speechlike
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

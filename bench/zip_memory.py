@@ -24,15 +24,15 @@ def peak_mib(code: str) -> float:
 
 def main() -> None:
     sys.path.insert(0, str(ROOT))
-    from tests.test_battery import gigabyte_member_zip
+    from tests.hardening.test_battery import gigabyte_member_zip
 
     with tempfile.TemporaryDirectory() as folder:
         big = gigabyte_member_zip(Path(folder) / "quiet.zip")
         size_mb = big.stat().st_size / 1e6
-        imports = peak_mib("import core.sources")
-        memory = peak_mib(f"from core.sources import collect\nx = collect([{str(big)!r}])")
+        imports = peak_mib("import core.ingest.sources")
+        memory = peak_mib(f"from core.ingest.sources import collect\nx = collect([{str(big)!r}])")
         disk = peak_mib(
-            f"from core.sources import collected\nwith collected([{str(big)!r}]) as x:\n    pass"
+            f"from core.ingest.sources import collected\nwith collected([{str(big)!r}]) as x:\n    pass"
         )
     print("| zip | import only (MiB) | into memory (MiB) | streamed to disk (MiB) |")
     print("|---|---|---|---|")

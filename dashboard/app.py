@@ -8,7 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 from core.errors import StoreError
-from core.store_check import WHAT_TO_DO
+from core.store.check import WHAT_TO_DO
 from dashboard import auth, data
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -55,7 +55,7 @@ pages = {
     "check": st.Page(PAGES / "model_check.py", title="Model check", icon="🎯", url_path="check"),
 }
 # Pages a role may not use stay out of the menu and out of page links; their URL still answers,
-# with the refusal from core.access (and the actions behind them refuse on their own too).
+# with the refusal from core.access.principal (and the actions behind them refuse on their own too).
 hidden = {"upload": not visitor.may("analyse"), "admin": not visitor.may("read_audit")}
 pages["admin"] = st.Page(PAGES / "admin.py", title="Admin", icon="🛡️", url_path="admin",
                          visibility="hidden" if hidden["admin"] else "visible")  # fmt: skip

@@ -1,4 +1,4 @@
-"""Who is visiting: st.user and st.secrets turned into a core.access.Principal, and the gate.
+"""Who is visiting: st.user and st.secrets turned into a core.access.principal.Principal, and the gate.
 
 With `[auth]` in secrets.toml (Streamlit's native OpenID Connect sign-in), a visitor must sign in
 and be admitted by `[emoscope.access]` (allowlist by email and domain, admins, default role) or
@@ -16,7 +16,7 @@ import logging
 
 import streamlit as st
 
-from core.access import OPEN_MODE, AccessSettings, Principal, require, resolve
+from core.access.principal import OPEN_MODE, AccessSettings, Principal, require, resolve
 from core.errors import AccessConfigError, NotAllowedError, NotSignedInError, PermissionDenied
 from dashboard import data
 

@@ -12,7 +12,7 @@ import pandas as pd
 import plotly.colors as pc
 import plotly.graph_objects as go
 
-from core.labels import COLORS, EMOJI, EMOTIONS
+from core.model.labels import COLORS, EMOJI, EMOTIONS
 from dashboard.text import natural_key, plot_label
 
 # Distinct colours for dozens of agents or corpora (plotly's 10-colour default repeats at 11).

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from core.labels import COLORS, EMOJI, EMOTIONS
+from core.model.labels import COLORS, EMOJI, EMOTIONS
 from dashboard.echart import EChart, percent_axis, title
 
 _GRID = {"left": 8, "right": 16, "top": 48, "bottom": 8, "containLabel": True}

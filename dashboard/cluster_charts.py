@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from core.labels import COLORS, EMOTIONS
+from core.model.labels import COLORS, EMOTIONS
 from dashboard.echart import PERCENT_TOOLTIP, EChart, percent_axis
 from dashboard.text import natural_key, plain
 

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from core.labels import COLORS
+from core.model.labels import COLORS
 from dashboard.echart import PERCENT_TOOLTIP, EChart, percent_axis, title
 from dashboard.text import plain
 

@@ -20,15 +20,18 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import audit, clusters, export, sources
-from core.access import Principal, Role, require
-from core.aggregates import ClipQuery, ClipSummary
-from core.clusters import ProjectionParams
+from core.access import audit
+from core.access.principal import Principal, Role, require
+from core.analysis import clusters
+from core.analysis.clusters import ProjectionParams
 from core.errors import InputError, ModelDownloadError, ModelLoadError
+from core.ingest import sources
 from core.jobs import JOBS, Job
-from core.model import Engine, load_engine
-from core.store import ClipFilter, Store, resolve_db_path
-from core.testmodel import make_test_model
+from core.model.engine import Engine, load_engine
+from core.model.testmodel import make_test_model
+from core.store import export
+from core.store.aggregates import ClipQuery, ClipSummary
+from core.store.database import ClipFilter, Store, resolve_db_path
 
 TEST_MODEL = "untrained test model"
 LOCAL_MODEL = "local model directory"
@@ -179,7 +182,7 @@ def segments(clip_id: str, model_key: str, track: str = "mix",
     Given the clip's duration, a clip too short to be scored in windows skips the lookup (a
     scan of every segment of a large corpus).
     """
-    from core.ingest import LONG_FROM_S
+    from core.ingest.pipeline import LONG_FROM_S
 
     if duration_s is not None and duration_s <= LONG_FROM_S:
         return pd.DataFrame(columns=["segment", "start_s", "end_s", "top_label", "confidence"])
@@ -217,7 +220,7 @@ def start_projection(principal: Principal, key: str, model_key: str, where: Clip
     """Compute a projection in a background job; the page polls the returned job.
 
     The job's thread reads and stores; the computing runs in a child process, so that it never
-    holds this server's GIL (core.projection_process).
+    holds this server's GIL (core.analysis.projection).
 
     Analysts and admins only (PermissionDenied otherwise), checked here on the server.
     """
@@ -314,7 +317,7 @@ def start_analysis(principal: Principal, request: Analysis,
 
 def _analyse(s: Store, source: str, request: Analysis, uploads, user: str, progress):
     """The analysis job's work (worker thread: core only, no st.*)."""
-    from core.ingest import ingest
+    from core.ingest.pipeline import ingest
 
     # A damaged file is refused first, as `core ingest` does, not after a model was downloaded
     # and loaded only to fail at the first write. Checking an 11 GB file takes seconds: here,
@@ -345,8 +348,8 @@ def job(key: str) -> Job | None:
 
 def describe_input(item) -> dict:
     """File facts shown before scoring: duration, sample rate, channels, codec, or the problem."""
-    from core.audio import probe
     from core.errors import AudioError
+    from core.model.audio import probe
 
     row = {"file": item.name, "duration (s)": None, "sample rate (Hz)": None, "channels": None,
            "codec": None, "problem": item.problem or ""}  # fmt: skip
@@ -364,24 +367,24 @@ def describe_input(item) -> dict:
 
 def score_dict(row) -> dict[str, float]:
     """The 9 scores of a clips-table row (namedtuple or Series) keyed by emotion."""
-    from core.labels import EMOTIONS
+    from core.model.labels import EMOTIONS
 
     values = row._asdict() if hasattr(row, "_asdict") else dict(row)
     return {e: float(values[f"score_{e}"]) for e in EMOTIONS}
 
 
-# -- Overview page (core.overview functions take the Store first) -------------------------------
+# -- Overview page (core.analysis.overview functions take the Store first) -------------------------------
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def _overview(_s: Store, path: str, v: tuple, model_key: str, where: ClipFilter, period: str):
-    from core.overview import overview as compute
+    from core.analysis.overview import overview as compute
 
     return compute(_s, model_key, where, period)
 
 
 def overview(model_key: str, where: ClipFilter, period: str):
-    """core.overview.Overview of the selection, cached until the database file changes."""
+    """core.analysis.overview.Overview of the selection, cached until the database file changes."""
     s = store()
     return _overview(s, str(s.path), version(), model_key, where, period)
 
@@ -391,8 +394,8 @@ def overview(model_key: str, where: ClipFilter, period: str):
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _check_read(_s: Store, path: str, v: tuple, name: str, *args):
-    """One cached core.evaluate_reads call, keyed like `_read` on the file's version."""
-    from core import evaluate_reads
+    """One cached core.store.evaluation call, keyed like `_read` on the file's version."""
+    from core.store import evaluation as evaluate_reads
 
     return getattr(evaluate_reads, name)(_s, *args)
 
@@ -418,7 +421,7 @@ def labelled_tracks(corpus: str) -> list[str]:
 
 def check_corpus(corpus: str, overrides: tuple[tuple[str, str | None], ...],
                  track: str | None):  # fmt: skip
-    """core.evaluate.CorpusCheck of every model that scored the corpus's labelled clips."""
+    """core.analysis.evaluation.CorpusCheck of every model that scored the corpus's labelled clips."""
     return _checked("check_corpus", corpus, dict(overrides), None, track)
 
 
@@ -439,7 +442,7 @@ def granted_role(email: str) -> Role | None:
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def _granted_role(_s: Store, path: str, v: tuple, email: str) -> Role | None:
-    from core.roles import granted_role as read
+    from core.access.roles import granted_role as read
 
     return read(_s, email)
 
@@ -452,7 +455,7 @@ def audit_log(principal: Principal, limit: int, action: str | None = None) -> pd
 
 def role_table(principal: Principal) -> pd.DataFrame:
     """Every granted role (admins only)."""
-    from core.roles import list_roles
+    from core.access.roles import list_roles
 
     require(principal, "manage_roles")
     return list_roles(store())
@@ -460,7 +463,7 @@ def role_table(principal: Principal) -> pd.DataFrame:
 
 def set_role(principal: Principal, email: str, role: Role) -> bool:
     """Grant `role` to `email` (admins only); True once stored."""
-    from core.roles import set_role as grant
+    from core.access.roles import set_role as grant
 
     grant(store(), principal, email, role)
     return True
@@ -468,14 +471,14 @@ def set_role(principal: Principal, email: str, role: Role) -> bool:
 
 def remove_role(principal: Principal, email: str) -> bool:
     """Withdraw a granted role (admins only); False when there was none."""
-    from core.roles import remove_role as withdraw
+    from core.access.roles import remove_role as withdraw
 
     return withdraw(store(), principal, email)
 
 
 def delete_corpus(principal: Principal, name: str):
     """Delete a corpus and what only it uses (admins only); returns the DeletionReport."""
-    from core.corpus_delete import delete_corpus as delete
+    from core.store.deletion import delete_corpus as delete
 
     s = store()
     return delete(s, principal, name, s.path.parent / "media")

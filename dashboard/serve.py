@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> None:
     import pyarrow  # noqa: F401
     from streamlit.web import cli
 
-    from core.store import load_database_library
+    from core.store.database import load_database_library
 
     load_database_library()
 

@@ -12,7 +12,7 @@ import functools
 import pandas as pd
 from pandas.io.formats.style import Styler
 
-from core.labels import COLORS
+from core.model.labels import COLORS
 
 EMPTY_CELL = "#f7f7f7"  # the colour of a 0 % cell: light, so a share of 0 reads as "none"
 

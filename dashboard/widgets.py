@@ -10,8 +10,8 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import EmoScopeError
-from core.labels import EMOJI, EMOTIONS, SCORE_COLUMNS, UNTRAINED_LABEL
-from core.store import ClipFilter
+from core.model.labels import EMOJI, EMOTIONS, SCORE_COLUMNS, UNTRAINED_LABEL
+from core.store.database import ClipFilter
 from dashboard import data, state
 from dashboard.echart import EChart
 from dashboard.text import literal

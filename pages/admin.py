@@ -6,8 +6,8 @@ Registered in the navigation for admins only; every action below is checked agai
 
 import streamlit as st
 
-from core.access import Role
-from core.audit import AUDIT_ACTIONS
+from core.access.audit import AUDIT_ACTIONS
+from core.access.principal import Role
 from dashboard import auth, data, widgets
 from dashboard.text import literal, literal_table
 

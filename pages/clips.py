@@ -10,9 +10,9 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from core.aggregates import PAGE_ROWS, ClipQuery
-from core.analytics import curve_frame, dominant_segments, smooth_curve
-from core.labels import EMOTIONS, SCORE_COLUMNS
+from core.analysis.curves import curve_frame, dominant_segments, smooth_curve
+from core.model.labels import EMOTIONS, SCORE_COLUMNS
+from core.store.aggregates import PAGE_ROWS, ClipQuery
 from dashboard import charts, curve_charts, data, state, widgets
 from dashboard.text import literal, literal_table
 

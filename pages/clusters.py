@@ -1,14 +1,14 @@
 """Clusters: UMAP of the embeddings with KMeans; colour, select points, read each cluster's profile.
 
 Opening the page computes nothing: a stored projection is read back at once, else a button starts
-a background job (core.clusters in a worker thread) whose progress this page polls while every
+a background job (core.analysis.clusters in a worker thread) whose progress this page polls while every
 other page stays usable.
 """
 
 import streamlit as st
 
-from core.clusters import ProjectionParams
-from core.labels import SCORE_COLUMNS
+from core.analysis.clusters import ProjectionParams
+from core.model.labels import SCORE_COLUMNS
 from dashboard import auth, cluster_charts, data, state, widgets
 from dashboard.text import literal_table
 

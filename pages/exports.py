@@ -6,7 +6,7 @@ into a temporary file when its download button is clicked, and served from that 
 
 import streamlit as st
 
-from core.export import FORMATS
+from core.store.export import FORMATS
 from dashboard import auth, data, widgets
 
 model_key, where = widgets.results_page("💾 Exports", "results to export")

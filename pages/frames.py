@@ -5,8 +5,8 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from core.analytics import curve_frame, dominant_segments, merge_short_runs, smooth_curve
-from core.labels import EMOJI, EMOTIONS
+from core.analysis.curves import curve_frame, dominant_segments, merge_short_runs, smooth_curve
+from core.model.labels import EMOJI, EMOTIONS
 from dashboard import curve_charts, data, state, widgets
 
 CHOICES = 200  # clips offered in the picker at once

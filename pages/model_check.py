@@ -1,7 +1,7 @@
 """Model check: how often the model's top emotion agrees with the user's own labels.
 
 Labels come from a manifest at ingest (a `label` column, or --label-column). The counts behind
-the confusion matrix are aggregated in DuckDB (core.evaluate_reads); the label -> class mapping
+the confusion matrix are aggregated in DuckDB (core.store.evaluation); the label -> class mapping
 is edited here and kept in the URL (`map=label=class`, an empty class leaves a label out).
 """
 
@@ -11,9 +11,9 @@ import re
 import pandas as pd
 import streamlit as st
 
-from core.evaluate import DEFAULT_MAP, normalise, per_class, report_rows
-from core.evaluate_reads import HOW_TO_LABEL
-from core.labels import EMOJI, EMOTIONS, UNTRAINED_LABEL
+from core.analysis.evaluation import DEFAULT_MAP, normalise, per_class, report_rows
+from core.model.labels import EMOJI, EMOTIONS, UNTRAINED_LABEL
+from core.store.evaluation import HOW_TO_LABEL
 from dashboard import charts_check, data, state, widgets
 from dashboard.text import literal
 

@@ -2,8 +2,7 @@
 
 import streamlit as st
 
-from core.labels import EMOJI, UNTRAINED_LABEL
-from core.overview import (
+from core.analysis.overview import (
     ALPHA,
     LOW_CONFIDENCE,
     MIN_N,
@@ -13,6 +12,7 @@ from core.overview import (
     negative_change,
     negative_shares,
 )
+from core.model.labels import EMOJI, UNTRAINED_LABEL
 from dashboard import charts_overview, data, state, widgets
 from dashboard.text import literal
 

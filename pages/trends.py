@@ -11,9 +11,9 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
-from core.aggregates import LOW_N, PERIODS, ClipQuery
-from core.analytics import leading_emotion, period_length
-from core.labels import EMOJI, EMOTIONS, SCORE_COLUMNS
+from core.analysis.curves import leading_emotion, period_length
+from core.model.labels import EMOJI, EMOTIONS, SCORE_COLUMNS
+from core.store.aggregates import LOW_N, PERIODS, ClipQuery
 from dashboard import charts, data, state, tables, widgets
 
 HEATMAP_AGENTS = 30  # a heatmap taller than this is unreadable; the busiest agents are shown

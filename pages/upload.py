@@ -7,13 +7,14 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import audio, metadata, sources
-from core.aggregates import ClipQuery
-from core.ingest import parse_roles
-from core.labels import UNTRAINED_LABEL
-from core.model import softmax
-from core.runs import document
-from core.store import ClipFilter
+from core.ingest import metadata, sources
+from core.ingest.pipeline import parse_roles
+from core.ingest.result_folders import document
+from core.model import audio
+from core.model.engine import softmax
+from core.model.labels import UNTRAINED_LABEL
+from core.store.aggregates import ClipQuery
+from core.store.database import ClipFilter
 from dashboard import auth, charts, data, widgets
 from dashboard.text import literal
 

@@ -50,14 +50,14 @@ def ffmpeg(*args: str) -> None:
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
-    from core.testmodel import make_test_model
+    from core.model.testmodel import make_test_model
 
     return make_test_model(tmp_path_factory.mktemp("models") / "tiny-e2v", arch="tiny", seed=0)
 
 
 @pytest.fixture(scope="session")
 def engine(tiny_model_dir):
-    from core.model import load_engine
+    from core.model.engine import load_engine
 
     return load_engine(str(tiny_model_dir), "cpu", threads=2)
 
@@ -104,10 +104,10 @@ def corpus_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def seeded_db(tmp_path_factory, engine, corpus_dir) -> Path:
     """A database holding one corpus (3 agents x 4 clips, weekly dates) with frame curves."""
-    from core.ingest import ingest
-    from core.metadata import from_pattern
-    from core.sources import collect
-    from core.store import Store
+    from core.ingest.metadata import from_pattern
+    from core.ingest.pipeline import ingest
+    from core.ingest.sources import collect
+    from core.store.database import Store
 
     path = tmp_path_factory.mktemp("db") / "seeded.duckdb"
     store = Store(path)
@@ -118,6 +118,6 @@ def seeded_db(tmp_path_factory, engine, corpus_dir) -> Path:
 
 @pytest.fixture
 def store(tmp_path):
-    from core.store import Store
+    from core.store.database import Store
 
     return Store(tmp_path / "test.duckdb")

@@ -1,0 +1,298 @@
+"""`python -m core ...`: ingest, score, export, info, evaluate, make-test-model, delete-corpus,
+audit and roles, headless.
+
+Every user error ends in one line on stderr and exit status 2; an unexpected one in one line and
+status 1, with the traceback only under --verbose.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+from core.cli.access import add_commands as add_access_commands
+from core.cli.access import record_export, record_ingest
+from core.cli.evaluate import add_evaluate_parser
+from core.errors import EmoScopeError, InputError
+from core.model.labels import EMOJI, UNTRAINED_LABEL
+
+
+class ProgressLine:
+    """A one-line progress bar on stderr, redrawn in place; plain lines when not a terminal."""
+
+    def __init__(self, label: str, stream=None, width: int = 28):
+        # sys.stderr looked up now, not at import: it may have been replaced since (tests).
+        self.label, self.stream, self.width = label, stream or sys.stderr, width
+        self.start = time.monotonic()
+        self.last_draw = 0.0
+        self.tty = self.stream.isatty()
+
+    def __call__(self, done: int, total: int, seconds_audio: float = 0.0) -> None:
+        now = time.monotonic()
+        final = done >= total
+        if not final and now - self.last_draw < (0.1 if self.tty else 5.0):
+            return
+        self.last_draw = now
+        elapsed = max(now - self.start, 1e-9)
+        filled = int(self.width * done / max(total, 1))
+        bar = "#" * filled + "-" * (self.width - filled)
+        line = (f"{self.label} [{bar}] {done}/{total} files, {seconds_audio:.1f} s audio, "
+                f"{seconds_audio / elapsed:.1f}x real time, {elapsed:.0f} s")  # fmt: skip
+        self.stream.write(("\r" + line) if self.tty else (line + "\n"))
+        if final and self.tty:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def _load(args):
+    from core.model.engine import load_engine
+
+    # funasr prints to stdout while loading; keep stdout for results (--json's last line).
+    with contextlib.redirect_stdout(sys.stderr):
+        engine = load_engine(args.model, args.device, hub=args.hub, precision=args.precision)
+    if engine.untrained:
+        print(f"note: {engine.model_id} is an {UNTRAINED_LABEL}: its scores mean nothing.",
+              file=sys.stderr)  # fmt: skip
+    return engine
+
+
+def cmd_ingest(args) -> int:
+    from core.ingest import metadata, sources
+    from core.ingest.pipeline import ingest, parse_roles
+    from core.store.database import Store
+
+    if args.manifest and args.pattern:
+        raise InputError("use --manifest or --pattern, not both.")
+    meta = metadata.no_metadata  # options first: a typo fails before any folder is walked
+    if args.label_column and not args.manifest:
+        raise InputError("--label-column names a column of the manifest; add --manifest FILE.")
+    if args.manifest:
+        meta = metadata.from_manifest(args.manifest, label_column=args.label_column)
+    elif args.pattern:
+        meta = metadata.from_pattern(args.pattern)
+    roles = parse_roles(args.roles)
+    if roles and args.channels != "split":
+        raise InputError("--roles names the channels of --channels split; add --channels split.")
+    collecting, run = sources.collected, ingest
+    if args.ray is not None or args.staging:  # the same ingest as a Ray Data pipeline
+        from core.ingest.ray.driver import for_cli
+
+        collecting, run = for_cli(args, Store(args.db))
+    with collecting(args.paths) as inputs:  # zip members unpacked to a temporary folder
+        store = Store(args.db)
+        store.initialise()  # a damaged or newer database is refused here, before the model loads
+        engine = _load(args)
+        summary = run(
+            store, engine, inputs, args.corpus, metadata=meta, frames=args.frames,
+            channel_mode=args.channels, channel_roles=roles, media_dir=store.path.parent / "media",
+            on_progress=ProgressLine(f"ingest {args.corpus}"), workers=args.workers,
+        )  # fmt: skip
+    record_ingest(store, summary)
+    for note in summary.notes:
+        print(f"warning: {note}", file=sys.stderr)
+    for outcome in summary.outcomes:
+        if outcome.status == "failed" or outcome.message:
+            print(f"{outcome.status}: {outcome.message}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(summary.as_dict()))
+    else:
+        print(f"{summary.corpus}: {summary.scored} scored, {summary.cached} cached, "
+              f"{summary.failed} failed, {summary.seconds_audio:.1f} s of audio -> {store.path}")  # fmt: skip
+    return 0
+
+
+def cmd_score(args) -> int:
+    from core.ingest.result_folders import score_files, write_run
+    from core.model.audio import probe
+
+    probed = [(Path(f), probe(f)) for f in _existing(args.files)]  # fails before the model loads
+    engine = _load(args)
+    frames = args.granularity == "frame" or args.embedding
+    results = score_files(engine, probed, frames)
+    folder = write_run(results, engine, args.granularity, args.embedding, Path(args.out))
+    for r in results:
+        p = r.prediction
+        print(f"{r.name}: {EMOJI[p.top_label]} {p.top_label} {p.confidence:.1%}"
+              f"  ({engine.display_name}, {r.info.duration_s:.2f} s)")  # fmt: skip
+        for label, score in sorted(zip(p.labels, p.scores, strict=True), key=lambda x: -x[1]):
+            print(f"    {label:<10} {score:.4f}")
+    print(f"results: {folder}")
+    return 0
+
+
+def _existing(files: list[str]) -> list[str]:
+    missing = [f for f in files if not Path(f).is_file()]
+    if missing:
+        raise InputError(f"no such file: {', '.join(missing)}")
+    return files
+
+
+def cmd_export(args) -> int:
+    from core.store.database import ClipFilter, Store
+    from core.store.export import export
+
+    store = Store(args.db)
+    model_key = pick_model_key(store, args.model)
+    where = ClipFilter(corpora=tuple(args.corpus or ()))
+    rows = export(store, args.what, args.format, Path(args.out), model_key, where)
+    record_export(store, args.what, args.format, model_key, where)
+    print(f"{rows} rows of {args.what} ({model_key}) -> {args.out}")
+    return 0
+
+
+def pick_model_key(store, wanted: str | None) -> str:
+    """The model whose results to read: a key or id given by the user, else the latest used."""
+    models = store.models()
+    if models.empty:
+        raise InputError(f"{store.path} holds no results yet; run `python -m core ingest` first.")
+    if not wanted:
+        return str(models.model_key.iloc[0])
+    match = models[(models.model_key == wanted) | (models.model_id == wanted)]
+    if match.empty:
+        raise InputError(f"no results of model {wanted!r}; stored: {', '.join(models.model_key)}.")
+    return str(match.model_key.iloc[0])
+
+
+def cmd_info(args) -> int:
+    from core.store.check import REMEDY, full_check
+    from core.store.database import Store
+
+    store = Store(args.db)
+    print(f"database: {store.path}")
+    damage = full_check(store.path) if store.path.exists() else []
+    if damage:  # read every block before anything opens the file for writing (migrations)
+        print("integrity: DAMAGED")
+        for line in damage:
+            print(f"  {line}")
+        print(f"  what to do: {REMEDY}.")
+        return 1
+    corpora = store.corpora()
+    if corpora.empty:
+        print("no corpora yet: `python -m core ingest PATH --corpus NAME`")
+    for row in corpora.itertuples():
+        print(f"  corpus {row.corpus}: {row.clips} clips, {row.seconds_audio / 60:.1f} min audio")
+    for row in store.models().itertuples():
+        flag = f" [{UNTRAINED_LABEL}]" if row.untrained else ""
+        print(
+            f"  model {row.model_key}{flag}: {row.n_tracks} scored tracks, dim {row.embedding_dim}"
+        )
+    problems = {check: n for check, n in store.integrity_report().items() if n}
+    if problems:  # a bug or a hand-edited file: say which rows, and fail for scripts
+        print("integrity: " + ", ".join(f"{n} {check}" for check, n in problems.items()))
+        return 1
+    print("integrity: ok (every block readable, no orphan rows, run logs match the stored clips)")
+    return 0
+
+
+def cmd_make_test_model(args) -> int:
+    from core.model.testmodel import make_test_model
+
+    out = make_test_model(args.dir, arch=args.arch, seed=args.seed)
+    print(f"wrote {args.arch} emotion2vec with random weights ({UNTRAINED_LABEL}) to {out}")
+    return 0
+
+
+def add_ray_options(parser) -> None:
+    """`ingest --ray [ADDRESS] --staging DIR` (issue #12; the pipeline is core.ingest.ray.driver)."""
+    parser.add_argument(
+        "--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+        help="score on a Ray cluster (pip install -e .[ray]); no ADDRESS: a local Ray. "
+        "Put it after the paths",
+    )  # fmt: skip
+    parser.add_argument(
+        "--staging", help="with --ray: folder for Parquet shards, on storage every node reads "
+        "(default: <db>.staging next to the database)",
+    )  # fmt: skip
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m core", description=__doc__.splitlines()[0])
+    parser.add_argument("--verbose", action="store_true", help="log details and tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def model_options(p):
+        p.add_argument("--model", default="emotion2vec_plus_large",
+                       help="emotion2vec_plus_large|_base|_seed or a model directory")  # fmt: skip
+        p.add_argument("--hub", default="ms", choices=["ms", "hf"], help="where to download from")
+        p.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")
+        p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"])
+
+    p = sub.add_parser("ingest", help="score folders, zips or files into a corpus")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--corpus", required=True)
+    p.add_argument("--manifest", help="CSV with a path column and agent/recorded_at/speaker/tags")
+    p.add_argument("--pattern", help="path pattern such as '{agent}/{recorded_at}_*.wav'")
+    p.add_argument("--label-column", metavar="NAME",
+                   help="manifest column holding your own emotion labels (default: label)")  # fmt: skip
+    p.add_argument("--frames", action="store_true", help="also store 20 ms frame curves")
+    p.add_argument("--channels", default="mix", choices=["mix", "split"])
+    p.add_argument(
+        "--roles", help="with --channels split: channel roles in order, e.g. agent,customer"
+    )
+    p.add_argument("--db", help="database file (default: $EMOSCOPE_DB or data/emoscope.duckdb)")
+    p.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
+    p.add_argument("--workers", type=int, default=None,
+                   help="threads that read and decode ahead of the model (default: cores - 1)")  # fmt: skip
+    add_ray_options(p)
+    model_options(p)
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("score", help="score files into outputs/outputs_<time>/ like the old UI")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--granularity", default="utterance", choices=["utterance", "frame"])
+    p.add_argument("--embedding", action="store_true", help="also write embedding.npy")
+    p.add_argument("--out", default="outputs", help="parent folder of the timestamped folder")
+    model_options(p)
+    p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("export", help="write clips, frame curves or embeddings to CSV/Parquet")
+    p.add_argument("--what", required=True, choices=["clips", "frames", "embeddings"])
+    p.add_argument("--format", required=True, choices=["csv", "parquet"])
+    p.add_argument("--corpus", action="append", help="only this corpus (repeatable)")
+    p.add_argument("--model", help="model key or id (default: the latest used)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--db")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("info", help="database path, corpora, clip counts, models, integrity check")
+    p.add_argument("--db")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("make-test-model", help="write an emotion2vec with random weights")
+    p.add_argument("dir")
+    p.add_argument("--arch", default="tiny", choices=["tiny", "base", "large"])
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_make_test_model)
+
+    add_evaluate_parser(sub)  # the model check (#13): its options and logic live in its module
+    add_access_commands(sub)  # delete-corpus, audit, roles (core/cli/access.py)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler = logging.StreamHandler(sys.stderr)
+    # funasr logs chatter at INFO/WARNING on the root logger; show only ours unless --verbose.
+    handler.addFilter(
+        lambda r: args.verbose or r.name.startswith("core") or r.levelno >= logging.ERROR
+    )
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, handlers=[handler])
+    try:
+        return args.func(args)
+    except EmoScopeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: finished batches are stored; rerun to complete.", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if args.verbose:
+            raise
+        print(f"internal error: {type(exc).__name__}: {exc} (rerun with --verbose for details)",
+              file=sys.stderr)  # fmt: skip
+        return 1

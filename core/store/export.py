@@ -1,0 +1,133 @@
+"""Exports of a clip selection as CSV or Parquet: clips with scores, frame curves, embeddings.
+
+DuckDB writes every export itself with `COPY (query) TO file`: rows stream from the database
+to the file, so memory stays bounded whatever the selection (a million clips, or the frames of a
+thousand hours unnested in SQL), and nothing passes through pandas. The CLI and the dashboard's
+download buttons call the same `export`, so they write exactly the same columns. Parquet keeps
+types (timestamps, `tags` and the embedding as lists); CSV, which has no lists, joins `tags`
+with `|` and spreads the embedding over emb_0 ... emb_{D-1}.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from core.errors import InputError
+from core.model.labels import SCORE_COLUMNS
+from core.records import ClipFilter
+from core.store.database import Store
+from core.store.reads import frame_rows_sql
+from core.store.schema import CLIP_VIEW, embedding_table
+
+WHATS = ("clips", "frames", "embeddings")
+FORMATS = ("csv", "parquet")
+_CLIP_COLUMNS = (
+    "corpus", "clip_id", "source_name", "duration_s", "source_rate_hz", "channels", "codec",
+    "agent", "recorded_at", "speaker", "tags", "track", "model_key", *SCORE_COLUMNS, "top_label",
+    "confidence", "added_at",
+)  # fmt: skip
+_EMBEDDING_KEEP = ("corpus", "clip_id", "source_name", "track", "agent", "recorded_at", "top_label")
+
+
+def _check(what: str, fmt: str) -> None:
+    if what not in WHATS:
+        raise InputError(f"cannot export {what!r}; choose one of {', '.join(WHATS)}.")
+    if fmt not in FORMATS:
+        raise InputError(f"unknown format {fmt!r}; choose csv or parquet.")
+
+
+def export_query(store: Store, what: str, fmt: str, model_key: str,
+                 where: ClipFilter = ClipFilter()) -> tuple[str, list]:  # fmt: skip
+    """The SELECT an export writes, with its bound parameters."""
+    _check(what, fmt)
+    condition, params = where.where()
+    if what == "frames":
+        return frame_rows_sql(model_key, where, ordered=False)
+    if what == "clips":
+        # One row per recording track, like the frames and embeddings exports (so the three
+        # agree row for row): a recording in several corpora lists them all in `corpora`, and
+        # its other columns come from the first corpus by name, as in the other two exports.
+        columns = [
+            ("array_to_string(v.tags, '|') AS tags" if c == "tags" and fmt == "csv" else f"v.{c}")
+            for c in _CLIP_COLUMNS
+        ]
+        corpora = "coalesce(d.corpora, [v.corpus])"
+        corpora = f"array_to_string({corpora}, '|')" if fmt == "csv" else corpora
+        # Only recordings in several corpora are grouped (a cheap aggregate); the rest pass
+        # straight through, so the export stays one streaming scan and one sort.
+        sql = (
+            f"WITH v AS (SELECT * FROM ({CLIP_VIEW}) v WHERE {condition}),"
+            " d AS (SELECT clip_id, track, list(corpus ORDER BY corpus) AS corpora FROM v"
+            " GROUP BY clip_id, track HAVING count(*) > 1)"
+            f" SELECT {', '.join(columns)}, {corpora} AS corpora"
+            " FROM v LEFT JOIN d USING (clip_id, track)"
+            " WHERE d.corpora IS NULL OR v.corpus = d.corpora[1]"
+            " ORDER BY v.source_name, v.clip_id, v.track"
+        )
+        return sql, [model_key, *params]
+    dim = store.embedding_dim(model_key) or 0
+    if fmt == "csv":  # no lists in CSV: one column per dimension
+        vector = ", ".join(f"e.embedding[{i + 1}] AS emb_{i}" for i in range(dim))
+    else:
+        vector = "e.embedding::FLOAT[] AS embedding"
+    # Distinct on the small columns first; the 4 KB vectors join last, streamed, never sorted.
+    keep = ", ".join(f"v.{c}" for c in _EMBEDDING_KEEP)
+    sql = (
+        f"WITH sel AS (SELECT DISTINCT ON (v.clip_id, v.track) {keep} FROM ({CLIP_VIEW}) v"
+        f" WHERE {condition} ORDER BY v.clip_id, v.track, v.corpus)"
+        f" SELECT {', '.join(f'sel.{c}' for c in _EMBEDDING_KEEP)}, {vector}"
+        f" FROM {embedding_table(dim)} e JOIN sel ON e.clip_id = sel.clip_id"
+        " AND e.track = sel.track WHERE e.model_key = ?"
+    )
+    return sql, [model_key, *params, model_key]
+
+
+def count_rows(store: Store, model_key: str, where: ClipFilter = ClipFilter()) -> dict[str, int]:
+    """Rows each export (clips, frames, embeddings) would hold, counted in one query."""
+    condition, params = where.where()
+    sql = (
+        f"WITH sel AS (SELECT v.clip_id, v.track FROM ({CLIP_VIEW}) v WHERE {condition}),"
+        " keys AS (SELECT DISTINCT clip_id, track FROM sel)"
+        " SELECT (SELECT count(*) FROM keys), (SELECT coalesce(sum(f.n_frames), 0)"
+        " FROM frame_curves f JOIN keys USING (clip_id, track) WHERE f.model_key = ?),"
+        " (SELECT count(*) FROM keys)"
+    )
+    with store.reading() as con:
+        counts = con.execute(sql, [model_key, *params, model_key]).fetchall()[0]
+    return {what: int(n) for what, n in zip(WHATS, counts, strict=True)}
+
+
+def export(store: Store, what: str, fmt: str, out: Path, model_key: str,
+           where: ClipFilter = ClipFilter()) -> int:  # fmt: skip
+    """Write one export file with DuckDB's COPY; return the number of rows written."""
+    sql, params = export_query(store, what, fmt, model_key, where)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # Row groups by bytes: 122,880 rows of 4 KB vectors would buffer 500 MB per writer thread.
+    options = (
+        "FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE_BYTES '64MB'"
+        if fmt == "parquet"
+        else "FORMAT csv, HEADER"
+    )
+    with store.reading() as con:
+        # Bounded memory whatever the selection: rows need not keep insertion order while they
+        # stream out, and DuckDB's buffer pool (80 % of RAM by default) keeps to 1 GB.
+        con.execute("SET preserve_insertion_order = false")
+        con.execute("SET memory_limit = '1GB'")
+        if what in ("frames", "embeddings"):
+            # DuckDB may build its hash join on the big side (the unnest's row estimate is far
+            # too low: every frame was held, 18 GB for 80M frames). Keep the join's written
+            # order: build on the selection, stream the frames or vectors through it.
+            con.execute("SET disabled_optimizers = 'build_side_probe_side'")
+        result = con.execute(f"COPY ({sql}) TO ? ({options})", [*params, str(out)]).fetchall()
+    return int(result[0][0])
+
+
+def export_to_temp(store: Store, what: str, fmt: str, model_key: str,
+                   where: ClipFilter = ClipFilter()) -> Path:  # fmt: skip
+    """Export into a fresh temporary file (for a download); the caller serves and removes it."""
+    folder = Path(tempfile.mkdtemp(prefix="emoscope-export-"))
+    out = folder / f"emoscope-{what}.{fmt}"
+    export(store, what, fmt, out, model_key, where)
+    return out

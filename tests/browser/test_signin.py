@@ -1,0 +1,180 @@
+"""Sign-in end to end: a real OpenID Connect provider on localhost (oidc-provider-mock), the real
+Streamlit server with `[auth]` from its own secrets file, and Chromium through the redirect flow.
+
+An anonymous visitor gets the sign-in screen and no data; a viewer has no upload control, even
+at the upload URL; an analyst's upload shows in the admin's audit; signing out ends the session.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+
+import pytest
+
+from tests.browser.test_app import (
+    browser,
+    no_exception,
+    page,
+    pytestmark,
+    settle,
+    shoot,
+    start_server,
+    upload_and_analyse,
+)
+
+__all__ = ["browser", "page", "pytestmark"]  # fixtures used below
+
+USERS = {  # sub -> email; the domain team.test is allowed, admins are named
+    "viewer": "viewer@team.test",
+    "analyst": "analyst@team.test",
+    "admin": "admin@team.test",
+    "outsider": "eve@elsewhere.test",
+}
+SECRET_NAMES = ("calls", "alice", "bob", "carol", "2024-05-01_0", "emoscope.duckdb")
+
+
+@pytest.fixture(scope="module")
+def provider() -> str:
+    """The OIDC provider on a free localhost port, in a thread; stopped even when a test fails."""
+    import warnings
+
+    # It imports Authlib's deprecated JOSE module: its business. Authlib re-enables its own
+    # warning class on every warning, so an "ignore" filter is not enough: record and drop it.
+    with warnings.catch_warnings(record=True):
+        from oidc_provider_mock import User, run_server_in_thread
+
+    users = [User(sub=sub, claims={"email": email, "email_verified": True, "name": sub.title()})
+             for sub, email in USERS.items()]  # fmt: skip
+    with run_server_in_thread(port=0, user_claims=users) as server:
+        yield f"http://localhost:{server.server_port}"
+
+
+@pytest.fixture(scope="module")
+def team_server(tmp_path_factory, seeded_db, provider):
+    """The dashboard with sign-in over a copy of the seeded database (corpus 'calls')."""
+    from core.access.principal import Principal, Role
+    from core.access.roles import set_role
+    from core.store.database import Store
+
+    folder = tmp_path_factory.mktemp("team")
+    db = folder / "emoscope.duckdb"
+    shutil.copy(seeded_db, db)
+    set_role(Store(db), Principal("admin@team.test", Role.ADMIN), "analyst@team.test", Role.ANALYST)
+    secrets_file = folder / "secrets.toml"
+    secrets_file.write_text(
+        f"""[auth]
+redirect_uri = "http://127.0.0.1:{{port}}/oauth2callback"
+cookie_secret = "{secrets.token_hex(32)}"
+client_id = "emoscope-test"
+client_secret = "not-a-secret"
+server_metadata_url = "{provider}/.well-known/openid-configuration"
+
+[emoscope.access]
+allowed_domains = ["team.test"]
+admins = ["admin@team.test"]
+default_role = "viewer"
+"""
+    )
+    yield from start_server(folder, db, "--secrets.files", str(secrets_file))
+
+
+def sign_in(page, server: str, sub: str) -> None:
+    """Through the real redirect flow: the app, the provider's page, the callback, the app."""
+    page.goto(server)
+    settle(page)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name=sub, exact=True).click()  # the provider's user list
+    page.wait_for_url(f"{server}/**")
+    settle(page)
+    page.get_by_text(f"Signed in as {USERS[sub]}").wait_for()
+
+
+def sign_out(page, server: str) -> None:
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("button", name="End session").click()  # the provider's logout
+    page.wait_for_url(f"{server}/**")
+    settle(page)
+    page.get_by_role("button", name="Sign in").wait_for()
+
+
+def assert_no_data(page) -> None:
+    body = page.inner_text("body")
+    for name in SECRET_NAMES:
+        assert name not in body, name
+    assert page.locator("[data-testid='stDataFrame']").count() == 0
+    assert page.locator("[data-testid='stPlotlyChart']").count() == 0
+
+
+def test_an_anonymous_visitor_gets_the_sign_in_page_and_no_data(page, team_server):
+    for path in ("", "/clips", "/trends", "/exports", "/upload", "/admin"):
+        page.goto(f"{team_server}{path}")
+        settle(page)
+        page.get_by_role("button", name="Sign in").wait_for()
+        assert "private to its team" in page.inner_text("body")
+        assert_no_data(page)
+        assert page.locator("[data-testid='stFileUploaderDropzoneInput']").count() == 0
+    no_exception(page)
+    shoot(page, "signin-1-anonymous")
+
+
+def test_a_viewer_reads_but_has_no_upload_control(page, team_server):
+    sign_in(page, team_server, "viewer")
+    assert "viewer@team.test · viewer" in page.inner_text("body")
+    nav = page.locator("[data-testid='stSidebarNav']").inner_text()
+    assert "Clips" in nav and "Upload" not in nav and "Admin" not in nav
+    page.goto(f"{team_server}/clips")
+    settle(page)
+    page.locator("[data-testid='stDataFrame']").first.wait_for()  # a viewer reads the corpus
+    for path, action in (("/upload", "upload and analyse"), ("/admin", "read the audit log")):
+        page.goto(f"{team_server}{path}")  # typed URLs: refused by the server, no controls
+        settle(page)
+        page.get_by_text("viewer@team.test has the viewer role: only").wait_for()
+        assert action in page.inner_text("body")
+        assert page.locator("[data-testid='stFileUploaderDropzoneInput']").count() == 0
+        assert page.get_by_role("button", name="Analyse").count() == 0
+        assert page.get_by_role("button", name="Delete corpus").count() == 0
+    no_exception(page)
+    shoot(page, "signin-2-viewer")
+
+
+def test_an_outsider_is_refused(page, team_server):
+    page.goto(team_server)
+    settle(page)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="outsider", exact=True).click()
+    page.wait_for_url(f"{team_server}/**")
+    settle(page)
+    page.get_by_text("eve@elsewhere.test is not on this team's allowlist").wait_for()
+    assert_no_data(page)
+
+
+def test_an_analyst_upload_shows_in_the_admin_audit(page, team_server, encoded):
+    sign_in(page, team_server, "analyst")
+    upload_and_analyse(page, team_server, [encoded["clip.flac"]], "team-upload")
+    page.get_by_text("result.json").wait_for()
+    no_exception(page)
+    sign_out(page, team_server)
+    sign_in(page, team_server, "admin")
+    page.goto(f"{team_server}/admin")
+    settle(page)
+    audit = page.locator("[data-testid='stTable']").first
+    audit.wait_for()
+    shoot(page, "signin-3-admin-audit")
+    row = audit.locator("tr").filter(has_text="analyst@team.test").filter(has_text="upload")
+    assert "corpus 'team-upload', 1 file: clip.flac" in row.first.inner_text()
+    no_exception(page)
+
+
+def test_signing_out_ends_the_session(page, team_server):
+    sign_in(page, team_server, "viewer")
+    page.goto(f"{team_server}/clips")
+    settle(page)
+    page.locator("[data-testid='stDataFrame']").first.wait_for()
+    sign_out(page, team_server)
+    assert_no_data(page)
+    page.goto(f"{team_server}/clips")  # a fresh load: the cookie is gone too
+    settle(page)
+    page.get_by_role("button", name="Sign in").wait_for()
+    assert_no_data(page)
+    assert not any(c["name"].startswith("_streamlit_user") for c in page.context.cookies())

@@ -1,0 +1,271 @@
+import io
+import shutil
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from core.errors import EmoScopeError
+from core.ingest.metadata import from_manifest, from_pattern
+from core.ingest.pipeline import ingest
+from core.ingest.sources import collect, from_zip
+from core.model.audio import decode
+from core.model.labels import SCORE_COLUMNS
+from core.store.database import ClipFilter, Store
+from tests.conftest import make_corpus, speechlike
+
+
+class CountingEngine:
+    """The real engine, counting the clips it is asked to score."""
+
+    def __init__(self, engine):
+        self._engine = engine
+        self.clips_scored = 0
+
+    def __getattr__(self, name):
+        return getattr(self._engine, name)
+
+    def predict(self, waves, **kwargs):
+        self.clips_scored += len(waves)
+        return self._engine.predict(waves, **kwargs)
+
+
+def test_corrupt_file_is_reported_and_the_rest_stored(tmp_path, engine):
+    corpus = make_corpus(tmp_path / "c", agents=("alice",), per_agent=3)
+    (corpus / "alice" / "2024-05-30_bad.wav").write_bytes(b"RIFF\x00\x00junk" * 10)
+    (corpus / "alice" / "2024-05-31_empty.wav").write_bytes(b"")
+    store = Store(tmp_path / "db.duckdb")
+    summary = ingest(store, engine, collect([corpus]), "c")
+    assert (summary.scored, summary.failed) == (3, 2)
+    failed = {o.source_name: o.message for o in summary.outcomes if o.status == "failed"}
+    assert "damaged or incomplete WAV file" in failed["alice/2024-05-30_bad.wav"]
+    assert "the file is empty" in failed["alice/2024-05-31_empty.wav"]
+    assert len(store.clips(engine.model_key)) == 3
+    files = store.run_files(summary.run_id)
+    assert sorted(files.status) == ["failed", "failed", "scored", "scored", "scored"]
+    assert set(store.integrity_report().values()) == {0}
+
+
+def test_reingest_does_no_model_work(tmp_path, engine, corpus_dir):
+    store = Store(tmp_path / "db.duckdb")
+    counting = CountingEngine(engine)
+    first = ingest(store, counting, collect([corpus_dir]), "c", frames=True)
+    assert counting.clips_scored == first.scored == 12
+    counting.clips_scored = 0
+    second = ingest(store, counting, collect([corpus_dir]), "c", frames=True)
+    assert counting.clips_scored == 0
+    assert (second.scored, second.cached) == (0, 12)
+    assert second.seconds_audio == pytest.approx(first.seconds_audio)
+    # Another corpus holding the same audio reuses the predictions too.
+    third = ingest(store, counting, collect([corpus_dir]), "other")
+    assert counting.clips_scored == 0 and third.cached == 12
+    assert len(store.clips(engine.model_key)) == 24
+
+
+def test_frames_requested_later_are_computed_once(tmp_path, engine, corpus_dir):
+    store = Store(tmp_path / "db.duckdb")
+    counting = CountingEngine(engine)
+    ingest(store, counting, collect([corpus_dir / "alice"]), "c")
+    ingest(store, counting, collect([corpus_dir / "alice"]), "c", frames=True)
+    ingest(store, counting, collect([corpus_dir / "alice"]), "c", frames=True)
+    assert counting.clips_scored == 8
+    assert (
+        store.frame_logits(store.clips(engine.model_key).clip_id[0], engine.model_key) is not None
+    )
+
+
+def test_an_interrupted_run_keeps_finished_batches_and_a_rerun_completes(
+    tmp_path, engine, monkeypatch
+):
+    import core.ingest.pipeline
+
+    monkeypatch.setattr(core.ingest.pipeline, "BATCH_FILES", 4)
+    corpus = make_corpus(tmp_path / "c", per_agent=4)  # 12 files: 3 batches of 4
+    store = Store(tmp_path / "db.duckdb")
+
+    def stop_after_six(done, total, seconds):
+        if done == 6:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        ingest(store, engine, collect([corpus]), "c", on_progress=stop_after_six)
+    assert len(store.clips(engine.model_key)) == 4  # the first batch only, complete
+    assert store.runs().status.iloc[0] == "interrupted"
+    assert set(store.integrity_report().values()) == {0}
+    counting = CountingEngine(engine)
+    summary = ingest(store, counting, collect([corpus]), "c")
+    assert (summary.cached, summary.scored, counting.clips_scored) == (4, 8, 8)
+    assert len(store.clips(engine.model_key)) == 12
+
+
+def test_the_same_file_twice_is_stored_once(tmp_path, engine):
+    wave = speechlike(1.0)
+    for name in ("a.wav", "b.wav"):
+        sf.write(tmp_path / name, wave, 16_000)
+    store = Store(tmp_path / "db.duckdb")
+    summary = ingest(store, engine, collect([tmp_path / "a.wav", tmp_path / "b.wav"]), "c")
+    assert (summary.scored, summary.cached) == (1, 1)
+    assert "same audio as a.wav" in summary.outcomes[1].message
+
+
+def test_the_same_audio_under_two_labels_says_which_label_is_kept(tmp_path, engine):
+    wave = speechlike(1.0)
+    for label in ("angry", "calm"):
+        (tmp_path / label).mkdir()
+        sf.write(tmp_path / label / "a.wav", wave, 16_000)
+    store = Store(tmp_path / "db" / "db.duckdb")
+    summary = ingest(
+        store, engine, collect([tmp_path]), "c", metadata=from_pattern("{label}/*.wav")
+    )
+    assert summary.outcomes[1].message == (
+        "calm/a.wav: same audio as angry/a.wav; stored once, labelled 'angry' as angry/a.wav "
+        "is, so its own label 'calm' is not used."
+    )
+    with store.reading() as con:
+        assert con.execute("SELECT label FROM clips").fetchall() == [("angry",)]
+
+
+def test_stereo_split_scores_each_channel(tmp_path, engine):
+    stereo = np.stack([speechlike(2.0, 1), speechlike(2.0, 2)], axis=1)
+    sf.write(tmp_path / "call.wav", stereo, 16_000)
+    store = Store(tmp_path / "db.duckdb")
+    ingest(store, engine, collect([tmp_path / "call.wav"]), "c", channel_mode="split")
+    clips = store.clips(engine.model_key)
+    assert sorted(clips.track) == ["ch0", "ch1"]
+    left = engine.predict([decode(tmp_path / "call.wav").samples[0]])[0].scores
+    stored = clips.set_index("track").loc["ch0", list(SCORE_COLUMNS)].to_numpy(dtype=np.float32)
+    np.testing.assert_allclose(stored, left, atol=1e-6)
+
+
+def test_zip_ingest_with_unsafe_members_and_media_copies(tmp_path, engine):
+    buffer = io.BytesIO()
+    wav = io.BytesIO()
+    sf.write(wav, speechlike(1.0), 16_000, format="WAV")
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("agent1/good.wav", wav.getvalue())
+        archive.writestr("../evil.wav", wav.getvalue())
+        archive.writestr("/abs.wav", wav.getvalue())
+        archive.writestr("inner.zip", b"PK")
+        archive.writestr("readme.txt", b"hi")
+    (tmp_path / "upload.zip").write_bytes(buffer.getvalue())
+    store = Store(tmp_path / "db.duckdb")
+    summary = ingest(
+        store, engine, collect([tmp_path / "upload.zip"]), "z", media_dir=tmp_path / "media"
+    )
+    messages = sorted(o.message for o in summary.outcomes if o.status == "failed")
+    assert summary.scored == 1 and summary.failed == 3
+    assert any("leaves the archive" in m for m in messages)
+    assert any("absolute path" in m for m in messages)
+    assert any("zip inside a zip" in m for m in messages)
+    assert not (tmp_path.parent / "evil.wav").exists()
+    clip = store.clips(engine.model_key).iloc[0]
+    assert Path(clip.source_path).parent == tmp_path / "media"
+    assert Path(clip.source_path).read_bytes() == wav.getvalue()
+
+
+def test_zip_bomb_is_refused_before_inflating():
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("bomb.wav", b"\0" * 5_000_000)
+    files = from_zip(buffer.getvalue(), "bomb.zip")
+    assert files[0].problem and "zip bomb" in files[0].problem
+
+
+def test_manifest_metadata_is_stored(tmp_path, engine, corpus_dir):
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("\ufeffpath;agent;recorded_at;tags\n"
+                        "alice/2024-05-01_0.wav;Alice A.;2024-05-01 09:30;billing|angry-customer\n"
+                        "bob/2024-05-02_0.wav;Bob;not a date;\n", encoding="utf-8")  # fmt: skip
+    store = Store(tmp_path / "db.duckdb")
+    summary = ingest(store, engine, collect([corpus_dir]), "c", metadata=from_manifest(manifest))
+    clips = store.clips(engine.model_key).set_index("source_name")
+    assert clips.loc["alice/2024-05-01_0.wav", "agent"] == "Alice A."
+    assert str(clips.loc["alice/2024-05-01_0.wav", "recorded_at"]) == "2024-05-01 09:30:00"
+    assert list(clips.loc["alice/2024-05-01_0.wav", "tags"]) == ["billing", "angry-customer"]
+    warnings = [o.message for o in summary.outcomes if o.message]
+    assert any("'not a date' is not a date" in w for w in warnings)
+    assert any("not listed in m.csv" in w for w in warnings)
+
+
+def test_pattern_metadata(tmp_path, engine, corpus_dir):
+    store = Store(tmp_path / "db.duckdb")
+    ingest(
+        store,
+        engine,
+        collect([corpus_dir]),
+        "c",
+        metadata=from_pattern("{agent}/{recorded_at}_*.wav"),
+    )
+    clips = store.clips(engine.model_key)
+    assert sorted(clips.agent.unique()) == ["alice", "bob", "carol"]
+    assert clips.recorded_at.min().strftime("%Y-%m-%d") == "2024-05-01"
+
+
+def test_ravdess_actors_as_agents(tmp_path, engine):
+    from tests.conftest import RAVDESS
+
+    if not RAVDESS.exists():
+        pytest.skip("../shared is absent")
+    import csv
+
+    rows = list(csv.DictReader((RAVDESS / "manifest.csv").open()))[:16]
+    subset = tmp_path / "rav"
+    for row in rows:
+        (subset / row["path"]).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(RAVDESS / row["path"], subset / row["path"])
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(
+        "path,agent,tags\n" + "".join(f"{r['path']},{r['actor']},{r['emotion']}\n" for r in rows)
+    )
+    store = Store(tmp_path / "db.duckdb")
+    summary = ingest(store, engine, collect([subset]), "ravdess", metadata=from_manifest(manifest))
+    assert summary.scored == 16 and summary.failed == 0
+    clips = store.clips(engine.model_key)
+    assert set(clips.agent) == {r["actor"] for r in rows}
+    assert clips.duration_s.between(2.5, 6).all()
+
+
+def test_same_member_name_in_two_zips_are_two_clips(tmp_path, engine):
+    for index in (1, 2):
+        wav = io.BytesIO()
+        sf.write(wav, speechlike(1.0, seed=index), 16_000, format="WAV")
+        with zipfile.ZipFile(tmp_path / f"batch{index}.zip", "w") as archive:
+            archive.writestr("call.wav", wav.getvalue())
+    store = Store(tmp_path / "db.duckdb")
+    summary = ingest(
+        store, engine, collect([tmp_path / "batch1.zip", tmp_path / "batch2.zip"]), "z"
+    )
+    assert summary.scored == 2
+    assert store.clips(engine.model_key).clip_id.nunique() == 2
+
+
+def test_channel_roles_name_the_tracks_and_a_manifest_overrides_them(tmp_path, engine):
+    from core.ingest.pipeline import parse_roles
+
+    for name, seed in (("call1.wav", 1), ("call2.wav", 3)):
+        stereo = np.stack([speechlike(2.0, seed), speechlike(2.0, seed + 1)], axis=1)
+        sf.write(tmp_path / name, stereo, 16_000)
+    (tmp_path / "m.csv").write_text(
+        "path,agent,roles\ncall2.wav,ann,customer|agent\ncall1.wav,ann,\n"
+    )
+    store = Store(tmp_path / "db.duckdb")
+    files = collect([tmp_path / "call1.wav", tmp_path / "call2.wav"])
+    ingest(store, engine, files, "calls", channel_mode="split", channel_roles=parse_roles("Agent, customer"),
+           metadata=from_manifest(tmp_path / "m.csv"))  # fmt: skip
+    clips = store.clips(engine.model_key)
+    tracks = {(r.source_name, r.track) for r in clips.itertuples()}
+    assert tracks == {("call1.wav", "agent"), ("call1.wav", "customer"),
+                      ("call2.wav", "customer"), ("call2.wav", "agent")}  # fmt: skip
+    left_of_call2 = decode(tmp_path / "call2.wav").samples[0]
+    stored = clips[(clips.source_name == "call2.wav") & (clips.track == "customer")][
+        list(SCORE_COLUMNS)
+    ]
+    np.testing.assert_allclose(
+        stored.to_numpy(np.float32)[0], engine.predict([left_of_call2])[0].scores, atol=1e-6
+    )
+    customer_view = store.clips(engine.model_key, ClipFilter(tracks=("customer",), agents=("ann",)))
+    assert len(customer_view) == 2
+    with pytest.raises(EmoScopeError, match="distinct names"):
+        parse_roles("agent, agent")

@@ -1,0 +1,209 @@
+"""Deleting a corpus: its clips go, results and media only when no other corpus uses them, the
+integrity report stays clean, only admins may do it, and the CLI's delete-corpus and audit."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from core.access import audit
+from core.access.principal import Principal, Role
+from core.errors import InputError, PermissionDenied
+from core.ingest.pipeline import ingest
+from core.ingest.sources import InputFile, collect
+from core.store.database import ClipFilter, Store
+from core.store.deletion import delete_corpus, remove_media
+from tests.conftest import make_corpus, speechlike
+
+ADMIN = Principal("boss@team.test", Role.ADMIN)
+
+
+def wav_bytes(seconds: float, seed: int) -> bytes:
+    buffer = io.BytesIO()
+    sf.write(buffer, speechlike(seconds, seed), 16_000, format="WAV", subtype="PCM_16")
+    return buffer.getvalue()
+
+
+def counts(store: Store) -> dict[str, int]:
+    tables = ["clips", "predictions", "frame_curves", "segments", "projections", "ingest_runs",
+              "ingest_files", "corpora", "embeddings_d64"]  # fmt: skip
+    dim = int(store.models().embedding_dim.iloc[0])
+    tables[-1] = f"embeddings_d{dim}"
+    with store.reading() as con:
+        return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
+
+
+def ids_of(store: Store, corpus: str) -> set[str]:
+    with store.reading() as con:
+        rows = con.execute(
+            "SELECT clip_id FROM clips JOIN corpora USING (corpus_id) WHERE name = ?", [corpus]
+        ).fetchall()
+    return {r[0] for r in rows}
+
+
+@pytest.fixture
+def two_corpora(tmp_path, engine):
+    """Corpus 'a': a folder of 6 files, 3 uploads (one shared with 'b') and a 62 s upload
+    (scored in windows: segments). Corpus 'b': the shared upload, one folder file of 'a'
+    (same bytes) and 4 files of its own. Two stored projections: one over 'a', one over 'b'."""
+    store = Store(tmp_path / "db" / "two.duckdb")
+    media = store.path.parent / "media"
+    folder_a = make_corpus(tmp_path / "a", agents=("alice", "bob"), per_agent=3)
+    folder_b = tmp_path / "b"
+    folder_b.mkdir()
+    for i in range(4):  # seeds unlike make_corpus's, so these bytes are b's alone
+        (folder_b / f"zoe_{i}.wav").write_bytes(wav_bytes(1.0 + i, 200 + i))
+    shared_upload = wav_bytes(1.5, 100)
+    uploads_a = [InputFile("up1.wav", data=wav_bytes(1.2, 101)),
+                 InputFile("up2.wav", data=wav_bytes(2.0, 102)),
+                 InputFile("shared.wav", data=shared_upload),
+                 InputFile("long.wav", data=wav_bytes(62.0, 103))]  # fmt: skip
+    a = ingest(store, engine, collect([folder_a]) + uploads_a, "a", frames=True, media_dir=media,
+               user_name="ana@team.test")  # fmt: skip
+    shared_file = sorted(folder_a.rglob("*.wav"))[0]
+    b_inputs = [InputFile("shared.wav", data=shared_upload), *collect([shared_file, folder_b])]
+    b = ingest(store, engine, b_inputs, "b", frames=True, media_dir=media)
+    assert (a.failed, b.failed) == (0, 0)
+    key = a.model_key
+    for name in ("a", "b"):
+        clips = store.clips(key, ClipFilter(corpora=(name,)))
+        points = pd.DataFrame({"clip_id": clips.clip_id, "track": clips.track,
+                               "x": np.arange(len(clips), dtype=float), "y": 0.0, "cluster": 0})  # fmt: skip
+        store.save_projection(f"proj-{name}", points)
+    return store, media, folder_a, key
+
+
+def test_delete_keeps_what_other_corpora_use(two_corpora):
+    store, media, folder_a, key = two_corpora
+    b_before = store.clips(key, ClipFilter(corpora=("b",)))
+    a_ids, b_ids = ids_of(store, "a"), ids_of(store, "b")
+    shared, only_a = a_ids & b_ids, a_ids - b_ids
+    assert len(shared) == 2 and len(only_a) == 8
+    media_before = {p.name for p in media.iterdir()}
+    assert len(media_before) == 4  # 3 uploads of 'a' (one shared with 'b') and the long one
+    before = counts(store)
+    assert before["segments"] > 0
+
+    report = delete_corpus(store, ADMIN, "a", media)
+
+    after = counts(store)
+    assert (report.corpus, report.clips, report.projections) == ("a", 10, 1)
+    assert report.predictions == before["predictions"] - after["predictions"] == 8
+    assert report.embeddings == 8 and report.frame_curves == 8
+    assert report.segments == before["segments"] > 0 and after["segments"] == 0
+    assert report.runs == 1 and report.media_files == 3
+    assert after["clips"] == before["clips"] - 10 and after["corpora"] == 1
+    assert after["ingest_runs"] == 1 and after["ingest_files"] == len(b_before)
+    # What 'b' shows is untouched, the shared clips' results included.
+    pd.testing.assert_frame_equal(store.clips(key, ClipFilter(corpora=("b",))), b_before)
+    assert list(store.corpora().corpus) == ["b"]
+    with store.reading() as con:
+        left = {r[0] for r in con.execute("SELECT DISTINCT clip_id FROM predictions").fetchall()}
+        keys = {r[0] for r in con.execute("SELECT DISTINCT projection_key FROM projections")
+                .fetchall()}  # fmt: skip
+    assert left == b_ids and not (left & only_a)
+    assert keys == {"proj-b"}
+    # Media: the shared upload stays (b plays it), the rest went; the user's folder is untouched.
+    remaining = [p.name for p in media.iterdir()]
+    assert len(remaining) == 1
+    shared_media = {p for p in b_before.source_path if str(p).startswith(str(media))}
+    assert {m.rsplit("/", 1)[1] for m in shared_media} == set(remaining)
+    assert len(list(folder_a.rglob("*.wav"))) == 6
+    # The integrity report is clean and the deletion is in the audit log.
+    assert all(n == 0 for n in store.integrity_report().values()), store.integrity_report()
+    log = audit.read(store)
+    assert (log.user_name[0], log.action[0], log.detail[0]) == (ADMIN.email, "delete_corpus",
+                                                                "a: 10 clips")  # fmt: skip
+
+
+@pytest.mark.parametrize("role", [Role.VIEWER, Role.ANALYST])
+def test_only_admins_delete(two_corpora, role):
+    store, media, _, _ = two_corpora
+    before = counts(store)
+    with pytest.raises(PermissionDenied, match="only admins"):
+        delete_corpus(store, Principal("x@team.test", role), "a", media)
+    assert counts(store) == before and len(list(media.iterdir())) == 4
+    assert audit.read(store).empty
+
+
+def test_unknown_corpus_is_an_input_error(two_corpora):
+    store, media, _, _ = two_corpora
+    with pytest.raises(InputError, match="no corpus named 'nope'"):
+        delete_corpus(store, ADMIN, "nope", media)
+
+
+def test_ingest_records_its_user(two_corpora):
+    store, *_ = two_corpora
+    with store.reading() as con:
+        users = con.execute("SELECT user_name FROM ingest_runs ORDER BY run_id").fetchall()
+    import getpass
+
+    assert users == [("ana@team.test",), (f"cli:{getpass.getuser()}",)]
+
+
+def test_remove_media_never_leaves_the_media_folder(tmp_path):
+    media = tmp_path / "media"
+    media.mkdir()
+    inside, outside = media / "x.wav", tmp_path / "mine.wav"
+    inside.write_bytes(b"1")
+    outside.write_bytes(b"2")
+    sneaky = str(media / ".." / "mine.wav")
+    assert remove_media([str(inside), str(outside), sneaky, str(media / "gone.wav")], media) == 1
+    assert not inside.exists() and outside.exists()
+
+
+def cli(*args, db):
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "USER": "tester", "EMOSCOPE_DB": str(db)}
+    return subprocess.run([sys.executable, "-m", "core", *map(str, args)], capture_output=True,
+                          text=True, env=env, timeout=600, stdin=subprocess.DEVNULL)  # fmt: skip
+
+
+def test_cli_delete_corpus_and_audit(two_corpora):
+    store = two_corpora[0]
+    refused = cli("delete-corpus", "a", db=store.path)
+    assert refused.returncode == 2 and "add --yes" in refused.stderr
+    assert "a" in set(store.corpora().corpus)
+    missing = cli("delete-corpus", "zzz", "--yes", db=store.path)
+    assert missing.returncode == 2 and "no corpus named 'zzz'" in missing.stderr
+    done = cli("delete-corpus", "a", "--yes", db=store.path)
+    assert done.returncode == 0, done.stderr
+    assert "deleted corpus 'a': 10 clips, 8 predictions" in done.stdout
+    assert "3 media files" in done.stdout
+    info = cli("info", db=store.path)
+    assert info.returncode == 0 and "integrity: ok" in info.stdout
+    log = cli("audit", "--limit", "5", db=store.path)
+    assert log.returncode == 0
+    line = log.stdout.splitlines()[0]
+    assert "delete_corpus" in line and "a: 10 clips" in line and line.split()[2].startswith("cli:")
+    none = cli("audit", "--action", "export", db=store.path)
+    assert none.stdout.strip() == "no audit entries yet"
+    bad = cli("audit", "--limit", "0", db=store.path)
+    assert bad.returncode == 2 and "at least 1" in bad.stderr
+
+
+def test_cli_ingest_and_export_are_audited_and_the_run_records_the_os_user(
+    tmp_path, tiny_model_dir
+):
+    db = tmp_path / "cli.duckdb"
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "one.wav").write_bytes(wav_bytes(1.0, 7))
+    done = cli("ingest", folder, "--corpus", "c1", "--model", tiny_model_dir, db=db)
+    assert done.returncode == 0, done.stderr
+    log = cli("audit", "--action", "ingest", db=db).stdout.splitlines()
+    assert len(log) == 1 and "cli:tester  ingest  corpus 'c1', run 1: 1 scored, 0 cached" in log[0]
+    with Store(db).reading() as con:
+        assert con.execute("SELECT user_name FROM ingest_runs").fetchall() == [("cli:tester",)]
+    out = tmp_path / "c1.csv"
+    assert cli("export", "--what", "clips", "--format", "csv", "--corpus", "c1", "--out", out,
+               db=db).returncode == 0  # fmt: skip
+    line = cli("audit", "--action", "export", db=db).stdout.splitlines()
+    assert len(line) == 1 and line[0].endswith("cli:tester  export  clips.csv, "
+                                               f"{Store(db).models().model_key[0]}, "
+                                               "filter: corpora=('c1',)")  # fmt: skip

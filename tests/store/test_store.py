@@ -1,0 +1,201 @@
+import subprocess
+import sys
+from datetime import datetime
+
+import duckdb
+import numpy as np
+import pytest
+
+from core.errors import InputError, StoreBusyError, StoreError
+from core.model.engine import frame_count
+from core.store.database import (
+    SCHEMA_VERSION,
+    ClipFilter,
+    ClipRecord,
+    FileOutcome,
+    ScoredTrack,
+    Store,
+    resolve_db_path,
+)
+
+
+def _scored(store: Store, n: int = 3, dim: int = 4, frames: bool = False) -> str:
+    key = "m@rev"
+    store.register_model(key, "m", "rev", dim, untrained=True)
+    run = store.start_run("c1", key, n)
+    clips = [ClipRecord(f"id{i}", f"f{i}.wav", None, 1.0 + i, 16000, 1, "pcm_s16le", 100,
+                        agent=f"a{i % 2}", recorded_at=datetime(2024, 5, 1 + i), tags=("x", "y"))
+             for i in range(n)]  # fmt: skip
+    scores = np.eye(9, dtype=np.float32)
+    tracks = [ScoredTrack(f"id{i}", "mix", scores[i] * 0.9 + 0.1 / 9, np.full(dim, i, np.float32),
+                          np.zeros((frame_count(16_000 * (1 + i)), 9), np.float32) if frames else None)
+              for i in range(n)]  # fmt: skip
+    outcomes = [FileOutcome(f"f{i}.wav", "scored", f"id{i}", 1.0) for i in range(n)]
+    store.write_batch(run, "c1", key, dim, clips, tracks, outcomes)
+    store.finish_run(run)
+    return key
+
+
+def test_db_path_rule(monkeypatch, tmp_path):
+    monkeypatch.delenv("EMOSCOPE_DB", raising=False)
+    assert resolve_db_path().name == "emoscope.duckdb"
+    assert resolve_db_path().parent.name == "data"
+    monkeypatch.setenv("EMOSCOPE_DB", str(tmp_path / "env.duckdb"))
+    assert resolve_db_path() == tmp_path / "env.duckdb"
+    assert resolve_db_path(tmp_path / "flag.duckdb") == tmp_path / "flag.duckdb"
+
+
+def test_schema_is_created_and_versioned(store):
+    store.initialise()
+    con = duckdb.connect(str(store.path), read_only=True)
+    assert con.execute("SELECT max(version) FROM schema_info").fetchone()[0] == SCHEMA_VERSION
+    tables = {
+        r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+    }
+    con.close()
+    assert {"corpora", "clips", "predictions", "frame_curves", "ingest_runs", "ingest_files",
+            "models", "projections"} <= tables  # fmt: skip
+
+
+def test_a_newer_schema_is_refused(store):
+    store.initialise()
+    con = duckdb.connect(str(store.path))
+    con.execute("INSERT INTO schema_info VALUES (99)")
+    con.close()
+    with pytest.raises(StoreError, match="newer EmoScope"):
+        store.corpora()
+
+
+def test_a_newer_schema_written_after_a_read_is_refused_at_the_next_read(store):
+    """Reads skip the version query while the file is unchanged; a change brings it back."""
+    store.initialise()
+    assert store.corpora().empty  # reads the version, and remembers the file as checked
+    con = duckdb.connect(str(store.path))
+    con.execute("INSERT INTO schema_info VALUES (99)")
+    con.close()
+    with pytest.raises(StoreError, match="newer EmoScope"):
+        store.corpora()
+
+
+def test_not_a_database(tmp_path):
+    (tmp_path / "x.duckdb").write_text("garbage")
+    with pytest.raises(StoreError, match="x.duckdb"):
+        Store(tmp_path / "x.duckdb").corpora()
+
+
+def test_scores_filters_and_values(store):
+    key = _scored(store)
+    clips = store.clips(key)
+    assert list(clips.source_name) == ["f0.wav", "f1.wav", "f2.wav"]
+    assert list(clips.top_label) == ["angry", "disgusted", "fearful"]
+    assert clips.confidence.iloc[0] == pytest.approx(0.9 + 0.1 / 9)
+    assert list(clips.tags.iloc[0]) == ["x", "y"]
+    assert len(store.clips(key, ClipFilter(agents=("a0",)))) == 2
+    assert len(store.clips(key, ClipFilter(top_labels=("fearful",)))) == 1
+    assert len(store.clips(key, ClipFilter(min_duration_s=2.0))) == 2
+    assert (
+        len(
+            store.clips(
+                key, ClipFilter(date_from=datetime(2024, 5, 2), date_to=datetime(2024, 5, 3))
+            )
+        )
+        == 1
+    )
+    # A hostile value is bound, not interpolated.
+    assert store.clips(key, ClipFilter(agents=("a0') OR 1=1 --",))).empty
+
+
+def test_order_by_allowlist(store):
+    key = _scored(store)
+    assert next(iter(store.clips(key, order_by="duration_s").source_name)) == "f0.wav"
+    with pytest.raises(InputError, match="unknown column"):
+        store.clips(key, order_by="duration_s; DROP TABLE clips")
+
+
+def test_embeddings_are_fixed_size_arrays(store):
+    key = _scored(store, dim=4)
+    _clips, matrix = store.embeddings(key)
+    assert matrix.shape == (3, 4)
+    np.testing.assert_array_equal(matrix[:, 0], [0, 1, 2])
+    con = duckdb.connect(str(store.path), read_only=True)
+    assert (
+        con.execute("SELECT typeof(embedding) FROM embeddings_d4 LIMIT 1").fetchone()[0]
+        == "FLOAT[4]"
+    )
+    con.close()
+
+
+def test_frame_curves_round_trip(store):
+    key = _scored(store, frames=True)
+    logits = store.frame_logits("id1", key)
+    assert logits.shape == (frame_count(32_000), 9)  # id1 lasts 2 s
+    rows = store.frame_rows(key)
+    assert len(rows) == sum(frame_count(16_000 * s) for s in (1, 2, 3))
+    assert rows.filter(like="score_").sum(axis=1).round(5).eq(1).all()
+    assert store.frame_logits("nope", key) is None
+
+
+def test_integrity_of_a_fresh_ingest(store):
+    _scored(store, frames=True)
+    assert set(store.integrity_report().values()) == {0}
+
+
+@pytest.mark.parametrize(
+    "damage, check",
+    [
+        ("DELETE FROM predictions WHERE clip_id = 'id1'", "clips_without_prediction"),
+        ("UPDATE frame_curves SET n_frames = 20, logits = logits[:180] WHERE clip_id = 'id2'",
+         "curves_not_covering_clip"),
+        ("DELETE FROM ingest_files WHERE clip_id = 'id0'", "finished_runs_missing_file_rows"),
+        ("UPDATE ingest_files SET clip_id = 'gone' WHERE clip_id = 'id0'", "logged_clips_missing"),
+        ("DELETE FROM embeddings_d4 WHERE clip_id = 'id0'", "predictions_without_embedding_d4"),
+    ],
+)  # fmt: skip
+def test_integrity_report_finds_damage(store, damage, check):
+    _scored(store, frames=True)
+    con = duckdb.connect(str(store.path))
+    con.execute(damage)
+    con.close()
+    report = store.integrity_report()
+    assert report[check] == 1
+    assert sum(report.values()) >= 1
+
+
+def test_rewrite_of_the_same_clip_adds_no_duplicates(store):
+    key = _scored(store)
+    _scored(store)
+    assert len(store.clips(key)) == 3
+    assert store.runs().shape[0] == 2
+
+
+def test_busy_database_gives_a_clear_message(tmp_path):
+    path = tmp_path / "busy.duckdb"
+    Store(path).initialise()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import duckdb,time; c=duckdb.connect({str(path)!r}); print('ok', flush=True); time.sleep(30)"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "ok"
+        with pytest.raises(StoreBusyError, match="database busy"):
+            Store(path, busy_timeout_s=0.5).corpora()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert Store(path).corpora().empty  # usable again once the other process is gone
+
+
+def test_an_older_schema_is_migrated_on_first_read(store):
+    import core.store.database
+
+    con = duckdb.connect(str(store.path))
+    con.execute("CREATE TABLE schema_info (version INTEGER NOT NULL)")
+    for step in (1, 2):  # a database written by the version before segments existed
+        for statement in core.store.database.MIGRATIONS[step]:
+            con.execute(statement)
+        con.execute("INSERT INTO schema_info VALUES (?)", [step])
+    con.close()
+    assert store.corpora().empty
+    con = duckdb.connect(str(store.path), read_only=True)
+    assert con.execute("SELECT max(version) FROM schema_info").fetchall()[0][0] == SCHEMA_VERSION
+    con.close()
