@@ -80,7 +80,7 @@ _EXPORT = """
 import json, resource, sys, time
 from pathlib import Path
 from core.store.database import Store
-from core.cli.main import pick_model_key
+from core.cli.models import pick_model_key
 from core.store.export import export
 store = Store(sys.argv[1])
 start = time.perf_counter()
@@ -94,7 +94,8 @@ _PROJECTION = """
 import json, os, resource, sys, time
 os.environ["EMOSCOPE_DB"] = sys.argv[1]
 from streamlit.testing.v1 import AppTest
-from core.analysis.clusters import ProjectionParams, compute_projection
+from core.analysis.clusters import ProjectionParams
+from core.analysis.projection import compute_projection
 from core.jobs import JobRegistry
 from core.records import ClipFilter
 from dashboard import data

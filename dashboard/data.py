@@ -22,7 +22,7 @@ import streamlit as st
 
 from core.access import audit
 from core.access.principal import Principal, Role, require
-from core.analysis import clusters
+from core.analysis import clusters, projection
 from core.analysis.clusters import ProjectionParams
 from core.errors import InputError, ModelDownloadError, ModelLoadError
 from core.ingest import sources
@@ -229,7 +229,7 @@ def start_projection(principal: Principal, key: str, model_key: str, where: Clip
     audit.record(s, principal.email, "projection", f"{model_key}, {audit.describe_filter(where)}")
     return JOBS.start(
         key,
-        lambda progress: clusters.compute_projection(
+        lambda progress: projection.compute_projection(
             s, model_key, where, params, progress, isolated=True
         ),
     )

@@ -18,7 +18,9 @@ def imported_modules(path: Path) -> set[str]:
 
 
 def test_core_never_imports_streamlit():
-    offenders = [p.name for p in (ROOT / "core").rglob("*.py") if "streamlit" in imported_modules(p)]
+    offenders = [
+        p.name for p in (ROOT / "core").rglob("*.py") if "streamlit" in imported_modules(p)
+    ]
     assert offenders == []
 
 
@@ -38,3 +40,42 @@ def test_pages_run_no_sql():
     sql = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE)\b.*\b(FROM|INTO|SET)\b")
     offenders = [p.name for p in (ROOT / "pages").glob("*.py") if sql.search(p.read_text())]
     assert offenders == []
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def internal_imports(path: Path, known: set[str]) -> set[str]:
+    """Every module of ours that `path` imports, at the top or inside a function."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name in known)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for alias in node.names:  # `from core.store import rollup` imports a submodule
+                sub = f"{node.module}.{alias.name}"
+                found.add(sub if sub in known else node.module)
+    return found & known
+
+
+def test_no_import_cycles_counting_imports_inside_functions():
+    files = [p for d in ("core", "dashboard") for p in (ROOT / d).rglob("*.py")]
+    modules = {module_name(p): p for p in files}
+    graph = {name: internal_imports(p, set(modules)) - {name} for name, p in modules.items()}
+    cycles = []
+
+    def visit(node: str, path: list[str], done: set[str]) -> None:
+        for nxt in sorted(graph[node]):
+            if nxt in path:
+                cycles.append([*path[path.index(nxt) :], nxt])
+            elif nxt not in done:
+                visit(nxt, [*path, nxt], done)
+        done.add(node)
+
+    done: set[str] = set()
+    for start in sorted(graph):
+        if start not in done:
+            visit(start, [start], done)
+    assert cycles == []

@@ -15,13 +15,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from core.errors import InputError
-from core.records import ClipFilter
 
 PCA_DIMS = 50
 K_RANGE = range(2, 11)
@@ -56,16 +54,6 @@ class Clustering:
     xy: np.ndarray
     k: int
     silhouette: dict[int, float]
-
-
-@dataclass(frozen=True)
-class ProjectionResult:
-    """A computed projection: the chosen k and the silhouette scores that suggested it."""
-
-    key: str
-    n_points: int
-    k: int
-    silhouette: dict[int, float] = field(default_factory=dict)
 
 
 def projection_key(model_key: str, n: int, fingerprint: int, params: ProjectionParams) -> str:
@@ -168,35 +156,3 @@ def cluster_and_map(x: np.ndarray, params: ProjectionParams, limits: Limits = Li
     report(2, 4, f"projecting (UMAP fitted on {min(len(x), limits.umap_fit_sample):,} points)")
     xy = umap_2d(z, params, report, limits)
     return Clustering(clusters, xy, k, scores)
-
-
-def compute_projection(store, model_key: str, where: ClipFilter, params: ProjectionParams,
-                       on_progress: Progress | None = None, *, limits: Limits = Limits(),
-                       isolated: bool = False) -> ProjectionResult:  # fmt: skip
-    """Read the selection's embeddings, cluster and project them, store the projection.
-
-    isolated=True computes in a child process (core.analysis.projection), as the dashboard does.
-    """
-    report = on_progress or (lambda done, total, stage: None)
-    report(0, 4, "reading embeddings")
-    n, fingerprint = store.selection_fingerprint(model_key, where)
-    key = projection_key(model_key, n, fingerprint, params)
-    clips, matrix = store.embeddings(model_key, where)
-    if len(matrix) < 5:
-        raise InputError(f"{len(matrix)} clips are too few for a projection; select at least 5.")
-    x = normalised(matrix)
-    del matrix
-    if isolated:
-        from core.analysis.projection import cluster_and_map_in_child
-
-        result = cluster_and_map_in_child(x, params, limits, report)
-    else:
-        result = cluster_and_map(x, params, limits, report)
-    del x
-    report(4, 4, "saving")
-    frame = pd.DataFrame({"clip_id": clips.clip_id.to_numpy(), "track": clips.track.to_numpy(),
-                          "x": result.xy[:, 0], "y": result.xy[:, 1],
-                          "cluster": result.clusters})  # fmt: skip
-    store.save_projection(key, frame)
-    report(4, 4, "done")
-    return ProjectionResult(key, len(frame), result.k, result.silhouette)

@@ -1,4 +1,5 @@
-"""Run a projection's computing step in a child process, so the server's pages stay responsive.
+"""Compute and store a selection's projection (`compute_projection`), its computing step in a child
+process so that the server's pages stay responsive.
 
 Why a process and not the job's thread: numba compiles UMAP's kernels and scikit-learn runs its
 Python loops holding the GIL, for seconds at a time. Measured on 2 cores with 100,000 points in
@@ -19,16 +20,66 @@ import os
 import subprocess
 import sys
 import tempfile
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
-from core.analysis.clusters import Clustering, Limits, Progress, ProjectionParams, cluster_and_map
+from core.analysis.clusters import (
+    Clustering,
+    Limits,
+    Progress,
+    ProjectionParams,
+    cluster_and_map,
+    normalised,
+    projection_key,
+)
 from core.errors import InputError
+from core.records import ClipFilter
 
 ROOT = Path(__file__).resolve().parents[2]
 NICENESS = 5  # below the server's page renders when both want a core
+
+
+@dataclass(frozen=True)
+class ProjectionResult:
+    """A computed projection: the chosen k and the silhouette scores that suggested it."""
+
+    key: str
+    n_points: int
+    k: int
+    silhouette: dict[int, float] = field(default_factory=dict)
+
+
+def compute_projection(store, model_key: str, where: ClipFilter, params: ProjectionParams,
+                       on_progress: Progress | None = None, *, limits: Limits = Limits(),
+                       isolated: bool = False) -> ProjectionResult:  # fmt: skip
+    """Read the selection's embeddings, cluster and project them, store the projection.
+
+    isolated=True computes in a child process (core.analysis.projection), as the dashboard does.
+    """
+    report = on_progress or (lambda done, total, stage: None)
+    report(0, 4, "reading embeddings")
+    n, fingerprint = store.selection_fingerprint(model_key, where)
+    key = projection_key(model_key, n, fingerprint, params)
+    clips, matrix = store.embeddings(model_key, where)
+    if len(matrix) < 5:
+        raise InputError(f"{len(matrix)} clips are too few for a projection; select at least 5.")
+    x = normalised(matrix)
+    del matrix
+    if isolated:
+        result = cluster_and_map_in_child(x, params, limits, report)
+    else:
+        result = cluster_and_map(x, params, limits, report)
+    del x
+    report(4, 4, "saving")
+    frame = pd.DataFrame({"clip_id": clips.clip_id.to_numpy(), "track": clips.track.to_numpy(),
+                          "x": result.xy[:, 0], "y": result.xy[:, 1],
+                          "cluster": result.clusters})  # fmt: skip
+    store.save_projection(key, frame)
+    report(4, 4, "done")
+    return ProjectionResult(key, len(frame), result.k, result.silhouette)
 
 
 def cluster_and_map_in_child(x: np.ndarray, params: ProjectionParams, limits: Limits,

@@ -42,7 +42,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from core.analysis.evaluation import parse_map
-    from core.cli.main import pick_model_key
+    from core.cli.models import pick_model_key
     from core.errors import InputError
     from core.store.database import Store
     from core.store.evaluation import check_corpus

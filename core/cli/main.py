@@ -3,6 +3,9 @@ audit and roles, headless.
 
 Every user error ends in one line on stderr and exit status 2; an unexpected one in one line and
 status 1, with the traceback only under --verbose.
+
+Each command imports what it runs inside its function: `--help` and a mistyped argument answer
+in a fraction of a second instead of first importing pandas, DuckDB, PyAV and (for scoring) torch.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pathlib import Path
 from core.cli.access import add_commands as add_access_commands
 from core.cli.access import record_export, record_ingest
 from core.cli.evaluate import add_evaluate_parser
+from core.cli.models import pick_model_key
 from core.errors import EmoScopeError, InputError
 from core.model.labels import EMOJI, UNTRAINED_LABEL
 
@@ -143,19 +147,6 @@ def cmd_export(args) -> int:
     record_export(store, args.what, args.format, model_key, where)
     print(f"{rows} rows of {args.what} ({model_key}) -> {args.out}")
     return 0
-
-
-def pick_model_key(store, wanted: str | None) -> str:
-    """The model whose results to read: a key or id given by the user, else the latest used."""
-    models = store.models()
-    if models.empty:
-        raise InputError(f"{store.path} holds no results yet; run `python -m core ingest` first.")
-    if not wanted:
-        return str(models.model_key.iloc[0])
-    match = models[(models.model_key == wanted) | (models.model_id == wanted)]
-    if match.empty:
-        raise InputError(f"no results of model {wanted!r}; stored: {', '.join(models.model_key)}.")
-    return str(match.model_key.iloc[0])
 
 
 def cmd_info(args) -> int:

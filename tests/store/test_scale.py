@@ -212,7 +212,7 @@ def test_sampling_is_deterministic_and_bounded():
 
 @pytest.mark.parametrize("isolated", [False, True], ids=["in-thread", "child-process"])
 def test_cluster_job_end_to_end(synth, isolated):
-    from core.analysis import clusters
+    from core.analysis import clusters, projection
     from core.jobs import JobRegistry
 
     limits = clusters.Limits(silhouette_sample=200, umap_fit_sample=300, minibatch_above=100)
@@ -222,7 +222,7 @@ def test_cluster_job_end_to_end(synth, isolated):
     stages = []
     registry = JobRegistry()
     job = registry.start(
-        "p", lambda progress: clusters.compute_projection(
+        "p", lambda progress: projection.compute_projection(
             store, key, where, params, lambda d, t, s: (stages.append(s), progress(d, t, s)),
             limits=limits, isolated=isolated),
     )  # fmt: skip

@@ -1,0 +1,18 @@
+"""Which model's results a command reads, when a database holds several."""
+
+from __future__ import annotations
+
+from core.errors import InputError
+
+
+def pick_model_key(store, wanted: str | None) -> str:
+    """The model whose results to read: a key or id given by the user, else the latest used."""
+    models = store.models()
+    if models.empty:
+        raise InputError(f"{store.path} holds no results yet; run `python -m core ingest` first.")
+    if not wanted:
+        return str(models.model_key.iloc[0])
+    match = models[(models.model_key == wanted) | (models.model_id == wanted)]
+    if match.empty:
+        raise InputError(f"no results of model {wanted!r}; stored: {', '.join(models.model_key)}.")
+    return str(match.model_key.iloc[0])
