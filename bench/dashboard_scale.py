@@ -174,7 +174,7 @@ def fresh_dashboard(db: Path) -> Iterator[tuple[str, object]]:
     from playwright.sync_api import sync_playwright
 
     sys.path.insert(0, str(ROOT))
-    from tests.browser.test_app import CHROMIUM, start_server
+    from tests.browser.driving import CHROMIUM, start_server
 
     with tempfile.TemporaryDirectory() as folder:
         server = start_server(Path(folder), db)
@@ -197,7 +197,7 @@ def page_url(url: str, page: str) -> str:
 def wait_until_drawn(tab, page: str, start: float) -> tuple[float, float]:
     """Seconds from `start` until `page` showed its data with Streamlit idle, and until every
     chart and grid on it had drawn."""
-    from tests.browser.test_app import settle
+    from tests.browser.driving import settle
 
     tab.get_by_text(EXPECTED[page]).first.wait_for(timeout=120_000)
     settle(tab)

@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     import soundfile as sf
 
     from bench.dashboard_scale import fresh_dashboard
-    from tests.browser.test_app import (
+    from tests.browser.driving import (
         SERVER_PIDS,
         analyse,
         fill_upload,

@@ -3,6 +3,7 @@ ffmpeg in every supported format, and a database seeded by a real ingest."""
 
 from __future__ import annotations
 
+import csv
 import shutil
 import subprocess
 from pathlib import Path
@@ -121,3 +122,76 @@ def store(tmp_path):
     from core.store.database import Store
 
     return Store(tmp_path / "test.duckdb")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--no-first-run", "--disable-sync"],
+        )  # fmt: skip
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    tab = context.new_page()
+    tab.set_default_timeout(60_000)
+    yield tab
+    context.close()
+
+
+VOCABULARY = ["Anger", " joy", "calm", "sad", "contempt", "Surprise"]
+
+
+def write_manifest(corpus_dir, path, column="label") -> dict[str, str]:
+    names = sorted(p.relative_to(corpus_dir).as_posix() for p in corpus_dir.rglob("*.wav"))
+    labels = {n: VOCABULARY[i % len(VOCABULARY)] for i, n in enumerate(names)}
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["path", column])
+        writer.writerows(labels.items())
+    return labels
+
+
+@pytest.fixture(scope="module")
+def second_model(tmp_path_factory):
+    from core.model.engine import load_engine
+    from core.model.testmodel import make_test_model
+
+    directory = make_test_model(tmp_path_factory.mktemp("m2") / "tiny-b", arch="tiny", seed=1)
+    return load_engine(str(directory), "cpu", threads=2)
+
+
+@pytest.fixture(scope="module")
+def labelled_db(tmp_path_factory, engine, second_model, corpus_dir):
+    """The 12-clip test corpus with labels (one unmapped), scored by two untrained models,
+    plus an unlabelled corpus."""
+    from core.ingest.metadata import from_manifest
+    from core.ingest.pipeline import ingest
+    from core.ingest.sources import collect
+    from core.store.database import Store
+
+    folder = tmp_path_factory.mktemp("labelled")
+    labels = write_manifest(corpus_dir, folder / "labels.csv", column="mood")
+    store = Store(folder / "labelled.duckdb")
+    meta = from_manifest(folder / "labels.csv", label_column="mood")
+    for model in (engine, second_model):
+        ingest(store, model, collect([corpus_dir]), "calls", metadata=meta)
+    ingest(store, engine, collect([corpus_dir / "alice"]), "plain")
+    ingest(store, engine, collect([corpus_dir / "bob"]), "bobs", metadata=meta)
+    # Two stereo calls scored per channel: the label is about the call, the check per track.
+    for name, seed in (("call1.wav", 1), ("call2.wav", 3)):
+        stereo = np.stack([speechlike(2.0, seed), speechlike(2.0, seed + 1)], axis=1)
+        sf.write(folder / name, stereo, 16_000)
+    (folder / "calls.csv").write_text("path,label\ncall1.wav,anger\ncall2.wav,sadness\n")
+    ingest(store, engine, collect([folder / "call1.wav", folder / "call2.wav"]), "stereo",
+           metadata=from_manifest(folder / "calls.csv"), channel_mode="split",
+           channel_roles=("agent", "customer"))  # fmt: skip
+    return store, labels

@@ -12,7 +12,6 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
-import soundfile as sf
 from sklearn.metrics import (
     accuracy_score,
     confusion_matrix,
@@ -36,12 +35,11 @@ from core.ingest.metadata import from_manifest, from_pattern
 from core.model.labels import EMOJI, EMOTIONS
 from core.store.evaluation import cell_clips, check_corpus, labelled_tracks, raw_labels_of
 from dashboard.text import literal
+from tests.apptest import open_page
 from tests.cli.test_cli import run
-from tests.conftest import RAVDESS, speechlike
-from tests.dashboard.test_pages import open_page
+from tests.conftest import RAVDESS
 
 # Labels in a user's own words: cased, padded, one that maps to no class.
-VOCABULARY = ["Anger", " joy", "calm", "sad", "contempt", "Surprise"]
 
 
 def random_pairs(n: int, seed: int, missing: tuple[str, ...] = ("other", "unknown")):
@@ -151,52 +149,6 @@ def test_manifest_label_column(tmp_path):
 
 
 # -- a real database: the test corpus labelled in the user's words, scored by two models -------
-
-
-def write_manifest(corpus_dir, path, column="label") -> dict[str, str]:
-    names = sorted(p.relative_to(corpus_dir).as_posix() for p in corpus_dir.rglob("*.wav"))
-    labels = {n: VOCABULARY[i % len(VOCABULARY)] for i, n in enumerate(names)}
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["path", column])
-        writer.writerows(labels.items())
-    return labels
-
-
-@pytest.fixture(scope="module")
-def second_model(tmp_path_factory):
-    from core.model.engine import load_engine
-    from core.model.testmodel import make_test_model
-
-    directory = make_test_model(tmp_path_factory.mktemp("m2") / "tiny-b", arch="tiny", seed=1)
-    return load_engine(str(directory), "cpu", threads=2)
-
-
-@pytest.fixture(scope="module")
-def labelled_db(tmp_path_factory, engine, second_model, corpus_dir):
-    """The 12-clip test corpus with labels (one unmapped), scored by two untrained models,
-    plus an unlabelled corpus."""
-    from core.ingest.pipeline import ingest
-    from core.ingest.sources import collect
-    from core.store.database import Store
-
-    folder = tmp_path_factory.mktemp("labelled")
-    labels = write_manifest(corpus_dir, folder / "labels.csv", column="mood")
-    store = Store(folder / "labelled.duckdb")
-    meta = from_manifest(folder / "labels.csv", label_column="mood")
-    for model in (engine, second_model):
-        ingest(store, model, collect([corpus_dir]), "calls", metadata=meta)
-    ingest(store, engine, collect([corpus_dir / "alice"]), "plain")
-    ingest(store, engine, collect([corpus_dir / "bob"]), "bobs", metadata=meta)
-    # Two stereo calls scored per channel: the label is about the call, the check per track.
-    for name, seed in (("call1.wav", 1), ("call2.wav", 3)):
-        stereo = np.stack([speechlike(2.0, seed), speechlike(2.0, seed + 1)], axis=1)
-        sf.write(folder / name, stereo, 16_000)
-    (folder / "calls.csv").write_text("path,label\ncall1.wav,anger\ncall2.wav,sadness\n")
-    ingest(store, engine, collect([folder / "call1.wav", folder / "call2.wav"]), "stereo",
-           metadata=from_manifest(folder / "calls.csv"), channel_mode="split",
-           channel_roles=("agent", "customer"))  # fmt: skip
-    return store, labels
 
 
 def stored_pairs(db, corpus: str, model_key: str) -> pd.DataFrame:

@@ -17,8 +17,7 @@ from core.analysis.overview import MIN_N, NEGATIVE, negative_change, overview, s
 from core.model.labels import EMOTIONS
 from core.records import ClipFilter, ClipRecord, FileOutcome, ScoredTrack
 from core.store.database import Store
-from tests.browser.test_app import browser as browser  # the Chromium fixture
-from tests.dashboard.test_pages import echarts
+from tests.apptest import echarts
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 MODEL = "emotion2vec_plus_base@test"
@@ -440,7 +439,13 @@ def test_the_root_url_opens_the_overview_and_a_shift_leads_to_its_clips(
     import re
     import shutil
 
-    from tests.browser.test_app import CHROMIUM, no_exception, settle, shoot, start_server
+    from tests.browser.driving import (
+        CHROMIUM,
+        no_exception,
+        settle,
+        shoot,
+        start_server,
+    )
 
     if not CHROMIUM.exists():
         pytest.skip("Debian chromium missing: scripts/setup.sh --dev")

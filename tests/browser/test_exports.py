@@ -8,17 +8,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.browser.test_app import (
-    browser,
+from tests.browser.driving import (
     no_exception,
-    page,
-    pytestmark,
-    seeded_model,
-    server,
     settle,
 )
-
-__all__ = ["browser", "page", "pytestmark", "seeded_model", "server"]  # fixtures used below
 
 
 @pytest.mark.parametrize(("label", "rows"), [("clips.parquet (12 rows)", 12),

@@ -6,17 +6,14 @@ the page (Plotly heatmaps send no click events, so the figure carries a marker p
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
-import pytest
 
 from core.model.labels import EMOJI, EMOTIONS
 from core.store.evaluation import check_corpus
-from tests.analysis.test_evaluate import labelled_db, second_model  # noqa: F401
-from tests.browser.test_app import browser, no_exception, page, settle, start_server  # noqa: F401
-
-pytestmark = pytest.mark.browser
+from tests.browser.driving import (
+    no_exception,
+    settle,
+)
 
 CELL_CENTRE = """([label, predicted]) => {
     const gd = [...document.querySelectorAll('.js-plotly-plot')]
@@ -27,15 +24,7 @@ CELL_CENTRE = """([label, predicted]) => {
 }"""
 
 
-@pytest.fixture(scope="module")
-def check_server(tmp_path_factory, labelled_db):  # noqa: F811
-    folder = tmp_path_factory.mktemp("check-server")
-    db = folder / "emoscope.duckdb"
-    shutil.copy(labelled_db[0].path, db)
-    yield from start_server(folder, db)
-
-
-def test_clicking_a_cell_lists_its_clips(check_server, page, labelled_db, engine):  # noqa: F811
+def test_clicking_a_cell_lists_its_clips(check_server, page, labelled_db, engine):
     store, _ = labelled_db
     report = check_corpus(store, "calls", model_keys=[engine.model_key]).reports[0]
     confusion = report.confusion.copy()

@@ -16,16 +16,12 @@ from core.access.audit import record
 from core.records import ClipRecord, FileOutcome, ScoredTrack
 from core.store.columns import BatchColumns
 from core.store.database import Store
-from tests.browser.test_app import (  # noqa: F401  (fixtures)
-    browser,
+from tests.browser.driving import (
     no_exception,
-    page,
     settle,
     shoot,
     start_server,
 )
-
-pytestmark = pytest.mark.browser
 
 FILE = "[login](https://evil.example/login) **bold** $x^2$ \u202eevil.wav"
 AGENT = "<a href='https://evil.example/agent'>agent</a>"
@@ -96,7 +92,7 @@ def hostile_server(tmp_path_factory):
 
 
 @pytest.mark.parametrize("path", PAGES)
-def test_hostile_names_render_as_text_on_every_page(page, hostile_server, path):  # noqa: F811
+def test_hostile_names_render_as_text_on_every_page(page, hostile_server, path):
     query = f"?clip={0:064x}" if path in ("clips", "frames") else ""
     page.goto(f"{hostile_server}/{path}{query}")
     page.wait_for_selector(PAGES[path])  # the script has run, not merely connected
@@ -127,7 +123,7 @@ def test_hostile_names_render_as_text_on_every_page(page, hostile_server, path):
 
 
 @pytest.mark.parametrize("path", ["clips", "frames"])
-def test_a_hostile_track_role_renders_as_text(page, hostile_server, path):  # noqa: F811
+def test_a_hostile_track_role_renders_as_text(page, hostile_server, path):
     """A split call's track named "<b>agent</b>": the Clips heading and the Frame curves'
     choice and aligned-track titles show the role as typed, never bold."""
     page.goto(f"{hostile_server}/{path}?clip={1:064x}&track={quote(ROLE)}")

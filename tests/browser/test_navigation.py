@@ -1,4 +1,3 @@
-# ruff: noqa: F811 (pytest fixtures imported from tests.browser.test_app are parameters here)
 """No dead ends, in Chromium (#10): every list of clips opens the clip; a grid cell drills down.
 
 Rows are chosen as a user does, by clicking the row's selection box in the data grid.
@@ -9,20 +8,13 @@ from __future__ import annotations
 import re
 
 import numpy as np
-import pytest
 
-from tests.browser.test_app import (  # noqa: F401 (fixtures)
-    browser,
+from tests.browser.driving import (
     compute_projection,
     no_exception,
-    page,
-    seeded_model,
-    server,
     settle,
     upload_and_analyse,
 )
-
-pytestmark = pytest.mark.browser
 
 ROW_PX = 35  # the data grid's row height, header included
 

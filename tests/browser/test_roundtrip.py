@@ -1,4 +1,3 @@
-# ruff: noqa: F811 (pytest fixtures imported from other test modules are parameters here)
 """Shared addresses and click-throughs in Chromium: the dashboard keeps its state in the URL.
 
 URL round-trips: state is set through the widgets in one browser context, the address is copied
@@ -21,24 +20,17 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from core.model.labels import EMOJI, EMOTIONS
 from core.store.database import Store
 from core.store.evaluation import check_corpus
-from tests.analysis.test_evaluate import labelled_db, second_model  # noqa: F401 (fixtures)
 from tests.analysis.test_overview import MONDAY, write
-from tests.browser.test_app import (  # noqa: F401 (fixtures)
-    browser,
+from tests.browser.driving import (
     compute_projection,
     no_exception,
-    page,
-    seeded_model,
-    server,
     settle,
     shoot,
     show_projection,
     start_server,
 )
-from tests.browser.test_model_check import CELL_CENTRE, check_server  # noqa: F401 (fixture)
+from tests.browser.test_model_check import CELL_CENTRE
 from tests.browser.test_navigation import matching, open_listed_clip, select_row, url_matches
-
-pytestmark = pytest.mark.browser
 
 # Every input widget: where it is, its label, its shown text and its inputs' values (a radio's
 # and a toggle's checked state; a selectbox shows its choice in an input; a slider's value), in

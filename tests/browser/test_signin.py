@@ -12,18 +12,13 @@ import shutil
 
 import pytest
 
-from tests.browser.test_app import (
-    browser,
+from tests.browser.driving import (
     no_exception,
-    page,
-    pytestmark,
     settle,
     shoot,
     start_server,
     upload_and_analyse,
 )
-
-__all__ = ["browser", "page", "pytestmark"]  # fixtures used below
 
 USERS = {  # sub -> email; the domain team.test is allowed, admins are named
     "viewer": "viewer@team.test",

@@ -6,18 +6,14 @@ from __future__ import annotations
 import io
 import zipfile
 
-from tests.browser.test_app import (  # noqa: F401 - fixtures used by name
-    browser,
+from tests.browser.driving import (
     no_exception,
-    page,
-    pytestmark,
-    server,
     shoot,
     upload_and_analyse,
 )
 
 
-def test_a_zip_upload_is_listed_then_unpacked_and_analysed(page, server, tmp_path):  # noqa: F811
+def test_a_zip_upload_is_listed_then_unpacked_and_analysed(page, server, tmp_path):
     import soundfile as sf
 
     from tests.conftest import speechlike

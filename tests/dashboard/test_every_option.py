@@ -1,4 +1,3 @@
-# ruff: noqa: F811 (the synth_db fixture, imported from tests.dashboard.test_pages, is a parameter here)
 """Every option of every choice widget gets at least one test (an untested "month" once crashed).
 
 Each widget below, with the test that picks each of its options and checks a value that proves
@@ -75,7 +74,7 @@ from streamlit.testing.v1 import AppTest
 from core.model.labels import EMOTIONS, UNTRAINED_LABEL
 from core.records import SegmentRecord
 from core.store.database import ClipRecord, FileOutcome, ScoredTrack, Store
-from tests.dashboard.test_pages import echarts, open_page, synth_db  # noqa: F401
+from tests.apptest import echarts, open_page
 
 CORPORA = {"north": 0, "south": 1}
 AGENTS = ["ann", "ben", "cy"]

@@ -1,9 +1,7 @@
 """Every page through Streamlit's AppTest, on an empty and on a seeded database."""
 
-import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,39 +10,9 @@ from streamlit.testing.v1 import AppTest
 
 from core.model.labels import EMOJI
 from dashboard.text import literal
+from tests.apptest import APP, echarts, open_page
 
-APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 PAGES = ["upload", "clips", "frames", "clusters", "trends", "exports"]
-
-
-def open_page(page: str, db: Path, monkeypatch, /, **params) -> AppTest:
-    monkeypatch.setenv("EMOSCOPE_DB", str(db))
-    at = AppTest.from_file(APP, default_timeout=120)
-    for name, value in params.items():
-        at.query_params[name] = value
-    at.run()
-    if page != "overview":  # the default page
-        at.switch_page(f"../pages/{page}.py")
-        at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def echarts(at: AppTest) -> list[dict]:
-    """The ECharts charts drawn, each as {"key", "option", "data"}: the option as sent, and each
-    `dataset.source` read back from the Arrow table the browser receives, in dataset order."""
-    import pyarrow as pa
-
-    drawn = []
-    for chart in at.get("echarts_chart"):
-        tables = {
-            d.name: pa.ipc.open_stream(d.data.data).read_pandas() for d in chart.proto.datasets
-        }
-        option = json.loads(chart.proto.spec)
-        datasets = option["dataset"] if isinstance(option["dataset"], list) else [option["dataset"]]
-        data = [tables[d["source"]["name"]] for d in datasets]
-        drawn.append({"key": chart.key, "option": option, "data": data})
-    return drawn
 
 
 @pytest.mark.parametrize("page", PAGES[1:])
@@ -277,16 +245,6 @@ def test_a_split_call_shows_both_tracks_aligned(tmp_path, engine, monkeypatch):
 
 
 # -- pages at scale: paging, sorting, search, periods, URL state (a synthetic database) -------
-
-
-@pytest.fixture(scope="module")
-def synth_db(tmp_path_factory) -> Path:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-    import synth_db as synth
-
-    db = tmp_path_factory.mktemp("synth-pages") / "synth.duckdb"
-    synth.build(db, synth.SynthSpec(clips=700, seed=5, batch=350, curve_share=0.05))
-    return db
 
 
 def _param(at, name: str) -> str:

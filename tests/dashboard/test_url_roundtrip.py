@@ -1,4 +1,3 @@
-# ruff: noqa: F811 (the synth_db fixture, imported from tests.dashboard.test_pages, is a parameter here)
 """A copied URL reproduces the view (#10): every control of every page goes through the URL.
 
 Each test sets a page's controls as a user would, copies the query parameters the page wrote,
@@ -12,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
-from tests.dashboard.test_pages import APP, echarts, open_page, synth_db  # noqa: F401
+from tests.apptest import APP, echarts, open_page
 
 
 def reopened(at: AppTest, page: str, db: Path, monkeypatch) -> AppTest:
