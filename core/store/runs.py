@@ -8,7 +8,6 @@ on a shared disk) cannot be checked from here and are left as they are.
 
 from __future__ import annotations
 
-import getpass
 import os
 import socket
 
@@ -30,26 +29,29 @@ def mark_interrupted_runs(con) -> list[int]:
     Runs from before pids were recorded (pid NULL) are left alone: nothing tells if they live.
     `finished_at` stays NULL: when the process died is not known.
     """
+    from core.access.audit import record_in
+
     rows = con.execute(
-        "SELECT run_id, pid FROM ingest_runs WHERE status = 'running' AND host = ?"
-        " AND pid IS NOT NULL",
+        "SELECT r.run_id, r.pid, r.user_name, c.name FROM ingest_runs r"
+        " JOIN corpora c USING (corpus_id) WHERE r.status = 'running' AND r.host = ?"
+        " AND r.pid IS NOT NULL ORDER BY r.run_id",
         [socket.gethostname()],
     ).fetchall()
-    dead = [run_id for run_id, pid in rows if pid != os.getpid() and not process_exists(pid)]
+    dead = [row for row in rows if row[1] != os.getpid() and not process_exists(row[1])]
     if dead:
         con.execute(
             "UPDATE ingest_runs SET status = 'interrupted'"
             " WHERE run_id IN (SELECT unnest(?::INTEGER[]))",
-            [dead],
+            [[row[0] for row in dead]],
         )
-    return dead
+    for run_id, pid, user, corpus in dead:  # a killed run never audited its own end
+        record_in(con, user or "unknown", "ingest",
+                  f"corpus {corpus!r}, run {run_id}: interrupted (process {pid} gone)")  # fmt: skip
+    return [row[0] for row in dead]
 
 
 def run_user(user_name: str | None) -> str:
     """Who an ingest run is recorded for: the signed-in user, else `cli:<os user>`."""
-    if user_name:
-        return user_name
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):  # no passwd entry (some containers)
-        return "cli:unknown"
+    from core.access.principal import os_account  # the passwd entry, never $USER
+
+    return user_name or os_account()
