@@ -249,28 +249,6 @@ def _count_rows(_s: Store, path: str, v: tuple, model_key: str, where: ClipFilte
     return export.count_rows(_s, model_key, where)
 
 
-def export_file(principal: Principal, what: str, fmt: str, model_key: str,
-                where: ClipFilter) -> Callable[[], BinaryIO]:  # fmt: skip
-    """A download's deferred data: on click, COPY into a temp file and hand it over open.
-
-    The temp file is unlinked as soon as it is open, so nothing is left behind on disk. Each
-    file built is audited (who, which table and format, which filter).
-    """
-    s = store()
-
-    def build() -> BinaryIO:
-        require(principal, "export")
-        detail = f"{what}.{fmt}, {model_key}, {audit.describe_filter(where)}"
-        audit.record(s, principal.email, "export", detail)
-        path = export.export_to_temp(s, what, fmt, model_key, where)
-        handle = path.open("rb")
-        path.unlink()
-        path.parent.rmdir()
-        return handle
-
-    return build
-
-
 @dataclass(frozen=True)
 class Analysis:
     """What the upload page asked for: the job's inputs besides the files."""

@@ -1,13 +1,14 @@
 """Exports: the current selection as CSV or Parquet — clips with scores, frame curves, embeddings.
 
 Opening the page only counts rows (one SQL aggregate each). A file is written by DuckDB's COPY
-into a temporary file when its download button is clicked, and served from that file.
+into a temporary file when its download button is clicked, and served from that file; the
+visitor's rights are checked at that click, not when the page was drawn (dashboard.downloads).
 """
 
 import streamlit as st
 
 from core.store.export import FORMATS
-from dashboard import auth, data, widgets
+from dashboard import auth, data, downloads, widgets
 
 model_key, where = widgets.results_page("💾 Exports", "results to export")
 st.caption(
@@ -19,7 +20,7 @@ descriptions = {
     "frames": "one row per 20 ms frame: time_s and 9 probabilities (clips analysed with 'frame')",
     "embeddings": "one row per clip and track: the model's embedding (CSV: emb_0 … emb_D-1)",
 }
-visitor = auth.principal()  # each file built is audited under this name
+sign_in = auth.current_sign_in()  # each click checks this sign-in's rights again, and audits
 counts = widgets.run_safely(lambda: data.export_rows(model_key, where))
 if counts is None:
     st.stop()
@@ -29,7 +30,7 @@ for what, text in descriptions.items():
     rows = counts[what]
     for column, fmt in zip(st.columns(len(FORMATS)), FORMATS, strict=True):
         column.download_button(
-            f"{what}.{fmt} ({rows:,} rows)", data.export_file(visitor, what, fmt, model_key, where),
+            f"{what}.{fmt} ({rows:,} rows)", downloads.export_file(sign_in, what, fmt, model_key, where),
             f"emoscope-{what}.{fmt}", disabled=rows == 0, key=f"{what}-{fmt}",
             mime="text/csv" if fmt == "csv" else "application/vnd.apache.parquet",
         )  # fmt: skip
