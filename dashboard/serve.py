@@ -1,9 +1,10 @@
 """Start the dashboard: `python -m dashboard.serve [streamlit options]`.
 
-The same as `streamlit run dashboard/app.py`, with the data libraries imported before the server
-opens. Streamlit imports an app's modules in its first visitor's session: on a fresh server that
-visitor waited another 0.3-0.4 s for pandas, pyarrow, DuckDB and numpy to load (measured on the
-Overview at 1M clips, 2 cores).
+`streamlit run dashboard/asgi_app.py`: the app of dashboard/app.py behind the access guard
+(dashboard/guard.py), with the data libraries imported before the server opens. Streamlit
+imports an app's modules in its first visitor's session: on a fresh server that visitor waited
+another 0.3-0.4 s for pandas, pyarrow, DuckDB and numpy to load (measured on the Overview at 1M
+clips, 2 cores).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-APP = Path(__file__).with_name("app.py")
+APP = Path(__file__).with_name("asgi_app.py")
 
 
 def main(argv: list[str] | None = None) -> None:
