@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import itertools
+import os
+import pwd
 import re
 import shutil
 from pathlib import Path
@@ -18,10 +21,18 @@ from core.access.principal import (
     Principal,
     Role,
     cli_principal,
+    os_account,
     require,
     resolve,
 )
-from core.errors import AccessConfigError, InputError, NotAllowedError, PermissionDenied
+from core.access.sessions import SessionBook, session_key
+from core.errors import (
+    AccessConfigError,
+    InputError,
+    NotAllowedError,
+    NotSignedInError,
+    PermissionDenied,
+)
 from core.store.database import ClipFilter, Store
 from dashboard.auth import BANNER
 
@@ -94,9 +105,7 @@ def test_resolve_allowlist_domains_admins_and_grants():
 
 def test_open_mode_and_cli_principals():
     assert OPEN_MODE.open_mode and OPEN_MODE.role is Role.ADMIN and OPEN_MODE.email == "anonymous"
-    import getpass
-
-    assert cli_principal() == Principal(f"cli:{getpass.getuser()}", Role.ADMIN)
+    assert cli_principal() == Principal(f"cli:{pwd.getpwuid(os.getuid()).pw_name}", Role.ADMIN)
 
 
 def test_roles_granted_changed_removed_and_audited(store):
@@ -163,13 +172,21 @@ SECRETS = {
 }  # fmt: skip
 
 
-def app(db: Path, monkeypatch, user: dict | None, page: str | None = None, secrets=SECRETS):
-    """The dashboard over `db` for `user` (None: no [auth], open mode), optionally on `page`."""
+def app(db: Path, monkeypatch, user: dict | None, page: str | None = None, secrets=SECRETS,
+        session_open: bool = True):  # fmt: skip
+    """The dashboard over `db` for `user` (None: no [auth], open mode), optionally on `page`.
+
+    A signed-in `user` also gets its entry in the session list, as the provider's callback
+    gives it on a real server (dashboard/guard.py), unless `session_open` is False.
+    """
     monkeypatch.setenv("EMOSCOPE_DB", str(db))
     at = AppTest.from_file(APP, default_timeout=120)
     if user is not None:
         at.secrets = secrets
         at.user = user
+        key = session_key(user)
+        if user.get("is_logged_in") and key and session_open:
+            SessionBook.beside(db.resolve()).open(key, str(user.get("email")), 12)
     at.run()
     if page:
         at.switch_page(f"../pages/{page}.py")
@@ -178,8 +195,17 @@ def app(db: Path, monkeypatch, user: dict | None, page: str | None = None, secre
     return at
 
 
-def signed_in(email: str) -> dict:
-    return {"is_logged_in": True, "email": email, "email_verified": True, "name": "X"}
+SIGN_INS = itertools.count(1_700_000_000)
+
+
+def signed_in(email: str | None, **claims) -> dict:
+    """st.user after a sign-in: the ID token's claims (a new `iat` and `nonce` each time)."""
+    iat = next(SIGN_INS)
+    user = {"is_logged_in": True, "email": email, "email_verified": True, "name": "X",
+            "sub": f"sub-{email}", "iss": "http://idp.test", "iat": iat, "nonce": f"n{iat}",
+            "provider": "default"}  # fmt: skip
+    user.update(claims)
+    return {k: v for k, v in user.items() if v is not None}
 
 
 def text_of(at) -> str:
@@ -242,8 +268,8 @@ def test_sign_in_offers_each_named_provider(team_db, monkeypatch):
     ("user", "message"),
     [
         (signed_in("eve@evil.test"), "eve@evil.test is not on this team's allowlist"),
-        ({"is_logged_in": True, "email": "v@team.test", "email_verified": False}, "not verified"),
-        ({"is_logged_in": True, "name": "no email"}, "did not share an email"),
+        (signed_in("v@team.test", email_verified=False), "not verified"),
+        (signed_in(None), "did not share an email"),
     ],
 )
 def test_outsiders_are_refused_with_a_way_out(team_db, monkeypatch, user, message):
@@ -370,20 +396,88 @@ def test_guarded_actions_refuse_a_viewer_on_the_server(team_db, monkeypatch, tmp
     assert list(Store(team_db).corpora().corpus) == ["calls"]
 
 
-def test_export_is_audited_when_the_file_is_built(team_db, monkeypatch):
-    from dashboard import data
+@pytest.fixture
+def signed_in_server(team_db, monkeypatch):
+    """What a worker thread of a signed-in server sees: [auth] configured, the database set."""
+    from dashboard import auth
 
     monkeypatch.setenv("EMOSCOPE_DB", str(team_db))
-    store = Store(team_db)
+    monkeypatch.setattr(auth, "secrets", lambda: SECRETS)
+    return team_db
+
+
+def sign_in_of(db: Path, claims: dict):
+    """The checked SignIn of `claims`, after their callback opened them in the session list."""
+    from dashboard import auth
+
+    SessionBook.beside(db.resolve()).open(session_key(claims), claims["email"], 12)
+    return auth.checked_sign_in(claims, auth.settings())
+
+
+def test_export_is_audited_when_the_file_is_built(signed_in_server):
+    from dashboard import downloads
+
+    store = Store(signed_in_server)
     key = store.models().model_key[0]
-    viewer = Principal("v@team.test", Role.VIEWER)
-    build = data.export_file(viewer, "clips", "csv", key, ClipFilter(corpora=("calls",)))
+    viewer = sign_in_of(signed_in_server, signed_in("v@team.test"))
+    build = downloads.export_file(viewer, "clips", "csv", key, ClipFilter(corpora=("calls",)))
     assert audit.read(store).empty  # offering a download builds nothing
     with build() as handle:
         assert handle.read().count(b"\n") == 13  # header + 12 clips
     log = audit.read(store)
     assert (log.user_name[0], log.action[0]) == ("v@team.test", "export")
     assert log.detail[0] == f"clips.csv, {key}, filter: corpora=('calls',)"
+
+
+def test_a_download_checks_the_role_at_the_click_not_at_the_page(signed_in_server):
+    """A role withdrawn (or a sign-out) while the Exports page stays open stops its download:
+    the file is not built, and the visitor reads why under the button."""
+    from dashboard import downloads
+
+    store = Store(signed_in_server)
+    key = store.models().model_key[0]
+    guest = signed_in("guest@elsewhere.test")  # admitted only by an admin's grant
+    roles.set_role(store, BOSS, "guest@elsewhere.test", Role.VIEWER)
+    build = downloads.export_file(sign_in_of(signed_in_server, guest), "clips", "parquet", key,
+                                  ClipFilter())  # fmt: skip
+    build().close()  # drawn and clicked while the grant holds
+    roles.remove_role(store, BOSS, "guest@elsewhere.test")  # the page is still open
+    holder: dict = {}
+    downloads._FAILURE.set(holder)
+    with pytest.raises(NotAllowedError, match="guest@elsewhere.test is not on this team's"):
+        build()
+    assert "not on this team's allowlist" in holder["message"]
+    assert list(audit.read(store).action) == ["remove_role", "export", "set_role"]
+    roles.set_role(store, BOSS, "guest@elsewhere.test", Role.VIEWER)
+    build().close()  # granted again: the same button works again
+    SessionBook.beside(signed_in_server.resolve()).close(session_key(guest))  # signed out
+    with pytest.raises(NotSignedInError, match="signed out"):
+        build()
+
+
+def test_a_failed_export_is_audited_as_failed_and_told(signed_in_server, monkeypatch):
+    from core.errors import StoreBusyError
+    from core.store import export
+    from dashboard import downloads
+
+    def busy(*args):
+        raise StoreBusyError(f"database busy: another EmoScope process is writing to "
+                             f"{signed_in_server}.")  # fmt: skip
+
+    monkeypatch.setattr(export, "export_to_temp", busy)
+    store = Store(signed_in_server)
+    key = store.models().model_key[0]
+    build = downloads.export_file(sign_in_of(signed_in_server, signed_in("v@team.test")),
+                                  "frames", "csv", key, ClipFilter())  # fmt: skip
+    holder: dict = {}
+    downloads._FAILURE.set(holder)
+    with pytest.raises(StoreBusyError):
+        build()
+    log = audit.read(store)
+    assert (log.user_name[0], log.action[0]) == ("v@team.test", "export")
+    assert log.detail[0].startswith(f"frames.csv, {key}, filter: none; failed: database busy")
+    assert holder["message"] == ("database busy: another EmoScope process is writing to "
+                                 "team.duckdb.")  # the file's name, never its folder  # fmt: skip
 
 
 def test_admin_page_audit_roles_and_typed_deletion(team_db, monkeypatch):
@@ -520,7 +614,11 @@ def test_serve_hands_its_arguments_to_streamlit_run(monkeypatch):
     monkeypatch.setattr(sys, "argv", ["serve"])
     serve.main(["--server.port", "8600"])
     assert seen == [["streamlit", "run", str(serve.APP), "--server.port", "8600"]]
-    assert serve.APP.name == "app.py" and serve.APP.exists()
+    assert serve.APP.name == "asgi_app.py" and serve.APP.exists()
+    from streamlit.web.server.app_discovery import discover_asgi_app
+
+    found = discover_asgi_app(serve.APP)  # Streamlit serves it as st.App, guard in front
+    assert found.is_asgi_app and found.import_string == "asgi_app:app"
 
 
 def test_cli_roles_lists_grants_and_withdraws(tmp_path):
@@ -530,7 +628,9 @@ def test_cli_roles_lists_grants_and_withdraws(tmp_path):
     assert "no granted roles" in cli("roles", db=db).stdout
     granted = cli("roles", "set", "Ana@Team.test", "analyst", db=db)
     assert granted.returncode == 0, granted.stderr
-    assert granted.stdout.startswith("ana@team.test  analyst  granted by cli:tester ")
+    me = os_account()  # the passwd entry: cli() sets USER=tester, which must not count
+    assert me != "cli:tester" and me == f"cli:{pwd.getpwuid(os.getuid()).pw_name}"
+    assert granted.stdout.startswith(f"ana@team.test  analyst  granted by {me} ")
     assert cli("roles", "list", db=db).stdout == granted.stdout
     for bad, message in ((["set", "x@y.test"], "usage: roles set"), (["set", "x@y.test", "boss"],
                          "unknown role 'boss'"), (["remove"], "usage: roles remove"),
@@ -541,8 +641,8 @@ def test_cli_roles_lists_grants_and_withdraws(tmp_path):
     assert "no granted roles" in cli("roles", "remove", "ana@team.test", db=db).stdout
     log = cli("audit", db=db).stdout.splitlines()
     assert [line.split("  ")[1:] for line in log] == [
-        ["cli:tester", "remove_role", "ana@team.test"],
-        ["cli:tester", "set_role", "ana@team.test -> analyst"],
+        [me, "remove_role", "ana@team.test"],
+        [me, "set_role", "ana@team.test -> analyst"],
     ]
 
 
