@@ -3,6 +3,9 @@ Streamlit server with `[auth]` from its own secrets file, and Chromium through t
 
 An anonymous visitor gets the sign-in screen and no data; a viewer has no upload control, even
 at the upload URL; an analyst's upload shows in the admin's audit; signing out ends the session.
+By the book (#31): a missing or string `email_verified` and a two-@ address are refused; a
+cookie replayed after sign-out is refused; a role removed before a download stops it; media
+URLs are no bearer links; an anonymous session cannot upload.
 """
 
 from __future__ import annotations
@@ -25,7 +28,12 @@ USERS = {  # sub -> email; the domain team.test is allowed, admins are named
     "analyst": "analyst@team.test",
     "admin": "admin@team.test",
     "outsider": "eve@elsewhere.test",
+    "guest": "guest@elsewhere.test",  # admitted only while an admin's grant holds
+    "twoat": "eve@elsewhere.test@team.test",  # not team.test: one address has one @
+    "unverified": "unverified@team.test",  # no email_verified claim at all
+    "stringly": "stringly@team.test",  # email_verified = "true", a string
 }
+VERIFIED = {"unverified": None, "stringly": "true"}  # others: the boolean true
 SECRET_NAMES = ("calls", "alice", "bob", "carol", "2024-05-01_0", "emoscope.duckdb")
 
 
@@ -39,8 +47,12 @@ def provider() -> str:
     with warnings.catch_warnings(record=True):
         from oidc_provider_mock import User, run_server_in_thread
 
-    users = [User(sub=sub, claims={"email": email, "email_verified": True, "name": sub.title()})
-             for sub, email in USERS.items()]  # fmt: skip
+    def claims(sub: str, email: str) -> dict:
+        verified = VERIFIED.get(sub, True)
+        extra = {} if verified is None else {"email_verified": verified}
+        return {"email": email, "name": sub.title(), **extra}
+
+    users = [User(sub=sub, claims=claims(sub, email)) for sub, email in USERS.items()]
     with run_server_in_thread(port=0, user_claims=users) as server:
         yield f"http://localhost:{server.server_port}"
 
@@ -71,7 +83,11 @@ admins = ["admin@team.test"]
 default_role = "viewer"
 """
     )
+    TEAM_DB[0] = db
     yield from start_server(folder, db, "--secrets.files", str(secrets_file))
+
+
+TEAM_DB: list = [None]  # the team server's database, for tests that change roles under it
 
 
 def sign_in(page, server: str, sub: str) -> None:
@@ -173,3 +189,107 @@ def test_signing_out_ends_the_session(page, team_server):
     page.get_by_role("button", name="Sign in").wait_for()
     assert_no_data(page)
     assert not any(c["name"].startswith("_streamlit_user") for c in page.context.cookies())
+
+
+@pytest.mark.parametrize(
+    ("sub", "refusal"),
+    [
+        ("unverified", "Your provider has not verified unverified@team.test"),
+        ("stringly", "Your provider has not verified stringly@team.test"),
+        ("twoat", "is not one email address (it needs exactly one @)"),
+    ],
+)
+def test_unverified_and_two_at_addresses_are_refused(page, team_server, sub, refusal):
+    page.goto(team_server)
+    settle(page)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name=sub, exact=True).click()
+    page.wait_for_url(f"{team_server}/**")
+    settle(page)
+    page.get_by_text(refusal).wait_for()
+    assert_no_data(page)
+    assert "Signed in as" not in page.inner_text("body")
+
+
+def download_url(page, server: str, label: str = "clips.csv (12 rows)") -> str:
+    """Click an Exports button; the URL the browser downloaded the file from."""
+    page.goto(f"{server}/exports")
+    settle(page)
+    with page.expect_download(timeout=120_000) as download:
+        page.get_by_role("button", name=label).click()
+    return download.value.url
+
+
+def test_a_cookie_replayed_after_sign_out_is_refused_and_so_are_its_media(page, browser,
+                                                                          team_server):  # fmt: skip
+    sign_in(page, team_server, "viewer")
+    url = download_url(page, team_server)
+    assert "/media/" in url and page.request.get(url).status == 200  # the signed-in browser
+    stranger = browser.new_context()  # the same URL without the sign-in: no bearer link
+    try:
+        refused = stranger.request.get(url)
+        assert refused.status == 403 and "Sign in first" in refused.text()
+    finally:
+        stranger.close()
+    copied = page.context.cookies()  # what a thief (or a shared machine's history) keeps
+    assert any(c["name"] == "_streamlit_user" for c in copied)
+    sign_out(page, team_server)
+    replay = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        replay.add_cookies(copied)
+        tab = replay.new_page()
+        tab.set_default_timeout(60_000)
+        for path in ("", "/clips", "/exports"):
+            tab.goto(f"{team_server}{path}")
+            settle(tab)
+            tab.get_by_role("button", name="Sign in").wait_for()
+            assert "You have been signed out" in tab.inner_text("body")
+            assert_no_data(tab)
+        assert replay.request.get(url).status == 403  # media of the closed sign-in, too
+    finally:
+        replay.close()
+
+
+def test_a_role_removed_before_a_download_stops_it(page, team_server):
+    from core.access import audit
+    from core.access.principal import Principal, Role
+    from core.access.roles import remove_role, set_role
+    from core.store.database import Store
+
+    store, admin = Store(TEAM_DB[0]), Principal("admin@team.test", Role.ADMIN)
+    set_role(store, admin, "guest@elsewhere.test", Role.VIEWER)
+    sign_in(page, team_server, "guest")
+    page.goto(f"{team_server}/exports")
+    settle(page)
+    button = page.get_by_role("button", name="clips.csv (12 rows)")
+    button.wait_for()
+    remove_role(store, admin, "guest@elsewhere.test")  # while the Exports page stays open
+    button.click()
+    error = page.locator("[data-testid='stDownloadButtonError']").first
+    error.wait_for()
+    assert "guest@elsewhere.test is not on this team's allowlist" in error.inner_text()
+    log = audit.read(store, action="export")
+    assert "guest@elsewhere.test" not in set(log.user_name)  # nothing was built
+
+
+def put_file(context, server: str, session: str = "0" * 36) -> tuple[int, str]:
+    """A PUT to Streamlit's upload route, as the probe sent it: with the XSRF cookie."""
+    xsrf = next(c["value"] for c in context.cookies() if c["name"] == "_streamlit_xsrf")
+    response = context.request.put(
+        f"{server}/_stcore/upload_file/{session}/probe",
+        headers={"X-Xsrftoken": xsrf},
+        multipart={"file": {"name": "x.bin", "mimeType": "application/octet-stream",
+                            "buffer": b"\0" * 1_000_000}},
+    )  # fmt: skip
+    return response.status, response.text()
+
+
+def test_uploads_are_refused_before_sign_in_and_to_viewers(page, team_server):
+    page.goto(team_server)
+    settle(page)
+    page.get_by_role("button", name="Sign in").wait_for()
+    status, body = put_file(page.context, team_server)
+    assert status == 403 and "Sign in first" in body  # not Streamlit's "Invalid session_id"
+    sign_in(page, team_server, "viewer")
+    status, body = put_file(page.context, team_server)
+    assert status == 403 and "viewer@team.test has the viewer role" in body
