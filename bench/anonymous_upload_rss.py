@@ -41,7 +41,7 @@ def main(root: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     sys.path.insert(0, str(HERE))
-    from tests.browser.test_app import CHROMIUM, free_port
+    from tests.browser.driving import CHROMIUM, free_port
 
     folder = Path(tempfile.mkdtemp(prefix="upload-rss-"))
     blob = folder / "blob.bin"
