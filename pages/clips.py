@@ -13,7 +13,7 @@ import streamlit as st
 from core.analysis.curves import curve_frame, dominant_segments, smooth_curve
 from core.model.labels import EMOTIONS, SCORE_COLUMNS
 from core.store.aggregates import PAGE_ROWS, ClipQuery
-from dashboard import charts, curve_charts, data, state, widgets
+from dashboard import charts, curve_charts, data, similar, state, widgets
 from dashboard.text import literal, literal_table
 
 model_key, where = widgets.results_page("🗂️ Clips", "clips")
@@ -95,3 +95,4 @@ else:
                    key="clip_curve")  # fmt: skip
     st.page_link(st.session_state["pages"]["frames"], label="Open in Frame curves", icon="📈",
                  query_params={"clip": row.clip_id, "track": row.track, "model": model_key})  # fmt: skip
+similar.similar_section(model_key, where, row.clip_id, row.track)

@@ -9,7 +9,7 @@ import streamlit as st
 
 from core.analysis.clusters import ProjectionParams
 from core.model.labels import SCORE_COLUMNS
-from dashboard import auth, cluster_charts, data, state, widgets
+from dashboard import auth, cluster_charts, data, similar, state, widgets
 from dashboard.text import literal_table
 
 # Markers sent to the browser; profiles always count every point. A map that takes selections
@@ -98,6 +98,7 @@ if rows:
     st.subheader(f"{len(picked)} selected clip{'' if len(picked) == 1 else 's'}")
     widgets.clip_list(picked, ["source_name", "agent", "cluster", "top_label", "confidence",
                                *SCORE_COLUMNS], "picked", model_key)  # fmt: skip
+    similar.more_like_these(model_key, where, picked)
 else:
     st.caption(
         "Click points, or pick the rectangle or lasso in the map's toolbar (top left) and drag "

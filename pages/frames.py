@@ -7,7 +7,7 @@ import streamlit as st
 
 from core.analysis.curves import curve_frame, dominant_segments, merge_short_runs, smooth_curve
 from core.model.labels import EMOJI, EMOTIONS
-from dashboard import curve_charts, data, state, widgets
+from dashboard import curve_charts, data, similar, state, widgets
 
 CHOICES = 200  # clips offered in the picker at once
 # Points drawn per curve: a chart about 1,000 px wide shows no more, and the browser draws
@@ -128,3 +128,7 @@ for column, key in zip(st.columns(len(shown)), shown, strict=True):
             merge_short_runs(segments, min_s=1.0).round(2), hide_index=True, key=f"seg-{key}",
             column_config={"start_s": "from (s)", "end_s": "to (s)", "emotion": "dominant emotion"},
         )  # fmt: skip
+if compare != "—":
+    similar.compare_panel(model_key, tuple(first.split("|")), tuple(compare.split("|")),
+                          {"A": names[first], "B": names[compare]}, emotions or EMOTIONS,
+                          max(1, round(window_s / 0.02)), CURVE_POINTS)  # fmt: skip

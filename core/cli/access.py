@@ -31,6 +31,9 @@ def cmd_delete_corpus(args) -> int:
     media = store.path.parent / "media"
     report = delete_corpus(store, cli_principal(), args.name, media)
     print(report.summary())
+    from core.cli.similar import sync_indexes
+
+    sync_indexes(store)  # the similarity indexes drop the deleted tracks (#27)
     return 0
 
 

@@ -22,6 +22,7 @@ from core.cli.access import add_commands as add_access_commands
 from core.cli.access import record_export, record_ingest
 from core.cli.evaluate import add_evaluate_parser
 from core.cli.models import pick_model_key
+from core.cli.similar import add_similar_parser, sync_indexes
 from core.errors import EmoScopeError, InputError
 from core.model.labels import EMOJI, UNTRAINED_LABEL
 
@@ -97,6 +98,7 @@ def cmd_ingest(args) -> int:
             on_progress=ProgressLine(f"ingest {args.corpus}"), workers=args.workers,
         )  # fmt: skip
     record_ingest(store, summary)
+    sync_indexes(store)  # the similarity indexes that exist take the new tracks (#27)
     for note in summary.notes:
         print(f"warning: {note}", file=sys.stderr)
     for outcome in summary.outcomes:
@@ -262,6 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_evaluate_parser(sub)  # the model check (#13): its options and logic live in its module
     add_access_commands(sub)  # delete-corpus, audit, roles (core/cli/access.py)
+    add_similar_parser(sub, model_options)  # similar (core/cli/similar.py, #27)
     return parser
 
 

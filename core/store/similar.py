@@ -1,0 +1,208 @@
+"""The queries behind "similar recordings" (#27): embeddings in and out of the nearest-neighbour
+index (core.search), the exact cosine scan, and the rows a result list shows.
+
+Each function takes the Store and runs on a short-lived read-only connection. The index's keys
+(`clip_id`, `track`, `row`) are a Parquet file beside the database; DuckDB reads it with
+`read_parquet(?)` (the path is a bound parameter), so a filter or a staleness check is one join.
+Every value is bound; the embedding table's name comes from the model's size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from core.records import ClipFilter
+from core.store.schema import CLIP_VIEW, embedding_table
+
+# What a result row shows (one row per clip and track; corpora holding the same audio joined).
+_RESULT_COLUMNS = (
+    "string_agg(DISTINCT v.corpus, ', ' ORDER BY v.corpus) AS corpus, v.clip_id, v.track,"
+    " any_value(v.source_name) AS source_name, any_value(v.agent) AS agent,"
+    " any_value(v.recorded_at) AS recorded_at, any_value(v.duration_s) AS duration_s,"
+    " any_value(v.top_label) AS top_label, any_value(v.confidence) AS confidence"
+)
+
+
+def data_version(store) -> int:
+    """The version every result-changing write raises (core.store.rollup)."""
+    with store.reading() as con:
+        return int(con.execute("SELECT version FROM data_version").fetchall()[0][0])
+
+
+def count_embeddings(store, model_key: str, dim: int) -> int:
+    with store.reading() as con:
+        return int(
+            con.execute(
+                f"SELECT count(*) FROM {embedding_table(dim)} WHERE model_key = ?", [model_key]
+            ).fetchall()[0][0]
+        )
+
+
+def embedding_batches(
+    store, model_key: str, dim: int, keys_file: Path | None = None, batch_rows: int = 50_000
+) -> Iterator[tuple[pa.Array, pa.Array, np.ndarray]]:
+    """(clip_ids, tracks, (n, dim) float32) of a model's embeddings, batch by batch; with
+    `keys_file`, only those the index's keys do not hold yet. The read connection stays open
+    while the caller iterates: copy the batches out, do the slow work after."""
+    sql = f"SELECT e.clip_id, e.track, e.embedding FROM {embedding_table(dim)} e WHERE e.model_key = ?"
+    params: list = [model_key]
+    if keys_file is not None:
+        sql += (" AND NOT EXISTS (SELECT 1 FROM read_parquet(?) k"
+                " WHERE k.clip_id = e.clip_id AND k.track = e.track)")  # fmt: skip
+        params.append(str(keys_file))
+    with store.reading() as con:
+        reader = con.sql(sql, params=params).to_arrow_reader(batch_rows)
+        for batch in reader:
+            flat = batch.column(2).values.to_numpy(zero_copy_only=False)
+            yield batch.column(0), batch.column(1), flat.reshape(batch.num_rows, dim)
+
+
+def gone_rows(store, model_key: str, dim: int, keys_file: Path) -> np.ndarray:
+    """Index rows whose embedding the database no longer holds (a corpus was deleted)."""
+    with store.reading() as con:
+        rows = con.execute(
+            f"SELECT k.row FROM read_parquet(?) k WHERE NOT EXISTS (SELECT 1 FROM"
+            f" {embedding_table(dim)} e WHERE e.model_key = ? AND e.clip_id = k.clip_id"
+            f" AND e.track = k.track)",
+            [str(keys_file), model_key],
+        ).fetchnumpy()["row"]
+    return np.asarray(rows, np.int64)
+
+
+def embedding_of(store, model_key: str, dim: int, clip_id: str, track: str) -> np.ndarray | None:
+    """One track's embedding (float32), or None."""
+    with store.reading() as con:
+        rows = con.execute(
+            f"SELECT embedding FROM {embedding_table(dim)}"
+            f" WHERE clip_id = ? AND track = ? AND model_key = ?",
+            [clip_id, track, model_key],
+        ).fetchall()
+    return np.asarray(rows[0][0], np.float32) if rows else None
+
+
+def tracks_of(store, model_key: str, clip_id: str) -> list[str]:
+    """The tracks of a clip scored by a model (`mix`, or `agent` and `customer` ...)."""
+    with store.reading() as con:
+        rows = con.execute(
+            "SELECT track FROM predictions WHERE clip_id = ? AND model_key = ? ORDER BY track",
+            [clip_id, model_key],
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
+def allowed_rows(store, model_key: str, where: ClipFilter, keys_file: Path) -> np.ndarray:
+    """The index rows of the tracks `where` selects (filters apply before ranking)."""
+    condition, params = where.where()
+    with store.reading() as con:
+        rows = con.execute(
+            f"SELECT k.row FROM read_parquet(?) k SEMI JOIN (SELECT v.clip_id, v.track"
+            f" FROM ({CLIP_VIEW}) v WHERE {condition}) s"
+            f" ON s.clip_id = k.clip_id AND s.track = k.track",
+            [str(keys_file), model_key, *params],
+        ).fetchnumpy()["row"]
+    return np.asarray(rows, np.int64)
+
+
+def keys_at(keys_file: Path, rows: np.ndarray) -> pd.DataFrame:
+    """(row, clip_id, track) of some index rows."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        return con.execute(
+            "SELECT row, clip_id, track FROM read_parquet(?) WHERE row IN (SELECT unnest(?))",
+            [str(keys_file), [int(r) for r in rows]],
+        ).df()
+    finally:
+        con.close()
+
+
+def exact_top(store, model_key: str, dim: int, vector: np.ndarray, where: ClipFilter,
+              limit: int) -> pd.DataFrame:  # fmt: skip
+    """The `limit` tracks of the selection most similar to `vector`, by an exact scan in DuckDB
+    (`array_cosine_similarity`): the answer when there is no usable index. Columns clip_id,
+    track, similarity."""
+    condition, params = where.where()
+    with store.reading() as con:
+        return con.execute(
+            f"WITH sel AS (SELECT DISTINCT v.clip_id, v.track FROM ({CLIP_VIEW}) v"
+            f" WHERE {condition})"
+            f" SELECT e.clip_id, e.track,"
+            f" array_cosine_similarity(e.embedding, ?::FLOAT[{int(dim)}]) AS similarity"
+            f" FROM {embedding_table(dim)} e SEMI JOIN sel"
+            f" ON sel.clip_id = e.clip_id AND sel.track = e.track"
+            f" WHERE e.model_key = ? ORDER BY similarity DESC, e.clip_id, e.track LIMIT ?",
+            [model_key, *params, [float(x) for x in vector], model_key, int(limit)],
+        ).df()
+
+
+def selected_count(store, model_key: str, where: ClipFilter) -> int:
+    """Distinct tracks the selection holds (what a search ranks)."""
+    condition, params = where.where()
+    with store.reading() as con:
+        return int(
+            con.execute(
+                f"SELECT count(*) FROM (SELECT DISTINCT v.clip_id, v.track FROM ({CLIP_VIEW}) v"
+                f" WHERE {condition})",
+                [model_key, *params],
+            ).fetchall()[0][0]
+        )
+
+
+def result_rows(store, model_key: str, where: ClipFilter,
+                keys: list[tuple[str, str]]) -> pd.DataFrame:  # fmt: skip
+    """The rows of these (clip_id, track) keys that the selection still holds, one per key:
+    a key deleted or filtered out since the index was built is simply absent."""
+    if not keys:
+        return pd.DataFrame(columns=["corpus", "clip_id", "track", "source_name", "agent",
+                                     "recorded_at", "duration_s", "top_label", "confidence"])  # fmt: skip
+    condition, params = where.where()
+    clip_ids = sorted({c for c, _ in keys})
+    with store.reading() as con:
+        rows = con.execute(
+            f"SELECT {_RESULT_COLUMNS} FROM ({CLIP_VIEW}) v WHERE {condition}"
+            f" AND v.clip_id IN (SELECT unnest(?)) GROUP BY v.clip_id, v.track",
+            [model_key, *params, clip_ids],
+        ).df()
+    wanted = set(keys)
+    keep = [(c, t) in wanted for c, t in zip(rows.clip_id, rows.track, strict=True)]
+    return rows[keep].reset_index(drop=True)
+
+
+def copies_in_selection(store, model_key: str, where: ClipFilter, clip_id: str,
+                        track: str) -> int:  # fmt: skip
+    """How many corpora of the selection hold this very track (the query's own copies)."""
+    condition, params = where.where()
+    with store.reading() as con:
+        return int(
+            con.execute(
+                f"SELECT count(*) FROM ({CLIP_VIEW}) v WHERE {condition}"
+                f" AND v.clip_id = ? AND v.track = ?",
+                [model_key, *params, clip_id, track],
+            ).fetchall()[0][0]
+        )
+
+
+def clip_facts(store, model_key: str, clip_id: str) -> pd.DataFrame:
+    """A clip's tracks with their nine scores (any one corpus's row), for Compare."""
+    with store.reading() as con:
+        return con.execute(
+            f"SELECT DISTINCT ON (v.track) v.* FROM ({CLIP_VIEW}) v WHERE v.clip_id = ?"
+            f" ORDER BY v.track, v.corpus",
+            [model_key, clip_id],
+        ).df()
+
+
+def clip_ids_starting(store, prefix: str, limit: int = 5) -> list[str]:
+    """Clip ids that start with `prefix` (the lists show their first 12 characters)."""
+    with store.reading() as con:
+        rows = con.execute(
+            "SELECT DISTINCT clip_id FROM clips WHERE starts_with(clip_id, ?) LIMIT ?",
+            [prefix.lower(), limit],
+        ).fetchall()
+    return [r[0] for r in rows]

@@ -1,0 +1,241 @@
+"""Similar recordings on the dashboard (#27): cached searches and the sections pages draw.
+
+- Clips: a selected clip's "Similar recordings" (`similar_section`): the list (each row opens its
+  clip on Clips, keeping the filters and the search in the URL: `sim`, `simk`), and "Find by
+  example" (an uploaded clip, scored through the cache and never stored).
+- Clusters: "More like these" (`more_like_these`), nearest to the selection's centroid.
+- Frame curves: `compare_panel`, the two clips' cosine similarity and nine scores side by side.
+
+Searches are cached on the database file's version like every read (dashboard.data). A search
+answered without the index (none yet, or stale) starts its update in a background thread that
+touches only core; the exact scan answers meanwhile.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core.access.principal import require
+from core.errors import EmoScopeError
+from core.model.labels import EMOTIONS, SCORE_COLUMNS
+from core.records import ClipFilter
+from core.search import index
+from core.search import similar as search
+from core.store import similar as queries
+from dashboard import auth, data, state
+from dashboard.text import literal
+
+K_CHOICES = (10, 20, 50, 100)
+LIST_COLUMNS = ["similarity", "source_name", "corpus", "track", "agent", "recorded_at",
+                "top_label", "confidence"]  # fmt: skip
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def _to_track(_s, path: str, v: tuple, model_key: str, clip_id: str, track: str,
+              where: ClipFilter, k: int) -> search.Similar:  # fmt: skip
+    return search.similar_to_track(_s, model_key, clip_id, track, where, k)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _to_keys(_s, path: str, v: tuple, model_key: str, keys: tuple, where: ClipFilter,
+             k: int) -> search.Similar:  # fmt: skip
+    centre = search.centroid(_s, model_key, list(keys))
+    return search.similar_to_vector(_s, model_key, centre, where, k, exclude=set(keys))
+
+
+def _fresh(found: search.Similar, model_key: str) -> search.Similar:
+    if found.method != "index":  # the exact scan answered: bring the index up to date
+        index.sync_in_background(data.store(), model_key)
+    return found
+
+
+def similar_to_track(model_key: str, clip_id: str, track: str, where: ClipFilter,
+                     k: int) -> search.Similar:  # fmt: skip
+    s = data.store()
+    return _fresh(_to_track(s, str(s.path), data.version(), model_key, clip_id, track, where, k),
+                  model_key)  # fmt: skip
+
+
+def more_like(model_key: str, keys: tuple[tuple[str, str], ...], where: ClipFilter,
+              k: int) -> search.Similar:  # fmt: skip
+    s = data.store()
+    return _fresh(_to_keys(s, str(s.path), data.version(), model_key, keys, where, k), model_key)
+
+
+def by_example(model_key: str, name: str, content: bytes, where: ClipFilter, k: int):
+    """Search with an uploaded clip: its stored embedding when this very file was ingested,
+    else scored now with the results' model, in memory (analysts and admins: it runs the model).
+    Returns (Similar, facts)."""
+    s = data.store()
+    loader = _loader(model_key)
+    with tempfile.TemporaryDirectory(prefix="emoscope-example-") as folder:
+        path = Path(folder) / Path(name).name
+        path.write_bytes(content)
+        vector, facts = search.example_embedding(s, model_key, path, loader)
+    found = search.similar_to_vector(s, model_key, vector, where, k,
+                                     exclude={(facts["clip_id"], facts["track"])})  # fmt: skip
+    return _fresh(found, model_key), facts
+
+
+def _loader(model_key: str):
+    def load():
+        require(auth.principal(), "analyse")
+        info = data.model_info(model_key)
+        if bool(info.untrained):
+            source = data.model_source(data.TEST_MODEL)
+        elif info.model_id in data.HUB_MODELS:
+            source = str(info.model_id)
+        else:
+            source = data.model_source(data.LOCAL_PREFIX + Path(str(info.model_id)).name)
+        return data.engine(source)
+
+    return load
+
+
+def compare(model_key: str, a: tuple[str, str], b: tuple[str, str]) -> tuple[float, pd.DataFrame]:
+    """Cosine similarity of two tracks and their nine scores side by side."""
+    s = data.store()
+    dim = search.embedding_dim(s, model_key)
+    va = queries.embedding_of(s, model_key, dim, *a)
+    vb = queries.embedding_of(s, model_key, dim, *b)
+    cosine = (
+        float(index.unit_rows(va) @ index.unit_rows(vb))
+        if va is not None and vb is not None
+        else float("nan")
+    )
+    rows = {}
+    for name, (clip_id, track) in (("A", a), ("B", b)):
+        facts = queries.clip_facts(s, model_key, clip_id)
+        facts = facts[facts.track == track]
+        rows[name] = [float(facts[c].iloc[0]) if len(facts) else np.nan for c in SCORE_COLUMNS]
+    table = pd.DataFrame({"emotion": list(EMOTIONS), **rows})
+    table["B − A"] = table.B - table.A
+    return cosine, table
+
+
+# -- sections the pages draw --------------------------------------------------------------------
+
+
+def _result_list(found: search.Similar, key: str, here: bool) -> None:
+    """The result rows; choosing one opens that clip on Clips: on Clips itself (`here`) in place,
+    every other parameter of the URL (filters, the search) kept; elsewhere by a link."""
+    if found.rows.empty:
+        st.info("No other track in the current filters; widen them in the sidebar.")
+        return
+    event = st.dataframe(
+        found.rows[LIST_COLUMNS], hide_index=True, key=key, on_select="rerun",
+        selection_mode="single-row",
+        column_config={"similarity": st.column_config.NumberColumn("similarity", format="%.4f"),
+                       "confidence": st.column_config.ProgressColumn("confidence", min_value=0.0, max_value=1.0),
+                       "recorded_at": st.column_config.DatetimeColumn("recorded", format="YYYY-MM-DD HH:mm")},
+    )  # fmt: skip
+    rows = event.selection.rows if event else []
+    if rows and here:
+        row = found.rows.iloc[rows[0]]
+        state.put(clip=row.clip_id, track=row.track)
+        st.rerun()
+    elif rows:
+        row = found.rows.iloc[rows[0]]
+        st.page_link(st.session_state["pages"]["clips"], label=f"Open {literal(row.source_name)} in Clips",
+                     icon="🗂️", query_params={"clip": row.clip_id, "track": row.track,
+                                              "model": state.get_str("model", "")})  # fmt: skip
+    else:
+        st.caption("Select a row to open its clip.")
+
+
+def _caption(found: search.Similar) -> str:
+    left = []
+    if found.left_out_self:
+        left.append(
+            f"the clip itself ({found.left_out_self} row{'s' if found.left_out_self > 1 else ''})"
+        )
+    if found.left_out_identical:
+        left.append(
+            f"{found.left_out_identical} other cop{'ies' if found.left_out_identical > 1 else 'y'} of the same audio"
+        )
+    return (f"Cosine similarity of embeddings, within the sidebar's filters · {found.method}"
+            + (f" · left out: {', '.join(left)}" if left else ""))  # fmt: skip
+
+
+def _k_choice() -> int:
+    return st.selectbox("How many", K_CHOICES, index=K_CHOICES.index(
+        state.get_int("simk", 20) if state.get_int("simk", 20) in K_CHOICES else 20),
+        key=state.key("simk"))  # fmt: skip
+
+
+def similar_section(model_key: str, where: ClipFilter, clip_id: str, track: str) -> None:
+    """Clips: "Similar recordings" of the selected clip, on request (the URL keeps it)."""
+    st.divider()
+    shown = st.toggle("Similar recordings", value=state.get_str("sim") == "1", key=state.key("sim"))
+    if not shown:
+        state.put(sim=None, simk=None)
+        return
+    k = _k_choice()
+    state.put(sim="1", simk=None if k == 20 else k)
+    try:
+        found = similar_to_track(model_key, clip_id, track, where, k)
+    except EmoScopeError as exc:
+        st.warning(data.for_visitor(str(exc)))
+        return
+    st.caption(_caption(found))
+    _result_list(found, f"similar-{clip_id}-{track}", here=True)
+    with st.expander("Find by example: search with a clip that is not in any corpus"):
+        upload = st.file_uploader("Audio file", key="example", type=None)
+        if upload is not None:
+            try:
+                with st.spinner("Scoring the example (not stored)…"):
+                    found, facts = by_example(model_key, upload.name, upload.getvalue(), where, k)
+            except EmoScopeError as exc:
+                st.warning(data.for_visitor(str(exc)))
+                return
+            st.caption(("This very file is stored: its stored embedding was used. " if facts["cached"]
+                        else "Scored now with the results' model; nothing was stored. ") + _caption(found))  # fmt: skip
+            _result_list(found, f"example-{clip_id}-{track}", here=True)
+
+
+def more_like_these(model_key: str, where: ClipFilter, picked: pd.DataFrame) -> None:
+    """Clusters: the tracks nearest to the selection's centroid, the selection left out."""
+    if not st.toggle("More like these", value=state.get_str("more") == "1", key=state.key("more")):
+        state.put(more=None)
+        return
+    state.put(more="1")
+    keys = tuple(sorted(zip(picked.clip_id, picked.track, strict=True)))
+    k = _k_choice()
+    state.put(simk=None if k == 20 else k)
+    try:
+        found = more_like(model_key, keys, where, k)
+    except EmoScopeError as exc:
+        st.warning(data.for_visitor(str(exc)))
+        return
+    st.caption(f"Nearest to the centroid of the {len(keys)} selected tracks (left out). "
+               + _caption(found))  # fmt: skip
+    _result_list(found, "more-like", here=False)
+
+
+def compare_panel(model_key: str, a: tuple[str, str], b: tuple[str, str], names: dict,
+                  emotions, window: int, max_points: int) -> None:  # fmt: skip
+    """Frame curves: two clips' cosine similarity, nine scores side by side, and their curves
+    on one time axis (zoomed together)."""
+    from core.analysis.curves import curve_frame, smooth_curve
+    from dashboard import curve_charts, widgets
+
+    st.subheader("Compare")
+    cosine, table = compare(model_key, a, b)
+    left, right = st.columns([1, 3])
+    left.metric("Cosine similarity", "—" if np.isnan(cosine) else f"{cosine:.4f}")
+    table = table.rename(columns={"A": names.get("A", "A"), "B": names.get("B", "B")})
+    right.dataframe(table.round(4), hide_index=True, key="compare-scores")
+    curves = {}
+    for label, (clip_id, track) in (("A", a), ("B", b)):
+        logits = data.frame_logits(clip_id, model_key, track)
+        if logits is not None:
+            curves[f"{label}: {names.get(label, label)}"] = curve_frame(
+                smooth_curve(logits, window), max_points=max_points)  # fmt: skip
+    if len(curves) == 2:
+        widgets.echart(curve_charts.aligned_tracks(curves, emotions, "A and B on one time axis"),
+                       key="compare-curves")  # fmt: skip

@@ -1,0 +1,285 @@
+"""Similar recordings (#27): the index against the exact scan, filters, copies of the same audio
+left out, the index following ingests and deletions, a stale index detected, the CLI, RAVDESS."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from core.records import ClipFilter
+from core.search import index, similar
+from core.store.database import Store
+from core.store.similar import data_version
+from tests.conftest import ffmpeg, make_corpus, speechlike
+
+ROOT = Path(__file__).resolve().parents[2]
+RAVDESS = Path("/work/shared/data/ravdess-16k")
+MODEL = "synthetic-e2v@0"
+
+
+def keys_of(found) -> list[tuple[str, str]]:
+    return list(zip(found.rows.clip_id, found.rows.track, strict=True))
+
+
+@pytest.fixture(scope="module")
+def synth_db(tmp_path_factory) -> Path:
+    """3,000 synthetic clips (3,900 tracks, 400 agents, a year of dates) with 1024-d embeddings."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from synth_db import SynthSpec, build
+
+    path = tmp_path_factory.mktemp("synth") / "synth.duckdb"
+    build(path, SynthSpec(3000, seed=3))
+    return path
+
+
+@pytest.fixture(scope="module")
+def indexed(synth_db) -> Store:
+    store = Store(synth_db)
+    state = index.sync(store, MODEL, graph_min=100)  # an HNSW graph even at this size
+    assert state.graph is not None and state.alive == state.rows
+    return store
+
+
+def exact_ranking(store: Store, where: ClipFilter, clip_id: str, track: str, k: int) -> list:
+    """The k nearest by cosine, computed here from the selection's embeddings (numpy), the query
+    track left out: independent of core.search."""
+    clips, matrix = store.embeddings(MODEL, where)
+    own, vectors = store.embeddings(MODEL, ClipFilter(clip_ids=(clip_id,)))
+    query = vectors[list(own.track).index(track)]
+    unit = matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+    sims = unit @ (query / np.linalg.norm(query))
+    keys = list(zip(clips.clip_id, clips.track, strict=True))
+    order = [i for i in np.argsort(-sims, kind="stable") if keys[i] != (clip_id, track)]
+    return [keys[i] for i in order[:k]]
+
+
+def test_index_recall_against_the_exact_scan(indexed):
+    keys, _ = index.read_embeddings(indexed, MODEL)
+    picks = np.random.default_rng(0).choice(len(keys), 40, replace=False)
+    recalls = []
+    for i in picks:
+        clip_id, track = keys[i]
+        found = similar.similar_to_track(indexed, MODEL, clip_id, track, k=20)
+        assert found.method == "index"
+        exact = similar.similar_to_track(indexed, MODEL, clip_id, track, k=20, use_index=False)
+        assert exact.method.startswith("exact scan")
+        recalls.append(len(set(keys_of(found)) & set(keys_of(exact))) / 20)
+        assert list(found.rows.similarity) == sorted(found.rows.similarity, reverse=True)
+        assert (clip_id, track) not in keys_of(found)
+    assert np.mean(recalls) >= 0.95
+    # and the exact scan in DuckDB agrees with numpy
+    clip_id, track = keys[picks[0]]
+    exact = similar.similar_to_track(indexed, MODEL, clip_id, track, k=20, use_index=False)
+    assert keys_of(exact) == exact_ranking(indexed, ClipFilter(), clip_id, track, 20)
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        ClipFilter(agents=("agent-001", "agent-002", "agent-003", "agent-004")),  # narrow
+        ClipFilter(tracks=("customer",)),  # a role: ~23 % of the rows, searched in the graph
+        ClipFilter(top_labels=("happy", "sad", "neutral", "angry", "fearful", "surprised")),
+    ],
+)
+def test_filters_apply_before_ranking(indexed, where):
+    clip_id, track = index.read_embeddings(indexed, MODEL)[0][7]
+    found = similar.similar_to_track(indexed, MODEL, clip_id, track, where, k=15)
+    truth = exact_ranking(indexed, where, clip_id, track, 15)
+    assert len(found.rows) == min(15, len(truth))
+    overlap = len(set(keys_of(found)) & set(truth)) / len(truth)
+    assert overlap >= 0.9, overlap
+    allowed = indexed.clips(MODEL, where)
+    assert set(keys_of(found)) <= set(zip(allowed.clip_id, allowed.track, strict=True))
+
+
+def test_k_and_unknown_clips_are_refused(indexed):
+    from core.errors import InputError
+
+    clip_id, track = index.read_embeddings(indexed, MODEL)[0][0]
+    with pytest.raises(InputError, match="k must be"):
+        similar.similar_to_track(indexed, MODEL, clip_id, track, k=0)
+    with pytest.raises(InputError, match="no clip"):
+        similar.similar_to_track(indexed, MODEL, "f" * 64, k=5)
+    with pytest.raises(InputError, match="no track"):
+        similar.similar_to_track(indexed, MODEL, clip_id, "nope", k=5)
+
+
+# -- real audio through the tiny model ------------------------------------------------------------
+
+
+def cli(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "core", *map(str, args)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def audio_db(tmp_path_factory, tiny_model_dir) -> tuple[Path, Path, Path]:
+    """Corpus `calls` (3 agents x 4 clips); corpus `copies`: one of those files byte for byte
+    (same clip id) and the same samples as FLAC (other bytes, same audio); an index."""
+    root = tmp_path_factory.mktemp("similar-audio")
+    calls = make_corpus(root / "calls")
+    db = root / "db.duckdb"
+    done = cli("ingest", calls, "--corpus", "calls", "--model", tiny_model_dir, "--device", "cpu",
+               "--pattern", "{agent}/{recorded_at}_*.wav", "--db", db)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    original = calls / "alice" / "2024-05-08_1.wav"
+    copies = root / "copies"
+    copies.mkdir()
+    shutil.copy(original, copies / "same-bytes.wav")
+    ffmpeg("-i", str(original), str(copies / "same-audio.flac"))
+    built = cli("similar", "--build-index", "--db", db)
+    assert built.returncode == 0, built.stderr
+    done = cli("ingest", copies, "--corpus", "copies", "--model", tiny_model_dir, "--device", "cpu",
+               "--db", db)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return db, original, tiny_model_dir
+
+
+def test_identical_audio_is_left_out_and_counted(audio_db):
+    db, _, _ = audio_db
+    store = Store(db)
+    key = store.models().model_key[0]
+    rows = store.clips(key)
+    clip_id = rows[rows.source_name == "alice/2024-05-08_1.wav"].clip_id.iloc[0]
+    flac_id = rows[rows.source_name == "same-audio.flac"].clip_id.iloc[0]
+    assert flac_id != clip_id  # other bytes: another clip
+    found = similar.similar_to_track(store, key, clip_id, k=20)
+    assert found.left_out_self == 2  # the track in `calls` and its byte copy in `copies`
+    assert found.left_out_identical == 1  # the FLAC
+    assert clip_id not in set(found.rows.clip_id) and flac_id not in set(found.rows.clip_id)
+    assert len(found.rows) == 11  # the other 11 clips of `calls`
+    # within one corpus, its own row only
+    one = similar.similar_to_track(store, key, clip_id, where=ClipFilter(corpora=("calls",)), k=5)
+    assert one.left_out_self == 1 and one.left_out_identical == 0
+
+
+def test_the_index_follows_ingests_and_deletions(audio_db, tmp_path):
+    db, _, model_dir = audio_db
+    work = tmp_path / "db.duckdb"
+    shutil.copy(db, work)
+    shutil.copytree(Path(f"{db}.similar"), Path(f"{work}.similar"))
+    store = Store(work)
+    key = store.models().model_key[0]
+    folder = index.index_dir(work, key)
+    state = index.State.read(folder)
+    assert (
+        state.version == data_version(store) and state.alive == 13
+    )  # the FLAC taken in (the byte copy is the same clip)
+
+    more = make_corpus(tmp_path / "more", agents=("dave",), per_agent=3)
+    for i, wav in enumerate(sorted(more.rglob("*.wav"))):  # new audio, not the same as `calls`
+        sf.write(wav, speechlike(2.0 + i, seed=100 + i), 16_000)
+    done = cli("ingest", more, "--corpus", "more", "--model", model_dir, "--device", "cpu",
+               "--db", work)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    state = index.State.read(folder)
+    assert state.version == data_version(store) and state.alive == 16 and state.rows == 16
+    dave = pd.read_parquet(folder / state.keys).merge(
+        store.clips(key, ClipFilter(corpora=("more",)))
+    )
+    assert len(dave) == 3
+
+    done = cli("delete-corpus", "more", "--yes", "--db", work)
+    assert done.returncode == 0, done.stderr
+    state = index.State.read(folder)
+    assert state.version == data_version(store) and state.alive == 13 and state.rows == 16
+    keys = pd.read_parquet(folder / state.keys)
+    assert len(keys) == 13 and not set(dave.clip_id) & set(keys.clip_id)
+
+
+def test_a_stale_index_is_detected_and_never_wrong(audio_db, tmp_path):
+    from core.access.principal import cli_principal
+    from core.store.deletion import delete_corpus
+
+    db, _, _ = audio_db
+    work = tmp_path / "db.duckdb"
+    shutil.copy(db, work)
+    shutil.copytree(Path(f"{db}.similar"), Path(f"{work}.similar"))
+    store = Store(work)
+    key = store.models().model_key[0]
+    # an index built before `copies` went in, as if the ingest had not synced it
+    state = index.sync(store, key, rebuild=True)
+    rows = store.clips(key)
+    clip_id = rows[rows.source_name == "bob/2024-05-09_1.wav"].clip_id.iloc[0]
+    before = similar.similar_to_track(store, key, clip_id, k=20)
+    assert before.method == "index"
+
+    delete_corpus(store, cli_principal(), "copies", work.parent / "media")  # no sync
+    assert index.State.read(index.index_dir(work, key)).version != data_version(store)
+    after = similar.similar_to_track(store, key, clip_id, k=20)
+    assert "new tracks" in after.method  # stale: detected, the lacking rows scanned exactly
+    exact = similar.similar_to_track(store, key, clip_id, k=20, use_index=False)
+    assert keys_of(after) == keys_of(exact)
+    assert "copies" not in set(after.rows.corpus)
+    assert set(after.rows.clip_id) <= set(store.clips(key).clip_id)
+    assert state.alive == 13 and len(after.rows) == 11
+
+    # an index of another size, or a damaged state, is not used
+    (index.index_dir(work, key) / "state.json").write_text("{")
+    assert similar.similar_to_track(store, key, clip_id, k=3).method == "exact scan (no index yet)"
+
+
+def test_cli_similar_json_and_find_by_example(audio_db, tmp_path):
+    db, original, model_dir = audio_db
+    store = Store(db)
+    key = store.models().model_key[0]
+    clip_id = store.clips(key).clip_id.iloc[0]
+    done = cli("similar", clip_id[:12], "--k", "3", "--agent", "bob", "--json", "--db", db)
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    assert len(answer["results"]) == 3 and {r["agent"] for r in answer["results"]} == {"bob"}
+    assert answer["results"][0]["rank"] == 1
+
+    # an example that is stored: its embedding comes from the cache, no model is loaded
+    done = cli("similar", "--audio", original, "--k", "3", "--json", "--db", db)
+    assert done.returncode == 0, done.stderr
+    cached = json.loads(done.stdout.strip().splitlines()[-1])
+    assert cached["query"]["cached"] is True and cached["left_out_identical"] == 1
+
+    # a new example: scored now, not stored
+    new = tmp_path / "new.wav"
+    sf.write(new, speechlike(2.5, seed=77), 16_000)
+    versions = data_version(store)
+    done = cli("similar", "--audio", new, "--k", "4", "--json", "--db", db, "--model", model_dir,
+               "--device", "cpu")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    fresh = json.loads(done.stdout.strip().splitlines()[-1])
+    assert fresh["query"]["cached"] is False and len(fresh["results"]) == 4
+    assert data_version(store) == versions and len(store.clips(key)) == 14  # nothing stored
+
+    done = cli("similar", "--db", db)
+    assert done.returncode == 2 and "CLIP_ID" in done.stderr
+    done = cli("similar", "zz", "--db", db)
+    assert done.returncode == 2 and "no clip id starts with" in done.stderr
+
+
+@pytest.mark.skipif(not RAVDESS.is_dir(), reason="needs /work/shared (RAVDESS)")
+def test_ravdess_similar_agrees_with_an_exact_ranking_from_the_export(tmp_path, tiny_model_dir):
+    db = tmp_path / "ravdess.duckdb"
+    done = cli("ingest", RAVDESS / "Actor_01", RAVDESS / "Actor_02", "--corpus", "ravdess",
+               "--model", tiny_model_dir, "--device", "cpu", "--db", db)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    out = tmp_path / "emb.parquet"
+    assert cli("export", "--what", "embeddings", "--format", "parquet", "--out", out,
+               "--db", db).returncode == 0  # fmt: skip
+    exported = pd.read_parquet(out)
+    matrix = np.stack(exported.embedding.to_numpy()).astype(np.float64)
+    unit = matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+    store = Store(db)
+    key = store.models().model_key[0]
+    index.sync(store, key, graph_min=50)  # the HNSW graph answers, not a scan
+    recalls = []
+    for i in range(0, len(exported), 4):
+        sims = unit @ unit[i]
+        sims[i] = -np.inf
+        truth = set(exported.clip_id.iloc[np.argsort(-sims, kind="stable")[:20]])
+        found = similar.similar_to_track(store, key, exported.clip_id.iloc[i], k=20)
+        assert found.method == "index" and found.left_out_identical == 0
+        recalls.append(len(truth & set(found.rows.clip_id)) / 20)
+    assert len(exported) == 120 and np.mean(recalls) >= 0.95
