@@ -47,9 +47,7 @@ def cmd_similar(args) -> int:
     except InputError:
         if not (args.audio and args.model):
             raise
-        from core.cli.main import _load
-
-        loaded["engine"] = _load(args)  # a model directory: its key is id@revision
+        loaded["engine"] = _load(args, args.model)  # a model directory: its key is id@revision
         model_key = pick_model_key(store, loaded["engine"].model_key)
     where = filter_from(args)
     if (
@@ -114,15 +112,21 @@ def sync_indexes(store) -> None:
         )
 
 
+def _load(args, model: str):
+    """Load a model as `ingest` does (funasr's chatter kept off stdout, the --json line)."""
+    import contextlib
+
+    from core.model.engine import load_engine
+
+    with contextlib.redirect_stdout(sys.stderr):
+        return load_engine(model, args.device, hub=args.hub, precision=args.precision)
+
+
 def _engine(args, store, model_key: str):
     """The model of the searched results, loaded to score an example that is not stored."""
-    import argparse
-
-    from core.cli.main import _load
-
     models = store.models()
     model_id = str(models.set_index("model_key").loc[model_key, "model_id"])
-    return _load(argparse.Namespace(**{**vars(args), "model": args.model or model_id}))
+    return _load(args, args.model or model_id)
 
 
 def _full_clip_id(store, prefix: str) -> str:

@@ -1,4 +1,3 @@
-# ruff: noqa: F811 (pytest fixtures imported from tests.browser.test_app are parameters here)
 """Similar recordings in Chromium (#27): the Clips toggle and its "How many" in the URL, a
 result row opening its clip with the filters and the search kept, and Compare on Frame curves."""
 
@@ -8,14 +7,7 @@ import re
 
 import pytest
 
-from tests.browser.test_app import (  # noqa: F401 (fixtures)
-    browser,
-    no_exception,
-    page,
-    seeded_model,
-    server,
-    settle,
-)
+from tests.browser.driving import no_exception, settle
 from tests.browser.test_navigation import select_row, url_matches
 
 pytestmark = pytest.mark.browser
