@@ -53,6 +53,7 @@ pages = {
     "trends": st.Page(PAGES / "trends.py", title="Agent trends", icon="📅", url_path="trends"),
     "exports": st.Page(PAGES / "exports.py", title="Exports", icon="💾", url_path="exports"),
     "check": st.Page(PAGES / "model_check.py", title="Model check", icon="🎯", url_path="check"),
+    "tokens": st.Page(PAGES / "tokens.py", title="API tokens", icon="🔑", url_path="tokens"),
 }
 # Pages a role may not use stay out of the menu and out of page links; their URL still answers,
 # with the refusal from core.access.principal (and the actions behind them refuse on their own too).

@@ -1,10 +1,10 @@
-"""Start the dashboard: `python -m dashboard.serve [streamlit options]`.
+"""Start the dashboard and its API: `python -m dashboard.serve [streamlit options]`.
 
 `streamlit run dashboard/asgi_app.py`: the app of dashboard/app.py behind the access guard
-(dashboard/guard.py), with the data libraries imported before the server opens. Streamlit
-imports an app's modules in its first visitor's session: on a fresh server that visitor waited
-another 0.3-0.4 s for pandas, pyarrow, DuckDB and numpy to load (measured on the Overview at 1M
-clips, 2 cores).
+(dashboard/guard.py) and the HTTP API beside it (/api/*, dashboard/api), with the data libraries
+imported before the server opens. Streamlit imports an app's modules in its first visitor's
+session: on a fresh server that visitor waited another 0.3-0.4 s for pandas, pyarrow, DuckDB and
+numpy to load (measured on the Overview at 1M clips, 2 cores).
 """
 
 from __future__ import annotations

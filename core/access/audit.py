@@ -14,6 +14,7 @@ from core.errors import InputError
 # Every action the log knows; anything else is a bug in the caller.
 AUDIT_ACTIONS = (
     "upload", "ingest", "projection", "export", "delete_corpus", "set_role", "remove_role",
+    "create_token", "revoke_token",
 )  # fmt: skip
 MAX_DETAIL_CHARS = 2000  # a 10,000-file upload's names would otherwise fill the table
 

@@ -23,6 +23,7 @@ from core.cli.access import record_export, record_ingest
 from core.cli.evaluate import add_evaluate_parser
 from core.cli.models import pick_model_key
 from core.cli.similar import add_similar_parser, sync_indexes
+from core.cli.tokens import add_tokens_parser
 from core.errors import EmoScopeError, InputError
 from core.model.labels import EMOJI, UNTRAINED_LABEL
 
@@ -265,6 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_evaluate_parser(sub)  # the model check (#13): its options and logic live in its module
     add_access_commands(sub)  # delete-corpus, audit, roles (core/cli/access.py)
     add_similar_parser(sub, model_options)  # similar (core/cli/similar.py, #27)
+    add_tokens_parser(sub)  # API tokens (core/cli/tokens.py)
     return parser
 
 

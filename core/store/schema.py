@@ -9,7 +9,7 @@ from __future__ import annotations
 from core.model.labels import SCORE_COLUMNS
 from core.store import rollup
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 _SCORES_DDL = ", ".join(f"{c} FLOAT NOT NULL" for c in SCORE_COLUMNS)
 
 # Every schema change is appended here; a database is brought up to date when opened for writing.
@@ -146,6 +146,21 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     # What the Overview sums, per model, corpus, agent and day, and the data version it was
     # built from (core.store.rollup); Store._migrate builds it for the data already there.
     8: rollup.DDL,
+    9: (
+        # Personal API tokens (core.store.tokens): only a SHA-256 of each token is kept; the
+        # token itself is shown once to its owner. Revoked tokens stay, for the audit's sake.
+        "CREATE SEQUENCE token_seq START 1",
+        """CREATE TABLE api_tokens (
+            token_id INTEGER PRIMARY KEY DEFAULT nextval('token_seq'),
+            owner VARCHAR NOT NULL,
+            name VARCHAR NOT NULL,
+            token_hash VARCHAR NOT NULL UNIQUE,
+            prefix VARCHAR NOT NULL,
+            created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            expires_at TIMESTAMP NOT NULL,
+            revoked_at TIMESTAMP,
+            revoked_by VARCHAR)""",
+    ),
 }
 ROLLUP_SINCE = 8
 
