@@ -189,7 +189,7 @@ def test_too_many_files_are_refused(api):
 def wait_for(url: str, job_url: str, client=httpx) -> dict:
     deadline = time.monotonic() + 120
     while True:
-        state = client.get(f"{url}{job_url}").json()
+        state = client.get(f"{url}{job_url}", timeout=60).json()
         if state["finished"] or time.monotonic() > deadline:
             return state
         time.sleep(0.2)
