@@ -297,3 +297,28 @@ def test_uploads_are_refused_before_sign_in_and_to_viewers(page, team_server):
     sign_in(page, team_server, "viewer")
     status, body = put_file(page.context, team_server)
     assert status == 403 and "viewer@team.test has the viewer role" in body
+
+
+def test_a_viewer_makes_an_api_token_on_the_page_reads_with_it_and_revokes_it(page, team_server):
+    import httpx
+
+    sign_in(page, team_server, "viewer")
+    page.goto(f"{team_server}/tokens")
+    settle(page)
+    page.get_by_label("Name (what the token is for)").fill("laptop")
+    page.get_by_role("button", name="Create token").click()
+    page.get_by_text("Copy it now").wait_for()
+    token = page.locator("[data-testid='stCode'] code").first.inner_text().strip()
+    shoot(page, "signin-4-api-token")
+    headers = {"Authorization": f"Bearer {token}"}
+    assert httpx.get(f"{team_server}/api/clips", headers=headers).json()["total"] == 12
+    refused = httpx.post(f"{team_server}/api/corpora/x/recordings", headers=headers,
+                         files=[("files", ("a.wav", b"RIFF"))])  # fmt: skip
+    assert refused.status_code == 403
+    page.reload()
+    settle(page)
+    assert token not in page.inner_text("body")  # shown once
+    page.get_by_role("button", name="Revoke").click()
+    settle(page)
+    assert httpx.get(f"{team_server}/api/clips", headers=headers).status_code == 401
+    no_exception(page)
