@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install everything, then start the dashboard on http://localhost:8501 (database: $EMOSCOPE_DB or
-# data/emoscope.duckdb). Extra arguments go to streamlit, e.g. --server.port 8600.
+# Install everything, then start the dashboard and its HTTP API (/api/*) on http://localhost:8501
+# (database: $EMOSCOPE_DB or data/emoscope.duckdb; the API's model: $EMOSCOPE_MODEL). Extra
+# arguments go to streamlit, e.g. --server.port 8600.
 #
 # It listens on this machine only (127.0.0.1) unless asked otherwise: EMOSCOPE_ADDRESS=0.0.0.0,
 # or --server.address ADDRESS among the arguments. Without [auth] in .streamlit/secrets.toml
