@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 import pandas as pd
 
 from core.access import audit
-from core.access.principal import Principal, require
+from core.access.principal import Principal, normalise_email, require
 from core.errors import InputError, NotSignedInError, PermissionDenied
 from core.store import tokens as queries
 
@@ -44,7 +44,7 @@ def create(store, principal: Principal, name: str, days: int = DEFAULT_DAYS,
            owner: str | None = None) -> NewToken:  # fmt: skip
     """A new token for `principal` (or, admins only, for `owner`); audited."""
     require(principal, "read")
-    owner = principal.email if owner is None else owner.strip().lower()
+    owner = principal.email if owner is None else normalise_email(owner)
     if owner != principal.email:
         require(principal, "manage_roles")
     name = str(name).strip()
