@@ -14,11 +14,17 @@ from core.errors import InputError
 def cmd_delete_corpus(args) -> int:
     from core.access.principal import cli_principal
     from core.store.database import Store
-    from core.store.deletion import delete_corpus
+    from core.store.deletion import delete_corpus, finish_pending_removals
 
     store = Store(args.db)
+    media = store.path.parent / "media"
     corpora = store.corpora()
     if args.name not in set(corpora.corpus):
+        # A rerun after a crash: the rows went, the journal names the files still to remove.
+        finished = finish_pending_removals(store, media)
+        if finished:
+            print(f"finished an interrupted deletion: {finished} media files removed")
+            return 0
         raise InputError(f"no corpus named {args.name!r} in {store.path}.")
     clips = int(corpora.set_index("corpus").loc[args.name, "clips"])
     if not args.yes:
@@ -28,7 +34,6 @@ def cmd_delete_corpus(args) -> int:
         if answer.strip() != args.name:
             print("not deleted.", file=sys.stderr)
             return 1
-    media = store.path.parent / "media"
     report = delete_corpus(store, cli_principal(), args.name, media)
     print(report.summary())
     from core.cli.similar import sync_indexes

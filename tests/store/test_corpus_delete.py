@@ -207,3 +207,71 @@ def test_cli_ingest_and_export_are_audited_and_the_run_records_the_os_user(
     assert len(line) == 1 and line[0].endswith("cli:tester  export  clips.csv, "
                                                f"{Store(db).models().model_key[0]}, "
                                                "filter: corpora=('c1',)")  # fmt: skip
+
+
+KILLED_AT = """
+import os, signal, sys, types
+import core.store.deletion as deletion
+from core.access.principal import Principal, Role
+from core.store.database import Store
+
+def die(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGKILL)  # kill -9: no cleanup of any kind
+
+# a function of the module, or (`rollup`) a module whose rebuild runs inside the transaction
+setattr(deletion, sys.argv[2], types.SimpleNamespace(rebuild=die) if sys.argv[2] == "rollup"
+        else die)
+store = Store(sys.argv[1])
+deletion.delete_corpus(store, Principal("boss@team.test", Role.ADMIN), "a",
+                       store.path.parent / "media")
+"""
+
+
+def killed_deletion(store: Store, at: str) -> None:
+    """Delete corpus 'a' in another process killed with SIGKILL where `at` would run."""
+    result = subprocess.run([sys.executable, "-c", KILLED_AT, str(store.path), at],
+                            capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert result.returncode == -9, result.stderr
+
+
+@pytest.mark.parametrize("at", ["remove_media", "_delete_run_log"])
+def test_a_deletion_killed_after_its_commit_is_finished_by_the_rerun(two_corpora, at):
+    """Issue #31 item 6: kill -9 between the deleting transaction and the unlinks. The files were
+    journalled before the commit: `info` reports them, and the CLI rerun removes them (whether or
+    not the corpus row was gone yet), keeping the file 'b' still plays."""
+    store, media, _, _ = two_corpora
+    killed_deletion(store, at)
+    assert len(list(media.iterdir())) == 4  # the kill left every file
+    info = cli("info", db=store.path)
+    assert info.returncode == 1
+    assert "1 unfinished_deletions, 3 orphaned_media_files" in info.stdout
+    assert "`python -m core delete-corpus a --yes` finishes it" in info.stdout
+    rerun = cli("delete-corpus", "a", "--yes", db=store.path)
+    assert rerun.returncode == 0, rerun.stderr
+    if at == "remove_media":  # the corpus row had gone: the rerun only finishes the files
+        assert rerun.stdout.strip() == "finished an interrupted deletion: 3 media files removed"
+    else:  # the empty corpus was still there: the rerun removes it and finishes the files
+        assert "deleted corpus 'a': 0 clips" in rerun.stdout and "3 media files" in rerun.stdout
+    assert len(list(media.iterdir())) == 1 and not (media.parent / "media.deleting").exists()
+    assert list(store.corpora().corpus) == ["b"]
+    info = cli("info", db=store.path)
+    assert info.returncode == 0 and "integrity: ok" in info.stdout, info.stdout
+
+
+def test_a_deletion_killed_before_its_commit_removes_nothing(two_corpora):
+    """Killed with the journal written but before the commit: the rows are all still there, so
+    finishing the journal removes no file; the next deletion then removes them as usual."""
+    store, media, _, _ = two_corpora
+    killed_deletion(store, "rollup")  # `rollup.rebuild` runs inside the transaction
+    assert set(store.corpora().corpus) == {"a", "b"} and len(list(media.iterdir())) == 4
+    report = delete_corpus(store, ADMIN, "a", media)
+    assert report.clips == 10 and report.media_files == 3
+    assert len(list(media.iterdir())) == 1
+
+
+def test_info_reports_media_no_clip_uses(two_corpora):
+    store, media, _, _ = two_corpora
+    (media / "stray.wav").write_bytes(b"RIFF")
+    info = cli("info", db=store.path)
+    assert info.returncode == 1 and "1 orphaned_media_files" in info.stdout
+    assert "file(s) in" in info.stdout and "stray.wav" in info.stdout
