@@ -25,7 +25,7 @@ from pathlib import Path
 from core.errors import StoreBusyError, StoreError
 from core.records import ClipFilter, ClipRecord, FileOutcome, ScoredTrack, SegmentRecord
 from core.store import rollup
-from core.store.check import quick_check
+from core.store.check import drop_torn_tail, quick_check
 from core.store.reads import StoreReads, _one
 from core.store.schema import (
     CLIP_COLUMNS,
@@ -63,7 +63,6 @@ class Store(StoreReads, StoreWrites):
         self.busy_timeout_s = busy_timeout_s
         self._lock = threading.RLock()
         self._schema_current = False
-        self._verified: tuple | None = None  # the file's stamp when this Store last wrote it
         self._read_checked: tuple | None = None  # the file's stamp when its version last read
         self._read_version: int | None = None  # the version read then
 
@@ -74,9 +73,10 @@ class Store(StoreReads, StoreWrites):
         import duckdb
 
         with self._lock:
+            found = None
             if write:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._check_before_write()
+                found = self._check_before_write()
             deadline = time.monotonic() + self.busy_timeout_s
             delay = 0.05
             while True:
@@ -99,6 +99,8 @@ class Store(StoreReads, StoreWrites):
                 except duckdb.Error as exc:
                     raise StoreError(f"{self.path} is not an EmoScope database: {exc}") from exc
             try:
+                if found is not None and found.torn_tail:  # a failed write's tail; we hold the lock
+                    drop_torn_tail(self.path)
                 if write:
                     self._migrate(con)
                 else:  # reading() migrated older files; a newer EmoScope may have written since
@@ -106,8 +108,6 @@ class Store(StoreReads, StoreWrites):
                 yield con
             finally:
                 con.close()
-                if write:
-                    self._verified = self.file_stamp()
 
     def _check_version_for_reading(self, con) -> None:
         """Refuse a file a newer EmoScope wrote; read its version only when the file changed.
@@ -127,20 +127,20 @@ class Store(StoreReads, StoreWrites):
         stats = [p.stat() for p in (self.path, Path(f"{self.path}.wal")) if p.exists()]
         return tuple((s.st_size, s.st_mtime_ns) for s in stats)
 
-    def _check_before_write(self) -> None:
-        """Refuse a damaged file before DuckDB writes to it (core.store.check).
+    def _check_before_write(self):
+        """Refuse a damaged file before DuckDB writes to it (core.store.check.quick_check).
 
-        Verifying every block costs ~0.3 s per GB, so it runs when the file is not as this Store
-        last left it (first write, or another process wrote since), not before every batch.
+        Before every write connection: it costs a stat and a 12 KiB read whatever the file's size
+        (bench/results/write-path.md), and so it also sees, at once, damage that a scrub in
+        another process recorded. Blocks the write reads DuckDB verifies itself; the rest are the
+        scrub's (`python -m core check`). Returns the file's Shape (None for a new file).
         """
-        if self.file_stamp() != self._verified:
-            quick_check(self.path)
+        return quick_check(self.path)
 
     def check_writable(self) -> None:
         """Refuse a damaged file now (StoreError naming it), before long work that ends in a
         write: an analysis must not load or download a model only to fail at its first batch."""
         self._check_before_write()
-        self._verified = self.file_stamp()
 
     @contextlib.contextmanager
     def writing(self, changes_results: bool = True) -> Iterator:
@@ -172,8 +172,8 @@ class Store(StoreReads, StoreWrites):
             yield con
 
     def _ensure_schema(self) -> None:
-        """Migrate only when needed: opening for writing checks every block of the file first
-        (core.store.check), 3 s on an 11 GB database, which a reader should not pay."""
+        """Migrate only when needed: a write connection takes DuckDB's write lock, which keeps
+        every other process out while it is open, and a reader should not hold that."""
         if self.path.exists():
             with self._connect(write=False):  # reads the version (_check_version_for_reading)
                 pass

@@ -653,6 +653,6 @@ def test_a_signed_in_visitor_meets_an_unusable_database_in_one_line(tmp_path, mo
     assert [e.value for e in at.error] == [
         "Database team.duckdb: team.duckdb is not a DuckDB database file (no DuckDB header); "
         "restore it from a backup, or move it aside to start a new database; "
-        "`python -m core info` shows what is damaged."
+        "`python -m core check` shows what is damaged."
     ]
     assert str(tmp_path) not in at.error[0].value and not at.sidebar.caption

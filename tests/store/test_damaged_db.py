@@ -1,6 +1,11 @@
 """A damaged database file is refused before anything is written, `info` finds damage in any block,
 and the dashboard says so in one line (issue #14 item 5). Damage is made by overwriting blocks in
-the middle of a real DuckDB file, as a failing disk or a bad copy does."""
+the middle of a real DuckDB file, as a failing disk or a bad copy does.
+
+Since issue #29 the write path checks headers and length only (and the scrub's record): damage in
+the middle of the file is found by the scrub (`python -m core check`), and until then by DuckDB
+whenever a query reads the damaged block. The tests below show that such damage can do no harm
+before the scrub finds it, and that every write after the scrub is refused."""
 
 from __future__ import annotations
 
@@ -16,9 +21,12 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core.access.principal import Principal, Role
+from core.access.roles import set_role
 from core.errors import StoreError
 from core.store.check import FIRST_BLOCK_AT, damaged_blocks, full_check, quick_check
 from core.store.database import ClipRecord, FileOutcome, ScoredTrack, Store
+from core.store.scrub import last_check, record_path, run_check
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "dashboard" / "app.py")
@@ -81,17 +89,57 @@ def test_a_clean_database_passes_both_checks(clean_db):
     assert full_check(clean_db) == []
 
 
+def refusal(path: Path, block: int) -> str:
+    """The one line a write into a file the scrub found damaged ends with."""
+    checked_at = last_check(path).checked_at[:19]
+    return (f"{path} is damaged: the full check at {checked_at} found 1 block(s) fail their "
+            f"checksum (block {block}); nothing was written. Restore it from a backup, or move "
+            "it aside to start a new database; `python -m core check` clears this once the "
+            "file is whole.")  # fmt: skip
+
+
 def test_a_write_to_a_damaged_file_is_refused_and_nothing_is_written(clean_db, tmp_path):
     copy, block = damaged_copy(clean_db, tmp_path)
+    record = run_check(copy)  # the scrub (cron, the Admin page, `python -m core check`)
+    assert not record.ok and record.bad_blocks == (block,)
     before = digest(copy)
     with pytest.raises(StoreError) as refused:
         Store(copy).start_run("calls", KEY, 1)
-    assert str(refused.value) == (
-        f"{copy} is damaged: 1 block(s) fail their checksum (block {block}); nothing was "
-        "written. Restore it from a backup, or move it aside to start a new database; "
-        "`python -m core info` shows what is damaged."
-    )
+    assert str(refused.value) == refusal(copy, block)
     assert digest(copy) == before and not Path(f"{copy}.wal").exists()
+
+
+def test_damage_elsewhere_does_no_harm_before_the_scrub_finds_it(clean_db, tmp_path):
+    """The write path no longer reads every block (#29). A write that does not read the damaged
+    block succeeds and leaves it as it was (DuckDB never rewrites a block in use); any query that
+    reads it, a write's included, fails on DuckDB's checksum with nothing committed; the scrub
+    then finds it and every later write is refused, until a check passes again."""
+    copy, block = damaged_copy(clean_db, tmp_path)
+    at = FIRST_BLOCK_AT + block * 256 * 1024
+    damaged = copy.read_bytes()[at : at + 256 * 1024]
+    store = Store(copy)
+    admin = Principal("cli:root", Role.ADMIN)
+    set_role(store, admin, "ana@team.test", Role.VIEWER)  # roles: no frame curve read
+    assert copy.read_bytes()[at : at + 256 * 1024] == damaged  # not made worse
+    with store.reading() as con:
+        before = con.execute("SELECT count(*) FROM audit_log").fetchone()[0]
+    corrupt = pytest.raises(duckdb.Error, match="Corrupt database file")
+    with corrupt, store.writing() as con:  # a write that reads the damaged block
+        con.execute("INSERT INTO audit_log (user_name, action, detail) VALUES ('x', 'export', 'y')")
+        con.execute("DELETE FROM frame_curves WHERE list_sum(logits) IS NOT NULL")
+    with store.reading() as con:
+        assert con.execute("SELECT count(*) FROM audit_log").fetchone()[0] == before
+        with pytest.raises(duckdb.Error, match="Corrupt database file"):
+            con.execute("SELECT sum(list_sum(logits)) FROM frame_curves").fetchall()
+    assert run_check(copy).bad_blocks == (block,)  # the scrub finds it
+    with pytest.raises(StoreError) as refused:
+        set_role(store, admin, "bo@team.test", Role.VIEWER)
+    assert str(refused.value) == refusal(copy, block)
+    shutil.copy(clean_db, copy)  # restored from a backup over the same file: still refused …
+    with pytest.raises(StoreError):
+        store.check_writable()
+    assert run_check(copy).ok  # … until the check after the restore passes
+    set_role(store, admin, "bo@team.test", Role.VIEWER)
 
 
 def test_damage_no_query_reads_is_still_found(clean_db, tmp_path):
@@ -139,39 +187,48 @@ def cli(*args: str) -> subprocess.CompletedProcess:
                           env=env, cwd=ROOT, timeout=300)  # fmt: skip
 
 
-def test_info_reads_every_block_and_fails_on_damage(clean_db, tmp_path):
+def test_check_and_info_full_read_every_block_and_fail_on_damage(clean_db, tmp_path):
     copy, block = damaged_copy(clean_db, tmp_path)
     before = digest(copy)
-    result = cli("info", "--db", str(copy))
-    assert result.returncode == 1, result.stderr
-    lines = result.stdout.splitlines()
-    assert lines[0] == f"database: {copy}"
-    assert lines[1] == "integrity: DAMAGED"
-    assert lines[2].startswith("  1 of ") and lines[2].endswith(
-        f"blocks fail their checksum: [{block}]"
-    )
-    assert lines[3].startswith("  table frame_curves: Corrupt database file: computed checksum")
-    assert (
-        lines[4]
-        == "  what to do: restore it from a backup, or move it aside to start a new database."
-    )
-    assert digest(copy) == before  # info migrated nothing into the damaged file
+    for command in ("check", "info --full", "check"):
+        result = cli(*command.split(), "--db", str(copy))
+        assert result.returncode == 1, result.stderr
+        lines = result.stdout.splitlines()
+        assert lines[0] == f"database: {copy}"
+        assert lines[1].startswith("last full check: DAMAGED (2 problem(s)): ")
+        assert lines[2] == "integrity: DAMAGED"
+        assert lines[3].startswith("  1 of ") and lines[3].endswith(
+            f"blocks fail their checksum: [{block}]"
+        )
+        assert lines[4].startswith("  table frame_curves: Corrupt database file: computed checksum")
+        assert lines[5] == (
+            "  what to do: restore it from a backup, or move it aside to start a new database. "
+            "Writes to it are refused until then; `python -m core check` clears this once the "
+            "file is whole."
+        )
+        assert "check [" in result.stderr and "blocks" in result.stderr  # progress
+    assert digest(copy) == before  # nothing migrated into the damaged file
+    plain = cli("info", "--db", str(copy))  # reads the record, not the file
+    assert plain.returncode == 1
+    assert plain.stdout.splitlines()[2:] == lines[2:]
+    assert lines[1].startswith(plain.stdout.splitlines()[1])
+    write = cli("roles", "set", "ana@team.test", "viewer", "--db", str(copy))
+    assert write.returncode == 2 and write.stderr.splitlines() == [f"error: {refusal(copy, block)}"]
+    assert digest(copy) == before
+    assert cli("check", "--db", str(clean_db)).returncode == 0
     assert cli("info", "--db", str(clean_db)).returncode == 0
+    record_path(clean_db).unlink()
 
 
 def test_ingest_into_a_damaged_file_stops_before_the_model_loads(clean_db, tmp_path):
-    copy, _ = damaged_copy(clean_db, tmp_path)
+    copy, block = damaged_copy(clean_db, tmp_path)
+    assert cli("check", "--db", str(copy)).returncode == 1
     before = digest(copy)
     (tmp_path / "a.wav").write_bytes(b"RIFF")
     result = cli("ingest", str(tmp_path / "a.wav"), "--corpus", "calls", "--db", str(copy),
                  "--model", str(tmp_path / "no-model-here"))  # fmt: skip
     assert result.returncode == 2
-    assert result.stderr.splitlines() == [
-        f"error: {copy} is damaged: 1 block(s) fail their checksum (block "
-        + result.stderr.split("(block ")[1].split(")")[0]
-        + "); nothing was written. Restore it from a backup, or move it aside to start a new "
-        "database; `python -m core info` shows what is damaged."
-    ]
+    assert result.stderr.splitlines() == [f"error: {refusal(copy, block)}"]
     assert digest(copy) == before
 
 
@@ -213,7 +270,7 @@ def test_damage_met_while_reading_shows_one_line(clean_db, tmp_path, monkeypatch
     line = at.error[0].value
     assert line.startswith("Database team.duckdb is damaged (Corrupt database file: computed")
     assert line.endswith("; restore it from a backup, or move it aside to start a new database; "
-                         "`python -m core info` shows what is damaged.")  # fmt: skip
+                         "`python -m core check` shows what is damaged.")  # fmt: skip
     assert str(tmp_path) not in line
 
 
@@ -272,7 +329,7 @@ def test_every_page_meets_damage_in_one_line(clean_db, tmp_path, monkeypatch, pa
     assert [e.value.split(" (")[0] for e in at.error] == ["Database team.duckdb is damaged"]
     line = at.error[0].value
     assert line.endswith("; restore it from a backup, or move it aside to start a new database; "
-                         "`python -m core info` shows what is damaged.")  # fmt: skip
+                         "`python -m core check` shows what is damaged.")  # fmt: skip
     assert "\n" not in line and str(tmp_path) not in line
 
 
@@ -291,6 +348,7 @@ def test_analysing_into_a_damaged_file_is_refused_in_one_line_before_the_model_l
     from dashboard import data
 
     copy, block = damaged_copy(clean_db, tmp_path)
+    run_check(copy)  # the scrub found it (a write reads 12 KiB, not the file: issue #29)
     at = open_app(copy, monkeypatch, "upload")
     assert not at.exception and not at.error
     before = set(JOBS._jobs)
@@ -301,14 +359,12 @@ def test_analysing_into_a_damaged_file_is_refused_in_one_line_before_the_model_l
     loaded = []
     monkeypatch.setattr(data, "engine", lambda *a, **k: loaded.append(a))
     next(b for b in at.button if b.label == "Analyse").click().run()
+    shown = [e.value for e in at.error]  # the check is quick now: the job may have ended already
     (key,) = set(JOBS._jobs) - before
     state = JOBS.get(key).wait(60)
     assert state.finished and state.result is None and loaded == []  # no model was loaded
     at.run()
     JOBS.forget(key)  # the registry is process-wide: other tests must not meet this failed job
     assert not at.exception, [e.value for e in at.exception]
-    assert [e.value for e in at.error] == [
-        f"team.duckdb is damaged: 1 block(s) fail their checksum (block {block}); nothing was "
-        "written. Restore it from a backup, or move it aside to start a new database; "
-        "`python -m core info` shows what is damaged."
-    ]
+    shown += [e.value for e in at.error]
+    assert shown == [refusal(copy, block).replace(f"{copy}", copy.name)]
