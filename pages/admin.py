@@ -1,4 +1,4 @@
-"""Admin: the audit log, roles granted to team members, and deleting a corpus.
+"""Admin: the database check, the audit log, roles granted to team members, deleting a corpus.
 
 Registered in the navigation for admins only; every action below is checked again in core
 (`require`), so a crafted request from a non-admin session is refused there too.
@@ -7,12 +7,64 @@ Registered in the navigation for admins only; every action below is checked agai
 import streamlit as st
 
 from core.access.audit import AUDIT_ACTIONS
-from core.access.principal import Role
+from core.access.principal import Principal, Role, require
+from core.jobs import JOBS
+from core.store.scrub import last_check, run_check
 from dashboard import auth, data, widgets
 from dashboard.text import literal, literal_table
 
+CHECK_JOB = "database-check"  # one per server: a second admin's click joins the running check
+
 st.title("🛡️ Admin")
 visitor = auth.refuse_unless("read_audit")
+
+
+def start_check(principal: Principal) -> None:
+    """Verify every block and column in a background job (core.store.scrub), admins only."""
+    require(principal, "read_audit")
+    path = data.store().path
+
+    def work(progress):
+        report = lambda done, total: progress(done, total, f"{done:,}/{total:,} blocks verified")  # noqa: E731
+        return run_check(path, report)
+
+    JOBS.start(CHECK_JOB, work)
+
+
+@st.fragment(run_every=1.0)
+def check_progress() -> None:
+    """Polls the running check; the page reruns once to show its result."""
+    job = JOBS.get(CHECK_JOB)
+    state = job.snapshot() if job else None
+    if state is None or state.finished:
+        st.rerun(scope="app")
+    st.progress(state.fraction, f"{state.stage} · {state.elapsed_s:.0f} s")
+
+
+st.header("Database check")
+st.caption("Verifies every block and every column of the database file (a scrub). Writes check "
+           "only the file's headers and length, so run this nightly (README: a cron job or "
+           "systemd timer runs `python -m core check`) and after restoring a backup. A file "
+           "found damaged takes no more writes until it is restored or repaired.")  # fmt: skip
+job = JOBS.get(CHECK_JOB)
+running = job is not None and not job.snapshot().finished
+if running:
+    check_progress()
+else:
+    if job is not None and job.snapshot().error:
+        st.error(data.for_visitor(job.snapshot().error))
+    record = last_check(data.store().path)
+    if record is None:
+        st.info("No full check of this database file yet.")
+    elif record.ok:
+        st.success(f"Last full check: {record.summary()}.")
+    else:
+        st.error(data.for_visitor(f"Last full check: {record.summary()}; writes are refused until "
+                                  "the file is restored from a backup and checked again: "
+                                  + "; ".join(record.problems)))  # fmt: skip
+    if st.button("Check the database now", key="check-start"):
+        widgets.run_safely(lambda: start_check(visitor))
+        st.rerun()
 
 st.header("Audit log")
 st.caption("Who uploaded, ran, exported, deleted or changed roles, and when (server time).")
