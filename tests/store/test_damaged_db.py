@@ -368,3 +368,28 @@ def test_analysing_into_a_damaged_file_is_refused_in_one_line_before_the_model_l
     assert not at.exception, [e.value for e in at.exception]
     shown += [e.value for e in at.error]
     assert shown == [refusal(copy, block).replace(f"{copy}", copy.name)]
+
+
+def test_the_admin_page_runs_a_check_in_the_background_and_shows_its_result(
+    clean_db, tmp_path, monkeypatch
+):
+    from core.jobs import JOBS
+
+    copy = tmp_path / "team.duckdb"
+    shutil.copy(clean_db, copy)
+    at = open_app(copy, monkeypatch, "admin")  # open mode: everyone is an admin
+    assert not at.exception
+    assert "No full check of this database file yet." in [i.value for i in at.info]
+    next(b for b in at.button if b.label == "Check the database now").click().run()
+    assert JOBS.get("database-check").wait(120).result.ok
+    at.run()
+    JOBS.forget("database-check")
+    assert not at.exception
+    (line,) = [s.value for s in at.success if s.value.startswith("Last full check")]
+    assert line.startswith("Last full check: ok: ") and "blocks checked at" in line
+    overwrite_block(copy, blocks_of(copy, "frame_curves")[0])  # then the scrub finds damage
+    run_check(copy)
+    at.run()
+    (line,) = [e.value for e in at.error]
+    assert line.startswith("Last full check: DAMAGED") and "writes are refused" in line
+    assert str(tmp_path) not in line
