@@ -9,7 +9,8 @@ import streamlit as st
 from core.access.audit import AUDIT_ACTIONS
 from core.access.principal import Principal, Role, require
 from core.jobs import JOBS
-from core.store.scrub import last_check, run_check
+from core.store.check_record import last_check
+from core.store.scrub import run_check
 from dashboard import auth, data, widgets
 from dashboard.text import literal, literal_table
 

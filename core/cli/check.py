@@ -56,7 +56,8 @@ def print_damage(problems, what_to_do: str) -> None:
 def run_scrub(db: Path) -> int:
     """Check every block and column, print the summary; 0 if whole, 1 if damaged."""
     from core.store.check import REMEDY, shape
-    from core.store.scrub import CLEAR, record_path, run_check
+    from core.store.check_record import CLEAR, record_path
+    from core.store.scrub import run_check
 
     if not db.exists():
         raise StoreError(f"no database at {db}; set --db or EMOSCOPE_DB.")
@@ -94,7 +95,7 @@ def quick_integrity(db: Path) -> int:
         recover_incomplete_write,
         shape,
     )
-    from core.store.scrub import CLEAR, last_check
+    from core.store.check_record import CLEAR, last_check
 
     try:
         if shape(db).torn_tail and (dropped := recover_incomplete_write(db)):

@@ -7,7 +7,7 @@ before every write made a one-row write cost a read of the whole file (20-36 s a
 issue #29), so the work is split (measured in bench/results/write-path.md):
 
 - `quick_check`, before every write connection, costs a stat and a 12 KiB read: the headers,
-  the file's length against whole blocks, and the scrub's record (core.store.scrub) of damage
+  the file's length against whole blocks, and the scrub's record (core.store.check_record) of damage
   it found in this file. A file cut short or with broken headers, or one the scrub found
   damaged, is refused with nothing written.
 - `damaged_blocks` verifies every block's checksum (numpy, about 0.3 s per GB from the page
@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import StoreBusyError, StoreError
+from core.store.check_record import REMEDY, refuse_if_recorded_damaged
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,6 @@ FIRST_BLOCK_AT = 3 * HEADER_BYTES
 _MULTIPLIER = np.uint64(0xBF58476D1CE4E5B9)
 _SEED = np.uint64(5381)
 _CHUNK_BLOCKS = 32  # blocks verified per read: 8 MiB at the default size, bounded memory
-REMEDY = "restore it from a backup, or move it aside to start a new database"
 WHAT_TO_DO = f"{REMEDY}; `python -m core check` shows what is damaged"
 
 BlockProgress = Callable[[int, int], None]  # (blocks verified, blocks in all)
@@ -169,8 +169,6 @@ def quick_check(path: Path, attempts: int = 3) -> Shape | None:
     is left to DuckDB, which will make this writer wait for that one. Returns what it read
     (None for a new file): a torn tail is the writer's to drop (`drop_torn_tail`).
     """
-    from core.store.scrub import refuse_if_recorded_damaged
-
     for attempt in range(attempts):
         try:
             before = _stamp(path)

@@ -25,8 +25,9 @@ from core.access.principal import Principal, Role
 from core.access.roles import set_role
 from core.errors import StoreError
 from core.store.check import FIRST_BLOCK_AT, damaged_blocks, full_check, quick_check
+from core.store.check_record import last_check, record_path
 from core.store.database import ClipRecord, FileOutcome, ScoredTrack, Store
-from core.store.scrub import last_check, record_path, run_check
+from core.store.scrub import run_check
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "dashboard" / "app.py")
