@@ -35,12 +35,12 @@ from core.store.check import FIRST_BLOCK_AT, damaged_blocks, quick_check, shape
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def timed_cli(*args: str) -> dict:
+def timed_cli(*args: str, root: Path | None = None) -> dict:
     """`python -m core ARGS` in a fresh process: seconds, status, output tails and peak RSS
     (MiB, from /usr/bin/time: the child's own high-water mark)."""
     started = time.monotonic()
     result = subprocess.run(["/usr/bin/time", "-f", "%M", sys.executable, "-m", "core", *args],
-                            cwd=ROOT, capture_output=True, text=True)  # fmt: skip
+                            cwd=root or ROOT, capture_output=True, text=True)  # fmt: skip
     seconds = time.monotonic() - started
     err = result.stderr.strip().splitlines()
     peak_mib = int(err[-1]) / 1024 if err and err[-1].isdigit() else None
@@ -93,6 +93,8 @@ def main() -> None:
     parser.add_argument("--copy-to", type=Path, help="where to put the flipped-byte copy")
     parser.add_argument("--out", type=Path, default=Path("/tmp/write-path-export.parquet"))
     parser.add_argument("--label", required=True, help="names the result file, e.g. 1000000")
+    parser.add_argument("--baseline", type=Path,
+                        help="another checkout (e.g. main before #29): its `roles set` once, as well")  # fmt: skip
     args = parser.parse_args()
     db = args.db.resolve()
     result = {"db": str(db), "size_gib": round(db.stat().st_size / 2**30, 2),
@@ -105,6 +107,9 @@ def main() -> None:
     result["roles"] = rounds
     result["roles_median_s"] = statistics.median(r["roles"]["seconds"] for r in rounds)
     result["roles_set_median_s"] = statistics.median(r["roles_set"]["seconds"] for r in rounds)
+    if args.baseline:  # the same one-row write through the other checkout's write path
+        result["baseline_roles_set"] = timed_cli("roles", "set", "base@example.com", "viewer",
+                                                 "--db", str(db), root=args.baseline)  # fmt: skip
     result["export_parquet"] = timed_cli("export", "--what", "clips", "--format", "parquet",
                                          "--out", str(args.out), "--db", str(db))  # fmt: skip
     args.out.unlink(missing_ok=True)

@@ -50,6 +50,9 @@ FIRST_BLOCK_AT = 3 * HEADER_BYTES
 _MULTIPLIER = np.uint64(0xBF58476D1CE4E5B9)
 _SEED = np.uint64(5381)
 _CHUNK_BLOCKS = 32  # blocks verified per read: 8 MiB at the default size, bounded memory
+# The column scan's DuckDB cache: unbounded (80 % of RAM) it held 9 GB at 1M clips while the
+# scrub ran beside the server; at 1 GB it took as long (bench/results/write-path.md).
+SCAN_MEMORY_LIMIT = "1GB"
 WHAT_TO_DO = f"{REMEDY}; `python -m core check` shows what is damaged"
 
 BlockProgress = Callable[[int, int], None]  # (blocks verified, blocks in all)
@@ -275,7 +278,7 @@ def verify(path: Path, on_progress: BlockProgress | None = None) -> Findings:
     except StoreError as exc:
         return Findings(0, (), (str(exc),))
     try:
-        con = duckdb.connect(str(path), read_only=True)
+        con = duckdb.connect(str(path), read_only=True, config={"memory_limit": SCAN_MEMORY_LIMIT})
     except duckdb.Error as exc:
         if "lock" in str(exc).lower():
             raise StoreBusyError(f"{path} is being written by another process; run the check "
