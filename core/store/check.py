@@ -278,11 +278,14 @@ def verify(path: Path, on_progress: BlockProgress | None = None) -> Findings:
     except StoreError as exc:
         return Findings(0, (), (str(exc),))
     try:
-        con = duckdb.connect(str(path), read_only=True, config={"memory_limit": SCAN_MEMORY_LIMIT})
+        con = _open_for_scan(path)
     except duckdb.Error as exc:
-        if "lock" in str(exc).lower():
-            raise StoreBusyError(f"{path} is being written by another process; run the check "
-                                 "again when it finishes.") from exc  # fmt: skip
+        text = str(exc).lower()
+        if "lock" in text or not (isinstance(exc, duckdb.IOException | duckdb.SerializationException)
+                                  or "corrupt" in text or "checksum" in text):  # fmt: skip
+            # Held by a writer, or by a connection of this process: busy, never "damaged".
+            raise StoreBusyError(f"{path} cannot be checked now ({str(exc).splitlines()[0]}); "
+                                 "run the check again when no write is running.") from exc  # fmt: skip
         line = f"DuckDB cannot open it: {str(exc).splitlines()[0]}"
         return Findings(blocks, tuple(bad), (*_block_lines(blocks, bad), line))
     try:
@@ -293,6 +296,21 @@ def verify(path: Path, on_progress: BlockProgress | None = None) -> Findings:
     finally:
         con.close()
     return Findings(blocks, tuple(bad), tuple(problems))
+
+
+def _open_for_scan(path: Path):
+    """A read-only connection with the scan's memory cap. DuckDB refuses a second configuration
+    for a file this process already holds open (the dashboard reading while its Admin page runs
+    a check): then the scan shares the existing one, uncapped, rather than fail."""
+    import duckdb
+
+    try:
+        return duckdb.connect(str(path), read_only=True,
+                              config={"memory_limit": SCAN_MEMORY_LIMIT})  # fmt: skip
+    except duckdb.Error as exc:
+        if "different configuration" not in str(exc):
+            raise
+        return duckdb.connect(str(path), read_only=True)
 
 
 def _block_lines(blocks: int, bad: list[int]) -> list[str]:
