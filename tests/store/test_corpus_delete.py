@@ -4,6 +4,8 @@ integrity report stays clean, only admins may do it, and the CLI's delete-corpus
 from __future__ import annotations
 
 import io
+import os
+import pwd
 import subprocess
 import sys
 
@@ -190,6 +192,8 @@ def test_cli_delete_corpus_and_audit(two_corpora):
 def test_cli_ingest_and_export_are_audited_and_the_run_records_the_os_user(
     tmp_path, tiny_model_dir
 ):
+    """The CLI acts as its OS account (#31): $USER, which anyone can set, is ignored."""
+    user = f"cli:{pwd.getpwuid(os.getuid()).pw_name}"
     db = tmp_path / "cli.duckdb"
     folder = tmp_path / "in"
     folder.mkdir()
@@ -197,14 +201,14 @@ def test_cli_ingest_and_export_are_audited_and_the_run_records_the_os_user(
     done = cli("ingest", folder, "--corpus", "c1", "--model", tiny_model_dir, db=db)
     assert done.returncode == 0, done.stderr
     log = cli("audit", "--action", "ingest", db=db).stdout.splitlines()
-    assert len(log) == 1 and "cli:tester  ingest  corpus 'c1', run 1: 1 scored, 0 cached" in log[0]
+    assert len(log) == 1 and f"{user}  ingest  corpus 'c1', run 1: 1 scored, 0 cached" in log[0]
     with Store(db).reading() as con:
-        assert con.execute("SELECT user_name FROM ingest_runs").fetchall() == [("cli:tester",)]
+        assert con.execute("SELECT user_name FROM ingest_runs").fetchall() == [(user,)]
     out = tmp_path / "c1.csv"
     assert cli("export", "--what", "clips", "--format", "csv", "--corpus", "c1", "--out", out,
                db=db).returncode == 0  # fmt: skip
     line = cli("audit", "--action", "export", db=db).stdout.splitlines()
-    assert len(line) == 1 and line[0].endswith("cli:tester  export  clips.csv, "
+    assert len(line) == 1 and line[0].endswith(f"{user}  export  clips.csv, "
                                                f"{Store(db).models().model_key[0]}, "
                                                "filter: corpora=('c1',)")  # fmt: skip
 
