@@ -64,6 +64,32 @@ def engine(tiny_model_dir):
 
 
 @pytest.fixture(scope="session")
+def sensevoice_dir(tmp_path_factory) -> Path:
+    """A tiny SenseVoice with its fsmn-vad (random weights), loadable by funasr."""
+    from core.model.asr_testmodel import make_sensevoice_test_model
+
+    return make_sensevoice_test_model(tmp_path_factory.mktemp("models") / "tiny-sv", seed=0)
+
+
+@pytest.fixture(scope="session")
+def transcriber(sensevoice_dir):
+    from core.model.transcribe import load_transcriber
+
+    return load_transcriber(str(sensevoice_dir), "cpu", threads=2)
+
+
+def with_pauses(bursts: list[tuple[float, float]], seconds: float, seed: int = 0) -> np.ndarray:
+    """Speech-like bursts at (start, end) seconds in a quiet recording of `seconds`."""
+    rate = 16_000
+    rng = np.random.default_rng(seed)
+    wave = (1e-4 * rng.standard_normal(int(seconds * rate))).astype(np.float32)
+    for i, (start, end) in enumerate(bursts):
+        a, b = int(start * rate), int(end * rate)
+        wave[a:b] += speechlike((b - a) / rate, seed=seed * 100 + i)[: b - a]
+    return wave
+
+
+@pytest.fixture(scope="session")
 def source_wav(tmp_path_factory) -> Path:
     """3 s stereo 44.1 kHz WAV: the source every format below is encoded from."""
     path = tmp_path_factory.mktemp("src") / "source.wav"

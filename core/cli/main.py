@@ -199,10 +199,26 @@ def media_problems(store) -> dict[str, int]:
 
 
 def cmd_make_test_model(args) -> int:
+    if args.family == "sensevoice":
+        from core.model.asr_testmodel import ARCHITECTURES, make_sensevoice_test_model
+
+        arch = args.arch or "tiny"
+        if arch not in ARCHITECTURES:
+            raise InputError(f"--arch {arch}: a sensevoice test model is one of "
+                             f"{', '.join(ARCHITECTURES)}.")  # fmt: skip
+        out = make_sensevoice_test_model(args.dir, arch=arch, seed=args.seed)
+        print(f"wrote {arch} SenseVoice + fsmn-vad with random weights ({UNTRAINED_LABEL}) "
+              f"to {out}")  # fmt: skip
+        return 0
+    from core.model.testmodel import ARCHITECTURES as E2V_ARCHITECTURES
     from core.model.testmodel import make_test_model
 
-    out = make_test_model(args.dir, arch=args.arch, seed=args.seed)
-    print(f"wrote {args.arch} emotion2vec with random weights ({UNTRAINED_LABEL}) to {out}")
+    arch = args.arch or "tiny"
+    if arch not in E2V_ARCHITECTURES:
+        raise InputError(f"--arch {arch}: an emotion2vec test model is one of "
+                         f"{', '.join(E2V_ARCHITECTURES)}.")  # fmt: skip
+    out = make_test_model(args.dir, arch=arch, seed=args.seed)
+    print(f"wrote {arch} emotion2vec with random weights ({UNTRAINED_LABEL}) to {out}")
     return 0
 
 
@@ -274,9 +290,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="first verify every block and column (as `check` does)")  # fmt: skip
     p.set_defaults(func=cmd_info)
 
-    p = sub.add_parser("make-test-model", help="write an emotion2vec with random weights")
+    p = sub.add_parser(
+        "make-test-model", help="write an emotion2vec or SenseVoice with random weights"
+    )
     p.add_argument("dir")
-    p.add_argument("--arch", default="tiny", choices=["tiny", "base", "large"])
+    p.add_argument("--family", default="emotion2vec", choices=["emotion2vec", "sensevoice"])
+    p.add_argument("--arch", default=None, choices=["tiny", "base", "large", "small"],
+                   help="tiny (default); emotion2vec: base, large; sensevoice: small")  # fmt: skip
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_make_test_model)
 

@@ -19,16 +19,21 @@ BytesFn = Callable[[int], None]  # bytes of the model on disk so far
 WATCH_EVERY_S = 1.0
 
 
-def hub_directory(name: str, hub: str, on_bytes: BytesFn | None = None) -> Path:
-    """The local directory of hub model `name`, downloaded on first use only."""
+def hub_directory(
+    name: str, hub: str, on_bytes: BytesFn | None = None, repo: str | None = None
+) -> Path:
+    """The local directory of hub model `name`, downloaded on first use only.
+
+    `repo` is the hub's repository (default: emotion2vec's, iic/NAME or emotion2vec/NAME)."""
     if hub in ("ms", "modelscope"):
         from modelscope.hub.snapshot_download import snapshot_download
 
-        repo, cache = f"iic/{name}", _cache_root("MODELSCOPE_CACHE", ".cache/modelscope")
+        repo, cache = repo or f"iic/{name}", _cache_root("MODELSCOPE_CACHE", ".cache/modelscope")
     elif hub in ("hf", "huggingface"):
         from huggingface_hub import snapshot_download
 
-        repo, cache = f"emotion2vec/{name}", _cache_root("HF_HUB_CACHE", ".cache/huggingface")
+        repo = repo or f"emotion2vec/{name}"
+        cache = _cache_root("HF_HUB_CACHE", ".cache/huggingface")
     else:
         raise InputError(f"unknown hub {hub!r}: use 'ms' (ModelScope) or 'hf' (Hugging Face).")
     # A cached copy is used without asking the hub: funasr would re-check it online each time.
