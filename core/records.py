@@ -77,6 +77,7 @@ class ClipFilter:
     min_duration_s: float = 0.0
     max_duration_s: float | None = None
     clip_ids: tuple[str, ...] = field(default=())
+    said: str = ""  # words or a phrase the track's transcript contains (any case, CJK too)
 
     def where(self, columns: Container[str] | None = None) -> tuple[str, list]:
         """SQL condition over the `clip_view` alias v, with its bound parameters; with `columns`,
@@ -99,6 +100,11 @@ class ClipFilter:
                 )
         if self.max_duration_s is not None:
             parts.append(("duration_s", "v.duration_s <= ?", [self.max_duration_s]))
+        said = " ".join(self.said.lower().split())
+        if said:  # a plain scan: duckdb 2.0 has no full-text extension (core.store.transcripts)
+            parts.append(("said", "EXISTS (SELECT 1 FROM transcripts s WHERE s.clip_id ="
+                          " v.clip_id AND s.track = v.track AND contains(lower(s.text), ?))",
+                          [said]))  # fmt: skip
         if self.date_from is not None:
             parts.append(("recorded_at", "v.recorded_at >= ?", [self.date_from]))
         if self.date_to is not None:

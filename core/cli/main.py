@@ -94,11 +94,20 @@ def cmd_ingest(args) -> int:
         store = Store(args.db)
         store.initialise()  # a damaged or newer database is refused here, before the model loads
         engine = _load(args)
+        transcriber = _load_transcriber(args) if args.transcribe else None
         summary = run(
             store, engine, inputs, args.corpus, metadata=meta, frames=args.frames,
             channel_mode=args.channels, channel_roles=roles, media_dir=store.path.parent / "media",
             on_progress=ProgressLine(f"ingest {args.corpus}"), workers=args.workers,
         )  # fmt: skip
+        said = None
+        if transcriber is not None:
+            from core.ingest.transcribing import transcribe_inputs
+
+            said = transcribe_inputs(
+                store, transcriber, engine, inputs, args.channels, roles,
+                on_progress=ProgressLine(f"transcribe {args.corpus}"),
+            )  # fmt: skip
     record_ingest(store, summary)
     sync_indexes(store)  # the similarity indexes that exist take the new tracks (#27)
     for note in summary.notes:
@@ -106,12 +115,34 @@ def cmd_ingest(args) -> int:
     for outcome in summary.outcomes:
         if outcome.status == "failed" or outcome.message:
             print(f"{outcome.status}: {outcome.message}", file=sys.stderr)
+    if said is not None:
+        for failure in said.failed:
+            print(f"warning: not transcribed: {failure}", file=sys.stderr)
     if args.json:
-        print(json.dumps(summary.as_dict()))
+        result = summary.as_dict()
+        if said is not None:
+            result["transcripts"] = said.as_dict()
+        print(json.dumps(result))
     else:
         print(f"{summary.corpus}: {summary.scored} scored, {summary.cached} cached, "
               f"{summary.failed} failed, {summary.seconds_audio:.1f} s of audio -> {store.path}")  # fmt: skip
+        if said is not None:
+            print(f"{summary.corpus}: {said.transcribed} tracks transcribed, {said.cached} "
+                  f"cached, {said.segments} segments ({transcriber.display_name})")  # fmt: skip
     return 0
+
+
+def _load_transcriber(args):
+    from core.model.transcribe import load_transcriber
+
+    with contextlib.redirect_stdout(sys.stderr):
+        transcriber = load_transcriber(
+            args.asr_model, args.device, hub=args.hub, language=args.language, use_itn=args.itn
+        )
+    if transcriber.untrained:
+        print(f"note: {transcriber.model_id} is an {UNTRAINED_LABEL}: its transcripts mean "
+              "nothing.", file=sys.stderr)  # fmt: skip
+    return transcriber
 
 
 def cmd_score(args) -> int:
@@ -146,10 +177,39 @@ def cmd_export(args) -> int:
 
     store = Store(args.db)
     model_key = pick_model_key(store, args.model)
-    where = ClipFilter(corpora=tuple(args.corpus or ()))
-    rows = export(store, args.what, args.format, Path(args.out), model_key, where)
+    where = ClipFilter(corpora=tuple(args.corpus or ()), said=args.said or "")
+    if args.format in ("srt", "vtt"):
+        if args.what != "transcripts":
+            raise InputError(f"--format {args.format} writes transcripts: use --what transcripts.")
+        return _export_subtitles(store, args, where, model_key)
+    if args.what == "transcripts":
+        from core.store import transcripts
+
+        rows = transcripts.export(store, args.format, Path(args.out), model_key, where)
+    else:
+        rows = export(store, args.what, args.format, Path(args.out), model_key, where)
     record_export(store, args.what, args.format, model_key, where)
     print(f"{rows} rows of {args.what} ({model_key}) -> {args.out}")
+    return 0
+
+
+def _export_subtitles(store, args, where, model_key: str) -> int:
+    """`export --format srt|vtt --clip ID`: one clip's transcript as subtitles."""
+    import dataclasses
+
+    from core.store import transcripts
+
+    if not args.clip:
+        raise InputError(f"--format {args.format} writes one clip's subtitles: add --clip ID.")
+    segments = transcripts.segments_of(store, args.clip)
+    if segments.empty:
+        raise InputError(f"clip {args.clip} has no transcript: ingest it with --transcribe.")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(transcripts.subtitles(segments, args.format), encoding="utf-8")
+    record_export(store, "subtitles", args.format, model_key,
+                  dataclasses.replace(where, clip_ids=(args.clip,)))  # fmt: skip
+    print(f"{len(segments)} lines of {args.clip} -> {out}")
     return 0
 
 
@@ -263,6 +323,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
     p.add_argument("--workers", type=int, default=None,
                    help="threads that read and decode ahead of the model (default: cores - 1)")  # fmt: skip
+    p.add_argument("--transcribe", action="store_true",
+                   help="also transcribe each track (SenseVoice; cached like scores)")  # fmt: skip
+    p.add_argument("--asr-model", default="SenseVoiceSmall",
+                   help="with --transcribe: SenseVoiceSmall or a model directory")  # fmt: skip
+    p.add_argument("--language", default="auto", choices=["auto", "zh", "en", "yue", "ja", "ko"])
+    p.add_argument("--itn", action="store_true", help="with --transcribe: numbers and punctuation")
     add_ray_options(p)
     model_options(p)
     p.set_defaults(func=cmd_ingest)
@@ -275,10 +341,14 @@ def build_parser() -> argparse.ArgumentParser:
     model_options(p)
     p.set_defaults(func=cmd_score)
 
-    p = sub.add_parser("export", help="write clips, frame curves or embeddings to CSV/Parquet")
-    p.add_argument("--what", required=True, choices=["clips", "frames", "embeddings"])
-    p.add_argument("--format", required=True, choices=["csv", "parquet"])
+    p = sub.add_parser("export", help="write clips, frame curves, embeddings or transcripts")
+    p.add_argument("--what", required=True,
+                   choices=["clips", "frames", "embeddings", "transcripts"])  # fmt: skip
+    p.add_argument("--format", required=True, choices=["csv", "parquet", "srt", "vtt"],
+                   help="srt and vtt: one clip's transcript as subtitles (with --clip)")  # fmt: skip
     p.add_argument("--corpus", action="append", help="only this corpus (repeatable)")
+    p.add_argument("--said", help="only tracks whose transcript contains these words")
+    p.add_argument("--clip", help="with --format srt|vtt: the clip id")
     p.add_argument("--model", help="model key or id (default: the latest used)")
     p.add_argument("--out", required=True)
     p.add_argument("--db")

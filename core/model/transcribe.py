@@ -19,6 +19,7 @@ always gives the same transcript, which the cache relies on.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import os
@@ -58,6 +59,8 @@ EVENT_TAGS = {"Speech", "BGM", "Laughter", "Applause", "Cry", "Sneeze", "Breath"
 _TAG = re.compile(r"<\|([^|]*)\|>")
 
 ProgressFn = Callable[[int, int], None]
+# Scores each utterance's audio (e.g. emotion2vec on the segment): (tracks, pieces) -> per piece
+ScoreFn = Callable[[list[str], list[np.ndarray]], list["np.ndarray | None"]]
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,7 @@ class TranscriptSegment:
     events: tuple[str, ...]  # audio events other than plain speech (laughter, cry, ...)
     words: tuple[Word, ...]
     raw: str = ""  # the decoded text as SenseVoice gave it, tags included
+    scores: np.ndarray | None = None  # what a `score` hook said of the segment's audio
 
 
 @dataclass(frozen=True)
@@ -262,17 +266,26 @@ class Transcriber:
 
     # -- whole tracks -----------------------------------------------------------------------
 
-    def transcribe(self, tracks: Sequence[tuple[str, np.ndarray]],
-                   max_batch_samples: int | None = None) -> list[TranscriptSegment]:  # fmt: skip
+    def transcribe(
+        self,
+        tracks: Sequence[tuple[str, np.ndarray]],
+        max_batch_samples: int | None = None,
+        score: ScoreFn | None = None,
+    ) -> list[TranscriptSegment]:
         """Transcribe whole tracks held in memory (short clips): VAD each, recognise all the
         utterances together in batches. Segments come back by track, then time."""
         with self._lock:
             return self._cut_and_recognise(
-                [(track, 0, wave, True) for track, wave in tracks], max_batch_samples
+                [(track, 0, wave, True) for track, wave in tracks], max_batch_samples, score
             )[0]
 
-    def transcribe_stream(self, chunks: Iterable[np.ndarray], tracks: Sequence[tuple[str, int | None]],
-                          max_batch_samples: int | None = None) -> list[TranscriptSegment]:  # fmt: skip
+    def transcribe_stream(
+        self,
+        chunks: Iterable[np.ndarray],
+        tracks: Sequence[tuple[str, int | None]],
+        max_batch_samples: int | None = None,
+        score: ScoreFn | None = None,
+    ) -> list[TranscriptSegment]:
         """Transcribe a recording read as (channels, n) chunks, in windows: bounded memory.
 
         `tracks` names each track and its channel (None: the channel mix)."""
@@ -288,22 +301,24 @@ class Transcriber:
                     )
                     stream.add(mono)
                 if streams and streams[0].size >= window:
-                    segments += self._window(streams, final=False, budget=max_batch_samples)
-            segments += self._window(streams, final=True, budget=max_batch_samples)
+                    segments += self._window(streams, False, max_batch_samples, score)
+            segments += self._window(streams, True, max_batch_samples, score)
         return sorted(segments, key=lambda s: (s.start_s, s.track))
 
     def _window(
-        self, streams: list[_Stream], final: bool, budget: int | None
+        self, streams: list[_Stream], final: bool, budget: int | None, score: ScoreFn | None
     ) -> list[TranscriptSegment]:
         jobs = [(s.track, s.offset, s.take(), final) for s in streams]
-        segments, carries = self._cut_and_recognise(jobs, budget)
+        segments, carries = self._cut_and_recognise(jobs, budget, score)
         for stream, (_, offset, wave, _), carry in zip(streams, jobs, carries, strict=True):
             stream.offset = offset + carry
             if carry < len(wave):
                 stream.add(wave[carry:])
         return segments
 
-    def _cut_and_recognise(self, jobs, budget) -> tuple[list[TranscriptSegment], list[int]]:
+    def _cut_and_recognise(
+        self, jobs, budget, score: ScoreFn | None = None
+    ) -> tuple[list[TranscriptSegment], list[int]]:
         """VAD each (track, offset, wave, final) job, recognise every utterance in batches.
 
         Returns the segments and, per job, the sample where its unfinished audio starts (the
@@ -330,9 +345,10 @@ class Transcriber:
                 )
             carries.append(carry)
         recognised = self.recognise(pieces, budget) if pieces else []
+        scores = score([w[0] for w in where], pieces) if score and pieces else [None] * len(pieces)
         segments = [
-            segment_of(track, start, length, rec)
-            for (track, start, length), rec in zip(where, recognised, strict=True)
+            dataclasses.replace(segment_of(track, start, length, rec), scores=scored)
+            for (track, start, length), rec, scored in zip(where, recognised, scores, strict=True)
         ]
         segments.sort(key=lambda s: (s.track, s.start_s))
         return segments, carries

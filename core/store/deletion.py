@@ -57,13 +57,15 @@ class DeletionReport:
     projections: int
     runs: int
     media_files: int
+    transcripts: int = 0  # transcript segments (core.store.transcripts)
 
     def summary(self) -> str:
+        said = f", {self.transcripts} transcript segments" if self.transcripts else ""
         return (
             f"deleted corpus {self.corpus!r}: {self.clips} clips, {self.predictions} predictions, "
             f"{self.frame_curves} frame curves, {self.embeddings} embeddings, {self.segments} "
             f"segments, {self.projections} projections, {self.runs} ingest runs, "
-            f"{self.media_files} media files"
+            f"{self.media_files} media files{said}"
         )
 
 
@@ -141,10 +143,12 @@ def _delete_rows(con, corpus_id: int) -> dict[str, int]:
         "predictions": delete(f"DELETE FROM predictions WHERE {in_doomed}"),
         "frame_curves": delete(f"DELETE FROM frame_curves WHERE {in_doomed}"),
         "segments": delete(f"DELETE FROM segments WHERE {in_doomed}"),
+        "transcripts": delete(f"DELETE FROM transcripts WHERE {in_doomed}"),
         "embeddings": sum(
             delete(f"DELETE FROM {embedding_table(dim)} WHERE {in_doomed}") for dim in dims
         ),
     }
+    con.execute(f"DELETE FROM transcribed WHERE {in_doomed}")  # the cache marks go too
     stale = [k for (k,) in con.execute(
         f"SELECT DISTINCT projection_key FROM projections WHERE {in_doomed}"
     ).fetchall()]  # fmt: skip

@@ -19,6 +19,7 @@ from core.records import ClipFilter
 from core.store.database import Store
 from core.store.reads import frame_rows_sql
 from core.store.schema import CLIP_VIEW, embedding_table
+from core.store.transcripts import full_text_sql
 
 WHATS = ("clips", "frames", "embeddings")
 FORMATS = ("csv", "parquet")
@@ -60,8 +61,9 @@ def export_query(store: Store, what: str, fmt: str, model_key: str,
             f"WITH v AS (SELECT * FROM ({CLIP_VIEW}) v WHERE {condition}),"
             " d AS (SELECT clip_id, track, list(corpus ORDER BY corpus) AS corpora FROM v"
             " GROUP BY clip_id, track HAVING count(*) > 1)"
-            f" SELECT {', '.join(columns)}, {corpora} AS corpora"
-            " FROM v LEFT JOIN d USING (clip_id, track)"
+            f" SELECT {', '.join(columns)}, {corpora} AS corpora, t.transcript"
+            f" FROM v LEFT JOIN d USING (clip_id, track) LEFT JOIN {full_text_sql()} t"
+            " ON t.clip_id = v.clip_id AND t.track = v.track"
             " WHERE d.corpora IS NULL OR v.corpus = d.corpora[1]"
             " ORDER BY v.source_name, v.clip_id, v.track"
         )

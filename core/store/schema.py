@@ -9,7 +9,7 @@ from __future__ import annotations
 from core.model.labels import SCORE_COLUMNS
 from core.store import rollup
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 _SCORES_DDL = ", ".join(f"{c} FLOAT NOT NULL" for c in SCORE_COLUMNS)
 
 # Every schema change is appended here; a database is brought up to date when opened for writing.
@@ -160,6 +160,35 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             expires_at TIMESTAMP NOT NULL,
             revoked_at TIMESTAMP,
             revoked_by VARCHAR)""",
+    ),
+    10: (
+        # What was said (core.store.transcripts): SenseVoice's segments of each track, with
+        # their words and emotion2vec's scores over each segment's span; `transcribed` marks a
+        # track done per ASR settings (also when it had no speech), the transcription cache.
+        """CREATE TABLE transcripts (
+            clip_id VARCHAR NOT NULL,
+            track VARCHAR NOT NULL,
+            asr_key VARCHAR NOT NULL,
+            segment INTEGER NOT NULL,
+            start_s DOUBLE NOT NULL,
+            end_s DOUBLE NOT NULL,
+            text VARCHAR NOT NULL,
+            language VARCHAR,
+            emotion VARCHAR,
+            events VARCHAR[] NOT NULL,
+            words STRUCT(word VARCHAR, start_s DOUBLE, end_s DOUBLE)[] NOT NULL,
+            model_key VARCHAR,
+            scores FLOAT[9],
+            top_label VARCHAR,
+            confidence FLOAT,
+            PRIMARY KEY (clip_id, track, asr_key, segment))""",
+        """CREATE TABLE transcribed (
+            clip_id VARCHAR NOT NULL,
+            track VARCHAR NOT NULL,
+            asr_key VARCHAR NOT NULL,
+            n_segments INTEGER NOT NULL,
+            transcribed_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            PRIMARY KEY (clip_id, track, asr_key))""",
     ),
 }
 ROLLUP_SINCE = 8

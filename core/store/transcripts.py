@@ -1,0 +1,200 @@
+"""Transcripts: one row per utterance (segment) of a track, what was said and how it sounded.
+
+The tables are made by schema step 10 (core.store.schema). `transcripts` holds SenseVoice's segments with their words (a list column) and emotion2vec's
+scores over each segment's span; `transcribed` marks each (clip, track, ASR settings) done, so a
+track with no speech is not transcribed again either. The cache key is the clip's content hash,
+the track and `asr_key` (models, revisions, language and text-normalisation settings).
+
+When a track was transcribed with several settings, the latest one is current: every read here
+goes through CURRENT, which keeps one transcript per track.
+
+Search is plain SQL (`contains` on lower-cased text): DuckDB's full-text extension is not
+available with duckdb 2.0, and a substring match also finds words in CJK text, which has no
+spaces to split on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from core.errors import InputError
+from core.records import ClipFilter
+from core.store.schema import CLIP_VIEW
+
+# The current transcript of each track: the settings it was last transcribed with.
+CURRENT = (
+    "(SELECT t.* FROM transcripts t JOIN (SELECT clip_id, track,"
+    " arg_max(asr_key, transcribed_at) AS asr_key FROM transcribed GROUP BY clip_id, track) k"
+    " USING (clip_id, track, asr_key))"
+)
+EXPORT_COLUMNS = (
+    "corpus", "clip_id", "source_name", "agent", "recorded_at", "track", "segment", "start_s",
+    "end_s", "text", "language", "emotion", "events", "words", "top_label", "confidence",
+    "scores", "asr_key",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SegmentRow:
+    """One segment to store: SenseVoice's output and emotion2vec's scores over its span."""
+
+    start_s: float
+    end_s: float
+    text: str
+    language: str | None
+    emotion: str | None
+    events: tuple[str, ...]
+    words: tuple[tuple[str, float, float], ...]
+    scores: tuple[float, ...] | None = None
+    top_label: str | None = None
+    confidence: float | None = None
+
+
+def done_tracks(store, asr_key: str, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The (clip_id, track) pairs of `keys` already transcribed with `asr_key`."""
+    if not keys:
+        return set()
+    with store.reading() as con:
+        rows = con.execute(
+            "SELECT clip_id, track FROM transcribed WHERE asr_key = ?"
+            " AND (clip_id, track) IN (SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[]))",
+            [asr_key, [k[0] for k in keys], [k[1] for k in keys]],
+        ).fetchall()
+    return {(c, t) for c, t in rows}
+
+
+def write(store, asr_key: str, model_key: str | None,
+          tracks: Sequence[tuple[str, str, Sequence[SegmentRow]]]) -> int:  # fmt: skip
+    """Store the segments of (clip_id, track, segments) tracks, replacing any earlier rows of
+    the same settings; returns the number of segments written. One transaction."""
+    rows = [
+        (clip_id, track, asr_key, i, s.start_s, s.end_s, s.text, s.language, s.emotion,
+         list(s.events), [{"word": w, "start_s": a, "end_s": b} for w, a, b in s.words],
+         model_key if s.scores is not None else None,
+         list(s.scores) if s.scores is not None else None, s.top_label, s.confidence)
+        for clip_id, track, segments in tracks
+        for i, s in enumerate(segments)
+    ]  # fmt: skip
+    with store.writing(changes_results=False) as con:
+        for clip_id, track, segments in tracks:
+            for table in ("transcripts", "transcribed"):
+                con.execute(
+                    f"DELETE FROM {table} WHERE clip_id = ? AND track = ? AND asr_key = ?",
+                    [clip_id, track, asr_key],
+                )
+            con.execute(
+                "INSERT INTO transcribed (clip_id, track, asr_key, n_segments) VALUES (?, ?, ?, ?)",
+                [clip_id, track, asr_key, len(segments)],
+            )
+        if rows:
+            con.executemany(
+                "INSERT INTO transcripts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+            )
+    return len(rows)
+
+
+def segments_of(store, clip_id: str, track: str | None = None) -> pd.DataFrame:
+    """The current transcript of one clip (all tracks, or one), in time order."""
+    condition, params = "clip_id = ?", [clip_id]
+    if track is not None:
+        condition, params = condition + " AND track = ?", [clip_id, track]
+    with store.reading() as con:
+        return con.execute(
+            f"SELECT track, segment, start_s, end_s, text, language, emotion, events, words,"
+            f" top_label, confidence, scores FROM {CURRENT} c WHERE {condition}"
+            " ORDER BY start_s, track",
+            params,
+        ).df()
+
+
+def normalised(said: str) -> str:
+    """A search as matched: lower case, runs of white space as one space."""
+    return " ".join(said.lower().split())
+
+
+def matching_lines(store, said: str, keys: Sequence[tuple[str, str]]) -> pd.DataFrame:
+    """For each (clip_id, track) of `keys`, its first segment containing `said`, with its time."""
+    if not keys or not normalised(said):
+        return pd.DataFrame(columns=["clip_id", "track", "start_s", "end_s", "text"])
+    with store.reading() as con:
+        return con.execute(
+            f"SELECT clip_id, track, arg_min(start_s, start_s) AS start_s,"
+            f" arg_min(end_s, start_s) AS end_s, arg_min(text, start_s) AS text FROM {CURRENT} s"
+            " WHERE contains(lower(s.text), ?) AND (clip_id, track) IN"
+            " (SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[])) GROUP BY clip_id, track",
+            [normalised(said), [k[0] for k in keys], [k[1] for k in keys]],
+        ).df()
+
+
+def full_text_sql() -> str:
+    """A subquery of (clip_id, track, transcript): each track's current text in time order."""
+    return (
+        f"(SELECT clip_id, track, string_agg(text, ' ' ORDER BY start_s) AS transcript"
+        f" FROM {CURRENT} c GROUP BY clip_id, track)"
+    )
+
+
+def export_query(model_key: str, fmt: str, where: ClipFilter = ClipFilter()) -> tuple[str, list]:
+    """The transcripts export: one row per segment of the selected clips' tracks."""
+    condition, params = where.where()
+    columns = []
+    for c in EXPORT_COLUMNS:
+        if c == "events" and fmt == "csv":
+            columns.append("array_to_string(s.events, '|') AS events")
+        elif c == "words" and fmt == "csv":  # word@start-end, space separated
+            columns.append(
+                "array_to_string(list_transform(s.words, lambda w: w.word || '@' ||"
+                " round(w.start_s, 2) || '-' || round(w.end_s, 2)), ' ') AS words"
+            )
+        elif c == "scores" and fmt == "csv":
+            columns.append("array_to_string(s.scores, '|') AS scores")
+        elif c in ("corpus", "source_name", "agent", "recorded_at"):
+            columns.append(f"v.{c}")
+        else:
+            columns.append(f"s.{c}")
+    sql = (
+        f"WITH v AS (SELECT DISTINCT ON (clip_id, track) * FROM ({CLIP_VIEW}) v WHERE {condition}"
+        " ORDER BY clip_id, track, corpus)"
+        f" SELECT {', '.join(columns)} FROM {CURRENT} s JOIN v USING (clip_id, track)"
+        " ORDER BY v.source_name, s.clip_id, s.start_s, s.track"
+    )
+    return sql, [model_key, *params]
+
+
+def export(store, fmt: str, out: Path, model_key: str, where: ClipFilter = ClipFilter()) -> int:
+    """Write the transcripts export with DuckDB's COPY; return the number of rows."""
+    if fmt not in ("csv", "parquet"):
+        raise InputError(f"unknown format {fmt!r}; choose csv or parquet.")
+    sql, params = export_query(model_key, fmt, where)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    options = "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT csv, HEADER"
+    with store.reading() as con:
+        result = con.execute(f"COPY ({sql}) TO ? ({options})", [*params, str(out)]).fetchall()
+    return int(result[0][0])
+
+
+def _timestamp(seconds: float, sep: str) -> str:
+    ms = max(0, round(seconds * 1000))
+    h, rest = divmod(ms, 3_600_000)
+    m, rest = divmod(rest, 60_000)
+    s, ms = divmod(rest, 1000)
+    return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
+
+
+def subtitles(segments: pd.DataFrame, fmt: str) -> str:
+    """SRT or WebVTT text of a clip's segments (a split call's lines say whose they are)."""
+    if fmt not in ("srt", "vtt"):
+        raise InputError(f"unknown subtitle format {fmt!r}; choose srt or vtt.")
+    sep = "," if fmt == "srt" else "."
+    blocks = ["WEBVTT\n"] if fmt == "vtt" else []
+    several = segments["track"].nunique() > 1 if len(segments) else False
+    for n, row in enumerate(segments.sort_values(["start_s", "track"]).itertuples(), start=1):
+        text = f"{row.track}: {row.text}" if several else row.text
+        cue = f"{_timestamp(row.start_s, sep)} --> {_timestamp(row.end_s, sep)}\n{text}\n"
+        blocks.append(f"{n}\n{cue}" if fmt == "srt" else cue)
+    return "\n".join(blocks)
