@@ -259,6 +259,7 @@ class Analysis:
     frames: bool
     channel_mode: str
     roles: tuple[str, ...]
+    transcribe: bool = False  # also run SenseVoice (the test model's own tiny one for it)
 
 
 def start_analysis(principal: Principal, request: Analysis,
@@ -305,12 +306,45 @@ def _analyse(s: Store, source: str, request: Analysis, uploads, user: str, progr
     progress(0, 1, f"Loading the model {source.rsplit('/', 1)[-1]}…")
     scorer = engine(source, lambda size: progress(
         0, 1, f"Downloading {source} (first use only): {size / 1e6:,.0f} MB so far…"))  # fmt: skip
+    asr = transcriber(s, source) if request.transcribe else None
     with sources.received(uploads) as unpacked:
-        return ingest(s, scorer, unpacked, request.corpus, metadata=request.metadata,
-                      frames=request.frames, channel_mode=request.channel_mode,
-                      channel_roles=request.roles, media_dir=s.path.parent / "media",
-                      user_name=user, on_progress=lambda done, total, secs: progress(
-                          done, total, f"{done}/{total} files · {secs:.1f} s of audio"))  # fmt: skip
+        summary = ingest(s, scorer, unpacked, request.corpus, metadata=request.metadata,
+                         frames=request.frames, channel_mode=request.channel_mode,
+                         channel_roles=request.roles, media_dir=s.path.parent / "media",
+                         user_name=user, on_progress=lambda done, total, secs: progress(
+                             done, total, f"{done}/{total} files · {secs:.1f} s of audio"))  # fmt: skip
+        if asr is not None:
+            from core.ingest.transcribing import transcribe_inputs
+
+            transcribe_inputs(s, asr, scorer, unpacked, request.channel_mode, request.roles,
+                              on_progress=lambda done, total, secs: progress(
+                                  done, total, f"transcribing: {done}/{total} files"))  # fmt: skip
+        return summary
+
+
+_TRANSCRIBERS: dict[str, object] = {}
+
+
+def transcriber(s: Store, source: str):
+    """SenseVoice for an analysis: the tiny test one beside the emotion test model, else
+    SenseVoiceSmall from the hub; loaded once per process (worker thread: no st.*)."""
+    from core.model.transcribe import DEFAULT_ASR_MODEL, load_transcriber
+
+    asr = DEFAULT_ASR_MODEL
+    if source == str(s.path.parent / "test-model"):  # test_model_dir(), without st.*
+        from core.model.asr_testmodel import make_sensevoice_test_model
+
+        directory = s.path.parent / "test-model-asr"
+        if not (directory / "model.pt").exists():
+            make_sensevoice_test_model(directory)
+        asr = str(directory)
+    with _ENGINES_LOCK:
+        if asr not in _TRANSCRIBERS:
+            try:
+                _TRANSCRIBERS[asr] = load_transcriber(asr)
+            except ModelDownloadError as exc:
+                raise ModelLoadError(exc.for_web("EMOSCOPE_MODELS_DIR")) from exc
+        return _TRANSCRIBERS[asr]
 
 
 def for_visitor(message: str) -> str:
@@ -460,3 +494,23 @@ def delete_corpus(principal: Principal, name: str):
 
     s = store()
     return delete(s, principal, name, s.path.parent / "media")
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _transcript_read(_s: Store, path: str, v: tuple, name: str, *args):
+    """One cached core.store.transcripts call, keyed like `_read` on the file's version."""
+    from core.store import transcripts
+
+    return getattr(transcripts, name)(_s, *args)
+
+
+def transcript(clip_id: str, track: str | None = None) -> pd.DataFrame:
+    """A clip's transcript (one row per segment), empty when it was not transcribed."""
+    s = store()
+    return _transcript_read(s, str(s.path), version(), "segments_of", clip_id, track)
+
+
+def said_lines(said: str, keys: tuple[tuple[str, str], ...]) -> pd.DataFrame:
+    """Each listed (clip_id, track)'s first line containing `said`, with its time."""
+    s = store()
+    return _transcript_read(s, str(s.path), version(), "matching_lines", said, keys)

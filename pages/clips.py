@@ -19,8 +19,12 @@ from dashboard.text import literal, literal_table
 model_key, where = widgets.results_page("🗂️ Clips", "clips")
 SORTABLE = ["source_name", "recorded_at", "duration_s", "confidence", "agent", "top_label",
             *SCORE_COLUMNS]  # fmt: skip
-top = st.columns([3, 2, 1, 1])
+top = st.columns([3, 3, 2, 1, 1])
 search = top[0].text_input("Search file names", state.get_str("q", "") or "", key="search")
+said = top[1].text_input("Said (words or a phrase in the transcript)",
+                         state.get_str("said", "") or "", key="said").strip()  # fmt: skip
+where = replace(where, said=said)
+top = [top[0], *top[2:]]
 order_by = top[1].selectbox("Sort by", SORTABLE, index=SORTABLE.index(
     state.get_str("sort", "source_name", SORTABLE)), key=state.key("sort"))  # fmt: skip
 descending = top[2].radio("Order", ["ascending", "descending"], horizontal=False,
@@ -35,7 +39,7 @@ pages = max(1, -(-summary.rows // PAGE_ROWS))
 if page > pages:  # a shared link to a page the current filters no longer reach
     page = pages
     shown = data.clip_page(model_key, ClipQuery(where, search, order_by, descending, page - 1))
-state.put(q=search.strip() or None, sort=None if order_by == "source_name" else order_by,
+state.put(q=search.strip() or None, said=said or None, sort=None if order_by == "source_name" else order_by,
           desc="1" if descending else None, page=None if page == 1 else page)  # fmt: skip
 mean = "—" if summary.mean_confidence is None else f"{summary.mean_confidence:.1%}"
 st.caption(f"{summary.rows:,} clips (tracks) match the filters · {summary.recordings:,} "
@@ -47,6 +51,11 @@ if summary.rows == 0:
 
 columns = ["source_name", "corpus", "track", "agent", "recorded_at", "duration_s", "top_label",
            "confidence", *SCORE_COLUMNS]  # fmt: skip
+if said:  # the line that said it, and when
+    lines = data.said_lines(said, tuple(zip(shown.clip_id, shown.track, strict=True)))
+    shown = shown.merge(lines.rename(columns={"start_s": "said_at_s", "text": "said_line"})
+                        .drop(columns=["end_s"]), on=["clip_id", "track"], how="left")  # fmt: skip
+    columns = ["source_name", "said_at_s", "said_line", *columns[1:]]
 table = st.dataframe(shown[columns], hide_index=True, column_config=widgets.clip_columns(columns), on_select="rerun",
                      selection_mode="single-row", key="clip_table")  # fmt: skip
 picked = table.selection.rows
@@ -86,6 +95,11 @@ if not windows.empty:
     st.caption(f"Long recording: scored in {len(windows)} windows of 30 s (5 s overlap); its scores "
                "are the duration-weighted aggregate of the whole curve.")  # fmt: skip
     st.dataframe(windows.drop(columns=["scores"]).round(2), hide_index=True, key="segments")
+lines = data.transcript(row.clip_id, row.track)
+if not lines.empty:
+    st.caption("What was said (SenseVoice), with emotion2vec's top emotion over each line")
+    st.dataframe(lines[["start_s", "end_s", "text", "top_label", "emotion", "events"]].round(2),
+                 hide_index=True, key="transcript")  # fmt: skip
 logits = data.frame_logits(row.clip_id, model_key, row.track)
 if logits is None:
     st.caption("No frame curve stored for this clip: analyse it with granularity 'frame'.")

@@ -72,6 +72,9 @@ channels = right.radio("Stereo", ["mix", "split"], horizontal=True,
                        help="split scores each channel as its own track (e.g. agent / customer)")  # fmt: skip
 roles_text = right.text_input("Channel roles (split)", placeholder="agent, customer",
                               disabled=channels != "split", help="names the channels in order")  # fmt: skip
+transcribe = right.checkbox("Transcribe", value=False,
+                            help="also write down what was said in each track (SenseVoice), "
+                            "searchable on the Clips page")  # fmt: skip
 
 running = st.session_state.get("analysis")  # (job key, granularity) of this session's analysis
 inputs = []  # what the uploads hold; zips are listed here and unpacked to disk only to analyse
@@ -94,7 +97,9 @@ if st.button("Analyse", type="primary",
         meta = widgets.run_safely(lambda: metadata.from_pattern(pattern))
     roles = widgets.run_safely(lambda: parse_roles(roles_text if channels == "split" else ""))
     if meta and roles is not None:
-        request = data.Analysis(model, corpus, meta, granularity == "frame", channels, roles)
+        request = data.Analysis(
+            model, corpus, meta, granularity == "frame", channels, roles, transcribe
+        )
         key = widgets.run_safely(
             lambda: data.start_analysis(visitor, request, [(u.name, u) for u in uploads])
         )

@@ -151,9 +151,15 @@ def cmd_score(args) -> int:
 
     probed = [(Path(f), probe(f)) for f in _existing(args.files)]  # fails before the model loads
     engine = _load(args)
+    transcriber = _load_transcriber(args) if args.transcribe else None
     frames = args.granularity == "frame" or args.embedding
     results = score_files(engine, probed, frames)
-    folder = write_run(results, engine, args.granularity, args.embedding, Path(args.out))
+    said = None
+    if transcriber is not None:
+        from core.ingest.transcribing import segment_documents
+
+        said = {path.name: segment_documents(transcriber, engine, path) for path, _ in probed}
+    folder = write_run(results, engine, args.granularity, args.embedding, Path(args.out), said)
     for r in results:
         p = r.prediction
         print(f"{r.name}: {EMOJI[p.top_label]} {p.top_label} {p.confidence:.1%}"
@@ -295,6 +301,18 @@ def add_ray_options(parser) -> None:
     )  # fmt: skip
 
 
+def transcribe_options(parser) -> None:
+    """--transcribe and its ASR options (issue #26)."""
+    parser.add_argument("--transcribe", action="store_true",
+                        help="also transcribe each track (SenseVoice; cached like scores)")  # fmt: skip
+    parser.add_argument("--asr-model", default="SenseVoiceSmall",
+                        help="with --transcribe: SenseVoiceSmall or a model directory")  # fmt: skip
+    parser.add_argument("--language", default="auto",
+                        choices=["auto", "zh", "en", "yue", "ja", "ko"])  # fmt: skip
+    parser.add_argument("--itn", action="store_true",
+                        help="with --transcribe: numbers and punctuation in the text")  # fmt: skip
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m core", description=__doc__.splitlines()[0])
     parser.add_argument("--verbose", action="store_true", help="log details and tracebacks")
@@ -323,12 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
     p.add_argument("--workers", type=int, default=None,
                    help="threads that read and decode ahead of the model (default: cores - 1)")  # fmt: skip
-    p.add_argument("--transcribe", action="store_true",
-                   help="also transcribe each track (SenseVoice; cached like scores)")  # fmt: skip
-    p.add_argument("--asr-model", default="SenseVoiceSmall",
-                   help="with --transcribe: SenseVoiceSmall or a model directory")  # fmt: skip
-    p.add_argument("--language", default="auto", choices=["auto", "zh", "en", "yue", "ja", "ko"])
-    p.add_argument("--itn", action="store_true", help="with --transcribe: numbers and punctuation")
+    transcribe_options(p)
     add_ray_options(p)
     model_options(p)
     p.set_defaults(func=cmd_ingest)
@@ -338,6 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--granularity", default="utterance", choices=["utterance", "frame"])
     p.add_argument("--embedding", action="store_true", help="also write embedding.npy")
     p.add_argument("--out", default="outputs", help="parent folder of the timestamped folder")
+    transcribe_options(p)
     model_options(p)
     p.set_defaults(func=cmd_score)
 

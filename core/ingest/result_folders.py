@@ -90,8 +90,11 @@ def document(name: str, info: AudioInfo, scores: dict[str, float], model_id: str
 
 
 def write_run(results: list[ScoredFile], engine: Engine, granularity: str, embedding: bool,
-              root: Path = Path("outputs")) -> Path:  # fmt: skip
-    """Write result.json (and embedding.npy) per file into a new timestamped folder."""
+              root: Path = Path("outputs"), segments: dict[str, list[dict]] | None = None) -> Path:  # fmt: skip
+    """Write result.json (and embedding.npy) per file into a new timestamped folder.
+
+    With `segments` (file name -> transcript lines, `score --transcribe`), result.json gains
+    them under "segments"."""
     folder = root / f"outputs_{datetime.now():%Y%m%d_%H%M%S}"
     suffix = 1
     while folder.exists():  # two runs in one second must not overwrite each other
@@ -101,6 +104,8 @@ def write_run(results: list[ScoredFile], engine: Engine, granularity: str, embed
         target = folder if len(results) == 1 else folder / Path(scored.name).stem
         target.mkdir(parents=True, exist_ok=True)
         doc = result_document(scored, engine, granularity)
+        if segments is not None:
+            doc["segments"] = segments.get(scored.name, [])
         (target / "result.json").write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
         if embedding:
             p = scored.prediction

@@ -76,6 +76,26 @@ def rows_of(segments: Sequence[TranscriptSegment], engine: Engine | None,
     return rows
 
 
+def segment_documents(transcriber: Transcriber, engine: Engine, path) -> list[dict]:
+    """One file's transcript (channel mix, streamed) as JSON-ready lines for result.json, each
+    with emotion2vec's scores on the line's audio."""
+
+    def score(_tracks, pieces):
+        return [p.scores for p in engine.predict(pieces)]
+
+    segments = transcriber.transcribe_stream(
+        (chunk for chunk in AudioStream(path)), [("mix", None)], score=score
+    )
+    return [
+        {"start_s": r.start_s, "end_s": r.end_s, "text": r.text, "language": r.language,
+         "emotion": r.emotion, "events": list(r.events),
+         "words": [{"word": w, "start_s": a, "end_s": b} for w, a, b in r.words],
+         "top_emotion": r.top_label, "confidence": r.confidence,
+         "scores": dict(zip(engine.labels, r.scores or (), strict=False))}
+        for r in rows_of(segments, engine, None)
+    ]  # fmt: skip
+
+
 class _Pass:
     def __init__(self, store, transcriber: Transcriber, engine: Engine | None):
         self.store, self.transcriber, self.engine = store, transcriber, engine

@@ -101,9 +101,9 @@ def vad_config() -> dict:
             "speech_2_noise_ratio": 1.0, "do_extend": 1, "lookback_time_start_point": 200,
             "lookahead_time_end_point": 100, "max_single_segment_time": 60000,
             "snr_thres": -100.0, "noise_frame_num_used_for_snr": 100,
-            # A 25 ms frame whose sum of squared samples (float scale) is under -20 dB, an RMS
-            # under about -46 dBFS, is silence.
-            "decibel_thres": -20.0,
+            # A 25 ms frame whose sum of squared samples (float scale) is under -35 dB, an RMS
+            # under about -61 dBFS, is silence (quiet RAVDESS speech peaks near -20 dB).
+            "decibel_thres": -35.0,
             "speech_noise_thres": 0.6, "fe_prior_thres": 0.0001, "silence_pdf_num": 1,
             "sil_pdf_ids": [0], "speech_noise_thresh_low": -0.1, "speech_noise_thresh_high": 0.3,
             "output_frame_probs": False, "frame_in_ms": 10, "frame_length_ms": 25,

@@ -164,19 +164,54 @@ def test_transcripts_export_and_subtitles(db, tmp_path, capsys):
 
 @pytest.mark.skipif(not RAVDESS.exists(), reason="RAVDESS is not on this machine")
 def test_ravdess_actor_transcribed(tmp_path, tiny_model_dir, sensevoice_dir, capsys):
-    """One RAVDESS actor (60 clips) with --transcribe: a segment for every track."""
+    """12 RAVDESS clips (both intensities, several emotions) with --transcribe: a segment for
+    every track. bench/transcribe.py runs the whole corpus."""
     db3 = tmp_path / "ravdess.duckdb"
-    code, _, err = cli(capsys, "ingest", RAVDESS / "Actor_01", "--corpus", "ravdess",
+    files = sorted((RAVDESS / "Actor_01").glob("*.flac"))[::5]
+    code, _, err = cli(capsys, "ingest", *files, "--corpus", "ravdess",
                          "--model", tiny_model_dir, "--transcribe", "--asr-model", sensevoice_dir,
                          "--db", db3, "--json")  # fmt: skip
     assert code == 0, err
     rows = stored(db3)
     with duckdb.connect(str(db3), read_only=True) as con:
         clips = con.execute("SELECT count(*) FROM clips").fetchone()[0]
-    assert clips == 60 and rows.clip_id.nunique() == clips
+    assert clips == 12 and rows.clip_id.nunique() == clips
     assert (rows.start_s < rows.end_s).all() and (rows.end_s <= rows.duration_s + 1e-6).all()
     word = rows.text.iloc[0].split()[0]
     out_csv = tmp_path / "r.csv"
     cli(capsys, "export", "--what", "clips", "--format", "csv", "--said", word, "--out", out_csv,
         "--db", db3)  # fmt: skip
     assert rows.clip_id.iloc[0] in set(pd.read_csv(out_csv).clip_id)
+
+
+def test_clips_page_said_filter_shows_the_line_and_keeps_it_in_the_url(db, monkeypatch):
+    from tests.dashboard.test_pages import open_page
+
+    rows = stored(db)
+    target = rows[rows.track == "customer"].iloc[0]
+    word = max(target.text.split(), key=len)
+    at = open_page("clips", db, monkeypatch, said=word.upper())
+    assert next(t for t in at.text_input if t.key == "said").value == word.upper()
+    shown = at.dataframe[0].value
+    assert "said_line" in shown.columns and len(shown) >= 1
+    hit = shown[(shown.source_name == "bob/2024-05-03_2.wav") & (shown.track == "customer")]
+    assert len(hit) == 1 and word.lower() in hit.said_line.iloc[0].lower()
+    assert hit.said_at_s.iloc[0] == pytest.approx(target.start_s)
+    assert all(word.lower() in line.lower() for line in shown.said_line)
+    assert at.query_params["said"] == [word.upper()]
+
+
+def test_score_transcribe_writes_segments_in_result_json(
+    calls, tmp_path, tiny_model_dir, sensevoice_dir, capsys
+):
+    clip = calls / "alice" / "2024-05-02_1.wav"
+    code, _, err = cli(capsys, "score", clip, "--model", tiny_model_dir, "--transcribe",
+                         "--asr-model", sensevoice_dir, "--out", tmp_path)  # fmt: skip
+    assert code == 0, err
+    folder = next(tmp_path.glob("outputs_*"))
+    doc = json.loads((folder / "result.json").read_text())
+    lines = doc["segments"]
+    assert len(lines) == 2  # speech at 0.3-1.5 s and 4.5-6.0 s
+    for line in lines:
+        assert 0 <= line["start_s"] < line["end_s"] <= doc["duration_s"]
+        assert line["text"] and sum(line["scores"].values()) == pytest.approx(1.0, abs=1e-4)
