@@ -185,7 +185,7 @@ def test_ravdess_actor_transcribed(tmp_path, tiny_model_dir, sensevoice_dir, cap
 
 
 def test_clips_page_said_filter_shows_the_line_and_keeps_it_in_the_url(db, monkeypatch):
-    from tests.dashboard.test_pages import open_page
+    from tests.apptest import open_page
 
     rows = stored(db)
     target = rows[rows.track == "customer"].iloc[0]
