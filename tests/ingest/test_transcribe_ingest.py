@@ -198,7 +198,7 @@ def test_clips_page_said_filter_shows_the_line_and_keeps_it_in_the_url(db, monke
     assert len(hit) == 1 and word.lower() in hit.said_line.iloc[0].lower()
     assert hit.said_at_s.iloc[0] == pytest.approx(target.start_s)
     assert all(word.lower() in line.lower() for line in shown.said_line)
-    assert at.query_params["said"] == [word.upper()]
+    assert at.query_params["said"] in (word.upper(), [word.upper()])
 
 
 def test_score_transcribe_writes_segments_in_result_json(

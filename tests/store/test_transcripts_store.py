@@ -1,0 +1,96 @@
+"""core.store.transcripts on a seeded database: the said filter (any case, CJK), the cache
+marks, the current settings, subtitles, and corpus deletion."""
+
+from __future__ import annotations
+
+import shutil
+
+import pandas as pd
+import pytest
+
+from core.records import ClipFilter
+from core.store import transcripts
+from core.store.database import Store
+from core.store.export import export
+from core.store.transcripts import SegmentRow
+
+
+def line(start, end, text, **extra) -> SegmentRow:
+    return SegmentRow(start_s=start, end_s=end, text=text, language=extra.get("language"),
+                      emotion=extra.get("emotion"), events=extra.get("events", ()),
+                      words=tuple((w, start, end) for w in text.split()))  # fmt: skip
+
+
+@pytest.fixture
+def said_db(seeded_db, tmp_path):
+    path = tmp_path / "said.duckdb"
+    shutil.copy(seeded_db, path)
+    store = Store(path)
+    clips = store.clips(store.models().model_key.iloc[0]).sort_values("source_name")
+    a, b, c = clips.clip_id.iloc[:3]
+    transcripts.write(store, "sv@1/auto/noitn", None, [
+        (a, "mix", [line(0.1, 1.0, "我们会尽快处理您的退款申请", language="zh")]),
+        (b, "mix", [line(0.2, 0.9, "Thank you"), line(1.0, 1.8, "I want a REFUND now", emotion="angry")]),
+        (c, "mix", []),  # no speech: transcribed, no lines
+    ])  # fmt: skip
+    return store, (a, b, c)
+
+
+def selected(store, said: str) -> set[str]:
+    out = store.path.parent / "out.csv"
+    export(store, "clips", "csv", out, store.models().model_key.iloc[0], ClipFilter(said=said))
+    return set(pd.read_csv(out).clip_id)
+
+
+def test_said_matches_any_case_and_cjk_substrings(said_db):
+    store, (a, b, _) = said_db
+    assert selected(store, "退款") == {a}
+    assert selected(store, "refund") == selected(store, "  Refund ") == {b}
+    assert selected(store, "want a   refund") == {b}  # a phrase, white space normalised
+    assert selected(store, "nobody said this") == set()
+
+
+def test_clips_export_carries_the_full_text(said_db):
+    store, (_, b, c) = said_db
+    out = store.path.parent / "all.csv"
+    export(store, "clips", "csv", out, store.models().model_key.iloc[0])
+    table = pd.read_csv(out).set_index("clip_id")
+    assert table.loc[b, "transcript"] == "Thank you I want a REFUND now"
+    assert pd.isna(table.loc[c, "transcript"])
+
+
+def test_cache_marks_and_current_settings(said_db):
+    store, (a, b, c) = said_db
+    keys = [(a, "mix"), (b, "mix"), (c, "mix"), ("other", "mix")]
+    assert transcripts.done_tracks(store, "sv@1/auto/noitn", keys) == set(keys[:3])
+    assert transcripts.done_tracks(store, "sv@1/en/noitn", keys) == set()
+    transcripts.write(store, "sv@1/en/noitn", None, [(b, "mix", [line(0.0, 1.0, "hello there")])])
+    assert list(transcripts.segments_of(store, b).text) == ["hello there"]  # the latest settings
+    lines = transcripts.matching_lines(store, "REFUND", [(b, "mix")])
+    assert lines.empty  # the current transcript no longer says it
+
+
+def test_subtitles_srt_and_vtt():
+    segments = pd.DataFrame({"track": ["agent", "customer"], "start_s": [0.5, 3661.25],
+                             "end_s": [2.0, 3662.0], "text": ["Hello", "Hi"]})  # fmt: skip
+    assert transcripts.subtitles(segments, "srt") == (
+        "1\n00:00:00,500 --> 00:00:02,000\nagent: Hello\n\n"
+        "2\n01:01:01,250 --> 01:01:02,000\ncustomer: Hi\n"
+    )
+    assert transcripts.subtitles(segments.iloc[:1], "vtt") == (
+        "WEBVTT\n\n00:00:00.500 --> 00:00:02.000\nHello\n"
+    )
+
+
+def test_deleting_the_corpus_deletes_its_transcripts(said_db):
+    from core.access.principal import Principal, Role
+    from core.store.deletion import delete_corpus
+
+    store, _ = said_db
+    corpus = store.corpora().corpus.iloc[0]
+    admin = Principal("boss@team.test", Role.ADMIN)
+    report = delete_corpus(store, admin, corpus, store.path.parent / "media")
+    assert report.transcripts == 3
+    with store.reading() as con:
+        assert con.execute("SELECT count(*) FROM transcripts").fetchone()[0] == 0
+        assert con.execute("SELECT count(*) FROM transcribed").fetchone()[0] == 0
