@@ -23,6 +23,7 @@ from core.cli.access import record_export, record_ingest
 from core.cli.check import add_check_parser
 from core.cli.evaluate import add_evaluate_parser
 from core.cli.models import pick_model_key
+from core.cli.overview import add_overview_parser
 from core.cli.similar import add_similar_parser, sync_indexes
 from core.cli.tokens import add_tokens_parser
 from core.errors import EmoScopeError, InputError
@@ -389,6 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_similar_parser(sub, model_options)  # similar (core/cli/similar.py, #27)
     add_tokens_parser(sub)  # API tokens (core/cli/tokens.py)
     add_check_parser(sub)  # the scrub (core/cli/check.py)
+    add_overview_parser(sub)  # who needs attention (#30): core/cli/overview.py
     return parser
 
 

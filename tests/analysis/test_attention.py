@@ -1,0 +1,306 @@
+"""Needs attention (#30): the statistics against independent computations, complete periods,
+the customer's voice, rankings, and `python -m core overview --json` on a planted corpus."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from core.analysis import attention as att
+from core.cli.main import main
+from core.model.labels import EMOTIONS
+from core.records import ClipFilter, ClipRecord, FileOutcome, ScoredTrack
+from core.store import attention as reads
+from core.store.database import Store
+
+MODEL = "emotion2vec_plus_base@test"
+START = date(2025, 1, 6)  # a Monday
+WEEKS = 9  # complete weeks; a tenth is in progress (Monday and Tuesday) on TODAY
+TODAY = START + timedelta(weeks=WEEKS, days=2)  # the Wednesday of the tenth week
+PLANTED = "agent-07"
+CALM = np.array([0.08, 0.02, 0.03, 0.20, 0.45, 0.05, 0.08, 0.06, 0.03])
+
+
+# -- the statistics ------------------------------------------------------------------------------
+
+
+def brute_force_bh(p: np.ndarray) -> np.ndarray:
+    """q_i = min over p_j >= p_i of p_j * m / rank_j, straight from the definition."""
+    m = len(p)
+    ranks = stats.rankdata(p, method="max")
+    return np.array([min(1.0, min(p[j] * m / ranks[j] for j in range(m) if p[j] >= p[i]))
+                     for i in range(m)])  # fmt: skip
+
+
+def test_bh_qvalues_match_the_definition_and_skip_untested():
+    rng = np.random.default_rng(3)
+    p = np.concatenate([rng.uniform(size=40), rng.uniform(0, 0.002, size=5), [0.5, 0.5]])
+    assert att.bh_qvalues(p) == pytest.approx(brute_force_bh(p))
+    with_nan = np.array([0.01, np.nan, 0.04, 0.03])
+    q = att.bh_qvalues(with_nan)
+    assert np.isnan(q[1]) and q[[0, 2, 3]] == pytest.approx(brute_force_bh(with_nan[[0, 2, 3]]))
+    assert np.isnan(att.bh_qvalues(np.array([np.nan]))).all()
+    # rejecting q <= 0.05 is exactly the step-up rule p_(i) <= i/m * 0.05
+    order = np.sort(p)
+    passing = np.nonzero(order <= np.arange(1, len(p) + 1) / len(p) * 0.05)[0]
+    assert (att.bh_qvalues(p) <= 0.05).sum() == (passing.max() + 1 if len(passing) else 0)
+
+
+def test_p_is_fishers_exact_test_and_z_the_pooled_z():
+    cases = [(30, 80, 120, 900), (2, 31, 0, 237), (0, 25, 40, 400), (12, 20, 3, 60),
+             (31, 31, 200, 237), (5, 2000, 60, 30000)]  # fmt: skip
+    k1, n1, k0, n0 = (np.array(c) for c in zip(*cases, strict=True))
+    z, p = att.two_proportion(k1, n1, k0, n0)
+    for i, (a, b, c, d) in enumerate(cases):
+        table = [[a, b - a], [c, d - c]]
+        tails = [stats.fisher_exact(table, alternative=s).pvalue for s in ("less", "greater")]
+        assert p[i] == pytest.approx(min(1.0, 2 * min(tails)), rel=1e-9)
+        chi2 = stats.chi2_contingency(table, correction=False)[0]
+        assert z[i] ** 2 == pytest.approx(chi2) and np.sign(z[i]) == np.sign(a / b - c / d)
+    assert p[1] > 0.01  # 2 of 31 against 0 of 237: the z-test's p was 9e-5
+    z, p = att.two_proportion([0, 5], [20, 5], [0, 30], [40, 30])
+    assert list(z) == [0, 0] and list(p) == [1, 1]  # no variance: nothing to test
+
+
+def test_wilson_interval_matches_the_formula():
+    low, high = att.wilson([0, 5, 50], [10, 10, 100])
+    assert low[0] == pytest.approx(0.0, abs=1e-12) and high[0] == pytest.approx(0.27753, abs=1e-5)
+    assert (low[1], high[1]) == pytest.approx((0.23659, 0.76341), abs=1e-5)
+    assert (low[2], high[2]) == pytest.approx((0.40383, 0.59617), abs=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("period", "last", "today", "so_far", "start", "complete", "in_progress"),
+    [
+        # the data end on the Tuesday of the current week: that week is in progress
+        ("week", date(2025, 3, 11), date(2025, 3, 12), False, date(2025, 3, 3), True, date(2025, 3, 10)),
+        ("week", date(2025, 3, 11), date(2025, 3, 12), True, date(2025, 3, 10), False, date(2025, 3, 10)),
+        # the calendar has moved on: the data's last week is complete, however short
+        ("week", date(2025, 3, 10), date(2026, 1, 1), False, date(2025, 3, 10), True, None),
+        ("week", date(2025, 3, 10), date(2026, 1, 1), True, date(2025, 3, 10), True, None),
+        # the data run ahead of the clock: the data have moved past the week before
+        ("week", date(2025, 3, 20), date(2025, 3, 1), False, date(2025, 3, 10), True, date(2025, 3, 17)),
+        ("month", date(2025, 3, 31), date(2025, 3, 31), False, date(2025, 2, 1), True, date(2025, 3, 1)),
+        ("month", date(2025, 1, 15), date(2025, 3, 2), False, date(2025, 1, 1), True, None),
+        ("day", date(2025, 3, 11), date(2025, 3, 11), False, date(2025, 3, 10), True, date(2025, 3, 11)),
+    ],
+)  # fmt: skip
+def test_the_last_complete_period_is_the_default(period, last, today, so_far, start, complete,
+                                                 in_progress):  # fmt: skip
+    window = att.choose_window(period, last, today, so_far)
+    assert (window.start, window.complete, window.in_progress) == (start, complete, in_progress)
+    assert window.label.endswith("so far") == (not complete)
+    assert window.end_exclusive == att.shift(start, period, 1)
+
+
+def test_month_arithmetic_crosses_years():
+    assert att.shift(date(2024, 12, 1), "month", 1) == date(2025, 1, 1)
+    assert att.shift(date(2025, 1, 1), "month", -1) == date(2024, 12, 1)
+    assert att.choose_window("week", None, TODAY).start is None
+
+
+def test_voice_counted_for_split_calls():
+    tracks = ["agent", "customer", "mix"]
+    assert att.default_role(tracks) == "customer" and att.default_role(["mix"]) == "all"
+    assert att.role_tracks("customer", tracks) == ("customer", "mix")
+    assert att.role_tracks("agent", ["agent", "customer"]) == ("agent",)
+    assert att.role_tracks("all", tracks) == () and att.role_tracks("customer", ["mix"]) == ()
+    with pytest.raises(Exception, match="choose one of agent, customer, all"):
+        att.role_tracks("caller", tracks)
+
+
+# -- a planted corpus --------------------------------------------------------------------------
+
+
+def planted_rows(seed: int = 11, plant: bool = True, agents: int = 16) -> pd.DataFrame:
+    """Nine complete weeks and two days of a tenth, `agents` agents of ~60 calls a week, a third
+    of them split into agent and customer tracks. With `plant`, PLANTED's customers turn angry
+    and sad in the ninth week (the last complete one). In that week agent-13's *own* track of
+    split calls turns angry too: seen only when the agent's voice is counted. Every other
+    share stays as it was."""
+    rng = np.random.default_rng(seed)
+    upset = CALM.copy()
+    upset[[0, 6]] += [0.35, 0.25]
+    upset /= upset.sum()
+    furious = CALM.copy()
+    furious[0] += 6.0
+    furious /= furious.sum()
+    rows = []
+    for a in range(agents):
+        name = f"agent-{a:02d}"
+        tilt = np.exp(rng.normal(0, 0.15, 9))  # each agent its own steady mix
+        base = CALM * tilt / (CALM * tilt).sum()
+        for week in range(WEEKS + 1):
+            days = 7 if week < WEEKS else 2
+            for i in range(int(rng.poisson(60 * days / 7))):
+                moment = datetime.combine(START + timedelta(weeks=week, days=int(rng.integers(days))),
+                                          datetime.min.time()) + timedelta(hours=9, minutes=i)  # fmt: skip
+                clip = f"{name}-{week}-{i}"
+                customer = upset if plant and name == PLANTED and week == WEEKS - 1 else base
+                own = furious if plant and name == "agent-13" and week == WEEKS - 1 else base
+                if rng.random() < 1 / 3:
+                    tracks = [("customer", customer), ("agent", own)]
+                else:
+                    tracks = [("mix", customer)]
+                for track, probs in tracks:
+                    rows.append((clip, track, name, moment, EMOTIONS[rng.choice(9, p=probs)]))
+    return pd.DataFrame(rows, columns=["clip_id", "track", "agent", "recorded_at", "emotion"])
+
+
+def write_rows(store: Store, corpus: str, rows: pd.DataFrame) -> None:
+    """Store the rows through the ingest's own write path (one clip per clip_id)."""
+    store.register_model(MODEL, "emotion2vec_plus_base", "rev0123456789abcdef", 4, False)
+    run = store.start_run(corpus, MODEL, rows.clip_id.nunique())
+    clips = [ClipRecord(r.clip_id, f"{r.clip_id}.wav", None, 3.0, 16_000, 2 if r.n > 1 else 1,
+                        "pcm", 1000, r.agent, r.recorded_at.to_pydatetime())
+             for r in rows.groupby("clip_id", sort=False).agg(
+                 agent=("agent", "first"), recorded_at=("recorded_at", "first"),
+                 n=("track", "size")).reset_index().itertuples()]  # fmt: skip
+    tracks = []
+    for r in rows.itertuples():
+        scores = np.full(9, 0.3 / 8, dtype=np.float32)
+        scores[EMOTIONS.index(r.emotion)] = 0.7
+        tracks.append(ScoredTrack(r.clip_id, r.track, scores, np.zeros(4)))
+    outcomes = [FileOutcome(c.source_name, "scored", c.clip_id, c.duration_s) for c in clips]
+    store.write_batch(run, corpus, MODEL, 4, clips, tracks, outcomes)
+    store.finish_run(run)
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory) -> tuple[Path, pd.DataFrame]:
+    path = tmp_path_factory.mktemp("planted") / "emoscope.duckdb"
+    rows = planted_rows()
+    write_rows(Store(path), "calls", rows)
+    return path, rows
+
+
+@pytest.fixture(scope="module")
+def null_db(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("null") / "emoscope.duckdb"
+    write_rows(Store(path), "calls", planted_rows(seed=12, plant=False))
+    return path
+
+
+def overview_json(db: Path, *args: str) -> dict:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert (
+            main(["overview", "--db", str(db), "--json", "--today", TODAY.isoformat(), *args]) == 0
+        )
+    return json.loads(out.getvalue())
+
+
+def test_counts_match_pandas_from_the_rollup_and_from_the_tracks(planted):
+    path, rows = planted
+    store = Store(path)
+    for where in (ClipFilter(), ClipFilter(tracks=("customer", "mix"))):
+        got = reads.agent_periods(store, MODEL, where, "week")
+        picked = rows[rows.track.isin(where.tracks)] if where.tracks else rows
+        week = picked.recorded_at.dt.to_period("W-SUN").dt.start_time
+        expected = pd.crosstab([picked.agent, week], picked.emotion)
+        assert got.tracks.sum() == len(picked)
+        for row in got.sample(20, random_state=0).itertuples():
+            counts = expected.loc[(row.agent, row.period_start)]
+            assert row.tracks == counts.sum()
+            assert [getattr(row, f"n_{e}") for e in EMOTIONS] == [
+                counts.get(e, 0) for e in EMOTIONS
+            ]
+
+
+def test_the_planted_agent_comes_first_and_no_other_agent_is_flagged(planted):
+    path, rows = planted
+    out = overview_json(path, "--period", "week")
+    assert (out["start"], out["end"], out["complete"]) == ("2025-03-03", "2025-03-09", True)
+    assert out["in_progress"] == "2025-03-10" and out["role"] == "customer"
+    assert out["tracks_counted"] == ["customer", "mix"]
+    first = out["needs_attention"][0]
+    assert first["agent"] == PLANTED and first["emotion"] in ("negative", "angry")
+    assert {i["agent"] for i in out["flagged"]} == {PLANTED}  # agent-13's own voice is not counted
+    assert set(first) >= {"agent", "emotion", "share_latest", "share_base", "n_latest", "n_base",
+                          "change", "p", "q", "clips_url"}  # fmt: skip
+    # the figures are those of the rows: the customer's voice in the ninth week against before
+    voice = rows[(rows.agent == PLANTED) & rows.track.isin(["customer", "mix"])]
+    week = voice.recorded_at.dt.normalize()
+    latest = voice[(week >= "2025-03-03") & (week < "2025-03-10")]
+    before = voice[week < "2025-03-03"]
+    negative = ["angry", "disgusted", "fearful", "sad"]
+    item = next(i for i in out["needs_attention"] if i["emotion"] == "negative")
+    assert (item["n_latest"], item["n_base"]) == (len(latest), len(before))
+    assert item["share_latest"] == pytest.approx(latest.emotion.isin(negative).mean())
+    assert item["share_base"] == pytest.approx(before.emotion.isin(negative).mean())
+    assert item["q"] <= 0.05 and item["p"] <= item["q"]
+    url = urlsplit(first["clips_url"])
+    params = parse_qs(url.query)
+    assert url.path == "/clips" and params["agent"] == [PLANTED]
+    assert params["emotion"] == (negative if first["emotion"] == "negative" else ["angry"])
+    assert (params["from"], params["to"]) == (["2025-03-03"], ["2025-03-09"])
+    assert params["role"] == ["customer", "mix"] and params["model"] == [MODEL]
+    assert all(i["change"] < 0 or i["emotion"] == "happy" for i in out["good_news"])
+
+
+def test_the_agents_own_voice_is_counted_when_asked(planted):
+    path, _ = planted
+    out = overview_json(path, "--role", "agent")
+    assert out["tracks_counted"] == ["agent", "mix"]
+    assert "agent-13" in {i["agent"] for i in out["needs_attention"]}
+    everything = overview_json(path, "--role", "all")
+    assert everything["tracks_counted"] == "all"
+
+
+def test_so_far_is_the_week_in_progress(planted):
+    path, _ = planted
+    out = overview_json(path, "--so-far")
+    assert (out["start"], out["complete"]) == ("2025-03-10", False)
+    assert out["label"] == "week of 2025-03-10 so far"
+    assert overview_json(path, "--period", "month")["start"] == "2025-02-01"
+
+
+def test_nothing_is_flagged_when_nothing_changed(null_db):
+    out = overview_json(null_db)
+    assert out["method"]["tests"] == 160  # 16 agents x 10 outcomes
+    assert out["flagged"] == [] and out["needs_attention"] == []
+
+
+def test_the_text_output_names_the_window_and_the_voice(planted, capsys):
+    path, _ = planted
+    assert main(["overview", "--db", str(path), "--today", TODAY.isoformat()]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("week of 2025-03-03 (2025-03-03 to 2025-03-09)")
+    assert "counting the customer's track of split calls" in text
+    assert f"1. {PLANTED} · " in text
+
+
+def test_bad_options_are_one_line_errors(planted, capsys):
+    path, _ = planted
+    assert main(["overview", "--db", str(path), "--role", "caller"]) == 2
+    assert "role 'caller'" in capsys.readouterr().err
+
+
+# -- rankings ------------------------------------------------------------------------------------
+
+
+def test_rank_agents_by_share_and_by_change(planted):
+    path, _ = planted
+    counts = reads.agent_periods(Store(path), MODEL, ClipFilter(tracks=("customer", "mix")), "week")
+    ranked, hidden = att.rank_agents(counts, date(2025, 3, 3), "negative", min_n=20)
+    assert ranked.iloc[0].agent == PLANTED and list(ranked["rank"]) == list(
+        range(1, len(ranked) + 1)
+    )
+    assert ranked.share.is_monotonic_decreasing and (ranked.n >= 20).all()
+    assert hidden == 16 - len(ranked)
+    row = ranked.iloc[0]
+    assert row.low < row.share < row.high
+    assert (row.low, row.high) == pytest.approx(tuple(x[0] for x in att.wilson([row.k], [row.n])))
+    by_change, _ = att.rank_agents(counts, date(2025, 3, 3), "angry", by="change", min_n=20)
+    assert by_change.iloc[0].agent == PLANTED and by_change.change.is_monotonic_decreasing
+    few, hidden_all = att.rank_agents(counts, date(2025, 3, 3), "angry", min_n=10_000)
+    assert few.empty and hidden_all == 16
