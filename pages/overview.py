@@ -1,28 +1,60 @@
-"""Overview: volume, emotion mix, negative share, what changed per agent, and data quality."""
+"""Overview: who needs attention first (#30), then volume, emotion mix, negative share, every
+significant change per agent, and data quality."""
 
+import pandas as pd
 import streamlit as st
 
-from core.analysis.overview import (
-    ALPHA,
-    LOW_CONFIDENCE,
-    MIN_N,
-    NEGATIVE,
-    TEST_NAME,
-    drill_down,
-    negative_change,
-    negative_shares,
-)
-from core.model.labels import EMOJI, UNTRAINED_LABEL
+from core.analysis import attention as att
+from core.analysis.overview import LOW_CONFIDENCE, NEGATIVE, negative_shares
+from core.model.labels import UNTRAINED_LABEL
+from dashboard import attention as attention_ui
 from dashboard import charts_overview, data, state, widgets
 from dashboard.text import literal
 
-PERIODS = ["day", "week", "month"]
-SHOWN_SHIFTS = 15
+PERIODS = ["week", "month", "day"]
 
 model_key, where = widgets.results_page("📊 Overview", "results")
-period = st.radio("Period", PERIODS, horizontal=True,
-                  index=PERIODS.index(state.get_str("period", "week", PERIODS)), key=state.key("period"))  # fmt: skip
+voice = attention_ui.voice(where)
+controls = st.columns([2, 5])
+period = controls[0].radio("Period", PERIODS, horizontal=True,
+                           index=PERIODS.index(state.get_str("period", "week", PERIODS)), key=state.key("period"))  # fmt: skip
 state.put(period=period)
+counts = widgets.run_safely(lambda: attention_ui.counts(model_key, voice.where, period))
+if counts is None:
+    st.stop()
+window = attention_ui.window_picker(period, counts, controls[1])
+report = att.attention(counts, window, voice.role)
+tracks = voice.where.tracks
+urgent, good = st.columns([3, 1], gap="large")
+with urgent:
+    st.subheader(f"🚩 Needs attention · {window.label}")
+    if window.start is None:
+        st.info("No track with an agent and a recording date: nothing to compare. Add them with "
+                "a manifest CSV or a path pattern such as `{agent}/{recorded_at}_*.wav`.")  # fmt: skip
+    else:
+        st.caption(
+            f"Agents whose negative share (angry, disgusted, fearful, sad, each and together) rose "
+            f"from {window.start:%a %d %b} to {window.end:%a %d %b %Y}, against their own earlier "
+            f"{period}s · counting {literal(voice.text)} · {report.tests:,} tests, each "
+            f"significant when its Benjamini–Hochberg q ≤ {att.FDR} (at least {att.MIN_N} tracks "
+            "both sides)"
+        )
+        if report.needs_attention.empty:
+            st.success(f"No agent's negative share rose significantly in the {window.label}.")
+        attention_ui.item_list(report.needs_attention, window, model_key, tracks, voice.role,
+                               attention_ui.SHOWN, "attention")  # fmt: skip
+with good:
+    st.markdown("**👍 Good news**")
+    if report.good_news.empty:
+        st.caption("No significant fall in a negative emotion or rise in happy.")
+    for row in report.good_news.head(attention_ui.GOOD_SHOWN).itertuples():
+        st.caption(literal(attention_ui.item_line(row)))
+        st.page_link(st.session_state["pages"]["clips"], label="Clips", icon="🗂️",
+                     query_params=att.clips_params(row.agent, row.emotion, window, model_key, tracks))  # fmt: skip
+    if len(report.good_news) > attention_ui.GOOD_SHOWN:
+        st.caption(f"{len(report.good_news) - attention_ui.GOOD_SHOWN} more below.")
+
+st.divider()
 result = widgets.run_safely(lambda: data.overview(model_key, where, period))
 if result is None:
     st.stop()
@@ -48,19 +80,22 @@ if volume.undated_tracks:
     st.caption(f"{volume.undated_tracks:,} tracks have no recording date: they count in the "
                "totals and the overall mix, not in any period.")  # fmt: skip
 
-latest, previous = negative_change(result)
+shares = negative_shares(result.mix).set_index("period_start").share
 negative = " + ".join(NEGATIVE)
-if latest is None:
+latest = None if window.start is None else shares.get(pd.Timestamp(window.start))
+previous_start = None if window.start is None else att.shift(window.start, period, -1)
+previous = None if previous_start is None else shares.get(pd.Timestamp(previous_start))
+if window.start is None:
     st.info("No track of this selection has a recording date, so there are no periods to "
             "compare. Add dates with a manifest CSV or a path pattern.")  # fmt: skip
-else:
+elif latest is not None:
     delta = (
         None if previous is None else f"{(latest - previous) * 100:+.1f} pts vs previous {period}"
     )
-    st.metric(f"Negative share ({negative}), {period} of {result.latest_start:%Y-%m-%d}",
+    st.metric(f"Negative share ({negative}), {window.label}, every track",
               f"{latest:.1%}", delta=delta, delta_color="inverse")  # fmt: skip
     if previous is None:
-        st.caption(f"No tracks in the previous {period} ({result.previous_start:%Y-%m-%d}): "
+        st.caption(f"No tracks in the previous {period} ({previous_start:%Y-%m-%d}): "
                    "no change to show.")  # fmt: skip
 
 left, right = st.columns(2)
@@ -73,43 +108,33 @@ if latest is not None:
     widgets.echart(charts_overview.negative_line(negative_shares(result.mix), period,
                    f"Negative share per {period}"), key="negative")  # fmt: skip
 
-st.subheader("What changed")
-if latest is not None:
+st.subheader("Every significant change")
+flagged = report.flagged
+if window.start is not None:
     st.markdown(
-        f"Each agent's share of each top emotion in the latest {period} "
-        f"({result.latest_start:%Y-%m-%d} to {result.latest_end:%Y-%m-%d}) against the same "
-        f"agent's earlier {period}s. **Test:** {TEST_NAME}; a shift is flagged when p < {ALPHA} "
-        f"and both the latest {period} and the baseline hold at least {MIN_N} tracks."
+        f"Each agent's share of each top emotion (and of the four negative ones together) in the "
+        f"{window.label} ({window.start:%Y-%m-%d} to {window.end:%Y-%m-%d}) against the same "
+        f"agent's earlier {period}s, counting {literal(voice.text)}. **Test:** {att.TEST_NAME}: "
+        f"a change is significant when its q ≤ {att.FDR} and both sides hold at least "
+        f"{att.MIN_N} tracks. Among the significant changes, at most {att.FDR:.0%} are expected "
+        "to be chance."
     )
-    st.page_link(pages["clips"], label=f"Clips of the latest {period}", icon="🗂️",
-                 query_params={"from": result.latest_start.isoformat(),
-                               "to": result.latest_end.isoformat(), "model": model_key})  # fmt: skip
-shifts = result.shifts
-flagged, tested = shifts[shifts.flagged], int(shifts.tested.sum())
-st.caption(f"{tested} of {len(shifts)} agent × emotion pairs had enough tracks to test; "
-           f"{len(flagged)} flagged. At p < {ALPHA}, about {tested * ALPHA:.1f} would be flagged "
-           f"by chance alone. The latest {period} may still be in progress. With split calls, "
-           "pick one role in the sidebar to compare like with like.")  # fmt: skip
-for row in flagged.head(SHOWN_SHIFTS).itertuples():
-    text, clips_link, trends_link = st.columns([6, 1, 1], vertical_alignment="center")
-    text.text(  # st.text: an agent name is whatever the metadata said, shown exactly as typed
-        f"{row.agent} · {EMOJI[row.emotion]} {row.emotion}: {row.share_latest:.0%} of "
-        f"{row.n_latest} tracks vs {row.share_base:.0%} of {row.n_base} before "
-        f"({row.change * 100:+.0f} pts, p = {row.p:.1e})"
-    )
-    links = drill_down(result, row.agent, row.emotion, model_key)
-    clips_link.page_link(pages["clips"], label="Clips", icon="🗂️", query_params=links["clips"])
-    trends_link.page_link(pages["trends"], label="Trend", icon="📅", query_params=links["trends"])
-if len(flagged) > SHOWN_SHIFTS:
-    st.caption(f"{len(flagged) - SHOWN_SHIFTS} more flagged shifts in the table below.")
-if latest is not None and flagged.empty:
-    st.info(f"No agent × emotion shift in the latest {period} passes the test.")
+    st.page_link(st.session_state["pages"]["clips"], label=f"Clips of the {window.label}", icon="🗂️",
+                 query_params={"from": window.start.isoformat(), "to": window.end.isoformat(),
+                               "model": model_key, **({"role": list(tracks)} if tracks else {})})  # fmt: skip
+st.caption(f"{report.tests:,} of {len(report.changes):,} agent × emotion pairs had enough tracks "
+           f"to test; {len(flagged)} significant.")  # fmt: skip
+if not flagged.empty:
+    st.dataframe(flagged[["agent", "emotion", "share_latest", "n_latest", "share_base", "n_base",
+                          "change", "p", "q"]], hide_index=True, key="flagged",
+                 column_config={c: st.column_config.NumberColumn(format="percent")
+                                for c in ("share_latest", "share_base", "change")})  # fmt: skip
 # Drawn when opened: a closed expander still builds its grid, which cost a fresh browser 0.2 s.
-pairs = st.expander("Every agent × emotion pair of the latest period", key=state.key("pairs"),
+pairs = st.expander("Every agent × emotion pair", key=state.key("pairs"),
                     expanded=state.get_str("pairs") == "1", on_change="rerun")  # fmt: skip
 state.put(pairs="1" if pairs.open else None)
 if pairs.open:
-    pairs.dataframe(shifts, hide_index=True, key="shifts", column_config={
+    pairs.dataframe(report.changes, hide_index=True, key="shifts", column_config={
         c: st.column_config.NumberColumn(format="percent") for c in ("share_latest", "share_base", "change")})  # fmt: skip
 
 info = data.model_info(model_key)
@@ -119,3 +144,5 @@ st.caption(
     f"{volume.low_confidence_share:.1%} have confidence below {LOW_CONFIDENCE} · model "
     f"{literal(model)}, revision {literal(info.revision[:12])}"
 )
+for row in report.data_quality.itertuples():  # other / unknown: the model's doubt, not a mood
+    st.caption(literal("Data quality · " + attention_ui.item_line(row)))

@@ -121,7 +121,8 @@ def test_voice_counted_for_split_calls():
 # -- a planted corpus --------------------------------------------------------------------------
 
 
-def planted_rows(seed: int = 11, plant: bool = True, agents: int = 16) -> pd.DataFrame:
+def planted_rows(seed: int = 11, plant: bool = True, agents: int = 16,
+                 start: date = START) -> pd.DataFrame:  # fmt: skip
     """Nine complete weeks and two days of a tenth, `agents` agents of ~60 calls a week, a third
     of them split into agent and customer tracks. With `plant`, PLANTED's customers turn angry
     and sad in the ninth week (the last complete one). In that week agent-13's *own* track of
@@ -142,7 +143,7 @@ def planted_rows(seed: int = 11, plant: bool = True, agents: int = 16) -> pd.Dat
         for week in range(WEEKS + 1):
             days = 7 if week < WEEKS else 2
             for i in range(int(rng.poisson(60 * days / 7))):
-                moment = datetime.combine(START + timedelta(weeks=week, days=int(rng.integers(days))),
+                moment = datetime.combine(start + timedelta(weeks=week, days=int(rng.integers(days))),
                                           datetime.min.time()) + timedelta(hours=9, minutes=i)  # fmt: skip
                 clip = f"{name}-{week}-{i}"
                 customer = upset if plant and name == PLANTED and week == WEEKS - 1 else base
@@ -304,3 +305,67 @@ def test_rank_agents_by_share_and_by_change(planted):
     assert by_change.iloc[0].agent == PLANTED and by_change.change.is_monotonic_decreasing
     few, hidden_all = att.rank_agents(counts, date(2025, 3, 3), "angry", min_n=10_000)
     assert few.empty and hidden_all == 16
+
+
+# -- the Overview page (AppTest) ----------------------------------------------------------------
+
+APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
+
+
+def this_monday() -> date:
+    today = date.today()
+    return today - timedelta(days=today.weekday())
+
+
+@pytest.fixture(scope="module")
+def planted_now(tmp_path_factory) -> tuple[Path, date]:
+    """The planted corpus ending now: its tenth week is the week in progress today, so the
+    ninth (with the planted rise) is the last complete week by the calendar."""
+    start = this_monday() - timedelta(weeks=WEEKS)
+    path = tmp_path_factory.mktemp("planted_now") / "emoscope.duckdb"
+    write_rows(Store(path), "calls", planted_rows(start=start))
+    return path, start + timedelta(weeks=WEEKS - 1)
+
+
+def open_overview(db: Path, monkeypatch, **params):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("EMOSCOPE_DB", str(db))
+    at = AppTest.from_file(APP, default_timeout=120)
+    for name, value in params.items():
+        at.query_params[name] = value
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def link_params(at, label: str) -> list[dict[str, list[str]]]:
+    return [parse_qs(link.proto.query_string) for link in at.page_link if link.value == label]
+
+
+def test_the_overview_opens_on_who_needs_attention(planted_now, monkeypatch):
+    path, week = planted_now
+    at = open_overview(path, monkeypatch)
+    assert at.subheader[0].value == f"🚩 Needs attention · week of {week:%Y-%m-%d}"
+    first = at.text[0].value
+    assert first.startswith(f"{PLANTED} · ") and "q = " in first and " now vs " in first
+    assert all(not t.value.startswith("agent-13") for t in at.text)  # the customer's voice
+    assert any("counting the customer's track of split calls" in c.value for c in at.caption)
+    clips = link_params(at, "Clips")[0]
+    assert clips["agent"] == [PLANTED] and clips["role"] == ["customer", "mix"]
+    assert clips["from"] == [week.isoformat()] and clips["to"] == [
+        (week + timedelta(6)).isoformat()
+    ]
+    trend = link_params(at, "Trend")[0]
+    assert trend["da"] == [PLANTED] and trend["dp"] == [week.isoformat()]
+    assert at.radio[1].value is False  # last complete, with the week in progress offered
+    at.radio[1].set_value(True).run()
+    assert at.subheader[0].value.endswith("so far") and at.query_params["sofar"] == "1"
+
+
+def test_the_voice_is_a_sidebar_choice_kept_in_the_url(planted_now, monkeypatch):
+    path, _ = planted_now
+    at = open_overview(path, monkeypatch, voice="agent")
+    assert at.sidebar.selectbox[-1].value == "agent"
+    assert any(t.value.startswith("agent-13 · ") for t in at.text)
+    assert any("counting the agent's track" in c.value for c in at.caption)

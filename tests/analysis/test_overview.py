@@ -334,8 +334,9 @@ def test_seeded_database_shows_volume_mix_and_quality(seeded_db, monkeypatch):
     assert f"{unclear:.1%} of tracks have top label other or unknown" in quality
     assert f"{low:.1%} have confidence below 0.5" in quality
     assert "untrained test model" in quality
-    assert any("two-sided two-proportion z-test" in m.value for m in at.markdown)
-    assert any("0 of 27 agent × emotion pairs had enough tracks" in c.value for c in at.caption)
+    assert any("two-sided Fisher exact test, Benjamini-Hochberg" in m.value for m in at.markdown)
+    assert any("0 of 30 agent × emotion pairs had enough tracks" in c.value for c in at.caption)
+    assert at.subheader[0].value == "🚩 Needs attention · week of 2024-05-20"
 
 
 @pytest.mark.parametrize(
@@ -357,7 +358,7 @@ def test_every_period_choice_recomputes_and_is_kept_in_the_url(
         **{{"day": "days", "week": "weeks", "month": "months"}[period]: 1}))  # fmt: skip
     in_previous = (days >= pd.Timestamp(previous)) & (days < pd.Timestamp(latest))
     metric = next(m for m in at.metric if m.label.startswith("Negative share"))
-    assert metric.label.endswith(f"{period} of {latest}")
+    assert metric.label.endswith(f"{period} of {latest}, every track")
     assert metric.value == f"{negative[in_latest].mean():.1%}"
     if in_previous.any():
         change = (negative[in_latest].mean() - negative[in_previous].mean()) * 100
@@ -365,32 +366,35 @@ def test_every_period_choice_recomputes_and_is_kept_in_the_url(
     else:  # the month before May holds nothing: said, not hidden
         assert any(f"No tracks in the previous {period} ({previous})" in c.value
                    for c in at.caption)  # fmt: skip
-    [latest_clips] = links(at, f"Clips of the latest {period}")
+    [latest_clips] = links(at, f"Clips of the {period} of {latest}")
     assert latest_clips["from"] == latest
 
 
 def test_flagged_shifts_link_to_clips_and_trends(generated, monkeypatch):
     path, _ = generated
     at = open_overview(path, monkeypatch)
-    expected = overview(Store(path), MODEL, ClipFilter(), "week").shifts
-    flagged = expected[expected.flagged]
-    assert len(links(at, "Clips")) == len(flagged) >= 1
+    # Needs attention: negative emotions rising, each linked to exactly its clips (#30)
     first = links(at, "Clips")[0]
-    assert first == {"agent": "ann", "from": "2024-04-29", "to": "2024-05-05", "model": MODEL}
+    assert first == {"agent": "ann", "from": "2024-04-29", "to": "2024-05-05", "model": MODEL,
+                     "emotion": "angry", "role": "customer"}  # fmt: skip
     assert links(at, "Trend")[0] == {"agent": "ann", "period": "week", "focus": "angry",
-                                     "model": MODEL, "da": "ann", "dp": "2024-04-29"}  # fmt: skip
+                                     "model": MODEL, "da": "ann", "dp": "2024-04-29",
+                                     "at": "2024-04-29", "voice": "customer"}  # fmt: skip
+    assert at.text[0].value.startswith("ann · 🔻 negative")  # the four together rose most
     assert any(t.value.startswith("ann · 😠 angry") for t in at.text)
-    assert not at.dataframe and "pairs" not in at.query_params  # every pair: drawn when opened
+    flagged = at.dataframe[0].value  # every significant change
+    assert set(flagged.agent) == {"ann"} and "angry" in set(flagged.emotion)
+    assert "pairs" not in at.query_params  # every pair: drawn when opened
     at.session_state[next(k for k in at.session_state if k.endswith("pairs"))] = True
     at.run()
-    table = at.dataframe[0].value
-    assert len(table) == 36 and table.flagged.sum() == len(flagged)
+    table = at.dataframe[1].value
+    assert len(table) == 40 and table.flagged.sum() == len(flagged)
     assert at.query_params["pairs"] == "1"  # a copied link opens with the table shown
     again = open_overview(path, monkeypatch, pairs="1")
-    pd.testing.assert_frame_equal(again.dataframe[0].value, table)
+    pd.testing.assert_frame_equal(again.dataframe[1].value, table)
     again.session_state[next(k for k in again.session_state if k.endswith("pairs"))] = False
     again.run()
-    assert not again.dataframe and "pairs" not in again.query_params
+    assert len(again.dataframe) == 1 and "pairs" not in again.query_params
 
 
 def test_sidebar_filters_reach_the_overview(generated, monkeypatch):
@@ -421,7 +425,7 @@ def odd_db(tmp_path_factory) -> Path:
 def test_a_user_supplied_agent_name_renders_as_literal_text(odd_db, monkeypatch):
     at = open_overview(odd_db, monkeypatch)
     [line] = [t.value for t in at.text if "angry" in t.value]  # st.text: never Markdown
-    assert line.startswith(f"{ODD_AGENT} · 😠 angry: 100% of 25 tracks vs 0% of 30 before")
+    assert line.startswith(f"{ODD_AGENT} · 😠 angry 100% of 25 now vs 0% of 30 before")
     assert links(at, "Clips")[0]["agent"] == ODD_AGENT  # the URL carries the name itself
 
 

@@ -1,0 +1,111 @@
+"""Needs attention and agent rankings on the pages (#30): cached reads, the voice and period
+pickers, and the list of items with their drill-downs. The numbers come from
+core.analysis.attention over core.store.attention's counts; nothing here runs SQL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import pandas as pd
+import streamlit as st
+
+from core.analysis import attention as att
+from core.model.labels import EMOJI
+from core.records import ClipFilter
+from core.store import attention as reads
+from dashboard import data, state
+
+SHOWN = 6  # items listed before "n more": the list must stay above the fold at 1440 x 900
+GOOD_SHOWN = 4
+EMOJI_OF = {**EMOJI, att.COMBINED: "🔻"}
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _counts(_s, path: str, v: tuple, model_key: str, where: ClipFilter, period: str):
+    return reads.agent_periods(_s, model_key, where, period)
+
+
+def counts(model_key: str, where: ClipFilter, period: str) -> pd.DataFrame:
+    """Per agent and period of the selection: tracks and tracks per top emotion (cached until
+    the database file changes)."""
+    s = data.store()
+    return _counts(s, str(s.path), data.version(), model_key, where, period)
+
+
+@dataclass(frozen=True)
+class Voice:
+    """The tracks a page counts for split calls, and how it says so."""
+
+    role: str
+    where: ClipFilter  # the sidebar's filter with the voice's tracks
+    text: str
+
+
+def voice(where: ClipFilter) -> Voice:
+    """The sidebar's "Voice counted" choice: the customer's track of split calls by default.
+
+    Tracks picked in the sidebar's "Track / role" filter win; with no split call there is
+    nothing to choose.
+    """
+    tracks = data.filter_options()["tracks"]
+    if where.tracks:
+        return Voice(
+            "chosen", where, "the tracks chosen in the sidebar: " + ", ".join(where.tracks)
+        )
+    roles = [t for t in tracks if t != att.UNSPLIT]
+    if not roles:
+        return Voice(att.ALL_TRACKS, where, att.role_text(att.ALL_TRACKS, tracks))
+    options = [*roles, att.ALL_TRACKS]
+    default = att.default_role(tracks)
+    wanted = state.get_str("voice", default, options)
+    role = st.sidebar.selectbox(
+        "Voice counted (split calls)", options, index=options.index(wanted),
+        format_func=lambda r: "both voices" if r == att.ALL_TRACKS else f"the {r}",
+        key=state.key("voice"),
+        help="For a call split into one track per speaker, whose track the shares count. "
+        "Recordings that were not split count their one track.",
+    )  # fmt: skip
+    state.put(voice=None if role == default else role)
+    return Voice(role, att.counted_filter(where, role, tracks), att.role_text(role, tracks))
+
+
+def window_picker(period: str, table: pd.DataFrame, column) -> att.Window:
+    """The last complete period, or the one in progress ("so far") when the data have one."""
+    newest = None if table.empty else pd.Timestamp(table.period_start.max()).date()
+    complete = att.choose_window(period, newest, date.today())
+    if complete.in_progress is None:
+        state.put(sofar=None)
+        return complete
+    so_far = att.choose_window(period, newest, date.today(), so_far=True)
+    labels = {False: f"last complete: {complete.label}", True: so_far.label}
+    picked = column.radio("Which", [False, True], format_func=labels.get, horizontal=True,
+                          index=int(state.get_str("sofar") == "1"), key=state.key("sofar"))  # fmt: skip
+    state.put(sofar="1" if picked else None)
+    return so_far if picked else complete
+
+
+def item_line(row) -> str:
+    """One item as plain text (st.text: an agent's name is shown exactly as typed)."""
+    base = "—" if pd.isna(row.share_base) else f"{row.share_base:.0%}"
+    return (
+        f"{row.agent} · {EMOJI_OF[row.emotion]} {row.emotion} {row.share_latest:.0%} of "
+        f"{row.n_latest} now vs {base} of {row.n_base} before · {row.change * 100:+.0f} pts · "
+        f"q = {row.q:.2g}"
+    )
+
+
+def item_list(rows: pd.DataFrame, window: att.Window, model_key: str, tracks: tuple[str, ...],
+              role: str, shown: int, key: str) -> None:  # fmt: skip
+    """Items with a link to their clips and to the agent's trend."""
+    pages = st.session_state["pages"]
+    for row in rows.head(shown).itertuples():
+        text, clips, trend = st.columns([8, 1, 1], vertical_alignment="center", gap="small")
+        text.text(item_line(row))
+        clips.page_link(pages["clips"], label="Clips", icon="🗂️",
+                        query_params=att.clips_params(row.agent, row.emotion, window, model_key, tracks))  # fmt: skip
+        trend.page_link(pages["trends"], label="Trend", icon="📅",
+                        query_params=att.trends_params(row.agent, row.emotion, window, model_key,
+                                                       None if role == "chosen" else role))  # fmt: skip
+    if len(rows) > shown:
+        st.caption(f"{len(rows) - shown} more in “Every significant change” below.")
