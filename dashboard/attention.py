@@ -109,3 +109,50 @@ def item_list(rows: pd.DataFrame, window: att.Window, model_key: str, tracks: tu
                                                        None if role == "chosen" else role))  # fmt: skip
     if len(rows) > shown:
         st.caption(f"{len(rows) - shown} more in “Every significant change” below.")
+
+
+RANK_ROWS = 30  # agents per page of the ranking
+
+
+def ranking(trends: pd.DataFrame, period: str, default_emotion: str) -> tuple[str, date] | None:
+    """Every agent ranked by an emotion's share (or its change) in the last complete period,
+    with n and a 95 % Wilson interval, agents under the minimum n left out (and counted), 30 a
+    page. Returns (agent, period start) of a row the user picked, else None."""
+    counts = att.counts_from_trends(trends)
+    top = st.columns([2, 2, 4, 1])
+    options = list(att.OUTCOMES)
+    emotion = top[0].selectbox("Rank agents by", options, key=state.key("rank"),
+                               index=options.index(state.get_str("rank", default_emotion, options)),
+                               format_func=lambda e: f"{EMOJI_OF[e]} {e}")  # fmt: skip
+    by = top[1].radio("Order by", list(att.RANK_BY), horizontal=True, key=state.key("rby"),
+                      index=list(att.RANK_BY).index(state.get_str("rby", "share", list(att.RANK_BY))),
+                      format_func={"share": "share", "change": "change vs before"}.get)  # fmt: skip
+    window = window_picker(period, counts, top[2])
+    if window.start is None:
+        return None
+    ranked, hidden = att.rank_agents(counts, window.start, emotion, by)
+    pages = max(1, -(-len(ranked) // RANK_ROWS))
+    page = top[3].number_input("Page", 1, pages, min(state.get_int("rpage", 1, low=1), pages),
+                               key=state.key("rpage"))  # fmt: skip
+    state.put(rank=None if emotion == default_emotion else emotion,
+              rby=None if by == "share" else by, rpage=None if page == 1 else page)  # fmt: skip
+    st.caption(
+        f"{len(ranked):,} agents with at least {att.MIN_N} tracks in the {window.label}, ranked by "
+        f"{'their share of' if by == 'share' else 'the change in their share of'} {emotion}"
+        f"{'' if by == 'share' else f' against their earlier {period}s'}; 95 % Wilson interval. "
+        f"{hidden:,} agents with fewer tracks are left out. Page {page} of {pages}; pick a row "
+        "to list its clips."
+    )
+    shown = ranked.iloc[(page - 1) * RANK_ROWS : page * RANK_ROWS]
+    percent = st.column_config.NumberColumn(format="percent")
+    event = st.dataframe(
+        shown.drop(columns="k"), hide_index=True, key="ranking", on_select="rerun",
+        selection_mode="single-row",
+        column_config={"share": percent, "low": st.column_config.NumberColumn("95 % low", format="percent"),
+                       "high": st.column_config.NumberColumn("95 % high", format="percent"),
+                       "share_base": st.column_config.NumberColumn("before", format="percent"),
+                       "n_base": st.column_config.NumberColumn("n before"),
+                       "change": st.column_config.NumberColumn(format="percent")},
+    )  # fmt: skip
+    rows = event.selection.rows if event else []
+    return (shown.agent.iloc[rows[0]], window.start) if rows else None

@@ -14,11 +14,14 @@ import streamlit as st
 from core.analysis.curves import leading_emotion, period_length
 from core.model.labels import EMOJI, EMOTIONS, SCORE_COLUMNS
 from core.store.aggregates import LOW_N, PERIODS, ClipQuery
+from dashboard import attention as attention_ui
 from dashboard import charts, data, state, tables, widgets
+from dashboard.text import literal
 
 HEATMAP_AGENTS = 30  # a heatmap taller than this is unreadable; the busiest agents are shown
 
 model_key, where = widgets.results_page("📅 Agent trends", "agent trends")
+voice = attention_ui.voice(where)  # the customer's voice of split calls by default (#30)
 a, b = st.columns(2)
 period = a.radio(
     "Period",
@@ -27,7 +30,7 @@ period = a.radio(
     horizontal=True,
     key=state.key("period"),
 )
-trends = data.trends(model_key, where, period)
+trends = data.trends(model_key, voice.where, period)
 if trends.empty:
     st.info("No clip of this selection has both an agent and a recording date. Add them with a "
             "manifest CSV or a path pattern such as `{agent}/{recorded_at}_*.wav`.")  # fmt: skip
@@ -36,19 +39,40 @@ focus = state.get_str("focus", leading_emotion(trends), EMOTIONS)
 emotion = b.selectbox("Emotion", EMOTIONS, index=EMOTIONS.index(focus),
                       format_func=lambda e: f"{EMOJI[e]} {e}", key=state.key("focus"))  # fmt: skip
 state.put(period=period, focus=emotion)
+# Every agent ranked (#30), drawn when opened like every big table here; a link opens it.
+rank_box = st.expander("🏆 Rank every agent by an emotion", key=state.key("ranking"),
+                       expanded=state.get_str("ranking") == "1", on_change="rerun")  # fmt: skip
+state.put(ranking="1" if rank_box.open else None)
+ranked = None
+if rank_box.open:
+    with rank_box:
+        ranked = attention_ui.ranking(trends, period, emotion)
+st.caption(f"Counting {literal(voice.text)}.")
 st.caption(f"Cells with fewer than {LOW_N} clips say “low”: shown, not hidden. "
            "Click a cell to list its clips.")  # fmt: skip
 busiest = trends.groupby("agent").n.sum().sort_values(ascending=False, kind="stable")
 heat_agents = sorted(busiest.index[:HEATMAP_AGENTS])
+centre_agent, centre = state.get_str("da"), state.get_date("at")  # a drill-down's question
+if centre_agent in busiest.index and centre_agent not in heat_agents:
+    heat_agents = sorted([*heat_agents[: HEATMAP_AGENTS - 1], centre_agent])
 if len(busiest) > HEATMAP_AGENTS:
     st.caption(f"The {HEATMAP_AGENTS} agents with the most clips of {len(busiest):,}; "
                "pick agents in the sidebar to see others.")  # fmt: skip
 heat = trends[trends.agent.isin(heat_agents)]
+if centre is not None:  # the linked period in view: a few periods either side, not all of them
+    around = pd.Timestamp(centre)
+    steps = period_length(period)
+    heat = heat[(heat.period >= around - 8 * steps) & (heat.period <= around + 3 * steps)]
+    st.caption(f"Centred on the {period} of {centre:%Y-%m-%d}"
+               f"{f' and {centre_agent}' if centre_agent else ''}; clear the sidebar's agent "
+               "filter or open the page from the menu to see every period.")  # fmt: skip
 st.markdown(f"**share of {EMOJI[emotion]} {emotion} clips** per agent and {period}")
 # A styled grid, not a plotly heatmap: a fresh browser opens it without loading plotly.js.
 grid = tables.trend_grid(heat, emotion)
 event = st.dataframe(grid, key="heatmap", on_select="rerun", selection_mode="single-cell")
 clicked = widgets.heatmap_cell(event, list(grid.data.index))
+if ranked is not None:  # a row of the ranking: its agent and period
+    clicked = (ranked[0], ranked[1].isoformat())
 
 agents = sorted(trends.agent.unique())
 # The comparison chart is drawn on request: it is the page's only plotly figure (see above).

@@ -422,3 +422,15 @@ def report(counts: pd.DataFrame, period: str, role: str, today: date,
     """Attention over agent_periods counts for the period chosen by `choose_window`."""
     newest = None if counts.empty else pd.Timestamp(counts.period_start.max()).date()
     return attention(counts, choose_window(period, newest, today, so_far), role)
+
+
+def counts_from_trends(trends: pd.DataFrame) -> pd.DataFrame:
+    """agent_periods-shaped counts from Agent trends' rows (n and each emotion's share per agent
+    and period): k = share x n is exact after rounding, so the ranking needs no second query."""
+    counts = pd.DataFrame({"agent": trends.agent, "period_start": pd.to_datetime(trends.period),
+                           "tracks": trends.n.astype("int64")})  # fmt: skip
+    for e in EMOTIONS:
+        counts[f"n_{e}"] = np.rint(trends[e].to_numpy(float) * trends.n.to_numpy(float)).astype(
+            "int64"
+        )
+    return counts

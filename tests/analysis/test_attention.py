@@ -369,3 +369,25 @@ def test_the_voice_is_a_sidebar_choice_kept_in_the_url(planted_now, monkeypatch)
     assert at.sidebar.selectbox[-1].value == "agent"
     assert any(t.value.startswith("agent-13 · ") for t in at.text)
     assert any("counting the agent's track" in c.value for c in at.caption)
+
+
+def test_agent_trends_ranks_every_agent_and_keeps_the_question(planted_now, monkeypatch):
+    path, week = planted_now
+    at = open_overview(path, monkeypatch)
+    at.switch_page("../pages/trends.py")
+    at.query_params.update(
+        {"ranking": "1", "rank": "negative", "da": PLANTED, "at": week.isoformat()}
+    )
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    ranking = at.dataframe[0].value
+    assert ranking.agent.iloc[0] == PLANTED and list(ranking["rank"]) == list(range(1, 17))
+    assert (ranking.low <= ranking.share).all() and (ranking.share <= ranking.high).all()
+    assert any(f"16 agents with at least 20 tracks in the week of {week:%Y-%m-%d}" in c.value
+               for c in at.caption)  # fmt: skip
+    centred = next(c.value for c in at.caption if c.value.startswith("Centred on"))
+    assert f"week of {week:%Y-%m-%d} and {PLANTED}" in centred
+    at.query_params["rpage"] = "2"
+    at.query_params["rank"] = "happy"
+    at.run()
+    assert at.dataframe[0].value.share.is_monotonic_decreasing

@@ -204,7 +204,7 @@ def test_overview_every_period(synth_db, monkeypatch, period):
     assert not at.exception
     assert at.query_params["period"] in (period, [period])
     label = next(m.label for m in at.metric if m.label.startswith("Negative share"))
-    assert label.endswith(f", {period} of {result.latest_start:%Y-%m-%d}")
+    assert label.endswith(f", {period} of {result.latest_start:%Y-%m-%d}, every track")
     titles = [chart["option"]["title"]["text"] for chart in echarts(at)]
     assert titles == [
         "Emotion mix, all tracks",
