@@ -100,7 +100,7 @@ def item_list(rows: pd.DataFrame, window: att.Window, model_key: str, tracks: tu
     """Items with a link to their clips and to the agent's trend."""
     pages = st.session_state["pages"]
     for row in rows.head(shown).itertuples():
-        text, clips, trend = st.columns([8, 1, 1], vertical_alignment="center", gap="small")
+        text, clips, trend = st.columns([6, 1, 1], vertical_alignment="center", gap="small")
         text.text(item_line(row))
         clips.page_link(pages["clips"], label="Clips", icon="🗂️",
                         query_params=att.clips_params(row.agent, row.emotion, window, model_key, tracks))  # fmt: skip
