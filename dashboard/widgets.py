@@ -11,6 +11,7 @@ import streamlit as st
 
 from core.errors import EmoScopeError
 from core.model.labels import EMOJI, EMOTIONS, SCORE_COLUMNS, UNTRAINED_LABEL
+from core.model.team import team_default, why
 from core.store.database import ClipFilter
 from dashboard import data, state
 from dashboard.echart import EChart
@@ -53,8 +54,12 @@ def model_key() -> str | None:
         r.model_key: f"{r.model_id} ({UNTRAINED_LABEL})" if r.untrained else r.model_id
         for r in models.itertuples()
     }
+    default = team_default(models)  # EMOSCOPE_MODEL, else the most results: never the latest (#30)
     chosen = st.sidebar.selectbox("Results of model", keys, format_func=labels.get,
-                                  index=keys.index(state.get_str("model", keys[0], keys)), key=state.key("model"))  # fmt: skip
+                                  index=keys.index(state.get_str("model", default, keys)), key=state.key("model"))  # fmt: skip
+    if len(keys) > 1:
+        st.sidebar.caption(f"{len(keys)} models hold results; each page shows one model's. "
+                           f"Default: {literal(labels[default])}, {why(models, default)}.")  # fmt: skip
     state.put(model=chosen)
     if bool(data.model_info(chosen).untrained):
         st.sidebar.warning(

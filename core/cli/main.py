@@ -364,7 +364,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--corpus", action="append", help="only this corpus (repeatable)")
     p.add_argument("--said", help="only tracks whose transcript contains these words")
     p.add_argument("--clip", help="with --format srt|vtt: the clip id")
-    p.add_argument("--model", help="model key or id (default: the latest used)")
+    p.add_argument(
+        "--model",
+        help="model key or id (default: $EMOSCOPE_MODEL, else the model with the most results)",
+    )
     p.add_argument("--out", required=True)
     p.add_argument("--db")
     p.set_defaults(func=cmd_export)

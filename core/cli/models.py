@@ -6,12 +6,15 @@ from core.errors import InputError
 
 
 def pick_model_key(store, wanted: str | None) -> str:
-    """The model whose results to read: a key or id given by the user, else the latest used."""
+    """The model whose results to read: a key or id given by the user, else the team's default
+    ($EMOSCOPE_MODEL, else the model holding the most results: core.model.team)."""
     models = store.models()
     if models.empty:
         raise InputError(f"{store.path} holds no results yet; run `python -m core ingest` first.")
     if not wanted:
-        return str(models.model_key.iloc[0])
+        from core.model.team import team_default
+
+        return team_default(models)
     match = models[(models.model_key == wanted) | (models.model_id == wanted)]
     if match.empty:
         raise InputError(f"no results of model {wanted!r}; stored: {', '.join(models.model_key)}.")

@@ -391,3 +391,24 @@ def test_agent_trends_ranks_every_agent_and_keeps_the_question(planted_now, monk
     at.query_params["rank"] = "happy"
     at.run()
     assert at.dataframe[0].value.share.is_monotonic_decreasing
+
+
+# -- the team's default model ------------------------------------------------------------------
+
+
+def test_the_default_model_is_the_setting_else_the_most_results_never_the_latest(monkeypatch):
+    from core.model.team import team_default, why
+
+    models = pd.DataFrame({
+        "model_key": ["new@1", "big@1", "old@1"], "model_id": ["new", "big", "old"],
+        "n_tracks": [20, 1444, 1444],
+        "first_used": pd.to_datetime(["2026-03-01", "2026-02-01", "2026-01-01"]),
+    })  # fmt: skip  # Store.models() order: most recently used first
+    monkeypatch.delenv("EMOSCOPE_MODEL", raising=False)
+    assert team_default(models) == "old@1"  # the most results; a tie: the first used
+    assert why(models, "old@1") == "the model holding the most results"
+    monkeypatch.setenv("EMOSCOPE_MODEL", "new")  # a model id, or a key
+    assert team_default(models) == "new@1" and why(models, "new@1").endswith("(EMOSCOPE_MODEL)")
+    monkeypatch.setenv("EMOSCOPE_MODEL", "gone")  # not here: the most results
+    assert team_default(models) == "old@1"
+    assert team_default(models.iloc[:0]) is None

@@ -8,17 +8,11 @@ import shutil
 from datetime import timedelta
 
 import pandas as pd
-import pytest
 
 from core.store.database import Store
 from tests.analysis.test_attention import PLANTED, WEEKS, planted_rows, this_monday, write_rows
-from tests.browser.test_app import CHROMIUM, SHOTS, browser, no_exception, settle, start_server
+from tests.browser.driving import SHOTS, no_exception, settle, start_server
 
-__all__ = ["browser"]  # the Chromium fixture
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium missing"),
-]
 NEGATIVE = ["angry", "disgusted", "fearful", "sad"]
 
 
