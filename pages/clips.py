@@ -49,6 +49,8 @@ if summary.rows == 0:
     st.warning("No clip matches these filters; widen them in the sidebar.")
     st.stop()
 
+# A clip opened from a link or a row shows first, its list right under it (#30); filled below.
+detail = st.container()
 columns = ["source_name", "corpus", "track", "agent", "recorded_at", "duration_s", "top_label",
            "confidence", *SCORE_COLUMNS]  # fmt: skip
 if said:  # the line that said it, and when
@@ -70,43 +72,45 @@ if selected.empty:
     st.info("Select a row to open the clip.")
     st.stop()
 
-row = selected.iloc[0]
-st.divider()
-st.subheader(literal(row.source_name + ("" if row.track == "mix" else f" · {row.track}")))
-untrained = bool(data.model_info(model_key).untrained)
-left, right = st.columns([3, 2])
-with left:
-    widgets.top_result(row.top_label, row.confidence, untrained)
-    if row.source_path and Path(row.source_path).exists():
-        st.audio(row.source_path)
+with detail:
+    row = selected.iloc[0]
+    st.subheader(literal(row.source_name + ("" if row.track == "mix" else f" · {row.track}")))
+    untrained = bool(data.model_info(model_key).untrained)
+    left, right = st.columns([3, 2])
+    with left:
+        widgets.top_result(row.top_label, row.confidence, untrained)
+        if row.source_path and Path(row.source_path).exists():
+            st.audio(row.source_path)
+        else:
+            st.caption("The audio file is no longer at its recorded path; scores remain.")
+        st.plotly_chart(charts.score_bars(row), key="clip_scores")
+    with right:
+        facts = {"corpus": row.corpus, "agent": row.agent, "recorded at": row.recorded_at,
+                 "speaker": row.speaker, "tags": ", ".join(row.tags) if row.tags is not None else "",
+                 "duration": f"{row.duration_s:.2f} s", "source": f"{row.codec}, {row.source_rate_hz} Hz, "
+                 f"{row.channels} ch", "clip id": row.clip_id[:16]}  # fmt: skip
+        # st.table renders cells as Markdown: names (corpus, agent, tags …) go in as literal text.
+        st.table(literal_table(pd.DataFrame({"": [str(v) if v is not None else "—" for v in facts.values()]},
+                                            index=list(facts))))  # fmt: skip
+    windows = data.segments(row.clip_id, model_key, row.track, float(row.duration_s))
+    if not windows.empty:
+        st.caption(f"Long recording: scored in {len(windows)} windows of 30 s (5 s overlap); its scores "
+                   "are the duration-weighted aggregate of the whole curve.")  # fmt: skip
+        st.dataframe(windows.drop(columns=["scores"]).round(2), hide_index=True, key="segments")
+    lines = data.transcript(row.clip_id, row.track)
+    if not lines.empty:
+        st.caption("What was said (SenseVoice), with emotion2vec's top emotion over each line")
+        st.dataframe(lines[["start_s", "end_s", "text", "top_label", "emotion", "events"]].round(2),
+                     hide_index=True, key="transcript")  # fmt: skip
+    logits = data.frame_logits(row.clip_id, model_key, row.track)
+    if logits is None:
+        st.caption("No frame curve stored for this clip: analyse it with granularity 'frame'.")
     else:
-        st.caption("The audio file is no longer at its recorded path; scores remain.")
-    st.plotly_chart(charts.score_bars(row), key="clip_scores")
-with right:
-    facts = {"corpus": row.corpus, "agent": row.agent, "recorded at": row.recorded_at,
-             "speaker": row.speaker, "tags": ", ".join(row.tags) if row.tags is not None else "",
-             "duration": f"{row.duration_s:.2f} s", "source": f"{row.codec}, {row.source_rate_hz} Hz, "
-             f"{row.channels} ch", "clip id": row.clip_id[:16]}  # fmt: skip
-    # st.table renders cells as Markdown: names (corpus, agent, tags …) go in as literal text.
-    st.table(literal_table(pd.DataFrame({"": [str(v) if v is not None else "—" for v in facts.values()]},
-                                        index=list(facts))))  # fmt: skip
-windows = data.segments(row.clip_id, model_key, row.track, float(row.duration_s))
-if not windows.empty:
-    st.caption(f"Long recording: scored in {len(windows)} windows of 30 s (5 s overlap); its scores "
-               "are the duration-weighted aggregate of the whole curve.")  # fmt: skip
-    st.dataframe(windows.drop(columns=["scores"]).round(2), hide_index=True, key="segments")
-lines = data.transcript(row.clip_id, row.track)
-if not lines.empty:
-    st.caption("What was said (SenseVoice), with emotion2vec's top emotion over each line")
-    st.dataframe(lines[["start_s", "end_s", "text", "top_label", "emotion", "events"]].round(2),
-                 hide_index=True, key="transcript")  # fmt: skip
-logits = data.frame_logits(row.clip_id, model_key, row.track)
-if logits is None:
-    st.caption("No frame curve stored for this clip: analyse it with granularity 'frame'.")
-else:
-    curve = curve_frame(smooth_curve(logits, 25))
-    widgets.echart(curve_charts.curve_chart(curve, EMOTIONS, True, dominant_segments(curve), "emotion over time (0.5 s smoothing)"),
-                   key="clip_curve")  # fmt: skip
-    st.page_link(st.session_state["pages"]["frames"], label="Open in Frame curves", icon="📈",
-                 query_params={"clip": row.clip_id, "track": row.track, "model": model_key})  # fmt: skip
+        curve = curve_frame(smooth_curve(logits, 25))
+        widgets.echart(curve_charts.curve_chart(curve, EMOTIONS, True, dominant_segments(curve), "emotion over time (0.5 s smoothing)"),
+                       key="clip_curve")  # fmt: skip
+        st.page_link(st.session_state["pages"]["frames"], label="Open in Frame curves", icon="📈",
+                     query_params={"clip": row.clip_id, "track": row.track, "model": model_key})  # fmt: skip
+    st.caption("The list of clips is right below: pick another row to open it.")
+    st.divider()
 similar.similar_section(model_key, where, row.clip_id, row.track)
