@@ -33,6 +33,17 @@ def counts(model_key: str, where: ClipFilter, period: str) -> pd.DataFrame:
     return _counts(s, str(s.path), data.version(), model_key, where, period)
 
 
+@st.cache_data(show_spinner=False, max_entries=32)
+def _trends(_s, path: str, v: tuple, model_key: str, where: ClipFilter, period: str):
+    return reads.agent_trends(_s, model_key, where, period)
+
+
+def trends(model_key: str, where: ClipFilter, period: str) -> pd.DataFrame:
+    """Agent trends' rows for a voice: summed from the per-track days when they answer."""
+    s = data.store()
+    return _trends(s, str(s.path), data.version(), model_key, where, period)
+
+
 @dataclass(frozen=True)
 class Voice:
     """The tracks a page counts for split calls, and how it says so."""

@@ -30,7 +30,7 @@ period = a.radio(
     horizontal=True,
     key=state.key("period"),
 )
-trends = data.trends(model_key, voice.where, period)
+trends = attention_ui.trends(model_key, voice.where, period)
 if trends.empty:
     st.info("No clip of this selection has both an agent and a recording date. Add them with a "
             "manifest CSV or a path pattern such as `{agent}/{recorded_at}_*.wav`.")  # fmt: skip

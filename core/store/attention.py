@@ -2,12 +2,11 @@
 selection's tracks and how many had each top emotion. The statistics are in
 core.analysis.attention.
 
-At most agents x periods rows come back. They are summed from the day rollup when it answers
-the filter (core.store.rollup: corpus, agent, whole days; a few ms at 1M clips), otherwise
-counted from the tracks in one pass. A track filter (the voice counted for split calls) is not
-kept by the rollup, so with split calls in the database the customer's voice is counted from
-the tracks. A recording selected in two corpora is counted once: its first agent and earliest
-date are taken, as on the Overview.
+At most agents x periods rows come back. They are summed from the per-track day rollup when it
+answers the filter (core.store.track_rollup: corpus, agent, whole days, track: the voice
+counted for split calls; a few ms at 1M clips), otherwise counted from the tracks in one pass.
+A recording selected in two corpora is counted once: its first agent and earliest date are
+taken, as on the Overview.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ import pandas as pd
 from core.errors import InputError
 from core.model.labels import EMOTIONS
 from core.records import ClipFilter
-from core.store import rollup
+from core.store import rollup, track_rollup
 from core.store.schema import CLIP_VIEW
 
 PERIODS = ("day", "week", "month")  # date_trunc parts; a week starts on Monday
@@ -30,8 +29,8 @@ def agent_periods(store, model_key: str, where: ClipFilter, period: str) -> pd.D
     if period not in PERIODS:
         raise InputError(f"period {period!r}: choose one of {', '.join(PERIODS)}.")
     with store.reading() as con:
-        if rollup.answers(con, where) and not rollup.counts_shared_apart(con, where):
-            days, params = rollup.days(model_key, where)
+        if _days_answer(con, where):
+            days, params = track_rollup.days(model_key, where)
             sums = ", ".join(f"sum(v.n_{e})::BIGINT AS n_{e}" for e in EMOTIONS)
             sql = (
                 f"SELECT v.agent, date_trunc('{period}', v.day)::DATE AS period_start,"
@@ -43,6 +42,39 @@ def agent_periods(store, model_key: str, where: ClipFilter, period: str) -> pd.D
             frame = _from_tracks(con, model_key, where, period)
     frame["period_start"] = pd.to_datetime(frame.period_start)
     return frame.sort_values(["agent", "period_start"], ignore_index=True)
+
+
+def _days_answer(con, where: ClipFilter) -> bool:
+    """Whether the per-track day rollup answers `where`, each track counted once."""
+    return (
+        track_rollup.keeps(where)
+        and rollup.answers(con, ClipFilter())  # current
+        and not rollup.counts_shared_apart(con, where)
+    )
+
+
+def agent_trends(store, model_key: str, where: ClipFilter, period: str) -> pd.DataFrame:
+    """What core.store.aggregates' trends returns (per agent and period: n, each emotion's
+    share, mean confidence, low_n), summed from the per-track days when they answer `where`
+    (a voice's tracks included), else from that query."""
+    from core.store.aggregates import LOW_N
+
+    if period not in PERIODS:
+        raise InputError(f"period {period!r}: choose one of {', '.join(PERIODS)}.")
+    with store.reading() as con:
+        if _days_answer(con, where):
+            days, params = track_rollup.days(model_key, where)
+            shares = ", ".join(f"sum(v.n_{e}) / sum(v.tracks) AS {e}" for e in EMOTIONS)
+            return con.execute(
+                f"SELECT v.agent, date_trunc(?, v.day)::TIMESTAMP AS period,"
+                f" sum(v.tracks)::BIGINT AS n, {shares},"
+                f" sum(v.sum_confidence) / sum(v.tracks) AS mean_confidence,"
+                f" sum(v.tracks) < ? AS low_n FROM ({days}) v"
+                " WHERE v.agent IS NOT NULL AND v.day IS NOT NULL"
+                " GROUP BY v.agent, period ORDER BY v.agent, period",
+                [period, LOW_N, *params],
+            ).df()
+    return store.trends(model_key, where, period)
 
 
 def _from_tracks(con, model_key: str, where: ClipFilter, period: str) -> pd.DataFrame:

@@ -24,6 +24,7 @@ from datetime import datetime, time
 
 from core.model.labels import EMOTIONS, LOW_CONFIDENCE
 from core.records import ClipFilter
+from core.store import track_rollup
 
 # The filters the rollup can answer, by the columns of ClipFilter.where.
 COLUMNS = ("corpus", "agent", "recorded_at")
@@ -96,6 +97,7 @@ def rebuild(con) -> None:
         GROUP BY ALL""",
         [LOW_CONFIDENCE, *EMOTIONS],
     )
+    track_rollup.rebuild(con)  # the same days per track (#30): current exactly when this is
     con.execute("DELETE FROM rollup_state")
     con.execute("INSERT INTO rollup_state SELECT version FROM data_version")
 

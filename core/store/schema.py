@@ -7,9 +7,9 @@ appended to MIGRATIONS and SCHEMA_VERSION raised, never an old step edited.
 from __future__ import annotations
 
 from core.model.labels import SCORE_COLUMNS
-from core.store import rollup
+from core.store import rollup, track_rollup
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 _SCORES_DDL = ", ".join(f"{c} FLOAT NOT NULL" for c in SCORE_COLUMNS)
 
 # Every schema change is appended here; a database is brought up to date when opened for writing.
@@ -190,8 +190,10 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             transcribed_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
             PRIMARY KEY (clip_id, track, asr_key))""",
     ),
+    # The same days per track name, so a voice of split calls sums from days (#30).
+    11: track_rollup.DDL,
 }
-ROLLUP_SINCE = 8
+ROLLUP_SINCE = 11  # a file older than this gets its rollups counted when migrated
 
 # Columns a user may filter, sort or group by (anything else is refused, never interpolated).
 CLIP_COLUMNS = (

@@ -412,3 +412,27 @@ def test_the_default_model_is_the_setting_else_the_most_results_never_the_latest
     monkeypatch.setenv("EMOSCOPE_MODEL", "gone")  # not here: the most results
     assert team_default(models) == "old@1"
     assert team_default(models.iloc[:0]) is None
+
+
+def test_the_per_track_days_give_what_the_tracks_give(planted):
+    """agent_periods and agent_trends from core.store.track_rollup equal the pass over the
+    tracks, for every voice; a filter the days do not keep falls back to the tracks."""
+    from core.store import track_rollup
+
+    path, _ = planted
+    store = Store(path)
+    for tracks in ((), ("customer", "mix"), ("agent", "mix"), ("agent",)):
+        where = ClipFilter(tracks=tracks, agents=("agent-03", "agent-07"))
+        assert track_rollup.keeps(where)
+        with store.reading() as con:
+            assert reads._days_answer(con, where)
+            slow = reads._from_tracks(con, MODEL, where, "week")
+        fast = reads.agent_periods(store, MODEL, where, "week")
+        slow["period_start"] = pd.to_datetime(slow.period_start)
+        pd.testing.assert_frame_equal(
+            fast, slow.sort_values(["agent", "period_start"], ignore_index=True)
+        )
+        days = reads.agent_trends(store, MODEL, where, "month")
+        pd.testing.assert_frame_equal(days, store.trends(MODEL, where, "month"),
+                                      check_dtype=False)  # fmt: skip
+    assert not track_rollup.keeps(ClipFilter(top_labels=("angry",)))

@@ -16,6 +16,14 @@ from tests.compat.capture import PAGES, TEXT_ELEMENTS, capture
 
 HERE = Path(__file__).resolve().parent
 APP = str(HERE.parents[1] / "dashboard" / "app.py")
+# What #30 redesigned on purpose: the Overview opens on "Needs attention" (its headings, captions
+# and messages are new, its metric labels name the period and the voice) and the Overview and
+# Agent trends offer the voice counted for split calls (a new selectbox). Every other element
+# of every page, the tables included, must read as commit a66c17d's app showed it.
+REDESIGNED = {
+    "overview": ("subheader", "caption", "info", "success", "metric", "selectbox"),
+    "trends": ("caption", "selectbox"),
+}
 
 
 @pytest.fixture(scope="module")
@@ -38,12 +46,16 @@ def test_the_expectation_covers_every_page():
 @pytest.mark.parametrize("page", PAGES)
 def test_a_schema8_database_reads_the_same(shown, page):
     before, now = EXPECTED[page], shown[page]
+    redesigned = REDESIGNED.get(page, ())
     assert now["exception"] == []
-    assert now["metric"] == before["metric"]
     assert now["dataframe"] == before["dataframe"]
-    for kind in TEXT_ELEMENTS:
+    if "metric" in redesigned:  # the same figures under the new labels
+        assert [v for _, v in now["metric"]] == [v for _, v in before["metric"]]
+    else:
+        assert now["metric"] == before["metric"]
+    for kind in (k for k in TEXT_ELEMENTS if k not in redesigned):
         assert set(before[kind]) <= set(now[kind]), kind
-    for kind in ("selectbox", "multiselect"):
+    for kind in (k for k in ("selectbox", "multiselect") if k not in redesigned):
         offered = {label: set(options) for label, options in now[kind]}
         for label, options in before[kind]:
             assert set(options) <= offered.get(label, set()), (kind, label)

@@ -194,9 +194,10 @@ def test_a_file_from_before_the_rollup_gets_it_when_opened(one_corpus, monkeypat
     """Schema 7 had no rollup: opening such a file migrates it and counts what it holds."""
     path = one_corpus.path
     with duckdb.connect(str(path)) as con:
-        # the tables of step 8 (the rollup) and of every later step (9: tokens, 10: transcripts)
+        # the tables of step 8 (the rollup) and of every later step (9: tokens, 10: transcripts,
+        # 11: the per-track rollup)
         for table in ("day_rollup", "data_version", "rollup_state", "shared_clips",
-                      "api_tokens", "transcripts", "transcribed"):  # fmt: skip
+                      "api_tokens", "transcripts", "transcribed", "track_day_rollup"):  # fmt: skip
             con.execute(f"DROP TABLE {table}")
         con.execute("DROP SEQUENCE token_seq")
         con.execute("DELETE FROM schema_info WHERE version >= 8")
