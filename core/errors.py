@@ -27,6 +27,10 @@ class TooShortError(AudioError):
     """The audio is shorter than the minimum the model can score."""
 
 
+class TooManyChannelsError(AudioError):
+    """The file has more channels than the resampler takes (no recording has that many)."""
+
+
 class TooLongError(AudioError):
     """The audio is longer than this version scores in one piece."""
 

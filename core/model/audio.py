@@ -4,6 +4,9 @@ One decoder for every format: PyAV (FFmpeg's libraries, bundled in its wheel) re
 8/16/24/32-bit, float, µ-law/A-law), MP3, M4A/AAC, FLAC, OGG/Vorbis, OPUS and WEBM, and its
 libswresample resamples to 16 kHz. Channels are kept through resampling and mixed afterwards by
 a plain mean, so `mix` is an exact average and `split` gets each channel unchanged.
+
+Samples are read out of FFmpeg's frames plane by plane (`_samples_of`), never with PyAV's
+`to_ndarray`, which crashed the process on audio of 8 or more channels (#31).
 """
 
 from __future__ import annotations
@@ -17,12 +20,21 @@ from typing import BinaryIO
 
 import numpy as np
 
-from core.errors import CorruptAudioError, EmptyAudioError, NotAudioError, TooShortError
+from core.errors import (
+    CorruptAudioError,
+    EmptyAudioError,
+    NotAudioError,
+    TooManyChannelsError,
+    TooShortError,
+)
 
 TARGET_RATE_HZ = 16_000
 # The model's receptive field is 400 samples (25 ms); below a quarter second there is too little
 # speech for an emotion, so shorter clips are refused with a message rather than scored as noise.
 MIN_DURATION_S = 0.25
+# libswresample refuses more channels than this (SWR_CH_MAX); no recording has that many, so a
+# file beyond it is refused by name rather than failing deep inside the resampler.
+MAX_CHANNELS = 64
 SUPPORTED_EXTENSIONS = (
     ".wav", ".mp3", ".m4a", ".aac", ".mp4", ".flac", ".ogg", ".oga", ".opus", ".webm",
 )  # fmt: skip
@@ -136,17 +148,16 @@ class AudioStream:
         name = self.name
         container = _open(self.source, name)
         with container:
-            if not container.streams.audio:
-                raise NotAudioError(f"{name}: the file has no audio stream.")
-            ctx = container.streams.audio[0].codec_context
+            ctx = _audio_context(container, name)
             # layout=None keeps the source's channels (also unnamed layouts like '2 channels').
             resampler = av.AudioResampler(format="fltp", layout=None, rate=TARGET_RATE_HZ)
             check_finite = ctx.name.startswith(("pcm_f", "pcm_dbl"))
             n_samples, channels, peak = 0, ctx.layout.nb_channels or 1, 0.0
             try:
                 for frame in container.decode(container.streams.audio[0]):
+                    _check_channels(frame.layout.nb_channels, name)
                     if check_finite:
-                        _check_finite(frame.to_ndarray(), name)
+                        _check_finite(_samples_of(frame), name)
                     direct = _already_16k(frame)
                     for out in [direct] if direct is not None else resampler.resample(frame):
                         chunk = out if direct is not None else _float32(out)
@@ -201,14 +212,35 @@ def _already_16k(frame) -> np.ndarray | None:
     scale = _SCALES.get(frame.format.name.rstrip("p"))
     if frame.sample_rate != TARGET_RATE_HZ or scale is None:
         return None
-    array = frame.to_ndarray()
-    if not frame.format.is_planar:  # packed: (1, n * channels), samples interleaved
-        array = array.reshape(-1, frame.layout.nb_channels).T
-    return np.ascontiguousarray(array, dtype=np.float32) * np.float32(scale)
+    return np.ascontiguousarray(_samples_of(frame), dtype=np.float32) * np.float32(scale)
 
 
 def _float32(frame) -> np.ndarray:
-    return np.ascontiguousarray(frame.to_ndarray(), dtype=np.float32)
+    return np.ascontiguousarray(_samples_of(frame), dtype=np.float32)
+
+
+_DTYPES = {"u8": np.uint8, "s16": np.int16, "s32": np.int32, "flt": np.float32, "dbl": np.float64}
+
+
+def _samples_of(frame) -> np.ndarray:
+    """A frame's samples as (channels, n) in its own sample type, read plane by plane.
+
+    Not PyAV's `frame.to_ndarray()`: it counts a frame's planes by walking FFmpeg's
+    `extended_data` until a NULL pointer, but FFmpeg puts no NULL after the last plane once
+    there are 8 or more (planar audio of 8+ channels: 7.1 FLAC/Vorbis/AAC, or the resampler's
+    output for them). PyAV then read past the array and gave numpy garbage addresses as extra
+    planes (a 7.1 frame showed 9 planes, a 9-channel one 691), and copying them was the SIGSEGV
+    of #31. Here the planes are indexed by the layout's channel count, which FFmpeg guarantees.
+    """
+    from av.audio.plane import AudioPlane
+
+    dtype = _DTYPES[frame.format.name.rstrip("p")]
+    channels, n = frame.layout.nb_channels, frame.samples
+    if frame.format.is_planar:  # one plane per channel
+        return np.stack([np.frombuffer(AudioPlane(frame, i), dtype, count=n)
+                         for i in range(channels)])  # fmt: skip
+    packed = np.frombuffer(AudioPlane(frame, 0), dtype, count=n * channels)  # interleaved
+    return packed.reshape(n, channels).T
 
 
 def decode(source: AudioSource, name: str | None = None) -> DecodedAudio:
@@ -284,6 +316,23 @@ def notes(info: AudioInfo, file_name: str) -> list[str]:
     return found
 
 
+def _audio_context(container, name: str):
+    """The first audio stream's codec context, refused by name when it cannot be decoded."""
+    if not container.streams.audio:
+        raise NotAudioError(f"{name}: the file has no audio stream.")
+    ctx = container.streams.audio[0].codec_context
+    _check_channels(ctx.layout.nb_channels, name)
+    return ctx
+
+
+def _check_channels(channels: int, name: str) -> None:
+    if channels > MAX_CHANNELS:
+        raise TooManyChannelsError(
+            f"{name}: {channels} audio channels; at most {MAX_CHANNELS} can be decoded. Mix it "
+            "down first (for example `sox IN -c 2 OUT.wav`) and ingest that."
+        )
+
+
 def _check_finite(array: np.ndarray, name: str) -> None:
     bad = int(np.count_nonzero(~np.isfinite(array)))
     if bad:
@@ -298,9 +347,7 @@ def probe(source: AudioSource, name: str | None = None) -> AudioInfo:
     name = name or (Path(source).name if isinstance(source, (str, Path)) else "upload")
     container = _open(source, name)
     with container:
-        if not container.streams.audio:
-            raise NotAudioError(f"{name}: the file has no audio stream.")
-        ctx = container.streams.audio[0].codec_context
+        ctx = _audio_context(container, name)
         duration_s = container.duration / 1e6 if container.duration else math.nan
         return AudioInfo(
             codec=ctx.name, source_rate_hz=int(ctx.sample_rate or 0),

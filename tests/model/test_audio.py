@@ -1,12 +1,20 @@
 import io
+import shutil
+import subprocess
 import wave
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from core.errors import CorruptAudioError, EmptyAudioError, NotAudioError, TooShortError
-from core.model.audio import MIN_DURATION_S, TARGET_RATE_HZ, decode, probe
+from core.errors import (
+    CorruptAudioError,
+    EmptyAudioError,
+    NotAudioError,
+    TooManyChannelsError,
+    TooShortError,
+)
+from core.model.audio import MAX_CHANNELS, MIN_DURATION_S, TARGET_RATE_HZ, decode, probe
 from tests.conftest import DECODER_SAMPLES, FORMATS, ffmpeg
 
 EXPECTED_CODEC = {
@@ -163,3 +171,65 @@ def test_16k_audio_skips_the_resampler_with_the_same_samples(
     assert direct.samples.shape == resampled.samples.shape == (channels, direct.samples.shape[1])
     np.testing.assert_allclose(direct.samples, resampled.samples, rtol=0, atol=1e-7)
     assert direct.info == resampled.info
+
+
+def channel_ramp(path, channels: int, rate: int = 48_000, subtype: str = "PCM_16"):
+    """One second in which channel i is a tone of amplitude (i + 1) / (channels + 1): its level
+    tells which channel it is."""
+    t = np.arange(rate) / rate
+    tones = [(i + 1) / (channels + 1) * np.sin(2 * np.pi * (200 + 50 * i) * t)
+             for i in range(channels)]  # fmt: skip
+    sf.write(path, np.stack(tones, axis=1), rate, subtype=subtype)
+    return path
+
+
+def channel_levels(samples: np.ndarray) -> np.ndarray:
+    """Each channel's RMS in units of the first channel's amplitude (see channel_ramp)."""
+    amplitude = 1 / (samples.shape[0] + 1)
+    return np.sqrt(np.mean(samples**2, axis=1)) / (amplitude / np.sqrt(2))
+
+
+# 8 channels and more once crashed the process (#31): PyAV's to_ndarray read past FFmpeg's
+# array of plane pointers. Each layout the probe found is decoded here, its channels in order.
+# AAC low-passes the LFE (the fourth channel), so only the others' levels are compared there.
+@pytest.mark.parametrize(
+    ("name", "channels", "codec", "lossless"),
+    [("7.1.flac", 8, ["-c:a", "flac", "-sample_fmt", "s32"], True),
+     ("7.1.ogg", 8, ["-c:a", "libvorbis"], False),
+     ("7.1.m4a", 8, ["-c:a", "aac"], False),
+     ("nine.wav", 9, ["-c:a", "pcm_s16le"], True),
+     ("sixty-four.wav", MAX_CHANNELS, ["-c:a", "pcm_s16le"], True)],
+)  # fmt: skip
+def test_many_channel_layouts_decode_in_order(tmp_path, name, channels, codec, lossless):
+    source = channel_ramp(tmp_path / "source.wav", channels)
+    ffmpeg("-i", str(source), *codec, str(tmp_path / name))
+    audio = decode(tmp_path / name)
+    assert audio.samples.shape[0] == audio.info.channels == channels
+    assert audio.duration_s == pytest.approx(1.0, abs=0.01)
+    levels = channel_levels(audio.samples)
+    expected = np.arange(1, channels + 1)
+    kept = slice(None) if lossless or channels != 8 else [0, 1, 2, 4, 5, 6, 7]
+    np.testing.assert_allclose(levels[kept], expected[kept], rtol=0.02 if lossless else 0.05)
+
+
+def test_many_channels_at_16k_skip_the_resampler_in_order(tmp_path):
+    audio = decode(channel_ramp(tmp_path / "nine.wav", 9, rate=16_000, subtype="FLOAT"))
+    np.testing.assert_allclose(channel_levels(audio.samples), np.arange(1, 10), rtol=0.01)
+
+
+def test_more_channels_than_the_resampler_takes_are_refused_in_one_line(tmp_path):
+    path = channel_ramp(tmp_path / "wide.wav", 255)
+    message = r"^wide\.wav: 255 audio channels; at most 64 can be decoded\. Mix it down first"
+    with pytest.raises(TooManyChannelsError, match=message):
+        decode(path)
+    with pytest.raises(TooManyChannelsError, match=message):
+        probe(path)
+
+
+@pytest.mark.skipif(not shutil.which("sox"), reason="sox is not installed (ffmpeg cannot write it)")
+def test_a_255_channel_ogg_is_refused_in_one_line(tmp_path):
+    path = tmp_path / "wide.ogg"
+    subprocess.run(["sox", "-n", "-r", "48000", "-c", "255", str(path), "synth", "1", "sine",
+                    "300"], check=True, capture_output=True)  # fmt: skip
+    with pytest.raises(TooManyChannelsError, match=r"^wide\.ogg: 255 audio channels"):
+        decode(path)
