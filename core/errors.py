@@ -27,6 +27,10 @@ class TooShortError(AudioError):
     """The audio is shorter than the minimum the model can score."""
 
 
+class DecoderCrashError(AudioError):
+    """The decoder process died on this file (an FFmpeg crash); the other files go on."""
+
+
 class TooManyChannelsError(AudioError):
     """The file has more channels than the resampler takes (no recording has that many)."""
 

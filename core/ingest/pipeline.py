@@ -44,7 +44,7 @@ from core.ingest.reading import (
     tracks_of,
 )
 from core.ingest.sources import InputFile
-from core.model.audio import AudioStream
+from core.model import isolated
 from core.model.engine import Engine
 from core.records import FileOutcome, ScoredTrack, SegmentRecord
 from core.store.columns import BatchColumns
@@ -168,6 +168,7 @@ def ingest(
         status = "done"
     finally:
         store.finish_run(run_id, status)
+        isolated.close_idle()  # no decoder process outlives the run
     return summary
 
 
@@ -353,7 +354,7 @@ def finish_long(engine: Engine, unit: Unit, frames: bool, options: ReadOptions
                 ) -> tuple[Unit, list[ScoredTrack], list[SegmentRecord]]:  # fmt: skip
     """Score a long recording in windows, streaming it: its Unit, scored tracks and segments."""
     job = unit.long
-    stream = AudioStream(job.read.source, job.read.item.name)
+    stream = isolated.stream(job.read.source, job.read.item.name)  # a decoder crash fails one file
     scored, segments = [], []
     try:
         for track, channel in job.tracks:

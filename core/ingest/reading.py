@@ -20,7 +20,8 @@ import numpy as np
 from core.errors import AudioError
 from core.ingest.metadata import Metadata
 from core.ingest.sources import InputFile, text_name
-from core.model.audio import AudioInfo, decode, probe
+from core.model import isolated
+from core.model.audio import AudioInfo
 from core.model.audio import notes as audio_notes
 from core.records import ClipRecord, FileOutcome
 
@@ -134,19 +135,22 @@ class LongJob:
 
 
 def decode_unit(read: FileRead, meta: Metadata, cached: set[str], options: ReadOptions) -> Unit:
-    """Decode one uncached file (or set up its windowed scoring) into a Unit."""
+    """Decode one uncached file (or set up its windowed scoring) into a Unit.
+
+    The decoding runs in a child process (core.model.isolated): a file that crashes FFmpeg
+    fails alone, with a message, and the run goes on.
+    """
     name, clip_id = read.item.name, read.clip_id
     roles = meta.roles or options.roles
     try:
-        header = probe(read.source, name)
-        if not header.duration_s <= LONG_FROM_S:  # NaN (unknown length) streams too
+        header, audio = isolated.read(read.source, name, LONG_FROM_S)
+        if audio is None:  # longer than LONG_FROM_S, or of unknown length: streamed
             names = track_names(header.channels, options.channel_mode, roles)
             tracks = [("mix", None)] if names == ["mix"] else [(n, i) for i, n in enumerate(names)]
             job = LongJob(
                 read, meta, header.channels, tuple(t for t in tracks if t[0] not in cached)
             )
             return Unit(FileOutcome(name, "scored", clip_id), long=job)
-        audio = decode(read.source, name)
     except AudioError as exc:
         return Unit(FileOutcome(name, "failed", clip_id, message=str(exc)))
     if read.stamp is not None and stamp_of(read.item.path) != read.stamp:  # decoded from disk

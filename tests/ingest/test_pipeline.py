@@ -168,3 +168,27 @@ def test_progress_counts_every_file_and_its_audio_as_it_is_taken_in(tmp_path, en
     seen.clear()  # a rerun: cached audio counts too
     ingest(store, engine, collect([corpus]), "c", on_progress=lambda *a: seen.append(a))
     assert seen[-1][2] == pytest.approx(6.0)
+
+
+@pytest.mark.parametrize("seconds", [2.0, 61.0])  # decoded whole, or streamed in windows
+def test_a_decoder_crash_fails_that_file_and_the_run_goes_on(
+    tmp_path, engine, monkeypatch, seconds
+):
+    from core.model import isolated
+    from tests.model.test_isolated import CRASHING
+
+    monkeypatch.setattr(isolated, "_POOL", isolated.DecoderPool(CRASHING))
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i, name in enumerate(["a.wav", "crash.wav", "b.wav"]):
+        sf.write(folder / name, speechlike(seconds if name == "crash.wav" else 2.0, i), 16_000)
+    store = Store(tmp_path / "db.duckdb")
+    summary = ingest(store, engine, collect([folder]), "c")
+    assert [(o.source_name, o.status) for o in summary.outcomes] == [
+        ("a.wav", "scored"), ("b.wav", "scored"), ("crash.wav", "failed")]  # fmt: skip
+    assert summary.outcomes[2].message.startswith(
+        "crash.wav: the audio decoder crashed on this file (SIGSEGV); nothing was stored"
+    )
+    assert set(store.clips(engine.model_key).source_name) == {"a.wav", "b.wav"}
+    assert set(store.integrity_report().values()) == {0}
+    assert isolated._POOL._idle == []  # the run's decoder processes ended with it
