@@ -24,6 +24,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
+
 from core.errors import EmoScopeError
 from core.ingest.longform import score_long
 from core.ingest.metadata import Manifest, Metadata, MetadataFn, no_metadata
@@ -45,14 +47,15 @@ from core.ingest.reading import (
 )
 from core.ingest.sources import InputFile
 from core.model import isolated
-from core.model.engine import Engine
+from core.model.engine import Engine, finite_output
 from core.records import FileOutcome, ScoredTrack, SegmentRecord
 from core.store.columns import BatchColumns
 from core.store.database import Store
 
 __all__ = [
     "CHANNEL_MODES", "LONG_FROM_S", "IngestSummary", "Seen", "clip_id_of", "default_workers",
-    "finish_long", "ingest", "parse_roles", "plan_read", "score_units", "track_names", "tracks_of",
+    "finish_long", "ingest", "parse_roles", "plan_read", "repeat_failed", "score_units",
+    "settle_repeats", "track_names", "tracks_of",
 ]  # fmt: skip
 
 # A batch is scored and written once it holds this much audio or this many files. On a GPU the
@@ -201,6 +204,7 @@ class _Run:
     frames: bool
     metadata: MetadataFn
     options: ReadOptions
+    failed: dict[str, FileOutcome] = field(default_factory=dict)  # clip id -> first failure
 
     def execute(self, inputs: Sequence[InputFile], summary: IngestSummary, workers: int,
                 on_progress: ProgressFn | None) -> IngestSummary:  # fmt: skip
@@ -273,7 +277,8 @@ class _Run:
     def _score(self, batch: _Batch) -> tuple[list[Unit], BatchColumns]:
         """Run the model on the batch's decoded clips; the batch as Arrow tables."""
         units = self._recheck(batch.units)
-        return score_units(self.engine, units, batch.scored, batch.segments, self.frames)
+        return score_units(self.engine, units, batch.scored, batch.segments, self.frames,
+                           self.failed)  # fmt: skip
 
     def _recheck(self, units: list[Unit]) -> list[Unit]:
         """Claim the batch's tracks; drop those another ingest stored since the cache check.
@@ -330,9 +335,10 @@ def plan_read(read: FileRead, known: dict, cached: set, seen: Seen,
     if read.error:
         return Unit(FileOutcome(name, "failed", message=read.error))
     meta = metadata(name)
-    if read.clip_id in seen:
+    if read.clip_id in seen:  # cached if the first is stored; failed with it (settle_repeats)
         return Unit(FileOutcome(name, "cached", read.clip_id,
-                                message=repeat_message(name, meta, *seen[read.clip_id])))  # fmt: skip
+                                message=repeat_message(name, meta, *seen[read.clip_id])),
+                    repeat=True)  # fmt: skip
     seen[read.clip_id] = (name, meta.label)
     done = {t for c, t in cached if c == read.clip_id}
     stored = known.get(read.clip_id)
@@ -377,20 +383,62 @@ def finish_long(engine: Engine, unit: Unit, frames: bool, options: ReadOptions
 
 
 def score_units(engine: Engine, units: list[Unit], scored: Sequence[ScoredTrack],
-                segments: Sequence[SegmentRecord], frames: bool
+                segments: Sequence[SegmentRecord], frames: bool,
+                failed: dict[str, FileOutcome] | None = None,
                 ) -> tuple[list[FileOutcome], BatchColumns]:  # fmt: skip
     """Run the model on the units' decoded waves; with the long recordings' tracks already
-    `scored`, the batch's outcomes and Arrow tables."""
+    `scored`, the batch's outcomes and Arrow tables.
+
+    A file whose model output is not finite fails, with nothing of it stored. With `failed`
+    (the run's failed files by clip id, kept across batches), repeats of a failed file fail too.
+    """
     waves = [w for u in units for w in u.waves]
     predictions = engine.predict([w for _, _, w in waves], frames=frames)
     tracks = list(scored) + [
         ScoredTrack(clip_id, track, p.scores, p.embedding, p.frame_logits)
         for (clip_id, track, _), p in zip(waves, predictions, strict=True)
     ]
+    bad = {t.clip_id for t in tracks if not finite_output(t.scores, t.embedding, t.frame_logits)}
+    bad |= {s.clip_id for s in segments if not np.isfinite(s.scores).all()}
+    if bad:
+        units = [_not_finite(u) if u.outcome.clip_id in bad and not u.repeat else u for u in units]
+        tracks = [t for t in tracks if t.clip_id not in bad]
+        segments = [s for s in segments if s.clip_id not in bad]
+    if failed is not None:
+        units = settle_repeats(units, failed)
     clips = [u.clip for u in units if u.clip is not None]
     outcomes = [u.outcome for u in units]
     dim = engine.embedding_dim
     return outcomes, BatchColumns.of(dim, clips, tracks, outcomes, segments)
+
+
+def _not_finite(unit: Unit) -> Unit:
+    name = unit.outcome.source_name
+    message = (f"{name}: the model's output for this audio is not a finite number (NaN or "
+               "infinity); nothing was stored. Check its levels and re-export it.")  # fmt: skip
+    return Unit(replace(unit.outcome, status="failed", message=message))
+
+
+def settle_repeats(units: Sequence[Unit], failed: dict[str, FileOutcome]) -> list[Unit]:
+    """Units in input order, a repeat of a failed file failed with it: one outcome per input,
+    and no run-log row claiming a clip that was never stored. `failed` (clip id -> the first
+    failed outcome) is updated with this batch's failures, for the batches that follow."""
+    settled = []
+    for unit in units:
+        outcome = unit.outcome
+        if unit.repeat and outcome.clip_id in failed:
+            unit = Unit(repeat_failed(outcome.source_name, failed[outcome.clip_id]), repeat=True)
+        elif outcome.status == "failed" and outcome.clip_id and outcome.clip_id not in failed:
+            failed[outcome.clip_id] = outcome
+        settled.append(unit)
+    return settled
+
+
+def repeat_failed(name: str, first: FileOutcome) -> FileOutcome:
+    """The outcome of an input whose bytes an earlier input of the run came with, and failed."""
+    reason = (first.message or "it could not be read").removeprefix(f"{first.source_name}: ")
+    message = f"{name}: same audio as {first.source_name}, which could not be stored: {reason}"
+    return FileOutcome(name, "failed", first.clip_id, message=message)
 
 
 _END = object()

@@ -122,6 +122,7 @@ class Unit:
     clip: ClipRecord | None = None
     waves: list[tuple[str, str, np.ndarray]] = field(default_factory=list)  # clip, track, wave
     long: LongJob | None = None
+    repeat: bool = False  # the same bytes as an earlier input of this run: its outcome follows
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
+from core.errors import CorruptAudioError
 from core.model.audio import AudioInfo
-from core.model.engine import HOP_MS, Engine, Prediction
+from core.model.engine import HOP_MS, Engine, Prediction, finite_output
 from core.model.labels import UNTRAINED_LABEL
 
 
@@ -52,6 +53,13 @@ def score_files(
         prediction = Prediction(long.scores, engine.labels, long.embedding,
                                 long.frame_logits if frames else None)  # fmt: skip
         results.append(ScoredFile(path.name, stream.info, prediction))
+    for scored in results:
+        p = scored.prediction
+        if not finite_output(p.scores, p.embedding, p.frame_logits):  # no NaN in result.json
+            raise CorruptAudioError(
+                f"{scored.name}: the model's output for this audio is not a finite number (NaN "
+                "or infinity); no result was written. Check its levels and re-export it."
+            )
     return results
 
 

@@ -52,6 +52,10 @@ _EXTENSIONS_OF = {"wav": ("wav",), "mp3": ("mp3",), "flac": ("flac",), "aac": ("
 _FORMAT_NAMES = {"mov,mp4,m4a,3gp,3g2,mj2": "M4A/MP4", "matroska,webm": "WEBM"}
 # Below this peak level (dBFS) a recording holds no audible sound: 16-bit dither is about -90.
 SILENT_BELOW_DBFS = -70.0
+# Full scale is 1.0. Float formats may exceed it a little (a mix left hot); a sample past +60
+# dBFS is not a level any recorder writes, and past ~1e19 the model's per-clip normalisation
+# overflows float32 into NaN scores (#31: a float WAV of 1e30 samples was scored as NaN).
+MAX_PEAK = 1000.0
 
 AudioSource = str | Path | bytes | BinaryIO
 
@@ -156,18 +160,18 @@ class AudioStream:
             try:
                 for frame in container.decode(container.streams.audio[0]):
                     _check_channels(frame.layout.nb_channels, name)
-                    if check_finite:
-                        _check_finite(_samples_of(frame), name)
+                    if check_finite:  # float PCM holds any value: refused here, at the source
+                        _checked_peak(_check_finite(_samples_of(frame), name), 0.0, name)
                     direct = _already_16k(frame)
                     for out in [direct] if direct is not None else resampler.resample(frame):
                         chunk = out if direct is not None else _float32(out)
                         n_samples, channels = n_samples + chunk.shape[1], chunk.shape[0]
-                        peak = max(peak, float(np.abs(chunk).max(initial=0.0)))
+                        peak = _checked_peak(chunk, peak, name)
                         yield chunk
                 for out in resampler.resample(None):
                     chunk = _float32(out)
                     n_samples += chunk.shape[1]
-                    peak = max(peak, float(np.abs(chunk).max(initial=0.0)))
+                    peak = _checked_peak(chunk, peak, name)
                     yield chunk
             except av.error.FFmpegError as exc:
                 raise CorruptAudioError(
@@ -333,13 +337,25 @@ def _check_channels(channels: int, name: str) -> None:
         )
 
 
-def _check_finite(array: np.ndarray, name: str) -> None:
+def _checked_peak(chunk: np.ndarray, peak: float, name: str) -> float:
+    """The loudest sample so far, refusing levels no recording has (see MAX_PEAK)."""
+    loudest = float(np.abs(chunk).max(initial=0.0))
+    if not loudest <= MAX_PEAK:  # NaN, once resampled from finite samples, is refused too
+        raise CorruptAudioError(
+            f"{name}: its samples reach {loudest:.3g}, where full scale is 1.0: these are not "
+            "audio levels and cannot be scored; re-export it from the recording software."
+        )
+    return max(peak, loudest)
+
+
+def _check_finite(array: np.ndarray, name: str) -> np.ndarray:
     bad = int(np.count_nonzero(~np.isfinite(array)))
     if bad:
         raise CorruptAudioError(
             f"{name}: the file holds {bad} NaN or infinite samples; re-export it from the "
             "recording software."
         )
+    return array
 
 
 def probe(source: AudioSource, name: str | None = None) -> AudioInfo:

@@ -69,6 +69,15 @@ class Prediction:
         return float(np.max(self.scores))
 
 
+def finite_output(scores: np.ndarray, embedding: np.ndarray,
+                  frame_logits: np.ndarray | None = None) -> bool:  # fmt: skip
+    """Whether a model output may be stored: finite scores and embedding, and frame logits
+    without NaN or +inf (-inf is how an unused label is masked, and scores 0)."""
+    if not (np.isfinite(scores).all() and np.isfinite(embedding).all()):
+        return False
+    return frame_logits is None or not (np.isnan(frame_logits) | np.isposinf(frame_logits)).any()
+
+
 def softmax(logits: np.ndarray) -> np.ndarray:
     """Numerically stable softmax over the last axis, in float32."""
     z = logits - logits.max(axis=-1, keepdims=True)

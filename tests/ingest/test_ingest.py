@@ -1,6 +1,8 @@
 import io
+import re
 import shutil
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +12,7 @@ import soundfile as sf
 from core.errors import EmoScopeError
 from core.ingest.metadata import from_manifest, from_pattern
 from core.ingest.pipeline import ingest
-from core.ingest.sources import collect, from_zip
+from core.ingest.sources import collect, collected, from_zip
 from core.model.audio import decode
 from core.model.labels import SCORE_COLUMNS
 from core.store.database import ClipFilter, Store
@@ -269,3 +271,96 @@ def test_channel_roles_name_the_tracks_and_a_manifest_overrides_them(tmp_path, e
     assert len(customer_view) == 2
     with pytest.raises(EmoScopeError, match="distinct names"):
         parse_roles("agent, agent")
+
+
+def empty_entries_zip(path: Path, copies: int, good: bytes) -> Path:
+    """A zip of `copies` identical empty entries and one good recording."""
+    with zipfile.ZipFile(path, "w") as archive:
+        for i in range(copies):
+            archive.writestr(f"empty-{i:04d}.wav", b"")
+        archive.writestr("good.wav", good)
+    return path
+
+
+def test_repeats_of_a_refused_file_are_refused_each_saying_why(tmp_path, engine):
+    good = tmp_path / "good.wav"
+    sf.write(good, speechlike(2.0), 16_000)
+    archive = empty_entries_zip(tmp_path / "empty.zip", 1000, good.read_bytes())
+    store = Store(tmp_path / "db.duckdb")
+    with collected([archive]) as inputs:
+        summary = ingest(store, engine, inputs, "c")
+    assert summary.as_dict() == {"scored": 1, "cached": 0, "failed": 1000, "seconds_audio": 2.0}
+    messages = [o.message for o in summary.outcomes if o.status == "failed"]
+    assert messages[0] == "empty-0000.wav: the file is empty (0 bytes)."
+    assert messages[999] == ("empty-0999.wav: same audio as empty-0000.wav, which could not be "
+                             "stored: the file is empty (0 bytes).")  # fmt: skip
+    assert set(store.integrity_report().values()) == {0}
+
+
+def test_a_repeat_in_a_later_batch_fails_with_its_first(tmp_path, engine, monkeypatch):
+    monkeypatch.setattr("core.ingest.pipeline.BATCH_FILES", 2)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a-empty.wav").write_bytes(b"")
+    for i, name in enumerate(["b.wav", "c.wav"]):
+        sf.write(folder / name, speechlike(1.0, i), 16_000)
+    (folder / "d-empty-copy.wav").write_bytes(b"")
+    (folder / "e-copy.wav").write_bytes((folder / "b.wav").read_bytes())
+    store = Store(tmp_path / "db.duckdb")
+    summary = ingest(store, engine, collect([folder]), "c")
+    assert [o.status for o in summary.outcomes] == ["failed", "scored", "scored", "failed",
+                                                    "cached"]  # fmt: skip
+    assert summary.outcomes[3].message.startswith("d-empty-copy.wav: same audio as a-empty.wav")
+    assert set(store.integrity_report().values()) == {0}
+
+
+class NaNEngine(CountingEngine):
+    """The real engine, except that a clip peaking at 0.95 or more comes back as NaN (as 1e30
+    samples once did, through the model's normalisation)."""
+
+    def predict(self, waves, **kwargs):
+        predictions = super().predict(waves, **kwargs)
+        return [nan_prediction(p) if np.abs(w).max() >= 0.95 else p
+                for w, p in zip(waves, predictions, strict=True)]  # fmt: skip
+
+
+def nan_prediction(p):
+    def nan(a):
+        return None if a is None else np.full_like(a, np.nan)
+
+    return replace(p, scores=nan(p.scores), embedding=nan(p.embedding),
+                   frame_logits=nan(p.frame_logits))  # fmt: skip
+
+
+@pytest.mark.parametrize("seconds", [2.0, 61.0])  # scored whole, or in windows
+def test_a_non_finite_model_output_is_never_stored(tmp_path, engine, seconds):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    sf.write(folder / "a.wav", speechlike(2.0), 16_000)
+    sf.write(folder / "loud.wav", np.clip(speechlike(seconds, 1) * 8, -0.99, 0.99), 16_000)
+    (folder / "z-copy.wav").write_bytes((folder / "loud.wav").read_bytes())
+    store = Store(tmp_path / "db.duckdb")
+    summary = ingest(store, NaNEngine(engine), collect([folder]), "c", frames=True)
+    assert [o.status for o in summary.outcomes] == ["scored", "failed", "failed"]
+    assert summary.outcomes[1].message == (
+        "loud.wav: the model's output for this audio is not a finite number (NaN or infinity); "
+        "nothing was stored. Check its levels and re-export it."
+    )
+    assert summary.outcomes[2].message.startswith("z-copy.wav: same audio as loud.wav, which")
+    clips = store.clips(engine.model_key)
+    assert list(clips.source_name) == ["a.wav"] and clips.confidence.notna().all()
+    assert set(store.integrity_report().values()) == {0}
+
+
+def test_a_float_wav_of_1e30_samples_stores_no_nan(tmp_path, engine):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    sf.write(folder / "a.wav", speechlike(2.0), 16_000)
+    sf.write(folder / "huge.wav", speechlike(2.0, 1) * np.float32(1e30), 16_000, subtype="FLOAT")
+    store = Store(tmp_path / "db.duckdb")
+    summary = ingest(store, engine, collect([folder]), "c")
+    assert summary.outcomes[1].status == "failed"
+    assert re.match(r"^huge\.wav: its samples reach [\d.]+e\+(29|30), where full scale is 1\.0: "
+                    "these are not audio levels", summary.outcomes[1].message)  # fmt: skip
+    clips = store.clips(engine.model_key)
+    assert list(clips.source_name) == ["a.wav"] and clips.confidence.notna().all()

@@ -15,7 +15,7 @@ from core.errors import (
     TooShortError,
 )
 from core.model.audio import MAX_CHANNELS, MIN_DURATION_S, TARGET_RATE_HZ, decode, probe
-from tests.conftest import DECODER_SAMPLES, FORMATS, ffmpeg
+from tests.conftest import DECODER_SAMPLES, FORMATS, ffmpeg, speechlike
 
 EXPECTED_CODEC = {
     "pcm16.wav": "pcm_s16le", "pcm24.wav": "pcm_s24le", "pcm32.wav": "pcm_s32le",
@@ -233,3 +233,16 @@ def test_a_255_channel_ogg_is_refused_in_one_line(tmp_path):
                     "300"], check=True, capture_output=True)  # fmt: skip
     with pytest.raises(TooManyChannelsError, match=r"^wide\.ogg: 255 audio channels"):
         decode(path)
+
+
+@pytest.mark.parametrize("rate", [16_000, 44_100])  # read directly, or through the resampler
+def test_float_samples_far_beyond_full_scale_are_refused(tmp_path, rate):
+    sf.write(tmp_path / "huge.wav", np.full(rate, 1e30, np.float32), rate, subtype="FLOAT")
+    with pytest.raises(CorruptAudioError, match=r"^huge\.wav: its samples reach 1e\+30, where "
+                       r"full scale is 1\.0: these are not audio levels"):  # fmt: skip
+        decode(tmp_path / "huge.wav")
+
+
+def test_a_hot_float_mix_above_full_scale_is_still_audio(tmp_path):
+    sf.write(tmp_path / "hot.wav", 2.0 * speechlike(1.0), 16_000, subtype="FLOAT")
+    assert decode(tmp_path / "hot.wav").info.peak_dbfs == pytest.approx(2.5, abs=0.1)

@@ -37,7 +37,15 @@ from pathlib import Path
 
 from core.errors import EmoScopeError, InputError
 from core.ingest.metadata import Manifest, MetadataFn
-from core.ingest.pipeline import CHANNEL_MODES, IngestSummary, ProgressFn, Seen, ingest, plan_read
+from core.ingest.pipeline import (
+    CHANNEL_MODES,
+    IngestSummary,
+    ProgressFn,
+    Seen,
+    ingest,
+    plan_read,
+    settle_repeats,
+)
 from core.ingest.ray.stages import ModelRef, Scorer, Work, decode_batch
 from core.ingest.ray.staging import (
     COMMITTED,
@@ -255,6 +263,8 @@ class _RayRun:
     ray_options: RayOptions
     run_dir: Path
     copies: dict[int, Path] = field(default_factory=dict)  # media copies made by _work
+    # Repeats of files sent to the cluster: settled once their first's outcome is committed.
+    repeats: list[tuple[int, Unit]] = field(default_factory=list)
 
     def execute(self, cluster: Cluster, inputs, workers: int | None, on_progress
                 ) -> list[FileOutcome]:  # fmt: skip
@@ -270,12 +280,26 @@ class _RayRun:
                     self._commit(Path(row["shard"]), progress)
             except ray.exceptions.RayError as exc:
                 raise cluster_error(exc) from exc
+        self._settle_repeats(progress)
         return progress.in_order()
+
+    def _settle_repeats(self, progress: _Progress) -> None:
+        """Commit the repeats of files scored on the cluster: cached, or failed with their
+        first (pipeline.settle_repeats), so no run-log row claims a clip never stored."""
+        if not self.repeats:
+            return
+        failed = {o.clip_id: o for o in progress.outcomes.values()
+                  if o.status == "failed" and o.clip_id}  # fmt: skip
+        units = settle_repeats([u for _, u in self.repeats], failed)
+        outcomes = [u.outcome for u in units]
+        self._write(BatchColumns.of(self.engine.embedding_dim, [], [], outcomes))
+        progress.add([p for p, _ in self.repeats], outcomes)
 
     def _plan(self, inputs: Sequence[InputFile], progress: _Progress) -> list[Work]:
         """Hash and look up every input; commit the settled ones, return the files to score."""
         seen: Seen = {}
         works: list[Work] = []
+        sent: set[str] = set()  # clip ids of the files going to the cluster
         for start in range(0, len(inputs), CHUNK_FILES):
             reads = [read_file(item) for item in inputs[start : start + CHUNK_FILES]]
             ids = [r.clip_id for r in reads if r.clip_id]
@@ -283,9 +307,12 @@ class _RayRun:
             settled: list[tuple[int, Unit]] = []
             for position, read in enumerate(reads, start):
                 planned = plan_read(read, known, cached, seen, self.metadata, self.options)
-                if isinstance(planned, Unit):
+                if isinstance(planned, Unit) and planned.repeat and read.clip_id in sent:
+                    self.repeats.append((position, planned))  # its first is not scored yet
+                elif isinstance(planned, Unit):
                     settled.append((position, planned))
                 else:
+                    sent.add(read.clip_id)
                     works.append(self._work(position, read, *planned))
             if settled:
                 units = [u for _, u in settled]
