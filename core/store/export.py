@@ -113,6 +113,8 @@ def export(store: Store, what: str, fmt: str, out: Path, model_key: str,
         else "FORMAT csv, HEADER"
     )
     with store.reading() as con:
+        if fmt == "csv":
+            sql = _formulas_defused(con, sql, params)
         # Bounded memory whatever the selection: rows need not keep insertion order while they
         # stream out, and DuckDB's buffer pool (80 % of RAM by default) keeps to 1 GB.
         con.execute("SET preserve_insertion_order = false")
@@ -124,6 +126,26 @@ def export(store: Store, what: str, fmt: str, out: Path, model_key: str,
             con.execute("SET disabled_optimizers = 'build_side_probe_side'")
         result = con.execute(f"COPY ({sql}) TO ? ({options})", [*params, str(out)]).fetchall()
     return int(result[0][0])
+
+
+# A spreadsheet opening a CSV runs a cell that starts with one of these as a formula: a manifest
+# value `=HYPERLINK("…")` would become a link, `=cmd|…` worse. OWASP's advice for CSV injection:
+# such a text cell starts with a single quote, which the spreadsheet shows as text.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _formulas_defused(con, sql: str, params: list) -> str:
+    """`sql` with every text cell that starts like a formula prefixed with a single quote."""
+    described = con.execute(f"SELECT * FROM ({sql}) LIMIT 0", params).description
+    starts = ", ".join(f"chr({ord(c)})" for c in _FORMULA_STARTS)
+    columns = [
+        f'CASE WHEN left("{name}", 1) IN ({starts}) THEN chr(39) || "{name}" ELSE "{name}" END'
+        f' AS "{name}"'
+        if str(kind) == "VARCHAR"
+        else f'"{name}"'
+        for name, kind, *_ in described
+    ]
+    return f"SELECT {', '.join(columns)} FROM ({sql})"
 
 
 def export_to_temp(store: Store, what: str, fmt: str, model_key: str,
