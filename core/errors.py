@@ -31,6 +31,10 @@ class DecoderCrashError(AudioError):
     """The decoder process died on this file (an FFmpeg crash); the other files go on."""
 
 
+class SampleRateError(AudioError):
+    """The header states a sample rate no recording has (a wrong header, or not a recording)."""
+
+
 class TooManyChannelsError(AudioError):
     """The file has more channels than the resampler takes (no recording has that many)."""
 

@@ -148,6 +148,24 @@ def from_manifest(
     except csv.Error:
         dialect = csv.excel
     reader = csv.DictReader(io.StringIO(text), dialect=dialect)
+    try:
+        return _manifest_rows(reader, name, label_column)
+    except csv.Error as exc:  # a field past csv's limit, a NUL byte ...: said with its line
+        line = reader.line_num + 1  # lines read before the row that failed, plus that row
+        raise InputError(f"{name} line {line}: {_csv_reason(exc)}") from exc
+
+
+def _csv_reason(exc: Exception) -> str:
+    import csv
+
+    if "field limit" in str(exc):
+        return (f"a field is longer than {csv.field_size_limit():,} characters; a manifest "
+                "holds short metadata per file (path, agent, date, tags), so check the file.")  # fmt: skip
+    return f"not readable as CSV ({exc}); save it as CSV UTF-8."
+
+
+def _manifest_rows(reader, name: str, label_column: str | None) -> Manifest:
+    """The Manifest of a CSV reader's rows (see from_manifest)."""
     columns = [c.strip().lower() for c in (reader.fieldnames or [])]
     if "path" not in columns:
         raise InputError(

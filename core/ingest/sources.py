@@ -194,6 +194,9 @@ def _walk(root: Path) -> list[InputFile]:
                 found.append(InputFile(name=_relative(root, path), path=path))
             elif audio:
                 found.append(_refused(root, path, kind))
+            elif path.suffix.lower() == ".zip":  # said, not skipped in silence
+                found.append(_refused(root, path, "a zip inside a folder is not unpacked",
+                                      "name the zip itself to ingest what it holds"))  # fmt: skip
     return sorted(found, key=lambda f: f.name)
 
 
@@ -270,6 +273,13 @@ def zip_members(
             listed.append((InputFile(name=f"{archive_name}:{name}", problem=problem), member))
         else:
             listed.append((InputFile(name=name), member))
+    if not listed:  # an empty archive, or one of documents only: one line, not silence
+        found = f"{len(members)} other file(s)" if members else "nothing"
+        return [(InputFile(archive_name, problem=(
+            f"{archive_name}: holds no audio files ({found}; looked for "
+            f"{', '.join(e.lstrip('.') for e in SUPPORTED_EXTENSIONS)}); nothing was ingested "
+            "from it."
+        )), None)]  # fmt: skip
     return listed
 
 

@@ -24,6 +24,7 @@ from core.errors import (
     CorruptAudioError,
     EmptyAudioError,
     NotAudioError,
+    SampleRateError,
     TooManyChannelsError,
     TooShortError,
 )
@@ -35,6 +36,10 @@ MIN_DURATION_S = 0.25
 # libswresample refuses more channels than this (SWR_CH_MAX); no recording has that many, so a
 # file beyond it is refused by name rather than failing deep inside the resampler.
 MAX_CHANNELS = 64
+# Sample rates a recording can have. Below 4 kHz no speech band is left (telephony is 8 kHz);
+# a header claiming 1 Hz made 200 samples a "200 s recording". Above 768 kHz no recorder writes.
+MIN_SOURCE_RATE_HZ = 4_000
+MAX_SOURCE_RATE_HZ = 768_000
 SUPPORTED_EXTENSIONS = (
     ".wav", ".mp3", ".m4a", ".aac", ".mp4", ".flac", ".ogg", ".oga", ".opus", ".webm",
 )  # fmt: skip
@@ -326,6 +331,13 @@ def _audio_context(container, name: str):
         raise NotAudioError(f"{name}: the file has no audio stream.")
     ctx = container.streams.audio[0].codec_context
     _check_channels(ctx.layout.nb_channels, name)
+    rate = int(ctx.sample_rate or 0)  # 0: not in the header; the frames then say
+    if rate and not MIN_SOURCE_RATE_HZ <= rate <= MAX_SOURCE_RATE_HZ:
+        raise SampleRateError(
+            f"{name}: the file says it was sampled at {rate:,} Hz; recordings are sampled at "
+            f"{MIN_SOURCE_RATE_HZ // 1000}-{MAX_SOURCE_RATE_HZ // 1000} kHz, so its header is "
+            "wrong or it is not a recording. Re-export it."
+        )
     return ctx
 
 

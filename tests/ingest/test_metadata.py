@@ -157,3 +157,9 @@ def test_pattern_refusals():
         from_pattern("*" * 257)
     with pytest.raises(InputError, match="field \\{agent\\} appears twice"):
         from_pattern("{agent}/{agent}.wav")
+
+
+def test_a_field_past_the_csv_limit_is_refused_naming_its_line():
+    text = f"path,agent\na.wav,ann\nb.wav,{'x' * 5_000_000}\n".encode()
+    with pytest.raises(InputError, match=r"^m\.csv line 3: a field is longer than 131,072 "):
+        from_manifest(text, "m.csv")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -68,3 +69,22 @@ def test_named_directly_socket_is_refused(tmp_path):
         server.bind(str(tmp_path / "sock.wav"))
         with pytest.raises(InputError, match="sock\\.wav: a socket, not an audio file or folder"):
             collect([tmp_path / "sock.wav"])
+
+
+def test_a_zip_inside_a_folder_is_reported_not_skipped(tmp_path):
+    zipfile.ZipFile(tmp_path / "calls.zip", "w").close()
+    assert _problems(tmp_path) == {
+        "calls.zip": "calls.zip: a zip inside a folder is not unpacked; name the zip itself to "
+        "ingest what it holds."
+    }
+
+
+@pytest.mark.parametrize(("members", "found"), [({}, "nothing"), ({"README.txt": b"hi"},
+                                                                   "1 other file(s)")])  # fmt: skip
+def test_a_zip_without_audio_says_so(tmp_path, members, found):
+    with zipfile.ZipFile(tmp_path / "docs.zip", "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    (item,) = collect([tmp_path / "docs.zip"])
+    assert item.problem.startswith(f"docs.zip: holds no audio files ({found}; looked for wav, ")
+    assert item.problem.endswith("); nothing was ingested from it.")
