@@ -60,6 +60,20 @@ class _Child:
         theirs.close()
         self.conn = Connection(ours.detach())
         self.busy = False
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        """Wait for the child's first word. A child that cannot start (its environment is
+        broken: PyAV missing, the venv being reinstalled) is not the file's fault, so this is
+        not a DecoderCrashError: the run stops with it instead of failing every file."""
+        try:
+            self.conn.recv()
+        except (EOFError, OSError) as exc:
+            self.conn.close()
+            code = self.process.wait()
+            raise RuntimeError(
+                f"the decoder process could not start (exit status {code}); its error is above"
+            ) from exc
 
     def request(self, op: str, source, name: str, *args) -> Iterator[tuple[str, object]]:
         """Send one request; yield its replies until the last ('done' or 'error')."""
@@ -208,7 +222,9 @@ def close_idle() -> None:
 
 
 def serve(conn: Connection) -> None:
-    """The child's loop: answer requests until the parent closes the socket."""
+    """The child's loop: say it is ready, then answer requests until the parent closes the
+    socket."""
+    conn.send(("ready", None))
     while True:
         try:
             op, source, name, *args = conn.recv()

@@ -87,3 +87,11 @@ def test_close_idle_ends_the_children(pool, encoded):
     child = pool._idle[0]
     pool.close_idle()
     assert child.process.poll() == 0 and pool._idle == []
+
+
+def test_a_child_that_cannot_start_stops_the_run_instead_of_blaming_a_file(encoded):
+    pool = DecoderPool([sys.executable, "-c", "import sys; sys.exit(3)"])
+    with pytest.raises(
+        RuntimeError, match=r"^the decoder process could not start \(exit status 3\)"
+    ):
+        pool.read(encoded["clip.flac"], "clip.flac", 60.0)
