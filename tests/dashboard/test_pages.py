@@ -61,7 +61,11 @@ def test_frames_page_draws_curves_and_compares(seeded_db, monkeypatch):
     compare = next(s for s in at.selectbox if s.label == "Compare with")
     compare.set_value(f"{second.clip_id}|{second.track}").run()  # a second clip beside the first
     drawn = echarts(at)
-    assert [c["key"] for c in drawn] == [first["key"], f"curve-{second.clip_id}|{second.track}"]
+    assert [c["key"] for c in drawn] == [
+        first["key"],
+        f"curve-{second.clip_id}|{second.track}",
+        "compare-curves",
+    ]  # fmt: skip  (#27: both curves on one axis)
     assert any("frames of 20 ms" in c.value for c in at.caption)
 
 
