@@ -96,11 +96,7 @@ def test_frames_page_aligned_tracks_toggle(synth_db, monkeypatch):
     at = open_page("frames", synth_db, monkeypatch, clip=clip_id, track="agent")
     toggle = next(t for t in at.toggle if "aligned in time" in t.label)
     assert toggle.value is True
-    assert [c["key"] for c in echarts(at)] == [
-        "aligned",
-        f"curve-{clip_id}|agent",
-        "compare-curves",
-    ]
+    assert [c["key"] for c in echarts(at)] == ["aligned", f"curve-{clip_id}|agent"]
     toggle.set_value(False).run()
     assert at.query_params["aligned"] == "0"
     fresh = reopened(at, "frames", synth_db, monkeypatch)
