@@ -231,9 +231,6 @@ KNOWN_FAILURES = {
     "tests/analysis/test_overview.py::test_the_root_url_opens_the_overview_and_a_shift_leads_to_its_clips": "#30 redesigned the Overview's shift list (Needs attention); the drill-down locator is stale",
     "tests/browser/test_roundtrip.py::test_a_copied_overview_url_shows_the_same_period": "#30 changed the Overview's period choices (last complete period by default)",
     "tests/browser/test_roundtrip.py::test_an_overview_shift_leads_to_its_clips_and_a_row_opens_one": "#30 shows a shift in Needs attention and in every significant change: two Clips links",
-    "tests/store/test_damaged_db.py::test_damage_no_query_reads_is_still_found": "#30's track rollup (schema 11) is read where #29's test expects no query to read",
-    "tests/store/test_damaged_db.py::test_every_page_meets_damage_in_one_line[overview]": "#30's Overview reads the track rollup outside the damage message's guard",
-    "tests/browser/test_signin.py::test_a_viewer_makes_an_api_token_on_the_page_reads_with_it_and_revokes_it": "#25's revoked token still answered 200 after #31's session list joined the same server",
     "tests/browser/test_app.py::test_a_new_user_uploads_several_files_with_a_name_pattern_and_sees_trends": "timed out in the merged run (trends after upload); not yet reproduced alone",
     "tests/browser/test_exports.py::test_an_export_downloads_on_click[clips.csv (12 rows)-12]": "the download did not start in the merged run (#31's re-check at download, #26's text column)",
 }

@@ -69,6 +69,8 @@ def test_p_is_fishers_exact_test_and_z_the_pooled_z():
     assert p[1] > 0.01  # 2 of 31 against 0 of 237: the z-test's p was 9e-5
     z, p = att.two_proportion([0, 5], [20, 5], [0, 30], [40, 30])
     assert list(z) == [0, 0] and list(p) == [1, 1]  # no variance: nothing to test
+    z, p = att.two_proportion([], [], [], [])
+    assert z.shape == (0,) and p.shape == (0,)  # an empty period: no tests, no error
 
 
 def test_wilson_interval_matches_the_formula():

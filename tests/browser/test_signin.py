@@ -319,6 +319,9 @@ def test_a_viewer_makes_an_api_token_on_the_page_reads_with_it_and_revokes_it(pa
     settle(page)
     assert token not in page.inner_text("body")  # shown once
     page.get_by_role("button", name="Revoke").click()
+    # settle() alone can look before the click's rerun has begun: wait for the page to show the
+    # revocation (no live token left to revoke) before asking the API.
+    page.get_by_role("button", name="Revoke").wait_for(state="detached", timeout=180_000)
     settle(page)
     assert httpx.get(f"{team_server}/api/clips", headers=headers).status_code == 401
     no_exception(page)
