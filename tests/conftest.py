@@ -226,11 +226,6 @@ def labelled_db(tmp_path_factory, engine, second_model, corpus_dir):
 # Failures found by the first full run after seven branches merged (#24-#31), each still run and
 # reported: the next session fixes them and empties this list (an XPASS means one is fixed).
 KNOWN_FAILURES = {
-    "tests/dashboard/test_url_roundtrip.py::test_frames_page_clip_smoothing_emotions_style_and_comparison": "#27's comparison chart changed the charts the Frame curves page draws",
-    "tests/browser/test_roundtrip.py::test_a_copied_frames_url_shows_the_same_clip_style_emotions_and_comparison": "#27's comparison chart changed the charts the Frame curves page draws",
-    "tests/analysis/test_overview.py::test_the_root_url_opens_the_overview_and_a_shift_leads_to_its_clips": "#30 redesigned the Overview's shift list (Needs attention); the drill-down locator is stale",
-    "tests/browser/test_roundtrip.py::test_a_copied_overview_url_shows_the_same_period": "#30 changed the Overview's period choices (last complete period by default)",
-    "tests/browser/test_roundtrip.py::test_an_overview_shift_leads_to_its_clips_and_a_row_opens_one": "#30 shows a shift in Needs attention and in every significant change: two Clips links",
     "tests/browser/test_app.py::test_a_new_user_uploads_several_files_with_a_name_pattern_and_sees_trends": "timed out in the merged run (trends after upload); not yet reproduced alone",
     "tests/browser/test_exports.py::test_an_export_downloads_on_click[clips.csv (12 rows)-12]": "the download did not start in the merged run (#31's re-check at download, #26's text column)",
 }

@@ -226,11 +226,13 @@ def test_a_copied_frames_url_shows_the_same_clip_style_emotions_and_comparison(
     assert widget(state, "Style")[1] == "false|true"  # lines, not stacked area
     emotions = widget(state, "Emotions")[0]
     assert "unknown" not in emotions and "surprised" in emotions  # the last one was removed
-    # Two curves (the clip and its comparison), each drawing the eight emotions left.
+    # Two curves (the clip and its comparison), each drawing the eight emotions left, then both
+    # on one axis.
     eight = "angry, disgusted, fearful, happy, neutral, other, sad, surprised over "
-    first, second = state["charts"]
+    first, second, both = state["charts"]
     assert first.startswith(f"bob/2024-05-09_1.wav · mix (calls): {eight}")
     assert second.startswith(f"carol/2024-05-17_2.wav · mix (calls): {eight}")
+    assert both.startswith("A and B on one time axis")  # #27's comparison chart
 
 
 def test_a_copied_overview_url_shows_the_same_period(page, server, seeded_model, browser):
@@ -242,7 +244,7 @@ def test_a_copied_overview_url_shows_the_same_period(page, server, seeded_model,
     state = assert_same_state(page, browser, f"{ECHARTS} canvas")
     assert state["charts"] != weekly["charts"]  # the month really changed what is drawn
     assert state["charts"][1] == "Mix per month: the month of 2024-05-01"
-    assert widget(state, "Period")[1] == "false|false|true"  # day, week, month
+    assert widget(state, "Period")[1] == "false|true|false"  # week, month, day (#30's order)
 
 
 def test_a_copied_clips_url_keeps_the_sidebar_filters(page, server, seeded_model, browser):
@@ -310,8 +312,11 @@ def test_an_overview_shift_leads_to_its_clips_and_a_row_opens_one(page, shift_se
     settle(page)
     main = page.locator("[data-testid='stMain']")
     main.get_by_text("ann · 😠 angry").wait_for()
+    # #30 lists the shift in Needs attention and among every significant change, and the
+    # negative group's row links to four emotions: take a link to ann's angry clips alone.
     shift = main.locator("[data-testid='stHorizontalBlock']").filter(has_text="ann · 😠 angry")
-    shift.get_by_role("link", name=re.compile(r"Clips$")).click()
+    links = shift.get_by_role("link", name=re.compile(r"Clips$"))
+    links.and_(page.locator("a[href*='emotion=angry&from=']")).first.click()
     url_matches(page, r"/clips\?")
     settle(page)
     assert matching(page).startswith("25 clips")  # ann's latest week only

@@ -78,11 +78,14 @@ def test_frames_page_clip_smoothing_emotions_style_and_comparison(synth_db, monk
     assert values(fresh, controls) == values(at, controls)
     assert values(at, controls) == [keys[2], 1.2, ["angry", "happy", "sad"], "lines", keys[4]]
     drawn, drawn_again = echarts(at), echarts(fresh)
-    assert [c["key"] for c in drawn] == [f"curve-{keys[2]}", f"curve-{keys[4]}"]
+    # The two clips' curves, then #27's comparison of both on one time axis.
+    assert [c["key"] for c in drawn] == [f"curve-{keys[2]}", f"curve-{keys[4]}", "compare-curves"]
     assert [c["option"] for c in drawn_again] == [c["option"] for c in drawn]
-    for chart, again in zip(drawn, drawn_again, strict=True):  # the same smoothed curve
+    for chart, again in zip(drawn[:2], drawn_again[:2], strict=True):  # the same smoothed curve
         assert list(chart["data"][0].columns) == ["time_s", "angry", "happy", "sad"]
         pd.testing.assert_frame_equal(again["data"][0], chart["data"][0])
+    for frame, again in zip(drawn[2]["data"], drawn_again[2]["data"], strict=True):
+        pd.testing.assert_frame_equal(again, frame)
     assert [c.value for c in fresh.caption] == [c.value for c in at.caption]
 
 
