@@ -18,6 +18,10 @@ from core.store.database import ClipFilter
 from dashboard import auth, charts, data, widgets
 from dashboard.text import literal
 
+# Where a finished run's results open: page key, link text, icon.
+RESULT_PAGES = [("overview", "Overview", "📊"), ("clips", "Clips", "🗂️"),
+                ("trends", "Agent trends", "📅"), ("frames", "Frame curves", "📈")]  # fmt: skip
+
 
 def results_list(summary, ok) -> None:
     """The run's clips, each opening on the Clips page; the rest of a big run is one link away."""
@@ -141,6 +145,16 @@ if "last_run" in st.session_state:
     d.metric("Audio", f"{summary.seconds_audio:.1f} s")
     for note in summary.notes:
         st.warning(note)
+    if summary.scored + summary.cached:
+        # The other pages show the team's default model (#30), which may not be the one this run
+        # used: the links carry the run's model and corpus so its results are what opens.
+        opened = {"corpus": summary.corpus, "model": summary.model_key}
+        pages = st.session_state["pages"]
+        for column, (name, label, icon) in zip(
+            st.columns(len(RESULT_PAGES)), RESULT_PAGES, strict=True
+        ):
+            column.page_link(pages[name], label=f"{label} of {literal(summary.corpus)}",
+                             icon=icon, query_params=opened)  # fmt: skip
     # Keyed by run: a new run's log opens (or not) by its own failures, not the last one's state.
     with st.expander("Processing log", expanded=summary.failed > 0, key=f"log-{summary.run_id}"):
         st.code("\n".join(summary.log_lines()) or "nothing to do", language=None)

@@ -66,7 +66,9 @@ def test_a_new_user_uploads_several_files_with_a_name_pattern_and_sees_trends(
     upload_and_analyse(page, server, files, "march", pattern="{agent}_{recorded_at}.wav")
     scored = page.locator("[data-testid='stMetric']").filter(has_text="Scored").inner_text()
     assert scored.split() == ["Scored", "6"]
-    page.goto(f"{server}/trends?corpus=march")
+    # The run's own links: the page's default model is the team's (#30), not this run's.
+    page.get_by_role("link", name="Agent trends of march").click()
+    page.wait_for_url(re.compile(r"/trends\?.*corpus=march.*model=test-model"))
     settle(page)
     page.get_by_text("share of").first.wait_for()
     grid = page.locator("[data-testid='stDataFrame']").first
