@@ -21,7 +21,11 @@ linked = tuple(c for c in (state.get_str("clip", ""), wanted_vs.split("|")[0]) i
 tracks = data.curve_tracks(model_key, search, limit=CHOICES)
 matches = int(tracks.matches.max()) if len(tracks) else 0
 if linked:  # linked clips are offered even when they are not among the first matches
-    tracks = pd.concat([data.curve_tracks(model_key, clip_ids=linked), tracks])
+    extra = data.curve_tracks(model_key, clip_ids=linked)
+    # ...but a new search replaces the opened clip: it stays only while it matches, or the page
+    # kept showing it after a search for others (#30). The comparison stays.
+    kept = extra.source_name.str.lower().str.contains(search.strip().lower(), regex=False)
+    tracks = pd.concat([extra[kept | (extra.clip_id == wanted_vs.split("|")[0])], tracks])
     tracks = tracks.drop_duplicates(["clip_id", "track"])
 if tracks.empty and not search:
     st.info("No frame curves stored yet: analyse recordings with granularity **frame** "

@@ -413,6 +413,24 @@ def test_frames_page_search_narrows_the_picker(synth_db, monkeypatch):
     assert _caption(at, "").startswith(f"{len(picker.options)} tracks with frame curves match")
 
 
+def test_a_search_replaces_the_clip_the_url_opened(synth_db, monkeypatch):
+    from core.store.database import Store
+
+    store = Store(synth_db)
+    curves = store.tracks_with_curves(store.models().model_key[0])
+    opened, other = curves.iloc[-1], curves.iloc[0]
+    assert opened.source_name != other.source_name
+    at = open_page("frames", synth_db, monkeypatch, clip=opened.clip_id, track=opened.track)
+    assert next(s for s in at.selectbox if s.label == "Clip").value == (
+        f"{opened.clip_id}|{opened.track}"
+    )
+    at.text_input[0].input(other.source_name).run()
+    picker = next(s for s in at.selectbox if s.label == "Clip")
+    # The opened clip is no longer offered (it kept showing before), and the first match shows.
+    assert all(o.startswith(other.source_name) for o in picker.options)
+    assert picker.value.split("|")[0] == other.clip_id
+
+
 HOSTILE_NUMBERS = ["inf", "-inf", "nan", "1e308", "-5", "99999999999999999999", "abc"]
 # page -> the numeric URL parameters it reads, with the widget range each must land in
 NUMERIC_PARAMS = {
