@@ -7,30 +7,47 @@ visitor's rights are checked at that click, not when the page was drawn (dashboa
 
 import streamlit as st
 
-from core.store.export import FORMATS
-from dashboard import auth, data, downloads, widgets
+from dashboard import auth, data, downloads, i18n, widgets
+from dashboard.i18n import N_, _
 
-model_key, where = widgets.results_page("💾 Exports", "results to export")
+model_key, where = widgets.results_page("💾 " + _("Exports"), N_("results to export"))
 st.caption(
-    "Exports follow the sidebar filters. Parquet keeps types (timestamps, lists); CSV opens anywhere."
-    " Each file is built when you click its button."
+    _(
+        "Exports follow the sidebar filters. Parquet keeps types (timestamps, lists); CSV opens "
+        "anywhere; CSV for Excel is CSV with a byte-order mark, so Excel reads Chinese names "
+        "right. Each file is built when you click its button."
+    )
 )
 descriptions = {
-    "clips": "one row per clip and track: metadata, 9 scores, top emotion, confidence",
-    "frames": "one row per 20 ms frame: time_s and 9 probabilities (clips analysed with 'frame')",
-    "embeddings": "one row per clip and track: the model's embedding (CSV: emb_0 … emb_D-1)",
+    "clips": N_("one row per clip and track: metadata, 9 scores, top emotion, confidence"),
+    "frames": N_(
+        "one row per 20 ms frame: time_s and 9 probabilities (clips analysed with 'frame')"
+    ),
+    "embeddings": N_("one row per clip and track: the model's embedding (CSV: emb_0 … emb_D-1)"),
 }
+titles = {"clips": N_("clips"), "frames": N_("frames"), "embeddings": N_("embeddings")}
+# Excel on Windows reads a CSV without a byte-order mark in the local code page (张伟 turns into
+# mojibake): in Chinese, "CSV for Excel" comes first.
+formats = list(downloads.PAGE_FORMATS)
+if i18n.language() == "zh":
+    formats.insert(0, formats.pop(formats.index(downloads.EXCEL_CSV)))
 sign_in = auth.current_sign_in()  # each click checks this sign-in's rights again, and audits
 counts = widgets.run_safely(lambda: data.export_rows(model_key, where))
 if counts is None:
     st.stop()
 for what, text in descriptions.items():
-    st.subheader(what)
-    st.caption(text)
+    st.subheader(_(titles[what]))
+    st.caption(_(text))
     rows = counts[what]
-    for column, fmt in zip(st.columns(len(FORMATS)), FORMATS, strict=True):
+    for column, fmt in zip(st.columns(len(formats)), formats, strict=True):
+        label = _("{file} ({rows} rows)").format(file=f"{what}.{fmt}", rows=i18n.number(rows))
+        if fmt == downloads.EXCEL_CSV:
+            label = _("{file}, CSV for Excel ({rows} rows)").format(
+                file=f"{what}.csv", rows=i18n.number(rows)
+            )
         column.download_button(
-            f"{what}.{fmt} ({rows:,} rows)", downloads.export_file(sign_in, what, fmt, model_key, where),
-            f"emoscope-{what}.{fmt}", disabled=rows == 0, key=f"{what}-{fmt}",
-            mime="text/csv" if fmt == "csv" else "application/vnd.apache.parquet",
+            label, downloads.export_file(sign_in, what, fmt, model_key, where, i18n.language()),
+            downloads.file_name(what, fmt), disabled=rows == 0, key=f"{what}-{fmt}",
+            mime="application/vnd.apache.parquet" if fmt == "parquet" else "text/csv",
+            type="primary" if fmt == downloads.EXCEL_CSV and i18n.language() == "zh" else "secondary",
         )  # fmt: skip
