@@ -40,7 +40,7 @@ def check_progress() -> None:
     state = job.snapshot() if job else None
     if state is None or state.finished:
         st.rerun(scope="app")
-    st.progress(state.fraction, f"{i18n.message(state.stage)} · {state.elapsed_s:.0f} s")
+    st.progress(state.fraction, i18n.progress(state.stage, state.elapsed_s))
 
 
 st.header(_("Database check"))

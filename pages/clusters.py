@@ -63,7 +63,7 @@ def job_progress(job_key: str) -> None:
             st.error(i18n.error(data.for_visitor(snap.error)))
             return
         st.rerun(scope="app")
-    st.progress(snap.fraction, f"{i18n.message(snap.stage)} · {snap.elapsed_s:.0f} s")
+    st.progress(snap.fraction, i18n.progress(snap.stage, snap.elapsed_s))
 
 
 stored = data.projection_size(key)

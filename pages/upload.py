@@ -140,7 +140,7 @@ def analysis_progress(key: str, run_granularity: str) -> None:
             st.session_state["last_run"] = (snap.result, run_granularity)
             widgets.forget_uploads()
         st.rerun(scope="app")
-    st.progress(snap.fraction, f"{i18n.message(snap.stage)} · {snap.elapsed_s:.0f} s")
+    st.progress(snap.fraction, i18n.progress(snap.stage, snap.elapsed_s))
     st.caption(
         _("Analysing in the background: other pages stay usable, and the results show here.")
     )

@@ -109,6 +109,11 @@ def periods_name(kind: str) -> str:
     return _(_PERIODS_NAMES[kind]) if kind in _PERIODS_NAMES else kind
 
 
+def progress(stage: str, seconds: float) -> str:
+    """A background job's progress line: its stage (from core, translated) and the time taken."""
+    return _("{stage} · {seconds} s").format(stage=message(stage), seconds=f"{seconds:.0f}")
+
+
 def error(text: str) -> str:
     """An error message from core in this run's language (see catalog.core_text)."""
     return core_text(text, language(), lead_in=True)
