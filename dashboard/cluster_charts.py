@@ -31,7 +31,7 @@ _OTHERS = {  # the merged group's name: "12 other agents"
 _COLOUR_BY = {"cluster": N_("cluster"), "top_label": N_("top emotion"), "agent": N_("agent"),
               "corpus": N_("corpus")}  # fmt: skip
 # The clip's scores are listed when its point is selected; the tooltip stays one glance.
-_TOOLTIP = "<b>{@source_name}</b><br/>{@top_label} {@confidence} %<br/>{agent_cluster}"
+_TOOLTIP = "<b>{@source_name}</b><br/>{@top_label} {@confidence} %<br/>"
 
 
 def cluster_map(points: pd.DataFrame, color_by: str, lang: str = "en") -> EChart:
@@ -63,10 +63,9 @@ def cluster_map(points: pd.DataFrame, color_by: str, lang: str = "en") -> EChart
         },
         "tooltip": {
             "trigger": "item",
-            "formatter": _TOOLTIP.format(
-                agent_cluster=tr(lang, "agent {agent} · cluster {cluster}").format(
-                    agent="{@agent}", cluster="{@cluster}"
-                )
+            "formatter": _TOOLTIP
+            + tr(lang, "agent {agent} · cluster {cluster}").format(
+                agent="{@agent}", cluster="{@cluster}"
             ),
         },
         "dataset": {"source": source},

@@ -28,7 +28,7 @@ said = top[1].text_input(_("Said (words or a phrase in the transcript)"),
 where = replace(where, said=said)
 top = [top[0], *top[2:]]
 order_by = top[1].selectbox(_("Sort by"), SORTABLE, index=SORTABLE.index(
-    state.get_str("sort", "source_name", SORTABLE)), key=state.key("sort"), format_func=i18n.fixed(widgets.column_name))  # fmt: skip
+    state.get_str("sort", "source_name", SORTABLE)), key=state.key("sort"), format_func=i18n.fixed(lambda c: c if lang == "en" else widgets.column_name(c)))  # fmt: skip
 order_names = {"ascending": _("ascending"), "descending": _("descending")}
 descending = top[2].radio(_("Order"), ["ascending", "descending"], horizontal=False, format_func=order_names.get,
                           index=int(state.get_str("desc") == "1"), key=state.key("order")) == "descending"  # fmt: skip

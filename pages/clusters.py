@@ -37,9 +37,11 @@ min_dist = c.slider(
     0.01,
     key="md",
 )
-colour_names = {"cluster": _("cluster"), "top_label": _("top emotion"), "agent": _("agent"),
-                "corpus": _("corpus")}  # fmt: skip
-color_by = d.selectbox(_("Colour by"), COLOURS, key="colour", format_func=colour_names.get,
+# English shows the column names as it always has; other languages name them.
+colour_names = {} if lang == "en" else {"cluster": _("cluster"), "top_label": _("top emotion"),
+                                        "agent": _("agent"), "corpus": _("corpus")}  # fmt: skip
+color_by = d.selectbox(_("Colour by"), COLOURS, key="colour",
+                       format_func=lambda c: colour_names.get(c, c),
                        index=COLOURS.index(state.get_str("color", "cluster", COLOURS)))  # fmt: skip
 state.put(k=k or None, nn=None if neighbors == 15 else neighbors,
           md=None if min_dist == 0.1 else min_dist, color=None if color_by == "cluster" else color_by)  # fmt: skip

@@ -118,7 +118,7 @@ for column, key in zip(st.columns(len(shown)), shown, strict=True):
         )
         st.caption(
             _("{frames} frames of 20 ms · {seconds} s · shown at {points} points").format(
-                frames=i18n.number(len(logits)), seconds=f"{info.duration_s:.1f}", points=len(curve))
+                frames=len(logits), seconds=f"{info.duration_s:.1f}", points=len(curve))
         )  # fmt: skip
         path = info.source_path
         windows = data.segments(clip_id, model_key, track, float(info.duration_s))
