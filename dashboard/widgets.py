@@ -98,13 +98,17 @@ def clip_filter() -> ClipFilter:
     side = st.sidebar
     side.subheader(_("Filter clips"))
     chosen_corpora = side.multiselect(
-        _("Corpus"), corpora, default=state.get_list("corpus", corpora), key=state.key("corpus")
+        _("Corpus"),
+        corpora,
+        default=state.get_list("corpus", corpora),
+        placeholder=_("Choose options"),
+        key=state.key("corpus"),
     )
     agents = side.multiselect(_("Agent"), options["agents"],
                               default=state.get_list("agent", options["agents"]),
-                              format_func=lambda a: f"{a} ({counts.get(a, 0):,})", key=state.key("agent"))  # fmt: skip
+                              format_func=lambda a: f"{a} ({counts.get(a, 0):,})", placeholder=_("Choose options"), key=state.key("agent"))  # fmt: skip
     labels = side.multiselect(_("Top emotion"), EMOTIONS, default=state.get_list("emotion", EMOTIONS),
-                              format_func=i18n.fixed(lambda e: i18n.emotion(e, emoji=True)), key=state.key("emotion"))  # fmt: skip
+                              format_func=i18n.fixed(lambda e: i18n.emotion(e, emoji=True)), placeholder=_("Choose options"), key=state.key("emotion"))  # fmt: skip
     date_from, date_to, days = _date_range(options)
     bounds = (state.get_float("cmin", 0.0, low=0.0, high=1.0),
               state.get_float("cmax", 1.0, low=0.0, high=1.0))  # fmt: skip
@@ -121,7 +125,11 @@ def clip_filter() -> ClipFilter:
     chosen_tracks = []
     if len(tracks) > 1:  # stereo calls scored per channel: filter by role (agent, customer …)
         chosen_tracks = side.multiselect(
-            _("Track / role"), tracks, default=state.get_list("role", tracks), key=state.key("role")
+            _("Track / role"),
+            tracks,
+            default=state.get_list("role", tracks),
+            placeholder=_("Choose options"),
+            key=state.key("role"),
         )
     state.put(role=chosen_tracks, corpus=chosen_corpora, agent=agents, emotion=labels,
               cmin=confidence[0] or None, cmax=None if confidence[1] == 1.0 else confidence[1],

@@ -67,7 +67,7 @@ style = controls[2].radio(_("Style"), styles, horizontal=True, format_func=style
                           index=styles.index(state.get_str("style", styles[0], styles)), key=state.key("style"))  # fmt: skip
 stacked = style == "stacked area"
 emotions = st.multiselect(_("Emotions"), EMOTIONS, default=state.get_list("emo", EMOTIONS) or list(EMOTIONS),
-                          format_func=i18n.fixed(lambda e: i18n.emotion(e, emoji=True)), key=state.key("emo"))  # fmt: skip
+                          format_func=i18n.fixed(lambda e: i18n.emotion(e, emoji=True)), placeholder=_("Choose options"), key=state.key("emo"))  # fmt: skip
 others = ["—", *keys]
 compare = st.selectbox(_("Compare with"), others, format_func=i18n.fixed(lambda k: names.get(k, _("no comparison"))),
                        index=others.index(wanted_vs) if wanted_vs in others else 0, key=state.key("vs"))  # fmt: skip

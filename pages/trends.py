@@ -92,6 +92,7 @@ if st.toggle(_("Compare agents over time"), value=bool(state.get_list("cmp", age
         agents,
         default=state.get_list("cmp", agents)[:5] or agents[:3],
         max_selections=5,
+        placeholder=_("Choose options"),
         key=state.key("cmp"),
     )
     state.put(cmp=picked)
