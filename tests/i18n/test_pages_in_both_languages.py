@@ -83,3 +83,23 @@ def test_stored_values_stay_the_same_in_both_languages(synth_db, monkeypatch):
     emotion = next(s for s in at.selectbox if s.label == "情绪")
     assert emotion.value in ("angry", "happy", "neutral", "sad", "other", "unknown", "fearful",
                              "disgusted", "surprised") and CJK.search(emotion.options[0])  # fmt: skip
+
+
+def test_model_check_of_a_labelled_corpus_in_chinese(labelled_db, engine, monkeypatch):
+    """The page's full view (the synthetic database has no labels): labels, charts, tables."""
+    import json
+
+    store, _ = labelled_db
+    at = open_page("model_check", store.path, monkeypatch, lang="zh", corpus="calls",
+                   model=engine.model_key)  # fmt: skip
+    found = labels(at)
+    assert len(found) >= 6 and chinese_share(at) >= 0.9, found
+    figures = {
+        c.proto.id.rsplit("-", 1)[-1]: json.loads(c.proto.spec) for c in at.get("plotly_chart")
+    }
+    layout = figures["confusion"]["layout"]
+    assert layout["xaxis"]["title"]["text"] == "模型的主要情绪"
+    assert CJK.search(figures["f1_chart"]["layout"]["title"]["text"])
+    per_class = next(d.value for d in at.dataframe if "precision" in d.value.columns)
+    assert all(CJK.search(name) for name in per_class["class"])  # the emotions, in Chinese
+    assert "left out" not in " ".join(w.value for w in at.main.warning)
