@@ -125,11 +125,13 @@ def compare(model_key: str, a: tuple[str, str], b: tuple[str, str]) -> tuple[flo
 def _result_list(found: search.Similar, key: str, here: bool) -> None:
     """The result rows; choosing one opens that clip on Clips: on Clips itself (`here`) in place,
     every other parameter of the URL (filters, the search) kept; elsewhere by a link."""
+    from dashboard import widgets
+
     if found.rows.empty:
         st.info(_("No other track in the current filters; widen them in the sidebar."))
         return
     event = st.dataframe(
-        found.rows[LIST_COLUMNS], hide_index=True, key=key, on_select="rerun",
+        widgets.emotions_shown(found.rows[LIST_COLUMNS]), hide_index=True, key=key, on_select="rerun",
         selection_mode="single-row",
         column_config={"similarity": st.column_config.NumberColumn(_("similarity"), format="%.4f"),
                        "source_name": _("file"), "corpus": _("corpus"), "track": _("track"),

@@ -200,6 +200,15 @@ def column_name(column: str) -> str:
     return {"duration_s": _("duration (s)"), "confidence": _("confidence")}.get(column, column)
 
 
+def emotions_shown(frame: pd.DataFrame) -> pd.DataFrame:
+    """A table's top_label column in the page's language: the model's classes, not data (a
+    user's own `label` stays as typed)."""
+    if "top_label" not in frame or i18n.language() == "en":
+        return frame
+    names = {e: i18n.emotion(e) for e in EMOTIONS}
+    return frame.assign(top_label=frame.top_label.map(lambda e: names.get(e, e)))
+
+
 def clip_columns(columns: list[str]) -> dict:
     """Column headings and formats of a clip table: human names, percentages, seconds."""
     config = {c: _(_HEADINGS[c]) for c in columns if c in _HEADINGS}
@@ -218,7 +227,7 @@ def clip_columns(columns: list[str]) -> dict:
 
 def clip_list(clips: pd.DataFrame, columns: list[str], key: str, model_key: str) -> None:
     """A table of clips where choosing a row opens that clip on the Clips page (no dead ends)."""
-    event = st.dataframe(clips[columns], hide_index=True, key=key, on_select="rerun",
+    event = st.dataframe(emotions_shown(clips[columns]), hide_index=True, key=key, on_select="rerun",
                          selection_mode="single-row", column_config=clip_columns(columns))  # fmt: skip
     rows = event.selection.rows if event else []
     if not rows:

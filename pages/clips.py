@@ -62,7 +62,7 @@ if said:  # the line that said it, and when
     shown = shown.merge(lines.rename(columns={"start_s": "said_at_s", "text": "said_line"})
                         .drop(columns=["end_s"]), on=["clip_id", "track"], how="left")  # fmt: skip
     columns = ["source_name", "said_at_s", "said_line", *columns[1:]]
-table = st.dataframe(shown[columns], hide_index=True, column_config=widgets.clip_columns(columns), on_select="rerun",
+table = st.dataframe(widgets.emotions_shown(shown[columns]), hide_index=True, column_config=widgets.clip_columns(columns), on_select="rerun",
                      selection_mode="single-row", key="clip_table")  # fmt: skip
 picked = table.selection.rows
 if picked:
@@ -100,7 +100,10 @@ with detail:
     if not windows.empty:
         st.caption(_("Long recording: scored in {n} windows of 30 s (5 s overlap); its scores are the "
                      "duration-weighted aggregate of the whole curve.").format(n=len(windows)))  # fmt: skip
-        st.dataframe(windows.drop(columns=["scores"]).round(2), hide_index=True, key="segments")
+        st.dataframe(widgets.emotions_shown(windows.drop(columns=["scores"]).round(2)), hide_index=True,
+                     key="segments", column_config={"segment": _("segment"), "start_s": _("from (s)"),
+                                                    "end_s": _("to (s)"), "top_label": _("top emotion"),
+                                                    "confidence": _("confidence")})  # fmt: skip
     lines = data.transcript(row.clip_id, row.track)
     if not lines.empty:
         st.caption(_("What was said (SenseVoice), with emotion2vec's top emotion over each line"))

@@ -103,3 +103,23 @@ def test_model_check_of_a_labelled_corpus_in_chinese(labelled_db, engine, monkey
     per_class = next(d.value for d in at.dataframe if "precision" in d.value.columns)
     assert all(CJK.search(name) for name in per_class["class"])  # the emotions, in Chinese
     assert "left out" not in " ".join(w.value for w in at.main.warning)
+
+
+def test_clip_tables_name_emotions_in_the_pages_language(synth_db, monkeypatch):
+    """The model's classes are named in Chinese; data (file, agent names) is shown as stored."""
+    zh = open_page("clips", synth_db, monkeypatch, lang="zh")
+    en = open_page("clips", synth_db, monkeypatch, lang="en")
+    zh_table, en_table = zh.dataframe[0].value, en.dataframe[0].value
+    assert set(zh_table.top_label) <= {
+        "生气",
+        "厌恶",
+        "恐惧",
+        "开心",
+        "中立",
+        "其他",
+        "难过",
+        "吃惊",
+        "未知",
+    }
+    assert list(zh_table.source_name) == list(en_table.source_name)
+    assert list(zh_table.agent) == list(en_table.agent)
