@@ -31,7 +31,6 @@ _FAILURE: contextvars.ContextVar[dict | None] = contextvars.ContextVar(
 )
 FAILED = "The file could not be built; the server log has the details. Try again, or tell an admin."
 EXCEL_CSV = "excel"  # CSV with a UTF-8 byte-order mark: what Excel on Windows reads as UTF-8
-PAGE_FORMATS = (*export.FORMATS, EXCEL_CSV)
 
 
 def file_name(what: str, fmt: str) -> str:
@@ -62,7 +61,7 @@ def export_file(sign_in: auth.SignIn | None, what: str, fmt: str, model_key: str
             raise
         s = data.store()
         try:
-            path = export.export_to_temp(s, what, written, model_key, where, bom=bom)
+            path = export.export_to_temp(s, what, written, model_key, where, bom)
         except Exception as exc:
             message = str(exc) if isinstance(exc, EmoScopeError) else FAILED
             _audit_failure(principal.email, detail, message)

@@ -7,6 +7,7 @@ visitor's rights are checked at that click, not when the page was drawn (dashboa
 
 import streamlit as st
 
+from core.store.export import FORMATS
 from dashboard import auth, data, downloads, i18n, widgets
 from dashboard.i18n import N_, _
 
@@ -27,10 +28,12 @@ descriptions = {
 }
 titles = {"clips": N_("clips"), "frames": N_("frames"), "embeddings": N_("embeddings")}
 # Excel on Windows reads a CSV without a byte-order mark in the local code page (张伟 turns into
-# mojibake): in Chinese, "CSV for Excel" comes first.
-formats = list(downloads.PAGE_FORMATS)
-if i18n.language() == "zh":
-    formats.insert(0, formats.pop(formats.index(downloads.EXCEL_CSV)))
+# mojibake): "CSV for Excel" writes the mark, and is on by default when the page is in Chinese.
+excel = st.toggle(
+    _("CSV for Excel (UTF-8 with a byte-order mark)"), value=i18n.language() == "zh",
+    key="excel-csv", help=_("Excel on Windows then reads names such as 张伟 right; other programs "
+                            "read the file as before."),
+)  # fmt: skip
 sign_in = auth.current_sign_in()  # each click checks this sign-in's rights again, and audits
 counts = widgets.run_safely(lambda: data.export_rows(model_key, where))
 if counts is None:
@@ -39,15 +42,16 @@ for what, text in descriptions.items():
     st.subheader(_(titles[what]))
     st.caption(_(text))
     rows = counts[what]
-    for column, fmt in zip(st.columns(len(formats)), formats, strict=True):
+    for column, fmt in zip(st.columns(len(FORMATS)), FORMATS, strict=True):
         label = _("{file} ({rows} rows)").format(file=f"{what}.{fmt}", rows=i18n.number(rows))
-        if fmt == downloads.EXCEL_CSV:
+        built = fmt
+        if fmt == "csv" and excel:
+            built = downloads.EXCEL_CSV
             label = _("{file}, CSV for Excel ({rows} rows)").format(
                 file=f"{what}.csv", rows=i18n.number(rows)
             )
         column.download_button(
-            label, downloads.export_file(sign_in, what, fmt, model_key, where, i18n.language()),
-            downloads.file_name(what, fmt), disabled=rows == 0, key=f"{what}-{fmt}",
-            mime="application/vnd.apache.parquet" if fmt == "parquet" else "text/csv",
-            type="primary" if fmt == downloads.EXCEL_CSV and i18n.language() == "zh" else "secondary",
+            label, downloads.export_file(sign_in, what, built, model_key, where, i18n.language()),
+            downloads.file_name(what, built), disabled=rows == 0, key=f"{what}-{fmt}",
+            mime="text/csv" if fmt == "csv" else "application/vnd.apache.parquet",
         )  # fmt: skip

@@ -70,7 +70,7 @@ if centre is not None:  # the linked period in view: a few periods either side, 
     st.caption((_("Centred on the {period} of {start} and {agent}") if centre_agent
                 else _("Centred on the {period} of {start}")).format(
                     period=i18n.period_name(period), start=f"{centre:%Y-%m-%d}",
-                    agent=literal(centre_agent or ""))
+                    agent=centre_agent or "")
                + _("; clear the sidebar's agent filter or open the page from the menu to see every "
                    "period."))  # fmt: skip
 st.markdown(_("**share of {emotion} clips** per agent and {period}").format(
@@ -117,7 +117,7 @@ chosen = d.selectbox(_("Period starting"), periods, key="drill_period", disabled
 state.put(da=agent, dp=chosen)
 if clicked and clicked[0] == agent and clicked[1] not in periods:  # an empty cell of the grid
     st.caption(_("{agent} has no clips in the {period} starting {start}; showing the {period} "
-                 "starting {chosen}.").format(agent=literal(agent), period=i18n.period_name(period),
+                 "starting {chosen}.").format(agent=agent, period=i18n.period_name(period),
                                               start=clicked[1], chosen=chosen))  # fmt: skip
 if agent is None or chosen is None:
     st.caption(_("Click a cell of the grid above, or choose an agent, to list the clips."))

@@ -89,12 +89,17 @@ def test_exports_page_csv_for_excel(chinese_db, monkeypatch):
         assert not handle.read().startswith(UTF8_BOM)  # plain CSV is unchanged
 
 
-def test_exports_page_offers_csv_for_excel_first_in_chinese(chinese_db, monkeypatch):
+def test_exports_page_offers_csv_for_excel_by_default_in_chinese(chinese_db, monkeypatch):
     from tests.apptest import open_page
 
     at = open_page("exports", chinese_db, monkeypatch, lang="zh")
-    first = at.get("download_button")[0]
-    assert "Excel 用 CSV" in first.label and first.proto.type == "primary"
-    at = open_page("exports", chinese_db, monkeypatch, lang="en")
+    assert at.toggle[0].value is True  # CSV for Excel is the default in Chinese
     labels = [b.label for b in at.get("download_button")]
-    assert labels[0].startswith("clips.csv (") and any("CSV for Excel" in x for x in labels)
+    assert labels[0] == "clips.csv，Excel 用 CSV（4 行）" and labels[1] == "clips.parquet（4 行）"
+    at = open_page("exports", chinese_db, monkeypatch, lang="en")
+    assert at.toggle[0].label == "CSV for Excel (UTF-8 with a byte-order mark)"
+    assert at.toggle[0].value is False  # plain CSV, as before
+    assert [b.label for b in at.get("download_button")][:2] == [
+        "clips.csv (4 rows)", "clips.parquet (4 rows)"]  # fmt: skip
+    at.toggle[0].set_value(True).run()
+    assert at.get("download_button")[0].label == "clips.csv, CSV for Excel (4 rows)"
