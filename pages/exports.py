@@ -15,8 +15,7 @@ model_key, where = widgets.results_page("💾 " + _("Exports"), N_("results to e
 st.caption(
     _(
         "Exports follow the sidebar filters. Parquet keeps types (timestamps, lists); CSV opens "
-        "anywhere; CSV for Excel is CSV with a byte-order mark, so Excel reads Chinese names "
-        "right. Each file is built when you click its button."
+        "anywhere. Each file is built when you click its button."
     )
 )
 descriptions = {

@@ -15,6 +15,7 @@ import gettext
 import io
 import re
 from datetime import date, datetime
+from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 
 from babel import Locale
@@ -119,13 +120,20 @@ def locale(lang: str) -> Locale:
 def number(value: float, lang: str, digits: int = 0) -> str:
     """A number with the locale's grouping, `digits` decimals."""
     pattern = "#,##0" + ("." + "0" * digits if digits else "")
-    return format_decimal(value, pattern, locale=locale(lang))
+    return format_decimal(_rounded(float(value), digits), pattern, locale=locale(lang))
 
 
 def percent(share: float, lang: str, digits: int = 1) -> str:
     """A share (0–1) as a percentage with `digits` decimals."""
-    pattern = "#,##0" + ("." + "0" * digits if digits else "") + "%"
-    return format_percent(share, pattern, locale=locale(lang))
+    pattern = "0" + ("." + "0" * digits if digits else "") + "%"
+    return format_percent(_rounded(float(share) * 100, digits) / 100, pattern, locale=locale(lang))
+
+
+def _rounded(value: float, digits: int) -> Decimal:
+    """`value` rounded as Python's own format rounds it: from the float's exact value, ties to
+    even (0.65 is 0.6500000000000000222…, so 0.7; 6.25 is exact, so 6), so English pages read
+    exactly as before. Babel would round the shortest repr ("0.65"), half up."""
+    return Decimal(value).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_EVEN)
 
 
 def day(value: date | datetime, lang: str, style: str = "medium") -> str:

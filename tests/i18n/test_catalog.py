@@ -134,3 +134,11 @@ def test_core_messages_are_translated_with_their_fields_kept():
         == "EmoScope 提示：bad.wav: no audio"
     )
     assert catalog.core_text("bad.wav: no audio", "en", lead_in=True) == "bad.wav: no audio"
+
+
+def test_numbers_round_as_pythons_own_format():
+    """English pages read exactly as before (0.65 min is 0.7 min, as f"{0.65:.1f}" writes it)."""
+    for value in (0.65, 0.05, 2.675, 1234.55, 0.0125, 0.995):
+        assert catalog.number(value, "en", 1) == catalog.number(value, "zh", 1) == f"{value:,.1f}"
+        assert catalog.percent(value / 10, "en") == f"{value / 10:.1%}"
+        assert catalog.percent(value / 10, "zh", 0) == f"{value / 10:.0%}"
