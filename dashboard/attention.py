@@ -14,7 +14,8 @@ from core.analysis import attention as att
 from core.model.labels import EMOJI
 from core.records import ClipFilter
 from core.store import attention as reads
-from dashboard import data, state
+from dashboard import data, i18n, state
+from dashboard.i18n import _
 
 SHOWN = 6  # items listed before "n more": the list must stay above the fold at 1440 x 900
 GOOD_SHOWN = 4
@@ -62,23 +63,55 @@ def voice(where: ClipFilter) -> Voice:
     tracks = data.filter_options()["tracks"]
     if where.tracks:
         return Voice(
-            "chosen", where, "the tracks chosen in the sidebar: " + ", ".join(where.tracks)
-        )
+            "chosen", where, _("the tracks chosen in the sidebar: {tracks}").format(
+                tracks=", ".join(where.tracks))
+        )  # fmt: skip
     roles = [t for t in tracks if t != att.UNSPLIT]
     if not roles:
-        return Voice(att.ALL_TRACKS, where, att.role_text(att.ALL_TRACKS, tracks))
+        return Voice(att.ALL_TRACKS, where, i18n.message(att.role_text(att.ALL_TRACKS, tracks)))
     options = [*roles, att.ALL_TRACKS]
     default = att.default_role(tracks)
     wanted = state.get_str("voice", default, options)
     role = st.sidebar.selectbox(
-        "Voice counted (split calls)", options, index=options.index(wanted),
-        format_func=lambda r: "both voices" if r == att.ALL_TRACKS else f"the {r}",
+        _("Voice counted (split calls)"), options, index=options.index(wanted),
+        format_func=i18n.fixed(lambda r: _("both voices") if r == att.ALL_TRACKS else _("the {role}").format(role=r)),
         key=state.key("voice"),
-        help="For a call split into one track per speaker, whose track the shares count. "
-        "Recordings that were not split count their one track.",
+        help=_("For a call split into one track per speaker, whose track the shares count. "
+               "Recordings that were not split count their one track."),
     )  # fmt: skip
     state.put(voice=None if role == default else role)
-    return Voice(role, att.counted_filter(where, role, tracks), att.role_text(role, tracks))
+    return Voice(role, att.counted_filter(where, role, tracks),
+                 i18n.message(att.role_text(role, tracks)))  # fmt: skip
+
+
+def window_text(window: att.Window) -> str:
+    """The window as the page's language writes it: "week of 2025-03-03" / 2025年第10周."""
+    if i18n.language() == "en":
+        return window.label
+    if window.start is None:
+        return _("no dated {period}").format(period=i18n.period_name(window.period))
+    text = i18n.period(window.start, window.period)
+    return text if window.complete else _("{period} so far").format(period=text)
+
+
+def emotions_shown(table: pd.DataFrame) -> pd.DataFrame:
+    """A table's `emotion` column in the page's language (the model's classes, not data)."""
+    if "emotion" not in table or i18n.language() == "en":
+        return table
+    return table.assign(emotion=table.emotion.map(lambda e: i18n.emotion(e)))
+
+
+def change_columns() -> dict:
+    """Headings and formats of the tables of changes (Overview)."""
+    percent = "percent"
+    return {
+        "agent": _("agent"), "emotion": _("emotion"),
+        "share_latest": st.column_config.NumberColumn(_("share now"), format=percent),
+        "n_latest": st.column_config.NumberColumn(_("n now")),
+        "share_base": st.column_config.NumberColumn(_("share before"), format=percent),
+        "n_base": st.column_config.NumberColumn(_("n before")),
+        "change": st.column_config.NumberColumn(_("change"), format=percent),
+    }  # fmt: skip
 
 
 def window_picker(period: str, table: pd.DataFrame, column) -> att.Window:
@@ -89,8 +122,9 @@ def window_picker(period: str, table: pd.DataFrame, column) -> att.Window:
         state.put(sofar=None)
         return complete
     so_far = att.choose_window(period, newest, date.today(), so_far=True)
-    labels = {False: f"last complete: {complete.label}", True: so_far.label}
-    picked = column.radio("Which", [False, True], format_func=labels.get, horizontal=True,
+    labels = {False: _("last complete: {window}").format(window=window_text(complete)),
+              True: window_text(so_far)}  # fmt: skip
+    picked = column.radio(_("Which"), [False, True], format_func=labels.get, horizontal=True,
                           index=int(state.get_str("sofar") == "1"), key=state.key("sofar"))  # fmt: skip
     state.put(sofar="1" if picked else None)
     return so_far if picked else complete
@@ -98,12 +132,12 @@ def window_picker(period: str, table: pd.DataFrame, column) -> att.Window:
 
 def item_line(row) -> str:
     """One item as plain text (st.text: an agent's name is shown exactly as typed)."""
-    base = "—" if pd.isna(row.share_base) else f"{row.share_base:.0%}"
-    return (
-        f"{row.agent} · {EMOJI_OF[row.emotion]} {row.emotion} {row.share_latest:.0%} of "
-        f"{row.n_latest} now vs {base} of {row.n_base} before · {row.change * 100:+.0f} pts · "
-        f"q = {row.q:.2g}"
-    )
+    base = "—" if pd.isna(row.share_base) else i18n.percent(row.share_base, 0)
+    return _("{agent} · {emotion} {share} of {n} now vs {base} of {n_base} before · {change} pts "
+             "· q = {q}").format(
+        agent=row.agent, emotion=i18n.emotion(row.emotion, emoji=True),
+        share=i18n.percent(row.share_latest, 0), n=row.n_latest, base=base, n_base=row.n_base,
+        change=f"{row.change * 100:+.0f}", q=f"{row.q:.2g}")  # fmt: skip
 
 
 def item_list(rows: pd.DataFrame, window: att.Window, model_key: str, tracks: tuple[str, ...],
@@ -113,13 +147,13 @@ def item_list(rows: pd.DataFrame, window: att.Window, model_key: str, tracks: tu
     for row in rows.head(shown).itertuples():
         text, clips, trend = st.columns([6, 1, 1], vertical_alignment="center", gap="small")
         text.text(item_line(row))
-        clips.page_link(pages["clips"], label="Clips", icon="🗂️",
+        clips.page_link(pages["clips"], label=_("Clips"), icon="🗂️",
                         query_params=att.clips_params(row.agent, row.emotion, window, model_key, tracks))  # fmt: skip
-        trend.page_link(pages["trends"], label="Trend", icon="📅",
+        trend.page_link(pages["trends"], label=_("Trend"), icon="📅",
                         query_params=att.trends_params(row.agent, row.emotion, window, model_key,
                                                        None if role == "chosen" else role))  # fmt: skip
     if len(rows) > shown:
-        st.caption(f"{len(rows) - shown} more in “Every significant change” below.")
+        st.caption(_("{n} more in “Every significant change” below.").format(n=len(rows) - shown))
 
 
 RANK_ROWS = 30  # agents per page of the ranking
@@ -132,38 +166,44 @@ def ranking(trends: pd.DataFrame, period: str, default_emotion: str) -> tuple[st
     counts = att.counts_from_trends(trends)
     top = st.columns([2, 2, 4, 1])
     options = list(att.OUTCOMES)
-    emotion = top[0].selectbox("Rank agents by", options, key=state.key("rank"),
+    emotion = top[0].selectbox(_("Rank agents by"), options, key=state.key("rank"),
                                index=options.index(state.get_str("rank", default_emotion, options)),
-                               format_func=lambda e: f"{EMOJI_OF[e]} {e}")  # fmt: skip
-    by = top[1].radio("Order by", list(att.RANK_BY), horizontal=True, key=state.key("rby"),
+                               format_func=i18n.fixed(lambda e: i18n.emotion(e, emoji=True)))  # fmt: skip
+    by_names = {"share": _("share"), "change": _("change vs before")}
+    by = top[1].radio(_("Order by"), list(att.RANK_BY), horizontal=True, key=state.key("rby"),
                       index=list(att.RANK_BY).index(state.get_str("rby", "share", list(att.RANK_BY))),
-                      format_func={"share": "share", "change": "change vs before"}.get)  # fmt: skip
+                      format_func=by_names.get)  # fmt: skip
     window = window_picker(period, counts, top[2])
     if window.start is None:
         return None
     ranked, hidden = att.rank_agents(counts, window.start, emotion, by)
     pages = max(1, -(-len(ranked) // RANK_ROWS))
-    page = top[3].number_input("Page", 1, pages, min(state.get_int("rpage", 1, low=1), pages),
+    page = top[3].number_input(_("Page"), 1, pages, min(state.get_int("rpage", 1, low=1), pages),
                                key=state.key("rpage"))  # fmt: skip
     state.put(rank=None if emotion == default_emotion else emotion,
               rby=None if by == "share" else by, rpage=None if page == 1 else page)  # fmt: skip
+    ranked_by = (
+        _("their share of {emotion}") if by == "share"
+        else _("the change in their share of {emotion} against their earlier {periods}")
+    ).format(emotion=i18n.emotion(emotion), periods=i18n.periods_name(period))  # fmt: skip
     st.caption(
-        f"{len(ranked):,} agents with at least {att.MIN_N} tracks in the {window.label}, ranked by "
-        f"{'their share of' if by == 'share' else 'the change in their share of'} {emotion}"
-        f"{'' if by == 'share' else f' against their earlier {period}s'}; 95 % Wilson interval. "
-        f"{hidden:,} agents with fewer tracks are left out. Page {page} of {pages}; pick a row "
-        "to list its clips."
-    )
+        _("{n} agents with at least {min_n} tracks in the {window}, ranked by {by}; 95 % Wilson "
+          "interval. {hidden} agents with fewer tracks are left out. Page {page} of {pages}; pick "
+          "a row to list its clips.").format(
+            n=i18n.number(len(ranked)), min_n=att.MIN_N, window=window_text(window), by=ranked_by,
+            hidden=i18n.number(hidden), page=page, pages=pages)
+    )  # fmt: skip
     shown = ranked.iloc[(page - 1) * RANK_ROWS : page * RANK_ROWS]
-    percent = st.column_config.NumberColumn(format="percent")
     event = st.dataframe(
         shown.drop(columns="k"), hide_index=True, key="ranking", on_select="rerun",
         selection_mode="single-row",
-        column_config={"share": percent, "low": st.column_config.NumberColumn("95 % low", format="percent"),
-                       "high": st.column_config.NumberColumn("95 % high", format="percent"),
-                       "share_base": st.column_config.NumberColumn("before", format="percent"),
-                       "n_base": st.column_config.NumberColumn("n before"),
-                       "change": st.column_config.NumberColumn(format="percent")},
+        column_config={"rank": _("rank"), "agent": _("agent"), "n": "n",
+                       "share": st.column_config.NumberColumn(_("share"), format="percent"),
+                       "low": st.column_config.NumberColumn(_("95 % low"), format="percent"),
+                       "high": st.column_config.NumberColumn(_("95 % high"), format="percent"),
+                       "share_base": st.column_config.NumberColumn(_("before"), format="percent"),
+                       "n_base": st.column_config.NumberColumn(_("n before")),
+                       "change": st.column_config.NumberColumn(_("change"), format="percent")},
     )  # fmt: skip
     rows = event.selection.rows if event else []
     return (shown.agent.iloc[rows[0]], window.start) if rows else None

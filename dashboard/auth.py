@@ -34,11 +34,12 @@ from core.access.principal import (
 from core.access.sessions import SessionBook, session_key
 from core.errors import AccessConfigError, NotAllowedError, NotSignedInError, PermissionDenied
 from core.store.database import resolve_db_path
-from dashboard import data
+from dashboard import data, i18n
+from dashboard.i18n import N_, _
 
 log = logging.getLogger(__name__)
 
-BANNER = "No sign-in configured: anyone who can reach this address sees all data."
+BANNER = N_("No sign-in configured: anyone who can reach this address sees all data.")
 
 
 def secrets() -> dict:
@@ -140,11 +141,16 @@ def principal_now(sign_in: SignIn | None) -> Principal:
 def sign_in_screen(reason: str | None = None) -> None:
     """The only thing an anonymous visitor sees: no page, no database name, no data."""
     st.title("🎙️ EmoScope")
-    st.write("This dashboard is private to its team. Sign in to continue.")
+    i18n.switch()  # before sign-in too: the screen in the visitor's language
+    st.write(_("This dashboard is private to its team. Sign in to continue."))
     if reason:
-        st.info(reason)
+        st.info(i18n.error(reason))
     for name in providers():
-        label = "Sign in" if name is None else f"Sign in with {name.capitalize()}"
+        label = (
+            _("Sign in")
+            if name is None
+            else _("Sign in with {provider}").format(provider=name.capitalize())
+        )
         if st.button(label, type="primary", key=f"login-{name or 'default'}"):
             st.login(name)  # None: the provider set directly under [auth]
 
@@ -152,7 +158,7 @@ def sign_in_screen(reason: str | None = None) -> None:
 def sign_out_button(where=st.sidebar) -> None:
     """Sign out: the session forgets the user at once and the browser goes through the
     provider's logout; the rest of this run must not render anything for them."""
-    if where.button("Sign out", key="logout"):
+    if where.button(_("Sign out"), key="logout"):
         # Closed on the server first: the cookie Streamlit leaves in copies no longer counts.
         session_book().close(session_key(st.user.to_dict()))
         st.logout()
@@ -162,7 +168,7 @@ def sign_out_button(where=st.sidebar) -> None:
 def gate() -> Principal:
     """Run before any page: returns the Principal, or shows the sign-in / refusal and stops."""
     if not sign_in_configured():
-        st.warning(BANNER, icon="🔓")
+        st.warning(_(BANNER), icon="🔓")
         return OPEN_MODE
     try:
         visitor = principal()
@@ -171,7 +177,7 @@ def gate() -> Principal:
         st.stop()
     except (NotAllowedError, AccessConfigError) as exc:  # fail closed on bad settings too
         st.title("🎙️ EmoScope")
-        st.error(str(exc))
+        st.error(i18n.error(str(exc)))
         sign_out_button(st)
         st.stop()
     return visitor
@@ -181,7 +187,9 @@ def account_box(visitor: Principal) -> None:
     """Who is signed in, with which role, and the way out (sidebar; nothing in open mode)."""
     if visitor.open_mode:
         return
-    st.sidebar.caption(f"Signed in as {visitor.email} · {visitor.role.label}")
+    st.sidebar.caption(
+        _("Signed in as {email} · {role}").format(email=visitor.email, role=visitor.role.label)
+    )
     sign_out_button()
 
 
@@ -191,6 +199,6 @@ def refuse_unless(action: str) -> Principal:
     try:
         require(visitor, action)
     except PermissionDenied as exc:
-        st.warning(str(exc), icon="🔒")
+        st.warning(i18n.error(str(exc)), icon="🔒")
         st.stop()
     return visitor

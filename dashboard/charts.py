@@ -13,6 +13,8 @@ import plotly.colors as pc
 import plotly.graph_objects as go
 
 from core.model.labels import COLORS, EMOJI, EMOTIONS
+from dashboard.i18n.catalog import emotion as emotion_name
+from dashboard.i18n.catalog import percent, tr
 from dashboard.text import natural_key, plot_label
 
 # Distinct colours for dozens of agents or corpora (plotly's 10-colour default repeats at 11).
@@ -20,13 +22,14 @@ NAME_PALETTE = (*pc.qualitative.Dark24, *pc.qualitative.Light24, *pc.qualitative
 _LAYOUT = {"margin": {"l": 10, "r": 10, "t": 40, "b": 10}, "legend_title_text": ""}
 
 
-def score_bars(scores: pd.Series, title: str = "") -> go.Figure:
+def score_bars(scores: pd.Series, title: str = "", lang: str = "en") -> go.Figure:
     """Horizontal bars of the 9 scores (index: emotion or score_<emotion>), highest on top."""
     values = pd.Series({e: float(scores.get(e, scores.get(f"score_{e}", 0.0))) for e in EMOTIONS})
     values = values.sort_values()
     fig = go.Figure(go.Bar(
-        x=values.to_numpy(), y=[f"{EMOJI[e]} {e}" for e in values.index], orientation="h",
-        marker_color=[COLORS[e] for e in values.index], text=[f"{v:.1%}" for v in values],
+        x=values.to_numpy(), y=[f"{EMOJI[e]} {emotion_name(e, lang)}" for e in values.index],
+        orientation="h", marker_color=[COLORS[e] for e in values.index],
+        text=[percent(v, lang) for v in values],
         textposition="outside",
     ))  # fmt: skip
     fig.update_layout(
@@ -38,7 +41,8 @@ def score_bars(scores: pd.Series, title: str = "") -> go.Figure:
     return fig
 
 
-def agent_lines(trends: pd.DataFrame, emotion: str, agents: Sequence[str]) -> go.Figure:
+def agent_lines(trends: pd.DataFrame, emotion: str, agents: Sequence[str],
+                lang: str = "en") -> go.Figure:  # fmt: skip
     """Agents compared over periods in one figure: the share of `emotion` on top, mean
     confidence below, on a shared time axis with one legend; low-n points drawn hollow.
 
@@ -46,7 +50,9 @@ def agent_lines(trends: pd.DataFrame, emotion: str, agents: Sequence[str]) -> go
     """
     from plotly.subplots import make_subplots
 
-    rows = {emotion: f"share of {EMOJI[emotion]} {emotion}", "mean_confidence": "mean confidence"}
+    rows = {emotion: tr(lang, "share of {emotion}").format(
+                emotion=f"{EMOJI[emotion]} {emotion_name(emotion, lang)}"),
+            "mean_confidence": tr(lang, "mean confidence")}  # fmt: skip
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.12,
                         subplot_titles=list(rows.values()))  # fmt: skip
     for i, agent in enumerate(sorted(agents, key=natural_key)):

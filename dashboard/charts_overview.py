@@ -10,26 +10,30 @@ import pandas as pd
 
 from core.model.labels import COLORS, EMOJI, EMOTIONS
 from dashboard.echart import EChart, percent_axis, title
+from dashboard.i18n.catalog import emotion as emotion_name
+from dashboard.i18n.catalog import number, percent, tr
 
+_PLURAL = {"day": "days", "week": "weeks", "month": "months"}  # msgids: dashboard.i18n
 _GRID = {"left": 8, "right": 16, "top": 48, "bottom": 8, "containLabel": True}
 
 
-def audio_text(seconds: float) -> str:
+def audio_text(seconds: float, lang: str = "en") -> str:
     """An amount of audio as a PM reads it: hours from one hour up, else minutes."""
     if seconds >= 3600:
-        return f"{seconds / 3600:,.1f} h"
-    return f"{seconds / 60:,.1f} min"
+        return tr(lang, "{hours} h").format(hours=number(seconds / 3600, lang, 1))
+    return tr(lang, "{minutes} min").format(minutes=number(seconds / 60, lang, 1))
 
 
-def mix_bars(mix: pd.DataFrame, heading: str = "") -> EChart:
+def mix_bars(mix: pd.DataFrame, heading: str = "", lang: str = "en") -> EChart:
     """Share of tracks by top emotion over the whole selection (mix: emotion, n), highest on top,
     each bar labelled with its share and count."""
     totals = mix.groupby("emotion").n.sum().reindex(list(EMOTIONS), fill_value=0)
     shares = totals / max(int(totals.sum()), 1)
     order = list(shares.sort_values().index)  # a category axis runs upwards: highest on top
     source = pd.DataFrame({
-        "emotion": [f"{EMOJI[e]} {e}" for e in order], "share": shares[order].to_numpy() * 100,
-        "text": [f"{shares[e]:.1%} ({totals[e]:,})" for e in order],
+        "emotion": [f"{EMOJI[e]} {emotion_name(e, lang)}" for e in order],
+        "share": shares[order].to_numpy() * 100,
+        "text": [f"{percent(shares[e], lang)} ({number(totals[e], lang)})" for e in order],
     })  # fmt: skip
     top_percent = float(shares.max()) * 100 if len(shares) else 100.0
     option = {
@@ -46,11 +50,13 @@ def mix_bars(mix: pd.DataFrame, heading: str = "") -> EChart:
             "label": {"show": True, "position": "right", "formatter": "{@text}"},
         }],
     }  # fmt: skip
-    ranked = ", ".join(f"{e} {shares[e]:.1%}" for e in reversed(order))
+    ranked = ", ".join(
+        f"{emotion_name(e, lang)} {percent(shares[e], lang)}" for e in reversed(order)
+    )
     return EChart(option, height_px=330, alt=f"{heading}: {ranked}")
 
 
-def mix_over_time(mix: pd.DataFrame, period: str, heading: str = "") -> EChart:
+def mix_over_time(mix: pd.DataFrame, period: str, heading: str = "", lang: str = "en") -> EChart:
     """Stacked shares of each top emotion per period; the tooltip gives each share with its
     count and the period's tracks."""
     dated = mix.dropna(subset=["period_start"])
@@ -62,32 +68,38 @@ def mix_over_time(mix: pd.DataFrame, period: str, heading: str = "") -> EChart:
     for emotion in EMOTIONS:
         source[emotion] = shares[emotion].to_numpy() * 100
         source[f"{emotion}_text"] = [
-            f"{s:.1%} ({n:,})" for s, n in zip(shares[emotion], table[emotion], strict=True)
+            f"{percent(s, lang)} ({number(n, lang)})"
+            for s, n in zip(shares[emotion], table[emotion], strict=True)
         ]
-    lines = "".join(f"<br/>{EMOJI[e]} {e}: {{@{e}_text}}" for e in EMOTIONS)
+    lines = "".join(f"<br/>{EMOJI[e]} {emotion_name(e, lang)}: {{@{e}_text}}" for e in EMOTIONS)
+    heading_line = tr(lang, "{period} of {start}: {tracks} tracks").format(
+        period=tr(lang, period), start="{b}", tracks="{@tracks}"
+    )
     option = {
         "animation": False,
         "title": title(heading),
         "legend": {"type": "scroll", "top": 24},
         "dataset": {"source": source},
         "grid": {**_GRID, "top": 64, "bottom": 28},
-        "tooltip": {"trigger": "axis", "formatter": f"{period} of {{b}}: {{@tracks}} tracks{lines}"},
-        "xAxis": _period_axis(period),
+        "tooltip": {"trigger": "axis", "formatter": heading_line + lines},
+        "xAxis": _period_axis(period, lang),
         "yAxis": percent_axis(),
         "series": [
-            {"type": "bar", "stack": "mix", "name": f"{EMOJI[e]} {e}", "itemStyle": {"color": COLORS[e]},
+            {"type": "bar", "stack": "mix", "name": f"{EMOJI[e]} {emotion_name(e, lang)}",
+             "itemStyle": {"color": COLORS[e]},
              "encode": {"x": "period", "y": e}}
             for e in EMOTIONS
         ],
     }  # fmt: skip
-    return EChart(option, height_px=330, alt=f"{heading}: {_periods(source.period, period)}")
+    return EChart(option, height_px=330, alt=f"{heading}: {_periods(source.period, period, lang)}")
 
 
-def negative_line(shares: pd.DataFrame, period: str, heading: str = "") -> EChart:
+def negative_line(shares: pd.DataFrame, period: str, heading: str = "", lang: str = "en") -> EChart:
     """Negative share per period (shares: period_start, n, negative, share)."""
     source = pd.DataFrame({
         "period": shares.period_start.dt.strftime("%Y-%m-%d"), "share": shares.share * 100,
-        "text": [f"{s:.1%} ({k:,} of {n:,} tracks)"
+        "text": [tr(lang, "{share} ({k} of {n} tracks)").format(
+                     share=percent(s, lang), k=number(k, lang), n=number(n, lang))
                  for s, k, n in zip(shares.share, shares.negative, shares.n, strict=True)],
     })  # fmt: skip
     option = {
@@ -95,32 +107,40 @@ def negative_line(shares: pd.DataFrame, period: str, heading: str = "") -> EChar
         "title": title(heading),
         "dataset": {"source": source},
         "grid": {**_GRID, "bottom": 28},
-        "tooltip": {"trigger": "axis", "formatter": f"{period} of {{b}}: {{@text}}"},
-        "xAxis": _period_axis(period),
+        "tooltip": {"trigger": "axis", "formatter": tr(lang, "{period} of {start}: {text}").format(
+            period=tr(lang, period), start="{b}", text="{@text}")},
+        "xAxis": _period_axis(period, lang),
         "yAxis": percent_axis(max_percent=None),  # a few percent must not hug the floor
-        "series": [{"type": "line", "name": "negative share", "itemStyle": {"color": COLORS["angry"]},
+        "series": [{"type": "line", "name": tr(lang, "negative share"), "itemStyle": {"color": COLORS["angry"]},
                     "encode": {"x": "period", "y": "share"}}],
     }  # fmt: skip
-    alt = f"{heading}: {_periods(source.period, period)}" + (
-        f"; latest {source.text.iloc[-1]}" if len(source) else ""
+    alt = f"{heading}: {_periods(source.period, period, lang)}" + (
+        tr(lang, "; latest {text}").format(text=source.text.iloc[-1]) if len(source) else ""
     )
     return EChart(option, height_px=260, alt=alt)
 
 
-def _period_axis(period: str) -> dict:
+def _period_axis(period: str, lang: str = "en") -> dict:
     """The periods as categories (their start dates), named under the axis."""
     return {
         "type": "category",
-        "name": f"{period} starting",
+        "name": tr(lang, "{period} starting").format(period=tr(lang, period)),
         "nameLocation": "middle",
         "nameGap": 28,
     }
 
 
-def _periods(starts: pd.Series, period: str) -> str:
+def _periods(starts: pd.Series, period: str, lang: str = "en") -> str:
     """'12 weeks from 2024-03-04 to 2024-05-20', in words for a chart's description."""
     if starts.empty:
-        return "no dated tracks"
+        return tr(lang, "no dated tracks")
     if len(starts) == 1:
-        return f"the {period} of {starts.iloc[0]}"
-    return f"{len(starts)} {period}s from {starts.iloc[0]} to {starts.iloc[-1]}"
+        return tr(lang, "the {period} of {start}").format(
+            period=tr(lang, period), start=starts.iloc[0]
+        )
+    return tr(lang, "{n} {periods} from {first} to {last}").format(
+        n=len(starts),
+        periods=tr(lang, _PLURAL.get(period, period)),
+        first=starts.iloc[0],
+        last=starts.iloc[-1],
+    )

@@ -11,6 +11,8 @@ import pandas as pd
 
 from core.model.labels import COLORS
 from dashboard.echart import PERCENT_TOOLTIP, EChart, percent_axis, title
+from dashboard.i18n.catalog import emotion as emotion_name
+from dashboard.i18n.catalog import tr
 from dashboard.text import plain
 
 TRACK_HEIGHT_PX = 160  # one track's curves in the aligned view
@@ -20,7 +22,7 @@ _TOOLTIP = {"trigger": "axis", "valueFormatter": PERCENT_TOOLTIP}
 
 
 def curve_chart(curve: pd.DataFrame, emotions: Sequence[str], stacked: bool,
-                segments: pd.DataFrame, heading: str = "") -> EChart:  # fmt: skip
+                segments: pd.DataFrame, heading: str = "", lang: str = "en") -> EChart:  # fmt: skip
     """Per-emotion probability over time (curve: time_s and one column per emotion, 0–1),
     with the dominant emotion as a band underneath (segments: start_s, end_s, emotion).
 
@@ -30,33 +32,40 @@ def curve_chart(curve: pd.DataFrame, emotions: Sequence[str], stacked: bool,
     option = {
         "animation": False,
         "title": title(heading),
-        "legend": {"data": list(emotions), "top": 24, "type": "scroll"},
+        "legend": {"data": [emotion_name(e, lang) for e in emotions], "top": 24, "type": "scroll"},
         "tooltip": _TOOLTIP,
         "axisPointer": {"link": [{"xAxisIndex": "all"}]},
         "dataset": {"source": _percent(curve, emotions)},
         "grid": [_grid(top_px=64, height_px=220), _grid(top_px=292, height_px=16)],
         "xAxis": [
-            _time_axis(0, end_s, labels=False, named=False),
-            _time_axis(1, end_s, labels=True, named=True),
+            _time_axis(0, end_s, labels=False, named=False, lang=lang),
+            _time_axis(1, end_s, labels=True, named=True, lang=lang),
         ],
         "yAxis": [
             percent_axis(0),
-            {"gridIndex": 1, "type": "category", "data": ["dominant"], "axisTick": {"show": False}},
+            {"gridIndex": 1, "type": "category", "data": [tr(lang, "dominant")],
+             "axisTick": {"show": False}},
         ],
         "dataZoom": _zoom([0, 1]),
         "series": [
-            *_emotion_series(emotions, stacked, 0, dataset=0),
-            *_dominant_band(segments, axis=1),
+            *_emotion_series(emotions, stacked, 0, dataset=0, lang=lang),
+            *_dominant_band(segments, axis=1, lang=lang),
         ],
-    }
-    alt = (
-        f"{plain(heading)}: {', '.join(emotions)} over {end_s:.1f} s; {_dominant_shares(segments)}"
+    }  # fmt: skip
+    alt = tr(lang, "{heading}: {emotions} over {seconds} s; {dominant}").format(
+        heading=plain(heading),
+        emotions=", ".join(emotion_name(e, lang) for e in emotions),
+        seconds=f"{end_s:.1f}",
+        dominant=_dominant_shares(segments, lang),
     )
     return EChart(option, height_px=400, alt=alt)
 
 
 def aligned_tracks(
-    curves: Mapping[str, pd.DataFrame], emotions: Sequence[str], heading: str = ""
+    curves: Mapping[str, pd.DataFrame],
+    emotions: Sequence[str],
+    heading: str = "",
+    lang: str = "en",
 ) -> EChart:
     """Each track of one recording (e.g. agent, customer) as stacked areas in its own row,
     on one time axis: zooming one row zooms them all, and the pointer shows the same instant."""
@@ -66,27 +75,32 @@ def aligned_tracks(
     option = {
         "animation": False,
         "title": [title(heading), *map(_track_title, curves, tops_px)],
-        "legend": {"data": list(emotions), "top": 24, "type": "scroll"},
+        "legend": {"data": [emotion_name(e, lang) for e in emotions], "top": 24, "type": "scroll"},
         "tooltip": _TOOLTIP,
         "axisPointer": {"link": [{"xAxisIndex": "all"}]},
         "dataset": [{"source": _percent(curve, emotions)} for curve in curves.values()],
         "grid": [_grid(top_px=top, height_px=TRACK_HEIGHT_PX) for top in tops_px],
-        "xAxis": [_time_axis(row, end_s, labels=True, named=row == rows[-1]) for row in rows],
+        "xAxis": [_time_axis(row, end_s, labels=True, named=row == rows[-1], lang=lang)
+                  for row in rows],
         "yAxis": [percent_axis(row) for row in rows],
         "dataZoom": _zoom(list(rows)),
-        "series": [s for row in rows for s in _emotion_series(emotions, True, row, dataset=row)],
-    }
-    alt = f"{plain(heading)}: tracks {', '.join(map(plain, curves))} over {end_s:.1f} s"
+        "series": [s for row in rows
+                   for s in _emotion_series(emotions, True, row, dataset=row, lang=lang)],
+    }  # fmt: skip
+    alt = tr(lang, "{heading}: tracks {tracks} over {seconds} s").format(
+        heading=plain(heading), tracks=", ".join(map(plain, curves)), seconds=f"{end_s:.1f}"
+    )
     return EChart(option, height_px=tops_px[-1] + TRACK_HEIGHT_PX + 72, alt=alt)
 
 
-def _dominant_shares(segments: pd.DataFrame) -> str:
+def _dominant_shares(segments: pd.DataFrame, lang: str = "en") -> str:
     """'dominant: sad 60%, angry 40%': each emotion's share of the time it is on top."""
     if segments.empty:
-        return "no frames"
+        return tr(lang, "no frames")
     seconds = (segments.end_s - segments.start_s).groupby(segments.emotion).sum()
     shares = (seconds / seconds.sum()).sort_values(ascending=False)
-    return "dominant: " + ", ".join(f"{emotion} {share:.0%}" for emotion, share in shares.items())
+    return tr(lang, "dominant: {shares}").format(shares=", ".join(
+        f"{emotion_name(emotion, lang)} {share:.0%}" for emotion, share in shares.items()))  # fmt: skip
 
 
 def _percent(curve: pd.DataFrame, emotions: Sequence[str]) -> pd.DataFrame:
@@ -109,12 +123,12 @@ def _track_title(track: str, grid_top_px: int) -> dict:
     }
 
 
-def _time_axis(index: int, end_s: float, labels: bool, named: bool) -> dict:
+def _time_axis(index: int, end_s: float, labels: bool, named: bool, lang: str = "en") -> dict:
     return {
         "gridIndex": index, "type": "value", "min": 0, "max": round(end_s, 2),
         "axisLabel": {"show": labels}, "nameLocation": "middle", "nameGap": 24,
         "axisPointer": {"label": {"formatter": "{value} s"}},  # also the tooltip's heading
-        **({"name": "time (s)"} if named else {}),
+        **({"name": tr(lang, "time (s)")} if named else {}),
     }  # fmt: skip
 
 
@@ -125,10 +139,11 @@ def _zoom(axes: list[int]) -> list[dict]:
     ]
 
 
-def _emotion_series(emotions: Sequence[str], stacked: bool, axis: int, dataset: int) -> list[dict]:
+def _emotion_series(emotions: Sequence[str], stacked: bool, axis: int, dataset: int,
+                    lang: str = "en") -> list[dict]:  # fmt: skip
     return [
         {
-            "type": "line", "name": emotion, "datasetIndex": dataset,
+            "type": "line", "name": emotion_name(emotion, lang), "datasetIndex": dataset,
             "xAxisIndex": axis, "yAxisIndex": axis, "encode": {"x": "time_s", "y": emotion},
             "showSymbol": False, "itemStyle": {"color": COLORS[emotion]}, "lineStyle": {"width": 1.5},
             **({"stack": f"track {axis}", "areaStyle": {"opacity": 0.85}} if stacked else {}),
@@ -137,19 +152,21 @@ def _emotion_series(emotions: Sequence[str], stacked: bool, axis: int, dataset: 
     ]  # fmt: skip
 
 
-def _dominant_band(segments: pd.DataFrame, axis: int) -> list[dict]:
+def _dominant_band(segments: pd.DataFrame, axis: int, lang: str = "en") -> list[dict]:
     """One empty series per dominant emotion whose runs are marked areas: a band of colour.
 
     Runs are at most one per drawn point (the curve is thinned first), so a few hundred areas.
     """
     return [
         {
-            "type": "line", "name": f"dominant: {emotion}", "data": [],
+            "type": "line", "name": tr(lang, "dominant: {shares}").format(
+                shares=emotion_name(emotion, lang)), "data": [],
             "xAxisIndex": axis, "yAxisIndex": axis,
             "markArea": {
                 "silent": True, "label": {"show": False}, "itemStyle": {"color": COLORS[emotion]},
                 "data": [
-                    [{"name": f"dominant: {emotion}", "xAxis": start}, {"xAxis": end}]
+                    [{"name": tr(lang, "dominant: {shares}").format(shares=emotion_name(emotion, lang)),
+                      "xAxis": start}, {"xAxis": end}]
                     for start, end in zip(runs.start_s.tolist(), runs.end_s.tolist(), strict=True)
                 ],
             },

@@ -20,6 +20,7 @@ from core.errors import EmoScopeError
 from core.store import export
 from core.store.database import ClipFilter
 from dashboard import auth, data
+from dashboard.i18n.catalog import core_text
 
 log = logging.getLogger(__name__)
 
@@ -29,14 +30,27 @@ _FAILURE: contextvars.ContextVar[dict | None] = contextvars.ContextVar(
     "emoscope_download", default=None
 )
 FAILED = "The file could not be built; the server log has the details. Try again, or tell an admin."
+EXCEL_CSV = "excel"  # CSV with a UTF-8 byte-order mark: what Excel on Windows reads as UTF-8
+
+
+def file_name(what: str, fmt: str) -> str:
+    return f"emoscope-{what}.{'csv' if fmt == EXCEL_CSV else fmt}"
 
 
 def export_file(sign_in: auth.SignIn | None, what: str, fmt: str, model_key: str,
-                where: ClipFilter) -> Callable[[], BinaryIO]:  # fmt: skip
+                where: ClipFilter, lang: str = "en") -> Callable[[], BinaryIO]:  # fmt: skip
     """A download's deferred data: on click, check the visitor's rights now, COPY into a temp
     file and hand it over open (unlinked at once, so nothing stays on disk); audited either way.
+    `fmt` is csv, parquet or EXCEL_CSV; messages for the visitor are in `lang` (the page's).
     """
-    detail = f"{what}.{fmt}, {model_key}, {audit.describe_filter(where)}"
+    bom = fmt == EXCEL_CSV
+    written = "csv" if bom else fmt
+    detail = (
+        f"{what}.{written}{' (BOM)' if bom else ''}, {model_key}, {audit.describe_filter(where)}"
+    )
+
+    def _tell(message: str) -> None:
+        _tell_visitor(core_text(message, lang, lead_in=True))
 
     def build() -> BinaryIO:
         try:
@@ -47,7 +61,7 @@ def export_file(sign_in: auth.SignIn | None, what: str, fmt: str, model_key: str
             raise
         s = data.store()
         try:
-            path = export.export_to_temp(s, what, fmt, model_key, where)
+            path = export.export_to_temp(s, what, written, model_key, where, bom)
         except Exception as exc:
             message = str(exc) if isinstance(exc, EmoScopeError) else FAILED
             _audit_failure(principal.email, detail, message)
@@ -74,7 +88,7 @@ def _audit_failure(user: str, detail: str, message: str) -> None:
         log.exception("could not audit a failed export (%s, %s)", user, detail)
 
 
-def _tell(message: str) -> None:
+def _tell_visitor(message: str) -> None:
     holder = _FAILURE.get()
     if holder is not None:
         holder["message"] = message

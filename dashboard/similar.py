@@ -27,7 +27,8 @@ from core.records import ClipFilter
 from core.search import index
 from core.search import similar as search
 from core.store import similar as queries
-from dashboard import auth, data, state
+from dashboard import auth, data, i18n, state
+from dashboard.i18n import _, ngettext
 from dashboard.text import literal
 
 K_CHOICES = (10, 20, 50, 100)
@@ -124,15 +125,19 @@ def compare(model_key: str, a: tuple[str, str], b: tuple[str, str]) -> tuple[flo
 def _result_list(found: search.Similar, key: str, here: bool) -> None:
     """The result rows; choosing one opens that clip on Clips: on Clips itself (`here`) in place,
     every other parameter of the URL (filters, the search) kept; elsewhere by a link."""
+    from dashboard import widgets
+
     if found.rows.empty:
-        st.info("No other track in the current filters; widen them in the sidebar.")
+        st.info(_("No other track in the current filters; widen them in the sidebar."))
         return
     event = st.dataframe(
-        found.rows[LIST_COLUMNS], hide_index=True, key=key, on_select="rerun",
+        widgets.emotions_shown(found.rows[LIST_COLUMNS]), hide_index=True, key=key, on_select="rerun",
         selection_mode="single-row",
-        column_config={"similarity": st.column_config.NumberColumn("similarity", format="%.4f"),
-                       "confidence": st.column_config.ProgressColumn("confidence", min_value=0.0, max_value=1.0),
-                       "recorded_at": st.column_config.DatetimeColumn("recorded", format="YYYY-MM-DD HH:mm")},
+        column_config={"similarity": st.column_config.NumberColumn(_("similarity"), format="%.4f"),
+                       "source_name": _("file"), "corpus": _("corpus"), "track": _("track"),
+                       "agent": _("agent"), "top_label": _("top emotion"),
+                       "confidence": st.column_config.ProgressColumn(_("confidence"), min_value=0.0, max_value=1.0),
+                       "recorded_at": st.column_config.DatetimeColumn(_("recorded"), format="YYYY-MM-DD HH:mm")},
     )  # fmt: skip
     rows = event.selection.rows if event else []
     if rows and here:
@@ -141,29 +146,27 @@ def _result_list(found: search.Similar, key: str, here: bool) -> None:
         st.rerun()
     elif rows:
         row = found.rows.iloc[rows[0]]
-        st.page_link(st.session_state["pages"]["clips"], label=f"Open {literal(row.source_name)} in Clips",
+        st.page_link(st.session_state["pages"]["clips"], label=_("Open {name} in Clips").format(name=literal(row.source_name)),
                      icon="🗂️", query_params={"clip": row.clip_id, "track": row.track,
                                               "model": state.get_str("model", "")})  # fmt: skip
     else:
-        st.caption("Select a row to open its clip.")
+        st.caption(_("Select a row to open its clip."))
 
 
 def _caption(found: search.Similar) -> str:
     left = []
     if found.left_out_self:
-        left.append(
-            f"the clip itself ({found.left_out_self} row{'s' if found.left_out_self > 1 else ''})"
-        )
+        left.append(ngettext("the clip itself ({n} row)", "the clip itself ({n} rows)",
+                             found.left_out_self).format(n=found.left_out_self))  # fmt: skip
     if found.left_out_identical:
-        left.append(
-            f"{found.left_out_identical} other cop{'ies' if found.left_out_identical > 1 else 'y'} of the same audio"
-        )
-    return (f"Cosine similarity of embeddings, within the sidebar's filters · {found.method}"
-            + (f" · left out: {', '.join(left)}" if left else ""))  # fmt: skip
+        left.append(ngettext("{n} other copy of the same audio", "{n} other copies of the same audio",
+                             found.left_out_identical).format(n=found.left_out_identical))  # fmt: skip
+    return (_("Cosine similarity of embeddings, within the sidebar's filters · {method}").format(
+        method=found.method) + (_(" · left out: {what}").format(what=", ".join(left)) if left else ""))  # fmt: skip
 
 
 def _k_choice() -> int:
-    return st.selectbox("How many", K_CHOICES, index=K_CHOICES.index(
+    return st.selectbox(_("How many"), K_CHOICES, index=K_CHOICES.index(
         state.get_int("simk", 20) if state.get_int("simk", 20) in K_CHOICES else 20),
         key=state.key("simk"))  # fmt: skip
 
@@ -171,7 +174,9 @@ def _k_choice() -> int:
 def similar_section(model_key: str, where: ClipFilter, clip_id: str, track: str) -> None:
     """Clips: "Similar recordings" of the selected clip, on request (the URL keeps it)."""
     st.divider()
-    shown = st.toggle("Similar recordings", value=state.get_str("sim") == "1", key=state.key("sim"))
+    shown = st.toggle(
+        _("Similar recordings"), value=state.get_str("sim") == "1", key=state.key("sim")
+    )
     if not shown:
         state.put(sim=None, simk=None)
         return
@@ -180,27 +185,29 @@ def similar_section(model_key: str, where: ClipFilter, clip_id: str, track: str)
     try:
         found = similar_to_track(model_key, clip_id, track, where, k)
     except EmoScopeError as exc:
-        st.warning(data.for_visitor(str(exc)))
+        st.warning(i18n.error(data.for_visitor(str(exc))))
         return
     st.caption(_caption(found))
     _result_list(found, f"similar-{clip_id}-{track}", here=True)
-    with st.expander("Find by example: search with a clip that is not in any corpus"):
-        upload = st.file_uploader("Audio file", key="example", type=None)
+    with st.expander(_("Find by example: search with a clip that is not in any corpus")):
+        upload = st.file_uploader(_("Audio file"), key="example", type=None)
         if upload is not None:
             try:
-                with st.spinner("Scoring the example (not stored)…"):
+                with st.spinner(_("Scoring the example (not stored)…")):
                     found, facts = by_example(model_key, upload.name, upload.getvalue(), where, k)
             except EmoScopeError as exc:
-                st.warning(data.for_visitor(str(exc)))
+                st.warning(i18n.error(data.for_visitor(str(exc))))
                 return
-            st.caption(("This very file is stored: its stored embedding was used. " if facts["cached"]
-                        else "Scored now with the results' model; nothing was stored. ") + _caption(found))  # fmt: skip
+            st.caption((_("This very file is stored: its stored embedding was used. ") if facts["cached"]
+                        else _("Scored now with the results' model; nothing was stored. ")) + _caption(found))  # fmt: skip
             _result_list(found, f"example-{clip_id}-{track}", here=True)
 
 
 def more_like_these(model_key: str, where: ClipFilter, picked: pd.DataFrame) -> None:
     """Clusters: the tracks nearest to the selection's centroid, the selection left out."""
-    if not st.toggle("More like these", value=state.get_str("more") == "1", key=state.key("more")):
+    if not st.toggle(
+        _("More like these"), value=state.get_str("more") == "1", key=state.key("more")
+    ):
         state.put(more=None)
         return
     state.put(more="1")
@@ -210,9 +217,9 @@ def more_like_these(model_key: str, where: ClipFilter, picked: pd.DataFrame) -> 
     try:
         found = more_like(model_key, keys, where, k)
     except EmoScopeError as exc:
-        st.warning(data.for_visitor(str(exc)))
+        st.warning(i18n.error(data.for_visitor(str(exc))))
         return
-    st.caption(f"Nearest to the centroid of the {len(keys)} selected tracks (left out). "
+    st.caption(_("Nearest to the centroid of the {n} selected tracks (left out). ").format(n=len(keys))
                + _caption(found))  # fmt: skip
     _result_list(found, "more-like", here=False)
 
@@ -224,10 +231,12 @@ def compare_panel(model_key: str, a: tuple[str, str], b: tuple[str, str], names:
     from core.analysis.curves import curve_frame, smooth_curve
     from dashboard import curve_charts, widgets
 
-    st.subheader("Compare")
+    st.subheader(_("Compare"))
     cosine, table = compare(model_key, a, b)
+    table["emotion"] = table.emotion.map(i18n.emotion)
+    table = table.rename(columns={"emotion": _("emotion")})
     left, right = st.columns([1, 3])
-    left.metric("Cosine similarity", "—" if np.isnan(cosine) else f"{cosine:.4f}")
+    left.metric(_("Cosine similarity"), "—" if np.isnan(cosine) else f"{cosine:.4f}")
     table = table.rename(columns={"A": names.get("A", "A"), "B": names.get("B", "B")})
     right.dataframe(table.round(4), hide_index=True, key="compare-scores")
     curves = {}
@@ -237,5 +246,5 @@ def compare_panel(model_key: str, a: tuple[str, str], b: tuple[str, str], names:
             curves[f"{label}: {names.get(label, label)}"] = curve_frame(
                 smooth_curve(logits, window), max_points=max_points)  # fmt: skip
     if len(curves) == 2:
-        widgets.echart(curve_charts.aligned_tracks(curves, emotions, "A and B on one time axis"),
-                       key="compare-curves")  # fmt: skip
+        widgets.echart(curve_charts.aligned_tracks(curves, emotions, _("A and B on one time axis"),
+                       i18n.language()), key="compare-curves")  # fmt: skip

@@ -17,11 +17,11 @@ from core.model.labels import COLORS
 EMPTY_CELL = "#f7f7f7"  # the colour of a 0 % cell: light, so a share of 0 reads as "none"
 
 
-def trend_grid(trends: pd.DataFrame, emotion: str) -> Styler:
+def trend_grid(trends: pd.DataFrame, emotion: str, low_text: str = "low") -> Styler:
     """Agents (rows) x periods (columns, "YYYY-MM-DD"): the share of `emotion`, shaded from
     light grey at 0 % to the emotion's colour at 100 %.
 
-    Cells with few clips are shown, not hidden: their text says "low". A period an agent has no
+    Cells with few clips are shown, not hidden: their text says `low_text`. A period an agent has no
     clips in is an empty, white cell. Values stay numbers, so a column still sorts by share.
     """
     grid = trends.pivot(index="agent", columns="period", values=emotion)
@@ -34,7 +34,10 @@ def trend_grid(trends: pd.DataFrame, emotion: str) -> Styler:
     # One format call per agent, not per period: a year of days has ~360 columns, ~0.4 s of calls.
     for agent in low.index[low.any(axis=1)]:
         columns = low.columns[low.loc[agent]]
-        styler = styler.format("{:.0%} low", subset=pd.IndexSlice[[agent], columns])
+        styler = styler.format(
+            "{:.0%} " + low_text.replace("{", "{{").replace("}", "}}"),
+            subset=pd.IndexSlice[[agent], columns],
+        )
 
     def css(share: float) -> str:
         # Rounded to 0.1 % (finer than 255 colour steps), shares repeat, so each CSS string is

@@ -13,8 +13,9 @@ from core.errors import EmoScopeError
 from core.model.labels import EMOJI, EMOTIONS, SCORE_COLUMNS, UNTRAINED_LABEL
 from core.model.team import team_default, why
 from core.store.database import ClipFilter
-from dashboard import data, state
+from dashboard import data, i18n, state
 from dashboard.echart import EChart
+from dashboard.i18n import N_, _
 from dashboard.text import literal
 
 log = logging.getLogger(__name__)
@@ -23,11 +24,12 @@ log = logging.getLogger(__name__)
 def empty_state(what: str) -> None:
     """The page's guidance when the database holds nothing yet."""
     st.info(
-        f"No {what} yet. Open **Upload & analyse** to score some recordings, or run "
-        "`python -m core ingest FOLDER --corpus NAME` and reload this page."
-    )
+        _("No {what} yet. Open **Upload & analyse** to score some recordings, or run "
+          "`{command}` and reload this page.").format(
+            what=_(what), command="python -m core ingest FOLDER --corpus NAME")
+    )  # fmt: skip
     if "upload" in st.session_state["pages"]:  # not registered for viewers (sign-in roles)
-        st.page_link(st.session_state["pages"]["upload"], label="Upload & analyse", icon="⬆️")
+        st.page_link(st.session_state["pages"]["upload"], label=_("Upload & analyse"), icon="⬆️")
 
 
 def echart(chart: EChart, key: str) -> None:
@@ -51,19 +53,22 @@ def model_key() -> str | None:
         return None
     keys = list(models.model_key)
     labels = {
-        r.model_key: f"{r.model_id} ({UNTRAINED_LABEL})" if r.untrained else r.model_id
+        r.model_key: f"{r.model_id} ({_(UNTRAINED_LABEL)})" if r.untrained else r.model_id
         for r in models.itertuples()
     }
     default = team_default(models)  # EMOSCOPE_MODEL, else the most results: never the latest (#30)
-    chosen = st.sidebar.selectbox("Results of model", keys, format_func=labels.get,
+    chosen = st.sidebar.selectbox(_("Results of model"), keys, format_func=labels.get,
                                   index=keys.index(state.get_str("model", default, keys)), key=state.key("model"))  # fmt: skip
     if len(keys) > 1:
-        st.sidebar.caption(f"{len(keys)} models hold results; each page shows one model's. "
-                           f"Default: {literal(labels[default])}, {why(models, default)}.")  # fmt: skip
+        st.sidebar.caption(_("{n} models hold results; each page shows one model's. Default: "
+                             "{model}, {why}.").format(n=len(keys), model=literal(labels[default]),
+                                                       why=why(models, default)))  # fmt: skip
     state.put(model=chosen)
     if bool(data.model_info(chosen).untrained):
         st.sidebar.warning(
-            f"**{UNTRAINED_LABEL}**: random weights, the emotions shown mean nothing."
+            _("**{untrained}**: random weights, the emotions shown mean nothing.").format(
+                untrained=_(UNTRAINED_LABEL)
+            )
         )
     return chosen
 
@@ -91,32 +96,40 @@ def clip_filter() -> ClipFilter:
     corpora = list(data.corpora().corpus)
     counts = options["agent_clips"]
     side = st.sidebar
-    side.subheader("Filter clips")
+    side.subheader(_("Filter clips"))
     chosen_corpora = side.multiselect(
-        "Corpus", corpora, default=state.get_list("corpus", corpora), key=state.key("corpus")
+        _("Corpus"),
+        corpora,
+        default=state.get_list("corpus", corpora),
+        placeholder=_("Choose options"),
+        key=state.key("corpus"),
     )
-    agents = side.multiselect("Agent", options["agents"],
+    agents = side.multiselect(_("Agent"), options["agents"],
                               default=state.get_list("agent", options["agents"]),
-                              format_func=lambda a: f"{a} ({counts.get(a, 0):,})", key=state.key("agent"))  # fmt: skip
-    labels = side.multiselect("Top emotion", EMOTIONS, default=state.get_list("emotion", EMOTIONS),
-                              format_func=lambda e: f"{EMOJI[e]} {e}", key=state.key("emotion"))  # fmt: skip
+                              format_func=lambda a: f"{a} ({counts.get(a, 0):,})", placeholder=_("Choose options"), key=state.key("agent"))  # fmt: skip
+    labels = side.multiselect(_("Top emotion"), EMOTIONS, default=state.get_list("emotion", EMOTIONS),
+                              format_func=i18n.fixed(lambda e: i18n.emotion(e, emoji=True)), placeholder=_("Choose options"), key=state.key("emotion"))  # fmt: skip
     date_from, date_to, days = _date_range(options)
     bounds = (state.get_float("cmin", 0.0, low=0.0, high=1.0),
               state.get_float("cmax", 1.0, low=0.0, high=1.0))  # fmt: skip
     confidence = side.slider(
-        "Confidence", 0.0, 1.0, (min(bounds), max(bounds)), 0.05, key=state.key("confidence")
+        _("Confidence"), 0.0, 1.0, (min(bounds), max(bounds)), 0.05, key=state.key("confidence")
     )
     top = round(max(float(options["max_duration_s"]), 1.0) + 0.5, 1)
     wanted = (state.get_float("dmin", 0.0, low=0.0, high=top),
               state.get_float("dmax", top, low=0.0, high=top))  # fmt: skip
     duration = side.slider(
-        "Duration (s)", 0.0, top, (min(wanted), max(wanted)), key=state.key("duration")
+        _("Duration (s)"), 0.0, top, (min(wanted), max(wanted)), key=state.key("duration")
     )
     tracks = options["tracks"]
     chosen_tracks = []
     if len(tracks) > 1:  # stereo calls scored per channel: filter by role (agent, customer …)
         chosen_tracks = side.multiselect(
-            "Track / role", tracks, default=state.get_list("role", tracks), key=state.key("role")
+            _("Track / role"),
+            tracks,
+            default=state.get_list("role", tracks),
+            placeholder=_("Choose options"),
+            key=state.key("role"),
         )
     state.put(role=chosen_tracks, corpus=chosen_corpora, agent=agents, emotion=labels,
               cmin=confidence[0] or None, cmax=None if confidence[1] == 1.0 else confidence[1],
@@ -138,7 +151,7 @@ def _date_range(options: dict) -> tuple[datetime | None, datetime | None, dict]:
     start = min(max(state.get_date("from") or low, low), high)
     end = max(min(state.get_date("to") or high, high), start)
     picked = st.sidebar.date_input(
-        "Recorded between",
+        _("Recorded between"),
         value=(start, end),
         min_value=low,
         max_value=high,
@@ -153,9 +166,11 @@ def _date_range(options: dict) -> tuple[datetime | None, datetime | None, dict]:
 
 def top_result(label: str, confidence: float, untrained: bool) -> None:
     """The big top-emotion line of a result."""
-    st.markdown(f"## {EMOJI[label]} {label.capitalize()} · {confidence:.1%}")
+    name = i18n.emotion(label)
+    st.markdown(f"## {EMOJI[label]} {name[:1].upper()}{name[1:]} · {i18n.percent(confidence)}")
     if untrained:
-        st.caption(f"⚠️ {UNTRAINED_LABEL}: random weights, this emotion means nothing.")
+        st.caption(_("⚠️ {untrained}: random weights, this emotion means nothing.").format(
+            untrained=_(UNTRAINED_LABEL)))  # fmt: skip
 
 
 def run_safely(action: Callable[[], object]) -> object | None:
@@ -163,40 +178,63 @@ def run_safely(action: Callable[[], object]) -> object | None:
     try:
         return action()
     except EmoScopeError as exc:
-        st.error(data.for_visitor(str(exc)))  # core names the file by its path, for the CLI
+        st.error(i18n.error(data.for_visitor(str(exc))))  # core names the file by its path
     except Exception:
         log.exception("unexpected error")
-        st.error("Something went wrong inside EmoScope; the details are in the server log.")
+        st.error(_("Something went wrong inside EmoScope; the details are in the server log."))
     return None
 
 
-_HEADINGS = {"source_name": "file", "corpus": "corpus", "track": "track", "agent": "agent",
-             "recorded_at": "recorded", "top_label": "top emotion", "speaker": "speaker"}  # fmt: skip
+_HEADINGS = {"source_name": N_("file"), "corpus": N_("corpus"), "track": N_("track"),
+             "agent": N_("agent"), "recorded_at": N_("recorded"), "top_label": N_("top emotion"),
+             "speaker": N_("speaker"), "said_at_s": N_("said at (s)"), "said_line": N_("said"),
+             "label": N_("label"), "cluster": N_("cluster")}  # fmt: skip
+
+
+def column_name(column: str) -> str:
+    """A clip table column's heading in the page's language (its key stays the URL's value)."""
+    if column in _HEADINGS:
+        return _(_HEADINGS[column])
+    if column.startswith("score_"):
+        return i18n.emotion(column.removeprefix("score_"))
+    return {"duration_s": _("duration (s)"), "confidence": _("confidence")}.get(column, column)
+
+
+def emotions_shown(frame: pd.DataFrame) -> pd.DataFrame:
+    """A table's top_label column in the page's language: the model's classes, not data (a
+    user's own `label` stays as typed)."""
+    if "top_label" not in frame or i18n.language() == "en":
+        return frame
+    names = {e: i18n.emotion(e) for e in EMOTIONS}
+    return frame.assign(top_label=frame.top_label.map(lambda e: names.get(e, e)))
 
 
 def clip_columns(columns: list[str]) -> dict:
     """Column headings and formats of a clip table: human names, percentages, seconds."""
-    config = {c: _HEADINGS[c] for c in columns if c in _HEADINGS}
+    config = {c: _(_HEADINGS[c]) for c in columns if c in _HEADINGS}
     for c in [*SCORE_COLUMNS, "confidence"]:
         if c in columns:
             config[c] = st.column_config.ProgressColumn(
-                c.removeprefix("score_"), format="percent", min_value=0, max_value=1
+                i18n.emotion(c.removeprefix("score_")) if c != "confidence" else _("confidence"),
+                format="percent",
+                min_value=0,
+                max_value=1,
             )
     if "duration_s" in columns:
-        config["duration_s"] = st.column_config.NumberColumn("duration (s)", format="%.2f")
+        config["duration_s"] = st.column_config.NumberColumn(_("duration (s)"), format="%.2f")
     return config
 
 
 def clip_list(clips: pd.DataFrame, columns: list[str], key: str, model_key: str) -> None:
     """A table of clips where choosing a row opens that clip on the Clips page (no dead ends)."""
-    event = st.dataframe(clips[columns], hide_index=True, key=key, on_select="rerun",
+    event = st.dataframe(emotions_shown(clips[columns]), hide_index=True, key=key, on_select="rerun",
                          selection_mode="single-row", column_config=clip_columns(columns))  # fmt: skip
     rows = event.selection.rows if event else []
     if not rows:
-        st.caption("Select a row to open its clip.")
+        st.caption(_("Select a row to open its clip."))
         return
     row = clips.iloc[rows[0]]
-    st.page_link(st.session_state["pages"]["clips"], label=f"Open {literal(row.source_name)} in Clips",
+    st.page_link(st.session_state["pages"]["clips"], label=_("Open {name} in Clips").format(name=literal(row.source_name)),
                  icon="🗂️", query_params={"clip": row.clip_id, "track": row.track,
                                           "model": model_key})  # fmt: skip
 

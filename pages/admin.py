@@ -11,12 +11,13 @@ from core.access.principal import Principal, Role, require
 from core.jobs import JOBS
 from core.store.check_record import last_check
 from core.store.scrub import run_check
-from dashboard import auth, data, widgets
+from dashboard import auth, data, i18n, widgets
+from dashboard.i18n import _
 from dashboard.text import literal, literal_table
 
 CHECK_JOB = "database-check"  # one per server: a second admin's click joins the running check
 
-st.title("🛡️ Admin")
+st.title("🛡️ " + _("Admin"))
 visitor = auth.refuse_unless("read_audit")
 
 
@@ -39,92 +40,100 @@ def check_progress() -> None:
     state = job.snapshot() if job else None
     if state is None or state.finished:
         st.rerun(scope="app")
-    st.progress(state.fraction, f"{state.stage} · {state.elapsed_s:.0f} s")
+    st.progress(state.fraction, i18n.progress(state.stage, state.elapsed_s))
 
 
-st.header("Database check")
-st.caption("Verifies every block and every column of the database file (a scrub). Writes check "
-           "only the file's headers and length, so run this nightly (README: a cron job or "
-           "systemd timer runs `python -m core check`) and after restoring a backup. A file "
-           "found damaged takes no more writes until it is restored or repaired.")  # fmt: skip
+st.header(_("Database check"))
+st.caption(_("Verifies every block and every column of the database file (a scrub). Writes check "
+             "only the file's headers and length, so run this nightly (README: a cron job or "
+             "systemd timer runs `{command}`) and after restoring a backup. A file found damaged "
+             "takes no more writes until it is restored or repaired.").format(
+    command="python -m core check"))  # fmt: skip
 job = JOBS.get(CHECK_JOB)
 running = job is not None and not job.snapshot().finished
 if running:
     check_progress()
 else:
     if job is not None and job.snapshot().error:
-        st.error(data.for_visitor(job.snapshot().error))
+        st.error(i18n.error(data.for_visitor(job.snapshot().error)))
     record = last_check(data.store().path)
     if record is None:
-        st.info("No full check of this database file yet.")
+        st.info(_("No full check of this database file yet."))
     elif record.ok:
-        st.success(f"Last full check: {record.summary()}.")
+        st.success(_("Last full check: {summary}.").format(summary=record.summary()))
     else:
-        st.error(data.for_visitor(f"Last full check: {record.summary()}; writes are refused until "
-                                  "the file is restored from a backup and checked again: "
-                                  + "; ".join(record.problems)))  # fmt: skip
-    if st.button("Check the database now", key="check-start"):
+        st.error(_("Last full check: {summary}; writes are refused until the file is restored "
+                   "from a backup and checked again: {problems}").format(
+            summary=record.summary(), problems=data.for_visitor("; ".join(record.problems))))  # fmt: skip
+    if st.button(_("Check the database now"), key="check-start"):
         widgets.run_safely(lambda: start_check(visitor))
         st.rerun()
 
-st.header("Audit log")
-st.caption("Who uploaded, ran, exported, deleted or changed roles, and when (server time).")
+st.header(_("Audit log"))
+st.caption(_("Who uploaded, ran, exported, deleted or changed roles, and when (server time)."))
 left, right = st.columns(2)
-limit = left.selectbox("Show the newest", [50, 200, 1000], key="audit-limit")
-action = right.selectbox("Action", ["all", *AUDIT_ACTIONS], key="audit-action")
+limit = left.selectbox(_("Show the newest"), [50, 200, 1000], key="audit-limit")
+action = right.selectbox(_("Action"), ["all", *AUDIT_ACTIONS], key="audit-action",
+                         format_func=i18n.fixed(lambda a: _("all") if a == "all" else a))  # fmt: skip
 log = widgets.run_safely(
     lambda: data.audit_log(visitor, limit, None if action == "all" else action)
 )
 if log is not None:
     if log.empty:
-        st.info("No audit entries yet.")
+        st.info(_("No audit entries yet."))
     else:
         # A plain table, not the canvas grid: its text is in the page (search, copy, print).
         st.table(literal_table(log.set_index("event_id")))
 
-st.header("Roles")
+st.header(_("Roles"))
 if visitor.open_mode:
-    st.warning("Sign-in is not configured, so roles have no effect yet: everyone is an admin. "
-               "See README, “Deploying for a team”.")  # fmt: skip
+    st.warning(_("Sign-in is not configured, so roles have no effect yet: everyone is an admin. "
+                 "See README, “Deploying for a team”."))  # fmt: skip
 settings = auth.settings() if not visitor.open_mode else None
 if settings is not None:
     st.caption(
-        f"From secrets.toml: admins {', '.join(sorted(settings.admins)) or 'none'}; analysts "
-        f"{', '.join(sorted(settings.analysts)) or 'none'}; allowed domains "
-        f"{', '.join(sorted(settings.domains)) or 'none'}; other allowed emails "
-        f"{len(settings.emails)}; everyone allowed starts as {settings.default_role.label}. "
-        "A role granted here overrides the default and also admits its email."
-    )
+        _("From secrets.toml: admins {admins}; analysts {analysts}; allowed domains {domains}; "
+          "other allowed emails {emails}; everyone allowed starts as {role}. A role granted here "
+          "overrides the default and also admits its email.").format(
+            admins=", ".join(sorted(settings.admins)) or _("none"),
+            analysts=", ".join(sorted(settings.analysts)) or _("none"),
+            domains=", ".join(sorted(settings.domains)) or _("none"), emails=len(settings.emails),
+            role=settings.default_role.label)
+    )  # fmt: skip
 with st.form("grant-role", clear_on_submit=True):
-    email = st.text_input("Email", placeholder="name@example.com", key="role-email")
-    role = st.selectbox("Role", [r.label for r in Role], index=0, key="role-choice")
-    granted = st.form_submit_button("Grant role") and email.strip()
+    email = st.text_input(_("Email"), placeholder="name@example.com", key="role-email")
+    role = st.selectbox(_("Role"), [r.label for r in Role], index=0, key="role-choice")
+    granted = st.form_submit_button(_("Grant role")) and email.strip()
 if granted and widgets.run_safely(lambda: data.set_role(visitor, email, Role.parse(role))):
-    st.success(literal(f"{email.strip().lower()} now has the {role} role."))
+    st.success(
+        literal(
+            _("{email} now has the {role} role.").format(email=email.strip().lower(), role=role)
+        )
+    )
 table = widgets.run_safely(lambda: data.role_table(visitor))  # read after any change above
 if table is not None and not table.empty:
-    gone = st.selectbox("Withdraw a granted role", list(table.email), index=None,
-                        placeholder="choose an email", key="role-remove")  # fmt: skip
-    withdraw = st.button("Withdraw role", disabled=gone is None, key="role-remove-button")
+    gone = st.selectbox(_("Withdraw a granted role"), list(table.email), index=None,
+                        placeholder=_("choose an email"), key="role-remove")  # fmt: skip
+    withdraw = st.button(_("Withdraw role"), disabled=gone is None, key="role-remove-button")
     if withdraw and widgets.run_safely(lambda: data.remove_role(visitor, gone)):
-        st.success(literal(f"{gone} no longer has a granted role."))
+        st.success(literal(_("{email} no longer has a granted role.").format(email=gone)))
         table = table[table.email != gone]
     st.table(literal_table(table.set_index("email")))
 
-st.header("Delete a corpus")
-st.caption("Removes the corpus's clips and the predictions, frame curves, embeddings, segments, "
-           "projections and uploaded media that no other corpus uses. It cannot be undone.")  # fmt: skip
+st.header(_("Delete a corpus"))
+st.caption(_("Removes the corpus's clips and the predictions, frame curves, embeddings, segments, "
+             "projections and uploaded media that no other corpus uses. It cannot be undone."))  # fmt: skip
 corpora = data.corpora()
 if corpora.empty:
-    st.info("No corpora.")
+    st.info(_("No corpora."))
     st.stop()
-name = st.selectbox("Corpus", list(corpora.corpus), index=None, placeholder="choose a corpus",
+name = st.selectbox(_("Corpus"), list(corpora.corpus), index=None, placeholder=_("choose a corpus"),
                     key="delete-corpus")  # fmt: skip
 if name is not None:
     clips = int(corpora.set_index("corpus").loc[name, "clips"])
-    typed = st.text_input(f"Type {name} to confirm deleting its {clips:,} clips",
-                          key="delete-confirm")  # fmt: skip
-    if st.button("Delete corpus", type="primary", disabled=typed != name, key="delete-button"):
+    typed = st.text_input(_("Type {name} to confirm deleting its {clips} clips").format(
+        name=name, clips=i18n.number(clips)), key="delete-confirm")  # fmt: skip
+    if st.button(_("Delete corpus"), type="primary", disabled=typed != name, key="delete-button"):
         report = widgets.run_safely(lambda: data.delete_corpus(visitor, name))
         if report is not None:
-            st.success(report.summary())
+            st.success(i18n.message(report.summary()))

@@ -13,24 +13,27 @@ import streamlit as st
 from core.analysis.curves import curve_frame, dominant_segments, smooth_curve
 from core.model.labels import EMOTIONS, SCORE_COLUMNS
 from core.store.aggregates import PAGE_ROWS, ClipQuery
-from dashboard import charts, curve_charts, data, similar, state, widgets
+from dashboard import charts, curve_charts, data, i18n, similar, state, widgets
+from dashboard.i18n import N_, _
 from dashboard.text import literal, literal_table
 
-model_key, where = widgets.results_page("🗂️ Clips", "clips")
+model_key, where = widgets.results_page("🗂️ " + _("Clips"), N_("clips"))
+lang = i18n.language()
 SORTABLE = ["source_name", "recorded_at", "duration_s", "confidence", "agent", "top_label",
             *SCORE_COLUMNS]  # fmt: skip
 top = st.columns([3, 3, 2, 1, 1])
-search = top[0].text_input("Search file names", state.get_str("q", "") or "", key="search")
-said = top[1].text_input("Said (words or a phrase in the transcript)",
+search = top[0].text_input(_("Search file names"), state.get_str("q", "") or "", key="search")
+said = top[1].text_input(_("Said (words or a phrase in the transcript)"),
                          state.get_str("said", "") or "", key="said").strip()  # fmt: skip
 where = replace(where, said=said)
 top = [top[0], *top[2:]]
-order_by = top[1].selectbox("Sort by", SORTABLE, index=SORTABLE.index(
-    state.get_str("sort", "source_name", SORTABLE)), key=state.key("sort"))  # fmt: skip
-descending = top[2].radio("Order", ["ascending", "descending"], horizontal=False,
+order_by = top[1].selectbox(_("Sort by"), SORTABLE, index=SORTABLE.index(
+    state.get_str("sort", "source_name", SORTABLE)), key=state.key("sort"), format_func=i18n.fixed(lambda c: c if lang == "en" else widgets.column_name(c)))  # fmt: skip
+order_names = {"ascending": _("ascending"), "descending": _("descending")}
+descending = top[2].radio(_("Order"), ["ascending", "descending"], horizontal=False, format_func=order_names.get,
                           index=int(state.get_str("desc") == "1"), key=state.key("order")) == "descending"  # fmt: skip
 page = top[3].number_input(
-    "Page", min_value=1, value=state.get_int("page", 1, low=1, high=10**9), key=state.key("page")
+    _("Page"), min_value=1, value=state.get_int("page", 1, low=1, high=10**9), key=state.key("page")
 )
 summary, shown = data.clip_table(
     model_key, ClipQuery(where, search, order_by, descending, page - 1)
@@ -41,12 +44,13 @@ if page > pages:  # a shared link to a page the current filters no longer reach
     shown = data.clip_page(model_key, ClipQuery(where, search, order_by, descending, page - 1))
 state.put(q=search.strip() or None, said=said or None, sort=None if order_by == "source_name" else order_by,
           desc="1" if descending else None, page=None if page == 1 else page)  # fmt: skip
-mean = "—" if summary.mean_confidence is None else f"{summary.mean_confidence:.1%}"
-st.caption(f"{summary.rows:,} clips (tracks) match the filters · {summary.recordings:,} "
-           f"recordings · mean confidence {mean} · page {page} of {pages:,} "
-           f"({len(shown)} rows)")  # fmt: skip
+mean = "—" if summary.mean_confidence is None else i18n.percent(summary.mean_confidence)
+st.caption(_("{rows} clips (tracks) match the filters · {recordings} recordings · mean confidence "
+             "{mean} · page {page} of {pages} ({shown} rows)").format(
+    rows=i18n.number(summary.rows), recordings=i18n.number(summary.recordings), mean=mean,
+    page=page, pages=i18n.number(pages), shown=len(shown)))  # fmt: skip
 if summary.rows == 0:
-    st.warning("No clip matches these filters; widen them in the sidebar.")
+    st.warning(_("No clip matches these filters; widen them in the sidebar."))
     st.stop()
 
 # A clip opened from a link or a row shows first, its list right under it (#30); filled below.
@@ -58,7 +62,7 @@ if said:  # the line that said it, and when
     shown = shown.merge(lines.rename(columns={"start_s": "said_at_s", "text": "said_line"})
                         .drop(columns=["end_s"]), on=["clip_id", "track"], how="left")  # fmt: skip
     columns = ["source_name", "said_at_s", "said_line", *columns[1:]]
-table = st.dataframe(shown[columns], hide_index=True, column_config=widgets.clip_columns(columns), on_select="rerun",
+table = st.dataframe(widgets.emotions_shown(shown[columns]), hide_index=True, column_config=widgets.clip_columns(columns), on_select="rerun",
                      selection_mode="single-row", key="clip_table")  # fmt: skip
 picked = table.selection.rows
 if picked:
@@ -69,7 +73,7 @@ if selected.empty and wanted:  # a shared link to a clip on another page of the 
     selected = data.clip_page(model_key, ClipQuery(replace(where, clip_ids=(wanted,))))
     selected = selected[selected.track == state.get_str("track", "mix")]
 if selected.empty:
-    st.info("Select a row to open the clip.")
+    st.info(_("Select a row to open the clip."))
     st.stop()
 
 with detail:
@@ -82,35 +86,38 @@ with detail:
         if row.source_path and Path(row.source_path).exists():
             st.audio(row.source_path)
         else:
-            st.caption("The audio file is no longer at its recorded path; scores remain.")
-        st.plotly_chart(charts.score_bars(row), key="clip_scores")
+            st.caption(_("The audio file is no longer at its recorded path; scores remain."))
+        st.plotly_chart(charts.score_bars(row, lang=lang), key="clip_scores")
     with right:
-        facts = {"corpus": row.corpus, "agent": row.agent, "recorded at": row.recorded_at,
-                 "speaker": row.speaker, "tags": ", ".join(row.tags) if row.tags is not None else "",
-                 "duration": f"{row.duration_s:.2f} s", "source": f"{row.codec}, {row.source_rate_hz} Hz, "
-                 f"{row.channels} ch", "clip id": row.clip_id[:16]}  # fmt: skip
+        facts = {_("corpus"): row.corpus, _("agent"): row.agent, _("recorded at"): row.recorded_at,
+                 _("speaker"): row.speaker, _("tags"): ", ".join(row.tags) if row.tags is not None else "",
+                 _("duration"): f"{row.duration_s:.2f} s", _("source"): f"{row.codec}, {row.source_rate_hz} Hz, "
+                 f"{row.channels} ch", _("clip id"): row.clip_id[:16]}  # fmt: skip
         # st.table renders cells as Markdown: names (corpus, agent, tags …) go in as literal text.
         st.table(literal_table(pd.DataFrame({"": [str(v) if v is not None else "—" for v in facts.values()]},
                                             index=list(facts))))  # fmt: skip
     windows = data.segments(row.clip_id, model_key, row.track, float(row.duration_s))
     if not windows.empty:
-        st.caption(f"Long recording: scored in {len(windows)} windows of 30 s (5 s overlap); its scores "
-                   "are the duration-weighted aggregate of the whole curve.")  # fmt: skip
-        st.dataframe(windows.drop(columns=["scores"]).round(2), hide_index=True, key="segments")
+        st.caption(_("Long recording: scored in {n} windows of 30 s (5 s overlap); its scores are the "
+                     "duration-weighted aggregate of the whole curve.").format(n=len(windows)))  # fmt: skip
+        st.dataframe(widgets.emotions_shown(windows.drop(columns=["scores"]).round(2)), hide_index=True,
+                     key="segments", column_config={"segment": _("segment"), "start_s": _("from (s)"),
+                                                    "end_s": _("to (s)"), "top_label": _("top emotion"),
+                                                    "confidence": _("confidence")})  # fmt: skip
     lines = data.transcript(row.clip_id, row.track)
     if not lines.empty:
-        st.caption("What was said (SenseVoice), with emotion2vec's top emotion over each line")
+        st.caption(_("What was said (SenseVoice), with emotion2vec's top emotion over each line"))
         st.dataframe(lines[["start_s", "end_s", "text", "top_label", "emotion", "events"]].round(2),
                      hide_index=True, key="transcript")  # fmt: skip
     logits = data.frame_logits(row.clip_id, model_key, row.track)
     if logits is None:
-        st.caption("No frame curve stored for this clip: analyse it with granularity 'frame'.")
+        st.caption(_("No frame curve stored for this clip: analyse it with granularity 'frame'."))
     else:
         curve = curve_frame(smooth_curve(logits, 25))
-        widgets.echart(curve_charts.curve_chart(curve, EMOTIONS, True, dominant_segments(curve), "emotion over time (0.5 s smoothing)"),
+        widgets.echart(curve_charts.curve_chart(curve, EMOTIONS, True, dominant_segments(curve), _("emotion over time (0.5 s smoothing)"), lang),
                        key="clip_curve")  # fmt: skip
-        st.page_link(st.session_state["pages"]["frames"], label="Open in Frame curves", icon="📈",
+        st.page_link(st.session_state["pages"]["frames"], label=_("Open in Frame curves"), icon="📈",
                      query_params={"clip": row.clip_id, "track": row.track, "model": model_key})  # fmt: skip
-    st.caption("The list of clips is right below: pick another row to open it.")
+    st.caption(_("The list of clips is right below: pick another row to open it."))
     st.divider()
 similar.similar_section(model_key, where, row.clip_id, row.track)

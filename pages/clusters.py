@@ -9,7 +9,8 @@ import streamlit as st
 
 from core.analysis.clusters import ProjectionParams
 from core.model.labels import SCORE_COLUMNS
-from dashboard import auth, cluster_charts, data, similar, state, widgets
+from dashboard import auth, cluster_charts, data, i18n, similar, state, widgets
+from dashboard.i18n import N_, _, ngettext
 from dashboard.text import literal_table
 
 # Markers sent to the browser; profiles always count every point. A map that takes selections
@@ -20,17 +21,27 @@ from dashboard.text import literal_table
 MAX_POINTS = 5_000
 K_CHOICES = [0, *range(2, 13)]
 
-model_key, where = widgets.results_page("🧭 Clusters", "embeddings to cluster")
+model_key, where = widgets.results_page("🧭 " + _("Clusters"), N_("embeddings to cluster"))
+lang = i18n.language()
 a, b, c, d = st.columns(4)
 COLOURS = ["cluster", "top_label", "agent", "corpus"]
 wanted_k = state.get_int("k", 0, low=0, high=max(K_CHOICES))
-k = a.selectbox("Clusters (k)", K_CHOICES, key="k", index=K_CHOICES.index(wanted_k if wanted_k in K_CHOICES else 0),
-                format_func=lambda v: "auto (silhouette)" if v == 0 else str(v))  # fmt: skip
-neighbors = b.slider("UMAP neighbours", 2, 50, state.get_int("nn", 15, low=2, high=50), key="nn")
+k = a.selectbox(_("Clusters (k)"), K_CHOICES, key="k", index=K_CHOICES.index(wanted_k if wanted_k in K_CHOICES else 0),
+                format_func=i18n.fixed(lambda v: _("auto (silhouette)") if v == 0 else str(v)))  # fmt: skip
+neighbors = b.slider(_("UMAP neighbours"), 2, 50, state.get_int("nn", 15, low=2, high=50), key="nn")
 min_dist = c.slider(
-    "UMAP min distance", 0.0, 0.99, state.get_float("md", 0.1, low=0.0, high=0.99), 0.01, key="md"
+    _("UMAP min distance"),
+    0.0,
+    0.99,
+    state.get_float("md", 0.1, low=0.0, high=0.99),
+    0.01,
+    key="md",
 )
-color_by = d.selectbox("Colour by", COLOURS, key="colour",
+# English shows the column names as it always has; other languages name them.
+colour_names = {} if lang == "en" else {"cluster": _("cluster"), "top_label": _("top emotion"),
+                                        "agent": _("agent"), "corpus": _("corpus")}  # fmt: skip
+color_by = d.selectbox(_("Colour by"), COLOURS, key="colour",
+                       format_func=lambda c: colour_names.get(c, c),
                        index=COLOURS.index(state.get_str("color", "cluster", COLOURS)))  # fmt: skip
 state.put(k=k or None, nn=None if neighbors == 15 else neighbors,
           md=None if min_dist == 0.1 else min_dist, color=None if color_by == "cluster" else color_by)  # fmt: skip
@@ -38,8 +49,9 @@ params = ProjectionParams(k=k, n_neighbors=neighbors, min_dist=min_dist)
 key, n = data.projection_key(model_key, where, params)
 if n < 5:
     st.info(
-        f"{n} clips selected: a projection needs at least 5. Widen the filters or add recordings."
-    )
+        _("{n} clips selected: a projection needs at least 5. Widen the filters or add "
+          "recordings.").format(n=n)
+    )  # fmt: skip
     st.stop()
 
 
@@ -50,10 +62,10 @@ def job_progress(job_key: str) -> None:
     snap = job.snapshot()
     if snap.finished:
         if snap.error:
-            st.error(data.for_visitor(snap.error))
+            st.error(i18n.error(data.for_visitor(snap.error)))
             return
         st.rerun(scope="app")
-    st.progress(snap.fraction, f"{snap.stage} · {snap.elapsed_s:.0f} s")
+    st.progress(snap.fraction, i18n.progress(snap.stage, snap.elapsed_s))
 
 
 stored = data.projection_size(key)
@@ -62,14 +74,15 @@ if stored == 0:
     snap = job.snapshot() if job else None
     if snap is None or snap.finished:  # never computed, or the last attempt failed
         if snap is not None and snap.error:
-            st.error(data.for_visitor(snap.error))
-        st.info(f"This selection ({n:,} clips) has no stored projection for these parameters "
-                "yet. Computing runs in the background; other pages stay usable.")  # fmt: skip
+            st.error(i18n.error(data.for_visitor(snap.error)))
+        st.info(_("This selection ({n} clips) has no stored projection for these parameters yet. "
+                  "Computing runs in the background; other pages stay usable.").format(
+                    n=i18n.number(n)))  # fmt: skip
         visitor = auth.principal()
         if not visitor.may("project"):  # data.start_projection refuses viewers too
-            st.caption("Computing a projection needs the analyst role; ask an admin.")
+            st.caption(_("Computing a projection needs the analyst role; ask an admin."))
             st.stop()
-        if not st.button("Compute projection", type="primary"):
+        if not st.button(_("Compute projection"), type="primary"):
             st.stop()
         started = widgets.run_safely(
             lambda: data.start_projection(visitor, key, model_key, where, params)
@@ -82,33 +95,42 @@ if stored == 0:
 job = data.job(key)
 result = job.snapshot().result if job else None
 if result is not None and result.silhouette:
-    st.caption(f"k = {result.k} suggested by silhouette (cosine, on a sample of at most 10,000 "
-               "points): " + ", ".join(f"k={kk}: {s:.2f}" for kk, s in result.silhouette.items()))  # fmt: skip
+    st.caption(_("k = {k} suggested by silhouette (cosine, on a sample of at most 10,000 "
+                 "points): ").format(k=result.k) + ", ".join(f"k={kk}: {s:.2f}" for kk, s in result.silhouette.items()))  # fmt: skip
 points = data.projection_points(key, model_key, where, MAX_POINTS)
 shown = (
-    f"{len(points):,} of {stored:,} points shown" if stored > len(points) else f"{stored:,} points"
-)
-st.caption(f"{shown} (a deterministic sample); clusters and profiles use every point.")
+    _("{n} of {stored} points shown").format(n=i18n.number(len(points)), stored=i18n.number(stored))
+    if stored > len(points) else _("{stored} points").format(stored=i18n.number(stored))
+)  # fmt: skip
+st.caption(_("{shown} (a deterministic sample); clusters and profiles use every point.").format(
+    shown=shown))  # fmt: skip
 # Keyed by projection: a selection's row numbers mean nothing in another projection's points.
 rows = widgets.echart_selection(
-    cluster_charts.cluster_map(points, color_by), f"map-{key}", len(points)
+    cluster_charts.cluster_map(points, color_by, lang), f"map-{key}", len(points)
 )
 if rows:
     picked = points.iloc[rows]
-    st.subheader(f"{len(picked)} selected clip{'' if len(picked) == 1 else 's'}")
+    st.subheader(
+        ngettext("{n} selected clip", "{n} selected clips", len(picked)).format(n=len(picked))
+    )
     widgets.clip_list(picked, ["source_name", "agent", "cluster", "top_label", "confidence",
                                *SCORE_COLUMNS], "picked", model_key)  # fmt: skip
     similar.more_like_these(model_key, where, picked)
 else:
     st.caption(
-        "Click points, or pick the rectangle or lasso in the map's toolbar (top left) and drag "
-        "over points, to list their clips."
+        _(
+            "Click points, or pick the rectangle or lasso in the map's toolbar (top left) and drag "
+            "over points, to list their clips."
+        )
     )
 profile = data.cluster_profile(key, model_key)
-st.subheader("Cluster profiles")
-widgets.echart(cluster_charts.cluster_mix(profile), key="mix")
+st.subheader(_("Cluster profiles"))
+widgets.echart(cluster_charts.cluster_mix(profile, lang), key="mix")
 # A table, not a grid: at most 12 rows, and a fresh browser need not load the grid's 0.5 MB.
-table = profile[["cluster", "n", "top_emotion", "top_agents"]].rename(
-    columns={"n": "tracks", "top_emotion": "commonest emotion", "top_agents": "top agents"}
+table = profile[["cluster", "n", "top_emotion", "top_agents"]].rename(columns={"n": "tracks"})
+table = table.assign(
+    tracks=table.tracks.map(i18n.number), top_emotion=table.top_emotion.map(i18n.emotion)
 )
-st.table(literal_table(table.assign(tracks=table.tracks.map("{:,}".format)).set_index("cluster")))
+table = table.rename(columns={"tracks": _("tracks"), "top_emotion": _("commonest emotion"),
+                              "top_agents": _("top agents"), "cluster": _("cluster")})  # fmt: skip
+st.table(literal_table(table.set_index(_("cluster"))))

@@ -6,16 +6,18 @@ import pandas as pd
 import streamlit as st
 
 from core.analysis.curves import curve_frame, dominant_segments, merge_short_runs, smooth_curve
-from core.model.labels import EMOJI, EMOTIONS
-from dashboard import curve_charts, data, similar, state, widgets
+from core.model.labels import EMOTIONS
+from dashboard import curve_charts, data, i18n, similar, state, widgets
+from dashboard.i18n import N_, _
 
 CHOICES = 200  # clips offered in the picker at once
 # Points drawn per curve: a chart about 1,000 px wide shows no more, and the browser draws
 # 9 curves of them (1,500 took Frame curves past 3 s to open at 1M clips).
 CURVE_POINTS = 800
 
-model_key, _ = widgets.results_page("📈 Frame curves", "frame curves", filters=False)
-search = st.text_input("Find clips by file name", state.get_str("q", "") or "", key="find")
+model_key, __ = widgets.results_page("📈 " + _("Frame curves"), N_("frame curves"), filters=False)
+lang = i18n.language()
+search = st.text_input(_("Find clips by file name"), state.get_str("q", "") or "", key="find")
 wanted_vs = state.get_str("vs", "") or ""  # the comparison, as clip_id|track
 linked = tuple(c for c in (state.get_str("clip", ""), wanted_vs.split("|")[0]) if c)
 tracks = data.curve_tracks(model_key, search, limit=CHOICES)
@@ -28,13 +30,13 @@ if linked:  # linked clips are offered even when they are not among the first ma
     tracks = pd.concat([extra[kept | (extra.clip_id == wanted_vs.split("|")[0])], tracks])
     tracks = tracks.drop_duplicates(["clip_id", "track"])
 if tracks.empty and not search:
-    st.info("No frame curves stored yet: analyse recordings with granularity **frame** "
-            "(or `python -m core ingest ... --frames`).")  # fmt: skip
+    st.info(_("No frame curves stored yet: analyse recordings with granularity **frame** "
+              "(or `{command}`).").format(command="python -m core ingest ... --frames"))  # fmt: skip
     st.stop()
-st.caption(f"{matches:,} tracks with frame curves match" + (
-    f"; the first {CHOICES} are listed, search to narrow them" if matches > CHOICES else ""))  # fmt: skip
+st.caption(_("{n} tracks with frame curves match").format(n=i18n.number(matches)) + (
+    _("; the first {n} are listed, search to narrow them").format(n=CHOICES) if matches > CHOICES else ""))  # fmt: skip
 if tracks.empty:
-    st.warning("No clip with a frame curve matches this search.")
+    st.warning(_("No clip with a frame curve matches this search."))
     st.stop()
 
 tracks["key"] = tracks.clip_id + "|" + tracks.track
@@ -49,14 +51,14 @@ keys = list(tracks.key)
 wanted = f"{state.get_str('clip', '')}|{state.get_str('track', 'mix')}"
 controls = st.columns([3, 2, 2])
 first = controls[0].selectbox(
-    "Clip",
+    _("Clip"),
     keys,
     index=keys.index(wanted) if wanted in keys else 0,
     format_func=names.get,
     key=state.key("clip"),
 )
 window_s = controls[1].slider(
-    "Smoothing window (s)",
+    _("Smoothing window (s)"),
     0.02,
     5.0,
     state.get_float("smooth", 0.5, low=0.02, high=5.0),
@@ -64,13 +66,14 @@ window_s = controls[1].slider(
     key=state.key("smooth"),
 )
 styles = ["stacked area", "lines"]
-style = controls[2].radio("Style", styles, horizontal=True,
+style_names = {"stacked area": _("stacked area"), "lines": _("lines")}
+style = controls[2].radio(_("Style"), styles, horizontal=True, format_func=style_names.get,
                           index=styles.index(state.get_str("style", styles[0], styles)), key=state.key("style"))  # fmt: skip
 stacked = style == "stacked area"
-emotions = st.multiselect("Emotions", EMOTIONS, default=state.get_list("emo", EMOTIONS) or list(EMOTIONS),
-                          format_func=lambda e: f"{EMOJI[e]} {e}", key=state.key("emo"))  # fmt: skip
+emotions = st.multiselect(_("Emotions"), EMOTIONS, default=state.get_list("emo", EMOTIONS) or list(EMOTIONS),
+                          format_func=i18n.fixed(lambda e: i18n.emotion(e, emoji=True)), placeholder=_("Choose options"), key=state.key("emo"))  # fmt: skip
 others = ["—", *keys]
-compare = st.selectbox("Compare with", others, format_func=lambda k: names.get(k, "no comparison"),
+compare = st.selectbox(_("Compare with"), others, format_func=i18n.fixed(lambda k: names.get(k, _("no comparison"))),
                        index=others.index(wanted_vs) if wanted_vs in others else 0, key=state.key("vs"))  # fmt: skip
 clip_id, track = first.split("|")
 state.put(
@@ -85,7 +88,7 @@ state.put(
 
 siblings = tracks[tracks.clip_id == clip_id]
 aligned = len(siblings) > 1 and st.toggle(
-    f"All {len(siblings)} tracks of this recording, aligned in time",
+    _("All {n} tracks of this recording, aligned in time").format(n=len(siblings)),
     value=state.get_str("aligned", "1", ["0", "1"]) == "1",
     key=state.key("aligned"),
 )
@@ -95,7 +98,9 @@ if aligned:
     curves = {t: curve_frame(smooth_curve(data.frame_logits(clip_id, model_key, t), window), max_points=CURVE_POINTS)
               for t in siblings.track}  # fmt: skip
     widgets.echart(
-        curve_charts.aligned_tracks(curves, emotions or EMOTIONS, names[first].split(" · ")[0]),
+        curve_charts.aligned_tracks(
+            curves, emotions or EMOTIONS, names[first].split(" · ")[0], lang
+        ),
         key="aligned",
     )
 
@@ -110,27 +115,32 @@ for column, key in zip(st.columns(len(shown)), shown, strict=True):
     segments = dominant_segments(curve)
     with column:
         widgets.echart(
-            curve_charts.curve_chart(curve, emotions or EMOTIONS, stacked, segments, names[key]),
+            curve_charts.curve_chart(
+                curve, emotions or EMOTIONS, stacked, segments, names[key], lang
+            ),
             key=f"curve-{key}",
         )
         st.caption(
-            f"{len(logits)} frames of 20 ms · {info.duration_s:.1f} s · shown at {len(curve)} points"
-        )
+            _("{frames} frames of 20 ms · {seconds} s · shown at {points} points").format(
+                frames=len(logits), seconds=f"{info.duration_s:.1f}", points=len(curve))
+        )  # fmt: skip
         path = info.source_path
         windows = data.segments(clip_id, model_key, track, float(info.duration_s))
         start_s = 0.0
         if not windows.empty:  # a long recording: jump to any of its scored windows
             labels = {r.segment: f"{int(r.start_s // 60)}:{r.start_s % 60:04.1f} – {int(r.end_s // 60)}:{r.end_s % 60:04.1f}"
-                      f"  {EMOJI[r.top_label]} {r.top_label} {r.confidence:.0%}" for r in windows.itertuples()}  # fmt: skip
+                      f"  {i18n.emotion(r.top_label, emoji=True)} {r.confidence:.0%}" for r in windows.itertuples()}  # fmt: skip
             pick = st.selectbox(
-                "Jump to segment", list(labels), format_func=labels.get, key=f"jump-{key}"
+                _("Jump to segment"), list(labels), format_func=labels.get, key=f"jump-{key}"
             )
             start_s = float(windows.set_index("segment").loc[pick, "start_s"])
         if path and Path(path).exists():
             st.audio(path, start_time=int(start_s))
         st.dataframe(
-            merge_short_runs(segments, min_s=1.0).round(2), hide_index=True, key=f"seg-{key}",
-            column_config={"start_s": "from (s)", "end_s": "to (s)", "emotion": "dominant emotion"},
+            merge_short_runs(segments, min_s=1.0).round(2).assign(
+                emotion=lambda t: t.emotion.map(i18n.emotion)), hide_index=True, key=f"seg-{key}",
+            column_config={"start_s": _("from (s)"), "end_s": _("to (s)"),
+                           "emotion": _("dominant emotion")},
         )  # fmt: skip
 if compare != "—":
     similar.compare_panel(model_key, tuple(first.split("|")), tuple(compare.split("|")),

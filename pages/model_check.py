@@ -12,12 +12,11 @@ import pandas as pd
 import streamlit as st
 
 from core.analysis.evaluation import DEFAULT_MAP, normalise, per_class, report_rows
-from core.model.labels import EMOJI, EMOTIONS, UNTRAINED_LABEL
+from core.model.labels import EMOTIONS, UNTRAINED_LABEL
 from core.store.evaluation import HOW_TO_LABEL
-from dashboard import charts_check, data, state, widgets
+from dashboard import charts_check, data, i18n, state, widgets
+from dashboard.i18n import N_, _
 from dashboard.text import literal
-
-LEFT_OUT = "(left out)"
 
 
 def choice(where, kind: str, label: str, options: list[str], key: str, default: str, **kw):
@@ -32,27 +31,35 @@ def choice(where, kind: str, label: str, options: list[str], key: str, default: 
     return picked
 
 
-model_key, _ = widgets.results_page("🎯 Model check", "results to check", filters=False)
-st.caption("Does the model agree with your own labels? Score a sample your team labelled, then "
-           "compare: one confusion matrix, per-class precision, recall and F1, and accuracy "
-           "and macro-F1 with 95% bootstrap intervals.")  # fmt: skip
+model_key, __ = widgets.results_page(
+    "🎯 " + _("Model check"), N_("results to check"), filters=False
+)
+lang = i18n.language()
+LEFT_OUT = _(
+    "(left out)"
+)  # a cell value of the editor only: the URL writes a left-out label as "label="
+st.caption(_("Does the model agree with your own labels? Score a sample your team labelled, then "
+             "compare: one confusion matrix, per-class precision, recall and F1, and accuracy "
+             "and macro-F1 with 95% bootstrap intervals."))  # fmt: skip
 corpora = data.labelled_corpora()
 labelled = corpora[corpora.labelled > 0]
 if labelled.empty:
-    st.info(f"No corpus has labels yet. To check the model, {HOW_TO_LABEL}.")
+    st.info(_("No corpus has labels yet. To check the model, {how}.").format(how=HOW_TO_LABEL))
     st.code("python -m core ingest ravdess-16k --corpus ravdess \\\n"
             "    --manifest ravdess-16k/manifest.csv --label-column emotion", language="bash")  # fmt: skip
     st.stop()
 
 names = list(labelled.corpus)
 counts = labelled.set_index("corpus")
-corpus = choice(st, "selectbox", "Corpus", names, "corpus", names[0], format_func=lambda c:
-                f"{c} ({counts.labelled[c]:,} of {counts.clips[c]:,} clips labelled)")  # fmt: skip
+corpus = choice(st, "selectbox", _("Corpus"), names, "corpus", names[0], format_func=i18n.fixed(lambda c:
+                _("{corpus} ({labelled} of {clips} clips labelled)").format(
+                    corpus=c, labelled=i18n.number(counts.labelled[c]), clips=i18n.number(counts.clips[c]))))  # fmt: skip
 tracks = data.labelled_tracks(corpus)
 track = None
 if len(tracks) > 1:  # split calls: the label may be about one side of the call
     choices = ["all tracks", *tracks]
-    picked = choice(st, "selectbox", "Track", choices, "track", "all tracks")
+    picked = choice(st, "selectbox", _("Track"), choices, "track", "all tracks",
+                    format_func=i18n.fixed(lambda t: _("all tracks") if t == "all tracks" else t))  # fmt: skip
     track = None if picked == "all tracks" else picked
 state.put(corpus=corpus, track=track)
 
@@ -61,7 +68,7 @@ stored = data.label_counts(corpus).dropna(subset=["label"])
 by_label = stored.assign(label=stored.label.map(normalise)).groupby("label").clips.sum()
 overrides: dict[str, str | None] = {}
 for item in state.get_list("map"):
-    label, _, target = item.rpartition("=")
+    label, __, target = item.rpartition("=")
     if normalise(label) in by_label.index and (target in EMOTIONS or target == ""):
         overrides[normalise(label)] = target or None
 table = pd.DataFrame({
@@ -69,13 +76,15 @@ table = pd.DataFrame({
     "class": [overrides[x] if x in overrides else DEFAULT_MAP.get(x) for x in by_label.index],
 })  # fmt: skip
 table["class"] = table["class"].fillna(LEFT_OUT)
-st.subheader("Your labels → the nine classes")
-st.caption("Common names are mapped for you (anger → angry, joy → happy, calm → neutral …). "
-           "Change a class to remap a label; “(left out)” keeps its clips out of every figure.")  # fmt: skip
+st.subheader(_("Your labels → the nine classes"))
+st.caption(_("Common names are mapped for you (anger → angry, joy → happy, calm → neutral …). "
+             "Change a class to remap a label; “{left_out}” keeps its clips out of every figure.").format(
+    left_out=LEFT_OUT))  # fmt: skip
 edited = st.data_editor(
     table, key="mapping", hide_index=True, disabled=["label", "clips"],
     column_config={"class": st.column_config.SelectboxColumn(
-        "class", options=[*EMOTIONS, LEFT_OUT], required=True)},
+        _("class"), options=[*EMOTIONS, LEFT_OUT], required=True),
+        "label": _("label"), "clips": _("clips")},
 )  # fmt: skip
 chosen = {
     k: None if v == LEFT_OUT else v for k, v in zip(edited.label, edited["class"], strict=True)
@@ -90,28 +99,33 @@ if check is None:
     st.stop()
 if check.unmapped:
     shown = ", ".join(f"{literal(k)} ({n:,})" for k, n in check.unmapped.items())
-    st.warning(f"{len(check.unmapped)} label(s) on {sum(check.unmapped.values()):,} clips map "
-               f"to no class and are left out: {shown}. Give them a class in the table above.")  # fmt: skip
+    st.warning(_("{n} label(s) on {clips} clips map to no class and are left out: {shown}. Give "
+                 "them a class in the table above.").format(
+        n=len(check.unmapped), clips=i18n.number(sum(check.unmapped.values())), shown=shown))  # fmt: skip
 if check.unlabelled:
-    st.caption(f"{check.unlabelled:,} clips of this corpus have no label and are not counted.")
+    st.caption(_("{n} clips of this corpus have no label and are not counted.").format(
+        n=i18n.number(check.unlabelled)))  # fmt: skip
 for report in check.reports:
     if report.untrained:
-        st.warning(f"**{UNTRAINED_LABEL}** ({literal(report.model_id)}): random weights, these "
-                   "numbers mean nothing; they only show how the check works.")  # fmt: skip
-st.caption(f"Intervals: {check.level:.0%} percentile bootstrap, {check.resamples:,} resamples "
-           f"of the clips (seed {check.seed}). Macro-F1 averages the classes that have labels.")  # fmt: skip
+        st.warning(_("**{untrained}** ({model}): random weights, these numbers mean nothing; they "
+                     "only show how the check works.").format(
+            untrained=_(UNTRAINED_LABEL), model=literal(report.model_id)))  # fmt: skip
+st.caption(_("Intervals: {level} percentile bootstrap, {resamples} resamples of the clips (seed "
+             "{seed}). Macro-F1 averages the classes that have labels.").format(
+    level=i18n.percent(check.level, 0), resamples=i18n.number(check.resamples), seed=check.seed))  # fmt: skip
 
 # -- several models: side by side ---------------------------------------------------------------
 models = {r.model_key: r for r in check.reports}
-title = {r.model_key: r.model_id + (f" ({UNTRAINED_LABEL})" if r.untrained else "")
+title = {r.model_key: r.model_id + (f" ({_(UNTRAINED_LABEL)})" if r.untrained else "")
          for r in check.reports}  # fmt: skip
 if len(models) > 1:
-    st.subheader("Models side by side")
+    st.subheader(_("Models side by side"))
     summary = pd.DataFrame([
         {"model": title[r.model_key], "tracks": r.n, "accuracy": r.accuracy.text(),
          "macro-F1": r.macro_f1.text()} for r in check.reports
     ])  # fmt: skip
-    st.dataframe(summary, hide_index=True, key="compare")
+    st.dataframe(summary, hide_index=True, key="compare", column_config={
+        "model": _("model"), "tracks": _("tracks"), "accuracy": _("accuracy"), "macro-F1": "macro-F1"})  # fmt: skip
     bars = pd.DataFrame([
         {"model": title[r.model_key], "metric": name, "value": i.value, "low": i.low,
          "high": i.high}
@@ -122,35 +136,41 @@ if len(models) > 1:
         for r in check.reports for i, e in enumerate(EMOTIONS) if r.confusion[i].sum() > 0
     ], columns=["model", "class", "f1"])  # fmt: skip
     left, right = st.columns(2)
-    left.plotly_chart(charts_check.comparison_figure(bars), key="compare_chart")
-    right.plotly_chart(charts_check.class_f1_figure(f1), key="f1_chart")
+    left.plotly_chart(charts_check.comparison_figure(bars, lang), key="compare_chart")
+    right.plotly_chart(charts_check.class_f1_figure(f1, lang), key="f1_chart")
 
 # -- one model in detail ------------------------------------------------------------------------
 if model_key in models:
     report = models[model_key]
 else:
     report = check.reports[0]
-    st.caption("The model chosen in the sidebar has not scored this corpus; showing "
-               f"{literal(report.model_id)}.")  # fmt: skip
-st.subheader(f"{literal(title[report.model_key])}: {report.n:,} labelled tracks")
+    st.caption(_("The model chosen in the sidebar has not scored this corpus; showing {model}.").format(
+        model=literal(report.model_id)))  # fmt: skip
+st.subheader(_("{model}: {n} labelled tracks").format(model=literal(title[report.model_key]),
+                                                      n=i18n.number(report.n)))  # fmt: skip
 if report.n == 0:
-    st.warning("None of the labels maps to one of the nine classes: give them a class in the "
-               "table above.")  # fmt: skip
+    st.warning(_("None of the labels maps to one of the nine classes: give them a class in the "
+                 "table above."))  # fmt: skip
     st.stop()
 a, b = st.columns(2)
-a.metric("Accuracy", f"{report.accuracy.value:.1%}")
-a.caption(f"95% interval {report.accuracy.low:.1%} – {report.accuracy.high:.1%}")
+a.metric(_("Accuracy"), i18n.percent(report.accuracy.value))
+a.caption(_("95% interval {low} – {high}").format(low=i18n.percent(report.accuracy.low),
+                                                  high=i18n.percent(report.accuracy.high)))  # fmt: skip
 b.metric("Macro-F1", f"{report.macro_f1.value:.3f}")
-b.caption(f"95% interval {report.macro_f1.low:.3f} – {report.macro_f1.high:.3f}")
+b.caption(_("95% interval {low} – {high}").format(low=f"{report.macro_f1.low:.3f}",
+                                                  high=f"{report.macro_f1.high:.3f}"))  # fmt: skip
 views = ["counts", "row-normalised"]
-view = choice(st, "radio", "Show", views, "show", views[0], horizontal=True)
+view_names = {"counts": _("counts"), "row-normalised": _("row-normalised")}
+view = choice(
+    st, "radio", _("Show"), views, "show", views[0], horizontal=True, format_func=view_names.get
+)
 state.put(show=None if view == views[0] else view)
 classes = report.classes()
 index = [EMOTIONS.index(e) for e in classes]
 matrix = pd.DataFrame(report.confusion[index][:, index], index=classes, columns=classes)
 clicked = st.plotly_chart(
     charts_check.confusion_figure(matrix, view == "row-normalised",
-                                  "rows: your label · columns: the model (click a cell)"),
+                                  _("rows: your label · columns: the model (click a cell)"), lang),
     key="confusion", on_select="rerun", selection_mode="points",
 )  # fmt: skip
 cell_picked = charts_check.clicked_cell(clicked["selection"]["points"] if clicked else [])
@@ -160,43 +180,48 @@ elif cell_picked != st.session_state.get("clicked_cell"):  # a new click picks t
     st.session_state["clicked_cell"] = cell_picked
     st.session_state["truth"], st.session_state["pred"] = cell_picked
 stats = per_class(report.confusion)
-per_class_table = pd.DataFrame({"class": [f"{EMOJI[e]} {e}" for e in classes],
+per_class_table = pd.DataFrame({"class": [i18n.emotion(e, emoji=True) for e in classes],
                                 **{k: v[index] for k, v in stats.items()}})  # fmt: skip
 st.dataframe(per_class_table, hide_index=True, key="per_class", column_config={
-    "n": st.column_config.NumberColumn("n (labelled)", format="%d"),
-    "predicted": st.column_config.NumberColumn("predicted", format="%d"),
-    **{k: st.column_config.NumberColumn(k, format="%.3f") for k in ("precision", "recall", "f1")},
+    "class": _("class"),
+    "n": st.column_config.NumberColumn(_("n (labelled)"), format="%d"),
+    "predicted": st.column_config.NumberColumn(_("predicted"), format="%d"),
+    "precision": st.column_config.NumberColumn(_("precision"), format="%.3f"),
+    "recall": st.column_config.NumberColumn(_("recall"), format="%.3f"),
+    "f1": st.column_config.NumberColumn("F1", format="%.3f"),
 })  # fmt: skip
 
 # -- the clips behind a cell --------------------------------------------------------------------
-st.subheader("Clips behind a cell")
+st.subheader(_("Clips behind a cell"))
 rows = [e for e in classes if report.confusion[EMOTIONS.index(e)].sum() > 0]
 off = report.confusion.copy()
 for i in range(len(EMOTIONS)):
     off[i, i] = 0  # the most common confusion is the most useful first look
 worst = divmod(int(off.argmax()), len(EMOTIONS)) if off.any() else (EMOTIONS.index(rows[0]),) * 2
 c, d = st.columns(2)
-true_class = choice(c, "selectbox", "Your label", rows, "truth", EMOTIONS[worst[0]],
-                    format_func=lambda e: f"{EMOJI[e]} {e}")  # fmt: skip
+true_class = choice(c, "selectbox", _("Your label"), rows, "truth", EMOTIONS[worst[0]],
+                    format_func=i18n.fixed(lambda e: i18n.emotion(e, emoji=True)))  # fmt: skip
 row = report.confusion[EMOTIONS.index(true_class)]
 found = [e for e, n in zip(EMOTIONS, row, strict=True) if n > 0]
 default = EMOTIONS[worst[1]] if EMOTIONS[worst[1]] in found else found[0]
-predicted = choice(d, "selectbox", "Model's top emotion", classes, "pred", default,
-                   format_func=lambda e: f"{EMOJI[e]} {e} ({row[EMOTIONS.index(e)]:,})")  # fmt: skip
+predicted = choice(d, "selectbox", _("Model's top emotion"), classes, "pred", default,
+                   format_func=i18n.fixed(lambda e: f"{i18n.emotion(e, emoji=True)} ({row[EMOTIONS.index(e)]:,})"))  # fmt: skip
 state.put(truth=true_class, pred=predicted)
 raw = tuple(x for x in stored.label if check.mapping.get(normalise(x)) == true_class)
 cell = data.cell_clips(corpus, report.model_key, raw, predicted, track)
-st.caption(f"{int(row[EMOTIONS.index(predicted)]):,} tracks labelled {true_class} that the model "
-           f"calls {predicted}" + (f"; the {len(cell)} most confident" if len(cell) >= 500 else ""))  # fmt: skip
+st.caption(_("{n} tracks labelled {label} that the model calls {predicted}").format(
+    n=i18n.number(int(row[EMOTIONS.index(predicted)])), label=i18n.emotion(true_class),
+    predicted=i18n.emotion(predicted))
+    + (_("; the {n} most confident").format(n=len(cell)) if len(cell) >= 500 else ""))  # fmt: skip
 widgets.clip_list(cell, ["source_name", "track", "label", "top_label", "confidence", "agent"],
                   "cell_clips", report.model_key)  # fmt: skip
 
 # -- export -------------------------------------------------------------------------------------
-st.subheader("Export")
+st.subheader(_("Export"))
 stem = "emoscope-check-" + (re.sub(r"[^\w.-]+", "_", corpus).strip("._") or "corpus")
 e, f = st.columns(2)
-e.download_button("Report (CSV: one row per model and class)",
+e.download_button(_("Report (CSV: one row per model and class)"),
                   pd.DataFrame(report_rows(check)).to_csv(index=False), f"{stem}.csv",
                   mime="text/csv", key="csv")  # fmt: skip
-f.download_button("Report (JSON)", json.dumps(check.as_dict(), indent=2), f"{stem}.json",
+f.download_button(_("Report (JSON)"), json.dumps(check.as_dict(), indent=2), f"{stem}.json",
                   mime="application/json", key="json")  # fmt: skip

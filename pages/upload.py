@@ -15,12 +15,13 @@ from core.model.engine import softmax
 from core.model.labels import UNTRAINED_LABEL
 from core.store.aggregates import ClipQuery
 from core.store.database import ClipFilter
-from dashboard import auth, charts, data, widgets
+from dashboard import auth, charts, data, i18n, widgets
+from dashboard.i18n import N_, _
 from dashboard.text import literal
 
 # Where a finished run's results open: page key, link text, icon.
-RESULT_PAGES = [("overview", "Overview", "📊"), ("clips", "Clips", "🗂️"),
-                ("trends", "Agent trends", "📅"), ("frames", "Frame curves", "📈")]  # fmt: skip
+RESULT_PAGES = [("overview", N_("Overview"), "📊"), ("clips", N_("Clips"), "🗂️"),
+                ("trends", N_("Agent trends"), "📅"), ("frames", N_("Frame curves"), "📈")]  # fmt: skip
 
 
 def results_list(summary, ok) -> None:
@@ -28,57 +29,69 @@ def results_list(summary, ok) -> None:
     clip_ids = tuple(dict.fromkeys(o.clip_id for o in ok))
     where = ClipFilter(corpora=(summary.corpus,), clip_ids=clip_ids)
     listed = data.clip_page(summary.model_key, ClipQuery(where, order_by="source_name"))
-    st.subheader("Results")
+    st.subheader(_("Results"))
     if len(listed) < len(clip_ids):
-        st.caption(literal(f"The first {len(listed):,} of {len(clip_ids):,} recordings by name; all "
-                           f"of them are on the Clips page under corpus “{summary.corpus}”."))  # fmt: skip
+        st.caption(literal(_("The first {n} of {all} recordings by name; all of them are on the "
+                             "Clips page under corpus “{corpus}”.").format(
+            n=i18n.number(len(listed)), all=i18n.number(len(clip_ids)), corpus=summary.corpus)))  # fmt: skip
     widgets.clip_list(listed, ["source_name", "track", "top_label", "confidence", "duration_s"],
                       "results", summary.model_key)  # fmt: skip
 
 
-st.title("⬆️ Upload & analyse")
+st.title("⬆️ " + _("Upload & analyse"))
 visitor = auth.refuse_unless("analyse")  # hidden from viewers; data.analyse refuses them too
 # Once an analysis has succeeded the uploader shows empty and the server drops the files' bytes
 # (widgets.forget_uploads): memory comes back after an upload.
-uploads = st.file_uploader("Recordings (WAV, MP3, M4A, FLAC, OGG, OPUS, WEBM) or a zip of them",
+uploads = st.file_uploader(_("Recordings (WAV, MP3, M4A, FLAC, OGG, OPUS, WEBM) or a zip of them"),
                            type=[e.lstrip(".") for e in audio.SUPPORTED_EXTENSIONS] + ["zip"],
                            accept_multiple_files=True,
                            key=widgets.uploader_key())  # fmt: skip
-st.caption(f"Up to {st.get_option('server.maxUploadSize')} MB per file (server.maxUploadSize). "
-           "A file marked in red was not uploaded: hover over it for the reason.")  # fmt: skip
+st.caption(_("Up to {mb} MB per file (server.maxUploadSize). A file marked in red was not "
+             "uploaded: hover over it for the reason.").format(
+    mb=st.get_option("server.maxUploadSize")))  # fmt: skip
 meta_left, meta_right = st.columns(2)
 manifest = meta_left.file_uploader(
-    "Optional manifest CSV (path, agent, recorded_at, speaker, tags)", type=["csv"]
+    _("Optional manifest CSV (path, agent, recorded_at, speaker, tags)"), type=["csv"]
 )
 pattern = meta_right.text_input(
-    "…or metadata from file names",
+    _("…or metadata from file names"),
     placeholder="{agent}/{recorded_at}_*.wav",
     max_chars=metadata.MAX_PATTERN_CHARS,
-    help="Fields: {agent}, {recorded_at}, {speaker}, {tags}; * matches anything within a name, "
-    "a `**` folder any number of folders. At most 256 characters.",
+    help=_(
+        "Fields: {fields}; * matches anything within a name, a `**` folder any number of "
+        "folders. At most {n} characters."
+    ).format(fields="{agent}, {recorded_at}, {speaker}, {tags}", n=metadata.MAX_PATTERN_CHARS),
 ).strip()
 left, right = st.columns(2)
-corpus = left.text_input("Corpus", value="uploads").strip()
+corpus = left.text_input(_("Corpus"), value="uploads").strip()
 offered = [m for m in data.MODEL_CHOICES if m != data.LOCAL_MODEL or visitor.may("local_model")]
-choice = left.selectbox("Model", offered,
-                        format_func=lambda m: f"⚠️ {m} (random weights)" if m == data.TEST_MODEL else m)  # fmt: skip
+model_names = {data.TEST_MODEL: "⚠️ " + _("{model} (random weights)").format(model=_(data.TEST_MODEL)),
+               data.LOCAL_MODEL: _("local model directory")}  # fmt: skip
+choice = left.selectbox(_("Model"), offered, format_func=lambda m: model_names.get(m, m))
 model = choice
 if choice == data.LOCAL_MODEL:  # a name from the server's models folder, never a typed path
-    local = left.selectbox("Model directory", data.local_models(), index=None,
-                           placeholder="choose a model directory")  # fmt: skip
+    local = left.selectbox(_("Model directory"), data.local_models(), index=None,
+                           placeholder=_("choose a model directory"))  # fmt: skip
     if not data.local_models():
-        left.info("No model directories on this server yet: an administrator puts them (config.yaml, "
-                  "model.pt, tokens.txt) in the models folder, EMOSCOPE_MODELS_DIR.")  # fmt: skip
+        left.info(_("No model directories on this server yet: an administrator puts them "
+                    "(config.yaml, model.pt, tokens.txt) in the models folder, "
+                    "EMOSCOPE_MODELS_DIR."))  # fmt: skip
     model = f"{data.LOCAL_PREFIX}{local}" if local else ""
-granularity = right.radio("Granularity", ["frame", "utterance"], horizontal=True,
-                          help="frame also stores the 20 ms emotion curve of each clip (same model pass)")  # fmt: skip
-channels = right.radio("Stereo", ["mix", "split"], horizontal=True,
-                       help="split scores each channel as its own track (e.g. agent / customer)")  # fmt: skip
-roles_text = right.text_input("Channel roles (split)", placeholder="agent, customer",
-                              disabled=channels != "split", help="names the channels in order")  # fmt: skip
-transcribe = right.checkbox("Transcribe", value=False,
-                            help="also write down what was said in each track (SenseVoice), "
-                            "searchable on the Clips page")  # fmt: skip
+option_names = {
+    "frame": _("frame"),
+    "utterance": _("utterance"),
+    "mix": _("mix"),
+    "split": _("split"),
+}
+granularity = right.radio(_("Granularity"), ["frame", "utterance"], horizontal=True, format_func=option_names.get,
+                          help=_("frame also stores the 20 ms emotion curve of each clip (same model pass)"))  # fmt: skip
+channels = right.radio(_("Stereo"), ["mix", "split"], horizontal=True, format_func=option_names.get,
+                       help=_("split scores each channel as its own track (e.g. agent / customer)"))  # fmt: skip
+roles_text = right.text_input(_("Channel roles (split)"), placeholder="agent, customer",
+                              disabled=channels != "split", help=_("names the channels in order"))  # fmt: skip
+transcribe = right.checkbox(_("Transcribe"), value=False,
+                            help=_("also write down what was said in each track (SenseVoice), "
+                                   "searchable on the Clips page"))  # fmt: skip
 
 running = st.session_state.get("analysis")  # (job key, granularity) of this session's analysis
 inputs = []  # what the uploads hold; zips are listed here and unpacked to disk only to analyse
@@ -88,9 +101,13 @@ for upload in [] if running else uploads or []:  # a running analysis is reading
     else:
         inputs.append(sources.InputFile(name=upload.name, data=upload.getvalue()))
 if inputs:
-    st.dataframe(pd.DataFrame([data.describe_input(i) for i in inputs]), hide_index=True)
+    facts = pd.DataFrame([data.describe_input(i) for i in inputs])
+    facts["problem"] = facts.problem.map(lambda p: i18n.error(p) if p else p)
+    st.dataframe(facts, hide_index=True, column_config={
+        "file": _("file"), "duration (s)": _("duration (s)"), "sample rate (Hz)": _("sample rate (Hz)"),
+        "channels": _("channels"), "codec": _("codec"), "problem": _("problem")})  # fmt: skip
 
-if st.button("Analyse", type="primary",
+if st.button(_("Analyse"), type="primary",
              disabled=not inputs or not corpus or not model or running is not None):  # fmt: skip
     meta = metadata.no_metadata
     if manifest is not None:
@@ -122,13 +139,15 @@ def analysis_progress(key: str, run_granularity: str) -> None:
     if snap is None or snap.finished:
         st.session_state.pop("analysis", None)
         if snap is not None and snap.error:  # the files stay, to try again
-            st.session_state["analysis_error"] = data.for_visitor(snap.error)
+            st.session_state["analysis_error"] = i18n.error(data.for_visitor(snap.error))
         elif snap is not None:
             st.session_state["last_run"] = (snap.result, run_granularity)
             widgets.forget_uploads()
         st.rerun(scope="app")
-    st.progress(snap.fraction, f"{snap.stage} · {snap.elapsed_s:.0f} s")
-    st.caption("Analysing in the background: other pages stay usable, and the results show here.")
+    st.progress(snap.fraction, i18n.progress(snap.stage, snap.elapsed_s))
+    st.caption(
+        _("Analysing in the background: other pages stay usable, and the results show here.")
+    )
 
 
 if running is not None:
@@ -139,12 +158,12 @@ if "analysis_error" in st.session_state:
 if "last_run" in st.session_state:
     summary, run_granularity = st.session_state["last_run"]
     a, b, c, d = st.columns(4)
-    a.metric("Scored", summary.scored)
-    b.metric("Cached (no model work)", summary.cached)
-    c.metric("Failed", summary.failed)
-    d.metric("Audio", f"{summary.seconds_audio:.1f} s")
+    a.metric(_("Scored"), summary.scored)
+    b.metric(_("Cached (no model work)"), summary.cached)
+    c.metric(_("Failed"), summary.failed)
+    d.metric(_("Audio"), f"{summary.seconds_audio:.1f} s")
     for note in summary.notes:
-        st.warning(note)
+        st.warning(i18n.message(note))
     if summary.scored + summary.cached:
         # The other pages show the team's default model (#30), which may not be the one this run
         # used: the links carry the run's model and corpus so its results are what opens.
@@ -153,11 +172,11 @@ if "last_run" in st.session_state:
         for column, (name, label, icon) in zip(
             st.columns(len(RESULT_PAGES)), RESULT_PAGES, strict=True
         ):
-            column.page_link(pages[name], label=f"{label} of {literal(summary.corpus)}",
-                             icon=icon, query_params=opened)  # fmt: skip
+            text = _("{page} of {corpus}").format(page=_(label), corpus=literal(summary.corpus))
+            column.page_link(pages[name], label=text, icon=icon, query_params=opened)
     # Keyed by run: a new run's log opens (or not) by its own failures, not the last one's state.
-    with st.expander("Processing log", expanded=summary.failed > 0, key=f"log-{summary.run_id}"):
-        st.code("\n".join(summary.log_lines()) or "nothing to do", language=None)
+    with st.expander(_("Processing log"), expanded=summary.failed > 0, key=f"log-{summary.run_id}"):
+        st.code("\n".join(summary.log_lines()) or _("nothing to do"), language=None)
     ok = [o for o in summary.outcomes if o.status != "failed" and o.clip_id]
     if len(summary.outcomes) > 1 and ok:
         results_list(summary, ok)
@@ -174,7 +193,8 @@ if "last_run" in st.session_state:
                 )
             )
             widgets.top_result(row.top_label, row.confidence, untrained)
-            st.plotly_chart(charts.score_bars(pd.Series(row._asdict())), key=f"bars-{row.track}")
+            st.plotly_chart(charts.score_bars(pd.Series(row._asdict()), lang=i18n.language()),
+                            key=f"bars-{row.track}")  # fmt: skip
             logits = data.frame_logits(row.clip_id, summary.model_key, row.track)
             doc = document(row.source_name, audio.AudioInfo(row.codec, row.source_rate_hz, row.channels, row.duration_s),
                            data.score_dict(row), scored_by.model_id, scored_by.revision, untrained, run_granularity,
@@ -188,4 +208,6 @@ if "last_run" in st.session_state:
                 "embedding.npy", buffer.getvalue(), "embedding.npy", key=f"npy-{row.track}"
             )
         if untrained:
-            st.caption(f"Results above come from the {UNTRAINED_LABEL}.")
+            st.caption(
+                _("Results above come from the {untrained}.").format(untrained=_(UNTRAINED_LABEL))
+            )

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Idempotent set-up on a fresh Debian/Ubuntu machine: system packages, .venv, pinned Python deps.
 #   scripts/setup.sh          what the dashboard and CLI need (ffmpeg)
-#   scripts/setup.sh --dev    plus the test suite's needs (chromium, chromium-driver, pytest, ruff,
-#                             and the optional Ray extra that tests/test_ray_ingest.py drives)
+#   scripts/setup.sh --dev    plus the test suite's needs (chromium, chromium-driver, CJK fonts for
+#                             Chinese screenshots, pytest, ruff, and the optional Ray extra that
+#                             tests/test_ray_ingest.py drives)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 apt_packages=(ffmpeg)
-[[ "${1:-}" == "--dev" ]] && apt_packages+=(chromium chromium-driver fonts-noto-color-emoji)
+[[ "${1:-}" == "--dev" ]] && apt_packages+=(chromium chromium-driver fonts-noto-color-emoji fonts-noto-cjk)
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
@@ -26,4 +27,6 @@ pip=(.venv/bin/python -m pip install -q --disable-pip-version-check)
 "${pip[@]}" -r requirements.txt
 [[ "${1:-}" == "--dev" ]] && "${pip[@]}" -r requirements-dev.txt -r requirements-ray.txt
 "${pip[@]}" --no-deps -e .
+# The dashboard's Chinese catalog, compiled once (else the .po is compiled in memory on first use).
+.venv/bin/python -m dashboard.i18n.extract --compile
 echo "set-up done: .venv ready"

@@ -185,6 +185,8 @@ def cmd_export(args) -> int:
     store = Store(args.db)
     model_key = pick_model_key(store, args.model)
     where = ClipFilter(corpora=tuple(args.corpus or ()), said=args.said or "")
+    if args.bom and args.format != "csv":
+        raise InputError(f"--bom marks a CSV file; it does not apply to --format {args.format}.")
     if args.format in ("srt", "vtt"):
         if args.what != "transcripts":
             raise InputError(f"--format {args.format} writes transcripts: use --what transcripts.")
@@ -195,6 +197,10 @@ def cmd_export(args) -> int:
         rows = transcripts.export(store, args.format, Path(args.out), model_key, where)
     else:
         rows = export(store, args.what, args.format, Path(args.out), model_key, where)
+    if args.bom:
+        from core.store.export import add_bom
+
+        add_bom(Path(args.out))
     record_export(store, args.what, args.format, model_key, where)
     print(f"{rows} rows of {args.what} ({model_key}) -> {args.out}")
     return 0
@@ -315,7 +321,11 @@ def transcribe_options(parser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m core", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m core", description=__doc__.splitlines()[0],
+        epilog="Messages are in English whatever the locale, for logs and scripts; the dashboard "
+        "speaks Chinese and English (?lang=zh|en).",
+    )  # fmt: skip
     parser.add_argument("--verbose", action="store_true", help="log details and tracebacks")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -368,6 +378,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--model",
         help="model key or id (default: $EMOSCOPE_MODEL, else the model with the most results)",
     )
+    p.add_argument("--bom", action="store_true",
+                   help="with --format csv: start the file with a UTF-8 byte-order mark, so Excel "
+                   "on Windows reads non-English names (张伟) right")  # fmt: skip
     p.add_argument("--out", required=True)
     p.add_argument("--db")
     p.set_defaults(func=cmd_export)

@@ -10,6 +10,7 @@ with `|` and spreads the embedding over emb_0 ... emb_{D-1}.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from core.store.transcripts import full_text_sql
 
 WHATS = ("clips", "frames", "embeddings")
 FORMATS = ("csv", "parquet")
+UTF8_BOM = b"\xef\xbb\xbf"  # Excel on Windows reads a CSV as UTF-8 only when it starts with this
 _CLIP_COLUMNS = (
     "corpus", "clip_id", "source_name", "duration_s", "source_rate_hz", "channels", "codec",
     "agent", "recorded_at", "speaker", "tags", "track", "model_key", *SCORE_COLUMNS, "top_label",
@@ -148,10 +150,25 @@ def _formulas_defused(con, sql: str, params: list) -> str:
     return f"SELECT {', '.join(columns)} FROM ({sql})"
 
 
+def add_bom(path: Path) -> None:
+    """Start a written CSV with the UTF-8 byte-order mark ("CSV for Excel"), streamed through a
+    sibling file: without it Excel on Windows reads the file in the local code page, and a name
+    such as 张伟 turns into mojibake."""
+    path = Path(path)
+    marked = path.with_name(path.name + ".bom")
+    with path.open("rb") as source, marked.open("wb") as target:
+        target.write(UTF8_BOM)
+        shutil.copyfileobj(source, target, 1 << 20)
+    marked.replace(path)
+
+
 def export_to_temp(store: Store, what: str, fmt: str, model_key: str,
-                   where: ClipFilter = ClipFilter()) -> Path:  # fmt: skip
-    """Export into a fresh temporary file (for a download); the caller serves and removes it."""
+                   where: ClipFilter = ClipFilter(), bom: bool = False) -> Path:  # fmt: skip
+    """Export into a fresh temporary file (for a download); the caller serves and removes it.
+    With `bom` a CSV starts with the UTF-8 byte-order mark (CSV for Excel)."""
     folder = Path(tempfile.mkdtemp(prefix="emoscope-export-"))
     out = folder / f"emoscope-{what}.{fmt}"
     export(store, what, fmt, out, model_key, where)
+    if bom and fmt == "csv":
+        add_bom(out)
     return out
