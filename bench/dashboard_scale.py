@@ -100,7 +100,7 @@ from core.jobs import JobRegistry
 from core.records import ClipFilter
 from dashboard import data
 store = data.store()  # the server's own Store: the job and the pages share its lock
-model = store.models().model_key[0]
+model = list_models(store).model_key[0]
 where = ClipFilter(tracks=("mix", "agent"))  # one track per recording: 100,000 points
 # (the page's sidebar makes that selection from STORED_SELECTION)
 stages = []

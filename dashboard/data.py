@@ -29,9 +29,25 @@ from core.ingest import sources
 from core.jobs import JOBS, Job
 from core.model.engine import Engine, load_engine
 from core.model.testmodel import make_test_model
-from core.store import export
+from core.store import aggregates, corpora, curves, embeddings, export, filters, projections
+from core.store import clips as clip_reads
+from core.store import models as model_reads
 from core.store.aggregates import ClipQuery, ClipSummary
 from core.store.database import ClipFilter, Store, resolve_db_path
+
+# The store's read functions by the names the page cache keys them on.
+_READS: dict[str, Callable] = {
+    "models": model_reads.list_models, "corpora": corpora.list_corpora,
+    "filter_options": filters.filter_options, "clips": clip_reads.select_clips,
+    "clip_page": aggregates.clip_page, "clip_table": aggregates.clip_table,
+    "trends": aggregates.agent_trends, "curve_tracks": curves.curve_tracks,
+    "frame_logits": curves.read_frame_logits, "segments": curves.read_segments,
+    "embeddings": embeddings.select_embeddings,
+    "selection_fingerprint": aggregates.selection_fingerprint,
+    "projection_size": projections.projection_size,
+    "projection_points": projections.projection_points,
+    "cluster_profile": projections.cluster_profile,
+}  # fmt: skip
 
 TEST_MODEL = "untrained test model"
 LOCAL_MODEL = "local model directory"
@@ -120,8 +136,8 @@ def version() -> tuple:
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def _read(_s: Store, path: str, v: tuple, method: str, *args):
-    """One cached Store read; `path` and the file version `v` key it, so writes invalidate it."""
-    return getattr(_s, method)(*args)
+    """One cached store read; `path` and the file version `v` key it, so writes invalidate it."""
+    return _READS[method](_s, *args)
 
 
 def _cached(method: str, *args):

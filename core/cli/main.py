@@ -28,6 +28,9 @@ from core.cli.similar import add_similar_parser, sync_indexes
 from core.cli.tokens import add_tokens_parser
 from core.errors import EmoScopeError, InputError
 from core.model.labels import EMOJI, UNTRAINED_LABEL
+from core.store.corpora import list_corpora
+from core.store.integrity import integrity_report
+from core.store.models import list_models
 
 
 class ProgressLine:
@@ -230,17 +233,17 @@ def cmd_info(args) -> int:
         status = run_scrub(store.path) if args.full else quick_integrity(store.path)
         if status:
             return status
-    corpora = store.corpora()
+    corpora = list_corpora(store)
     if corpora.empty:
         print("no corpora yet: `python -m core ingest PATH --corpus NAME`")
     for row in corpora.itertuples():
         print(f"  corpus {row.corpus}: {row.clips} clips, {row.seconds_audio / 60:.1f} min audio")
-    for row in store.models().itertuples():
+    for row in list_models(store).itertuples():
         flag = f" [{UNTRAINED_LABEL}]" if row.untrained else ""
         print(
             f"  model {row.model_key}{flag}: {row.n_tracks} scored tracks, dim {row.embedding_dim}"
         )
-    problems = {check: n for check, n in store.integrity_report().items() if n}
+    problems = {check: n for check, n in integrity_report(store).items() if n}
     problems.update(media_problems(store))
     if problems:  # a bug or a hand-edited file: say which rows, and fail for scripts
         print("integrity: " + ", ".join(f"{n} {check}" for check, n in problems.items()))

@@ -49,8 +49,12 @@ from core.ingest.sources import InputFile
 from core.model import isolated
 from core.model.engine import Engine, finite_output
 from core.records import FileOutcome, ScoredTrack, SegmentRecord
+from core.store.batches import cache_state, write_columns
+from core.store.claims import claim_tracks, held_tracks
 from core.store.columns import BatchColumns
 from core.store.database import Store
+from core.store.ingest_runs import finish_run, start_run
+from core.store.models import register_model
 
 __all__ = [
     "CHANNEL_MODES", "LONG_FROM_S", "IngestSummary", "Seen", "clip_id_of", "default_workers",
@@ -158,9 +162,9 @@ def ingest(
         raise EmoScopeError(f"channel mode {channel_mode!r}: choose {' or '.join(CHANNEL_MODES)}.")
     if workers is not None and workers < 1:
         raise EmoScopeError(f"--workers {workers}: give at least 1.")
-    store.register_model(engine.model_key, engine.model_id, engine.revision,
+    register_model(store, engine.model_key, engine.model_id, engine.revision,
                          engine.embedding_dim, engine.untrained)  # fmt: skip
-    run_id = store.start_run(corpus, engine.model_key, len(inputs), user_name)
+    run_id = start_run(store, corpus, engine.model_key, len(inputs), user_name)
     notes = metadata.check(i.name for i in inputs) if isinstance(metadata, Manifest) else []
     run = _Run(store, engine, run_id, corpus, frames, metadata,
                ReadOptions(channel_mode, tuple(channel_roles), media_dir))  # fmt: skip
@@ -170,7 +174,7 @@ def ingest(
         summary = run.execute(inputs, summary, workers or default_workers(), on_progress)
         status = "done"
     finally:
-        store.finish_run(run_id, status)
+        finish_run(store, run_id, status)
         isolated.close_idle()  # no decoder process outlives the run
     return summary
 
@@ -250,7 +254,7 @@ class _Run:
                 # Read here, not in the pool: the pool's threads stay on decoding meanwhile.
                 reads = [read_file(item) for item in inputs[start : start + CHUNK_FILES]]
                 ids = [r.clip_id for r in reads if r.clip_id]
-                known, cached = self.store.cache_state(self.engine.model_key, ids, self.frames)
+                known, cached = cache_state(self.store, self.engine.model_key, ids, self.frames)
                 for read in reads:
                     if not _put(ahead, self._plan(read, known, cached, seen, readers), stop):
                         return
@@ -289,7 +293,7 @@ class _Run:
         tracks = [(c, t) for u in units for c, t, _ in u.waves]
         if not tracks:
             return units
-        claim = self.store.claim_tracks(self.run_id, self.engine.model_key, tracks, self.frames)
+        claim = claim_tracks(self.store, self.run_id, self.engine.model_key, tracks, self.frames)
         done = set(claim.done)
         if claim.held:
             done |= self._wait_for(sorted(claim.held))
@@ -310,10 +314,10 @@ class _Run:
         Tracks whose claim lapsed unstored (that run failed or was killed) are claimed here.
         """
         delay = CLAIM_POLL_S
-        while self.store.held_tracks(self.run_id, self.engine.model_key, held):
+        while held_tracks(self.store, self.run_id, self.engine.model_key, held):
             time.sleep(delay)
             delay = min(delay * 2, 2.0)
-        claim = self.store.claim_tracks(self.run_id, self.engine.model_key, held, self.frames)
+        claim = claim_tracks(self.store, self.run_id, self.engine.model_key, held, self.frames)
         if claim.held:  # claimed again by a third run meanwhile
             return set(claim.done) | self._wait_for(sorted(claim.held))
         return set(claim.done)
@@ -322,7 +326,7 @@ class _Run:
 
     def _write(self, scored: tuple[list[FileOutcome], BatchColumns]) -> list[FileOutcome]:
         outcomes, columns = scored
-        self.store.write_columns(self.run_id, self.corpus, self.engine.model_key,
+        write_columns(self.store, self.run_id, self.corpus, self.engine.model_key,
                                  self.engine.embedding_dim, columns)  # fmt: skip
         return outcomes
 

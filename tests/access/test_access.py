@@ -33,7 +33,10 @@ from core.errors import (
     NotSignedInError,
     PermissionDenied,
 )
+from core.store.corpora import list_corpora
 from core.store.database import ClipFilter, Store
+from core.store.integrity import integrity_report
+from core.store.models import list_models
 from dashboard.auth import BANNER
 
 SETTINGS = AccessSettings.from_mapping({
@@ -393,7 +396,7 @@ def test_guarded_actions_refuse_a_viewer_on_the_server(team_db, monkeypatch, tmp
     with pytest.raises(PermissionDenied, match="only admins"):
         data.audit_log(viewer, 10)
     assert Store(team_db).file_stamp() == before  # nothing was written, not even an audit row
-    assert list(Store(team_db).corpora().corpus) == ["calls"]
+    assert list(list_corpora(Store(team_db)).corpus) == ["calls"]
 
 
 @pytest.fixture
@@ -418,7 +421,7 @@ def test_export_is_audited_when_the_file_is_built(signed_in_server):
     from dashboard import downloads
 
     store = Store(signed_in_server)
-    key = store.models().model_key[0]
+    key = list_models(store).model_key[0]
     viewer = sign_in_of(signed_in_server, signed_in("v@team.test"))
     build = downloads.export_file(viewer, "clips", "csv", key, ClipFilter(corpora=("calls",)))
     assert audit.read(store).empty  # offering a download builds nothing
@@ -435,7 +438,7 @@ def test_a_download_checks_the_role_at_the_click_not_at_the_page(signed_in_serve
     from dashboard import downloads
 
     store = Store(signed_in_server)
-    key = store.models().model_key[0]
+    key = list_models(store).model_key[0]
     guest = signed_in("guest@elsewhere.test")  # admitted only by an admin's grant
     roles.set_role(store, BOSS, "guest@elsewhere.test", Role.VIEWER)
     build = downloads.export_file(sign_in_of(signed_in_server, guest), "clips", "parquet", key,
@@ -466,7 +469,7 @@ def test_a_failed_export_is_audited_as_failed_and_told(signed_in_server, monkeyp
 
     monkeypatch.setattr(export, "export_to_temp", busy)
     store = Store(signed_in_server)
-    key = store.models().model_key[0]
+    key = list_models(store).model_key[0]
     build = downloads.export_file(sign_in_of(signed_in_server, signed_in("v@team.test")),
                                   "frames", "csv", key, ClipFilter())  # fmt: skip
     holder: dict = {}
@@ -513,8 +516,8 @@ def test_admin_page_audit_roles_and_typed_deletion(team_db, monkeypatch):
     at.text_input(key="delete-confirm").input("calls").run()
     at.button(key="delete-button").click().run()
     assert at.success[-1].value.startswith("deleted corpus 'calls': 12 clips, 12 predictions")
-    assert store.corpora().empty
-    assert all(n == 0 for n in store.integrity_report().values())
+    assert list_corpora(store).empty
+    assert all(n == 0 for n in integrity_report(store).values())
     actions = list(audit.read(store).action)
     assert actions[:3] == ["delete_corpus", "remove_role", "set_role"]
     assert set(audit.read(store).user_name[:3]) == {"boss@team.test"}
@@ -562,7 +565,7 @@ def test_projection_start_is_audited(team_db, monkeypatch):
 
     monkeypatch.setenv("EMOSCOPE_DB", str(team_db))
     store = Store(team_db)
-    key = store.models().model_key[0]
+    key = list_models(store).model_key[0]
     analyst = Principal("ana@team.test", Role.ANALYST)
     where = ClipFilter(corpora=("calls",))
     job = data.start_projection(analyst, "audit-test", key, where, ProjectionParams(k=2))

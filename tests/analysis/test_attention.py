@@ -20,7 +20,11 @@ from core.cli.main import main
 from core.model.labels import EMOTIONS
 from core.records import ClipFilter, ClipRecord, FileOutcome, ScoredTrack
 from core.store import attention as reads
+from core.store.aggregates import agent_trends
+from core.store.batches import write_batch
 from core.store.database import Store
+from core.store.ingest_runs import finish_run, start_run
+from core.store.models import register_model
 
 MODEL = "emotion2vec_plus_base@test"
 START = date(2025, 1, 6)  # a Monday
@@ -159,8 +163,8 @@ def planted_rows(seed: int = 11, plant: bool = True, agents: int = 16,
 
 def write_rows(store: Store, corpus: str, rows: pd.DataFrame) -> None:
     """Store the rows through the ingest's own write path (one clip per clip_id)."""
-    store.register_model(MODEL, "emotion2vec_plus_base", "rev0123456789abcdef", 4, False)
-    run = store.start_run(corpus, MODEL, rows.clip_id.nunique())
+    register_model(store, MODEL, "emotion2vec_plus_base", "rev0123456789abcdef", 4, False)
+    run = start_run(store, corpus, MODEL, rows.clip_id.nunique())
     clips = [ClipRecord(r.clip_id, f"{r.clip_id}.wav", None, 3.0, 16_000, 2 if r.n > 1 else 1,
                         "pcm", 1000, r.agent, r.recorded_at.to_pydatetime())
              for r in rows.groupby("clip_id", sort=False).agg(
@@ -172,8 +176,8 @@ def write_rows(store: Store, corpus: str, rows: pd.DataFrame) -> None:
         scores[EMOTIONS.index(r.emotion)] = 0.7
         tracks.append(ScoredTrack(r.clip_id, r.track, scores, np.zeros(4)))
     outcomes = [FileOutcome(c.source_name, "scored", c.clip_id, c.duration_s) for c in clips]
-    store.write_batch(run, corpus, MODEL, 4, clips, tracks, outcomes)
-    store.finish_run(run)
+    write_batch(store, run, corpus, MODEL, 4, clips, tracks, outcomes)
+    finish_run(store, run)
 
 
 @pytest.fixture(scope="module")
@@ -433,6 +437,6 @@ def test_the_per_track_days_give_what_the_tracks_give(planted):
             fast, slow.sort_values(["agent", "period_start"], ignore_index=True)
         )
         days = reads.agent_trends(store, MODEL, where, "month")
-        pd.testing.assert_frame_equal(days, store.trends(MODEL, where, "month"),
+        pd.testing.assert_frame_equal(days, agent_trends(store, MODEL, where, "month"),
                                       check_dtype=False)  # fmt: skip
     assert not track_rollup.keeps(ClipFilter(top_labels=("angry",)))

@@ -61,8 +61,11 @@ from core.ingest.reading import ReadOptions, Unit, clip_record, read_file
 from core.ingest.sources import InputFile
 from core.model.engine import Engine
 from core.records import ClipRecord, FileOutcome
+from core.store.batches import cache_state
 from core.store.columns import BatchColumns
 from core.store.database import Store
+from core.store.ingest_runs import finish_run, start_run
+from core.store.models import register_model
 
 INSTALL_HINT = "Ray is not installed: run `pip install -e .[ray]` (see requirements-ray.txt)."
 FILES_PER_SHARD = 64
@@ -194,9 +197,9 @@ def ray_ingest(
     try:
         if options.address or cluster.connected:  # a cluster: paths it cannot read fail first
             check_reachable(cluster.ray(), inputs, root)
-        store.register_model(engine.model_key, engine.model_id, engine.revision,
+        register_model(store, engine.model_key, engine.model_id, engine.revision,
                              engine.embedding_dim, engine.untrained)  # fmt: skip
-        run_id = store.start_run(corpus, engine.model_key, len(inputs))
+        run_id = start_run(store, corpus, engine.model_key, len(inputs))
         resume_leftovers(store, root)  # after start_run, which marks dead runs 'interrupted'
         read_options = ReadOptions(given["channel_mode"], tuple(given["channel_roles"]),
                                    given["media_dir"])  # fmt: skip
@@ -208,7 +211,7 @@ def ray_ingest(
             outcomes = run.execute(cluster, inputs, workers, given["on_progress"])
             status = "done"
         finally:
-            store.finish_run(run_id, status)
+            finish_run(store, run_id, status)
         shutil.rmtree(run.run_dir, ignore_errors=True)  # every shard is in the database
         with contextlib.suppress(OSError):
             root.rmdir()  # only when empty: other runs' shards stay
@@ -303,7 +306,7 @@ class _RayRun:
         for start in range(0, len(inputs), CHUNK_FILES):
             reads = [read_file(item) for item in inputs[start : start + CHUNK_FILES]]
             ids = [r.clip_id for r in reads if r.clip_id]
-            known, cached = self.store.cache_state(self.engine.model_key, ids, self.frames)
+            known, cached = cache_state(self.store, self.engine.model_key, ids, self.frames)
             settled: list[tuple[int, Unit]] = []
             for position, read in enumerate(reads, start):
                 planned = plan_read(read, known, cached, seen, self.metadata, self.options)
