@@ -5,8 +5,8 @@ import pandas as pd
 import streamlit as st
 
 from core.analysis import attention as att
-from core.analysis.overview import LOW_CONFIDENCE, NEGATIVE, negative_shares
-from core.model.labels import UNTRAINED_LABEL
+from core.analysis.overview import NEGATIVE, negative_shares
+from core.model.labels import LOW_CONFIDENCE, UNTRAINED_LABEL
 from dashboard import attention as attention_ui
 from dashboard import charts_overview, data, state, widgets
 from dashboard.text import literal
