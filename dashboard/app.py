@@ -9,7 +9,7 @@ import streamlit as st
 
 from core.errors import StoreError
 from core.store.check import WHAT_TO_DO
-from dashboard import auth, data
+from dashboard import auth, resources
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 st.set_page_config(page_title="EmoScope", page_icon="🎙️", layout="wide")
@@ -20,7 +20,7 @@ def database_problem(exc: Exception, path: Path) -> str | None:
 
     It names the file, never its folder: a visitor learns nothing about the server's disks.
     """
-    text = data.for_visitor(str(exc)).splitlines()[0] if str(exc) else ""
+    text = resources.for_visitor(str(exc)).splitlines()[0] if str(exc) else ""
     if isinstance(exc, StoreError):
         return f"Database {path.name}: {text}"
     if "Corrupt database file" in text or type(exc).__name__ == "IOException":  # from duckdb
@@ -33,7 +33,7 @@ def admitted_visitor():
     try:
         return auth.gate()  # reads roles from the database only after the visitor signed in
     except Exception as exc:
-        line = database_problem(exc, data.store().path)
+        line = database_problem(exc, resources.store().path)
         if line is None:
             raise
         st.error(line)
@@ -67,12 +67,12 @@ st.session_state["pages"] = {name: p for name, p in pages.items() if not hidden.
 navigation = st.navigation(list(pages.values()))
 st.session_state["page"] = navigation.url_path  # widget keys are per page (dashboard.state.key)
 st.sidebar.title("🎙️ EmoScope")
-st.sidebar.caption(f"Database: `{data.store().path.name}`")  # its name: paths stay private
+st.sidebar.caption(f"Database: `{resources.store().path.name}`")  # its name: paths stay private
 auth.account_box(visitor)
 try:
     navigation.run()
 except Exception as exc:  # only a damaged or unusable database is handled here
-    line = database_problem(exc, data.store().path)
+    line = database_problem(exc, resources.store().path)
     if line is None:
         raise  # a bug: Streamlit logs it and shows visitors no details (showErrorDetails)
     st.error(line)

@@ -11,7 +11,7 @@ from core.access.principal import Principal, Role, require
 from core.jobs import JOBS
 from core.store.check_record import last_check
 from core.store.scrub import run_check
-from dashboard import auth, data, widgets
+from dashboard import admin, auth, reads, resources, widgets
 from dashboard.text import literal, literal_table
 
 CHECK_JOB = "database-check"  # one per server: a second admin's click joins the running check
@@ -23,7 +23,7 @@ visitor = auth.refuse_unless("read_audit")
 def start_check(principal: Principal) -> None:
     """Verify every block and column in a background job (core.store.scrub), admins only."""
     require(principal, "read_audit")
-    path = data.store().path
+    path = resources.store().path
 
     def work(progress):
         report = lambda done, total: progress(done, total, f"{done:,}/{total:,} blocks verified")  # noqa: E731
@@ -53,14 +53,14 @@ if running:
     check_progress()
 else:
     if job is not None and job.snapshot().error:
-        st.error(data.for_visitor(job.snapshot().error))
-    record = last_check(data.store().path)
+        st.error(resources.for_visitor(job.snapshot().error))
+    record = last_check(resources.store().path)
     if record is None:
         st.info("No full check of this database file yet.")
     elif record.ok:
         st.success(f"Last full check: {record.summary()}.")
     else:
-        st.error(data.for_visitor(f"Last full check: {record.summary()}; writes are refused until "
+        st.error(resources.for_visitor(f"Last full check: {record.summary()}; writes are refused until "
                                   "the file is restored from a backup and checked again: "
                                   + "; ".join(record.problems)))  # fmt: skip
     if st.button("Check the database now", key="check-start"):
@@ -73,7 +73,7 @@ left, right = st.columns(2)
 limit = left.selectbox("Show the newest", [50, 200, 1000], key="audit-limit")
 action = right.selectbox("Action", ["all", *AUDIT_ACTIONS], key="audit-action")
 log = widgets.run_safely(
-    lambda: data.audit_log(visitor, limit, None if action == "all" else action)
+    lambda: admin.audit_log(visitor, limit, None if action == "all" else action)
 )
 if log is not None:
     if log.empty:
@@ -99,14 +99,14 @@ with st.form("grant-role", clear_on_submit=True):
     email = st.text_input("Email", placeholder="name@example.com", key="role-email")
     role = st.selectbox("Role", [r.label for r in Role], index=0, key="role-choice")
     granted = st.form_submit_button("Grant role") and email.strip()
-if granted and widgets.run_safely(lambda: data.set_role(visitor, email, Role.parse(role))):
+if granted and widgets.run_safely(lambda: admin.set_role(visitor, email, Role.parse(role))):
     st.success(literal(f"{email.strip().lower()} now has the {role} role."))
-table = widgets.run_safely(lambda: data.role_table(visitor))  # read after any change above
+table = widgets.run_safely(lambda: admin.role_table(visitor))  # read after any change above
 if table is not None and not table.empty:
     gone = st.selectbox("Withdraw a granted role", list(table.email), index=None,
                         placeholder="choose an email", key="role-remove")  # fmt: skip
     withdraw = st.button("Withdraw role", disabled=gone is None, key="role-remove-button")
-    if withdraw and widgets.run_safely(lambda: data.remove_role(visitor, gone)):
+    if withdraw and widgets.run_safely(lambda: admin.remove_role(visitor, gone)):
         st.success(literal(f"{gone} no longer has a granted role."))
         table = table[table.email != gone]
     st.table(literal_table(table.set_index("email")))
@@ -114,7 +114,7 @@ if table is not None and not table.empty:
 st.header("Delete a corpus")
 st.caption("Removes the corpus's clips and the predictions, frame curves, embeddings, segments, "
            "projections and uploaded media that no other corpus uses. It cannot be undone.")  # fmt: skip
-corpora = data.corpora()
+corpora = reads.corpora()
 if corpora.empty:
     st.info("No corpora.")
     st.stop()
@@ -125,6 +125,6 @@ if name is not None:
     typed = st.text_input(f"Type {name} to confirm deleting its {clips:,} clips",
                           key="delete-confirm")  # fmt: skip
     if st.button("Delete corpus", type="primary", disabled=typed != name, key="delete-button"):
-        report = widgets.run_safely(lambda: data.delete_corpus(visitor, name))
+        report = widgets.run_safely(lambda: admin.delete_corpus(visitor, name))
         if report is not None:
             st.success(report.summary())

@@ -9,7 +9,7 @@ import streamlit as st
 
 from core.analysis.clusters import ProjectionParams
 from core.model.labels import SCORE_COLUMNS
-from dashboard import auth, cluster_charts, data, similar, state, widgets
+from dashboard import auth, cluster_charts, jobs, reads, resources, similar, state, widgets
 from dashboard.text import literal_table
 
 # Markers sent to the browser; profiles always count every point. A map that takes selections
@@ -35,7 +35,7 @@ color_by = d.selectbox("Colour by", COLOURS, key="colour",
 state.put(k=k or None, nn=None if neighbors == 15 else neighbors,
           md=None if min_dist == 0.1 else min_dist, color=None if color_by == "cluster" else color_by)  # fmt: skip
 params = ProjectionParams(k=k, n_neighbors=neighbors, min_dist=min_dist)
-key, n = data.projection_key(model_key, where, params)
+key, n = reads.projection_key(model_key, where, params)
 if n < 5:
     st.info(
         f"{n} clips selected: a projection needs at least 5. Widen the filters or add recordings."
@@ -46,45 +46,45 @@ if n < 5:
 @st.fragment(run_every=1.0)
 def job_progress(job_key: str) -> None:
     """Polls the background job; reruns the whole page once the projection is stored."""
-    job = data.job(job_key)
+    job = jobs.job(job_key)
     snap = job.snapshot()
     if snap.finished:
         if snap.error:
-            st.error(data.for_visitor(snap.error))
+            st.error(resources.for_visitor(snap.error))
             return
         st.rerun(scope="app")
     st.progress(snap.fraction, f"{snap.stage} · {snap.elapsed_s:.0f} s")
 
 
-stored = data.projection_size(key)
+stored = reads.projection_size(key)
 if stored == 0:
-    job = data.job(key)
+    job = jobs.job(key)
     snap = job.snapshot() if job else None
     if snap is None or snap.finished:  # never computed, or the last attempt failed
         if snap is not None and snap.error:
-            st.error(data.for_visitor(snap.error))
+            st.error(resources.for_visitor(snap.error))
         st.info(f"This selection ({n:,} clips) has no stored projection for these parameters "
                 "yet. Computing runs in the background; other pages stay usable.")  # fmt: skip
         visitor = auth.principal()
-        if not visitor.may("project"):  # data.start_projection refuses viewers too
+        if not visitor.may("project"):  # jobs.start_projection refuses viewers too
             st.caption("Computing a projection needs the analyst role; ask an admin.")
             st.stop()
         if not st.button("Compute projection", type="primary"):
             st.stop()
         started = widgets.run_safely(
-            lambda: data.start_projection(visitor, key, model_key, where, params)
+            lambda: jobs.start_projection(visitor, key, model_key, where, params)
         )
         if started is None:
             st.stop()
     job_progress(key)
     st.stop()
 
-job = data.job(key)
+job = jobs.job(key)
 result = job.snapshot().result if job else None
 if result is not None and result.silhouette:
     st.caption(f"k = {result.k} suggested by silhouette (cosine, on a sample of at most 10,000 "
                "points): " + ", ".join(f"k={kk}: {s:.2f}" for kk, s in result.silhouette.items()))  # fmt: skip
-points = data.projection_points(key, model_key, where, MAX_POINTS)
+points = reads.projection_points(key, model_key, where, MAX_POINTS)
 shown = (
     f"{len(points):,} of {stored:,} points shown" if stored > len(points) else f"{stored:,} points"
 )
@@ -104,7 +104,7 @@ else:
         "Click points, or pick the rectangle or lasso in the map's toolbar (top left) and drag "
         "over points, to list their clips."
     )
-profile = data.cluster_profile(key, model_key)
+profile = reads.cluster_profile(key, model_key)
 st.subheader("Cluster profiles")
 widgets.echart(cluster_charts.cluster_mix(profile), key="mix")
 # A table, not a grid: at most 12 rows, and a fresh browser need not load the grid's 0.5 MB.

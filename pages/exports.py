@@ -8,7 +8,7 @@ visitor's rights are checked at that click, not when the page was drawn (dashboa
 import streamlit as st
 
 from core.store.export import FORMATS
-from dashboard import auth, data, downloads, widgets
+from dashboard import auth, downloads, widgets
 
 model_key, where = widgets.results_page("💾 Exports", "results to export")
 st.caption(
@@ -21,7 +21,7 @@ descriptions = {
     "embeddings": "one row per clip and track: the model's embedding (CSV: emb_0 … emb_D-1)",
 }
 sign_in = auth.current_sign_in()  # each click checks this sign-in's rights again, and audits
-counts = widgets.run_safely(lambda: data.export_rows(model_key, where))
+counts = widgets.run_safely(lambda: downloads.export_rows(model_key, where))
 if counts is None:
     st.stop()
 for what, text in descriptions.items():

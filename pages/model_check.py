@@ -14,7 +14,7 @@ import streamlit as st
 from core.analysis.evaluation import DEFAULT_MAP, normalise, per_class, report_rows
 from core.model.labels import EMOJI, EMOTIONS, UNTRAINED_LABEL
 from core.store.evaluation import HOW_TO_LABEL
-from dashboard import charts_check, data, state, widgets
+from dashboard import charts_check, reads, state, widgets
 from dashboard.text import literal
 
 LEFT_OUT = "(left out)"
@@ -36,7 +36,7 @@ model_key, _ = widgets.results_page("🎯 Model check", "results to check", filt
 st.caption("Does the model agree with your own labels? Score a sample your team labelled, then "
            "compare: one confusion matrix, per-class precision, recall and F1, and accuracy "
            "and macro-F1 with 95% bootstrap intervals.")  # fmt: skip
-corpora = data.labelled_corpora()
+corpora = reads.labelled_corpora()
 labelled = corpora[corpora.labelled > 0]
 if labelled.empty:
     st.info(f"No corpus has labels yet. To check the model, {HOW_TO_LABEL}.")
@@ -48,7 +48,7 @@ names = list(labelled.corpus)
 counts = labelled.set_index("corpus")
 corpus = choice(st, "selectbox", "Corpus", names, "corpus", names[0], format_func=lambda c:
                 f"{c} ({counts.labelled[c]:,} of {counts.clips[c]:,} clips labelled)")  # fmt: skip
-tracks = data.labelled_tracks(corpus)
+tracks = reads.labelled_tracks(corpus)
 track = None
 if len(tracks) > 1:  # split calls: the label may be about one side of the call
     choices = ["all tracks", *tracks]
@@ -57,7 +57,7 @@ if len(tracks) > 1:  # split calls: the label may be about one side of the call
 state.put(corpus=corpus, track=track)
 
 # -- the mapping: defaults, the URL's overrides, then the editor's edits ------------------------
-stored = data.label_counts(corpus).dropna(subset=["label"])
+stored = reads.label_counts(corpus).dropna(subset=["label"])
 by_label = stored.assign(label=stored.label.map(normalise)).groupby("label").clips.sum()
 overrides: dict[str, str | None] = {}
 for item in state.get_list("map"):
@@ -84,7 +84,7 @@ overrides = {k: v for k, v in chosen.items() if v != DEFAULT_MAP.get(k)}
 state.put(map=[f"{k}={v or ''}" for k, v in sorted(overrides.items())])
 
 check = widgets.run_safely(
-    lambda: data.check_corpus(corpus, tuple(sorted(overrides.items())), track)
+    lambda: reads.check_corpus(corpus, tuple(sorted(overrides.items())), track)
 )
 if check is None:
     st.stop()
@@ -185,7 +185,7 @@ predicted = choice(d, "selectbox", "Model's top emotion", classes, "pred", defau
                    format_func=lambda e: f"{EMOJI[e]} {e} ({row[EMOTIONS.index(e)]:,})")  # fmt: skip
 state.put(truth=true_class, pred=predicted)
 raw = tuple(x for x in stored.label if check.mapping.get(normalise(x)) == true_class)
-cell = data.cell_clips(corpus, report.model_key, raw, predicted, track)
+cell = reads.cell_clips(corpus, report.model_key, raw, predicted, track)
 st.caption(f"{int(row[EMOTIONS.index(predicted)]):,} tracks labelled {true_class} that the model "
            f"calls {predicted}" + (f"; the {len(cell)} most confident" if len(cell) >= 500 else ""))  # fmt: skip
 widgets.clip_list(cell, ["source_name", "track", "label", "top_label", "confidence", "agent"],

@@ -5,10 +5,11 @@ import pandas as pd
 import streamlit as st
 
 from core.analysis import attention as att
+from core.analysis import ranking
 from core.analysis.overview import NEGATIVE, negative_shares
 from core.model.labels import LOW_CONFIDENCE, UNTRAINED_LABEL
 from dashboard import attention as attention_ui
-from dashboard import charts_overview, data, state, widgets
+from dashboard import charts_overview, reads, state, widgets
 from dashboard.text import literal
 
 PERIODS = ["week", "month", "day"]
@@ -50,12 +51,12 @@ with good:
     for row in report.good_news.head(attention_ui.GOOD_SHOWN).itertuples():
         st.caption(literal(attention_ui.item_line(row)))
         st.page_link(st.session_state["pages"]["clips"], label="Clips", icon="🗂️",
-                     query_params=att.clips_params(row.agent, row.emotion, window, model_key, tracks))  # fmt: skip
+                     query_params=ranking.clips_params(row.agent, row.emotion, window, model_key, tracks))  # fmt: skip
     if len(report.good_news) > attention_ui.GOOD_SHOWN:
         st.caption(f"{len(report.good_news) - attention_ui.GOOD_SHOWN} more below.")
 
 st.divider()
-result = widgets.run_safely(lambda: data.overview(model_key, where, period))
+result = widgets.run_safely(lambda: reads.overview(model_key, where, period))
 if result is None:
     st.stop()
 volume, pages = result.volume, st.session_state["pages"]
@@ -137,7 +138,7 @@ if pairs.open:
     pairs.dataframe(report.changes, hide_index=True, key="shifts", column_config={
         c: st.column_config.NumberColumn(format="percent") for c in ("share_latest", "share_base", "change")})  # fmt: skip
 
-info = data.model_info(model_key)
+info = reads.model_info(model_key)
 model = f"{info.model_id} ({UNTRAINED_LABEL})" if bool(info.untrained) else info.model_id
 st.caption(
     f"**Data quality:** {volume.unclear_share:.1%} of tracks have top label other or unknown · "

@@ -15,7 +15,7 @@ from core.analysis.curves import leading_emotion, period_length
 from core.model.labels import EMOJI, EMOTIONS, SCORE_COLUMNS
 from core.store.aggregates import LOW_N, PERIODS, ClipQuery
 from dashboard import attention as attention_ui
-from dashboard import charts, data, state, tables, widgets
+from dashboard import charts, reads, state, tables, widgets
 from dashboard.text import literal
 
 HEATMAP_AGENTS = 30  # a heatmap taller than this is unreadable; the busiest agents are shown
@@ -112,7 +112,7 @@ if agent is None or chosen is None:
 else:
     start = pd.Timestamp(chosen)
     end = start + period_length(period)
-    cell = data.clip_page(
+    cell = reads.clip_page(
         model_key,
         ClipQuery(replace(where, agents=(agent,), date_from=start.to_pydatetime(),
                           date_to=end.to_pydatetime()), order_by="recorded_at"),

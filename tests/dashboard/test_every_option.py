@@ -233,7 +233,7 @@ def wav_bytes() -> bytes:
 @pytest.mark.parametrize("granularity", ["frame", "utterance"])
 @pytest.mark.parametrize("stereo", ["mix", "split"])
 def test_upload_builds_the_request_of_every_choice(tmp_path, monkeypatch, granularity, stereo):
-    from dashboard import data
+    from dashboard import jobs, resources
 
     asked = []
 
@@ -241,11 +241,11 @@ def test_upload_builds_the_request_of_every_choice(tmp_path, monkeypatch, granul
         asked.append((request, [name for name, _ in uploads]))
         return None  # no job: the page shows the form again
 
-    monkeypatch.setattr(data, "start_analysis", start_analysis)
+    monkeypatch.setattr(jobs, "start_analysis", start_analysis)
     at = open_page("upload", tmp_path / "empty.duckdb", monkeypatch)
-    assert len(widget(at, "selectbox", "Model").options) == len(data.MODEL_CHOICES)
+    assert len(widget(at, "selectbox", "Model").options) == len(resources.MODEL_CHOICES)
     # The local model directory needs a folder on the server: test_access covers it.
-    models = [m for m in data.MODEL_CHOICES if m != data.LOCAL_MODEL]
+    models = [m for m in resources.MODEL_CHOICES if m != resources.LOCAL_MODEL]
     for shown in models:
         at.file_uploader[0].set_value(("call.wav", wav_bytes(), "audio/wav"))
         widget(at, "selectbox", "Model").set_value(shown)

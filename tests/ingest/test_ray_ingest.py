@@ -347,7 +347,7 @@ def test_temporary_paths_are_refused_on_a_cluster_of_several_machines(tmp_path):
 
 
 def test_ray_is_never_imported_by_the_cli_or_the_dashboard():
-    code = ("import sys, core.cli.main, core.ingest.pipeline, dashboard.data; "
+    code = ("import sys, core.cli.main, core.ingest.pipeline, dashboard.reads, dashboard.jobs; "
             "core.cli.main.build_parser().parse_args(['ingest', 'x', '--corpus', 'c', '--ray']); "
             "print(sorted(m for m in sys.modules if m == 'ray' or m.startswith('ray.')))")  # fmt: skip
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,

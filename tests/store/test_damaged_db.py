@@ -349,7 +349,7 @@ def test_analysing_into_a_damaged_file_is_refused_in_one_line_before_the_model_l
     import soundfile as sf
 
     from core.jobs import JOBS
-    from dashboard import data
+    from dashboard import resources
 
     copy, block = damaged_copy(clean_db, tmp_path)
     run_check(copy)  # the scrub found it (a write reads 12 KiB, not the file: issue #29)
@@ -359,9 +359,9 @@ def test_analysing_into_a_damaged_file_is_refused_in_one_line_before_the_model_l
     wav = io.BytesIO()
     sf.write(wav, np.zeros(16_000, np.float32), 16_000, format="WAV")
     at.file_uploader[0].set_value(("call.wav", wav.getvalue(), "audio/wav"))
-    next(s for s in at.selectbox if s.label == "Model").set_value(data.TEST_MODEL).run()
+    next(s for s in at.selectbox if s.label == "Model").set_value(resources.TEST_MODEL).run()
     loaded = []
-    monkeypatch.setattr(data, "engine", lambda *a, **k: loaded.append(a))
+    monkeypatch.setattr(resources, "engine", lambda *a, **k: loaded.append(a))
     next(b for b in at.button if b.label == "Analyse").click().run()
     shown = [e.value for e in at.error]  # the check is quick now: the job may have ended already
     (key,) = set(JOBS._jobs) - before
