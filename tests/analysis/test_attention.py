@@ -16,6 +16,7 @@ import pytest
 from scipy import stats
 
 from core.analysis import attention as att
+from core.analysis import ranking
 from core.cli.main import main
 from core.model.labels import EMOTIONS
 from core.records import ClipFilter, ClipRecord, FileOutcome, ScoredTrack
@@ -114,12 +115,14 @@ def test_month_arithmetic_crosses_years():
 
 def test_voice_counted_for_split_calls():
     tracks = ["agent", "customer", "mix"]
-    assert att.default_role(tracks) == "customer" and att.default_role(["mix"]) == "all"
-    assert att.role_tracks("customer", tracks) == ("customer", "mix")
-    assert att.role_tracks("agent", ["agent", "customer"]) == ("agent",)
-    assert att.role_tracks("all", tracks) == () and att.role_tracks("customer", ["mix"]) == ()
+    assert ranking.default_role(tracks) == "customer" and ranking.default_role(["mix"]) == "all"
+    assert ranking.role_tracks("customer", tracks) == ("customer", "mix")
+    assert ranking.role_tracks("agent", ["agent", "customer"]) == ("agent",)
+    assert (
+        ranking.role_tracks("all", tracks) == () and ranking.role_tracks("customer", ["mix"]) == ()
+    )
     with pytest.raises(Exception, match="choose one of agent, customer, all"):
-        att.role_tracks("caller", tracks)
+        ranking.role_tracks("caller", tracks)
 
 
 # -- a planted corpus --------------------------------------------------------------------------
@@ -296,7 +299,7 @@ def test_bad_options_are_one_line_errors(planted, capsys):
 def test_rank_agents_by_share_and_by_change(planted):
     path, _ = planted
     counts = reads.agent_periods(Store(path), MODEL, ClipFilter(tracks=("customer", "mix")), "week")
-    ranked, hidden = att.rank_agents(counts, date(2025, 3, 3), "negative", min_n=20)
+    ranked, hidden = ranking.rank_agents(counts, date(2025, 3, 3), "negative", min_n=20)
     assert ranked.iloc[0].agent == PLANTED and list(ranked["rank"]) == list(
         range(1, len(ranked) + 1)
     )
@@ -305,9 +308,9 @@ def test_rank_agents_by_share_and_by_change(planted):
     row = ranked.iloc[0]
     assert row.low < row.share < row.high
     assert (row.low, row.high) == pytest.approx(tuple(x[0] for x in att.wilson([row.k], [row.n])))
-    by_change, _ = att.rank_agents(counts, date(2025, 3, 3), "angry", by="change", min_n=20)
+    by_change, _ = ranking.rank_agents(counts, date(2025, 3, 3), "angry", by="change", min_n=20)
     assert by_change.iloc[0].agent == PLANTED and by_change.change.is_monotonic_decreasing
-    few, hidden_all = att.rank_agents(counts, date(2025, 3, 3), "angry", min_n=10_000)
+    few, hidden_all = ranking.rank_agents(counts, date(2025, 3, 3), "angry", min_n=10_000)
     assert few.empty and hidden_all == 16
 
 
