@@ -1,7 +1,7 @@
 """`ingest --ray`: the same ingest as core.ingest.pipeline, as a Ray Data pipeline over a cluster.
 
   driver   lists the inputs, reads and hashes each file and looks it up in the cache, exactly
-           as the local path does (core.ingest.pipeline.plan_read); failed, repeated and cached files
+           as the local path does (core.ingest.scoring.plan_read); failed, repeated and cached files
            are settled here and never reach the cluster;
   tasks    read each remaining file again from shared storage, check its hash, decode it
            (core.ingest.ray.stages.decode_batch, CPU);
@@ -41,10 +41,7 @@ from core.ingest.pipeline import (
     CHANNEL_MODES,
     IngestSummary,
     ProgressFn,
-    Seen,
     ingest,
-    plan_read,
-    settle_repeats,
 )
 from core.ingest.ray.stages import ModelRef, Scorer, Work, decode_batch
 from core.ingest.ray.staging import (
@@ -58,6 +55,7 @@ from core.ingest.ray.staging import (
     staging_root,
 )
 from core.ingest.reading import ReadOptions, Unit, clip_record, read_file
+from core.ingest.scoring import Seen, plan_read, settle_repeats
 from core.ingest.sources import InputFile
 from core.model.engine import Engine
 from core.records import ClipRecord, FileOutcome
@@ -288,7 +286,7 @@ class _RayRun:
 
     def _settle_repeats(self, progress: _Progress) -> None:
         """Commit the repeats of files scored on the cluster: cached, or failed with their
-        first (pipeline.settle_repeats), so no run-log row claims a clip never stored."""
+        first (scoring.settle_repeats), so no run-log row claims a clip never stored."""
         if not self.repeats:
             return
         failed = {o.clip_id: o for o in progress.outcomes.values()
