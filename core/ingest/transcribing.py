@@ -20,7 +20,8 @@ import numpy as np
 from core.ingest.reading import read_file, track_names, tracks_of
 from core.model.audio import AudioStream, decode, probe
 from core.model.engine import HOP_MS, Engine, softmax
-from core.model.transcribe import Transcriber, TranscriptSegment
+from core.model.transcribe import Transcriber
+from core.model.transcript import TranscriptSegment
 from core.store import transcripts
 from core.store.curves import read_frame_logits
 from core.store.transcripts import SegmentRow

@@ -17,7 +17,8 @@ from core.access.principal import OPEN_MODE, Principal, require, resolve
 from core.errors import ModelLoadError, NotSignedInError
 from core.ingest.predict import Predictor
 from core.jobs import JOBS, Job
-from core.model.engine import DEFAULT_MODEL, HUB_MODELS
+from core.model.engine import DEFAULT_MODEL
+from core.model.locate import HUB_MODELS
 from core.store.database import Store
 from dashboard import auth, resources
 
