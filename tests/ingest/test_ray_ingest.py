@@ -20,13 +20,8 @@ import soundfile as sf
 from core.errors import EmoScopeError, InputError
 from core.ingest.metadata import from_pattern
 from core.ingest.pipeline import ingest
-from core.ingest.ray.driver import (
-    ClusterError,
-    RayOptions,
-    check_reachable,
-    ray_ingest,
-    require_ray,
-)
+from core.ingest.ray.cluster import ClusterError, RayOptions, check_reachable, require_ray
+from core.ingest.ray.driver import ray_ingest
 from core.ingest.ray.staging import COMMITTED, RunSink, resume_leftovers, write_shard
 from core.ingest.sources import collect, collected
 from core.store.database import Store
@@ -436,7 +431,7 @@ def test_shards_of_a_run_still_running_are_left_to_it(tmp_path, engine):
 
 
 def test_what_a_ray_failure_tells_the_user():
-    from core.ingest.ray.driver import cluster_error
+    from core.ingest.ray.cluster import cluster_error
 
     worker = RuntimeError(
         "The actor died ...\n  File x\ncore.errors.ModelLoadError: model.pt is short"
