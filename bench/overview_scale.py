@@ -88,7 +88,7 @@ def fill(path: Path, n_clips: int, n_agents: int = 400, weeks: int = 52, seed: i
         con.register("predictions_arrow", predictions)
         names = ", ".join(predictions.column_names)
         con.execute(f"INSERT INTO predictions ({names}) SELECT {names} FROM predictions_arrow")
-        rollup.rebuild(con)  # as the end of an ingest run does (Store.finish_run)
+        rollup.rebuild(con)  # as the end of an ingest run does (core.store.ingest_runs.finish_run)
     return store
 
 

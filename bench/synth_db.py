@@ -16,7 +16,7 @@ What it holds (deterministic for a seed and a batch size):
   real call lengths 5 % of 1M clips would be ~18 GB of curves and hours of writing; with the cap
   the curves of 1M clips are ~2 GB. The rest of the corpus keeps its real length distribution.
 - one model (`register_model`), one ingest run (`start_run`/`finish_run`) and one `scored`
-  outcome per clip, so `Store.integrity_report()` is all zeros.
+  outcome per clip, so `integrity_report(store)` is all zeros.
 """
 
 from __future__ import annotations

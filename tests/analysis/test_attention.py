@@ -410,7 +410,7 @@ def test_the_default_model_is_the_setting_else_the_most_results_never_the_latest
         "model_key": ["new@1", "big@1", "old@1"], "model_id": ["new", "big", "old"],
         "n_tracks": [20, 1444, 1444],
         "first_used": pd.to_datetime(["2026-03-01", "2026-02-01", "2026-01-01"]),
-    })  # fmt: skip  # Store.models() order: most recently used first
+    })  # fmt: skip  # list_models() order: most recently used first
     monkeypatch.delenv("EMOSCOPE_MODEL", raising=False)
     assert team_default(models) == "old@1"  # the most results; a tie: the first used
     assert why(models, "old@1") == "the model holding the most results"

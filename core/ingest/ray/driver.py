@@ -17,7 +17,7 @@ model's whole cache set to every read task, grows with the database rather than 
 A run that stops part-way (a worker killed beyond Ray's retries, the driver interrupted) keeps
 every committed shard; a rerun first commits the complete shards an earlier run left in the
 staging folder, then scores only what is still missing. Each file of a run is committed once
-(tracked by input position); the stored rows are idempotent anyway (core.store.database.write_columns).
+(tracked by input position); the stored rows are idempotent anyway (core.store.batches.write_columns).
 """
 
 from __future__ import annotations

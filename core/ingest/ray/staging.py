@@ -50,7 +50,7 @@ class RunSink:
     dim: int
 
     def write(self, store: Store, columns: BatchColumns) -> None:
-        """One batch in one transaction (core.store.database.Store.write_columns, idempotent)."""
+        """One batch in one transaction (core.store.batches.write_columns, idempotent)."""
         write_columns(store, self.run_id, self.corpus, self.model_key, self.dim, columns)
 
 
