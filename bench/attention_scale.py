@@ -44,6 +44,7 @@ import json, sys, time
 from datetime import date
 t0 = time.perf_counter()
 from core.analysis import attention as att
+from core.analysis import ranking
 from core.cli.models import pick_model_key
 from core.records import ClipFilter
 from core.store import attention as reads
@@ -52,7 +53,7 @@ imported = time.perf_counter() - t0
 store = Store(sys.argv[1])
 model = pick_model_key(store, None)
 tracks = reads.track_names(store, model)
-where = att.counted_filter(ClipFilter(), att.default_role(tracks), tracks)
+where = ranking.counted_filter(ClipFilter(), ranking.default_role(tracks), tracks)
 t = time.perf_counter()
 counts = reads.agent_periods(store, model, where, "week")
 query = time.perf_counter() - t
@@ -65,7 +66,7 @@ trends_query = time.perf_counter() - t
 t = time.perf_counter()
 month = att.counts_from_trends(trends)
 window = att.choose_window("month", month.period_start.max().date(), date.today())
-ranked, hidden = att.rank_agents(month, window.start, "angry")
+ranked, hidden = ranking.rank_agents(month, window.start, "angry")
 rank = time.perf_counter() - t
 print(json.dumps({"import_s": imported, "counts_query_s": query, "tests_s": tests,
                   "trends_query_s": trends_query, "rank_s": rank, "agents_ranked": len(ranked),

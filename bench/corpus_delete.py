@@ -19,8 +19,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.access.principal import cli_principal
+from core.store.corpora import list_corpora
 from core.store.database import Store
 from core.store.deletion import delete_corpus
+from core.store.integrity import integrity_report
 
 
 def main() -> None:
@@ -29,7 +31,7 @@ def main() -> None:
     parser.add_argument("--corpus", help="default: the database's first corpus")
     args = parser.parse_args()
     store = Store(args.db)
-    corpora = store.corpora()
+    corpora = list_corpora(store)
     name = args.corpus or str(corpora.corpus.iloc[0])
     clips = int(corpora.set_index("corpus").loc[name, "clips"])
     size_before = args.db.stat().st_size
@@ -37,7 +39,7 @@ def main() -> None:
     report = delete_corpus(store, cli_principal(), name, args.db.parent / "media")
     seconds = time.perf_counter() - start
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    problems = {k: n for k, n in store.integrity_report().items() if n}
+    problems = {k: n for k, n in integrity_report(store).items() if n}
     print("| clips | predictions | segments | frame curves | deletion (s) | peak RSS (MB) "
           "| integrity | file before / after (MB) |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|")

@@ -98,14 +98,14 @@ from core.analysis.clusters import ProjectionParams
 from core.analysis.projection import compute_projection
 from core.jobs import JobRegistry
 from core.records import ClipFilter
-from dashboard import data
-store = data.store()  # the server's own Store: the job and the pages share its lock
-model = store.models().model_key[0]
+from dashboard import jobs, resources
+store = resources.store()  # the server's own Store: the job and the pages share its lock
+model = list_models(store).model_key[0]
 where = ClipFilter(tracks=("mix", "agent"))  # one track per recording: 100,000 points
 # (the page's sidebar makes that selection from STORED_SELECTION)
 stages = []
 start = time.perf_counter()
-job = JobRegistry().start("bench", lambda progress: compute_projection(  # as data.start_projection
+job = JobRegistry().start("bench", lambda progress: compute_projection(  # as jobs.start_projection
     store, model, where, ProjectionParams(),
     lambda d, t, s: (stages.append([round(time.perf_counter() - start, 1), s]), progress(d, t, s)),
     isolated=True))

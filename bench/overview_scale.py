@@ -30,7 +30,11 @@ from core.analysis.overview import overview
 from core.model.labels import EMOTIONS, SCORE_COLUMNS
 from core.records import ClipFilter
 from core.store import rollup
+from core.store.corpora import list_corpora
 from core.store.database import Store
+from core.store.filters import filter_options
+from core.store.models import list_models, register_model
+from core.store.query import read_frame
 
 MODEL = "emotion2vec_plus_large@synthetic"
 START = datetime(2025, 1, 6)  # a Monday
@@ -44,7 +48,7 @@ def fill(path: Path, n_clips: int, n_agents: int = 400, weeks: int = 52, seed: i
     path.unlink(missing_ok=True)
     store = Store(path)
     store.initialise()
-    store.register_model(MODEL, "emotion2vec_plus_large", "synthetic", 1024, False)
+    register_model(store, MODEL, "emotion2vec_plus_large", "synthetic", 1024, False)
     ids = np.frombuffer(rng.bytes(32 * n_clips), dtype="S32")
     clip_id = np.array([b.hex() for b in ids.tolist()], dtype=object)
     seconds = rng.integers(0, weeks * 7 * 86_400, n_clips)
@@ -84,7 +88,7 @@ def fill(path: Path, n_clips: int, n_agents: int = 400, weeks: int = 52, seed: i
         con.register("predictions_arrow", predictions)
         names = ", ".join(predictions.column_names)
         con.execute(f"INSERT INTO predictions ({names}) SELECT {names} FROM predictions_arrow")
-        rollup.rebuild(con)  # as the end of an ingest run does (Store.finish_run)
+        rollup.rebuild(con)  # as the end of an ingest run does (core.store.ingest_runs.finish_run)
     return store
 
 
@@ -114,14 +118,15 @@ def main() -> None:
     start = time.perf_counter()
     store = Store(args.db) if args.reuse else fill(args.db, args.clips)
     print(f"database ready in {time.perf_counter() - start:.1f} s: {args.db}")
-    facts = store._query(
+    facts = read_frame(
+        store,
         "SELECT (SELECT count(*) FROM clips) AS clip_rows, (SELECT count(DISTINCT clip_id) FROM"
-        " clips) AS recordings, (SELECT count(*) FROM predictions) AS tracks"
+        " clips) AS recordings, (SELECT count(*) FROM predictions) AS tracks",
     ).iloc[0]
     print(
         f"{facts.clip_rows:,} clip rows, {facts.recordings:,} recordings, {facts.tracks:,} tracks"
     )
-    agent = store.filter_options()["agents"][0]
+    agent = filter_options(store)["agents"][0]
     cases = {
         "overview, week": lambda: overview(store, MODEL, ClipFilter(), "week"),
         # A filter the day rollup does not keep: every track is counted, as before the rollup.
@@ -136,9 +141,9 @@ def main() -> None:
         f"overview, week, agent {agent}": lambda: overview(
             store, MODEL, ClipFilter(agents=(agent,)), "week"
         ),
-        "sidebar: models()": store.models,
-        "sidebar: corpora()": store.corpora,
-        "sidebar: filter_options()": store.filter_options,
+        "sidebar: models()": lambda: list_models(store),
+        "sidebar: corpora()": lambda: list_corpora(store),
+        "sidebar: filter_options()": lambda: filter_options(store),
     }
     print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"\n| query | wall, best of {args.repeat} (s) | CPU, best of {args.repeat} (s) |")

@@ -30,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+from core.store.models import list_models
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 K = 20
@@ -55,7 +57,7 @@ def prepare(db: Path, work: Path, n_queries: int) -> dict:
     from core.store.database import Store
 
     store = Store(db)
-    model_key = str(store.models().model_key.iloc[0])
+    model_key = str(list_models(store).model_key.iloc[0])
     vec_path = work / "vectors.npy"
     started = time.perf_counter()
     keys, matrix = read_embeddings(store, model_key)

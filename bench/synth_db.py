@@ -16,7 +16,7 @@ What it holds (deterministic for a seed and a batch size):
   real call lengths 5 % of 1M clips would be ~18 GB of curves and hours of writing; with the cap
   the curves of 1M clips are ~2 GB. The rest of the corpus keeps its real length distribution.
 - one model (`register_model`), one ingest run (`start_run`/`finish_run`) and one `scored`
-  outcome per clip, so `Store.integrity_report()` is all zeros.
+  outcome per clip, so `integrity_report(store)` is all zeros.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.ingest.longform import OVERLAP_S, WINDOW_S
 from core.model.labels import SCORE_COLUMNS
+from core.store.batches import write_columns
 from core.store.columns import (
     CLIPS,
     FRAME_CURVES,
@@ -47,6 +48,8 @@ from core.store.columns import (
     embeddings_schema,
 )
 from core.store.database import Store
+from core.store.ingest_runs import finish_run, start_run
+from core.store.models import register_model
 
 MODEL_KEY = "synthetic-e2v@0"
 DIM = 1024
@@ -74,8 +77,8 @@ def build(db: Path, spec: SynthSpec, on_progress=None) -> dict:
     """Write the synthetic corpus into `db`; return counts and the seconds it took."""
     report = on_progress or (lambda done, total: None)
     store = Store(db)
-    store.register_model(MODEL_KEY, "synthetic-emotion2vec", "0", DIM, untrained=True)
-    run_id = store.start_run(spec.corpus, MODEL_KEY, spec.clips)
+    register_model(store, MODEL_KEY, "synthetic-emotion2vec", "0", DIM, untrained=True)
+    run_id = start_run(store, spec.corpus, MODEL_KEY, spec.clips)
     shared = np.random.default_rng([spec.seed, 0])
     centroids = shared.standard_normal((N_TYPES, DIM), dtype=np.float32)
     type_bias = shared.normal(0, 1.5, (N_TYPES, len(SCORE_COLUMNS))).astype(np.float32)
@@ -86,13 +89,13 @@ def build(db: Path, spec: SynthSpec, on_progress=None) -> dict:
         n = min(spec.batch, spec.clips - first)
         rng = np.random.default_rng([spec.seed, 1, first])
         cols = _batch(rng, first, n, spec, centroids, type_bias, agent_bias)
-        store.write_columns(run_id, spec.corpus, MODEL_KEY, DIM, cols)
+        write_columns(store, run_id, spec.corpus, MODEL_KEY, DIM, cols)
         counts["clips"] += n
         counts["tracks"] += cols.predictions.num_rows
         counts["curves"] += cols.frame_curves.num_rows
         counts["segments"] += cols.segments.num_rows
         report(first + n, spec.clips)
-    store.finish_run(run_id)
+    finish_run(store, run_id)
     counts["seconds"] = round(time.perf_counter() - started, 1)
     return counts
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Container
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -64,7 +63,9 @@ class FileOutcome:
 
 @dataclass(frozen=True)
 class ClipFilter:
-    """A selection of clips, as chosen on the dashboard or the CLI. Empty fields mean 'any'."""
+    """A selection of clips, as chosen on the dashboard or the CLI. Empty fields mean 'any'.
+
+    core.store.filters turns it into SQL (`where_sql`)."""
 
     corpora: tuple[str, ...] = ()
     agents: tuple[str, ...] = ()
@@ -78,35 +79,3 @@ class ClipFilter:
     max_duration_s: float | None = None
     clip_ids: tuple[str, ...] = field(default=())
     said: str = ""  # words or a phrase the track's transcript contains (any case, CJK too)
-
-    def where(self, columns: Container[str] | None = None) -> tuple[str, list]:
-        """SQL condition over the `clip_view` alias v, with its bound parameters; with `columns`,
-        only the conditions on those columns ("TRUE" when there are none)."""
-        picked = [(sql, values) for column, sql, values in self._conditions()
-                  if columns is None or column in columns]  # fmt: skip
-        return " AND ".join(sql for sql, _ in picked) or "TRUE", [v for _, vs in picked for v in vs]
-
-    def _conditions(self) -> list[tuple[str, str, list]]:
-        """Each restriction as (column, SQL over alias v, its bound parameters)."""
-        parts = [("confidence", "v.confidence BETWEEN ? AND ?", [self.min_confidence, self.max_confidence]),
-                 ("duration_s", "v.duration_s >= ?", [self.min_duration_s])]  # fmt: skip
-        for column, values in (
-            ("corpus", self.corpora), ("agent", self.agents), ("top_label", self.top_labels),
-            ("track", self.tracks), ("clip_id", self.clip_ids),
-        ):  # fmt: skip
-            if values:
-                parts.append(
-                    (column, f"v.{column} IN ({', '.join('?' * len(values))})", list(values))
-                )
-        if self.max_duration_s is not None:
-            parts.append(("duration_s", "v.duration_s <= ?", [self.max_duration_s]))
-        said = " ".join(self.said.lower().split())
-        if said:  # a plain scan: duckdb 2.0 has no full-text extension (core.store.transcripts)
-            parts.append(("said", "EXISTS (SELECT 1 FROM transcripts s WHERE s.clip_id ="
-                          " v.clip_id AND s.track = v.track AND contains(lower(s.text), ?))",
-                          [said]))  # fmt: skip
-        if self.date_from is not None:
-            parts.append(("recorded_at", "v.recorded_at >= ?", [self.date_from]))
-        if self.date_to is not None:
-            parts.append(("recorded_at", "v.recorded_at < ?", [self.date_to]))
-        return parts

@@ -9,7 +9,7 @@ import streamlit as st
 
 from core.errors import StoreError
 from core.store.check import WHAT_TO_DO
-from dashboard import auth, data, i18n
+from dashboard import auth, i18n, resources
 from dashboard.i18n import _
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -22,7 +22,7 @@ def database_problem(exc: Exception, path: Path) -> str | None:
 
     It names the file, never its folder: a visitor learns nothing about the server's disks.
     """
-    text = data.for_visitor(str(exc)).splitlines()[0] if str(exc) else ""
+    text = resources.for_visitor(str(exc)).splitlines()[0] if str(exc) else ""
     if isinstance(exc, StoreError):
         return _("Database {name}: {problem}").format(name=path.name, problem=i18n.error(text))
     if "Corrupt database file" in text or type(exc).__name__ == "IOException":  # from duckdb
@@ -37,7 +37,7 @@ def admitted_visitor():
     try:
         return auth.gate()  # reads roles from the database only after the visitor signed in
     except Exception as exc:
-        line = database_problem(exc, data.store().path)
+        line = database_problem(exc, resources.store().path)
         if line is None:
             raise
         st.error(line)
@@ -75,13 +75,13 @@ st.session_state["page"] = navigation.url_path  # widget keys are per page (dash
 st.sidebar.title("🎙️ EmoScope")
 i18n.switch()
 st.sidebar.caption(
-    _("Database: `{name}`").format(name=data.store().path.name)
+    _("Database: `{name}`").format(name=resources.store().path.name)
 )  # its name: paths stay private
 auth.account_box(visitor)
 try:
     navigation.run()
 except Exception as exc:  # only a damaged or unusable database is handled here
-    line = database_problem(exc, data.store().path)
+    line = database_problem(exc, resources.store().path)
     if line is None:
         raise  # a bug: Streamlit logs it and shows visitors no details (showErrorDetails)
     st.error(line)

@@ -11,10 +11,11 @@ import pandas as pd
 import streamlit as st
 
 from core.analysis import attention as att
+from core.analysis import ranking as rank
 from core.model.labels import EMOJI
 from core.records import ClipFilter
-from core.store import attention as reads
-from dashboard import data, i18n, state
+from core.store import attention as queries
+from dashboard import i18n, reads, resources, state
 from dashboard.i18n import _
 
 SHOWN = 6  # items listed before "n more": the list must stay above the fold at 1440 x 900
@@ -24,25 +25,25 @@ EMOJI_OF = {**EMOJI, att.COMBINED: "🔻"}
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def _counts(_s, path: str, v: tuple, model_key: str, where: ClipFilter, period: str):
-    return reads.agent_periods(_s, model_key, where, period)
+    return queries.agent_periods(_s, model_key, where, period)
 
 
 def counts(model_key: str, where: ClipFilter, period: str) -> pd.DataFrame:
     """Per agent and period of the selection: tracks and tracks per top emotion (cached until
     the database file changes)."""
-    s = data.store()
-    return _counts(s, str(s.path), data.version(), model_key, where, period)
+    s = resources.store()
+    return _counts(s, str(s.path), resources.version(), model_key, where, period)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def _trends(_s, path: str, v: tuple, model_key: str, where: ClipFilter, period: str):
-    return reads.agent_trends(_s, model_key, where, period)
+    return queries.agent_trends(_s, model_key, where, period)
 
 
 def trends(model_key: str, where: ClipFilter, period: str) -> pd.DataFrame:
     """Agent trends' rows for a voice: summed from the per-track days when they answer."""
-    s = data.store()
-    return _trends(s, str(s.path), data.version(), model_key, where, period)
+    s = resources.store()
+    return _trends(s, str(s.path), resources.version(), model_key, where, period)
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ def voice(where: ClipFilter) -> Voice:
     Tracks picked in the sidebar's "Track / role" filter win; with no split call there is
     nothing to choose.
     """
-    tracks = data.filter_options()["tracks"]
+    tracks = reads.filter_options()["tracks"]
     if where.tracks:
         return Voice(
             "chosen", where, _("the tracks chosen in the sidebar: {tracks}").format(
@@ -68,9 +69,9 @@ def voice(where: ClipFilter) -> Voice:
         )  # fmt: skip
     roles = [t for t in tracks if t != att.UNSPLIT]
     if not roles:
-        return Voice(att.ALL_TRACKS, where, i18n.message(att.role_text(att.ALL_TRACKS, tracks)))
+        return Voice(att.ALL_TRACKS, where, i18n.message(rank.role_text(att.ALL_TRACKS, tracks)))
     options = [*roles, att.ALL_TRACKS]
-    default = att.default_role(tracks)
+    default = rank.default_role(tracks)
     wanted = state.get_str("voice", default, options)
     role = st.sidebar.selectbox(
         _("Voice counted (split calls)"), options, index=options.index(wanted),
@@ -80,8 +81,8 @@ def voice(where: ClipFilter) -> Voice:
                "Recordings that were not split count their one track."),
     )  # fmt: skip
     state.put(voice=None if role == default else role)
-    return Voice(role, att.counted_filter(where, role, tracks),
-                 i18n.message(att.role_text(role, tracks)))  # fmt: skip
+    return Voice(role, rank.counted_filter(where, role, tracks),
+                 i18n.message(rank.role_text(role, tracks)))  # fmt: skip
 
 
 def window_text(window: att.Window) -> str:
@@ -148,9 +149,9 @@ def item_list(rows: pd.DataFrame, window: att.Window, model_key: str, tracks: tu
         text, clips, trend = st.columns([6, 1, 1], vertical_alignment="center", gap="small")
         text.text(item_line(row))
         clips.page_link(pages["clips"], label=_("Clips"), icon="🗂️",
-                        query_params=att.clips_params(row.agent, row.emotion, window, model_key, tracks))  # fmt: skip
+                        query_params=rank.clips_params(row.agent, row.emotion, window, model_key, tracks))  # fmt: skip
         trend.page_link(pages["trends"], label=_("Trend"), icon="📅",
-                        query_params=att.trends_params(row.agent, row.emotion, window, model_key,
+                        query_params=rank.trends_params(row.agent, row.emotion, window, model_key,
                                                        None if role == "chosen" else role))  # fmt: skip
     if len(rows) > shown:
         st.caption(_("{n} more in “Every significant change” below.").format(n=len(rows) - shown))
@@ -170,13 +171,13 @@ def ranking(trends: pd.DataFrame, period: str, default_emotion: str) -> tuple[st
                                index=options.index(state.get_str("rank", default_emotion, options)),
                                format_func=i18n.fixed(lambda e: i18n.emotion(e, emoji=True)))  # fmt: skip
     by_names = {"share": _("share"), "change": _("change vs before")}
-    by = top[1].radio(_("Order by"), list(att.RANK_BY), horizontal=True, key=state.key("rby"),
-                      index=list(att.RANK_BY).index(state.get_str("rby", "share", list(att.RANK_BY))),
+    by = top[1].radio(_("Order by"), list(rank.RANK_BY), horizontal=True, key=state.key("rby"),
+                      index=list(rank.RANK_BY).index(state.get_str("rby", "share", list(rank.RANK_BY))),
                       format_func=by_names.get)  # fmt: skip
     window = window_picker(period, counts, top[2])
     if window.start is None:
         return None
-    ranked, hidden = att.rank_agents(counts, window.start, emotion, by)
+    ranked, hidden = rank.rank_agents(counts, window.start, emotion, by)
     pages = max(1, -(-len(ranked) // RANK_ROWS))
     page = top[3].number_input(_("Page"), 1, pages, min(state.get_int("rpage", 1, low=1), pages),
                                key=state.key("rpage"))  # fmt: skip

@@ -34,7 +34,7 @@ from core.access.principal import (
 from core.access.sessions import SessionBook, session_key
 from core.errors import AccessConfigError, NotAllowedError, NotSignedInError, PermissionDenied
 from core.store.database import resolve_db_path
-from dashboard import data, i18n
+from dashboard import i18n, reads, resources
 from dashboard.i18n import N_, _
 
 log = logging.getLogger(__name__)
@@ -109,7 +109,7 @@ def principal_for(sign_in: SignIn, access: AccessSettings, granted=None) -> Prin
     if not session_book().is_open(sign_in.key):
         raise NotSignedInError("You have been signed out (or your sign-in has expired). "
                                "Sign in again.")  # fmt: skip
-    lookup = granted or data.granted_role
+    lookup = granted or reads.granted_role
     return resolve(access, sign_in.email, lookup(sign_in.email))
 
 
@@ -135,7 +135,7 @@ def principal_now(sign_in: SignIn | None) -> Principal:
     if sign_in is None:
         return OPEN_MODE  # open mode: nothing was signed in, nothing can lapse
     # Read the grant from the file itself: a role withdrawn a moment ago must count.
-    return principal_for(sign_in, settings(), lambda email: granted_role(data.store(), email))
+    return principal_for(sign_in, settings(), lambda email: granted_role(resources.store(), email))
 
 
 def sign_in_screen(reason: str | None = None) -> None:

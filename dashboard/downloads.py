@@ -14,12 +14,14 @@ import logging
 from collections.abc import Callable
 from typing import BinaryIO
 
+import streamlit as st
+
 from core.access import audit
 from core.access.principal import require
 from core.errors import EmoScopeError
 from core.store import export
-from core.store.database import ClipFilter
-from dashboard import auth, data
+from core.store.database import ClipFilter, Store
+from dashboard import auth, resources
 from dashboard.i18n.catalog import core_text
 
 log = logging.getLogger(__name__)
@@ -59,13 +61,13 @@ def export_file(sign_in: auth.SignIn | None, what: str, fmt: str, model_key: str
         except EmoScopeError as exc:
             _tell(str(exc))
             raise
-        s = data.store()
+        s = resources.store()
         try:
             path = export.export_to_temp(s, what, written, model_key, where, bom)
         except Exception as exc:
             message = str(exc) if isinstance(exc, EmoScopeError) else FAILED
             _audit_failure(principal.email, detail, message)
-            _tell(data.for_visitor(message))
+            _tell(resources.for_visitor(message))
             raise
         handle = path.open("rb")
         path.unlink()
@@ -74,7 +76,7 @@ def export_file(sign_in: auth.SignIn | None, what: str, fmt: str, model_key: str
             audit.record(s, principal.email, "export", detail)  # no file without its audit row
         except Exception as exc:
             handle.close()
-            _tell(data.for_visitor(str(exc)) if isinstance(exc, EmoScopeError) else FAILED)
+            _tell(resources.for_visitor(str(exc)) if isinstance(exc, EmoScopeError) else FAILED)
             raise
         return handle
 
@@ -83,7 +85,7 @@ def export_file(sign_in: auth.SignIn | None, what: str, fmt: str, model_key: str
 
 def _audit_failure(user: str, detail: str, message: str) -> None:
     try:
-        audit.record(data.store(), user, "export", f"{detail}; failed: {message}")
+        audit.record(resources.store(), user, "export", f"{detail}; failed: {message}")
     except Exception:  # the failure may be the database itself: the log keeps it then
         log.exception("could not audit a failed export (%s, %s)", user, detail)
 
@@ -123,3 +125,17 @@ def install_failure_messages() -> bool:
     handle._emoscope = True  # type: ignore[attr-defined]
     DeferredFileHandler.handle = handle
     return True
+
+
+# -- counted on the Exports page's load, written by DuckDB only when a button is clicked ----
+
+
+def export_rows(model_key: str, where: ClipFilter) -> dict[str, int]:
+    """Rows of each export of the selection (clips, frames, embeddings)."""
+    s = resources.store()
+    return _count_rows(s, str(s.path), resources.version(), model_key, where)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _count_rows(_s: Store, path: str, v: tuple, model_key: str, where: ClipFilter):
+    return export.count_rows(_s, model_key, where)

@@ -65,7 +65,7 @@ def principal_of(claims: dict | None) -> Principal:
     """The Principal of a request's identity now (open sign-in, verified, admitted, role);
     PermissionDenied (or a subclass) when there is none. Reads the database: call off the loop."""
     from core.access.roles import granted_role
-    from dashboard import auth, data
+    from dashboard import auth, resources
 
     if not auth.sign_in_configured():
         from core.access.principal import OPEN_MODE
@@ -73,7 +73,7 @@ def principal_of(claims: dict | None) -> Principal:
         return OPEN_MODE
     access = auth.settings()
     sign_in = auth.checked_sign_in(claims or {}, access)
-    return auth.principal_for(sign_in, access, lambda email: granted_role(data.store(), email))
+    return auth.principal_for(sign_in, access, lambda email: granted_role(resources.store(), email))
 
 
 class AccessGuard:

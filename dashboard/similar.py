@@ -6,7 +6,7 @@
 - Clusters: "More like these" (`more_like_these`), nearest to the selection's centroid.
 - Frame curves: `compare_panel`, the two clips' cosine similarity and nine scores side by side.
 
-Searches are cached on the database file's version like every read (dashboard.data). A search
+Searches are cached on the database file's version like every read (dashboard.reads). A search
 answered without the index (none yet, or stale) starts its update in a background thread that
 touches only core; the exact scan answers meanwhile.
 """
@@ -27,7 +27,7 @@ from core.records import ClipFilter
 from core.search import index
 from core.search import similar as search
 from core.store import similar as queries
-from dashboard import auth, data, i18n, state
+from dashboard import auth, i18n, reads, resources, state
 from dashboard.i18n import _, ngettext
 from dashboard.text import literal
 
@@ -51,28 +51,30 @@ def _to_keys(_s, path: str, v: tuple, model_key: str, keys: tuple, where: ClipFi
 
 def _fresh(found: search.Similar, model_key: str) -> search.Similar:
     if found.method != "index":  # the exact scan answered: bring the index up to date
-        index.sync_in_background(data.store(), model_key)
+        index.sync_in_background(resources.store(), model_key)
     return found
 
 
 def similar_to_track(model_key: str, clip_id: str, track: str, where: ClipFilter,
                      k: int) -> search.Similar:  # fmt: skip
-    s = data.store()
-    return _fresh(_to_track(s, str(s.path), data.version(), model_key, clip_id, track, where, k),
+    s = resources.store()
+    return _fresh(_to_track(s, str(s.path), resources.version(), model_key, clip_id, track, where, k),
                   model_key)  # fmt: skip
 
 
 def more_like(model_key: str, keys: tuple[tuple[str, str], ...], where: ClipFilter,
               k: int) -> search.Similar:  # fmt: skip
-    s = data.store()
-    return _fresh(_to_keys(s, str(s.path), data.version(), model_key, keys, where, k), model_key)
+    s = resources.store()
+    return _fresh(
+        _to_keys(s, str(s.path), resources.version(), model_key, keys, where, k), model_key
+    )
 
 
 def by_example(model_key: str, name: str, content: bytes, where: ClipFilter, k: int):
     """Search with an uploaded clip: its stored embedding when this very file was ingested,
     else scored now with the results' model, in memory (analysts and admins: it runs the model).
     Returns (Similar, facts)."""
-    s = data.store()
+    s = resources.store()
     loader = _loader(model_key)
     with tempfile.TemporaryDirectory(prefix="emoscope-example-") as folder:
         path = Path(folder) / Path(name).name
@@ -86,21 +88,21 @@ def by_example(model_key: str, name: str, content: bytes, where: ClipFilter, k: 
 def _loader(model_key: str):
     def load():
         require(auth.principal(), "analyse")
-        info = data.model_info(model_key)
+        info = reads.model_info(model_key)
         if bool(info.untrained):
-            source = data.model_source(data.TEST_MODEL)
-        elif info.model_id in data.HUB_MODELS:
+            source = resources.model_source(resources.TEST_MODEL)
+        elif info.model_id in resources.HUB_MODELS:
             source = str(info.model_id)
         else:
-            source = data.model_source(data.LOCAL_PREFIX + Path(str(info.model_id)).name)
-        return data.engine(source)
+            source = resources.model_source(resources.LOCAL_PREFIX + Path(str(info.model_id)).name)
+        return resources.engine(source)
 
     return load
 
 
 def compare(model_key: str, a: tuple[str, str], b: tuple[str, str]) -> tuple[float, pd.DataFrame]:
     """Cosine similarity of two tracks and their nine scores side by side."""
-    s = data.store()
+    s = resources.store()
     dim = search.embedding_dim(s, model_key)
     va = queries.embedding_of(s, model_key, dim, *a)
     vb = queries.embedding_of(s, model_key, dim, *b)
@@ -185,7 +187,7 @@ def similar_section(model_key: str, where: ClipFilter, clip_id: str, track: str)
     try:
         found = similar_to_track(model_key, clip_id, track, where, k)
     except EmoScopeError as exc:
-        st.warning(i18n.error(data.for_visitor(str(exc))))
+        st.warning(i18n.error(resources.for_visitor(str(exc))))
         return
     st.caption(_caption(found))
     _result_list(found, f"similar-{clip_id}-{track}", here=True)
@@ -196,7 +198,7 @@ def similar_section(model_key: str, where: ClipFilter, clip_id: str, track: str)
                 with st.spinner(_("Scoring the example (not stored)…")):
                     found, facts = by_example(model_key, upload.name, upload.getvalue(), where, k)
             except EmoScopeError as exc:
-                st.warning(i18n.error(data.for_visitor(str(exc))))
+                st.warning(i18n.error(resources.for_visitor(str(exc))))
                 return
             st.caption((_("This very file is stored: its stored embedding was used. ") if facts["cached"]
                         else _("Scored now with the results' model; nothing was stored. ")) + _caption(found))  # fmt: skip
@@ -217,7 +219,7 @@ def more_like_these(model_key: str, where: ClipFilter, picked: pd.DataFrame) -> 
     try:
         found = more_like(model_key, keys, where, k)
     except EmoScopeError as exc:
-        st.warning(i18n.error(data.for_visitor(str(exc))))
+        st.warning(i18n.error(resources.for_visitor(str(exc))))
         return
     st.caption(_("Nearest to the centroid of the {n} selected tracks (left out). ").format(n=len(keys))
                + _caption(found))  # fmt: skip
@@ -241,7 +243,7 @@ def compare_panel(model_key: str, a: tuple[str, str], b: tuple[str, str], names:
     right.dataframe(table.round(4), hide_index=True, key="compare-scores")
     curves = {}
     for label, (clip_id, track) in (("A", a), ("B", b)):
-        logits = data.frame_logits(clip_id, model_key, track)
+        logits = reads.frame_logits(clip_id, model_key, track)
         if logits is not None:
             curves[f"{label}: {names.get(label, label)}"] = curve_frame(
                 smooth_curve(logits, window), max_points=max_points)  # fmt: skip

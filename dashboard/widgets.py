@@ -13,7 +13,7 @@ from core.errors import EmoScopeError
 from core.model.labels import EMOJI, EMOTIONS, SCORE_COLUMNS, UNTRAINED_LABEL
 from core.model.team import team_default, why
 from core.store.database import ClipFilter
-from dashboard import data, i18n, state
+from dashboard import i18n, reads, resources, state
 from dashboard.echart import EChart
 from dashboard.i18n import N_, _
 from dashboard.text import literal
@@ -48,7 +48,7 @@ def echart_selection(chart: EChart, key: str, rows: int) -> list[int]:
 
 def model_key() -> str | None:
     """The model whose results the pages show (sidebar), remembered in the URL."""
-    models = data.models()
+    models = reads.models()
     if models.empty:
         return None
     keys = list(models.model_key)
@@ -64,7 +64,7 @@ def model_key() -> str | None:
                              "{model}, {why}.").format(n=len(keys), model=literal(labels[default]),
                                                        why=why(models, default)))  # fmt: skip
     state.put(model=chosen)
-    if bool(data.model_info(chosen).untrained):
+    if bool(reads.model_info(chosen).untrained):
         st.sidebar.warning(
             _("**{untrained}**: random weights, the emotions shown mean nothing.").format(
                 untrained=_(UNTRAINED_LABEL)
@@ -92,8 +92,8 @@ def clip_filter() -> ClipFilter:
     Every choice is kept in the URL (dates as `from`/`to`, `to` the inclusive last day;
     durations as `dmin`/`dmax`), so a shared address shows the same clips.
     """
-    options = data.filter_options()
-    corpora = list(data.corpora().corpus)
+    options = reads.filter_options()
+    corpora = list(reads.corpora().corpus)
     counts = options["agent_clips"]
     side = st.sidebar
     side.subheader(_("Filter clips"))
@@ -178,7 +178,7 @@ def run_safely(action: Callable[[], object]) -> object | None:
     try:
         return action()
     except EmoScopeError as exc:
-        st.error(i18n.error(data.for_visitor(str(exc))))  # core names the file by its path
+        st.error(i18n.error(resources.for_visitor(str(exc))))  # core names the file by its path
     except Exception:
         log.exception("unexpected error")
         st.error(_("Something went wrong inside EmoScope; the details are in the server log."))

@@ -11,7 +11,7 @@ from core.access.principal import Principal, Role, require
 from core.jobs import JOBS
 from core.store.check_record import last_check
 from core.store.scrub import run_check
-from dashboard import auth, data, i18n, widgets
+from dashboard import admin, auth, i18n, reads, resources, widgets
 from dashboard.i18n import _
 from dashboard.text import literal, literal_table
 
@@ -24,7 +24,7 @@ visitor = auth.refuse_unless("read_audit")
 def start_check(principal: Principal) -> None:
     """Verify every block and column in a background job (core.store.scrub), admins only."""
     require(principal, "read_audit")
-    path = data.store().path
+    path = resources.store().path
 
     def work(progress):
         report = lambda done, total: progress(done, total, f"{done:,}/{total:,} blocks verified")  # noqa: E731
@@ -55,8 +55,8 @@ if running:
     check_progress()
 else:
     if job is not None and job.snapshot().error:
-        st.error(i18n.error(data.for_visitor(job.snapshot().error)))
-    record = last_check(data.store().path)
+        st.error(i18n.error(resources.for_visitor(job.snapshot().error)))
+    record = last_check(resources.store().path)
     if record is None:
         st.info(_("No full check of this database file yet."))
     elif record.ok:
@@ -64,7 +64,7 @@ else:
     else:
         st.error(_("Last full check: {summary}; writes are refused until the file is restored "
                    "from a backup and checked again: {problems}").format(
-            summary=record.summary(), problems=data.for_visitor("; ".join(record.problems))))  # fmt: skip
+            summary=record.summary(), problems=resources.for_visitor("; ".join(record.problems))))  # fmt: skip
     if st.button(_("Check the database now"), key="check-start"):
         widgets.run_safely(lambda: start_check(visitor))
         st.rerun()
@@ -76,7 +76,7 @@ limit = left.selectbox(_("Show the newest"), [50, 200, 1000], key="audit-limit")
 action = right.selectbox(_("Action"), ["all", *AUDIT_ACTIONS], key="audit-action",
                          format_func=i18n.fixed(lambda a: _("all") if a == "all" else a))  # fmt: skip
 log = widgets.run_safely(
-    lambda: data.audit_log(visitor, limit, None if action == "all" else action)
+    lambda: admin.audit_log(visitor, limit, None if action == "all" else action)
 )
 if log is not None:
     if log.empty:
@@ -104,18 +104,18 @@ with st.form("grant-role", clear_on_submit=True):
     email = st.text_input(_("Email"), placeholder="name@example.com", key="role-email")
     role = st.selectbox(_("Role"), [r.label for r in Role], index=0, key="role-choice")
     granted = st.form_submit_button(_("Grant role")) and email.strip()
-if granted and widgets.run_safely(lambda: data.set_role(visitor, email, Role.parse(role))):
+if granted and widgets.run_safely(lambda: admin.set_role(visitor, email, Role.parse(role))):
     st.success(
         literal(
             _("{email} now has the {role} role.").format(email=email.strip().lower(), role=role)
         )
     )
-table = widgets.run_safely(lambda: data.role_table(visitor))  # read after any change above
+table = widgets.run_safely(lambda: admin.role_table(visitor))  # read after any change above
 if table is not None and not table.empty:
     gone = st.selectbox(_("Withdraw a granted role"), list(table.email), index=None,
                         placeholder=_("choose an email"), key="role-remove")  # fmt: skip
     withdraw = st.button(_("Withdraw role"), disabled=gone is None, key="role-remove-button")
-    if withdraw and widgets.run_safely(lambda: data.remove_role(visitor, gone)):
+    if withdraw and widgets.run_safely(lambda: admin.remove_role(visitor, gone)):
         st.success(literal(_("{email} no longer has a granted role.").format(email=gone)))
         table = table[table.email != gone]
     st.table(literal_table(table.set_index("email")))
@@ -123,7 +123,7 @@ if table is not None and not table.empty:
 st.header(_("Delete a corpus"))
 st.caption(_("Removes the corpus's clips and the predictions, frame curves, embeddings, segments, "
              "projections and uploaded media that no other corpus uses. It cannot be undone."))  # fmt: skip
-corpora = data.corpora()
+corpora = reads.corpora()
 if corpora.empty:
     st.info(_("No corpora."))
     st.stop()
@@ -134,6 +134,6 @@ if name is not None:
     typed = st.text_input(_("Type {name} to confirm deleting its {clips} clips").format(
         name=name, clips=i18n.number(clips)), key="delete-confirm")  # fmt: skip
     if st.button(_("Delete corpus"), type="primary", disabled=typed != name, key="delete-button"):
-        report = widgets.run_safely(lambda: data.delete_corpus(visitor, name))
+        report = widgets.run_safely(lambda: admin.delete_corpus(visitor, name))
         if report is not None:
             st.success(i18n.message(report.summary()))

@@ -13,7 +13,7 @@ import streamlit as st
 from core.analysis.curves import curve_frame, dominant_segments, smooth_curve
 from core.model.labels import EMOTIONS, SCORE_COLUMNS
 from core.store.aggregates import PAGE_ROWS, ClipQuery
-from dashboard import charts, curve_charts, data, i18n, similar, state, widgets
+from dashboard import charts, curve_charts, i18n, reads, similar, state, widgets
 from dashboard.i18n import N_, _
 from dashboard.text import literal, literal_table
 
@@ -35,13 +35,13 @@ descending = top[2].radio(_("Order"), ["ascending", "descending"], horizontal=Fa
 page = top[3].number_input(
     _("Page"), min_value=1, value=state.get_int("page", 1, low=1, high=10**9), key=state.key("page")
 )
-summary, shown = data.clip_table(
+summary, shown = reads.clip_table(
     model_key, ClipQuery(where, search, order_by, descending, page - 1)
 )
 pages = max(1, -(-summary.rows // PAGE_ROWS))
 if page > pages:  # a shared link to a page the current filters no longer reach
     page = pages
-    shown = data.clip_page(model_key, ClipQuery(where, search, order_by, descending, page - 1))
+    shown = reads.clip_page(model_key, ClipQuery(where, search, order_by, descending, page - 1))
 state.put(q=search.strip() or None, said=said or None, sort=None if order_by == "source_name" else order_by,
           desc="1" if descending else None, page=None if page == 1 else page)  # fmt: skip
 mean = "—" if summary.mean_confidence is None else i18n.percent(summary.mean_confidence)
@@ -58,7 +58,7 @@ detail = st.container()
 columns = ["source_name", "corpus", "track", "agent", "recorded_at", "duration_s", "top_label",
            "confidence", *SCORE_COLUMNS]  # fmt: skip
 if said:  # the line that said it, and when
-    lines = data.said_lines(said, tuple(zip(shown.clip_id, shown.track, strict=True)))
+    lines = reads.said_lines(said, tuple(zip(shown.clip_id, shown.track, strict=True)))
     shown = shown.merge(lines.rename(columns={"start_s": "said_at_s", "text": "said_line"})
                         .drop(columns=["end_s"]), on=["clip_id", "track"], how="left")  # fmt: skip
     columns = ["source_name", "said_at_s", "said_line", *columns[1:]]
@@ -70,7 +70,7 @@ if picked:
 wanted = state.get_str("clip")
 selected = shown[(shown.clip_id == wanted) & (shown.track == state.get_str("track", "mix"))]
 if selected.empty and wanted:  # a shared link to a clip on another page of the table
-    selected = data.clip_page(model_key, ClipQuery(replace(where, clip_ids=(wanted,))))
+    selected = reads.clip_page(model_key, ClipQuery(replace(where, clip_ids=(wanted,))))
     selected = selected[selected.track == state.get_str("track", "mix")]
 if selected.empty:
     st.info(_("Select a row to open the clip."))
@@ -79,7 +79,7 @@ if selected.empty:
 with detail:
     row = selected.iloc[0]
     st.subheader(literal(row.source_name + ("" if row.track == "mix" else f" · {row.track}")))
-    untrained = bool(data.model_info(model_key).untrained)
+    untrained = bool(reads.model_info(model_key).untrained)
     left, right = st.columns([3, 2])
     with left:
         widgets.top_result(row.top_label, row.confidence, untrained)
@@ -96,7 +96,7 @@ with detail:
         # st.table renders cells as Markdown: names (corpus, agent, tags …) go in as literal text.
         st.table(literal_table(pd.DataFrame({"": [str(v) if v is not None else "—" for v in facts.values()]},
                                             index=list(facts))))  # fmt: skip
-    windows = data.segments(row.clip_id, model_key, row.track, float(row.duration_s))
+    windows = reads.segments(row.clip_id, model_key, row.track, float(row.duration_s))
     if not windows.empty:
         st.caption(_("Long recording: scored in {n} windows of 30 s (5 s overlap); its scores are the "
                      "duration-weighted aggregate of the whole curve.").format(n=len(windows)))  # fmt: skip
@@ -104,12 +104,12 @@ with detail:
                      key="segments", column_config={"segment": _("segment"), "start_s": _("from (s)"),
                                                     "end_s": _("to (s)"), "top_label": _("top emotion"),
                                                     "confidence": _("confidence")})  # fmt: skip
-    lines = data.transcript(row.clip_id, row.track)
+    lines = reads.transcript(row.clip_id, row.track)
     if not lines.empty:
         st.caption(_("What was said (SenseVoice), with emotion2vec's top emotion over each line"))
         st.dataframe(lines[["start_s", "end_s", "text", "top_label", "emotion", "events"]].round(2),
                      hide_index=True, key="transcript")  # fmt: skip
-    logits = data.frame_logits(row.clip_id, model_key, row.track)
+    logits = reads.frame_logits(row.clip_id, model_key, row.track)
     if logits is None:
         st.caption(_("No frame curve stored for this clip: analyse it with granularity 'frame'."))
     else:

@@ -9,7 +9,7 @@ import streamlit as st
 
 from core.analysis.clusters import ProjectionParams
 from core.model.labels import SCORE_COLUMNS
-from dashboard import auth, cluster_charts, data, i18n, similar, state, widgets
+from dashboard import auth, cluster_charts, i18n, jobs, reads, resources, similar, state, widgets
 from dashboard.i18n import N_, _, ngettext
 from dashboard.text import literal_table
 
@@ -46,7 +46,7 @@ color_by = d.selectbox(_("Colour by"), COLOURS, key="colour",
 state.put(k=k or None, nn=None if neighbors == 15 else neighbors,
           md=None if min_dist == 0.1 else min_dist, color=None if color_by == "cluster" else color_by)  # fmt: skip
 params = ProjectionParams(k=k, n_neighbors=neighbors, min_dist=min_dist)
-key, n = data.projection_key(model_key, where, params)
+key, n = reads.projection_key(model_key, where, params)
 if n < 5:
     st.info(
         _("{n} clips selected: a projection needs at least 5. Widen the filters or add "
@@ -58,46 +58,46 @@ if n < 5:
 @st.fragment(run_every=1.0)
 def job_progress(job_key: str) -> None:
     """Polls the background job; reruns the whole page once the projection is stored."""
-    job = data.job(job_key)
+    job = jobs.job(job_key)
     snap = job.snapshot()
     if snap.finished:
         if snap.error:
-            st.error(i18n.error(data.for_visitor(snap.error)))
+            st.error(i18n.error(resources.for_visitor(snap.error)))
             return
         st.rerun(scope="app")
     st.progress(snap.fraction, i18n.progress(snap.stage, snap.elapsed_s))
 
 
-stored = data.projection_size(key)
+stored = reads.projection_size(key)
 if stored == 0:
-    job = data.job(key)
+    job = jobs.job(key)
     snap = job.snapshot() if job else None
     if snap is None or snap.finished:  # never computed, or the last attempt failed
         if snap is not None and snap.error:
-            st.error(i18n.error(data.for_visitor(snap.error)))
+            st.error(i18n.error(resources.for_visitor(snap.error)))
         st.info(_("This selection ({n} clips) has no stored projection for these parameters yet. "
                   "Computing runs in the background; other pages stay usable.").format(
                     n=i18n.number(n)))  # fmt: skip
         visitor = auth.principal()
-        if not visitor.may("project"):  # data.start_projection refuses viewers too
+        if not visitor.may("project"):  # jobs.start_projection refuses viewers too
             st.caption(_("Computing a projection needs the analyst role; ask an admin."))
             st.stop()
         if not st.button(_("Compute projection"), type="primary"):
             st.stop()
         started = widgets.run_safely(
-            lambda: data.start_projection(visitor, key, model_key, where, params)
+            lambda: jobs.start_projection(visitor, key, model_key, where, params)
         )
         if started is None:
             st.stop()
     job_progress(key)
     st.stop()
 
-job = data.job(key)
+job = jobs.job(key)
 result = job.snapshot().result if job else None
 if result is not None and result.silhouette:
     st.caption(_("k = {k} suggested by silhouette (cosine, on a sample of at most 10,000 "
                  "points): ").format(k=result.k) + ", ".join(f"k={kk}: {s:.2f}" for kk, s in result.silhouette.items()))  # fmt: skip
-points = data.projection_points(key, model_key, where, MAX_POINTS)
+points = reads.projection_points(key, model_key, where, MAX_POINTS)
 shown = (
     _("{n} of {stored} points shown").format(n=i18n.number(len(points)), stored=i18n.number(stored))
     if stored > len(points) else _("{stored} points").format(stored=i18n.number(stored))
@@ -123,7 +123,7 @@ else:
             "over points, to list their clips."
         )
     )
-profile = data.cluster_profile(key, model_key)
+profile = reads.cluster_profile(key, model_key)
 st.subheader(_("Cluster profiles"))
 widgets.echart(cluster_charts.cluster_mix(profile, lang), key="mix")
 # A table, not a grid: at most 12 rows, and a fresh browser need not load the grid's 0.5 MB.

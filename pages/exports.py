@@ -8,7 +8,7 @@ visitor's rights are checked at that click, not when the page was drawn (dashboa
 import streamlit as st
 
 from core.store.export import FORMATS
-from dashboard import auth, data, downloads, i18n, widgets
+from dashboard import auth, downloads, i18n, widgets
 from dashboard.i18n import N_, _
 
 model_key, where = widgets.results_page("💾 " + _("Exports"), N_("results to export"))
@@ -34,7 +34,7 @@ excel = st.toggle(
                             "read the file as before."),
 )  # fmt: skip
 sign_in = auth.current_sign_in()  # each click checks this sign-in's rights again, and audits
-counts = widgets.run_safely(lambda: data.export_rows(model_key, where))
+counts = widgets.run_safely(lambda: downloads.export_rows(model_key, where))
 if counts is None:
     st.stop()
 for what, text in descriptions.items():

@@ -7,7 +7,7 @@ import streamlit as st
 
 from core.analysis.curves import curve_frame, dominant_segments, merge_short_runs, smooth_curve
 from core.model.labels import EMOTIONS
-from dashboard import curve_charts, data, i18n, similar, state, widgets
+from dashboard import curve_charts, i18n, reads, similar, state, widgets
 from dashboard.i18n import N_, _
 
 CHOICES = 200  # clips offered in the picker at once
@@ -20,10 +20,10 @@ lang = i18n.language()
 search = st.text_input(_("Find clips by file name"), state.get_str("q", "") or "", key="find")
 wanted_vs = state.get_str("vs", "") or ""  # the comparison, as clip_id|track
 linked = tuple(c for c in (state.get_str("clip", ""), wanted_vs.split("|")[0]) if c)
-tracks = data.curve_tracks(model_key, search, limit=CHOICES)
+tracks = reads.curve_tracks(model_key, search, limit=CHOICES)
 matches = int(tracks.matches.max()) if len(tracks) else 0
 if linked:  # linked clips are offered even when they are not among the first matches
-    extra = data.curve_tracks(model_key, clip_ids=linked)
+    extra = reads.curve_tracks(model_key, clip_ids=linked)
     # ...but a new search replaces the opened clip: it stays only while it matches, or the page
     # kept showing it after a search for others (#30). The comparison stays.
     kept = extra.source_name.str.lower().str.contains(search.strip().lower(), regex=False)
@@ -95,7 +95,7 @@ aligned = len(siblings) > 1 and st.toggle(
 state.put(aligned=None if aligned or len(siblings) < 2 else "0")
 if aligned:
     window = max(1, round(window_s / 0.02))
-    curves = {t: curve_frame(smooth_curve(data.frame_logits(clip_id, model_key, t), window), max_points=CURVE_POINTS)
+    curves = {t: curve_frame(smooth_curve(reads.frame_logits(clip_id, model_key, t), window), max_points=CURVE_POINTS)
               for t in siblings.track}  # fmt: skip
     widgets.echart(
         curve_charts.aligned_tracks(
@@ -107,7 +107,7 @@ if aligned:
 shown = [first] if compare == "—" else [first, compare]
 for column, key in zip(st.columns(len(shown)), shown, strict=True):
     clip_id, track = key.split("|")
-    logits = data.frame_logits(clip_id, model_key, track)
+    logits = reads.frame_logits(clip_id, model_key, track)
     info = tracks.set_index("key").loc[key]
     curve = curve_frame(
         smooth_curve(logits, max(1, round(window_s / 0.02))), max_points=CURVE_POINTS
@@ -125,7 +125,7 @@ for column, key in zip(st.columns(len(shown)), shown, strict=True):
                 frames=len(logits), seconds=f"{info.duration_s:.1f}", points=len(curve))
         )  # fmt: skip
         path = info.source_path
-        windows = data.segments(clip_id, model_key, track, float(info.duration_s))
+        windows = reads.segments(clip_id, model_key, track, float(info.duration_s))
         start_s = 0.0
         if not windows.empty:  # a long recording: jump to any of its scored windows
             labels = {r.segment: f"{int(r.start_s // 60)}:{r.start_s % 60:04.1f} – {int(r.end_s // 60)}:{r.end_s % 60:04.1f}"

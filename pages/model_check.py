@@ -14,7 +14,7 @@ import streamlit as st
 from core.analysis.evaluation import DEFAULT_MAP, normalise, per_class, report_rows
 from core.model.labels import EMOTIONS, UNTRAINED_LABEL
 from core.store.evaluation import HOW_TO_LABEL
-from dashboard import charts_check, data, i18n, state, widgets
+from dashboard import charts_check, i18n, reads, state, widgets
 from dashboard.i18n import N_, _
 from dashboard.text import literal
 
@@ -41,7 +41,7 @@ LEFT_OUT = _(
 st.caption(_("Does the model agree with your own labels? Score a sample your team labelled, then "
              "compare: one confusion matrix, per-class precision, recall and F1, and accuracy "
              "and macro-F1 with 95% bootstrap intervals."))  # fmt: skip
-corpora = data.labelled_corpora()
+corpora = reads.labelled_corpora()
 labelled = corpora[corpora.labelled > 0]
 if labelled.empty:
     st.info(_("No corpus has labels yet. To check the model, {how}.").format(how=HOW_TO_LABEL))
@@ -54,7 +54,7 @@ counts = labelled.set_index("corpus")
 corpus = choice(st, "selectbox", _("Corpus"), names, "corpus", names[0], format_func=i18n.fixed(lambda c:
                 _("{corpus} ({labelled} of {clips} clips labelled)").format(
                     corpus=c, labelled=i18n.number(counts.labelled[c]), clips=i18n.number(counts.clips[c]))))  # fmt: skip
-tracks = data.labelled_tracks(corpus)
+tracks = reads.labelled_tracks(corpus)
 track = None
 if len(tracks) > 1:  # split calls: the label may be about one side of the call
     choices = ["all tracks", *tracks]
@@ -64,7 +64,7 @@ if len(tracks) > 1:  # split calls: the label may be about one side of the call
 state.put(corpus=corpus, track=track)
 
 # -- the mapping: defaults, the URL's overrides, then the editor's edits ------------------------
-stored = data.label_counts(corpus).dropna(subset=["label"])
+stored = reads.label_counts(corpus).dropna(subset=["label"])
 by_label = stored.assign(label=stored.label.map(normalise)).groupby("label").clips.sum()
 overrides: dict[str, str | None] = {}
 for item in state.get_list("map"):
@@ -93,7 +93,7 @@ overrides = {k: v for k, v in chosen.items() if v != DEFAULT_MAP.get(k)}
 state.put(map=[f"{k}={v or ''}" for k, v in sorted(overrides.items())])
 
 check = widgets.run_safely(
-    lambda: data.check_corpus(corpus, tuple(sorted(overrides.items())), track)
+    lambda: reads.check_corpus(corpus, tuple(sorted(overrides.items())), track)
 )
 if check is None:
     st.stop()
@@ -208,7 +208,7 @@ predicted = choice(d, "selectbox", _("Model's top emotion"), classes, "pred", de
                    format_func=i18n.fixed(lambda e: f"{i18n.emotion(e, emoji=True)} ({row[EMOTIONS.index(e)]:,})"))  # fmt: skip
 state.put(truth=true_class, pred=predicted)
 raw = tuple(x for x in stored.label if check.mapping.get(normalise(x)) == true_class)
-cell = data.cell_clips(corpus, report.model_key, raw, predicted, track)
+cell = reads.cell_clips(corpus, report.model_key, raw, predicted, track)
 st.caption(_("{n} tracks labelled {label} that the model calls {predicted}").format(
     n=i18n.number(int(row[EMOTIONS.index(predicted)])), label=i18n.emotion(true_class),
     predicted=i18n.emotion(predicted))

@@ -5,10 +5,11 @@ import pandas as pd
 import streamlit as st
 
 from core.analysis import attention as att
-from core.analysis.overview import LOW_CONFIDENCE, NEGATIVE, negative_shares
-from core.model.labels import UNTRAINED_LABEL
+from core.analysis import ranking
+from core.analysis.overview import NEGATIVE, negative_shares
+from core.model.labels import LOW_CONFIDENCE, UNTRAINED_LABEL
 from dashboard import attention as attention_ui
-from dashboard import charts_overview, data, i18n, state, widgets
+from dashboard import charts_overview, i18n, reads, state, widgets
 from dashboard.i18n import N_, _
 from dashboard.text import literal
 
@@ -58,12 +59,12 @@ with good:
     for row in report.good_news.head(attention_ui.GOOD_SHOWN).itertuples():
         st.caption(literal(attention_ui.item_line(row)))
         st.page_link(st.session_state["pages"]["clips"], label=_("Clips"), icon="🗂️",
-                     query_params=att.clips_params(row.agent, row.emotion, window, model_key, tracks))  # fmt: skip
+                     query_params=ranking.clips_params(row.agent, row.emotion, window, model_key, tracks))  # fmt: skip
     if len(report.good_news) > attention_ui.GOOD_SHOWN:
         st.caption(_("{n} more below.").format(n=len(report.good_news) - attention_ui.GOOD_SHOWN))
 
 st.divider()
-result = widgets.run_safely(lambda: data.overview(model_key, where, period))
+result = widgets.run_safely(lambda: reads.overview(model_key, where, period))
 if result is None:
     st.stop()
 volume, pages = result.volume, st.session_state["pages"]
@@ -159,7 +160,7 @@ if pairs.open:
     pairs.dataframe(attention_ui.emotions_shown(report.changes), hide_index=True, key="shifts",
                     column_config=attention_ui.change_columns())  # fmt: skip
 
-info = data.model_info(model_key)
+info = reads.model_info(model_key)
 model = f"{info.model_id} ({_(UNTRAINED_LABEL)})" if bool(info.untrained) else info.model_id
 st.caption(
     _("**Data quality:** {unclear} of tracks have top label {other} or {unknown} · {low} have "

@@ -4,7 +4,7 @@ and revokes them; an admin sees and revokes everyone's. Rules and audit: core.ac
 import streamlit as st
 
 from core.access import tokens
-from dashboard import auth, data, widgets
+from dashboard import auth, resources, widgets
 from dashboard.i18n import _
 from dashboard.text import literal_table
 
@@ -23,7 +23,9 @@ with st.form("new-token", clear_on_submit=True):
     name = left.text_input(_("Name (what the token is for)"), max_chars=tokens.MAX_NAME_CHARS)
     days = right.number_input(_("Valid for (days)"), 1, tokens.MAX_DAYS, tokens.DEFAULT_DAYS)
     if st.form_submit_button(_("Create token"), type="primary"):
-        created = widgets.run_safely(lambda: tokens.create(data.store(), visitor, name, int(days)))
+        created = widgets.run_safely(
+            lambda: tokens.create(resources.store(), visitor, name, int(days))
+        )
         if created is not None:
             st.session_state["new_token"] = created
 created = st.session_state.pop("new_token", None)
@@ -34,7 +36,7 @@ if created is not None:
 
 everyone = visitor.may("manage_roles")
 st.header(_("Everyone's tokens") if everyone else _("Your tokens"))
-table = widgets.run_safely(lambda: tokens.listed(data.store(), visitor))
+table = widgets.run_safely(lambda: tokens.listed(resources.store(), visitor))
 if table is not None and table.empty:
     st.info(_("No tokens yet."))
 elif table is not None:
@@ -45,5 +47,5 @@ elif table is not None:
                   for r in live.itertuples()}  # fmt: skip
         picked = st.selectbox(_("Token to revoke"), list(labels), format_func=labels.get)
         revoke = st.button(_("Revoke"), key="revoke-token")
-        if revoke and widgets.run_safely(lambda: tokens.revoke(data.store(), visitor, picked)):
+        if revoke and widgets.run_safely(lambda: tokens.revoke(resources.store(), visitor, picked)):
             st.rerun()

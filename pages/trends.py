@@ -15,7 +15,7 @@ from core.analysis.curves import leading_emotion, period_length
 from core.model.labels import EMOTIONS, SCORE_COLUMNS
 from core.store.aggregates import LOW_N, PERIODS, ClipQuery
 from dashboard import attention as attention_ui
-from dashboard import charts, data, i18n, state, tables, widgets
+from dashboard import charts, i18n, reads, state, tables, widgets
 from dashboard.i18n import N_, _
 from dashboard.text import literal
 
@@ -124,7 +124,7 @@ if agent is None or chosen is None:
 else:
     start = pd.Timestamp(chosen)
     end = start + period_length(period)
-    cell = data.clip_page(
+    cell = reads.clip_page(
         model_key,
         ClipQuery(replace(where, agents=(agent,), date_from=start.to_pydatetime(),
                           date_to=end.to_pydatetime()), order_by="recorded_at"),

@@ -15,7 +15,7 @@ from core.model.engine import softmax
 from core.model.labels import UNTRAINED_LABEL
 from core.store.aggregates import ClipQuery
 from core.store.database import ClipFilter
-from dashboard import auth, charts, data, i18n, widgets
+from dashboard import auth, charts, i18n, jobs, reads, resources, widgets
 from dashboard.i18n import N_, _
 from dashboard.text import literal
 
@@ -28,7 +28,7 @@ def results_list(summary, ok) -> None:
     """The run's clips, each opening on the Clips page; the rest of a big run is one link away."""
     clip_ids = tuple(dict.fromkeys(o.clip_id for o in ok))
     where = ClipFilter(corpora=(summary.corpus,), clip_ids=clip_ids)
-    listed = data.clip_page(summary.model_key, ClipQuery(where, order_by="source_name"))
+    listed = reads.clip_page(summary.model_key, ClipQuery(where, order_by="source_name"))
     st.subheader(_("Results"))
     if len(listed) < len(clip_ids):
         st.caption(literal(_("The first {n} of {all} recordings by name; all of them are on the "
@@ -39,7 +39,7 @@ def results_list(summary, ok) -> None:
 
 
 st.title("⬆️ " + _("Upload & analyse"))
-visitor = auth.refuse_unless("analyse")  # hidden from viewers; data.analyse refuses them too
+visitor = auth.refuse_unless("analyse")  # hidden from viewers; jobs.start_analysis refuses them too
 # Once an analysis has succeeded the uploader shows empty and the server drops the files' bytes
 # (widgets.forget_uploads): memory comes back after an upload.
 uploads = st.file_uploader(_("Recordings (WAV, MP3, M4A, FLAC, OGG, OPUS, WEBM) or a zip of them"),
@@ -64,19 +64,21 @@ pattern = meta_right.text_input(
 ).strip()
 left, right = st.columns(2)
 corpus = left.text_input(_("Corpus"), value="uploads").strip()
-offered = [m for m in data.MODEL_CHOICES if m != data.LOCAL_MODEL or visitor.may("local_model")]
-model_names = {data.TEST_MODEL: "⚠️ " + _("{model} (random weights)").format(model=_(data.TEST_MODEL)),
-               data.LOCAL_MODEL: _("local model directory")}  # fmt: skip
+offered = [
+    m for m in resources.MODEL_CHOICES if m != resources.LOCAL_MODEL or visitor.may("local_model")
+]
+model_names = {resources.TEST_MODEL: "⚠️ " + _("{model} (random weights)").format(model=_(resources.TEST_MODEL)),
+               resources.LOCAL_MODEL: _("local model directory")}  # fmt: skip
 choice = left.selectbox(_("Model"), offered, format_func=lambda m: model_names.get(m, m))
 model = choice
-if choice == data.LOCAL_MODEL:  # a name from the server's models folder, never a typed path
-    local = left.selectbox(_("Model directory"), data.local_models(), index=None,
+if choice == resources.LOCAL_MODEL:  # a name from the server's models folder, never a typed path
+    local = left.selectbox(_("Model directory"), resources.local_models(), index=None,
                            placeholder=_("choose a model directory"))  # fmt: skip
-    if not data.local_models():
+    if not resources.local_models():
         left.info(_("No model directories on this server yet: an administrator puts them "
                     "(config.yaml, model.pt, tokens.txt) in the models folder, "
                     "EMOSCOPE_MODELS_DIR."))  # fmt: skip
-    model = f"{data.LOCAL_PREFIX}{local}" if local else ""
+    model = f"{resources.LOCAL_PREFIX}{local}" if local else ""
 option_names = {
     "frame": _("frame"),
     "utterance": _("utterance"),
@@ -101,7 +103,7 @@ for upload in [] if running else uploads or []:  # a running analysis is reading
     else:
         inputs.append(sources.InputFile(name=upload.name, data=upload.getvalue()))
 if inputs:
-    facts = pd.DataFrame([data.describe_input(i) for i in inputs])
+    facts = pd.DataFrame([jobs.describe_input(i) for i in inputs])
     facts["problem"] = facts.problem.map(lambda p: i18n.error(p) if p else p)
     st.dataframe(facts, hide_index=True, column_config={
         "file": _("file"), "duration (s)": _("duration (s)"), "sample rate (Hz)": _("sample rate (Hz)"),
@@ -118,11 +120,11 @@ if st.button(_("Analyse"), type="primary",
         meta = widgets.run_safely(lambda: metadata.from_pattern(pattern))
     roles = widgets.run_safely(lambda: parse_roles(roles_text if channels == "split" else ""))
     if meta and roles is not None:
-        request = data.Analysis(
+        request = jobs.Analysis(
             model, corpus, meta, granularity == "frame", channels, roles, transcribe
         )
         key = widgets.run_safely(
-            lambda: data.start_analysis(visitor, request, [(u.name, u) for u in uploads])
+            lambda: jobs.start_analysis(visitor, request, [(u.name, u) for u in uploads])
         )
         if key:
             st.session_state["analysis"] = (key, granularity)
@@ -134,12 +136,12 @@ if st.button(_("Analyse"), type="primary",
 @st.fragment(run_every=1.0)
 def analysis_progress(key: str, run_granularity: str) -> None:
     """Polls this session's analysis; the whole page reruns once it has finished."""
-    job = data.job(key)
+    job = jobs.job(key)
     snap = job.snapshot() if job else None
     if snap is None or snap.finished:
         st.session_state.pop("analysis", None)
         if snap is not None and snap.error:  # the files stay, to try again
-            st.session_state["analysis_error"] = i18n.error(data.for_visitor(snap.error))
+            st.session_state["analysis_error"] = i18n.error(resources.for_visitor(snap.error))
         elif snap is not None:
             st.session_state["last_run"] = (snap.result, run_granularity)
             widgets.forget_uploads()
@@ -182,10 +184,10 @@ if "last_run" in st.session_state:
         results_list(summary, ok)
     if len(summary.outcomes) == 1 and ok:
         where = ClipFilter(corpora=(summary.corpus,), clip_ids=(ok[0].clip_id,))
-        rows = data.clips(summary.model_key, where)
-        scored_by = data.model_info(summary.model_key)
+        rows = reads.clips(summary.model_key, where)
+        scored_by = reads.model_info(summary.model_key)
         untrained = bool(scored_by.untrained)
-        embedded, matrix = data.embeddings(summary.model_key, where)
+        embedded, matrix = reads.embeddings(summary.model_key, where)
         for row in rows.itertuples():
             st.subheader(
                 literal(
@@ -195,9 +197,9 @@ if "last_run" in st.session_state:
             widgets.top_result(row.top_label, row.confidence, untrained)
             st.plotly_chart(charts.score_bars(pd.Series(row._asdict()), lang=i18n.language()),
                             key=f"bars-{row.track}")  # fmt: skip
-            logits = data.frame_logits(row.clip_id, summary.model_key, row.track)
+            logits = reads.frame_logits(row.clip_id, summary.model_key, row.track)
             doc = document(row.source_name, audio.AudioInfo(row.codec, row.source_rate_hz, row.channels, row.duration_s),
-                           data.score_dict(row), scored_by.model_id, scored_by.revision, untrained, run_granularity,
+                           reads.score_dict(row), scored_by.model_id, scored_by.revision, untrained, run_granularity,
                            None if logits is None else softmax(logits))  # fmt: skip
             buffer = io.BytesIO()
             np.save(buffer, matrix[(embedded.track == row.track).to_numpy()][0])

@@ -79,3 +79,22 @@ def test_no_import_cycles_counting_imports_inside_functions():
         if start not in done:
             visit(start, [start], done)
     assert cycles == []
+
+
+def test_sql_text_lives_only_in_the_store_package():
+    """#24: every query is a function of core/store; no other module of core, dashboard or
+    pages writes SQL."""
+    import re
+
+    sql = re.compile(
+        r"\bSELECT\b[^\n]*\bFROM\b|\bINSERT INTO\b|\bUPDATE \w+ SET\b|\bDELETE FROM\b"
+        r"|\bCREATE (TEMP )?TABLE\b|\bCOPY \("
+    )
+    files = [p for d in ("core", "dashboard", "pages") for p in (ROOT / d).rglob("*.py")]
+    store = ROOT / "core" / "store"
+    offenders = sorted(
+        str(p.relative_to(ROOT))
+        for p in files
+        if store not in p.parents and sql.search(p.read_text())
+    )
+    assert offenders == []

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from core.errors import InputError
+from core.store import audit_log
 
 # Every action the log knows; anything else is a bug in the caller.
 AUDIT_ACTIONS = (
@@ -24,10 +25,7 @@ def record_in(con, user_name: str, action: str, detail: str = "") -> None:
     if action not in AUDIT_ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
     text = detail if len(detail) <= MAX_DETAIL_CHARS else detail[: MAX_DETAIL_CHARS - 1] + "…"
-    con.execute(
-        "INSERT INTO audit_log (user_name, action, detail) VALUES (?, ?, ?)",
-        [user_name, action, text],
-    )
+    audit_log.insert_row(con, user_name, action, text)
 
 
 def record(store, user_name: str, action: str, detail: str = "") -> None:
@@ -42,12 +40,7 @@ def read(store, limit: int = 200, action: str | None = None) -> pd.DataFrame:
         raise InputError(f"--limit {limit}: give at least 1.")
     if action is not None and action not in AUDIT_ACTIONS:
         raise InputError(f"unknown audit action {action!r}: one of {', '.join(AUDIT_ACTIONS)}.")
-    with store.reading() as con:
-        return con.execute(
-            "SELECT event_id, logged_at, user_name, action, detail FROM audit_log"
-            " WHERE ? IS NULL OR action = ? ORDER BY event_id DESC LIMIT ?",
-            [action, action, int(limit)],
-        ).df()
+    return audit_log.newest_rows(store, limit, action)
 
 
 def describe_files(names: list[str], shown: int = 5) -> str:

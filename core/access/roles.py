@@ -11,23 +11,18 @@ import pandas as pd
 from core.access import audit
 from core.access.principal import Principal, Role, normalise_email, require
 from core.errors import InputError, PermissionDenied
+from core.store import user_roles
 
 
 def granted_role(store, email: str) -> Role | None:
     """The role an admin granted this email, None if none."""
-    with store.reading() as con:
-        row = con.execute(
-            "SELECT role FROM user_roles WHERE email = ?", [normalise_email(email)]
-        ).fetchone()
-    return Role.parse(row[0]) if row else None
+    label = user_roles.role_of(store, normalise_email(email))
+    return Role.parse(label) if label else None
 
 
 def list_roles(store) -> pd.DataFrame:
     """Every granted role: email, role, granted_by, granted_at (by email)."""
-    with store.reading() as con:
-        return con.execute(
-            "SELECT email, role, granted_by, granted_at FROM user_roles ORDER BY email"
-        ).df()
+    return user_roles.all_roles(store)
 
 
 def _checked_target(principal: Principal, email: str) -> str:
@@ -45,12 +40,7 @@ def set_role(store, principal: Principal, email: str, role: Role) -> None:
     """Grant `role` to `email` (admins only), replacing any earlier grant; audited."""
     target = _checked_target(principal, email)
     with store.writing(changes_results=False) as con:
-        con.execute(
-            "INSERT INTO user_roles (email, role, granted_by) VALUES (?, ?, ?)"
-            " ON CONFLICT (email) DO UPDATE SET role = excluded.role,"
-            " granted_by = excluded.granted_by, granted_at = CAST(now() AS TIMESTAMP)",
-            [target, role.label, principal.email],
-        )
+        user_roles.upsert_role(con, target, role.label, principal.email)
         audit.record_in(con, principal.email, "set_role", f"{target} -> {role.label}")
 
 
@@ -58,9 +48,7 @@ def remove_role(store, principal: Principal, email: str) -> bool:
     """Withdraw a granted role (admins only); False when there was none. Audited."""
     target = _checked_target(principal, email)
     with store.writing(changes_results=False) as con:
-        gone = con.execute(
-            "DELETE FROM user_roles WHERE email = ? RETURNING email", [target]
-        ).fetchall()
+        gone = user_roles.delete_role(con, target)
         if gone:
             audit.record_in(con, principal.email, "remove_role", target)
     return bool(gone)

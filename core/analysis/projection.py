@@ -37,6 +37,9 @@ from core.analysis.clusters import (
 )
 from core.errors import InputError
 from core.records import ClipFilter
+from core.store.aggregates import selection_fingerprint
+from core.store.embeddings import select_embeddings
+from core.store.projections import save_projection
 
 ROOT = Path(__file__).resolve().parents[2]
 NICENESS = 5  # below the server's page renders when both want a core
@@ -61,9 +64,9 @@ def compute_projection(store, model_key: str, where: ClipFilter, params: Project
     """
     report = on_progress or (lambda done, total, stage: None)
     report(0, 4, "reading embeddings")
-    n, fingerprint = store.selection_fingerprint(model_key, where)
+    n, fingerprint = selection_fingerprint(store, model_key, where)
     key = projection_key(model_key, n, fingerprint, params)
-    clips, matrix = store.embeddings(model_key, where)
+    clips, matrix = select_embeddings(store, model_key, where)
     if len(matrix) < 5:
         raise InputError(f"{len(matrix)} clips are too few for a projection; select at least 5.")
     x = normalised(matrix)
@@ -77,7 +80,7 @@ def compute_projection(store, model_key: str, where: ClipFilter, params: Project
     frame = pd.DataFrame({"clip_id": clips.clip_id.to_numpy(), "track": clips.track.to_numpy(),
                           "x": result.xy[:, 0], "y": result.xy[:, 1],
                           "cluster": result.clusters})  # fmt: skip
-    store.save_projection(key, frame)
+    save_projection(store, key, frame)
     report(4, 4, "done")
     return ProjectionResult(key, len(frame), result.k, result.silhouette)
 

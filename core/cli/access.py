@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 
 from core.errors import InputError
+from core.store.corpora import list_corpora
 
 
 def cmd_delete_corpus(args) -> int:
@@ -18,7 +19,7 @@ def cmd_delete_corpus(args) -> int:
 
     store = Store(args.db)
     media = store.path.parent / "media"
-    corpora = store.corpora()
+    corpora = list_corpora(store)
     if args.name not in set(corpora.corpus):
         # A rerun after a crash: the rows went, the journal names the files still to remove.
         finished = finish_pending_removals(store, media)
@@ -107,7 +108,7 @@ def add_commands(sub) -> None:
 def record_ingest(store, summary) -> None:
     """Audit a command-line ingest as `cli:<os user>` (its run records the same user)."""
     from core.access.audit import record
-    from core.store.runs import run_user
+    from core.store.ingest_runs import run_user
 
     record(store, run_user(None), "ingest", f"corpus {summary.corpus!r}, run {summary.run_id}: "
            f"{summary.scored} scored, {summary.cached} cached, {summary.failed} failed")  # fmt: skip
@@ -116,6 +117,6 @@ def record_ingest(store, summary) -> None:
 def record_export(store, what: str, fmt: str, model_key: str, where) -> None:
     """Audit a command-line export as `cli:<os user>`, as the Exports page audits its files."""
     from core.access.audit import describe_filter, record
-    from core.store.runs import run_user
+    from core.store.ingest_runs import run_user
 
     record(store, run_user(None), "export", f"{what}.{fmt}, {model_key}, {describe_filter(where)}")

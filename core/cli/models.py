@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from core.errors import InputError
+from core.store.models import list_models
 
 
 def pick_model_key(store, wanted: str | None) -> str:
     """The model whose results to read: a key or id given by the user, else the team's default
     ($EMOSCOPE_MODEL, else the model holding the most results: core.model.team)."""
-    models = store.models()
+    models = list_models(store)
     if models.empty:
         raise InputError(f"{store.path} holds no results yet; run `python -m core ingest` first.")
     if not wanted:

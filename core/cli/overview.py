@@ -40,7 +40,8 @@ def add_overview_parser(sub) -> None:
 
 
 def cmd_overview(args: argparse.Namespace) -> int:
-    from core.analysis.attention import counted_filter, default_role, report, role_text
+    from core.analysis.attention import report
+    from core.analysis.ranking import counted_filter, default_role, role_text
     from core.cli.models import pick_model_key
     from core.records import ClipFilter
     from core.store import attention as reads
@@ -97,7 +98,7 @@ def as_dict(result, model_key: str, tracks: tuple[str, ...], role_said: str, url
 
 
 def _item(row: dict, window, model_key: str, tracks: tuple[str, ...], url: str) -> dict:
-    from core.analysis.attention import clips_params, query_string, trends_params
+    from core.analysis.ranking import clips_params, query_string, trends_params
 
     item = {k: _plain(row[k]) for k in ITEM_FIELDS}
     base = url.rstrip("/")

@@ -13,6 +13,7 @@ import sys
 from datetime import datetime
 
 from core.errors import InputError
+from core.store.models import list_models
 
 
 def _when(value: str | None, name: str) -> datetime | None:
@@ -124,7 +125,7 @@ def _load(args, model: str):
 
 def _engine(args, store, model_key: str):
     """The model of the searched results, loaded to score an example that is not stored."""
-    models = store.models()
+    models = list_models(store)
     model_id = str(models.set_index("model_key").loc[model_key, "model_id"])
     return _load(args, args.model or model_id)
 

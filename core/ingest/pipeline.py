@@ -24,38 +24,35 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
-
 from core.errors import EmoScopeError
-from core.ingest.longform import score_long
-from core.ingest.metadata import Manifest, Metadata, MetadataFn, no_metadata
+from core.ingest.metadata import Manifest, MetadataFn, no_metadata
 from core.ingest.reading import (
     CHANNEL_MODES,
     LONG_FROM_S,
     FileRead,
     ReadOptions,
     Unit,
-    cached_unit,
-    changed_message,
     clip_id_of,
     decode_unit,
     read_file,
-    scored_unit,
-    stamp_of,
     track_names,
     tracks_of,
 )
+from core.ingest.scoring import Seen, finish_long, plan_read, score_units
 from core.ingest.sources import InputFile
 from core.model import isolated
-from core.model.engine import Engine, finite_output
+from core.model.engine import Engine
 from core.records import FileOutcome, ScoredTrack, SegmentRecord
+from core.store.batches import cache_state, write_columns
+from core.store.claims import claim_tracks, held_tracks
 from core.store.columns import BatchColumns
 from core.store.database import Store
+from core.store.ingest_runs import finish_run, start_run
+from core.store.models import register_model
 
 __all__ = [
-    "CHANNEL_MODES", "LONG_FROM_S", "IngestSummary", "Seen", "clip_id_of", "default_workers",
-    "finish_long", "ingest", "parse_roles", "plan_read", "repeat_failed", "score_units",
-    "settle_repeats", "track_names", "tracks_of",
+    "CHANNEL_MODES", "LONG_FROM_S", "IngestSummary", "clip_id_of", "default_workers",
+    "ingest", "parse_roles", "track_names", "tracks_of",
 ]  # fmt: skip
 
 # A batch is scored and written once it holds this much audio or this many files. On a GPU the
@@ -71,7 +68,6 @@ LOOKAHEAD_FILES = 128
 CLAIM_POLL_S = 0.1
 
 ProgressFn = Callable[[int, int, float], None]  # (files done, files total, seconds of audio)
-Seen = dict[str, tuple[str, str | None]]  # clip id -> the first (name, label) it came as
 
 
 def default_workers() -> int:
@@ -158,9 +154,9 @@ def ingest(
         raise EmoScopeError(f"channel mode {channel_mode!r}: choose {' or '.join(CHANNEL_MODES)}.")
     if workers is not None and workers < 1:
         raise EmoScopeError(f"--workers {workers}: give at least 1.")
-    store.register_model(engine.model_key, engine.model_id, engine.revision,
+    register_model(store, engine.model_key, engine.model_id, engine.revision,
                          engine.embedding_dim, engine.untrained)  # fmt: skip
-    run_id = store.start_run(corpus, engine.model_key, len(inputs), user_name)
+    run_id = start_run(store, corpus, engine.model_key, len(inputs), user_name)
     notes = metadata.check(i.name for i in inputs) if isinstance(metadata, Manifest) else []
     run = _Run(store, engine, run_id, corpus, frames, metadata,
                ReadOptions(channel_mode, tuple(channel_roles), media_dir))  # fmt: skip
@@ -170,7 +166,7 @@ def ingest(
         summary = run.execute(inputs, summary, workers or default_workers(), on_progress)
         status = "done"
     finally:
-        store.finish_run(run_id, status)
+        finish_run(store, run_id, status)
         isolated.close_idle()  # no decoder process outlives the run
     return summary
 
@@ -250,7 +246,7 @@ class _Run:
                 # Read here, not in the pool: the pool's threads stay on decoding meanwhile.
                 reads = [read_file(item) for item in inputs[start : start + CHUNK_FILES]]
                 ids = [r.clip_id for r in reads if r.clip_id]
-                known, cached = self.store.cache_state(self.engine.model_key, ids, self.frames)
+                known, cached = cache_state(self.store, self.engine.model_key, ids, self.frames)
                 for read in reads:
                     if not _put(ahead, self._plan(read, known, cached, seen, readers), stop):
                         return
@@ -289,7 +285,7 @@ class _Run:
         tracks = [(c, t) for u in units for c, t, _ in u.waves]
         if not tracks:
             return units
-        claim = self.store.claim_tracks(self.run_id, self.engine.model_key, tracks, self.frames)
+        claim = claim_tracks(self.store, self.run_id, self.engine.model_key, tracks, self.frames)
         done = set(claim.done)
         if claim.held:
             done |= self._wait_for(sorted(claim.held))
@@ -310,10 +306,10 @@ class _Run:
         Tracks whose claim lapsed unstored (that run failed or was killed) are claimed here.
         """
         delay = CLAIM_POLL_S
-        while self.store.held_tracks(self.run_id, self.engine.model_key, held):
+        while held_tracks(self.store, self.run_id, self.engine.model_key, held):
             time.sleep(delay)
             delay = min(delay * 2, 2.0)
-        claim = self.store.claim_tracks(self.run_id, self.engine.model_key, held, self.frames)
+        claim = claim_tracks(self.store, self.run_id, self.engine.model_key, held, self.frames)
         if claim.held:  # claimed again by a third run meanwhile
             return set(claim.done) | self._wait_for(sorted(claim.held))
         return set(claim.done)
@@ -322,123 +318,9 @@ class _Run:
 
     def _write(self, scored: tuple[list[FileOutcome], BatchColumns]) -> list[FileOutcome]:
         outcomes, columns = scored
-        self.store.write_columns(self.run_id, self.corpus, self.engine.model_key,
+        write_columns(self.store, self.run_id, self.corpus, self.engine.model_key,
                                  self.engine.embedding_dim, columns)  # fmt: skip
         return outcomes
-
-
-def plan_read(read: FileRead, known: dict, cached: set, seen: Seen,
-              metadata: MetadataFn, options: ReadOptions) -> Unit | tuple[Metadata, set[str]]:  # fmt: skip
-    """A finished Unit for a failed, repeated or cached file; else (metadata, tracks already
-    scored) for decode_unit; `seen` is updated. Shared by the local pipeline and the Ray driver (core.ingest.ray.driver)."""
-    name = read.item.name
-    if read.error:
-        return Unit(FileOutcome(name, "failed", message=read.error))
-    meta = metadata(name)
-    if read.clip_id in seen:  # cached if the first is stored; failed with it (settle_repeats)
-        return Unit(FileOutcome(name, "cached", read.clip_id,
-                                message=repeat_message(name, meta, *seen[read.clip_id])),
-                    repeat=True)  # fmt: skip
-    seen[read.clip_id] = (name, meta.label)
-    done = {t for c, t in cached if c == read.clip_id}
-    stored = known.get(read.clip_id)
-    roles = meta.roles or options.roles
-    if stored and set(track_names(stored.channels, options.channel_mode, roles)) <= done:
-        return cached_unit(read, stored, meta, options)
-    return meta, done
-
-
-def repeat_message(name: str, meta: Metadata, first: str, first_label: str | None) -> str:
-    """What a file whose bytes this run already took in under another name is told."""
-    if meta.label == first_label:
-        return f"{name}: same audio as {first}; stored once."
-    return (f"{name}: same audio as {first}; stored once, labelled {first_label!r} as {first} is, "
-            f"so its own label {meta.label!r} is not used.")  # fmt: skip
-
-
-def finish_long(engine: Engine, unit: Unit, frames: bool, options: ReadOptions
-                ) -> tuple[Unit, list[ScoredTrack], list[SegmentRecord]]:  # fmt: skip
-    """Score a long recording in windows, streaming it: its Unit, scored tracks and segments."""
-    job = unit.long
-    stream = isolated.stream(job.read.source, job.read.item.name)  # a decoder crash fails one file
-    scored, segments = [], []
-    try:
-        for track, channel in job.tracks:
-            chunks = (c.mean(axis=0) if channel is None else c[channel] for c in stream)
-            result = score_long(engine, chunks)
-            scored.append(ScoredTrack(unit.outcome.clip_id, track, result.scores,
-                                      result.embedding,
-                                      result.frame_logits if frames else None))  # fmt: skip
-            segments += [SegmentRecord(unit.outcome.clip_id, track, s.index, s.start_s,
-                                       s.end_s, s.scores) for s in result.segments]  # fmt: skip
-        if stream.info is None:  # every track was cached: read through once for the facts
-            for _ in stream:
-                pass
-    except EmoScopeError as exc:
-        return Unit(replace(unit.outcome, status="failed", message=str(exc))), [], []
-    if job.read.stamp is not None and stamp_of(job.read.item.path) != job.read.stamp:
-        return Unit(replace(unit.outcome, status="failed",
-                            message=changed_message(job.read.item.name))), [], []  # fmt: skip
-    return scored_unit(job.read, job.meta, stream.info, options), scored, segments
-
-
-def score_units(engine: Engine, units: list[Unit], scored: Sequence[ScoredTrack],
-                segments: Sequence[SegmentRecord], frames: bool,
-                failed: dict[str, FileOutcome] | None = None,
-                ) -> tuple[list[FileOutcome], BatchColumns]:  # fmt: skip
-    """Run the model on the units' decoded waves; with the long recordings' tracks already
-    `scored`, the batch's outcomes and Arrow tables.
-
-    A file whose model output is not finite fails, with nothing of it stored. With `failed`
-    (the run's failed files by clip id, kept across batches), repeats of a failed file fail too.
-    """
-    waves = [w for u in units for w in u.waves]
-    predictions = engine.predict([w for _, _, w in waves], frames=frames)
-    tracks = list(scored) + [
-        ScoredTrack(clip_id, track, p.scores, p.embedding, p.frame_logits)
-        for (clip_id, track, _), p in zip(waves, predictions, strict=True)
-    ]
-    bad = {t.clip_id for t in tracks if not finite_output(t.scores, t.embedding, t.frame_logits)}
-    bad |= {s.clip_id for s in segments if not np.isfinite(s.scores).all()}
-    if bad:
-        units = [_not_finite(u) if u.outcome.clip_id in bad and not u.repeat else u for u in units]
-        tracks = [t for t in tracks if t.clip_id not in bad]
-        segments = [s for s in segments if s.clip_id not in bad]
-    if failed is not None:
-        units = settle_repeats(units, failed)
-    clips = [u.clip for u in units if u.clip is not None]
-    outcomes = [u.outcome for u in units]
-    dim = engine.embedding_dim
-    return outcomes, BatchColumns.of(dim, clips, tracks, outcomes, segments)
-
-
-def _not_finite(unit: Unit) -> Unit:
-    name = unit.outcome.source_name
-    message = (f"{name}: the model's output for this audio is not a finite number (NaN or "
-               "infinity); nothing was stored. Check its levels and re-export it.")  # fmt: skip
-    return Unit(replace(unit.outcome, status="failed", message=message))
-
-
-def settle_repeats(units: Sequence[Unit], failed: dict[str, FileOutcome]) -> list[Unit]:
-    """Units in input order, a repeat of a failed file failed with it: one outcome per input,
-    and no run-log row claiming a clip that was never stored. `failed` (clip id -> the first
-    failed outcome) is updated with this batch's failures, for the batches that follow."""
-    settled = []
-    for unit in units:
-        outcome = unit.outcome
-        if unit.repeat and outcome.clip_id in failed:
-            unit = Unit(repeat_failed(outcome.source_name, failed[outcome.clip_id]), repeat=True)
-        elif outcome.status == "failed" and outcome.clip_id and outcome.clip_id not in failed:
-            failed[outcome.clip_id] = outcome
-        settled.append(unit)
-    return settled
-
-
-def repeat_failed(name: str, first: FileOutcome) -> FileOutcome:
-    """The outcome of an input whose bytes an earlier input of the run came with, and failed."""
-    reason = (first.message or "it could not be read").removeprefix(f"{first.source_name}: ")
-    message = f"{name}: same audio as {first.source_name}, which could not be stored: {reason}"
-    return FileOutcome(name, "failed", first.clip_id, message=message)
 
 
 _END = object()

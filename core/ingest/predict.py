@@ -22,6 +22,7 @@ from core.model.audio import AudioInfo, decode
 from core.model.batching import BatchQueue
 from core.model.engine import HOP_MS, Engine, Prediction, softmax
 from core.store import cache
+from core.store.curves import read_frame_logits
 
 GRANULARITIES = ("utterance", "frame")
 MEMORY_ENTRIES = 512
@@ -73,7 +74,7 @@ class Predictor:
         stored = cache.scored(self.store, clip_id, self.engine.model_key)
         if stored is None or stored["embedding"] is None:
             return None
-        logits = self.store.frame_logits(clip_id, self.engine.model_key) if frames else None
+        logits = read_frame_logits(self.store, clip_id, self.engine.model_key) if frames else None
         if frames and logits is None:
             return None
         return Prediction(stored["scores"], self.engine.labels, stored["embedding"], logits)

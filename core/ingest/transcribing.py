@@ -20,8 +20,10 @@ import numpy as np
 from core.ingest.reading import read_file, track_names, tracks_of
 from core.model.audio import AudioStream, decode, probe
 from core.model.engine import HOP_MS, Engine, softmax
-from core.model.transcribe import Transcriber, TranscriptSegment
+from core.model.transcribe import Transcriber
+from core.model.transcript import TranscriptSegment
 from core.store import transcripts
+from core.store.curves import read_frame_logits
 from core.store.transcripts import SegmentRow
 
 log = logging.getLogger(__name__)
@@ -106,7 +108,7 @@ class _Pass:
     def curve(self, clip_id: str, track: str) -> np.ndarray | None:
         if self.model_key is None:
             return None
-        return self.store.frame_logits(clip_id, self.model_key, track)
+        return read_frame_logits(self.store, clip_id, self.model_key, track)
 
     def score_hook(self, need: set[str]):
         """emotion2vec on the segments of the labelled tracks in `need` (no stored curve)."""

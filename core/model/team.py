@@ -13,7 +13,7 @@ SETTING = "EMOSCOPE_MODEL"
 
 
 def team_default(models, setting: str | None = None) -> str | None:
-    """The default model key among `models` (Store.models(): model_key, model_id, n_tracks,
+    """The default model key among `models` (core.store.models.list_models(): model_key, model_id, n_tracks,
     first_used); `setting` defaults to $EMOSCOPE_MODEL. None when there are no models."""
     if models.empty:
         return None

@@ -41,6 +41,7 @@ import pyarrow as pa
 
 from core.errors import InputError
 from core.store import similar as queries
+from core.store.models import embedding_dim_of
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +152,7 @@ def unit_rows(matrix: np.ndarray) -> np.ndarray:
 
 def read_embeddings(store, model_key: str) -> tuple[list[tuple[str, str]], np.ndarray]:
     """Every embedding of a model as (keys, unit-length float32 matrix), for the bench."""
-    dim = store.embedding_dim(model_key)
+    dim = embedding_dim_of(store, model_key)
     if dim is None:
         raise InputError(f"no results of model {model_key!r} in {store.path}.")
     keys, parts = [], []
@@ -182,7 +183,7 @@ def sync(store, model_key: str, rebuild: bool = False, graph_min: int = GRAPH_MI
     """Bring the model's index up to date with the database; returns its state, or None when
     another process is building it right now (the searches answer exactly meanwhile)."""
     report = progress or (lambda message: None)
-    dim = store.embedding_dim(model_key)
+    dim = embedding_dim_of(store, model_key)
     if dim is None:
         raise InputError(f"no results of model {model_key!r} in {store.path}.")
     folder = index_dir(store.path, model_key)
@@ -349,7 +350,7 @@ def sync_existing(store, progress: Progress | None = None) -> list[str]:
     done = []
     for folder in sorted(root.iterdir()):
         state = State.read(folder)
-        if state is not None and store.embedding_dim(state.model_key) is not None:
+        if state is not None and embedding_dim_of(store, state.model_key) is not None:
             sync(store, state.model_key, progress=progress)
             done.append(state.model_key)
     return done

@@ -24,6 +24,7 @@ from core.errors import InputError
 from core.records import ClipFilter
 from core.search.index import Opened, open_index, unit_rows
 from core.store import similar as queries
+from core.store.models import embedding_dim_of
 
 IDENTICAL = 1.0 - 1e-6  # cosine at or above which two tracks are copies of the same audio
 EXACT_MAX = 50_000  # a selection of at most this many rows is scanned exactly, not searched
@@ -57,7 +58,7 @@ def _check_k(k: int) -> int:
 
 
 def embedding_dim(store, model_key: str) -> int:
-    dim = store.embedding_dim(model_key)
+    dim = embedding_dim_of(store, model_key)
     if dim is None:
         raise InputError(f"no results of model {model_key!r} in {store.path}.")
     return dim

@@ -16,7 +16,8 @@ import pandas as pd
 from core.errors import InputError
 from core.model.labels import EMOTIONS
 from core.records import ClipFilter
-from core.store import rollup, track_rollup
+from core.store import aggregates, rollup, track_rollup
+from core.store.filters import where_sql
 from core.store.schema import CLIP_VIEW
 
 PERIODS = ("day", "week", "month")  # date_trunc parts; a week starts on Monday
@@ -57,8 +58,6 @@ def agent_trends(store, model_key: str, where: ClipFilter, period: str) -> pd.Da
     """What core.store.aggregates' trends returns (per agent and period: n, each emotion's
     share, mean confidence, low_n), summed from the per-track days when they answer `where`
     (a voice's tracks included), else from that query."""
-    from core.store.aggregates import LOW_N
-
     if period not in PERIODS:
         raise InputError(f"period {period!r}: choose one of {', '.join(PERIODS)}.")
     with store.reading() as con:
@@ -72,13 +71,13 @@ def agent_trends(store, model_key: str, where: ClipFilter, period: str) -> pd.Da
                 f" sum(v.tracks) < ? AS low_n FROM ({days}) v"
                 " WHERE v.agent IS NOT NULL AND v.day IS NOT NULL"
                 " GROUP BY v.agent, period ORDER BY v.agent, period",
-                [period, LOW_N, *params],
+                [period, aggregates.LOW_N, *params],
             ).df()
-    return store.trends(model_key, where, period)
+    return aggregates.agent_trends(store, model_key, where, period)
 
 
 def _from_tracks(con, model_key: str, where: ClipFilter, period: str) -> pd.DataFrame:
-    condition, params = where.where()
+    condition, params = where_sql(where)
     condition += " AND v.agent IS NOT NULL AND v.recorded_at IS NOT NULL"
     if _may_repeat(con, where):  # one row per (clip, track) however many corpora hold it
         tracks = (

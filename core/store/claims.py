@@ -7,7 +7,7 @@ are stored, then counts them as cached. Waits only ever point at earlier claims,
 never wait for each other.
 
 A claim lapses when its run is no longer 'running' (finished, or marked interrupted because its
-process is gone: core.store.runs) or after CLAIM_TTL_S, which covers a run killed on another
+process is gone: core.store.ingest_runs) or after CLAIM_TTL_S, which covers a run killed on another
 host of a shared database.
 """
 
@@ -15,6 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from core.store.batches import cached_tracks_in
+from core.store.ingest_runs import mark_interrupted_runs
 
 CLAIM_TTL_S = 3600
 
@@ -39,9 +42,22 @@ _LIVE_CLAIMS = f"""
 """
 
 
-def claim_tracks(
-    con, run_id: int, model_key: str, tracks: Sequence[Track], done: set[Track]
-) -> Claim:
+def claim_tracks(store, run_id: int, model_key: str, tracks: Sequence[Track],
+                 frames: bool) -> Claim:  # fmt: skip
+    """Claim tracks for scoring, in one transaction with the check of what is stored."""
+    with store.writing(changes_results=False) as con:
+        mark_interrupted_runs(con)  # a dead run's claims lapse at once
+        done = cached_tracks_in(con, model_key, sorted({c for c, _ in tracks}), frames)
+        return claim_in(con, run_id, model_key, tracks, done)
+
+
+def held_tracks(store, run_id: int, model_key: str, tracks: Sequence[Track]) -> set[Track]:
+    """Which of `tracks` another live ingest still holds a claim on."""
+    with store.reading() as con:
+        return still_held(con, run_id, model_key, tracks)
+
+
+def claim_in(con, run_id: int, model_key: str, tracks: Sequence[Track], done: set[Track]) -> Claim:
     """Claim `tracks` not in `done` and not held by another live run, inside the caller's
     transaction; `done` is what the same transaction found already stored."""
     ids = sorted({c for c, _ in tracks})
@@ -69,8 +85,3 @@ def still_held(con, run_id: int, model_key: str, tracks: Sequence[Track]) -> set
     rows = con.execute(_LIVE_CLAIMS, [model_key, ids]).fetchall()
     wanted = set(tracks)
     return {(c, t) for c, t, owner in rows if owner != run_id and (c, t) in wanted}
-
-
-def release_claims(con, run_id: int) -> None:
-    """Drop a run's claims once it ends: what it stored is now cached, the rest is free."""
-    con.execute("DELETE FROM score_claims WHERE run_id = ?", [run_id])

@@ -3,7 +3,7 @@
 DuckDB inserts a whole Arrow table in one statement; one INSERT per clip, score row,
 embedding and frame curve was the slowest part of an ingest (issue #8's profile: 21 s of 45 s).
 `BatchColumns.of` turns the records an ingest produces into these tables; `bench/synth_db.py`
-builds them directly from numpy. `core.store.database.Store.write_columns` writes one in one transaction.
+builds them directly from numpy. `core.store.batches.write_columns` writes one in one transaction.
 """
 
 from __future__ import annotations

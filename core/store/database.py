@@ -1,5 +1,8 @@
-"""The DuckDB store: its connections and the schema's migrations. Its reads are in
-core.store.reads (and core.store.aggregates), an ingest's writes in core.store.writes.
+"""The DuckDB store: its connections, transactions and the schema's migrations, nothing else.
+
+Queries are plain functions in the other modules of core.store, grouped by subject (clips,
+curves, aggregates, ingest_runs, batches ...); each takes the `Store` it runs on, or an open
+connection for a write inside the caller's transaction.
 
 Connections are short-lived. DuckDB lets one process hold a file read-write and then no other
 process may open it at all, so a long-lived connection in the dashboard would lock out every
@@ -26,14 +29,13 @@ from core.errors import StoreBusyError, StoreError
 from core.records import ClipFilter, ClipRecord, FileOutcome, ScoredTrack, SegmentRecord
 from core.store import rollup
 from core.store.check import drop_torn_tail, quick_check
-from core.store.reads import StoreReads, _one
+from core.store.query import first_row
 from core.store.schema import (
     CLIP_COLUMNS,
     MIGRATIONS,
     ROLLUP_SINCE,
     SCHEMA_VERSION,
 )
-from core.store.writes import StoreWrites
 
 __all__ = [
     "CLIP_COLUMNS", "DEFAULT_DB", "MIGRATIONS", "SCHEMA_VERSION", "ClipFilter", "ClipRecord",
@@ -55,7 +57,7 @@ def resolve_db_path(value: str | os.PathLike | None = None) -> Path:
     return Path(chosen).expanduser().resolve()
 
 
-class Store(StoreReads, StoreWrites):
+class Store:
     """The EmoScope database file. Knows nothing of the web or the model."""
 
     def __init__(self, path: str | os.PathLike | None = None, busy_timeout_s: float = 30.0):
@@ -189,14 +191,14 @@ class Store(StoreReads, StoreWrites):
         self._schema_current = True
 
     def _version(self, con) -> int:
-        exists = _one(
+        exists = first_row(
             con.execute(
                 "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_info'"
             )
         )[0]
         if not exists:
             return 0
-        return _one(con.execute("SELECT max(version) FROM schema_info"))[0] or 0
+        return first_row(con.execute("SELECT max(version) FROM schema_info"))[0] or 0
 
     def _refuse_newer(self, version: int) -> None:
         if version > SCHEMA_VERSION:

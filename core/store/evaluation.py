@@ -22,6 +22,7 @@ from core.analysis.evaluation import (
 )
 from core.errors import InputError
 from core.model.labels import EMOTIONS
+from core.store.models import list_models
 
 HOW_TO_LABEL = (
     "add your own labels with a manifest CSV: a `label` column (any names: anger, joy, calm …),"
@@ -120,7 +121,7 @@ def check_corpus(store, corpus: str, overrides: Mapping[str, str] = {},
     for label, n in zip(labelled.label, labelled.clips, strict=True):
         key = normalise(label)
         by_label[key] = by_label.get(key, 0) + int(n)
-    models = store.models().set_index("model_key")
+    models = list_models(store).set_index("model_key")
     keys = list(model_keys) if model_keys else sorted(set(counts.model_key))
     if not keys:
         raise InputError(f"no model has scored the labelled clips of {corpus!r}"

@@ -17,8 +17,10 @@ from pathlib import Path
 from core.errors import InputError
 from core.model.labels import SCORE_COLUMNS
 from core.records import ClipFilter
+from core.store.curves import frame_rows_sql
 from core.store.database import Store
-from core.store.reads import frame_rows_sql
+from core.store.filters import where_sql
+from core.store.models import embedding_dim_of
 from core.store.schema import CLIP_VIEW, embedding_table
 from core.store.transcripts import full_text_sql
 
@@ -44,7 +46,7 @@ def export_query(store: Store, what: str, fmt: str, model_key: str,
                  where: ClipFilter = ClipFilter()) -> tuple[str, list]:  # fmt: skip
     """The SELECT an export writes, with its bound parameters."""
     _check(what, fmt)
-    condition, params = where.where()
+    condition, params = where_sql(where)
     if what == "frames":
         return frame_rows_sql(model_key, where, ordered=False)
     if what == "clips":
@@ -70,7 +72,7 @@ def export_query(store: Store, what: str, fmt: str, model_key: str,
             " ORDER BY v.source_name, v.clip_id, v.track"
         )
         return sql, [model_key, *params]
-    dim = store.embedding_dim(model_key) or 0
+    dim = embedding_dim_of(store, model_key) or 0
     if fmt == "csv":  # no lists in CSV: one column per dimension
         vector = ", ".join(f"e.embedding[{i + 1}] AS emb_{i}" for i in range(dim))
     else:
@@ -89,7 +91,7 @@ def export_query(store: Store, what: str, fmt: str, model_key: str,
 
 def count_rows(store: Store, model_key: str, where: ClipFilter = ClipFilter()) -> dict[str, int]:
     """Rows each export (clips, frames, embeddings) would hold, counted in one query."""
-    condition, params = where.where()
+    condition, params = where_sql(where)
     sql = (
         f"WITH sel AS (SELECT v.clip_id, v.track FROM ({CLIP_VIEW}) v WHERE {condition}),"
         " keys AS (SELECT DISTINCT clip_id, track FROM sel)"

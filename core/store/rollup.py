@@ -25,10 +25,11 @@ from datetime import datetime, time
 from core.model.labels import EMOTIONS, LOW_CONFIDENCE
 from core.records import ClipFilter
 from core.store import track_rollup
+from core.store.filters import where_sql
 
-# The filters the rollup can answer, by the columns of ClipFilter.where.
+# The filters the rollup can answer, by the columns of filters.where_sql.
 COLUMNS = ("corpus", "agent", "recorded_at")
-# The rollup's rows with their corpus's name, in the shape ClipFilter.where(COLUMNS) reads:
+# The rollup's rows with their corpus's name, in the shape filters.where_sql(where, COLUMNS) reads:
 # `recorded_at` is the day's midnight, exact for conditions on whole days.
 _DAYS_VIEW = (
     "SELECT co.name AS corpus, r.*, r.day::TIMESTAMP AS recorded_at"
@@ -63,7 +64,7 @@ DDL = (
 def days(model_key: str, where: ClipFilter) -> tuple[str, list]:
     """The selection's days of one model, as a query (alias its rows `v`) with its parameters;
     for a `where` the rollup answers (`answers`)."""
-    condition, params = where.where(COLUMNS)
+    condition, params = where_sql(where, COLUMNS)
     return (f"SELECT * FROM ({_DAYS_VIEW}) v WHERE v.model_key = ? AND {condition}",
             [model_key, *params])  # fmt: skip
 

@@ -17,6 +17,7 @@ import pandas as pd
 import pyarrow as pa
 
 from core.records import ClipFilter
+from core.store.filters import where_sql
 from core.store.schema import CLIP_VIEW, embedding_table
 
 # What a result row shows (one row per clip and track; corpora holding the same audio joined).
@@ -97,7 +98,7 @@ def tracks_of(store, model_key: str, clip_id: str) -> list[str]:
 
 def allowed_rows(store, model_key: str, where: ClipFilter, keys_file: Path) -> np.ndarray:
     """The index rows of the tracks `where` selects (filters apply before ranking)."""
-    condition, params = where.where()
+    condition, params = where_sql(where)
     with store.reading() as con:
         rows = con.execute(
             f"SELECT k.row FROM read_parquet(?) k SEMI JOIN (SELECT v.clip_id, v.track"
@@ -127,7 +128,7 @@ def exact_top(store, model_key: str, dim: int, vector: np.ndarray, where: ClipFi
     """The `limit` tracks of the selection most similar to `vector`, by an exact scan in DuckDB
     (`array_cosine_similarity`): the answer when there is no usable index. Columns clip_id,
     track, similarity."""
-    condition, params = where.where()
+    condition, params = where_sql(where)
     with store.reading() as con:
         return con.execute(
             f"WITH sel AS (SELECT DISTINCT v.clip_id, v.track FROM ({CLIP_VIEW}) v"
@@ -143,7 +144,7 @@ def exact_top(store, model_key: str, dim: int, vector: np.ndarray, where: ClipFi
 
 def selected_count(store, model_key: str, where: ClipFilter) -> int:
     """Distinct tracks the selection holds (what a search ranks)."""
-    condition, params = where.where()
+    condition, params = where_sql(where)
     with store.reading() as con:
         return int(
             con.execute(
@@ -161,7 +162,7 @@ def result_rows(store, model_key: str, where: ClipFilter,
     if not keys:
         return pd.DataFrame(columns=["corpus", "clip_id", "track", "source_name", "agent",
                                      "recorded_at", "duration_s", "top_label", "confidence"])  # fmt: skip
-    condition, params = where.where()
+    condition, params = where_sql(where)
     clip_ids = sorted({c for c, _ in keys})
     with store.reading() as con:
         rows = con.execute(
@@ -177,7 +178,7 @@ def result_rows(store, model_key: str, where: ClipFilter,
 def copies_in_selection(store, model_key: str, where: ClipFilter, clip_id: str,
                         track: str) -> int:  # fmt: skip
     """How many corpora of the selection hold this very track (the query's own copies)."""
-    condition, params = where.where()
+    condition, params = where_sql(where)
     with store.reading() as con:
         return int(
             con.execute(

@@ -17,6 +17,7 @@ from datetime import time
 
 from core.model.labels import EMOTIONS, LOW_CONFIDENCE
 from core.records import ClipFilter
+from core.store.filters import where_sql
 
 COLUMNS = ("corpus", "agent", "recorded_at", "track")
 _DAYS_VIEW = (
@@ -56,7 +57,7 @@ def rebuild(con) -> None:
 
 def days(model_key: str, where: ClipFilter) -> tuple[str, list]:
     """The selection's days and tracks of one model, as a query (alias its rows `v`)."""
-    condition, params = where.where(COLUMNS)
+    condition, params = where_sql(where, COLUMNS)
     return (f"SELECT * FROM ({_DAYS_VIEW}) v WHERE v.model_key = ? AND {condition}",
             [model_key, *params])  # fmt: skip
 

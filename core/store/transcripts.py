@@ -23,6 +23,7 @@ import pandas as pd
 
 from core.errors import InputError
 from core.records import ClipFilter
+from core.store.filters import where_sql
 from core.store.schema import CLIP_VIEW
 
 # The current transcript of each track: the settings it was last transcribed with.
@@ -140,7 +141,7 @@ def full_text_sql() -> str:
 
 def export_query(model_key: str, fmt: str, where: ClipFilter = ClipFilter()) -> tuple[str, list]:
     """The transcripts export: one row per segment of the selected clips' tracks."""
-    condition, params = where.where()
+    condition, params = where_sql(where)
     columns = []
     for c in EXPORT_COLUMNS:
         if c == "events" and fmt == "csv":

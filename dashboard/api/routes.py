@@ -19,6 +19,9 @@ from starlette.routing import Route
 from core.access import audit
 from core.access.principal import Principal, require
 from core.errors import InputError
+from core.store.aggregates import clip_table
+from core.store.clips import select_clips
+from core.store.curves import read_frame_logits
 from dashboard.api import params, service
 from dashboard.api.errors import ApiError, for_client, guarded
 from dashboard.api.openapi import document as openapi_document
@@ -245,7 +248,7 @@ async def clips(request: Request) -> Response:
 
 def _clip_page(model_key: str, query) -> dict:
     store = service.store()
-    summary, page = store.clip_table(model_key, query)
+    summary, page = clip_table(store, model_key, query)
     rows = params.records(page.drop(columns=["source_path"], errors="ignore"))
     return {"model": model_key, "total": summary.rows, "recordings": summary.recordings,
             "page": query.page + 1, "page_size": query.page_rows,
@@ -281,13 +284,13 @@ def _clip(clip_id: str, query) -> dict:
     store = service.store()
     model_key = params.model_key(store, query.get("model"))
     track = query.get("track", "mix")
-    rows = store.clips(model_key, replace(params.ClipFilter(), clip_ids=(clip_id,)))
+    rows = select_clips(store, model_key, replace(params.ClipFilter(), clip_ids=(clip_id,)))
     rows = rows[rows.track == track]
     if rows.empty:
         raise ApiError(404, f"no clip {clip_id!r} (track {track!r}) with results of {model_key}.")
     first = params.records(rows.drop(columns=["source_path"], errors="ignore").head(1))[0]
     scores = {e: first.pop(f"score_{e}") for e in EMOTIONS}
-    logits = store.frame_logits(clip_id, model_key, track)
+    logits = read_frame_logits(store, clip_id, model_key, track)
     frames = None
     if logits is not None:
         frames = [{"time": round(i * HOP_MS / 1000, 3),

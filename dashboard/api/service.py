@@ -1,7 +1,7 @@
 """What the API shares in the server process: the dashboard's Store, the default model behind a
 batching Predictor, the API's background jobs, and who is calling.
 
-The Store and loaded models are the dashboard's own (dashboard.data): one Store per process
+The Store and loaded models are the dashboard's own (dashboard.resources): one Store per process
 (DuckDB lets only one process hold the file) and one copy of each model in memory.
 """
 
@@ -17,9 +17,10 @@ from core.access.principal import OPEN_MODE, Principal, require, resolve
 from core.errors import ModelLoadError, NotSignedInError
 from core.ingest.predict import Predictor
 from core.jobs import JOBS, Job
-from core.model.engine import DEFAULT_MODEL, HUB_MODELS
+from core.model.engine import DEFAULT_MODEL
+from core.model.locate import HUB_MODELS
 from core.store.database import Store
-from dashboard import auth, data
+from dashboard import auth, resources
 
 OPEN_HEADER = "X-EmoScope-Access"
 OPEN_TEXT = "open: no sign-in configured, anyone who can reach this address may use this API"
@@ -31,7 +32,7 @@ _job_owners: dict[str, str] = {}
 
 
 def store() -> Store:
-    return data.store()
+    return resources.store()
 
 
 def default_model() -> str:
@@ -40,8 +41,8 @@ def default_model() -> str:
     name = os.environ.get("EMOSCOPE_MODEL", "").strip() or DEFAULT_MODEL
     if name in HUB_MODELS:
         return name
-    if name in data.local_models():
-        return str(data.models_dir() / name)
+    if name in resources.local_models():
+        return str(resources.models_dir() / name)
     raise ModelLoadError(
         f"EMOSCOPE_MODEL={name!r} is neither one of {', '.join(HUB_MODELS)} nor a model "
         "directory in EMOSCOPE_MODELS_DIR."
@@ -53,7 +54,7 @@ def predictor() -> Predictor:
     source = default_model()
     with _lock:
         if source not in _predictors:
-            _predictors[source] = Predictor(data.engine(source), store())
+            _predictors[source] = Predictor(resources.engine(source), store())
         return _predictors[source]
 
 

@@ -33,7 +33,10 @@ from core.errors import (
     NotSignedInError,
     PermissionDenied,
 )
+from core.store.corpora import list_corpora
 from core.store.database import ClipFilter, Store
+from core.store.integrity import integrity_report
+from core.store.models import list_models
 from dashboard.auth import BANNER
 
 SETTINGS = AccessSettings.from_mapping({
@@ -309,14 +312,14 @@ def test_viewer_reads_and_exports_but_cannot_upload_or_compute(team_db, monkeypa
 
 def test_analyst_uploads_and_computes_but_has_no_admin_page(team_db, monkeypatch):
     from core.access import roles
-    from dashboard import data
+    from dashboard import resources
 
     roles.set_role(Store(team_db), BOSS, "ana@team.test", Role.ANALYST)
     at = app(team_db, monkeypatch, signed_in("ana@team.test"), page="upload")
     assert at.get("file_uploader") and not at.info
     model = next(s for s in at.selectbox if s.label == "Model")
-    assert len(model.options) == len(data.MODEL_CHOICES) - 1  # the models folder is for admins
-    assert data.LOCAL_MODEL not in model.options and data.HUB_MODELS[0] in model.options
+    assert len(model.options) == len(resources.MODEL_CHOICES) - 1  # the models folder is for admins
+    assert resources.LOCAL_MODEL not in model.options and resources.HUB_MODELS[0] in model.options
     at.switch_page("../pages/clusters.py")
     at.run()
     assert [b.label for b in at.button if b.label == "Compute projection"]
@@ -326,15 +329,18 @@ def test_analyst_uploads_and_computes_but_has_no_admin_page(team_db, monkeypatch
 
 
 def test_an_admin_may_pick_a_model_from_the_models_folder(team_db, monkeypatch, tmp_path):
-    from dashboard import data
+    from dashboard import resources
 
     (tmp_path / "models" / "ours").mkdir(parents=True)
     (tmp_path / "models" / "ours" / "config.yaml").write_text("model: Emotion2vec\n")
     monkeypatch.setenv("EMOSCOPE_MODELS_DIR", str(tmp_path / "models"))
     at = app(team_db, monkeypatch, signed_in("boss@team.test"), page="upload")
     model = next(s for s in at.selectbox if s.label == "Model")
-    assert len(model.options) == len(data.MODEL_CHOICES) and data.LOCAL_MODEL in model.options
-    model.select(data.LOCAL_MODEL).run()
+    assert (
+        len(model.options) == len(resources.MODEL_CHOICES)
+        and resources.LOCAL_MODEL in model.options
+    )
+    model.select(resources.LOCAL_MODEL).run()
     assert next(s for s in at.selectbox if s.label == "Model directory").options == ["ours"]
 
 
@@ -368,32 +374,32 @@ def test_guarded_actions_refuse_a_viewer_on_the_server(team_db, monkeypatch, tmp
     """The actions themselves check the role, whatever the page showed (crafted rerun, URL)."""
     from core.analysis.clusters import ProjectionParams
     from core.jobs import JOBS
-    from dashboard import data
+    from dashboard import admin, jobs, resources
 
     monkeypatch.setenv("EMOSCOPE_DB", str(team_db))
     viewer = Principal("v@team.test", Role.VIEWER)
     before = Store(team_db).file_stamp()
-    request = data.Analysis(data.TEST_MODEL, "sneaky", None, False, "mix", ())
+    request = jobs.Analysis(resources.TEST_MODEL, "sneaky", None, False, "mix", ())
     with pytest.raises(PermissionDenied, match="only analysts and above may upload and analyse"):
-        data.start_analysis(viewer, request, [("x.wav", io.BytesIO(b"RIFF"))])
+        jobs.start_analysis(viewer, request, [("x.wav", io.BytesIO(b"RIFF"))])
     assert not [k for k in JOBS._jobs if k.startswith("analyse-")]  # no job was started
     analyst = Principal("a@team.test", Role.ANALYST)
-    local = data.Analysis(f"{data.LOCAL_PREFIX}mine", "sneaky", None, False, "mix", ())
+    local = jobs.Analysis(f"{resources.LOCAL_PREFIX}mine", "sneaky", None, False, "mix", ())
     with pytest.raises(
         PermissionDenied, match="only admins and above may analyse with a model from the server"
     ):
-        data.start_analysis(analyst, local, [("x.wav", io.BytesIO(b"RIFF"))])
+        jobs.start_analysis(analyst, local, [("x.wav", io.BytesIO(b"RIFF"))])
     assert not [k for k in JOBS._jobs if k.startswith("analyse-")]
     with pytest.raises(PermissionDenied, match="may compute projections"):
-        data.start_projection(viewer, "k", "m", ClipFilter(), ProjectionParams())
+        jobs.start_projection(viewer, "k", "m", ClipFilter(), ProjectionParams())
     with pytest.raises(PermissionDenied, match="only admins"):
-        data.delete_corpus(Principal("a@team.test", Role.ANALYST), "calls")
+        admin.delete_corpus(Principal("a@team.test", Role.ANALYST), "calls")
     with pytest.raises(PermissionDenied, match="only admins"):
-        data.set_role(viewer, "w@team.test", Role.ADMIN)
+        admin.set_role(viewer, "w@team.test", Role.ADMIN)
     with pytest.raises(PermissionDenied, match="only admins"):
-        data.audit_log(viewer, 10)
+        admin.audit_log(viewer, 10)
     assert Store(team_db).file_stamp() == before  # nothing was written, not even an audit row
-    assert list(Store(team_db).corpora().corpus) == ["calls"]
+    assert list(list_corpora(Store(team_db)).corpus) == ["calls"]
 
 
 @pytest.fixture
@@ -418,7 +424,7 @@ def test_export_is_audited_when_the_file_is_built(signed_in_server):
     from dashboard import downloads
 
     store = Store(signed_in_server)
-    key = store.models().model_key[0]
+    key = list_models(store).model_key[0]
     viewer = sign_in_of(signed_in_server, signed_in("v@team.test"))
     build = downloads.export_file(viewer, "clips", "csv", key, ClipFilter(corpora=("calls",)))
     assert audit.read(store).empty  # offering a download builds nothing
@@ -435,7 +441,7 @@ def test_a_download_checks_the_role_at_the_click_not_at_the_page(signed_in_serve
     from dashboard import downloads
 
     store = Store(signed_in_server)
-    key = store.models().model_key[0]
+    key = list_models(store).model_key[0]
     guest = signed_in("guest@elsewhere.test")  # admitted only by an admin's grant
     roles.set_role(store, BOSS, "guest@elsewhere.test", Role.VIEWER)
     build = downloads.export_file(sign_in_of(signed_in_server, guest), "clips", "parquet", key,
@@ -466,7 +472,7 @@ def test_a_failed_export_is_audited_as_failed_and_told(signed_in_server, monkeyp
 
     monkeypatch.setattr(export, "export_to_temp", busy)
     store = Store(signed_in_server)
-    key = store.models().model_key[0]
+    key = list_models(store).model_key[0]
     build = downloads.export_file(sign_in_of(signed_in_server, signed_in("v@team.test")),
                                   "frames", "csv", key, ClipFilter())  # fmt: skip
     holder: dict = {}
@@ -513,8 +519,8 @@ def test_admin_page_audit_roles_and_typed_deletion(team_db, monkeypatch):
     at.text_input(key="delete-confirm").input("calls").run()
     at.button(key="delete-button").click().run()
     assert at.success[-1].value.startswith("deleted corpus 'calls': 12 clips, 12 predictions")
-    assert store.corpora().empty
-    assert all(n == 0 for n in store.integrity_report().values())
+    assert list_corpora(store).empty
+    assert all(n == 0 for n in integrity_report(store).values())
     actions = list(audit.read(store).action)
     assert actions[:3] == ["delete_corpus", "remove_role", "set_role"]
     assert set(audit.read(store).user_name[:3]) == {"boss@team.test"}
@@ -558,14 +564,14 @@ def test_admin_grants_each_role_and_it_takes_effect(team_db, monkeypatch, role):
 
 def test_projection_start_is_audited(team_db, monkeypatch):
     from core.analysis.clusters import ProjectionParams
-    from dashboard import data
+    from dashboard import jobs
 
     monkeypatch.setenv("EMOSCOPE_DB", str(team_db))
     store = Store(team_db)
-    key = store.models().model_key[0]
+    key = list_models(store).model_key[0]
     analyst = Principal("ana@team.test", Role.ANALYST)
     where = ClipFilter(corpora=("calls",))
-    job = data.start_projection(analyst, "audit-test", key, where, ProjectionParams(k=2))
+    job = jobs.start_projection(analyst, "audit-test", key, where, ProjectionParams(k=2))
     assert job.wait(300).error is None
     log = audit.read(store)
     assert (log.user_name[0], log.action[0]) == ("ana@team.test", "projection")

@@ -23,6 +23,7 @@ from core.access.principal import (
 )
 from core.access.sessions import SessionBook, session_key
 from core.errors import AccessConfigError, NotAllowedError, NotSignedInError
+from core.store.ingest_runs import list_runs, start_run
 
 TEAM = AccessSettings.from_mapping({"allowed_domains": ["team.test", "Bücher.Test"],
                                     "admins": ["admin@team.test"]})  # fmt: skip
@@ -148,14 +149,15 @@ def test_a_killed_run_is_audited_when_found_killed(tmp_path):
     db = tmp_path / "runs.duckdb"
     Store(db).initialise()
     code = ("import os, sys; from core.store.database import Store; "
-            "Store(sys.argv[1]).start_run('calls', 'm', 3, user_name='ana@team.test'); "
+            "from core.store.ingest_runs import start_run; "
+            "start_run(Store(sys.argv[1]), 'calls', 'm', 3, user_name='ana@team.test'); "
             "print('started', flush=True); os.kill(os.getpid(), 9)")  # fmt: skip
     done = subprocess.run([sys.executable, "-c", code, str(db)], capture_output=True, text=True)
     assert done.returncode == -signal.SIGKILL and "started" in done.stdout
     store = Store(db)
-    assert store.runs().status.iloc[0] == "running"
-    store.start_run("calls", "m", 1, user_name="bob@team.test")  # finds the dead one
-    assert list(store.runs().sort_values("run_id").status) == ["interrupted", "running"]
+    assert list_runs(store).status.iloc[0] == "running"
+    start_run(store, "calls", "m", 1, user_name="bob@team.test")  # finds the dead one
+    assert list(list_runs(store).sort_values("run_id").status) == ["interrupted", "running"]
     log = audit.read(store)
     assert (log.user_name[0], log.action[0]) == ("ana@team.test", "ingest")
     assert log.detail[0].startswith("corpus 'calls', run 1: interrupted (process ")

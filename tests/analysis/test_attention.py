@@ -16,11 +16,16 @@ import pytest
 from scipy import stats
 
 from core.analysis import attention as att
+from core.analysis import ranking
 from core.cli.main import main
 from core.model.labels import EMOTIONS
 from core.records import ClipFilter, ClipRecord, FileOutcome, ScoredTrack
 from core.store import attention as reads
+from core.store.aggregates import agent_trends
+from core.store.batches import write_batch
 from core.store.database import Store
+from core.store.ingest_runs import finish_run, start_run
+from core.store.models import register_model
 
 MODEL = "emotion2vec_plus_base@test"
 START = date(2025, 1, 6)  # a Monday
@@ -112,12 +117,14 @@ def test_month_arithmetic_crosses_years():
 
 def test_voice_counted_for_split_calls():
     tracks = ["agent", "customer", "mix"]
-    assert att.default_role(tracks) == "customer" and att.default_role(["mix"]) == "all"
-    assert att.role_tracks("customer", tracks) == ("customer", "mix")
-    assert att.role_tracks("agent", ["agent", "customer"]) == ("agent",)
-    assert att.role_tracks("all", tracks) == () and att.role_tracks("customer", ["mix"]) == ()
+    assert ranking.default_role(tracks) == "customer" and ranking.default_role(["mix"]) == "all"
+    assert ranking.role_tracks("customer", tracks) == ("customer", "mix")
+    assert ranking.role_tracks("agent", ["agent", "customer"]) == ("agent",)
+    assert (
+        ranking.role_tracks("all", tracks) == () and ranking.role_tracks("customer", ["mix"]) == ()
+    )
     with pytest.raises(Exception, match="choose one of agent, customer, all"):
-        att.role_tracks("caller", tracks)
+        ranking.role_tracks("caller", tracks)
 
 
 # -- a planted corpus --------------------------------------------------------------------------
@@ -161,8 +168,8 @@ def planted_rows(seed: int = 11, plant: bool = True, agents: int = 16,
 
 def write_rows(store: Store, corpus: str, rows: pd.DataFrame) -> None:
     """Store the rows through the ingest's own write path (one clip per clip_id)."""
-    store.register_model(MODEL, "emotion2vec_plus_base", "rev0123456789abcdef", 4, False)
-    run = store.start_run(corpus, MODEL, rows.clip_id.nunique())
+    register_model(store, MODEL, "emotion2vec_plus_base", "rev0123456789abcdef", 4, False)
+    run = start_run(store, corpus, MODEL, rows.clip_id.nunique())
     clips = [ClipRecord(r.clip_id, f"{r.clip_id}.wav", None, 3.0, 16_000, 2 if r.n > 1 else 1,
                         "pcm", 1000, r.agent, r.recorded_at.to_pydatetime())
              for r in rows.groupby("clip_id", sort=False).agg(
@@ -174,8 +181,8 @@ def write_rows(store: Store, corpus: str, rows: pd.DataFrame) -> None:
         scores[EMOTIONS.index(r.emotion)] = 0.7
         tracks.append(ScoredTrack(r.clip_id, r.track, scores, np.zeros(4)))
     outcomes = [FileOutcome(c.source_name, "scored", c.clip_id, c.duration_s) for c in clips]
-    store.write_batch(run, corpus, MODEL, 4, clips, tracks, outcomes)
-    store.finish_run(run)
+    write_batch(store, run, corpus, MODEL, 4, clips, tracks, outcomes)
+    finish_run(store, run)
 
 
 @pytest.fixture(scope="module")
@@ -294,7 +301,7 @@ def test_bad_options_are_one_line_errors(planted, capsys):
 def test_rank_agents_by_share_and_by_change(planted):
     path, _ = planted
     counts = reads.agent_periods(Store(path), MODEL, ClipFilter(tracks=("customer", "mix")), "week")
-    ranked, hidden = att.rank_agents(counts, date(2025, 3, 3), "negative", min_n=20)
+    ranked, hidden = ranking.rank_agents(counts, date(2025, 3, 3), "negative", min_n=20)
     assert ranked.iloc[0].agent == PLANTED and list(ranked["rank"]) == list(
         range(1, len(ranked) + 1)
     )
@@ -303,9 +310,9 @@ def test_rank_agents_by_share_and_by_change(planted):
     row = ranked.iloc[0]
     assert row.low < row.share < row.high
     assert (row.low, row.high) == pytest.approx(tuple(x[0] for x in att.wilson([row.k], [row.n])))
-    by_change, _ = att.rank_agents(counts, date(2025, 3, 3), "angry", by="change", min_n=20)
+    by_change, _ = ranking.rank_agents(counts, date(2025, 3, 3), "angry", by="change", min_n=20)
     assert by_change.iloc[0].agent == PLANTED and by_change.change.is_monotonic_decreasing
-    few, hidden_all = att.rank_agents(counts, date(2025, 3, 3), "angry", min_n=10_000)
+    few, hidden_all = ranking.rank_agents(counts, date(2025, 3, 3), "angry", min_n=10_000)
     assert few.empty and hidden_all == 16
 
 
@@ -405,7 +412,7 @@ def test_the_default_model_is_the_setting_else_the_most_results_never_the_latest
         "model_key": ["new@1", "big@1", "old@1"], "model_id": ["new", "big", "old"],
         "n_tracks": [20, 1444, 1444],
         "first_used": pd.to_datetime(["2026-03-01", "2026-02-01", "2026-01-01"]),
-    })  # fmt: skip  # Store.models() order: most recently used first
+    })  # fmt: skip  # list_models() order: most recently used first
     monkeypatch.delenv("EMOSCOPE_MODEL", raising=False)
     assert team_default(models) == "old@1"  # the most results; a tie: the first used
     assert why(models, "old@1") == "the model holding the most results"
@@ -435,6 +442,6 @@ def test_the_per_track_days_give_what_the_tracks_give(planted):
             fast, slow.sort_values(["agent", "period_start"], ignore_index=True)
         )
         days = reads.agent_trends(store, MODEL, where, "month")
-        pd.testing.assert_frame_equal(days, store.trends(MODEL, where, "month"),
+        pd.testing.assert_frame_equal(days, agent_trends(store, MODEL, where, "month"),
                                       check_dtype=False)  # fmt: skip
     assert not track_rollup.keeps(ClipFilter(top_labels=("angry",)))

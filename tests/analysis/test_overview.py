@@ -16,7 +16,11 @@ from streamlit.testing.v1 import AppTest
 from core.analysis.overview import MIN_N, NEGATIVE, negative_change, overview, shift_tests
 from core.model.labels import EMOTIONS
 from core.records import ClipFilter, ClipRecord, FileOutcome, ScoredTrack
+from core.store.batches import write_batch
+from core.store.clips import select_clips
 from core.store.database import Store
+from core.store.ingest_runs import finish_run, start_run
+from core.store.models import list_models, register_model
 from tests.apptest import echarts
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
@@ -35,8 +39,8 @@ def scores_for(emotion: str, confidence: float) -> np.ndarray:
 def write(store: Store, corpus: str, rows: pd.DataFrame, untrained: bool = False) -> None:
     """Store rows (clip_id, track, agent, recorded_at, emotion, confidence, duration_s) through
     the ingest's own write path, one clip per distinct clip_id."""
-    store.register_model(MODEL, "emotion2vec_plus_base", "rev0123456789abcdef", 4, untrained)
-    run = store.start_run(corpus, MODEL, rows.clip_id.nunique())
+    register_model(store, MODEL, "emotion2vec_plus_base", "rev0123456789abcdef", 4, untrained)
+    run = start_run(store, corpus, MODEL, rows.clip_id.nunique())
     clips = [
         ClipRecord(r.clip_id, f"{r.clip_id}.wav", None, float(r.duration_s), 16_000, 1, "pcm",
                    1000, None if pd.isna(r.agent) else r.agent,
@@ -48,8 +52,8 @@ def write(store: Store, corpus: str, rows: pd.DataFrame, untrained: bool = False
         for r in rows.itertuples()
     ]
     outcomes = [FileOutcome(c.source_name, "scored", c.clip_id, c.duration_s) for c in clips]
-    store.write_batch(run, corpus, MODEL, 4, clips, tracks, outcomes)
-    store.finish_run(run)
+    write_batch(store, run, corpus, MODEL, 4, clips, tracks, outcomes)
+    finish_run(store, run)
 
 
 def generated_rows(seed: int = 7) -> pd.DataFrame:
@@ -144,12 +148,12 @@ def test_volume_counts_each_recording_once_across_corpora(generated):
 
 
 def test_many_corpora_count_the_same_without_the_bit_mask(generated, monkeypatch):
-    import core.analysis.overview
+    import core.store.overview_counts
 
     path, _ = generated
     with_bits = overview(Store(path), MODEL, ClipFilter(), "week")
     monkeypatch.setattr(
-        core.analysis.overview, "MAX_CORPUS_BITS", 1
+        core.store.overview_counts, "MAX_CORPUS_BITS", 1
     )  # 2 corpora: count(DISTINCT) path
     without = overview(Store(path), MODEL, ClipFilter(), "week")
     got, expected = asdict(without.volume), asdict(with_bits.volume)
@@ -302,8 +306,8 @@ def test_empty_database_says_what_to_do_first(tmp_path, monkeypatch):
 
 def test_seeded_database_shows_volume_mix_and_quality(seeded_db, monkeypatch):
     store = Store(seeded_db)
-    key = store.models().model_key[0]
-    clips = store.clips(key)
+    key = list_models(store).model_key[0]
+    clips = select_clips(store, key)
     at = open_overview(seeded_db, monkeypatch)
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Recordings"] == "12" and metrics["Tracks"] == "12"
@@ -348,7 +352,7 @@ def test_every_period_choice_recomputes_and_is_kept_in_the_url(
     seeded_db, monkeypatch, period, latest, previous
 ):
     store = Store(seeded_db)
-    clips = store.clips(store.models().model_key[0])
+    clips = select_clips(store, list_models(store).model_key[0])
     at = open_overview(seeded_db, monkeypatch, period="day" if period != "day" else "month")
     at.radio[0].set_value(period).run()
     assert not at.exception and at.query_params["period"] == period

@@ -19,6 +19,8 @@ import pytest
 import soundfile as sf
 
 from core.model.labels import EMOTIONS
+from core.store.clips import select_clips
+from core.store.models import list_models
 from tests.api.server import running
 from tests.conftest import speechlike
 
@@ -263,7 +265,7 @@ def test_one_clip_and_an_unknown_one(api, seeded_db):
     from core.store.database import Store
 
     url, _ = api
-    clip_id = Store(seeded_db).clips(Store(seeded_db).models().model_key[0]).clip_id[0]
+    clip_id = select_clips(Store(seeded_db), list_models(Store(seeded_db)).model_key[0]).clip_id[0]
     body = httpx.get(f"{url}/api/clips/{clip_id}").json()
     assert body["clip_id"] == clip_id and body["corpora"] == ["calls"]
     assert body["frame_hop_ms"] == 20 and len(body["frames"]) > 10

@@ -9,6 +9,7 @@ import shutil
 
 import pytest
 
+from core.store.models import list_models
 from tests.browser.driving import (
     CHROMIUM,
     start_server,
@@ -39,7 +40,7 @@ def server(tmp_path_factory, seeded_db):
 def seeded_model(seeded_db) -> str:
     from core.store.database import Store
 
-    return str(Store(seeded_db).models().model_key[0])
+    return str(list_models(Store(seeded_db)).model_key[0])
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ import re
 
 import pytest
 
+from core.store.clips import select_clips
 from tests.browser.driving import (
     SERVER_PIDS,
     analyse,
@@ -110,7 +111,7 @@ def test_clusters_compute_and_profile(page, server, seeded_model):
 def test_a_clip_opens_from_a_shared_url(page, server, seeded_db, seeded_model):
     from core.store.database import Store
 
-    clip = Store(seeded_db).clips(seeded_model).iloc[0]
+    clip = select_clips(Store(seeded_db), seeded_model).iloc[0]
     page.goto(f"{server}/clips?model={seeded_model}&clip={clip.clip_id}&track=mix")
     settle(page)
     page.get_by_text(clip.source_name).first.wait_for()

@@ -14,8 +14,11 @@ import pytest
 
 from core.access.audit import record
 from core.records import ClipRecord, FileOutcome, ScoredTrack
+from core.store.batches import write_columns
 from core.store.columns import BatchColumns
 from core.store.database import Store
+from core.store.ingest_runs import finish_run, start_run
+from core.store.models import register_model
 from tests.browser.driving import (
     no_exception,
     settle,
@@ -64,8 +67,8 @@ def hostile_server(tmp_path_factory):
     names are hostile; clip 1 is a split call with a hostile role track; one audit row."""
     folder = tmp_path_factory.mktemp("hostile")
     store = Store(folder / "emoscope.duckdb")
-    store.register_model("hostile@1", "hostile", "1", 4, untrained=True)
-    run = store.start_run(CORPUS, "hostile@1", 8)
+    register_model(store, "hostile@1", "hostile", "1", 4, untrained=True)
+    run = start_run(store, CORPUS, "hostile@1", 8)
     rng = np.random.default_rng(3)
     start = datetime(2024, 5, 6)
     clips, tracks, outcomes = [], [], []
@@ -84,8 +87,8 @@ def hostile_server(tmp_path_factory):
             tracks.append(ScoredTrack(clip_id, track, scores.astype(np.float32),
                                       rng.standard_normal(4).astype(np.float32), logits))  # fmt: skip
         outcomes.append(FileOutcome(name, "scored", clip_id, 2.0))
-    store.write_columns(run, CORPUS, "hostile@1", 4, BatchColumns.of(4, clips, tracks, outcomes))
-    store.finish_run(run)
+    write_columns(store, run, CORPUS, "hostile@1", 4, BatchColumns.of(4, clips, tracks, outcomes))
+    finish_run(store, run)
     # What an ingest of these files would log: the Admin page shows the detail in its table.
     record(store, "anonymous", "ingest", f"corpus {CORPUS}: {FILE}, {AGENT}, {SPEAKER}, {ROLE}")
     yield from start_server(folder, store.path)

@@ -18,6 +18,7 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from core.model.labels import EMOJI, EMOTIONS
+from core.store.clips import select_clips
 from core.store.database import Store
 from core.store.evaluation import check_corpus
 from tests.analysis.test_overview import MONDAY, write
@@ -354,7 +355,7 @@ def test_a_confusion_cell_lists_its_clips_and_a_row_opens_one(
     assert re.fullmatch(r"(alice|bob|carol)/2024-05-\d\d_\d\.wav", name)
     heading = page.locator("[data-testid='stMain'] h3").filter(has_text=name)
     assert heading.first.inner_text().replace("\u200b", "") == name
-    stored = store.clips(engine.model_key)
+    stored = select_clips(store, engine.model_key)
     opened = stored[stored.clip_id == re.search(r"clip=(\w+)", page.url).group(1)]
     assert list(opened.source_name.unique()) == [name]
     assert set(opened.top_label) == {predicted}  # the row came from the clicked cell

@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from core.store.clips import select_clips
 from tests.browser.driving import no_exception, settle
 from tests.browser.test_navigation import select_row, url_matches
 
@@ -17,7 +18,7 @@ def test_similar_recordings_open_their_clips_and_keep_the_url(page, server, seed
                                                               seeded_db):  # fmt: skip
     from core.store.database import ClipFilter, Store
 
-    clips = Store(seeded_db).clips(seeded_model, ClipFilter(agents=("bob",)))
+    clips = select_clips(Store(seeded_db), seeded_model, ClipFilter(agents=("bob",)))
     first = clips.iloc[0]
     page.goto(f"{server}/clips?model={seeded_model}&agent=bob&clip={first.clip_id}&track=mix")
     settle(page)
@@ -45,7 +46,7 @@ def test_similar_recordings_open_their_clips_and_keep_the_url(page, server, seed
 def test_compare_shows_cosine_and_scores_side_by_side(page, server, seeded_model, seeded_db):
     from core.store.database import Store
 
-    clips = Store(seeded_db).clips(seeded_model)
+    clips = select_clips(Store(seeded_db), seeded_model)
     a, b = clips.clip_id.iloc[0], clips.clip_id.iloc[1]
     page.goto(f"{server}/frames?model={seeded_model}&clip={a}&track=mix&vs={b}%7Cmix")
     settle(page)

@@ -73,7 +73,12 @@ from streamlit.testing.v1 import AppTest
 
 from core.model.labels import EMOTIONS, UNTRAINED_LABEL
 from core.records import SegmentRecord
+from core.store.aggregates import agent_trends
+from core.store.batches import write_batch
+from core.store.clips import select_clips
 from core.store.database import ClipRecord, FileOutcome, ScoredTrack, Store
+from core.store.ingest_runs import finish_run, start_run
+from core.store.models import list_models, register_model
 from tests.apptest import echarts, open_page
 
 CORPORA = {"north": 0, "south": 1}
@@ -93,7 +98,7 @@ def small_db(tmp_path_factory) -> Path:
     store = Store(path)
     rng = np.random.default_rng(11)
     for key, name in MODELS.items():
-        store.register_model(key, name, "1", 8, untrained=True)
+        register_model(store, key, name, "1", 8, untrained=True)
     start = datetime(2025, 3, 3)
     for corpus, c in CORPORA.items():
         clips, tracks, outcomes = [], [], []
@@ -111,9 +116,9 @@ def small_db(tmp_path_factory) -> Path:
                                           rng.standard_normal(8).astype(np.float32)))  # fmt: skip
             outcomes.append(FileOutcome(f"{corpus}-{i:02}.wav", "scored", clip_id, 5.0 + i))
         for key in MODELS if corpus == "south" else ["m@1"]:
-            run = store.start_run(corpus, key, len(clips))
-            store.write_batch(run, corpus, key, 8, clips, tracks, outcomes)
-            store.finish_run(run)
+            run = start_run(store, corpus, key, len(clips))
+            write_batch(store, run, corpus, key, 8, clips, tracks, outcomes)
+            finish_run(store, run)
     return path
 
 
@@ -127,7 +132,7 @@ def clips_caption(at: AppTest) -> str:
 
 def every_clip(db: Path, model_key: str | None = None) -> pd.DataFrame:
     store = Store(db)
-    return store.clips(model_key or store.models().model_key[0])
+    return select_clips(store, model_key or list_models(store).model_key[0])
 
 
 # -- the sidebar filters: each option narrows the rows to exactly its own ------------------------
@@ -136,7 +141,7 @@ def every_clip(db: Path, model_key: str | None = None) -> pd.DataFrame:
 def test_sidebar_every_model(small_db, monkeypatch):
     at = open_page("clips", small_db, monkeypatch)
     picker = widget(at.sidebar, "selectbox", "Results of model")
-    listed = Store(small_db).models()
+    listed = list_models(Store(small_db))
     assert picker.options == [f"{MODELS[k]} ({UNTRAINED_LABEL})" for k in listed.model_key]
     for key in MODELS:
         widget(at.sidebar, "selectbox", "Results of model").set_value(key).run()
@@ -198,7 +203,7 @@ def test_overview_every_period(synth_db, monkeypatch, period):
     from core.analysis.overview import overview
 
     store = Store(synth_db)
-    result = overview(store, store.models().model_key[0], period=period)
+    result = overview(store, list_models(store).model_key[0], period=period)
     at = open_page("overview", synth_db, monkeypatch)
     widget(at, "radio", "Period").set_value(period).run()
     assert not at.exception
@@ -228,7 +233,7 @@ def wav_bytes() -> bytes:
 @pytest.mark.parametrize("granularity", ["frame", "utterance"])
 @pytest.mark.parametrize("stereo", ["mix", "split"])
 def test_upload_builds_the_request_of_every_choice(tmp_path, monkeypatch, granularity, stereo):
-    from dashboard import data
+    from dashboard import jobs, resources
 
     asked = []
 
@@ -236,11 +241,11 @@ def test_upload_builds_the_request_of_every_choice(tmp_path, monkeypatch, granul
         asked.append((request, [name for name, _ in uploads]))
         return None  # no job: the page shows the form again
 
-    monkeypatch.setattr(data, "start_analysis", start_analysis)
+    monkeypatch.setattr(jobs, "start_analysis", start_analysis)
     at = open_page("upload", tmp_path / "empty.duckdb", monkeypatch)
-    assert len(widget(at, "selectbox", "Model").options) == len(data.MODEL_CHOICES)
+    assert len(widget(at, "selectbox", "Model").options) == len(resources.MODEL_CHOICES)
     # The local model directory needs a folder on the server: test_access covers it.
-    models = [m for m in data.MODEL_CHOICES if m != data.LOCAL_MODEL]
+    models = [m for m in resources.MODEL_CHOICES if m != resources.LOCAL_MODEL]
     for shown in models:
         at.file_uploader[0].set_value(("call.wav", wav_bytes(), "audio/wav"))
         widget(at, "selectbox", "Model").set_value(shown)
@@ -323,7 +328,7 @@ def windows_db(tmp_path_factory) -> Path:
     audio = folder / "long-call.wav"
     sf.write(audio, np.zeros(80 * 16_000, np.float32), 16_000)
     store = Store(folder / "windows.duckdb")
-    store.register_model("m@1", "model-one", "1", 8, untrained=True)
+    register_model(store, "m@1", "model-one", "1", 8, untrained=True)
     rng = np.random.default_rng(5)
     clip = ClipRecord("long", audio.name, str(audio), 80.0, 16_000, 1, "pcm_s16le", 100)
     track = ScoredTrack("long", "mix", rng.dirichlet(np.ones(9)).astype(np.float32),
@@ -331,10 +336,10 @@ def windows_db(tmp_path_factory) -> Path:
                         rng.standard_normal((4000, 9)).astype(np.float32))  # fmt: skip
     windows = [SegmentRecord("long", "mix", i, 25.0 * i, min(25.0 * i + 30.0, 80.0),
                              rng.dirichlet(np.ones(9)).astype(np.float32)) for i in range(3)]  # fmt: skip
-    run = store.start_run("calls", "m@1", 1)
-    store.write_batch(run, "calls", "m@1", 8, [clip], [track],
+    run = start_run(store, "calls", "m@1", 1)
+    write_batch(store, run, "calls", "m@1", 8, [clip], [track],
                       [FileOutcome(audio.name, "scored", "long", 80.0)], windows)  # fmt: skip
-    store.finish_run(run)
+    finish_run(store, run)
     return folder / "windows.duckdb"
 
 
@@ -351,7 +356,7 @@ def test_frames_jump_to_every_segment(windows_db, monkeypatch):
 
 def test_trends_drill_down_every_agent_and_period(small_db, monkeypatch):
     store = Store(small_db)
-    trends = store.trends("m@1", period="week")
+    trends = agent_trends(store, "m@1", period="week")
     at = open_page("trends", small_db, monkeypatch, model="m@1", period="week")
     assert widget(at, "selectbox", "Agent").options == AGENTS
     for agent in AGENTS:
@@ -374,7 +379,7 @@ def test_a_clicked_grid_cell_opens_its_agent_and_period(small_db, monkeypatch):
 
     AppTest cannot click a data grid; it sets the selection the grid reports, as Streamlit's
     frontend does (tests/test_browser_navigation.py clicks a real one)."""
-    trends = Store(small_db).trends("m@1", period="week")
+    trends = agent_trends(Store(small_db), "m@1", period="week")
     at = open_page("trends", small_db, monkeypatch, model="m@1", period="week")
     grid = at.dataframe[0].value
     for row, agent in enumerate(grid.index):

@@ -62,22 +62,22 @@ def test_an_empty_models_folder_says_what_to_do(tmp_path, monkeypatch):
 
 def test_engine_loads_only_offered_models(models_dir):
     from core.errors import InputError
-    from dashboard import data
+    from dashboard import resources
 
-    assert data.local_models() == ["tiny"]
-    source = data.model_source("local:tiny")
+    assert resources.local_models() == ["tiny"]
+    source = resources.model_source("local:tiny")
     assert source == str(models_dir / "tiny")
-    assert data.engine(source).untrained  # the random-weight copy in the models folder
+    assert resources.engine(source).untrained  # the random-weight copy in the models folder
     for sneaky in ("local:../models/tiny", "local:notes", f"local:{models_dir}/tiny", "/etc"):
         with pytest.raises(InputError, match="not one of the models offered here"):
-            data.model_source(sneaky)
+            resources.model_source(sneaky)
 
 
 def test_the_default_models_folder(monkeypatch):
-    from dashboard import data
+    from dashboard import resources
 
     monkeypatch.delenv("EMOSCOPE_MODELS_DIR", raising=False)
-    assert data.models_dir() == (Path.cwd() / "data" / "models").resolve()
+    assert resources.models_dir() == (Path.cwd() / "data" / "models").resolve()
 
 
 def test_tracebacks_stay_in_the_server_log():

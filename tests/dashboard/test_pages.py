@@ -9,6 +9,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.model.labels import EMOJI
+from core.store.aggregates import agent_trends
+from core.store.clips import select_clips
+from core.store.curves import read_frame_logits, tracks_with_curves
+from core.store.models import list_models
 from dashboard.text import literal
 from tests.apptest import APP, echarts, open_page
 
@@ -33,8 +37,8 @@ def test_upload_page_offers_every_model_and_labels_the_test_model(tmp_path, monk
 def test_clips_page_lists_the_corpus_and_opens_a_clip(seeded_db, monkeypatch):
     from core.store.database import Store
 
-    key = Store(seeded_db).models().model_key[0]
-    clip = Store(seeded_db).clips(key).iloc[0]
+    key = list_models(Store(seeded_db)).model_key[0]
+    clip = select_clips(Store(seeded_db), key).iloc[0]
     at = open_page("clips", seeded_db, monkeypatch, clip=clip.clip_id, track="mix")
     assert any(c.value.startswith("12 clips (tracks) match the filters · 12 recordings")
                for c in at.caption)  # fmt: skip
@@ -54,7 +58,7 @@ def test_frames_page_draws_curves_and_compares(seeded_db, monkeypatch):
     from core.store.database import Store
 
     store = Store(seeded_db)
-    second = store.tracks_with_curves(store.models().model_key[0]).iloc[1]
+    second = tracks_with_curves(store, list_models(store).model_key[0]).iloc[1]
     at = open_page("frames", seeded_db, monkeypatch)
     assert not at.get("plotly_chart")  # ECharts: a fresh browser draws it a second sooner (#9)
     (first,) = echarts(at)
@@ -75,11 +79,11 @@ def test_frame_curve_chart_carries_the_stored_curve_in_percent(seeded_db, monkey
     from core.store.database import Store
 
     store = Store(seeded_db)
-    model_key = store.models().model_key[0]
-    track = store.tracks_with_curves(model_key).iloc[0]
+    model_key = list_models(store).model_key[0]
+    track = tracks_with_curves(store, model_key).iloc[0]
     at = open_page("frames", seeded_db, monkeypatch, smooth="0.02")
     (chart,) = echarts(at)
-    logits = store.frame_logits(track.clip_id, model_key, track.track)
+    logits = read_frame_logits(store, track.clip_id, model_key, track.track)
     expected = curve_frame(smooth_curve(logits, 1), max_points=800)  # the page's CURVE_POINTS
     (data,) = chart["data"]
     assert list(data.columns) == ["time_s", *EMOTIONS]
@@ -126,7 +130,7 @@ def test_clusters_page_computes_in_the_background_and_stores_a_projection(seeded
     from core.store.database import Store
 
     store = Store(seeded_db)
-    clips = store.clips(store.models().model_key[0])
+    clips = select_clips(store, list_models(store).model_key[0])
     expected = {"cluster": set(cluster_profile(again).index),
                 "top_label": set(clips.top_label), "agent": set(clips.agent),
                 "corpus": set(clips.corpus)}  # fmt: skip
@@ -208,7 +212,7 @@ def long_db(tmp_path_factory, engine):
 def test_long_recording_shows_its_segments_and_jumps_to_them(long_db, monkeypatch):
     from core.store.database import Store
 
-    clip = Store(long_db).clips(Store(long_db).models().model_key[0]).iloc[0]
+    clip = select_clips(Store(long_db), list_models(Store(long_db)).model_key[0]).iloc[0]
     at = open_page("clips", long_db, monkeypatch, clip=clip.clip_id, track="mix")
     assert any("scored in 5 windows of 30 s" in c.value for c in at.caption)
     assert len(at.dataframe[0].value) == 5  # the clip's windows: the clip comes first (#30)
@@ -239,9 +243,9 @@ def test_a_split_call_shows_both_tracks_aligned(tmp_path, engine, monkeypatch):
     assert at.toggle[0].value is True
     aligned, curve = echarts(at)  # the aligned pair, then the selected track
     assert [t["text"] for t in aligned["option"]["title"][1:]] == ["agent", "customer"]
-    clip_id = store.clips(store.models().model_key[0]).clip_id[0]
+    clip_id = select_clips(store, list_models(store).model_key[0]).clip_id[0]
     stored = [
-        len(store.frame_logits(clip_id, store.models().model_key[0], t))
+        len(read_frame_logits(store, clip_id, list_models(store).model_key[0], t))
         for t in ("agent", "customer")
     ]
     assert [len(d) for d in aligned["data"]] == stored and stored[0] > 140  # 3 s of 20 ms frames
@@ -264,7 +268,7 @@ def test_clips_page_pages_in_the_database(synth_db, monkeypatch):
     from core.store.database import Store
 
     store = Store(synth_db)
-    every = store.clips(store.models().model_key[0])
+    every = select_clips(store, list_models(store).model_key[0])
     at = open_page("clips", synth_db, monkeypatch)
     assert _caption(at, f"{len(every):,} clips (tracks) match").endswith("page 1 of 2 (500 rows)")
     first = at.dataframe[0].value
@@ -285,7 +289,7 @@ def test_clips_page_sorts_by_every_column(synth_db, monkeypatch, column, order):
     from core.store.database import Store
 
     store = Store(synth_db)
-    every = store.clips(store.models().model_key[0])
+    every = select_clips(store, list_models(store).model_key[0])
     at = open_page("clips", synth_db, monkeypatch)
     next(s for s in at.selectbox if s.label == "Sort by").set_value(column)
     next(r for r in at.radio if r.label == "Order").set_value(order).run()
@@ -316,7 +320,7 @@ def test_a_shared_url_keeps_dates_and_durations(synth_db, monkeypatch):
     from core.store.database import Store
 
     store = Store(synth_db)
-    every = store.clips(store.models().model_key[0])
+    every = select_clips(store, list_models(store).model_key[0])
     inside = every[every.recorded_at.between("2025-03-03", "2025-03-09 23:59:59.999")
                    & every.duration_s.between(30, 200)]  # fmt: skip
     assert sender.startswith(f"{len(inside):,} clips (tracks) match")
@@ -335,7 +339,7 @@ def test_trends_page_every_period(synth_db, monkeypatch, period):
     from core.store.database import Store
 
     store = Store(synth_db)
-    expected = store.trends(store.models().model_key[0], period=period)
+    expected = agent_trends(store, list_models(store).model_key[0], period=period)
     at = open_page(
         "trends", synth_db, monkeypatch, agent="agent-001", period=period, da="agent-001"
     )
@@ -368,7 +372,7 @@ def test_trends_page_opens_on_the_emotion_that_leads_the_selection(synth_db, mon
     from core.store.database import Store
 
     store = Store(synth_db)
-    clips = store.clips(store.models().model_key[0])
+    clips = select_clips(store, list_models(store).model_key[0])
     dated = clips[clips.agent.notna() & clips.recorded_at.notna()]
     leading = dated.top_label.value_counts().sort_index().idxmax()  # ties: the first by name
     at = open_page("trends", synth_db, monkeypatch, period="week")
@@ -414,10 +418,12 @@ def test_frames_page_search_narrows_the_picker(synth_db, monkeypatch):
 
 
 def test_a_search_replaces_the_clip_the_url_opened(synth_db, monkeypatch):
+    from core.store.curves import tracks_with_curves
     from core.store.database import Store
+    from core.store.models import list_models
 
     store = Store(synth_db)
-    curves = store.tracks_with_curves(store.models().model_key[0])
+    curves = tracks_with_curves(store, list_models(store).model_key[0])
     opened, other = curves.iloc[-1], curves.iloc[0]
     assert opened.source_name != other.source_name
     at = open_page("frames", synth_db, monkeypatch, clip=opened.clip_id, track=opened.track)

@@ -11,6 +11,9 @@ from pathlib import Path
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
+from core.store.aggregates import agent_trends
+from core.store.curves import tracks_with_curves
+from core.store.models import list_models
 from tests.apptest import APP, echarts, open_page
 
 
@@ -64,7 +67,7 @@ def test_frames_page_clip_smoothing_emotions_style_and_comparison(synth_db, monk
     from core.store.database import Store
 
     store = Store(synth_db)
-    curves = store.tracks_with_curves(store.models().model_key[0])
+    curves = tracks_with_curves(store, list_models(store).model_key[0])
     keys = list(curves.clip_id + "|" + curves.track)
     at = open_page("frames", synth_db, monkeypatch)
     widget(at, "selectbox", "Clip").set_value(keys[2]).run()
@@ -93,7 +96,7 @@ def test_frames_page_aligned_tracks_toggle(synth_db, monkeypatch):
     from core.store.database import Store
 
     store = Store(synth_db)
-    curves = store.tracks_with_curves(store.models().model_key[0])
+    curves = tracks_with_curves(store, list_models(store).model_key[0])
     two = curves.groupby("clip_id").track.count()
     clip_id = two[two > 1].index[0]
     at = open_page("frames", synth_db, monkeypatch, clip=clip_id, track="agent")
@@ -159,9 +162,9 @@ def test_an_overview_shift_opens_the_trends_drill_down_of_its_agent_and_period(
     from core.store.database import Store
 
     store = Store(synth_db)
-    model_key = store.models().model_key[0]
+    model_key = list_models(store).model_key[0]
     result = overview(store, model_key, period="month")
-    trends = store.trends(model_key, period="month")
+    trends = agent_trends(store, model_key, period="month")
     agent = trends[trends.period == pd.Timestamp(result.latest_start)].agent.iloc[-1]
     links = drill_down(result, agent, "sad", model_key)["trends"]
     at = open_page("trends", synth_db, monkeypatch, **links)

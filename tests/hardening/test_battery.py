@@ -31,8 +31,12 @@ import soundfile as sf
 from core.cli.main import main
 from core.model import isolated
 from core.model.audio import decode
+from core.store.clips import select_clips
+from core.store.corpora import list_corpora
 from core.store.database import ClipFilter, Store
 from core.store.export import export
+from core.store.ingest_runs import list_runs, read_run_files
+from core.store.integrity import integrity_report
 from tests.conftest import ffmpeg, speechlike
 
 CORPUS = "battery"
@@ -218,7 +222,7 @@ def stored_as(name: str, **facts) -> Callable[[Store, str], None]:
     """A check that the clip stored under `name` has these column values."""
 
     def check(store: Store, model_key: str) -> None:
-        clips = store.clips(model_key, ClipFilter(corpora=(CORPUS,)))
+        clips = select_clips(store, model_key, ClipFilter(corpora=(CORPUS,)))
         row = clips[clips.source_name == name]
         assert len(row) == 1, f"{name} not stored: {list(clips.source_name)}"
         for column, value in facts.items():
@@ -229,7 +233,7 @@ def stored_as(name: str, **facts) -> Callable[[Store, str], None]:
 
 def playable(name: str) -> Callable[[Store, str], None]:
     def check(store: Store, model_key: str) -> None:
-        clips = store.clips(model_key, ClipFilter(corpora=(CORPUS,)))
+        clips = select_clips(store, model_key, ClipFilter(corpora=(CORPUS,)))
         path = clips[clips.source_name == name].source_path.iloc[0]
         assert decode(Path(path)).duration_s == pytest.approx(2.0, abs=0.01)
 
@@ -623,22 +627,22 @@ def test_bad_input(name, tmp_path, run_cli, engine, monkeypatch):
         assert re.search(case.said, said[0]), said[0]
     if case.status == "refused":  # nothing was started, so nothing can be half-done
         assert code == 2 and out == ""
-        assert not db.exists() or Store(db).corpora().empty
+        assert not db.exists() or list_corpora(Store(db)).empty
         return
     assert code == 0
     summary = json.loads(out.splitlines()[-1])
     store = Store(db)
-    clips = store.clips(engine.model_key, ClipFilter(corpora=(CORPUS,)))
+    clips = select_clips(store, engine.model_key, ClipFilter(corpora=(CORPUS,)))
     assert "good.wav" in set(clips.source_name)
     assert clips.clip_id.nunique() == case.clips
-    run_log = store.run_files(int(store.runs().run_id.max()))
+    run_log = read_run_files(store, int(list_runs(store).run_id.max()))
     assert len(run_log) == sum(summary[k] for k in ("scored", "cached", "failed"))
     if case.status:
         odd = run_log[run_log.source_name != "good.wav"]
         assert case.status in set(odd.status), odd
     if case.check:
         case.check(store, engine.model_key)
-    report = store.integrity_report()
+    report = integrity_report(store)
     assert report == dict.fromkeys(report, 0)
 
 

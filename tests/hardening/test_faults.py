@@ -14,7 +14,12 @@ import pytest
 import soundfile as sf
 
 from core.ingest.pipeline import BATCH_FILES
+from core.store.clips import select_clips
+from core.store.corpora import list_corpora
 from core.store.database import Store
+from core.store.ingest_runs import list_runs
+from core.store.integrity import integrity_report
+from core.store.models import list_models
 
 
 def write_clips(folder: Path, count: int, seed: int) -> Path:
@@ -39,10 +44,10 @@ def ingest_process(paths, corpus: str, db: Path, model: Path) -> subprocess.Pope
 
 
 def clip_count(store: Store, model_key: str | None) -> int:
-    models = store.models()
+    models = list_models(store)
     if models.empty:
         return 0
-    return len(store.clips(model_key or models.model_key[0]))
+    return len(select_clips(store, model_key or models.model_key[0]))
 
 
 def test_sigkill_mid_ingest_keeps_complete_clips_and_a_rerun_finishes(tmp_path, tiny_model_dir):
@@ -63,8 +68,8 @@ def test_sigkill_mid_ingest_keeps_complete_clips_and_a_rerun_finishes(tmp_path, 
     kept = clip_count(store, None)
     assert 0 < kept < total
     assert kept % BATCH_FILES == 0  # whole batches only
-    assert set(store.integrity_report().values()) == {0}
-    assert store.runs().status.iloc[0] == "running"  # the killed run never finished
+    assert set(integrity_report(store).values()) == {0}
+    assert list_runs(store).status.iloc[0] == "running"  # the killed run never finished
 
     rerun = ingest_process([audio], "c", db, tiny_model_dir)
     out, err = rerun.communicate(timeout=600)
@@ -77,7 +82,7 @@ def test_sigkill_mid_ingest_keeps_complete_clips_and_a_rerun_finishes(tmp_path, 
         "seconds_audio": float(total),
     }
     assert clip_count(store, None) == total
-    assert set(store.integrity_report().values()) == {0}
+    assert set(integrity_report(store).values()) == {0}
 
 
 @pytest.mark.parametrize("same_corpus", [False, True])
@@ -91,7 +96,7 @@ def test_two_ingests_at_once_both_succeed(tmp_path, tiny_model_dir, same_corpus)
     reader = Store(db, busy_timeout_s=60)
     reads = 0
     while any(p.poll() is None for p in processes):
-        reader.corpora()  # a dashboard-like reader keeps working during both writes
+        list_corpora(reader)  # a dashboard-like reader keeps working during both writes
         reads += 1
         time.sleep(0.1)
     for process in processes:
@@ -101,4 +106,4 @@ def test_two_ingests_at_once_both_succeed(tmp_path, tiny_model_dir, same_corpus)
         assert json.loads(out.strip().splitlines()[-1])["scored"] == 70
     assert reads > 0
     assert clip_count(reader, None) == 140
-    assert set(reader.integrity_report().values()) == {0}
+    assert set(integrity_report(reader).values()) == {0}

@@ -9,6 +9,7 @@ from datetime import date
 import pytest
 
 from core.analysis import attention as att
+from core.analysis import ranking
 from core.model.labels import EMOTIONS, UNTRAINED_LABEL
 from dashboard.i18n import catalog
 from dashboard.i18n.extract import TEMPLATE, extracted, read
@@ -125,7 +126,7 @@ def test_core_messages_are_translated_with_their_fields_kept():
     text = catalog.core_text(str(refused.value), "zh", lead_in=True)
     assert text.startswith("ana@example.com 的角色是 viewer") and "EmoScope 提示" not in text
     assert catalog.core_text("3/10 files · 4.2 s of audio", "zh") == "3/10 个文件 · 4.2 秒音频"
-    assert catalog.core_text(att.role_text("customer", ["agent", "customer"]), "zh") == (
+    assert catalog.core_text(ranking.role_text("customer", ["agent", "customer"]), "zh") == (
         "拆分通话中 customer 的音轨（以及未拆分录音的唯一音轨）"
     )
     # an unknown message keeps its words after a translated lead-in; English is left alone

@@ -77,9 +77,9 @@ def test_exports_page_csv_for_excel(chinese_db, monkeypatch):
     from dashboard import downloads
 
     monkeypatch.setenv("EMOSCOPE_DB", str(chinese_db))
-    from dashboard import data
+    from dashboard import reads
 
-    model_key = str(data.models().model_key.iloc[0])
+    model_key = str(reads.models().model_key.iloc[0])
     build = downloads.export_file(None, "clips", downloads.EXCEL_CSV, model_key, ClipFilter(), "zh")
     with build() as handle:
         content = handle.read()

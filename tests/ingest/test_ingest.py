@@ -15,7 +15,11 @@ from core.ingest.pipeline import ingest
 from core.ingest.sources import collect, collected, from_zip
 from core.model.audio import decode
 from core.model.labels import SCORE_COLUMNS
+from core.store.clips import select_clips
+from core.store.curves import read_frame_logits
 from core.store.database import ClipFilter, Store
+from core.store.ingest_runs import list_runs, read_run_files
+from core.store.integrity import integrity_report
 from tests.conftest import make_corpus, speechlike
 
 
@@ -44,10 +48,10 @@ def test_corrupt_file_is_reported_and_the_rest_stored(tmp_path, engine):
     failed = {o.source_name: o.message for o in summary.outcomes if o.status == "failed"}
     assert "damaged or incomplete WAV file" in failed["alice/2024-05-30_bad.wav"]
     assert "the file is empty" in failed["alice/2024-05-31_empty.wav"]
-    assert len(store.clips(engine.model_key)) == 3
-    files = store.run_files(summary.run_id)
+    assert len(select_clips(store, engine.model_key)) == 3
+    files = read_run_files(store, summary.run_id)
     assert sorted(files.status) == ["failed", "failed", "scored", "scored", "scored"]
-    assert set(store.integrity_report().values()) == {0}
+    assert set(integrity_report(store).values()) == {0}
 
 
 def test_reingest_does_no_model_work(tmp_path, engine, corpus_dir):
@@ -63,7 +67,7 @@ def test_reingest_does_no_model_work(tmp_path, engine, corpus_dir):
     # Another corpus holding the same audio reuses the predictions too.
     third = ingest(store, counting, collect([corpus_dir]), "other")
     assert counting.clips_scored == 0 and third.cached == 12
-    assert len(store.clips(engine.model_key)) == 24
+    assert len(select_clips(store, engine.model_key)) == 24
 
 
 def test_frames_requested_later_are_computed_once(tmp_path, engine, corpus_dir):
@@ -74,7 +78,8 @@ def test_frames_requested_later_are_computed_once(tmp_path, engine, corpus_dir):
     ingest(store, counting, collect([corpus_dir / "alice"]), "c", frames=True)
     assert counting.clips_scored == 8
     assert (
-        store.frame_logits(store.clips(engine.model_key).clip_id[0], engine.model_key) is not None
+        read_frame_logits(store, select_clips(store, engine.model_key).clip_id[0], engine.model_key)
+        is not None
     )
 
 
@@ -93,13 +98,13 @@ def test_an_interrupted_run_keeps_finished_batches_and_a_rerun_completes(
 
     with pytest.raises(KeyboardInterrupt):
         ingest(store, engine, collect([corpus]), "c", on_progress=stop_after_six)
-    assert len(store.clips(engine.model_key)) == 4  # the first batch only, complete
-    assert store.runs().status.iloc[0] == "interrupted"
-    assert set(store.integrity_report().values()) == {0}
+    assert len(select_clips(store, engine.model_key)) == 4  # the first batch only, complete
+    assert list_runs(store).status.iloc[0] == "interrupted"
+    assert set(integrity_report(store).values()) == {0}
     counting = CountingEngine(engine)
     summary = ingest(store, counting, collect([corpus]), "c")
     assert (summary.cached, summary.scored, counting.clips_scored) == (4, 8, 8)
-    assert len(store.clips(engine.model_key)) == 12
+    assert len(select_clips(store, engine.model_key)) == 12
 
 
 def test_the_same_file_twice_is_stored_once(tmp_path, engine):
@@ -134,7 +139,7 @@ def test_stereo_split_scores_each_channel(tmp_path, engine):
     sf.write(tmp_path / "call.wav", stereo, 16_000)
     store = Store(tmp_path / "db.duckdb")
     ingest(store, engine, collect([tmp_path / "call.wav"]), "c", channel_mode="split")
-    clips = store.clips(engine.model_key)
+    clips = select_clips(store, engine.model_key)
     assert sorted(clips.track) == ["ch0", "ch1"]
     left = engine.predict([decode(tmp_path / "call.wav").samples[0]])[0].scores
     stored = clips.set_index("track").loc["ch0", list(SCORE_COLUMNS)].to_numpy(dtype=np.float32)
@@ -162,7 +167,7 @@ def test_zip_ingest_with_unsafe_members_and_media_copies(tmp_path, engine):
     assert any("absolute path" in m for m in messages)
     assert any("zip inside a zip" in m for m in messages)
     assert not (tmp_path.parent / "evil.wav").exists()
-    clip = store.clips(engine.model_key).iloc[0]
+    clip = select_clips(store, engine.model_key).iloc[0]
     assert Path(clip.source_path).parent == tmp_path / "media"
     assert Path(clip.source_path).read_bytes() == wav.getvalue()
 
@@ -182,7 +187,7 @@ def test_manifest_metadata_is_stored(tmp_path, engine, corpus_dir):
                         "bob/2024-05-02_0.wav;Bob;not a date;\n", encoding="utf-8")  # fmt: skip
     store = Store(tmp_path / "db.duckdb")
     summary = ingest(store, engine, collect([corpus_dir]), "c", metadata=from_manifest(manifest))
-    clips = store.clips(engine.model_key).set_index("source_name")
+    clips = select_clips(store, engine.model_key).set_index("source_name")
     assert clips.loc["alice/2024-05-01_0.wav", "agent"] == "Alice A."
     assert str(clips.loc["alice/2024-05-01_0.wav", "recorded_at"]) == "2024-05-01 09:30:00"
     assert list(clips.loc["alice/2024-05-01_0.wav", "tags"]) == ["billing", "angry-customer"]
@@ -200,7 +205,7 @@ def test_pattern_metadata(tmp_path, engine, corpus_dir):
         "c",
         metadata=from_pattern("{agent}/{recorded_at}_*.wav"),
     )
-    clips = store.clips(engine.model_key)
+    clips = select_clips(store, engine.model_key)
     assert sorted(clips.agent.unique()) == ["alice", "bob", "carol"]
     assert clips.recorded_at.min().strftime("%Y-%m-%d") == "2024-05-01"
 
@@ -224,7 +229,7 @@ def test_ravdess_actors_as_agents(tmp_path, engine):
     store = Store(tmp_path / "db.duckdb")
     summary = ingest(store, engine, collect([subset]), "ravdess", metadata=from_manifest(manifest))
     assert summary.scored == 16 and summary.failed == 0
-    clips = store.clips(engine.model_key)
+    clips = select_clips(store, engine.model_key)
     assert set(clips.agent) == {r["actor"] for r in rows}
     assert clips.duration_s.between(2.5, 6).all()
 
@@ -240,7 +245,7 @@ def test_same_member_name_in_two_zips_are_two_clips(tmp_path, engine):
         store, engine, collect([tmp_path / "batch1.zip", tmp_path / "batch2.zip"]), "z"
     )
     assert summary.scored == 2
-    assert store.clips(engine.model_key).clip_id.nunique() == 2
+    assert select_clips(store, engine.model_key).clip_id.nunique() == 2
 
 
 def test_channel_roles_name_the_tracks_and_a_manifest_overrides_them(tmp_path, engine):
@@ -256,7 +261,7 @@ def test_channel_roles_name_the_tracks_and_a_manifest_overrides_them(tmp_path, e
     files = collect([tmp_path / "call1.wav", tmp_path / "call2.wav"])
     ingest(store, engine, files, "calls", channel_mode="split", channel_roles=parse_roles("Agent, customer"),
            metadata=from_manifest(tmp_path / "m.csv"))  # fmt: skip
-    clips = store.clips(engine.model_key)
+    clips = select_clips(store, engine.model_key)
     tracks = {(r.source_name, r.track) for r in clips.itertuples()}
     assert tracks == {("call1.wav", "agent"), ("call1.wav", "customer"),
                       ("call2.wav", "customer"), ("call2.wav", "agent")}  # fmt: skip
@@ -267,7 +272,9 @@ def test_channel_roles_name_the_tracks_and_a_manifest_overrides_them(tmp_path, e
     np.testing.assert_allclose(
         stored.to_numpy(np.float32)[0], engine.predict([left_of_call2])[0].scores, atol=1e-6
     )
-    customer_view = store.clips(engine.model_key, ClipFilter(tracks=("customer",), agents=("ann",)))
+    customer_view = select_clips(
+        store, engine.model_key, ClipFilter(tracks=("customer",), agents=("ann",))
+    )
     assert len(customer_view) == 2
     with pytest.raises(EmoScopeError, match="distinct names"):
         parse_roles("agent, agent")
@@ -294,7 +301,7 @@ def test_repeats_of_a_refused_file_are_refused_each_saying_why(tmp_path, engine)
     assert messages[0] == "empty-0000.wav: the file is empty (0 bytes)."
     assert messages[999] == ("empty-0999.wav: same audio as empty-0000.wav, which could not be "
                              "stored: the file is empty (0 bytes).")  # fmt: skip
-    assert set(store.integrity_report().values()) == {0}
+    assert set(integrity_report(store).values()) == {0}
 
 
 def test_a_repeat_in_a_later_batch_fails_with_its_first(tmp_path, engine, monkeypatch):
@@ -311,7 +318,7 @@ def test_a_repeat_in_a_later_batch_fails_with_its_first(tmp_path, engine, monkey
     assert [o.status for o in summary.outcomes] == ["failed", "scored", "scored", "failed",
                                                     "cached"]  # fmt: skip
     assert summary.outcomes[3].message.startswith("d-empty-copy.wav: same audio as a-empty.wav")
-    assert set(store.integrity_report().values()) == {0}
+    assert set(integrity_report(store).values()) == {0}
 
 
 class NaNEngine(CountingEngine):
@@ -347,9 +354,9 @@ def test_a_non_finite_model_output_is_never_stored(tmp_path, engine, seconds):
         "nothing was stored. Check its levels and re-export it."
     )
     assert summary.outcomes[2].message.startswith("z-copy.wav: same audio as loud.wav, which")
-    clips = store.clips(engine.model_key)
+    clips = select_clips(store, engine.model_key)
     assert list(clips.source_name) == ["a.wav"] and clips.confidence.notna().all()
-    assert set(store.integrity_report().values()) == {0}
+    assert set(integrity_report(store).values()) == {0}
 
 
 def test_a_float_wav_of_1e30_samples_stores_no_nan(tmp_path, engine):
@@ -362,5 +369,5 @@ def test_a_float_wav_of_1e30_samples_stores_no_nan(tmp_path, engine):
     assert summary.outcomes[1].status == "failed"
     assert re.match(r"^huge\.wav: its samples reach [\d.]+e\+(29|30), where full scale is 1\.0: "
                     "these are not audio levels", summary.outcomes[1].message)  # fmt: skip
-    clips = store.clips(engine.model_key)
+    clips = select_clips(store, engine.model_key)
     assert list(clips.source_name) == ["a.wav"] and clips.confidence.notna().all()

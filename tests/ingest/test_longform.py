@@ -8,7 +8,10 @@ from core.ingest.longform import score_long, windows
 from core.ingest.pipeline import LONG_FROM_S, ingest
 from core.ingest.sources import collect
 from core.model.engine import frame_count, softmax
+from core.store.clips import select_clips
+from core.store.curves import read_frame_logits, read_segments
 from core.store.database import Store
+from core.store.integrity import integrity_report
 from tests.conftest import speechlike
 
 
@@ -59,14 +62,14 @@ def test_long_stereo_recording_is_ingested_in_segments(tmp_path, engine):
         store, engine, collect([tmp_path / "call.flac"]), "calls", channel_mode="split", frames=True
     )
     assert (summary.scored, summary.failed) == (1, 0)
-    clips = store.clips(engine.model_key)
+    clips = select_clips(store, engine.model_key)
     assert sorted(clips.track) == ["ch0", "ch1"]
     assert clips.duration_s.iloc[0] == pytest.approx(seconds)
-    segments = store.segments(clips.clip_id.iloc[0], engine.model_key, "ch1")
+    segments = read_segments(store, clips.clip_id.iloc[0], engine.model_key, "ch1")
     assert len(segments) == 5 and segments.end_s.iloc[-1] == pytest.approx(seconds, abs=0.03)
-    logits = store.frame_logits(clips.clip_id.iloc[0], engine.model_key, "ch0")
+    logits = read_frame_logits(store, clips.clip_id.iloc[0], engine.model_key, "ch0")
     assert logits.shape[0] == frame_count(int(seconds * 16_000))
-    assert set(store.integrity_report().values()) == {0}
+    assert set(integrity_report(store).values()) == {0}
     again = ingest(
         store, engine, collect([tmp_path / "call.flac"]), "calls", channel_mode="split", frames=True
     )

@@ -9,6 +9,7 @@ import pyarrow as pa
 import pytest
 import soundfile as sf
 
+import core.ingest.pipeline
 import core.ingest.reading
 from core.errors import EmoScopeError, StoreBusyError
 from core.ingest.metadata import Metadata
@@ -17,16 +18,23 @@ from core.ingest.reading import ReadOptions, decode_unit, read_file
 from core.ingest.sources import InputFile, collect
 from core.model.labels import EMOTIONS, SCORE_COLUMNS
 from core.records import ClipRecord, FileOutcome, ScoredTrack, SegmentRecord
+from core.store.batches import write_columns
+from core.store.clips import select_clips
 from core.store.columns import BatchColumns
+from core.store.curves import read_frame_logits, read_segments
 from core.store.database import Store
+from core.store.embeddings import select_embeddings
+from core.store.ingest_runs import list_runs, read_run_files, start_run
+from core.store.integrity import integrity_report
+from core.store.models import register_model
 from tests.conftest import make_corpus, speechlike
 from tests.ingest.test_ingest import CountingEngine
 
 
 def test_columnar_write_stores_every_value(store):
     """BatchColumns.of -> write_columns keeps scores, the top label, lists and arrays intact."""
-    store.register_model("m@1", "m", "1", 4, untrained=True)
-    run = store.start_run("c", "m@1", 2)
+    register_model(store, "m@1", "m", "1", 4, untrained=True)
+    run = start_run(store, "c", "m@1", 2)
     scores = np.array([0.05, 0.1, 0.05, 0.4, 0.1, 0.1, 0.1, 0.05, 0.05], np.float32)
     logits = np.arange(27, dtype=np.float32).reshape(3, 9)
     clips = [ClipRecord("a", "a.wav", None, 0.07, 16_000, 1, "pcm", 10, agent="ann",
@@ -36,34 +44,34 @@ def test_columnar_write_stores_every_value(store):
               ScoredTrack("b", "mix", scores[::-1].copy(), np.ones(4, np.float32))]  # fmt: skip
     segments = [SegmentRecord("a", "mix", 0, 0.0, 0.07, scores)]
     outcomes = [FileOutcome("a.wav", "scored", "a", 0.07), FileOutcome("b.wav", "scored", "b")]
-    store.write_columns(run, "c", "m@1", 4, BatchColumns.of(4, clips, tracks, outcomes, segments))
+    write_columns(store, run, "c", "m@1", 4, BatchColumns.of(4, clips, tracks, outcomes, segments))
 
-    rows = store.clips("m@1").set_index("clip_id")
+    rows = select_clips(store, "m@1").set_index("clip_id")
     assert rows.loc["a", "top_label"] == "happy" and rows.loc["b", "top_label"] == "other"
     assert rows.loc["a", "confidence"] == pytest.approx(0.4)
     assert list(rows.loc["a", list(SCORE_COLUMNS)]) == pytest.approx(list(scores))
     assert list(rows.loc["a", "tags"]) == ["x", "y"] and rows.loc["a", "agent"] == "ann"
-    np.testing.assert_array_equal(store.frame_logits("a", "m@1"), logits)
-    assert store.frame_logits("b", "m@1") is None
-    table, matrix = store.embeddings("m@1")
+    np.testing.assert_array_equal(read_frame_logits(store, "a", "m@1"), logits)
+    assert read_frame_logits(store, "b", "m@1") is None
+    table, matrix = select_embeddings(store, "m@1")
     np.testing.assert_array_equal(matrix[list(table.clip_id).index("a")], np.arange(4))
-    segment = store.segments("a", "m@1").iloc[0]
+    segment = read_segments(store, "a", "m@1").iloc[0]
     assert (segment.top_label, list(segment.scores)) == ("happy", pytest.approx(list(scores)))
-    assert list(store.run_files(run).status) == ["scored", "scored"]
+    assert list(read_run_files(store, run).status) == ["scored", "scored"]
 
 
 def test_columnar_write_is_idempotent(store):
-    store.register_model("m@1", "m", "1", 2, untrained=True)
-    run = store.start_run("c", "m@1", 1)
+    register_model(store, "m@1", "m", "1", 2, untrained=True)
+    run = start_run(store, "c", "m@1", 1)
     cols = BatchColumns.of(
         2, [ClipRecord("a", "a.wav", None, 1.0, 16_000, 1, "pcm", 1)],
         [ScoredTrack("a", "mix", np.full(9, 1 / 9, np.float32), np.zeros(2, np.float32))],
         [FileOutcome("a.wav", "scored", "a", 1.0)],
     )  # fmt: skip
-    store.write_columns(run, "c", "m@1", 2, cols)
-    store.write_columns(run, "c", "m@1", 2, cols)
-    assert len(store.clips("m@1")) == 1
-    assert store.clips("m@1").top_label[0] == EMOTIONS[0]  # a tie goes to the first class
+    write_columns(store, run, "c", "m@1", 2, cols)
+    write_columns(store, run, "c", "m@1", 2, cols)
+    assert len(select_clips(store, "m@1")) == 1
+    assert select_clips(store, "m@1").top_label[0] == EMOTIONS[0]  # a tie goes to the first class
 
 
 def test_empty_batch_columns_have_every_schema():
@@ -82,10 +90,10 @@ def test_reader_threads_give_the_same_rows_in_input_order(tmp_path, engine, corp
         o.source_name for o in summary.outcomes
     )
     assert summary.outcomes == reference.outcomes
-    rows = store.clips(engine.model_key)
-    expected = Store(tmp_path / "ref.duckdb").clips(engine.model_key)
+    rows = select_clips(store, engine.model_key)
+    expected = select_clips(Store(tmp_path / "ref.duckdb"), engine.model_key)
     np.testing.assert_allclose(rows[list(SCORE_COLUMNS)], expected[list(SCORE_COLUMNS)], atol=1e-6)
-    assert set(store.integrity_report().values()) == {0}
+    assert set(integrity_report(store).values()) == {0}
 
 
 def test_workers_below_one_is_refused(tmp_path, engine, corpus_dir):
@@ -127,14 +135,14 @@ def test_a_file_scored_meanwhile_by_another_ingest_is_not_scored_again(
     store = Store(tmp_path / "db.duckdb")
     ingest(store, engine, collect([corpus]), "first")
     # The race: this run's cache check ran before the other ingest committed its batch.
-    monkeypatch.setattr(Store, "cache_state", lambda self, *a: ({}, set()))
+    monkeypatch.setattr(core.ingest.pipeline, "cache_state", lambda store, *a: ({}, set()))
     counting = CountingEngine(engine)
     summary = ingest(store, counting, collect([corpus]), "second")
     assert counting.clips_scored == 0
     assert (summary.scored, summary.cached) == (0, 3)
     assert all("scored meanwhile by another ingest" in o.message for o in summary.outcomes)
-    assert len(store.clips(engine.model_key, store_filter("second"))) == 3
-    assert set(store.integrity_report().values()) == {0}
+    assert len(select_clips(store, engine.model_key, store_filter("second"))) == 3
+    assert set(integrity_report(store).values()) == {0}
 
 
 def store_filter(corpus: str):
@@ -149,13 +157,13 @@ def test_a_failure_in_the_reading_stage_ends_the_run_as_interrupted(
     store = Store(tmp_path / "db.duckdb")
     store.initialise()
 
-    def busy(self, *args):
+    def busy(store, *args):
         raise StoreBusyError("database busy")
 
-    monkeypatch.setattr(Store, "cache_state", busy)
+    monkeypatch.setattr(core.ingest.pipeline, "cache_state", busy)
     with pytest.raises(StoreBusyError):
         ingest(store, engine, collect([corpus_dir]), "c")
-    assert store.runs().status.iloc[0] == "interrupted"
+    assert list_runs(store).status.iloc[0] == "interrupted"
 
 
 def test_progress_counts_every_file_and_its_audio_as_it_is_taken_in(tmp_path, engine):
@@ -189,6 +197,6 @@ def test_a_decoder_crash_fails_that_file_and_the_run_goes_on(
     assert summary.outcomes[2].message.startswith(
         "crash.wav: the audio decoder crashed on this file (SIGSEGV); nothing was stored"
     )
-    assert set(store.clips(engine.model_key).source_name) == {"a.wav", "b.wav"}
-    assert set(store.integrity_report().values()) == {0}
+    assert set(select_clips(store, engine.model_key).source_name) == {"a.wav", "b.wav"}
+    assert set(integrity_report(store).values()) == {0}
     assert isolated._POOL._idle == []  # the run's decoder processes ended with it

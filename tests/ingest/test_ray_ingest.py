@@ -20,16 +20,14 @@ import soundfile as sf
 from core.errors import EmoScopeError, InputError
 from core.ingest.metadata import from_pattern
 from core.ingest.pipeline import ingest
-from core.ingest.ray.driver import (
-    ClusterError,
-    RayOptions,
-    check_reachable,
-    ray_ingest,
-    require_ray,
-)
+from core.ingest.ray.cluster import ClusterError, RayOptions, check_reachable, require_ray
+from core.ingest.ray.driver import ray_ingest
 from core.ingest.ray.staging import COMMITTED, RunSink, resume_leftovers, write_shard
 from core.ingest.sources import collect, collected
 from core.store.database import Store
+from core.store.ingest_runs import finish_run, list_runs, read_run_files, start_run
+from core.store.integrity import integrity_report
+from core.store.models import register_model
 from core.store.schema import embedding_table
 from tests.conftest import make_corpus, speechlike
 
@@ -244,7 +242,7 @@ def test_a_killed_scoring_actor_is_survived(tmp_path, engine, local_ray):
             "SELECT source_name, count(*) FROM ingest_files WHERE status = 'scored' GROUP BY 1"
         ).fetchall()
     assert len(scored) == 12 and {n for _, n in scored} == {1}  # each file scored once, in all
-    assert set(Store(db).integrity_report().values()) == {0}
+    assert set(integrity_report(Store(db)).values()) == {0}
 
 
 def scorer_pids() -> list[int]:
@@ -271,7 +269,7 @@ def test_an_interrupted_driver_is_completed_by_a_rerun(tmp_path, engine, local_r
     with pytest.raises(KeyboardInterrupt):
         ray_ingest(Store(db), engine, collect([corpus]), "c", on_progress=interrupt,
                    options=RayOptions(files_per_shard=3))  # fmt: skip
-    assert Store(db).runs().status.iloc[0] == "interrupted"
+    assert list_runs(Store(db)).status.iloc[0] == "interrupted"
     assert stored_once(db)["n_clips"] == 3  # the first shard, whole
     summary = ray_ingest(Store(db), engine, collect([corpus]), "c",
                          options=RayOptions(files_per_shard=3))  # fmt: skip
@@ -289,10 +287,10 @@ def test_a_rerun_commits_the_shards_a_dead_driver_left(tmp_path, engine, local_r
     wave_path.parent.mkdir()
     sf.write(wave_path, speechlike(1.0), 16_000)
     store = Store(tmp_path / "db.duckdb")
-    store.register_model(engine.model_key, engine.model_id, engine.revision,
+    register_model(store, engine.model_key, engine.model_id, engine.revision,
                          engine.embedding_dim, engine.untrained)  # fmt: skip
-    dead_run = store.start_run("c", engine.model_key, 1)
-    store.finish_run(dead_run, "interrupted")  # what the next start_run marks a dead driver's run
+    dead_run = start_run(store, "c", engine.model_key, 1)
+    finish_run(store, dead_run, "interrupted")  # what the next start_run marks a dead driver's run
     read = collect([wave_path])[0]
     from core.ingest.reading import read_file
 
@@ -312,7 +310,7 @@ def test_a_rerun_commits_the_shards_a_dead_driver_left(tmp_path, engine, local_r
     assert write_shard(run_dir, [0], columns) == shard  # a retried batch: the same shard
     summary = ray_ingest(store, engine, collect([wave_path]), "c")
     assert (summary.cached, summary.scored) == (1, 0)  # committed from the shard, not rescored
-    files = store.run_files(dead_run)
+    files = read_run_files(store, dead_run)
     assert list(files.status) == ["scored"]
     assert not run_dir.exists()
     # committed but unmarked (the driver died between the two): marked, not committed twice
@@ -320,7 +318,7 @@ def test_a_rerun_commits_the_shards_a_dead_driver_left(tmp_path, engine, local_r
     (run_dir / "run.json").write_text(json.dumps(asdict(sink)))
     shard = write_shard(run_dir, [0], columns)
     assert resume_leftovers(store, run_dir.parent) == 0
-    assert len(store.run_files(dead_run)) == 1
+    assert len(read_run_files(store, dead_run)) == 1
     assert not (shard / COMMITTED).exists() and not run_dir.exists()
 
 
@@ -344,7 +342,7 @@ def test_temporary_paths_are_refused_on_a_cluster_of_several_machines(tmp_path):
 
 
 def test_ray_is_never_imported_by_the_cli_or_the_dashboard():
-    code = ("import sys, core.cli.main, core.ingest.pipeline, dashboard.data; "
+    code = ("import sys, core.cli.main, core.ingest.pipeline, dashboard.reads, dashboard.jobs; "
             "core.cli.main.build_parser().parse_args(['ingest', 'x', '--corpus', 'c', '--ray']); "
             "print(sorted(m for m in sys.modules if m == 'ray' or m.startswith('ray.')))")  # fmt: skip
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
@@ -395,7 +393,7 @@ def test_a_worker_with_another_model_revision_stops_the_run_with_its_message(
     with pytest.raises(ClusterError, match="give every node the same model files") as caught:
         ray_ingest(store, OtherRevision(engine), collect([corpus]), "c")
     assert f"where the driver has {OtherRevision.model_key}" in str(caught.value)
-    assert Store(tmp_path / "db.duckdb").runs().status.iloc[0] == "interrupted"
+    assert list_runs(Store(tmp_path / "db.duckdb")).status.iloc[0] == "interrupted"
     assert stored_once(tmp_path / "db.duckdb")["n_clips"] == 0
 
 
@@ -418,9 +416,9 @@ def test_the_cli_connects_to_a_running_cluster_by_its_address(tmp_path, tiny_mod
 def test_shards_of_a_run_still_running_are_left_to_it(tmp_path, engine):
     """Another live ingest on the same database and staging folder: its shards are its own."""
     store = Store(tmp_path / "db.duckdb")
-    store.register_model(engine.model_key, engine.model_id, engine.revision,
+    register_model(store, engine.model_key, engine.model_id, engine.revision,
                          engine.embedding_dim, engine.untrained)  # fmt: skip
-    live_run = store.start_run("c", engine.model_key, 1)  # this process: alive, 'running'
+    live_run = start_run(store, "c", engine.model_key, 1)  # this process: alive, 'running'
     sink = RunSink(str(store.path), live_run, "c", engine.model_key, engine.embedding_dim)
     run_dir = tmp_path / "staging" / f"run-{live_run}"
     run_dir.mkdir(parents=True)
@@ -433,7 +431,7 @@ def test_shards_of_a_run_still_running_are_left_to_it(tmp_path, engine):
 
 
 def test_what_a_ray_failure_tells_the_user():
-    from core.ingest.ray.driver import cluster_error
+    from core.ingest.ray.cluster import cluster_error
 
     worker = RuntimeError(
         "The actor died ...\n  File x\ncore.errors.ModelLoadError: model.pt is short"

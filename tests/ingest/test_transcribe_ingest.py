@@ -12,6 +12,8 @@ import pytest
 import soundfile as sf
 
 from core.cli.main import main
+from core.store.curves import read_frame_logits
+from core.store.models import list_models
 from tests.conftest import RAVDESS, with_pauses
 
 RATE = 16_000
@@ -109,9 +111,9 @@ def test_span_scores_are_the_mean_of_stored_frame_scores(
 
     store = Store(db2)
     rows = stored(db2)
-    key = store.models().model_key.iloc[0]
+    key = list_models(store).model_key.iloc[0]
     row = rows.iloc[0]
-    logits = store.frame_logits(row.clip_id, key, row.track)
+    logits = read_frame_logits(store, row.clip_id, key, row.track)
     a, b = int(row.start_s / 0.02), int(np.ceil(row.end_s / 0.02))
     assert np.asarray(row.scores) == pytest.approx(softmax(logits[a:b]).mean(axis=0), abs=1e-6)
 

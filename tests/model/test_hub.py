@@ -79,18 +79,18 @@ def test_a_failed_download_names_the_hub_and_the_reason(tmp_path, monkeypatch):
 def test_the_web_analysis_shows_the_download_in_its_progress(tmp_path, monkeypatch, engine):
     from core.ingest.metadata import no_metadata
     from core.store.database import Store
-    from dashboard import data
+    from dashboard import jobs, resources
 
     def loading(source, on_download=None, **_):
         for size in (40_000_000, 410_000_000):
             on_download(size)
         return engine
 
-    monkeypatch.setattr(data, "load_engine", loading)
-    monkeypatch.setattr(data, "_ENGINES", {})
+    monkeypatch.setattr(resources, "load_engine", loading)
+    monkeypatch.setattr(resources, "_ENGINES", {})
     stages: list[str] = []
-    request = data.Analysis("emotion2vec_plus_large", "c", no_metadata, False, "mix", ())
-    summary = data._analyse(Store(tmp_path / "db.duckdb"), "emotion2vec_plus_large", request,
+    request = jobs.Analysis("emotion2vec_plus_large", "c", no_metadata, False, "mix", ())
+    summary = jobs._analyse(Store(tmp_path / "db.duckdb"), "emotion2vec_plus_large", request,
                             [("empty.wav", io.BytesIO(b""))], "ann@team.test",
                             lambda done, total, stage: stages.append(stage))  # fmt: skip
     assert stages[:4] == [

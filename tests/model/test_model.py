@@ -146,10 +146,10 @@ def test_hub_download_failure_on_the_web_page_names_no_command_line(monkeypatch)
     def page():
         import streamlit as st
 
-        from dashboard import data
+        from dashboard import resources
 
         try:
-            data.engine("emotion2vec_plus_seed")
+            resources.engine("emotion2vec_plus_seed")
         except Exception as exc:
             st.text(f"{type(exc).__name__}: {exc}")
 

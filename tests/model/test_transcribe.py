@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from core.model import transcribe as tr
+from core.model import transcript as tx
 from core.model.asr_testmodel import BPE_FILE, TAG_IDS, VOCAB_SIZE
 from tests.conftest import speechlike, with_pauses
 
@@ -31,7 +32,7 @@ def test_test_model_keeps_sensevoice_special_ids(sensevoice_dir, transcriber):
 
 
 def test_tags_parse_into_language_emotion_events():
-    text, language, emotion, events = tr.parse_tags(
+    text, language, emotion, events = tx.parse_tags(
         "<|en|><|ANGRY|><|Laughter|><|woitn|>▁I▁want▁a▁refund<|Cry|>"
     )
     assert (text, language, emotion, events) == (
@@ -40,11 +41,11 @@ def test_tags_parse_into_language_emotion_events():
         "angry",
         ("laughter", "cry"),
     )
-    assert tr.parse_tags("我们会<|zh|>处理") == ("我们会 处理", "zh", None, ())
+    assert tx.parse_tags("我们会<|zh|>处理") == ("我们会 处理", "zh", None, ())
 
 
 def test_batches_are_length_sorted_and_bounded():
-    batches = tr.plan_batches([50, 10, 30, 20, 40], budget=90)
+    batches = tx.plan_batches([50, 10, 30, 20, 40], budget=90)
     assert [i for b in batches for i in b] == [1, 3, 2, 4, 0]
     assert all(len(b) * max([50, 10, 30, 20, 40][i] for i in b) <= 90 for b in batches)
 

@@ -14,7 +14,10 @@ import soundfile as sf
 
 from core.records import ClipFilter
 from core.search import index, similar
+from core.store.clips import select_clips
 from core.store.database import Store
+from core.store.embeddings import select_embeddings
+from core.store.models import list_models
 from core.store.similar import data_version
 from tests.conftest import ffmpeg, make_corpus, speechlike
 
@@ -49,8 +52,8 @@ def indexed(synth_db) -> Store:
 def exact_ranking(store: Store, where: ClipFilter, clip_id: str, track: str, k: int) -> list:
     """The k nearest by cosine, computed here from the selection's embeddings (numpy), the query
     track left out: independent of core.search."""
-    clips, matrix = store.embeddings(MODEL, where)
-    own, vectors = store.embeddings(MODEL, ClipFilter(clip_ids=(clip_id,)))
+    clips, matrix = select_embeddings(store, MODEL, where)
+    own, vectors = select_embeddings(store, MODEL, ClipFilter(clip_ids=(clip_id,)))
     query = vectors[list(own.track).index(track)]
     unit = matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
     sims = unit @ (query / np.linalg.norm(query))
@@ -94,7 +97,7 @@ def test_filters_apply_before_ranking(indexed, where):
     assert len(found.rows) == min(15, len(truth))
     overlap = len(set(keys_of(found)) & set(truth)) / len(truth)
     assert overlap >= 0.9, overlap
-    allowed = indexed.clips(MODEL, where)
+    allowed = select_clips(indexed, MODEL, where)
     assert set(keys_of(found)) <= set(zip(allowed.clip_id, allowed.track, strict=True))
 
 
@@ -144,8 +147,8 @@ def audio_db(tmp_path_factory, tiny_model_dir) -> tuple[Path, Path, Path]:
 def test_identical_audio_is_left_out_and_counted(audio_db):
     db, _, _ = audio_db
     store = Store(db)
-    key = store.models().model_key[0]
-    rows = store.clips(key)
+    key = list_models(store).model_key[0]
+    rows = select_clips(store, key)
     clip_id = rows[rows.source_name == "alice/2024-05-08_1.wav"].clip_id.iloc[0]
     flac_id = rows[rows.source_name == "same-audio.flac"].clip_id.iloc[0]
     assert flac_id != clip_id  # other bytes: another clip
@@ -165,7 +168,7 @@ def test_the_index_follows_ingests_and_deletions(audio_db, tmp_path):
     shutil.copy(db, work)
     shutil.copytree(Path(f"{db}.similar"), Path(f"{work}.similar"))
     store = Store(work)
-    key = store.models().model_key[0]
+    key = list_models(store).model_key[0]
     folder = index.index_dir(work, key)
     state = index.State.read(folder)
     assert (
@@ -181,7 +184,7 @@ def test_the_index_follows_ingests_and_deletions(audio_db, tmp_path):
     state = index.State.read(folder)
     assert state.version == data_version(store) and state.alive == 16 and state.rows == 16
     dave = pd.read_parquet(folder / state.keys).merge(
-        store.clips(key, ClipFilter(corpora=("more",)))
+        select_clips(store, key, ClipFilter(corpora=("more",)))
     )
     assert len(dave) == 3
 
@@ -202,10 +205,10 @@ def test_a_stale_index_is_detected_and_never_wrong(audio_db, tmp_path):
     shutil.copy(db, work)
     shutil.copytree(Path(f"{db}.similar"), Path(f"{work}.similar"))
     store = Store(work)
-    key = store.models().model_key[0]
+    key = list_models(store).model_key[0]
     # an index built before `copies` went in, as if the ingest had not synced it
     state = index.sync(store, key, rebuild=True)
-    rows = store.clips(key)
+    rows = select_clips(store, key)
     clip_id = rows[rows.source_name == "bob/2024-05-09_1.wav"].clip_id.iloc[0]
     before = similar.similar_to_track(store, key, clip_id, k=20)
     assert before.method == "index"
@@ -217,7 +220,7 @@ def test_a_stale_index_is_detected_and_never_wrong(audio_db, tmp_path):
     exact = similar.similar_to_track(store, key, clip_id, k=20, use_index=False)
     assert keys_of(after) == keys_of(exact)
     assert "copies" not in set(after.rows.corpus)
-    assert set(after.rows.clip_id) <= set(store.clips(key).clip_id)
+    assert set(after.rows.clip_id) <= set(select_clips(store, key).clip_id)
     assert state.alive == 13 and len(after.rows) == 11
 
     # an index of another size, or a damaged state, is not used
@@ -228,8 +231,8 @@ def test_a_stale_index_is_detected_and_never_wrong(audio_db, tmp_path):
 def test_cli_similar_json_and_find_by_example(audio_db, tmp_path):
     db, original, model_dir = audio_db
     store = Store(db)
-    key = store.models().model_key[0]
-    clip_id = store.clips(key).clip_id.iloc[0]
+    key = list_models(store).model_key[0]
+    clip_id = select_clips(store, key).clip_id.iloc[0]
     done = cli("similar", clip_id[:12], "--k", "3", "--agent", "bob", "--json", "--db", db)
     assert done.returncode == 0, done.stderr
     answer = json.loads(done.stdout.strip().splitlines()[-1])
@@ -251,7 +254,7 @@ def test_cli_similar_json_and_find_by_example(audio_db, tmp_path):
     assert done.returncode == 0, done.stderr
     fresh = json.loads(done.stdout.strip().splitlines()[-1])
     assert fresh["query"]["cached"] is False and len(fresh["results"]) == 4
-    assert data_version(store) == versions and len(store.clips(key)) == 14  # nothing stored
+    assert data_version(store) == versions and len(select_clips(store, key)) == 14  # nothing stored
 
     done = cli("similar", "--db", db)
     assert done.returncode == 2 and "CLIP_ID" in done.stderr
@@ -272,7 +275,7 @@ def test_ravdess_similar_agrees_with_an_exact_ranking_from_the_export(tmp_path, 
     matrix = np.stack(exported.embedding.to_numpy()).astype(np.float64)
     unit = matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
     store = Store(db)
-    key = store.models().model_key[0]
+    key = list_models(store).model_key[0]
     index.sync(store, key, graph_min=50)  # the HNSW graph answers, not a scan
     recalls = []
     for i in range(0, len(exported), 4):

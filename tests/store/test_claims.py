@@ -11,8 +11,11 @@ import duckdb
 
 from core.ingest.pipeline import ingest
 from core.ingest.sources import collect
-from core.store.claims import CLAIM_TTL_S
+from core.store.claims import CLAIM_TTL_S, claim_tracks, held_tracks
 from core.store.database import Store
+from core.store.ingest_runs import finish_run, start_run
+from core.store.integrity import integrity_report
+from core.store.models import register_model
 from tests.conftest import make_corpus
 from tests.ingest.test_ingest import CountingEngine
 from tests.store.test_runs import open_run_in_a_process
@@ -22,55 +25,55 @@ TRACKS = [("c1", "mix"), ("c2", "mix"), ("c3", "mix")]
 
 
 def runs(store: Store, n: int) -> list[int]:
-    store.register_model("m@1", "m", "1", 4, untrained=True)
-    return [store.start_run("calls", "m@1", 3) for _ in range(n)]
+    register_model(store, "m@1", "m", "1", 4, untrained=True)
+    return [start_run(store, "calls", "m@1", 3) for _ in range(n)]
 
 
 def test_a_second_run_gets_no_track_the_first_holds(tmp_path):
     store = Store(tmp_path / "db.duckdb")
     first, second = runs(store, 2)
-    got = store.claim_tracks(first, "m@1", TRACKS[:2], frames=False)
+    got = claim_tracks(store, first, "m@1", TRACKS[:2], frames=False)
     assert (got.mine, got.held, got.done) == (frozenset(TRACKS[:2]), frozenset(), frozenset())
-    other = store.claim_tracks(second, "m@1", TRACKS, frames=False)
+    other = claim_tracks(store, second, "m@1", TRACKS, frames=False)
     assert other.mine == {("c3", "mix")}
     assert other.held == set(TRACKS[:2])
-    assert store.held_tracks(second, "m@1", TRACKS) == set(TRACKS[:2])
-    assert store.held_tracks(first, "m@1", TRACKS) == {("c3", "mix")}
+    assert held_tracks(store, second, "m@1", TRACKS) == set(TRACKS[:2])
+    assert held_tracks(store, first, "m@1", TRACKS) == {("c3", "mix")}
     # The same run claiming again keeps what it holds.
-    assert store.claim_tracks(first, "m@1", TRACKS[:2], frames=False).mine == set(TRACKS[:2])
+    assert claim_tracks(store, first, "m@1", TRACKS[:2], frames=False).mine == set(TRACKS[:2])
 
 
 def test_claims_lapse_when_their_run_ends(tmp_path):
     store = Store(tmp_path / "db.duckdb")
     first, second = runs(store, 2)
-    store.claim_tracks(first, "m@1", TRACKS, frames=False)
-    store.finish_run(first, "interrupted")
-    assert store.held_tracks(second, "m@1", TRACKS) == set()
-    assert store.claim_tracks(second, "m@1", TRACKS, frames=False).mine == set(TRACKS)
+    claim_tracks(store, first, "m@1", TRACKS, frames=False)
+    finish_run(store, first, "interrupted")
+    assert held_tracks(store, second, "m@1", TRACKS) == set()
+    assert claim_tracks(store, second, "m@1", TRACKS, frames=False).mine == set(TRACKS)
 
 
 def test_a_killed_runs_claims_lapse_at_the_next_claim(tmp_path):
     db = tmp_path / "db.duckdb"
     killed, killed_run = open_run_in_a_process(db)
     store = Store(db)
-    store.claim_tracks(killed_run, "m@1", TRACKS, frames=False)
+    claim_tracks(store, killed_run, "m@1", TRACKS, frames=False)
     killed.kill()
     killed.wait()
     (mine,) = runs(store, 1)
-    assert store.claim_tracks(mine, "m@1", TRACKS, frames=False).mine == set(TRACKS)
+    assert claim_tracks(store, mine, "m@1", TRACKS, frames=False).mine == set(TRACKS)
 
 
 def test_claims_older_than_the_ttl_lapse(tmp_path):
     db = tmp_path / "db.duckdb"
     store = Store(db)
     first, second = runs(store, 2)
-    store.claim_tracks(first, "m@1", TRACKS, frames=False)
+    claim_tracks(store, first, "m@1", TRACKS, frames=False)
     con = duckdb.connect(str(db))  # a run of another host, killed an hour ago, still 'running'
     con.execute(
         f"UPDATE score_claims SET claimed_at = claimed_at - INTERVAL {CLAIM_TTL_S + 1} SECOND"
     )
     con.close()
-    assert store.claim_tracks(second, "m@1", TRACKS, frames=False).mine == set(TRACKS)
+    assert claim_tracks(store, second, "m@1", TRACKS, frames=False).mine == set(TRACKS)
 
 
 class BlockedEngine(CountingEngine):
@@ -111,7 +114,7 @@ def test_an_ingest_waits_for_tracks_another_is_scoring_and_scores_none_twice(tmp
     assert all(
         "scored meanwhile by another ingest" in o.message for o in results["second"].outcomes
     )
-    assert set(store.integrity_report().values()) == {0}
+    assert set(integrity_report(store).values()) == {0}
     con = duckdb.connect(str(tmp_path / "db.duckdb"), read_only=True)
     assert con.execute("SELECT count(*) FROM score_claims").fetchone() == (0,)  # all released
     con.close()

@@ -19,8 +19,13 @@ from core.access.principal import Principal, Role
 from core.errors import InputError, PermissionDenied
 from core.ingest.pipeline import ingest
 from core.ingest.sources import InputFile, collect
+from core.store.clips import select_clips
+from core.store.corpora import list_corpora
 from core.store.database import ClipFilter, Store
 from core.store.deletion import delete_corpus, remove_media
+from core.store.integrity import integrity_report
+from core.store.models import list_models
+from core.store.projections import save_projection
 from tests.conftest import make_corpus, speechlike
 
 ADMIN = Principal("boss@team.test", Role.ADMIN)
@@ -35,7 +40,7 @@ def wav_bytes(seconds: float, seed: int) -> bytes:
 def counts(store: Store) -> dict[str, int]:
     tables = ["clips", "predictions", "frame_curves", "segments", "projections", "ingest_runs",
               "ingest_files", "corpora", "embeddings_d64"]  # fmt: skip
-    dim = int(store.models().embedding_dim.iloc[0])
+    dim = int(list_models(store).embedding_dim.iloc[0])
     tables[-1] = f"embeddings_d{dim}"
     with store.reading() as con:
         return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
@@ -74,16 +79,16 @@ def two_corpora(tmp_path, engine):
     assert (a.failed, b.failed) == (0, 0)
     key = a.model_key
     for name in ("a", "b"):
-        clips = store.clips(key, ClipFilter(corpora=(name,)))
+        clips = select_clips(store, key, ClipFilter(corpora=(name,)))
         points = pd.DataFrame({"clip_id": clips.clip_id, "track": clips.track,
                                "x": np.arange(len(clips), dtype=float), "y": 0.0, "cluster": 0})  # fmt: skip
-        store.save_projection(f"proj-{name}", points)
+        save_projection(store, f"proj-{name}", points)
     return store, media, folder_a, key
 
 
 def test_delete_keeps_what_other_corpora_use(two_corpora):
     store, media, folder_a, key = two_corpora
-    b_before = store.clips(key, ClipFilter(corpora=("b",)))
+    b_before = select_clips(store, key, ClipFilter(corpora=("b",)))
     a_ids, b_ids = ids_of(store, "a"), ids_of(store, "b")
     shared, only_a = a_ids & b_ids, a_ids - b_ids
     assert len(shared) == 2 and len(only_a) == 8
@@ -103,8 +108,8 @@ def test_delete_keeps_what_other_corpora_use(two_corpora):
     assert after["clips"] == before["clips"] - 10 and after["corpora"] == 1
     assert after["ingest_runs"] == 1 and after["ingest_files"] == len(b_before)
     # What 'b' shows is untouched, the shared clips' results included.
-    pd.testing.assert_frame_equal(store.clips(key, ClipFilter(corpora=("b",))), b_before)
-    assert list(store.corpora().corpus) == ["b"]
+    pd.testing.assert_frame_equal(select_clips(store, key, ClipFilter(corpora=("b",))), b_before)
+    assert list(list_corpora(store).corpus) == ["b"]
     with store.reading() as con:
         left = {r[0] for r in con.execute("SELECT DISTINCT clip_id FROM predictions").fetchall()}
         keys = {r[0] for r in con.execute("SELECT DISTINCT projection_key FROM projections")
@@ -118,7 +123,7 @@ def test_delete_keeps_what_other_corpora_use(two_corpora):
     assert {m.rsplit("/", 1)[1] for m in shared_media} == set(remaining)
     assert len(list(folder_a.rglob("*.wav"))) == 6
     # The integrity report is clean and the deletion is in the audit log.
-    assert all(n == 0 for n in store.integrity_report().values()), store.integrity_report()
+    assert all(n == 0 for n in integrity_report(store).values()), integrity_report(store)
     log = audit.read(store)
     assert (log.user_name[0], log.action[0], log.detail[0]) == (ADMIN.email, "delete_corpus",
                                                                 "a: 10 clips")  # fmt: skip
@@ -170,7 +175,7 @@ def test_cli_delete_corpus_and_audit(two_corpora):
     store = two_corpora[0]
     refused = cli("delete-corpus", "a", db=store.path)
     assert refused.returncode == 2 and "add --yes" in refused.stderr
-    assert "a" in set(store.corpora().corpus)
+    assert "a" in set(list_corpora(store).corpus)
     missing = cli("delete-corpus", "zzz", "--yes", db=store.path)
     assert missing.returncode == 2 and "no corpus named 'zzz'" in missing.stderr
     done = cli("delete-corpus", "a", "--yes", db=store.path)
@@ -209,7 +214,7 @@ def test_cli_ingest_and_export_are_audited_and_the_run_records_the_os_user(
                db=db).returncode == 0  # fmt: skip
     line = cli("audit", "--action", "export", db=db).stdout.splitlines()
     assert len(line) == 1 and line[0].endswith(f"{user}  export  clips.csv, "
-                                               f"{Store(db).models().model_key[0]}, "
+                                               f"{list_models(Store(db)).model_key[0]}, "
                                                "filter: corpora=('c1',)")  # fmt: skip
 
 
@@ -257,7 +262,7 @@ def test_a_deletion_killed_after_its_commit_is_finished_by_the_rerun(two_corpora
     else:  # the empty corpus was still there: the rerun removes it and finishes the files
         assert "deleted corpus 'a': 0 clips" in rerun.stdout and "3 media files" in rerun.stdout
     assert len(list(media.iterdir())) == 1 and not (media.parent / "media.deleting").exists()
-    assert list(store.corpora().corpus) == ["b"]
+    assert list(list_corpora(store).corpus) == ["b"]
     info = cli("info", db=store.path)
     assert info.returncode == 0 and "integrity: ok" in info.stdout, info.stdout
 
@@ -267,7 +272,7 @@ def test_a_deletion_killed_before_its_commit_removes_nothing(two_corpora):
     finishing the journal removes no file; the next deletion then removes them as usual."""
     store, media, _, _ = two_corpora
     killed_deletion(store, "rollup")  # `rollup.rebuild` runs inside the transaction
-    assert set(store.corpora().corpus) == {"a", "b"} and len(list(media.iterdir())) == 4
+    assert set(list_corpora(store).corpus) == {"a", "b"} and len(list(media.iterdir())) == 4
     report = delete_corpus(store, ADMIN, "a", media)
     assert report.clips == 10 and report.media_files == 3
     assert len(list(media.iterdir())) == 1

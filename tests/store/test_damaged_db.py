@@ -24,9 +24,12 @@ from streamlit.testing.v1 import AppTest
 from core.access.principal import Principal, Role
 from core.access.roles import set_role
 from core.errors import StoreError
+from core.store.batches import write_batch
 from core.store.check import FIRST_BLOCK_AT, damaged_blocks, full_check, quick_check
 from core.store.check_record import last_check, record_path
 from core.store.database import ClipRecord, FileOutcome, ScoredTrack, Store
+from core.store.ingest_runs import finish_run, start_run
+from core.store.models import register_model
 from core.store.scrub import run_check
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,8 +42,8 @@ def clean_db(tmp_path_factory) -> Path:
     """A real database of 300 clips with frame curves: about 30 blocks of 256 KiB."""
     path = tmp_path_factory.mktemp("damage") / "clean.duckdb"
     store = Store(path)
-    store.register_model(KEY, "m", "1", 16, untrained=True)
-    run = store.start_run("calls", KEY, 300)
+    register_model(store, KEY, "m", "1", 16, untrained=True)
+    run = start_run(store, "calls", KEY, 300)
     rng = np.random.default_rng(0)
     clips = [ClipRecord(f"id{i:03}", f"c{i}.wav", None, 10.0, 16_000, 1, "pcm_s16le", 100,
                         agent=f"a{i % 3}") for i in range(300)]  # fmt: skip
@@ -48,8 +51,8 @@ def clean_db(tmp_path_factory) -> Path:
                           rng.standard_normal(16).astype(np.float32),
                           rng.standard_normal((500, 9)).astype(np.float32)) for i in range(300)]  # fmt: skip
     outcomes = [FileOutcome(f"c{i}.wav", "scored", f"id{i:03}", 10.0) for i in range(300)]
-    store.write_batch(run, "calls", KEY, 16, clips, tracks, outcomes)
-    store.finish_run(run)
+    write_batch(store, run, "calls", KEY, 16, clips, tracks, outcomes)
+    finish_run(store, run)
     return path
 
 
@@ -112,7 +115,7 @@ def test_a_write_to_a_damaged_file_is_refused_and_nothing_is_written(clean_db, t
     assert not record.ok and record.bad_blocks == (block,)
     before = digest(copy)
     with pytest.raises(StoreError) as refused:
-        Store(copy).start_run("calls", KEY, 1)
+        start_run(Store(copy), "calls", KEY, 1)
     assert str(refused.value) == refusal(copy, block)
     assert digest(copy) == before and not Path(f"{copy}.wal").exists()
 
@@ -352,7 +355,7 @@ def test_analysing_into_a_damaged_file_is_refused_in_one_line_before_the_model_l
     import soundfile as sf
 
     from core.jobs import JOBS
-    from dashboard import data
+    from dashboard import resources
 
     copy, block = damaged_copy(clean_db, tmp_path)
     run_check(copy)  # the scrub found it (a write reads 12 KiB, not the file: issue #29)
@@ -362,9 +365,9 @@ def test_analysing_into_a_damaged_file_is_refused_in_one_line_before_the_model_l
     wav = io.BytesIO()
     sf.write(wav, np.zeros(16_000, np.float32), 16_000, format="WAV")
     at.file_uploader[0].set_value(("call.wav", wav.getvalue(), "audio/wav"))
-    next(s for s in at.selectbox if s.label == "Model").set_value(data.TEST_MODEL).run()
+    next(s for s in at.selectbox if s.label == "Model").set_value(resources.TEST_MODEL).run()
     loaded = []
-    monkeypatch.setattr(data, "engine", lambda *a, **k: loaded.append(a))
+    monkeypatch.setattr(resources, "engine", lambda *a, **k: loaded.append(a))
     next(b for b in at.button if b.label == "Analyse").click().run()
     shown = [e.value for e in at.error]  # the check is quick now: the job may have ended already
     (key,) = set(JOBS._jobs) - before

@@ -17,8 +17,11 @@ import numpy as np
 import pytest
 
 from core.errors import StoreError
+from core.store.batches import write_batch
 from core.store.check import FIRST_BLOCK_AT, quick_check, shape
 from core.store.database import ClipRecord, FileOutcome, ScoredTrack, Store
+from core.store.ingest_runs import start_run
+from core.store.models import register_model
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "m@1"
@@ -28,7 +31,7 @@ def write_batches(store: Store, batches: int, first: int = 0) -> int:
     """Ingest-shaped batches of 50 clips with frame curves (the ingest's own write path); the
     number of clips committed before the first failure (a full disk)."""
     rng = np.random.default_rng(first)
-    run = store.start_run("calls", KEY, batches * 50)
+    run = start_run(store, "calls", KEY, batches * 50)
     done = 0
     for b in range(first, first + batches):
         ids = [f"id{b}_{i}" for i in range(50)]
@@ -38,7 +41,7 @@ def write_batches(store: Store, batches: int, first: int = 0) -> int:
                               rng.standard_normal((500, 9)).astype(np.float32)) for c in ids]  # fmt: skip
         outcomes = [FileOutcome(f"{c}.wav", "scored", c, 10.0) for c in ids]
         try:
-            store.write_batch(run, "calls", KEY, 16, clips, tracks, outcomes)
+            write_batch(store, run, "calls", KEY, 16, clips, tracks, outcomes)
         except Exception as exc:  # what a full disk raises varies with the step it hits
             assert "No space left on device" in str(exc), exc
             return done
@@ -78,7 +81,7 @@ def test_a_full_disk_during_an_ingest_is_an_incomplete_write_not_damage(small_di
     ballast = small_disk / "ballast"  # other files on the disk, which the operator later removes
     ballast.write_bytes(bytes(5 * 1024 * 1024))
     store = Store(db)
-    store.register_model(KEY, "m", "1", 16, untrained=True)
+    register_model(store, KEY, "m", "1", 16, untrained=True)
     committed = write_batches(store, 40)
     assert 0 < committed < 40 * 50  # the disk filled half-way through the ingest
     torn = shape(db)
@@ -104,7 +107,7 @@ def test_the_next_write_drops_a_torn_tail_and_a_cut_copy_is_still_refused(tmp_pa
     as a failed checkpoint leaves it) against the same file cut inside its blocks."""
     db = tmp_path / "team.duckdb"
     store = Store(db)
-    store.register_model(KEY, "m", "1", 16, untrained=True)
+    register_model(store, KEY, "m", "1", 16, untrained=True)
     assert write_batches(store, 4) == 200
     whole = db.read_bytes()
     layout = shape(db)
@@ -117,6 +120,6 @@ def test_the_next_write_drops_a_torn_tail_and_a_cut_copy_is_still_refused(tmp_pa
     cut = tmp_path / "cut.duckdb"
     cut.write_bytes(whole[: FIRST_BLOCK_AT + (layout.block_count - 1) * layout.block_bytes + 100])
     with pytest.raises(StoreError, match=r"cut\.duckdb is damaged: it is cut short"):
-        Store(cut).start_run("calls", KEY, 1)
+        start_run(Store(cut), "calls", KEY, 1)
     info = cli("info", "--db", str(cut))
     assert info.returncode == 1 and "cut short" in info.stdout

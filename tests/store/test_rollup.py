@@ -16,8 +16,11 @@ from core.access.principal import Principal, Role
 from core.analysis.overview import overview
 from core.records import ClipFilter, ClipRecord, FileOutcome, ScoredTrack
 from core.store import rollup
+from core.store.aggregates import agent_trends, clip_summary
+from core.store.batches import write_batch
 from core.store.database import Store
 from core.store.deletion import delete_corpus
+from core.store.ingest_runs import finish_run, start_run
 from tests.analysis.test_overview import MODEL, MONDAY, generated_rows, scores_for, write
 
 PERIODS = ("day", "week", "month")
@@ -64,8 +67,8 @@ def from_tracks(store: Store, where: ClipFilter, period: str, monkeypatch):
     ignored."""
     with monkeypatch.context() as patch:
         patch.setattr(rollup, "answers", lambda *args, **kwargs: False)
-        return (overview(store, MODEL, where, period), store.trends(MODEL, where, period),
-                store.clip_summary(MODEL, where))  # fmt: skip
+        return (overview(store, MODEL, where, period), agent_trends(store, MODEL, where, period),
+                clip_summary(store, MODEL, where))  # fmt: skip
 
 
 def assert_same_volume(got, expected) -> None:
@@ -79,9 +82,9 @@ def assert_same(store: Store, where: ClipFilter, period: str, monkeypatch) -> No
     assert answers(store, where)
     summed, summed_trends = (
         overview(store, MODEL, where, period),
-        store.trends(MODEL, where, period),
+        agent_trends(store, MODEL, where, period),
     )
-    summary = store.clip_summary(MODEL, where)
+    summary = clip_summary(store, MODEL, where)
     counted, counted_trends, counted_summary = from_tracks(store, where, period, monkeypatch)
     assert (summary.rows, summary.recordings) == (counted_summary.rows, counted_summary.recordings)
     assert summary.mean_confidence == pytest.approx(counted_summary.mean_confidence, rel=1e-6)
@@ -125,17 +128,17 @@ def test_numbers_of_the_rollup_itself(one_corpus):
 
 def test_a_batch_makes_it_stale_until_the_run_ends(one_corpus, monkeypatch):
     """Mid-ingest the Overview counts the tracks: the new clip is in it at once."""
-    run = one_corpus.start_run("calls", MODEL, 1)
+    run = start_run(one_corpus, "calls", MODEL, 1)
     new = ClipRecord("late", "late.wav", None, 30.0, 16_000, 1, "pcm", 1000, "zoe",
                      MONDAY + timedelta(days=30))  # fmt: skip
     track = ScoredTrack("late", "mix", scores_for("sad", 0.9), np.zeros(4))
-    one_corpus.write_batch(run, "calls", MODEL, 4, [new], [track],
+    write_batch(one_corpus, run, "calls", MODEL, 4, [new], [track],
                            [FileOutcome("late.wav", "scored", "late", 30.0)])  # fmt: skip
     assert not answers(one_corpus)
     mid = overview(one_corpus, MODEL, ClipFilter(), "week")
     assert mid.volume.recordings == generated_rows().clip_id.nunique() + 1
     assert mid.volume.agents == 5
-    one_corpus.finish_run(run)
+    finish_run(one_corpus, run)
     assert answers(one_corpus)
     assert_same_volume(overview(one_corpus, MODEL, ClipFilter(), "week").volume, mid.volume)
     assert_same(one_corpus, ClipFilter(agents=("zoe",)), "week", monkeypatch)
@@ -158,7 +161,7 @@ def test_a_writer_that_does_not_say_what_it_changes_makes_it_stale(one_corpus):
     with one_corpus.writing() as con:
         con.execute("UPDATE clips SET agent = 'zed' WHERE agent = 'dan'")
     assert not answers(one_corpus)
-    assert "zed" in set(one_corpus.trends(MODEL, ClipFilter(), "week").agent)
+    assert "zed" in set(agent_trends(one_corpus, MODEL, ClipFilter(), "week").agent)
 
 
 @pytest.fixture
@@ -211,8 +214,8 @@ def test_an_empty_database_has_a_current_empty_rollup(tmp_path: Path):
     assert answers(store)
     result = overview(store, MODEL, ClipFilter(), "week")
     assert result.volume.tracks == 0 and result.mix.empty
-    assert store.trends(MODEL, ClipFilter(), "week").empty
-    summary = store.clip_summary(MODEL, ClipFilter())
+    assert agent_trends(store, MODEL, ClipFilter(), "week").empty
+    summary = clip_summary(store, MODEL, ClipFilter())
     assert (summary.rows, summary.recordings, summary.mean_confidence) == (0, 0, None)
 
 
@@ -221,5 +224,5 @@ def test_a_run_that_wrote_nothing_does_not_recount(one_corpus, monkeypatch):
     file failed or that was interrupted before its first batch."""
     calls = []
     monkeypatch.setattr(rollup, "rebuild", lambda con: calls.append(con))
-    one_corpus.finish_run(one_corpus.start_run("calls", MODEL, 0))
+    finish_run(one_corpus, start_run(one_corpus, "calls", MODEL, 0))
     assert calls == [] and answers(one_corpus)

@@ -12,14 +12,16 @@ from pathlib import Path
 import duckdb
 
 from core.store.database import Store
+from core.store.ingest_runs import finish_run, list_runs, start_run
 from core.store.schema import MIGRATIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 # A process that opens a run the way an ingest does, says its id, then waits to be killed.
 OPEN_A_RUN = (
     "import sys, time; from core.store.database import Store;"
-    "s = Store(sys.argv[1]); s.register_model('m@1', 'm', '1', 4, untrained=True);"
-    "print(s.start_run('calls', 'm@1', 5), flush=True); time.sleep(600)"
+    "from core.store.ingest_runs import start_run; from core.store.models import register_model;"
+    "s = Store(sys.argv[1]); register_model(s, 'm@1', 'm', '1', 4, untrained=True);"
+    "print(start_run(s, 'calls', 'm@1', 5), flush=True); time.sleep(600)"
 )
 
 
@@ -31,7 +33,7 @@ def open_run_in_a_process(db: Path) -> tuple[subprocess.Popen, int]:
 
 
 def statuses(db: Path) -> dict[int, str]:
-    runs = Store(db).runs()
+    runs = list_runs(Store(db))
     return dict(zip(runs.run_id, runs.status, strict=True))
 
 
@@ -44,9 +46,9 @@ def test_a_killed_run_is_marked_interrupted_and_a_live_one_is_not(tmp_path):
         killed.wait()
         assert statuses(db) == {killed_run: "running", alive_run: "running"}  # nobody looked yet
         store = Store(db)
-        new_run = store.start_run("calls", "m@1", 1)
+        new_run = start_run(store, "calls", "m@1", 1)
         assert statuses(db) == {killed_run: "interrupted", alive_run: "running", new_run: "running"}
-        store.finish_run(new_run)
+        finish_run(store, new_run)
         assert statuses(db)[new_run] == "done"
     finally:
         alive.kill()
@@ -83,5 +85,5 @@ def test_runs_of_other_hosts_and_from_before_pids_are_left_alone(tmp_path):
         [int(dead_pid)],
     )
     con.close()
-    new_run = store.start_run("calls", "m@1", 1)
+    new_run = start_run(store, "calls", "m@1", 1)
     assert statuses(db) == {1: "running", 2: "running", new_run: "running"}

@@ -19,8 +19,26 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
 from core.model.labels import EMOTIONS, SCORE_COLUMNS
 from core.records import ClipFilter
-from core.store.aggregates import PERIODS, ClipQuery
+from core.store.aggregates import (
+    PERIODS,
+    ClipQuery,
+    agent_trends,
+    clip_page,
+    clip_summary,
+    clip_table,
+    selection_fingerprint,
+)
+from core.store.clips import select_clips
 from core.store.database import Store
+from core.store.embeddings import select_embeddings
+from core.store.filters import filter_options
+from core.store.integrity import integrity_report
+from core.store.projections import (
+    cluster_profile,
+    projection_points,
+    projection_size,
+    read_projection,
+)
 
 SORTABLE = ["source_name", "recorded_at", "duration_s", "confidence", "agent", "top_label",
             *SCORE_COLUMNS]  # fmt: skip
@@ -39,14 +57,14 @@ def test_synthetic_database_is_consistent_and_deterministic(synth, tmp_path):
     import synth_db
 
     store, key = synth
-    assert set(store.integrity_report().values()) == {0}
-    clips = store.clips(key)
+    assert set(integrity_report(store).values()) == {0}
+    clips = select_clips(store, key)
     assert clips.clip_id.nunique() == 400
     assert set(clips.track) == {"mix", "agent", "customer"}
     assert clips.duration_s.between(3, 900).all()
     again = tmp_path / "again.duckdb"
     synth_db.build(again, synth_db.SynthSpec(clips=400, seed=3, batch=150, curve_share=0.1))
-    other = Store(again).clips(key)
+    other = select_clips(Store(again), key)
     pd.testing.assert_frame_equal(
         clips.drop(columns=["added_at"]), other.drop(columns=["added_at"])
     )
@@ -65,12 +83,12 @@ def test_segment_bounds_tile_like_longform():
 @pytest.mark.parametrize("descending", [False, True])
 def test_clip_pages_sort_like_pandas(synth, order_by, descending):
     store, key = synth
-    every = store.clips(key)
+    every = select_clips(store, key)
     expected = every.sort_values(
         [order_by, "clip_id", "track"], ascending=[not descending, True, True],
         na_position="last", kind="stable",
     )  # fmt: skip
-    pages = [store.clip_page(key, ClipQuery(order_by=order_by, descending=descending, page=p,
+    pages = [clip_page(store, key, ClipQuery(order_by=order_by, descending=descending, page=p,
                                             page_rows=100)) for p in range(6)]  # fmt: skip
     assert [len(p) for p in pages] == [100, 100, 100, 100, 100, len(every) - 500]
     got = pd.concat(pages)
@@ -79,18 +97,18 @@ def test_clip_pages_sort_like_pandas(synth, order_by, descending):
 
 def test_search_and_filters_count_like_pandas(synth):
     store, key = synth
-    every = store.clips(key)
+    every = select_clips(store, key)
     where = ClipFilter(agents=tuple(sorted(every.agent.unique())[:50]), min_confidence=0.4)
     subset = every[every.agent.isin(where.agents) & (every.confidence >= 0.4)]
     wanted = subset[subset.source_name.str.lower().str.contains("call-00001")]
-    summary, first = store.clip_table(key, ClipQuery(where, "CALL-00001", page_rows=5))
+    summary, first = clip_table(store, key, ClipQuery(where, "CALL-00001", page_rows=5))
     assert len(first) == min(5, len(wanted))
     assert summary.rows == len(wanted) > 0
     assert summary.recordings == wanted.clip_id.nunique()
     assert summary.mean_confidence == pytest.approx(wanted.confidence.mean(), rel=1e-6)
-    page = store.clip_page(key, ClipQuery(where, "CALL-00001", page_rows=1000))
+    page = clip_page(store, key, ClipQuery(where, "CALL-00001", page_rows=1000))
     assert set(page.clip_id + page.track) == set(wanted.clip_id + wanted.track)
-    assert store.clip_summary(key, search="%").rows == 0  # a wildcard is a character
+    assert clip_summary(store, key, search="%").rows == 0  # a wildcard is a character
 
 
 def _pandas_trends(clips: pd.DataFrame, period: str) -> pd.DataFrame:
@@ -108,8 +126,8 @@ def _pandas_trends(clips: pd.DataFrame, period: str) -> pd.DataFrame:
 @pytest.mark.parametrize("period", PERIODS)
 def test_trends_match_an_independent_computation(synth, period):
     store, key = synth
-    got = store.trends(key, period=period)
-    expected = _pandas_trends(store.clips(key), period)
+    got = agent_trends(store, key, period=period)
+    expected = _pandas_trends(select_clips(store, key), period)
     assert len(got) == len(expected)
     assert list(got.agent) == list(expected.agent)
     assert list(pd.to_datetime(got.period)) == list(expected.period)
@@ -125,7 +143,7 @@ def test_trends_match_an_independent_computation(synth, period):
 
 def test_filter_options_count_agents(synth):
     store, _ = synth
-    options = store.filter_options()
+    options = filter_options(store)
     with store.reading() as con:
         expected = con.execute(
             "SELECT agent, count(*) FROM clips WHERE agent IS NOT NULL GROUP BY 1 ORDER BY 1"
@@ -140,7 +158,7 @@ def test_exports_write_every_row_with_duckdb(synth, tmp_path, fmt):
     from core.store import export
 
     store, key = synth
-    every = store.clips(key)
+    every = select_clips(store, key)
     out = tmp_path / f"clips.{fmt}"
     assert export.export(store, "clips", fmt, out, key) == len(every)
     if fmt == "parquet":
@@ -164,7 +182,7 @@ def test_embedding_and_frame_exports_count_and_keep_lists(synth, tmp_path):
     from core.store import export
 
     store, key = synth
-    clips, matrix = store.embeddings(key)
+    clips, matrix = select_embeddings(store, key)
     out = tmp_path / "emb.parquet"
     assert export.export(store, "embeddings", "parquet", out, key) == len(clips)
     table = pq.read_table(out)
@@ -176,7 +194,7 @@ def test_embedding_and_frame_exports_count_and_keep_lists(synth, tmp_path):
     with store.reading() as con:
         n_frames = con.execute("SELECT sum(n_frames) FROM frame_curves").fetchall()[0][0]
     assert export.export(store, "frames", "parquet", frames, key) == n_frames
-    assert export.count_rows(store, key) == {"clips": len(store.clips(key)), "frames": n_frames,
+    assert export.count_rows(store, key) == {"clips": len(select_clips(store, key)), "frames": n_frames,
                                              "embeddings": len(clips)}  # fmt: skip
     probabilities = duckdb.sql(
         f"SELECT {' + '.join(SCORE_COLUMNS)} AS total FROM read_parquet(?)", params=[str(frames)]
@@ -190,7 +208,7 @@ def test_embedding_and_frame_exports_count_and_keep_lists(synth, tmp_path):
 
 def test_embeddings_are_read_without_per_row_work(synth):
     store, key = synth
-    clips, matrix = store.embeddings(key)
+    clips, matrix = select_embeddings(store, key)
     assert matrix.shape == (len(clips), 1024) and matrix.dtype == np.float32
     with store.reading() as con:
         row = con.execute(
@@ -230,19 +248,26 @@ def test_cluster_job_end_to_end(synth, isolated):
     state = job.wait(300)
     assert state.finished and state.error is None, state.error
     result = state.result
-    n, fingerprint = store.selection_fingerprint(key, where)
+    n, fingerprint = selection_fingerprint(store, key, where)
     assert result.key == clusters.projection_key(key, n, fingerprint, params)
-    assert result.n_points == n == len(store.clips(key)) and store.projection_size(result.key) == n
+    assert (
+        result.n_points == n == len(select_clips(store, key))
+        and projection_size(store, result.key) == n
+    )
     assert set(result.silhouette) == set(range(2, 11)) and result.k == max(
         result.silhouette, key=result.silhouette.get
     )
     assert any("placing the other" in s for s in stages)  # the rest transformed, not fitted
-    profile = store.cluster_profile(result.key, key)
+    profile = cluster_profile(store, result.key, key)
     assert profile.n.sum() == n and len(profile) == result.k
-    points = store.projection_points(result.key, key, where, 50)
+    points = projection_points(store, result.key, key, where, 50)
     assert len(points) == 50 and points.x.notna().all()
-    assert list(points.clip_id) == list(store.projection_points(result.key, key, where, 50).clip_id)
-    stored = store.projection(result.key).merge(store.clips(key), on=["clip_id", "track"])
+    assert list(points.clip_id) == list(
+        projection_points(store, result.key, key, where, 50).clip_id
+    )
+    stored = read_projection(store, result.key).merge(
+        select_clips(store, key), on=["clip_id", "track"]
+    )
     expected = stored.groupby("cluster").agg(n=("clip_id", "size"), angry=("score_angry", "mean"))
     np.testing.assert_allclose(profile.set_index("cluster").angry, expected.angry, rtol=1e-5)
     top = stored.groupby("cluster").top_label.agg(lambda s: s.value_counts().sort_index()

@@ -8,6 +8,10 @@ import pytest
 
 from core.errors import InputError, StoreBusyError, StoreError
 from core.model.engine import frame_count
+from core.store.batches import write_batch
+from core.store.clips import select_clips
+from core.store.corpora import list_corpora
+from core.store.curves import read_frame_logits, read_frame_rows
 from core.store.database import (
     SCHEMA_VERSION,
     ClipFilter,
@@ -17,12 +21,16 @@ from core.store.database import (
     Store,
     resolve_db_path,
 )
+from core.store.embeddings import select_embeddings
+from core.store.ingest_runs import finish_run, list_runs, start_run
+from core.store.integrity import integrity_report
+from core.store.models import register_model
 
 
 def _scored(store: Store, n: int = 3, dim: int = 4, frames: bool = False) -> str:
     key = "m@rev"
-    store.register_model(key, "m", "rev", dim, untrained=True)
-    run = store.start_run("c1", key, n)
+    register_model(store, key, "m", "rev", dim, untrained=True)
+    run = start_run(store, "c1", key, n)
     clips = [ClipRecord(f"id{i}", f"f{i}.wav", None, 1.0 + i, 16000, 1, "pcm_s16le", 100,
                         agent=f"a{i % 2}", recorded_at=datetime(2024, 5, 1 + i), tags=("x", "y"))
              for i in range(n)]  # fmt: skip
@@ -31,8 +39,8 @@ def _scored(store: Store, n: int = 3, dim: int = 4, frames: bool = False) -> str
                           np.zeros((frame_count(16_000 * (1 + i)), 9), np.float32) if frames else None)
               for i in range(n)]  # fmt: skip
     outcomes = [FileOutcome(f"f{i}.wav", "scored", f"id{i}", 1.0) for i in range(n)]
-    store.write_batch(run, "c1", key, dim, clips, tracks, outcomes)
-    store.finish_run(run)
+    write_batch(store, run, "c1", key, dim, clips, tracks, outcomes)
+    finish_run(store, run)
     return key
 
 
@@ -63,58 +71,58 @@ def test_a_newer_schema_is_refused(store):
     con.execute("INSERT INTO schema_info VALUES (99)")
     con.close()
     with pytest.raises(StoreError, match="newer EmoScope"):
-        store.corpora()
+        list_corpora(store)
 
 
 def test_a_newer_schema_written_after_a_read_is_refused_at_the_next_read(store):
     """Reads skip the version query while the file is unchanged; a change brings it back."""
     store.initialise()
-    assert store.corpora().empty  # reads the version, and remembers the file as checked
+    assert list_corpora(store).empty  # reads the version, and remembers the file as checked
     con = duckdb.connect(str(store.path))
     con.execute("INSERT INTO schema_info VALUES (99)")
     con.close()
     with pytest.raises(StoreError, match="newer EmoScope"):
-        store.corpora()
+        list_corpora(store)
 
 
 def test_not_a_database(tmp_path):
     (tmp_path / "x.duckdb").write_text("garbage")
     with pytest.raises(StoreError, match="x.duckdb"):
-        Store(tmp_path / "x.duckdb").corpora()
+        list_corpora(Store(tmp_path / "x.duckdb"))
 
 
 def test_scores_filters_and_values(store):
     key = _scored(store)
-    clips = store.clips(key)
+    clips = select_clips(store, key)
     assert list(clips.source_name) == ["f0.wav", "f1.wav", "f2.wav"]
     assert list(clips.top_label) == ["angry", "disgusted", "fearful"]
     assert clips.confidence.iloc[0] == pytest.approx(0.9 + 0.1 / 9)
     assert list(clips.tags.iloc[0]) == ["x", "y"]
-    assert len(store.clips(key, ClipFilter(agents=("a0",)))) == 2
-    assert len(store.clips(key, ClipFilter(top_labels=("fearful",)))) == 1
-    assert len(store.clips(key, ClipFilter(min_duration_s=2.0))) == 2
+    assert len(select_clips(store, key, ClipFilter(agents=("a0",)))) == 2
+    assert len(select_clips(store, key, ClipFilter(top_labels=("fearful",)))) == 1
+    assert len(select_clips(store, key, ClipFilter(min_duration_s=2.0))) == 2
     assert (
         len(
-            store.clips(
-                key, ClipFilter(date_from=datetime(2024, 5, 2), date_to=datetime(2024, 5, 3))
+            select_clips(
+                store, key, ClipFilter(date_from=datetime(2024, 5, 2), date_to=datetime(2024, 5, 3))
             )
         )
         == 1
     )
     # A hostile value is bound, not interpolated.
-    assert store.clips(key, ClipFilter(agents=("a0') OR 1=1 --",))).empty
+    assert select_clips(store, key, ClipFilter(agents=("a0') OR 1=1 --",))).empty
 
 
 def test_order_by_allowlist(store):
     key = _scored(store)
-    assert next(iter(store.clips(key, order_by="duration_s").source_name)) == "f0.wav"
+    assert next(iter(select_clips(store, key, order_by="duration_s").source_name)) == "f0.wav"
     with pytest.raises(InputError, match="unknown column"):
-        store.clips(key, order_by="duration_s; DROP TABLE clips")
+        select_clips(store, key, order_by="duration_s; DROP TABLE clips")
 
 
 def test_embeddings_are_fixed_size_arrays(store):
     key = _scored(store, dim=4)
-    _clips, matrix = store.embeddings(key)
+    _clips, matrix = select_embeddings(store, key)
     assert matrix.shape == (3, 4)
     np.testing.assert_array_equal(matrix[:, 0], [0, 1, 2])
     con = duckdb.connect(str(store.path), read_only=True)
@@ -127,17 +135,17 @@ def test_embeddings_are_fixed_size_arrays(store):
 
 def test_frame_curves_round_trip(store):
     key = _scored(store, frames=True)
-    logits = store.frame_logits("id1", key)
+    logits = read_frame_logits(store, "id1", key)
     assert logits.shape == (frame_count(32_000), 9)  # id1 lasts 2 s
-    rows = store.frame_rows(key)
+    rows = read_frame_rows(store, key)
     assert len(rows) == sum(frame_count(16_000 * s) for s in (1, 2, 3))
     assert rows.filter(like="score_").sum(axis=1).round(5).eq(1).all()
-    assert store.frame_logits("nope", key) is None
+    assert read_frame_logits(store, "nope", key) is None
 
 
 def test_integrity_of_a_fresh_ingest(store):
     _scored(store, frames=True)
-    assert set(store.integrity_report().values()) == {0}
+    assert set(integrity_report(store).values()) == {0}
 
 
 @pytest.mark.parametrize(
@@ -156,7 +164,7 @@ def test_integrity_report_finds_damage(store, damage, check):
     con = duckdb.connect(str(store.path))
     con.execute(damage)
     con.close()
-    report = store.integrity_report()
+    report = integrity_report(store)
     assert report[check] == 1
     assert sum(report.values()) >= 1
 
@@ -164,8 +172,8 @@ def test_integrity_report_finds_damage(store, damage, check):
 def test_rewrite_of_the_same_clip_adds_no_duplicates(store):
     key = _scored(store)
     _scored(store)
-    assert len(store.clips(key)) == 3
-    assert store.runs().shape[0] == 2
+    assert len(select_clips(store, key)) == 3
+    assert list_runs(store).shape[0] == 2
 
 
 def test_busy_database_gives_a_clear_message(tmp_path):
@@ -178,11 +186,11 @@ def test_busy_database_gives_a_clear_message(tmp_path):
     try:
         assert holder.stdout.readline().strip() == "ok"
         with pytest.raises(StoreBusyError, match="database busy"):
-            Store(path, busy_timeout_s=0.5).corpora()
+            list_corpora(Store(path, busy_timeout_s=0.5))
     finally:
         holder.kill()
         holder.wait()
-    assert Store(path).corpora().empty  # usable again once the other process is gone
+    assert list_corpora(Store(path)).empty  # usable again once the other process is gone
 
 
 def test_an_older_schema_is_migrated_on_first_read(store):
@@ -195,7 +203,7 @@ def test_an_older_schema_is_migrated_on_first_read(store):
             con.execute(statement)
         con.execute("INSERT INTO schema_info VALUES (?)", [step])
     con.close()
-    assert store.corpora().empty
+    assert list_corpora(store).empty
     con = duckdb.connect(str(store.path), read_only=True)
     assert con.execute("SELECT max(version) FROM schema_info").fetchall()[0][0] == SCHEMA_VERSION
     con.close()

@@ -10,8 +10,11 @@ import pytest
 
 from core.records import ClipFilter
 from core.store import transcripts
+from core.store.clips import select_clips
+from core.store.corpora import list_corpora
 from core.store.database import Store
 from core.store.export import export
+from core.store.models import list_models
 from core.store.transcripts import SegmentRow
 
 
@@ -26,7 +29,7 @@ def said_db(seeded_db, tmp_path):
     path = tmp_path / "said.duckdb"
     shutil.copy(seeded_db, path)
     store = Store(path)
-    clips = store.clips(store.models().model_key.iloc[0]).sort_values("source_name")
+    clips = select_clips(store, list_models(store).model_key.iloc[0]).sort_values("source_name")
     a, b, c = clips.clip_id.iloc[:3]
     transcripts.write(store, "sv@1/auto/noitn", None, [
         (a, "mix", [line(0.1, 1.0, "我们会尽快处理您的退款申请", language="zh")]),
@@ -38,7 +41,7 @@ def said_db(seeded_db, tmp_path):
 
 def selected(store, said: str) -> set[str]:
     out = store.path.parent / "out.csv"
-    export(store, "clips", "csv", out, store.models().model_key.iloc[0], ClipFilter(said=said))
+    export(store, "clips", "csv", out, list_models(store).model_key.iloc[0], ClipFilter(said=said))
     return set(pd.read_csv(out).clip_id)
 
 
@@ -53,7 +56,7 @@ def test_said_matches_any_case_and_cjk_substrings(said_db):
 def test_clips_export_carries_the_full_text(said_db):
     store, (_, b, c) = said_db
     out = store.path.parent / "all.csv"
-    export(store, "clips", "csv", out, store.models().model_key.iloc[0])
+    export(store, "clips", "csv", out, list_models(store).model_key.iloc[0])
     table = pd.read_csv(out).set_index("clip_id")
     assert table.loc[b, "transcript"] == "Thank you I want a REFUND now"
     assert pd.isna(table.loc[c, "transcript"])
@@ -87,7 +90,7 @@ def test_deleting_the_corpus_deletes_its_transcripts(said_db):
     from core.store.deletion import delete_corpus
 
     store, _ = said_db
-    corpus = store.corpora().corpus.iloc[0]
+    corpus = list_corpora(store).corpus.iloc[0]
     admin = Principal("boss@team.test", Role.ADMIN)
     report = delete_corpus(store, admin, corpus, store.path.parent / "media")
     assert report.transcripts == 3

@@ -1,7 +1,7 @@
 """`ingest --ray`: the same ingest as core.ingest.pipeline, as a Ray Data pipeline over a cluster.
 
   driver   lists the inputs, reads and hashes each file and looks it up in the cache, exactly
-           as the local path does (core.ingest.pipeline.plan_read); failed, repeated and cached files
+           as the local path does (core.ingest.scoring.plan_read); failed, repeated and cached files
            are settled here and never reach the cluster;
   tasks    read each remaining file again from shared storage, check its hash, decode it
            (core.ingest.ray.stages.decode_batch, CPU);
@@ -17,7 +17,7 @@ model's whole cache set to every read task, grows with the database rather than 
 A run that stops part-way (a worker killed beyond Ray's retries, the driver interrupted) keeps
 every committed shard; a rerun first commits the complete shards an earlier run left in the
 staging folder, then scores only what is still missing. Each file of a run is committed once
-(tracked by input position); the stored rows are idempotent anyway (core.store.database.write_columns).
+(tracked by input position); the stored rows are idempotent anyway (core.store.batches.write_columns).
 """
 
 from __future__ import annotations
@@ -25,12 +25,8 @@ from __future__ import annotations
 import contextlib
 import inspect
 import json
-import logging
 import pickle
-import re
 import shutil
-import sys
-import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -41,11 +37,9 @@ from core.ingest.pipeline import (
     CHANNEL_MODES,
     IngestSummary,
     ProgressFn,
-    Seen,
     ingest,
-    plan_read,
-    settle_repeats,
 )
+from core.ingest.ray.cluster import Cluster, RayOptions, check_reachable, cluster_error, require_ray
 from core.ingest.ray.stages import ModelRef, Scorer, Work, decode_batch
 from core.ingest.ray.staging import (
     COMMITTED,
@@ -58,114 +52,18 @@ from core.ingest.ray.staging import (
     staging_root,
 )
 from core.ingest.reading import ReadOptions, Unit, clip_record, read_file
+from core.ingest.scoring import Seen, plan_read, settle_repeats
 from core.ingest.sources import InputFile
 from core.model.engine import Engine
 from core.records import ClipRecord, FileOutcome
+from core.store.batches import cache_state
 from core.store.columns import BatchColumns
 from core.store.database import Store
+from core.store.ingest_runs import finish_run, start_run
+from core.store.models import register_model
 
-INSTALL_HINT = "Ray is not installed: run `pip install -e .[ray]` (see requirements-ray.txt)."
-FILES_PER_SHARD = 64
 CHUNK_FILES = 256  # files hashed per cache query, as in core.ingest.pipeline
 DECODE_MEMORY_BYTES = 512 * 1024**2
-
-
-@dataclass(frozen=True)
-class RayOptions:
-    """Where the cluster is and how the work is cut."""
-
-    address: str | None = None  # None or "": start a local Ray
-    staging: Path | None = None  # default: <db>.staging next to the database
-    files_per_shard: int = FILES_PER_SHARD
-    scorers: int | None = (
-        None  # actors; default: one per GPU, else half the CPUs in actors of ≤4 threads
-    )
-    hub: str = "ms"
-
-
-class ClusterError(EmoScopeError):
-    """The cluster failed part-way, or a worker refused the work (its message is kept)."""
-
-
-def cluster_error(exc: Exception) -> ClusterError:
-    """What to tell the user of a Ray failure. Ray passes a worker's exception on as text only,
-    so one of ours (core.errors, e.g. a model of another revision) is found by its name."""
-    ours = re.findall(r"core\.errors\.\w+: (.+)", str(exc))
-    if ours:
-        return ClusterError(ours[-1].strip())
-    first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
-    return ClusterError(
-        f"the Ray cluster failed part-way ({type(exc).__name__}: {first[:200]}). Every committed "
-        "shard is stored: run the same command again to complete the run."
-    )
-
-
-def require_ray():
-    """The ray module, or an error saying how to install it."""
-    try:
-        import ray
-        import ray.data  # the extra installs ray[data]; plain ray lacks it
-    except ImportError as exc:
-        raise EmoScopeError(INSTALL_HINT) from exc
-    return ray
-
-
-class Cluster:
-    """One ingest's Ray connection, made on first use: a run whose files are all cached or
-    failed never starts a local Ray (seconds, more on a busy machine)."""
-
-    def __init__(self, address: str | None):
-        self.address = address or None  # None: start a local Ray
-        self._ray = None
-        self._started = False
-
-    @property
-    def connected(self) -> bool:
-        """Whether this process is already connected to Ray (the caller's own ray.init)."""
-        return self._ray is not None or bool(
-            "ray" in sys.modules and sys.modules["ray"].is_initialized()
-        )
-
-    def ray(self):
-        """The ray module, connected: to `address`, else to this process's Ray, else a new
-        local one. A connection made here is closed by close()."""
-        if self._ray is None:
-            ray = require_ray()
-            # Ray's own chatter (instance started, execution plans) only under the CLI's
-            # --verbose, like funasr's: stderr keeps our progress line, notes and failures.
-            level = (
-                logging.INFO if logging.getLogger().isEnabledFor(logging.INFO) else logging.ERROR
-            )
-            for name in ("ray", "ray.data"):
-                logging.getLogger(name).setLevel(level)
-            if not ray.is_initialized():
-                try:
-                    ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
-                             logging_level=level)  # fmt: skip
-                except ConnectionError as exc:
-                    raise InputError(f"no Ray cluster at {self.address!r}: {exc}") from exc
-                self._started = True
-            ray.data.DataContext.get_current().enable_progress_bars = False  # ProgressFn reports
-            self._ray = ray
-        return self._ray
-
-    def close(self) -> None:
-        if self._started:
-            self._ray.shutdown()
-        self._ray, self._started = None, False
-
-
-def check_reachable(ray, inputs: Sequence[InputFile], root: Path) -> None:
-    """On a cluster of several machines, refuse paths in this machine's temporary folder."""
-    if sum(1 for n in ray.nodes() if n.get("Alive")) < 2:
-        return
-    local = Path(tempfile.gettempdir()).resolve()
-    for path in [root] + [i.path for i in inputs if i.path is not None]:
-        if path.resolve().is_relative_to(local):
-            raise InputError(
-                f"{path} is in this machine's temporary folder {local}, which the other Ray "
-                "nodes cannot read; put inputs and --staging on storage every node mounts."
-            )
 
 
 def ray_ingest(
@@ -194,9 +92,9 @@ def ray_ingest(
     try:
         if options.address or cluster.connected:  # a cluster: paths it cannot read fail first
             check_reachable(cluster.ray(), inputs, root)
-        store.register_model(engine.model_key, engine.model_id, engine.revision,
+        register_model(store, engine.model_key, engine.model_id, engine.revision,
                              engine.embedding_dim, engine.untrained)  # fmt: skip
-        run_id = store.start_run(corpus, engine.model_key, len(inputs))
+        run_id = start_run(store, corpus, engine.model_key, len(inputs))
         resume_leftovers(store, root)  # after start_run, which marks dead runs 'interrupted'
         read_options = ReadOptions(given["channel_mode"], tuple(given["channel_roles"]),
                                    given["media_dir"])  # fmt: skip
@@ -208,7 +106,7 @@ def ray_ingest(
             outcomes = run.execute(cluster, inputs, workers, given["on_progress"])
             status = "done"
         finally:
-            store.finish_run(run_id, status)
+            finish_run(store, run_id, status)
         shutil.rmtree(run.run_dir, ignore_errors=True)  # every shard is in the database
         with contextlib.suppress(OSError):
             root.rmdir()  # only when empty: other runs' shards stay
@@ -285,7 +183,7 @@ class _RayRun:
 
     def _settle_repeats(self, progress: _Progress) -> None:
         """Commit the repeats of files scored on the cluster: cached, or failed with their
-        first (pipeline.settle_repeats), so no run-log row claims a clip never stored."""
+        first (scoring.settle_repeats), so no run-log row claims a clip never stored."""
         if not self.repeats:
             return
         failed = {o.clip_id: o for o in progress.outcomes.values()
@@ -303,7 +201,7 @@ class _RayRun:
         for start in range(0, len(inputs), CHUNK_FILES):
             reads = [read_file(item) for item in inputs[start : start + CHUNK_FILES]]
             ids = [r.clip_id for r in reads if r.clip_id]
-            known, cached = self.store.cache_state(self.engine.model_key, ids, self.frames)
+            known, cached = cache_state(self.store, self.engine.model_key, ids, self.frames)
             settled: list[tuple[int, Unit]] = []
             for position, read in enumerate(reads, start):
                 planned = plan_read(read, known, cached, seen, self.metadata, self.options)

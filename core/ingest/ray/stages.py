@@ -17,9 +17,9 @@ import numpy as np
 
 from core.errors import ModelLoadError
 from core.ingest.metadata import Metadata
-from core.ingest.pipeline import finish_long, score_units
 from core.ingest.ray.staging import write_shard
 from core.ingest.reading import FileRead, ReadOptions, Unit, changed_message, decode_unit, read_file
+from core.ingest.scoring import finish_long, score_units
 from core.records import FileOutcome
 
 

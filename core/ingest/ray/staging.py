@@ -27,8 +27,10 @@ import pyarrow.parquet as pq
 
 from core.ingest.sources import InputFile, collect
 from core.records import FileOutcome
+from core.store.batches import write_columns
 from core.store.columns import BatchColumns
 from core.store.database import Store
+from core.store.ingest_runs import logged, run_status
 
 COMMITTED = "COMMITTED"  # marker file: the driver committed this shard
 POSITIONS = "positions.parquet"  # input positions of the shard's outcome rows, in row order
@@ -48,8 +50,8 @@ class RunSink:
     dim: int
 
     def write(self, store: Store, columns: BatchColumns) -> None:
-        """One batch in one transaction (core.store.database.Store.write_columns, idempotent)."""
-        store.write_columns(self.run_id, self.corpus, self.model_key, self.dim, columns)
+        """One batch in one transaction (core.store.batches.write_columns, idempotent)."""
+        write_columns(store, self.run_id, self.corpus, self.model_key, self.dim, columns)
 
 
 def staging_root(db_path: Path, staging: Path | None) -> Path:
@@ -122,24 +124,6 @@ def resume_leftovers(store: Store, root: Path) -> int:
             (shard / COMMITTED).touch()
         shutil.rmtree(run_file.parent, ignore_errors=True)
     return count
-
-
-def logged(store: Store, run_id: int, names: Sequence[str]) -> bool:
-    """Whether run `run_id` already logged any of these files in ingest_files."""
-    with store.reading() as con:
-        row = con.execute(
-            "SELECT count(*) FROM ingest_files WHERE run_id = ?"
-            " AND source_name IN (SELECT unnest(?::VARCHAR[]))",
-            [run_id, list(names)],
-        ).fetchone()
-    return bool(row and row[0])
-
-
-def run_status(store: Store, run_id: int) -> str | None:
-    """A run's status in ingest_runs ('running', 'done', 'interrupted'), None if unknown."""
-    with store.reading() as con:
-        row = con.execute("SELECT status FROM ingest_runs WHERE run_id = ?", [run_id]).fetchone()
-    return row[0] if row else None
 
 
 def outcomes_of(table) -> list[FileOutcome]:
