@@ -9,10 +9,16 @@ window group plus the merged curve (9 floats per 20 ms), whatever the recording'
 Each window's own share of the curve is a segment with its 9 scores. The recording's scores are
 the duration-weighted aggregate in logit space: softmax of the mean frame logit over the whole
 recording, the same identity that makes a short clip's score the mean of its frame logits.
+
+A window whose samples repeat one of the last few windows exactly (dead air: a hold in digital
+silence, a file padded with zeros) takes that window's output instead of a forward pass; the
+model's answer to the same samples is the same, and two hours of silence cost one window.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -24,6 +30,7 @@ WINDOW_S = 30.0
 OVERLAP_S = 5.0
 WINDOWS_PER_FORWARD = 4  # equal-length windows batch without padding
 _HOP_SAMPLES = 320  # one 20 ms frame; window starts stay on the frame grid
+REPEATS_KEPT = 4  # distinct windows remembered: a run of dead air repeats the last one
 
 
 @dataclass(frozen=True)
@@ -105,6 +112,35 @@ class _Merger:
         self.cursor = cut
 
 
+class _Repeats:
+    """The model's output for the last few distinct windows, by their samples."""
+
+    def __init__(self, kept: int = REPEATS_KEPT):
+        self.kept = kept
+        self.outputs: OrderedDict[bytes, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+
+    @staticmethod
+    def key(samples: np.ndarray) -> bytes:
+        data = np.ascontiguousarray(samples)
+        return hashlib.blake2b(data.view(np.uint8), digest_size=16).digest() + bytes(
+            str(data.shape), "ascii"
+        )
+
+    def score(self, engine: Engine, group: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(frame logits, frame embeddings) of each window; only unseen ones reach the model."""
+        keys = [self.key(w) for w in group]
+        unseen = {k: w for k, w in zip(keys, group, strict=True) if k not in self.outputs}
+        predictions = engine.predict(list(unseen.values()), frames=True) if unseen else []
+        for k, p in zip(unseen, predictions, strict=True):
+            self.outputs[k] = (p.frame_logits, p.frame_embeddings)
+        found = [self.outputs[k] for k in keys]
+        for k in keys:
+            self.outputs.move_to_end(k)
+        while len(self.outputs) > self.kept:
+            self.outputs.popitem(last=False)
+        return found
+
+
 def score_long(
     engine: Engine,
     chunks: Iterable[np.ndarray],
@@ -114,12 +150,13 @@ def score_long(
     window = int(WINDOW_S * SAMPLE_RATE_HZ)
     hop = int((WINDOW_S - OVERLAP_S) * SAMPLE_RATE_HZ) // _HOP_SAMPLES * _HOP_SAMPLES
     merger = _Merger(engine.embedding_dim)
+    repeats = _Repeats()
     group: list[tuple[int, np.ndarray]] = []
 
     def flush() -> None:
-        predictions = engine.predict([w for _, w in group], frames=True)
-        for (start, _), p in zip(group, predictions, strict=True):
-            merger.add(start // _HOP_SAMPLES, p.frame_logits, p.frame_embeddings)
+        outputs = repeats.score(engine, [w for _, w in group])
+        for (start, _), (logits, embeddings) in zip(group, outputs, strict=True):
+            merger.add(start // _HOP_SAMPLES, logits, embeddings)
             if on_window:
                 on_window(start / SAMPLE_RATE_HZ)
         group.clear()

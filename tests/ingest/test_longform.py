@@ -53,6 +53,40 @@ def test_long_recording_merges_without_seams(engine, long_wave):
     assert np.abs(result.frame_logits - whole.frame_logits).mean() < 0.01
 
 
+class CountingEngine:
+    """The real engine, counting the windows that reach the model."""
+
+    def __init__(self, engine):
+        self.engine, self.windows = engine, 0
+        self.embedding_dim = engine.embedding_dim
+
+    def predict(self, waves, frames=False):
+        self.windows += len(waves)
+        return self.engine.predict(waves, frames=frames)
+
+
+def test_dead_air_reaches_the_model_once_and_scores_as_every_window(engine, long_wave):
+    # 5 s of speech, 4 min of digital silence, 5 s of speech: the silent windows repeat.
+    silence = np.zeros(240 * 16_000, np.float32)
+    wave = np.concatenate([long_wave[: 5 * 16_000], silence, long_wave[5 * 16_000 : 10 * 16_000]])
+    counting = CountingEngine(engine)
+    result = score_long(counting, chunked(wave))
+    starts = [start for start, _ in windows(chunked(wave), 30 * 16_000, 25 * 16_000)]
+    # Ten windows: speech then silence, eight of silence alone (one forward), silence then speech.
+    assert len(starts) == 10 and counting.windows == 3
+    # Each window's share of the curve is what a forward pass of that window gives.
+    every = [
+        engine.predict([w], frames=True)[0] for _, w in windows(chunked(wave), 480_000, 400_000)
+    ]
+    assert result.frame_logits.shape == (frame_count(len(wave)), 9)
+    for index, (start, p) in enumerate(zip(starts, every, strict=True)):
+        frame = start // 320
+        segment = result.segments[index]
+        first, last = round(segment.start_s / 0.02), round(segment.end_s / 0.02)
+        np.testing.assert_allclose(result.frame_logits[first:last],
+                                   p.frame_logits[first - frame : last - frame], atol=1e-5)  # fmt: skip
+
+
 def test_long_stereo_recording_is_ingested_in_segments(tmp_path, engine):
     seconds = 2 * LONG_FROM_S + 10
     stereo = np.stack([speechlike(seconds, 1), speechlike(seconds, 2)], axis=1)
