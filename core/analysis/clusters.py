@@ -117,11 +117,42 @@ def principal_components(x: np.ndarray, seed: int = 0, limits: Limits = Limits()
     return pca.transform(x).astype(np.float32)
 
 
+def load_umap():
+    """The umap module, its numba kernels cached on disk.
+
+    umap compiles its kernels with numba in every new process and does not ask numba to cache
+    them: 13 s of a two-core machine before a 30-point map, and the dashboard computes each map in
+    a fresh child process. Its decorators are asked to cache while umap is imported (numba keeps
+    the machine code in umap's __pycache__, or in the user's cache folder when that is read-only);
+    a later process loads them in about a second.
+    """
+    import sys
+
+    if "umap" in sys.modules:
+        return sys.modules["umap"]
+    import numba
+
+    original = numba.njit, numba.jit
+
+    def cached(decorate):
+        def decorator(*args, **kwargs):
+            kwargs.setdefault("cache", True)
+            return decorate(*args, **kwargs)
+
+        return decorator
+
+    numba.njit, numba.jit = cached(original[0]), cached(original[1])
+    try:
+        import umap
+    finally:
+        numba.njit, numba.jit = original
+    return umap
+
+
 def umap_2d(x: np.ndarray, params: ProjectionParams, report: Progress,
             limits: Limits = Limits()) -> np.ndarray:  # fmt: skip
     """(N, 2): UMAP (cosine) fitted on a sample of at most 50,000 rows, the rest transformed."""
-    import umap
-
+    umap = load_umap()
     fit = sample_indices(len(x), limits.umap_fit_sample, params.seed)
     # 100 optimisation epochs instead of UMAP's 200 above 10,000 points: measured on 50,000
     # points, the fit took a quarter of the time; the map is for browsing, not for publication.
