@@ -3,15 +3,6 @@ ffmpeg in every supported format, and a database seeded by a real ingest."""
 
 from __future__ import annotations
 
-import os
-
-# Under pytest-xdist each worker is one process per core: torch's and BLAS's own thread pools
-# (two threads each on two cores) would double-book the cores, so a worker and everything it
-# starts (servers, CLI runs) keeps to one thread. Set before anything imports torch or numpy.
-if os.environ.get("PYTEST_XDIST_WORKER"):
-    for _name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ.setdefault(_name, "1")
-
 import csv
 import shutil
 import subprocess
