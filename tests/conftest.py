@@ -221,3 +221,16 @@ def labelled_db(tmp_path_factory, engine, second_model, corpus_dir):
            metadata=from_manifest(folder / "calls.csv"), channel_mode="split",
            channel_roles=("agent", "customer"))  # fmt: skip
     return store, labels
+
+
+@pytest.fixture(scope="module")
+def synth_db(tmp_path_factory) -> Path:
+    """A synthetic database of 700 clips (bench/synth_db.py), for the page and language tests."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    import synth_db as synth
+
+    db = tmp_path_factory.mktemp("synth") / "synth.duckdb"
+    synth.build(db, synth.SynthSpec(clips=700, seed=5, batch=350, curve_share=0.05))
+    return db

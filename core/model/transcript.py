@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.model import engine
+
 LANGUAGE_TAGS = {"zh", "en", "yue", "ja", "ko", "nospeech"}
 
 
@@ -88,15 +90,6 @@ def segment_of(track: str, offset_s: float, length_s: float, rec: Recognised) ->
 
 
 def plan_batches(lengths: Sequence[int], budget: int) -> list[list[int]]:
-    """Indices sorted by length, grouped so that len(batch) * longest <= budget."""
-    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
-    batches: list[list[int]] = []
-    current: list[int] = []
-    for index in order:
-        if current and (len(current) + 1) * lengths[index] > budget:
-            batches.append(current)
-            current = []
-        current.append(index)
-    if current:
-        batches.append(current)
-    return batches
+    """Indices sorted by length, grouped so that len(batch) * longest <= budget: the engine's
+    rule, for speech pieces."""
+    return engine.plan_batches(lengths, budget)
