@@ -150,8 +150,15 @@ def choose(tab, where: str, label: str, *options: str) -> None:
         has=tab.get_by_text(label, exact=True)
     )
     for option in options:
-        field.locator("input").click()
-        tab.get_by_role("option", name=option).first.click()
+        wanted = tab.get_by_role("option", name=option).first
+        for attempt in range(3):  # a rerun that lands just after the click closes the list
+            field.locator("input").click()
+            try:
+                wanted.click(timeout=20_000)
+                break
+            except PlaywrightTimeout:
+                if attempt == 2:
+                    raise
         settle(tab)
     tab.keyboard.press("Escape")
 
