@@ -18,42 +18,33 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import synth_db  # noqa: E402
+from dashboard_scale import fresh_dashboard  # noqa: E402
 
-from tests.browser.driving import CHROMIUM, settle, start_server  # noqa: E402
+from tests.browser.driving import settle  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 PAGES = {"zh-overview.png": "/?lang=zh", "zh-frame-curves.png": "/frames?lang=zh"}
 
 
 def main() -> None:
-    from playwright.sync_api import sync_playwright
-
     with tempfile.TemporaryDirectory(prefix="emoscope-zh-") as folder:
         db = Path(folder) / "synth.duckdb"
         synth_db.build(db, synth_db.SynthSpec(clips=700, seed=5, batch=350, curve_share=0.05))
-        server = start_server(Path(folder), db)
-        url = next(server)
-        try:
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=str(CHROMIUM),
-                                            args=["--no-sandbox", "--headless", "--disable-gpu"])  # fmt: skip
-                page = browser.new_page(viewport={"width": 1440, "height": 2000}, locale="zh-CN")
-                for name, path in PAGES.items():
-                    page.goto(url + path)
-                    settle(page)
-                    # drawn: no placeholder left, and the charts' canvases are painted
-                    page.wait_for_function(
-                        "() => !document.querySelector('[data-testid=\"stSkeleton\"]')"
-                        " && document.querySelectorAll('canvas').length > 0",
-                        timeout=180_000,
-                    )
-                    page.wait_for_timeout(3000)
-                    assert "Traceback" not in page.inner_text("body")
-                    page.screenshot(path=str(RESULTS / name))
-                    print(f"wrote {RESULTS / name}")
-                browser.close()
-        finally:
-            server.close()
+        with fresh_dashboard(db) as (url, browser):
+            page = browser.new_page(viewport={"width": 1440, "height": 2000}, locale="zh-CN")
+            for name, path in PAGES.items():
+                page.goto(url + path)
+                settle(page)
+                # drawn: no placeholder left, and the charts' canvases are painted
+                page.wait_for_function(
+                    "() => !document.querySelector('[data-testid=\"stSkeleton\"]')"
+                    " && document.querySelectorAll('canvas').length > 0",
+                    timeout=180_000,
+                )
+                page.wait_for_timeout(3000)
+                assert "Traceback" not in page.inner_text("body")
+                page.screenshot(path=str(RESULTS / name))
+                print(f"wrote {RESULTS / name}")
 
 
 if __name__ == "__main__":
