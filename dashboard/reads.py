@@ -18,7 +18,9 @@ from core.analysis import clusters
 from core.analysis.clusters import ProjectionParams
 from core.store import aggregates, corpora, curves, embeddings, filters, projections
 from core.store import clips as clip_reads
+from core.store import evaluation as evaluation_reads
 from core.store import models as model_reads
+from core.store import transcripts as transcript_reads
 from core.store.aggregates import ClipQuery, ClipSummary
 from core.store.database import ClipFilter, Store
 from dashboard import resources
@@ -35,6 +37,12 @@ _READS: dict[str, Callable] = {
     "projection_size": projections.projection_size,
     "projection_points": projections.projection_points,
     "cluster_profile": projections.cluster_profile,
+    "labelled_corpora": evaluation_reads.labelled_corpora,
+    "label_counts": evaluation_reads.label_counts,
+    "labelled_tracks": evaluation_reads.labelled_tracks,
+    "check_corpus": evaluation_reads.check_corpus, "cell_clips": evaluation_reads.cell_clips,
+    "segments_of": transcript_reads.segments_of,
+    "matching_lines": transcript_reads.matching_lines,
 }  # fmt: skip
 
 
@@ -153,43 +161,30 @@ def overview(model_key: str, where: ClipFilter, period: str):
     return _overview(s, str(s.path), resources.version(), model_key, where, period)
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def _check_read(_s: Store, path: str, v: tuple, name: str, *args):
-    """One cached core.store.evaluation call, keyed like `_read` on the file's version."""
-    from core.store import evaluation as evaluate_reads
-
-    return getattr(evaluate_reads, name)(_s, *args)
-
-
-def _checked(name: str, *args):
-    s = resources.store()
-    return _check_read(s, str(s.path), resources.version(), name, *args)
-
-
 def labelled_corpora() -> pd.DataFrame:
     """Corpora with their clip counts and how many clips carry a label."""
-    return _checked("labelled_corpora")
+    return _cached("labelled_corpora")
 
 
 def label_counts(corpus: str) -> pd.DataFrame:
     """A corpus's labels as stored (None: unlabelled) with clip counts."""
-    return _checked("label_counts", corpus)
+    return _cached("label_counts", corpus)
 
 
 def labelled_tracks(corpus: str) -> list[str]:
-    return _checked("labelled_tracks", corpus)
+    return _cached("labelled_tracks", corpus)
 
 
 def check_corpus(corpus: str, overrides: tuple[tuple[str, str | None], ...],
                  track: str | None):  # fmt: skip
     """core.analysis.evaluation.CorpusCheck of every model that scored the corpus's labelled clips."""
-    return _checked("check_corpus", corpus, dict(overrides), None, track)
+    return _cached("check_corpus", corpus, dict(overrides), None, track)
 
 
 def cell_clips(corpus: str, model_key: str, labels: tuple[str, ...], predicted: str,
                track: str | None) -> pd.DataFrame:  # fmt: skip
     """The clips behind one cell of the confusion matrix (most confident first, ≤ 500)."""
-    return _checked("cell_clips", corpus, model_key, labels, predicted, track)
+    return _cached("cell_clips", corpus, model_key, labels, predicted, track)
 
 
 def granted_role(email: str) -> Role | None:
@@ -205,21 +200,11 @@ def _granted_role(_s: Store, path: str, v: tuple, email: str) -> Role | None:
     return read(_s, email)
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def _transcript_read(_s: Store, path: str, v: tuple, name: str, *args):
-    """One cached core.store.transcripts call, keyed like `_read` on the file's version."""
-    from core.store import transcripts
-
-    return getattr(transcripts, name)(_s, *args)
-
-
 def transcript(clip_id: str, track: str | None = None) -> pd.DataFrame:
     """A clip's transcript (one row per segment), empty when it was not transcribed."""
-    s = resources.store()
-    return _transcript_read(s, str(s.path), resources.version(), "segments_of", clip_id, track)
+    return _cached("segments_of", clip_id, track)
 
 
 def said_lines(said: str, keys: tuple[tuple[str, str], ...]) -> pd.DataFrame:
     """Each listed (clip_id, track)'s first line containing `said`, with its time."""
-    s = resources.store()
-    return _transcript_read(s, str(s.path), resources.version(), "matching_lines", said, keys)
+    return _cached("matching_lines", said, keys)
