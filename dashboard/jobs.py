@@ -1,5 +1,5 @@
 """Background jobs the pages start and poll: an upload's analysis and a projection; and the
-file facts the upload page shows before a job starts.
+file facts the upload page shows before a job starts (read in the page's run).
 
 A job's thread runs core only (no st.*); the page polls it by its key (core.jobs).
 """
@@ -9,6 +9,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from typing import BinaryIO
+
+import pandas as pd
+import streamlit as st
 
 from core.access import audit
 from core.access.principal import Principal, require
@@ -121,20 +124,39 @@ def job(key: str) -> Job | None:
     return JOBS.get(key)
 
 
-def describe_input(item) -> dict:
-    """File facts shown before scoring: duration, sample rate, channels, codec, or the problem."""
+def upload_facts(uploads) -> pd.DataFrame:
+    """What the Upload page lists for the uploaded files (a zip: one row per member): duration,
+    sample rate, channels and codec from each header, or the file's problem. Kept per uploaded
+    file for the session, as the page reruns on every click; dropped once a file is removed."""
+    memo = st.session_state.setdefault("upload_facts", {})
+    for gone in set(memo) - {u.file_id for u in uploads}:
+        del memo[gone]
+    for upload in uploads:
+        if upload.file_id not in memo:
+            memo[upload.file_id] = [_row(entry) for entry in _listed(upload)]
+    return pd.DataFrame([row for upload in uploads for row in memo[upload.file_id]])
+
+
+def _listed(upload) -> list:
     from core.errors import AudioError
+    from core.ingest.preview import Listed, preview_zip
+    from core.ingest.sources import InputFile
     from core.model.audio import probe
 
-    row = {"file": item.name, "duration (s)": None, "sample rate (Hz)": None, "channels": None,
-           "codec": None, "problem": item.problem or ""}  # fmt: skip
-    if item.problem or (item.path is None and item.data is None):  # a zip member not unpacked yet
-        return row
+    if upload.name.lower().endswith(".zip"):
+        return preview_zip(upload, upload.name)
+    item = InputFile(name=upload.name)
     try:
-        info = probe(item.path if item.path is not None else item.data, item.name)
+        return [Listed(item, probe(upload.getvalue(), upload.name))]
     except AudioError as exc:
-        row["problem"] = str(exc)
-        return row
-    row.update({"duration (s)": round(info.duration_s, 2), "sample rate (Hz)": info.source_rate_hz,
-                "channels": info.channels, "codec": info.codec})  # fmt: skip
-    return row
+        return [Listed(InputFile(upload.name, problem=str(exc)))]
+
+
+def _row(entry) -> dict:
+    info = entry.info
+    known = info is not None
+    duration = round(info.duration_s, 2) if known and info.duration_s == info.duration_s else None
+    return {"file": entry.item.name, "duration (s)": duration,
+            "sample rate (Hz)": info.source_rate_hz if known else None,
+            "channels": info.channels if known else None, "codec": info.codec if known else None,
+            "problem": entry.item.problem or ""}  # fmt: skip

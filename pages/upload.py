@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.ingest import metadata, sources
+from core.ingest import metadata
 from core.ingest.pipeline import parse_roles
 from core.ingest.result_folders import document
 from core.model import audio
@@ -96,18 +96,15 @@ transcribe = right.checkbox(_("Transcribe"), value=False,
                                    "searchable on the Clips page"))  # fmt: skip
 
 running = st.session_state.get("analysis")  # (job key, granularity) of this session's analysis
-inputs = []  # what the uploads hold; zips are listed here and unpacked to disk only to analyse
-for upload in [] if running else uploads or []:  # a running analysis is reading these files
-    if upload.name.lower().endswith(".zip"):
-        inputs += sources.preview_zip(upload, upload.name)  # problems ride on the inputs
-    else:
-        inputs.append(sources.InputFile(name=upload.name, data=upload.getvalue()))
+# What the uploads hold, with each file's header facts; zips are unpacked only to analyse. A
+# running analysis is reading these files, so they are not listed meanwhile.
+facts = jobs.upload_facts([] if running else uploads or [])
+inputs = not facts.empty
 if inputs:
-    facts = pd.DataFrame([jobs.describe_input(i) for i in inputs])
     facts["problem"] = facts.problem.map(lambda p: i18n.error(p) if p else p)
     st.dataframe(facts, hide_index=True, column_config={
         "file": _("file"), "duration (s)": _("duration (s)"), "sample rate (Hz)": _("sample rate (Hz)"),
-        "channels": _("channels"), "codec": _("codec"), "problem": _("problem")})  # fmt: skip
+        "channels": _("channels"), "codec": _("codec"), "problem": _("problem")}, placeholder="—")  # fmt: skip
 
 if st.button(_("Analyse"), type="primary",
              disabled=not inputs or not corpus or not model or running is not None):  # fmt: skip

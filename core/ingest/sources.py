@@ -283,17 +283,6 @@ def zip_members(
     return listed
 
 
-def preview_zip(stream: BinaryIO, archive_name: str) -> list[InputFile]:
-    """What an uploaded zip holds, for showing before it is unpacked (nothing is inflated)."""
-    try:
-        with zipfile.ZipFile(stream) as archive:
-            return [item for item, _ in zip_members(archive, archive_name)]
-    except zipfile.BadZipFile as exc:
-        return [
-            InputFile(archive_name, problem=f"{archive_name}: not a readable zip archive ({exc}).")
-        ]
-
-
 @dataclass
 class _Budget:
     """Bytes one archive may still unpack to, counted as members are inflated."""

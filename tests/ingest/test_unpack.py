@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from core.ingest import sources
+from core.ingest.preview import preview_zip
 
 
 def zip_bytes(members: dict[str, bytes]) -> bytes:
@@ -38,10 +39,10 @@ def test_collected_unpacks_to_files_and_removes_them(tmp_path):
 
 def test_received_spools_a_zip_upload_and_keeps_plain_uploads(tmp_path):
     upload = io.BytesIO(zip_bytes(AUDIO))
-    preview = sources.preview_zip(upload, "up.zip")  # the page lists it before unpacking
-    assert [(i.name, i.path, i.data, i.problem) for i in preview] == [
-        ("calls/a.wav", None, None, None),
-        ("b.mp3", None, None, None),
+    listed = preview_zip(upload, "up.zip")  # the page lists it before unpacking
+    assert [(e.item.name, e.item.path, e.item.data) for e in listed] == [
+        ("calls/a.wav", None, None),
+        ("b.mp3", None, None),
     ]
     with sources.received([("up.zip", upload), ("c.wav", io.BytesIO(b"RIFFc"))]) as inputs:
         assert [i.name for i in inputs] == ["calls/a.wav", "b.mp3", "c.wav"]
