@@ -37,7 +37,7 @@ from bench.dashboard_scale import (
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 RANKING = "trends?ranking=1&rank=angry&period=month"
-EXPECTED = {"": "Data quality:", RANKING: "agents with at least"}
+EXPECTED = {"": "Data quality:", RANKING: "Agents with at least"}
 
 _COUNTS = """
 import json, sys, time

@@ -37,7 +37,7 @@ PAGES = ("overview", "upload", "clips", "frames", "clusters", "trends", "exports
 # Text each page shows once its data is on screen (the browser timing waits for it).
 # (Text in the sidebar, such as a page's name, shows on every page: no use here.)
 EXPECTED = {"overview": "Data quality:", "upload": "server.maxUploadSize",
-            "clips": "clips (tracks) match", "frames": "frames of 20 ms",
+            "clips": "Clips (tracks) matching", "frames": "frames of 20 ms",
             "clusters": "Compute projection", "trends": "Drill down", "exports": "clips.parquet (",
             "stored": "Cluster profiles"}  # fmt: skip
 # The sidebar's selection of the projection that `projection` stores: one track per recording.

@@ -188,8 +188,8 @@ def ranking(trends: pd.DataFrame, period: str, default_emotion: str) -> tuple[st
         else _("the change in their share of {emotion} against their earlier {periods}")
     ).format(emotion=i18n.emotion(emotion), periods=i18n.periods_name(period))  # fmt: skip
     st.caption(
-        _("{n} agents with at least {min_n} tracks in the {window}, ranked by {by}; 95 % Wilson "
-          "interval. {hidden} agents with fewer tracks are left out. Page {page} of {pages}; pick "
+        _("Agents with at least {min_n} tracks in the {window}: {n}, ranked by {by}; 95 % Wilson "
+          "interval. Agents with fewer tracks, left out: {hidden}. Page {page} of {pages}; pick "
           "a row to list its clips.").format(
             n=i18n.number(len(ranked)), min_n=att.MIN_N, window=window_text(window), by=ranked_by,
             hidden=i18n.number(hidden), page=page, pages=pages)
@@ -205,6 +205,6 @@ def ranking(trends: pd.DataFrame, period: str, default_emotion: str) -> tuple[st
                        "share_base": st.column_config.NumberColumn(_("before"), format="percent"),
                        "n_base": st.column_config.NumberColumn(_("n before")),
                        "change": st.column_config.NumberColumn(_("change"), format="percent")},
-    )  # fmt: skip
+    placeholder="—")  # fmt: skip
     rows = event.selection.rows if event else []
     return (shown.agent.iloc[rows[0]], window.start) if rows else None

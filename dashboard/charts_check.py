@@ -45,7 +45,7 @@ def confusion_figure(counts: pd.DataFrame, normalised: bool, title: str = "",
         x=[names[p] for _, p in cells], y=[names[t] for t, _ in cells], mode="markers",
         marker={"size": 36, "color": "rgba(0,0,0,0)"}, showlegend=False,
         customdata=[[t, p, int(counts.at[t, p]), float(shares.at[t, p])] for t, p in cells],
-        hovertemplate=tr(lang, "label {label} → model {model}: {n} clips, {share} of the row (click "
+        hovertemplate=tr(lang, "label {label} → model {model}: clips {n}, {share} of the row (click "
                            "to list them)").format(label="%{customdata[0]}", model="%{customdata[1]}",
                                                    n="%{customdata[2]}", share="%{customdata[3]:.1%}")
         + "<extra></extra>",

@@ -11,7 +11,7 @@ import pandas as pd
 from core.model.labels import COLORS, EMOJI, EMOTIONS
 from dashboard.echart import EChart, percent_axis, title
 from dashboard.i18n.catalog import emotion as emotion_name
-from dashboard.i18n.catalog import number, percent, tr
+from dashboard.i18n.catalog import ntr, number, percent, tr
 
 _PLURAL = {"day": "days", "week": "weeks", "month": "months"}  # msgids: dashboard.i18n
 _GRID = {"left": 8, "right": 16, "top": 48, "bottom": 8, "containLabel": True}
@@ -72,7 +72,7 @@ def mix_over_time(mix: pd.DataFrame, period: str, heading: str = "", lang: str =
             for s, n in zip(shares[emotion], table[emotion], strict=True)
         ]
     lines = "".join(f"<br/>{EMOJI[e]} {emotion_name(e, lang)}: {{@{e}_text}}" for e in EMOTIONS)
-    heading_line = tr(lang, "{period} of {start}: {tracks} tracks").format(
+    heading_line = tr(lang, "{period} of {start} · tracks: {tracks}").format(
         period=tr(lang, period), start="{b}", tracks="{@tracks}"
     )
     option = {
@@ -98,7 +98,7 @@ def negative_line(shares: pd.DataFrame, period: str, heading: str = "", lang: st
     """Negative share per period (shares: period_start, n, negative, share)."""
     source = pd.DataFrame({
         "period": shares.period_start.dt.strftime("%Y-%m-%d"), "share": shares.share * 100,
-        "text": [tr(lang, "{share} ({k} of {n} tracks)").format(
+        "text": [ntr(lang, "{share} ({k} of {n} track)", "{share} ({k} of {n} tracks)", n).format(
                      share=percent(s, lang), k=number(k, lang), n=number(n, lang))
                  for s, k, n in zip(shares.share, shares.negative, shares.n, strict=True)],
     })  # fmt: skip

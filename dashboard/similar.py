@@ -140,7 +140,7 @@ def _result_list(found: search.Similar, key: str, here: bool) -> None:
                        "agent": _("agent"), "top_label": _("top emotion"),
                        "confidence": st.column_config.ProgressColumn(_("confidence"), min_value=0.0, max_value=1.0),
                        "recorded_at": st.column_config.DatetimeColumn(_("recorded"), format="YYYY-MM-DD HH:mm")},
-    )  # fmt: skip
+    placeholder="—")  # fmt: skip
     rows = event.selection.rows if event else []
     if rows and here:
         row = found.rows.iloc[rows[0]]
@@ -240,7 +240,7 @@ def compare_panel(model_key: str, a: tuple[str, str], b: tuple[str, str], names:
     left, right = st.columns([1, 3])
     left.metric(_("Cosine similarity"), "—" if np.isnan(cosine) else f"{cosine:.4f}")
     table = table.rename(columns={"A": names.get("A", "A"), "B": names.get("B", "B")})
-    right.dataframe(table.round(4), hide_index=True, key="compare-scores")
+    right.dataframe(table.round(4), hide_index=True, key="compare-scores", placeholder="—")
     curves = {}
     for label, (clip_id, track) in (("A", a), ("B", b)):
         logits = reads.frame_logits(clip_id, model_key, track)

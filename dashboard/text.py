@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import datetime
 
 # Embeddings, overrides and isolates: they reorder how the rest of the name is displayed.
 _BIDI = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
@@ -56,8 +57,23 @@ def natural_key(value: object) -> tuple:
 
 def literal_table(frame):
     """A DataFrame for st.table, whose cells and labels Streamlit renders as Markdown: every
-    value and label as literal text (numbers and dates are shown as they print)."""
-    shown = frame.map(lambda v: "—" if v is None or v != v else literal(str(v)))
+    value and label as literal text, a missing one as "—", a time to the second."""
+    shown = frame.map(_cell)
     shown.index = [literal(str(i)) for i in shown.index]
     shown.columns = [literal(str(c)) for c in shown.columns]
     return shown
+
+
+def _cell(value: object) -> str:
+    if value is None or value != value:  # None, NaN and NaT
+        return "—"
+    if isinstance(value, datetime):  # pandas' Timestamp too: microseconds are noise in a log
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    return literal(str(value))
+
+
+def server_zone() -> str:
+    """The server's time zone as an offset ("UTC", "UTC+08:00"): the stored log times' zone
+    (DuckDB's current_timestamp is written in the server's local time)."""
+    offset = datetime.now().astimezone().strftime("%z")
+    return "UTC" if offset == "+0000" else f"UTC{offset[:3]}:{offset[3:]}"

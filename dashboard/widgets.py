@@ -228,7 +228,7 @@ def clip_columns(columns: list[str]) -> dict:
 def clip_list(clips: pd.DataFrame, columns: list[str], key: str, model_key: str) -> None:
     """A table of clips where choosing a row opens that clip on the Clips page (no dead ends)."""
     event = st.dataframe(emotions_shown(clips[columns]), hide_index=True, key=key, on_select="rerun",
-                         selection_mode="single-row", column_config=clip_columns(columns))  # fmt: skip
+                         selection_mode="single-row", column_config=clip_columns(columns), placeholder="—")  # fmt: skip
     rows = event.selection.rows if event else []
     if not rows:
         st.caption(_("Select a row to open its clip."))

@@ -12,8 +12,8 @@ from core.jobs import JOBS
 from core.store.check_record import last_check
 from core.store.scrub import run_check
 from dashboard import admin, auth, i18n, reads, resources, widgets
-from dashboard.i18n import _
-from dashboard.text import literal, literal_table
+from dashboard.i18n import _, ngettext
+from dashboard.text import literal, literal_table, server_zone
 
 CHECK_JOB = "database-check"  # one per server: a second admin's click joins the running check
 
@@ -70,7 +70,8 @@ else:
         st.rerun()
 
 st.header(_("Audit log"))
-st.caption(_("Who uploaded, ran, exported, deleted or changed roles, and when (server time)."))
+st.caption(_("Who uploaded, ran, exported, deleted or changed roles, and when (server time, "
+             "{zone}).").format(zone=server_zone()))  # fmt: skip
 left, right = st.columns(2)
 limit = left.selectbox(_("Show the newest"), [50, 200, 1000], key="audit-limit")
 action = right.selectbox(_("Action"), ["all", *AUDIT_ACTIONS], key="audit-action",
@@ -131,7 +132,8 @@ name = st.selectbox(_("Corpus"), list(corpora.corpus), index=None, placeholder=_
                     key="delete-corpus")  # fmt: skip
 if name is not None:
     clips = int(corpora.set_index("corpus").loc[name, "clips"])
-    typed = st.text_input(_("Type {name} to confirm deleting its {clips} clips").format(
+    typed = st.text_input(ngettext("Type {name} to confirm deleting its {clips} clip",
+                                   "Type {name} to confirm deleting its {clips} clips", clips).format(
         name=name, clips=i18n.number(clips)), key="delete-confirm")  # fmt: skip
     if st.button(_("Delete corpus"), type="primary", disabled=typed != name, key="delete-button"):
         report = widgets.run_safely(lambda: admin.delete_corpus(visitor, name))

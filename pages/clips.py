@@ -45,8 +45,8 @@ if page > pages:  # a shared link to a page the current filters no longer reach
 state.put(q=search.strip() or None, said=said or None, sort=None if order_by == "source_name" else order_by,
           desc="1" if descending else None, page=None if page == 1 else page)  # fmt: skip
 mean = "—" if summary.mean_confidence is None else i18n.percent(summary.mean_confidence)
-st.caption(_("{rows} clips (tracks) match the filters · {recordings} recordings · mean confidence "
-             "{mean} · page {page} of {pages} ({shown} rows)").format(
+st.caption(_("Clips (tracks) matching the filters: {rows} · recordings: {recordings} · mean confidence "
+             "{mean} · page {page} of {pages} (rows shown: {shown})").format(
     rows=i18n.number(summary.rows), recordings=i18n.number(summary.recordings), mean=mean,
     page=page, pages=i18n.number(pages), shown=len(shown)))  # fmt: skip
 if summary.rows == 0:
@@ -63,7 +63,7 @@ if said:  # the line that said it, and when
                         .drop(columns=["end_s"]), on=["clip_id", "track"], how="left")  # fmt: skip
     columns = ["source_name", "said_at_s", "said_line", *columns[1:]]
 table = st.dataframe(widgets.emotions_shown(shown[columns]), hide_index=True, column_config=widgets.clip_columns(columns), on_select="rerun",
-                     selection_mode="single-row", key="clip_table")  # fmt: skip
+                     selection_mode="single-row", key="clip_table", placeholder="—")  # fmt: skip
 picked = table.selection.rows
 if picked:
     state.put(clip=shown.clip_id.iloc[picked[0]], track=shown.track.iloc[picked[0]])
@@ -103,12 +103,12 @@ with detail:
         st.dataframe(widgets.emotions_shown(windows.drop(columns=["scores"]).round(2)), hide_index=True,
                      key="segments", column_config={"segment": _("segment"), "start_s": _("from (s)"),
                                                     "end_s": _("to (s)"), "top_label": _("top emotion"),
-                                                    "confidence": _("confidence")})  # fmt: skip
+                                                    "confidence": _("confidence")}, placeholder="—")  # fmt: skip
     lines = reads.transcript(row.clip_id, row.track)
     if not lines.empty:
         st.caption(_("What was said (SenseVoice), with emotion2vec's top emotion over each line"))
         st.dataframe(lines[["start_s", "end_s", "text", "top_label", "emotion", "events"]].round(2),
-                     hide_index=True, key="transcript")  # fmt: skip
+                     hide_index=True, key="transcript", placeholder="—")  # fmt: skip
     logits = reads.frame_logits(row.clip_id, model_key, row.track)
     if logits is None:
         st.caption(_("No frame curve stored for this clip: analyse it with granularity 'frame'."))

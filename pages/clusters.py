@@ -49,8 +49,9 @@ params = ProjectionParams(k=k, n_neighbors=neighbors, min_dist=min_dist)
 key, n = reads.projection_key(model_key, where, params)
 if n < 5:
     st.info(
-        _("{n} clips selected: a projection needs at least 5. Widen the filters or add "
-          "recordings.").format(n=n)
+        ngettext("{n} clip selected: a projection needs at least 5. Widen the filters or add "
+                 "recordings.", "{n} clips selected: a projection needs at least 5. Widen the "
+                 "filters or add recordings.", n).format(n=n)
     )  # fmt: skip
     st.stop()
 

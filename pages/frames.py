@@ -8,7 +8,7 @@ import streamlit as st
 from core.analysis.curves import curve_frame, dominant_segments, merge_short_runs, smooth_curve
 from core.model.labels import EMOTIONS
 from dashboard import curve_charts, i18n, reads, similar, state, widgets
-from dashboard.i18n import N_, _
+from dashboard.i18n import N_, _, ngettext
 
 CHOICES = 200  # clips offered in the picker at once
 # Points drawn per curve: a chart about 1,000 px wide shows no more, and the browser draws
@@ -33,7 +33,8 @@ if tracks.empty and not search:
     st.info(_("No frame curves stored yet: analyse recordings with granularity **frame** "
               "(or `{command}`).").format(command="python -m core ingest ... --frames"))  # fmt: skip
     st.stop()
-st.caption(_("{n} tracks with frame curves match").format(n=i18n.number(matches)) + (
+st.caption(ngettext("{n} track with frame curves matches", "{n} tracks with frame curves match", matches).format(
+    n=i18n.number(matches)) + (
     _("; the first {n} are listed, search to narrow them").format(n=CHOICES) if matches > CHOICES else ""))  # fmt: skip
 if tracks.empty:
     st.warning(_("No clip with a frame curve matches this search."))
@@ -141,7 +142,7 @@ for column, key in zip(st.columns(len(shown)), shown, strict=True):
                 emotion=lambda t: t.emotion.map(i18n.emotion)), hide_index=True, key=f"seg-{key}",
             column_config={"start_s": _("from (s)"), "end_s": _("to (s)"),
                            "emotion": _("dominant emotion")},
-        )  # fmt: skip
+        placeholder="—")  # fmt: skip
 if compare != "—":
     similar.compare_panel(model_key, tuple(first.split("|")), tuple(compare.split("|")),
                           {"A": names[first], "B": names[compare]}, emotions or EMOTIONS,

@@ -15,7 +15,7 @@ from core.analysis.evaluation import DEFAULT_MAP, normalise, per_class, report_r
 from core.model.labels import EMOTIONS, UNTRAINED_LABEL
 from core.store.evaluation import HOW_TO_LABEL
 from dashboard import charts_check, i18n, reads, state, widgets
-from dashboard.i18n import N_, _
+from dashboard.i18n import N_, _, ngettext
 from dashboard.text import literal
 
 
@@ -52,7 +52,7 @@ if labelled.empty:
 names = list(labelled.corpus)
 counts = labelled.set_index("corpus")
 corpus = choice(st, "selectbox", _("Corpus"), names, "corpus", names[0], format_func=i18n.fixed(lambda c:
-                _("{corpus} ({labelled} of {clips} clips labelled)").format(
+                _("{corpus} (labelled: {labelled} of {clips})").format(
                     corpus=c, labelled=i18n.number(counts.labelled[c]), clips=i18n.number(counts.clips[c]))))  # fmt: skip
 tracks = reads.labelled_tracks(corpus)
 track = None
@@ -99,11 +99,12 @@ if check is None:
     st.stop()
 if check.unmapped:
     shown = ", ".join(f"{literal(k)} ({n:,})" for k, n in check.unmapped.items())
-    st.warning(_("{n} label(s) on {clips} clips map to no class and are left out: {shown}. Give "
-                 "them a class in the table above.").format(
+    st.warning(_("Labels that map to no class are left out ({n}, on clips: {clips}): {shown}. "
+                 "Give them a class in the table above.").format(
         n=len(check.unmapped), clips=i18n.number(sum(check.unmapped.values())), shown=shown))  # fmt: skip
 if check.unlabelled:
-    st.caption(_("{n} clips of this corpus have no label and are not counted.").format(
+    st.caption(ngettext("{n} clip of this corpus has no label and is not counted.",
+                        "{n} clips of this corpus have no label and are not counted.", check.unlabelled).format(
         n=i18n.number(check.unlabelled)))  # fmt: skip
 for report in check.reports:
     if report.untrained:
@@ -125,7 +126,7 @@ if len(models) > 1:
          "macro-F1": r.macro_f1.text()} for r in check.reports
     ])  # fmt: skip
     st.dataframe(summary, hide_index=True, key="compare", column_config={
-        "model": _("model"), "tracks": _("tracks"), "accuracy": _("accuracy"), "macro-F1": "macro-F1"})  # fmt: skip
+        "model": _("model"), "tracks": _("tracks"), "accuracy": _("accuracy"), "macro-F1": "macro-F1"}, placeholder="—")  # fmt: skip
     bars = pd.DataFrame([
         {"model": title[r.model_key], "metric": name, "value": i.value, "low": i.low,
          "high": i.high}
@@ -189,7 +190,7 @@ st.dataframe(per_class_table, hide_index=True, key="per_class", column_config={
     "precision": st.column_config.NumberColumn(_("precision"), format="%.3f"),
     "recall": st.column_config.NumberColumn(_("recall"), format="%.3f"),
     "f1": st.column_config.NumberColumn("F1", format="%.3f"),
-})  # fmt: skip
+}, placeholder="—")  # fmt: skip
 
 # -- the clips behind a cell --------------------------------------------------------------------
 st.subheader(_("Clips behind a cell"))
@@ -209,7 +210,9 @@ predicted = choice(d, "selectbox", _("Model's top emotion"), classes, "pred", de
 state.put(truth=true_class, pred=predicted)
 raw = tuple(x for x in stored.label if check.mapping.get(normalise(x)) == true_class)
 cell = reads.cell_clips(corpus, report.model_key, raw, predicted, track)
-st.caption(_("{n} tracks labelled {label} that the model calls {predicted}").format(
+st.caption(ngettext("{n} track labelled {label} that the model calls {predicted}",
+                    "{n} tracks labelled {label} that the model calls {predicted}",
+                    int(row[EMOTIONS.index(predicted)])).format(
     n=i18n.number(int(row[EMOTIONS.index(predicted)])), label=i18n.emotion(true_class),
     predicted=i18n.emotion(predicted))
     + (_("; the {n} most confident").format(n=len(cell)) if len(cell) >= 500 else ""))  # fmt: skip

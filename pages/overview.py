@@ -10,7 +10,7 @@ from core.analysis.overview import NEGATIVE, negative_shares
 from core.model.labels import LOW_CONFIDENCE, UNTRAINED_LABEL
 from dashboard import attention as attention_ui
 from dashboard import charts_overview, i18n, reads, state, widgets
-from dashboard.i18n import N_, _
+from dashboard.i18n import N_, _, ngettext
 from dashboard.text import literal
 
 PERIODS = ["week", "month", "day"]
@@ -90,8 +90,10 @@ if volume.first_at is not None:  # two dates do not fit a metric's width
         )
     )
 if volume.undated_tracks:
-    st.caption(_("{n} tracks have no recording date: they count in the totals and the overall "
-                 "mix, not in any period.").format(n=i18n.number(volume.undated_tracks)))  # fmt: skip
+    st.caption(ngettext("{n} track has no recording date: it counts in the totals and the "
+                        "overall mix, not in any period.", "{n} tracks have no recording date: they "
+                        "count in the totals and the overall mix, not in any period.",
+                        volume.undated_tracks).format(n=i18n.number(volume.undated_tracks)))  # fmt: skip
 
 shares = negative_shares(result.mix).set_index("period_start").share
 negative = " + ".join(i18n.emotion(e) for e in NEGATIVE)
@@ -151,14 +153,14 @@ st.caption(_("{tests} of {pairs} agent × emotion pairs had enough tracks to tes
 if not flagged.empty:
     st.dataframe(attention_ui.emotions_shown(flagged[["agent", "emotion", "share_latest", "n_latest",
                  "share_base", "n_base", "change", "p", "q"]]), hide_index=True, key="flagged",
-                 column_config=attention_ui.change_columns())  # fmt: skip
+                 column_config=attention_ui.change_columns(), placeholder="—")  # fmt: skip
 # Drawn when opened: a closed expander still builds its grid, which cost a fresh browser 0.2 s.
 pairs = st.expander(_("Every agent × emotion pair"), key=state.key("pairs"),
                     expanded=state.get_str("pairs") == "1", on_change="rerun")  # fmt: skip
 state.put(pairs="1" if pairs.open else None)
 if pairs.open:
     pairs.dataframe(attention_ui.emotions_shown(report.changes), hide_index=True, key="shifts",
-                    column_config=attention_ui.change_columns())  # fmt: skip
+                    column_config=attention_ui.change_columns(), placeholder="—")  # fmt: skip
 
 info = reads.model_info(model_key)
 model = f"{info.model_id} ({_(UNTRAINED_LABEL)})" if bool(info.untrained) else info.model_id

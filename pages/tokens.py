@@ -6,7 +6,7 @@ import streamlit as st
 from core.access import tokens
 from dashboard import auth, resources, widgets
 from dashboard.i18n import _
-from dashboard.text import literal_table
+from dashboard.text import literal_table, server_zone
 
 st.title("🔑 " + _("API tokens"))
 visitor = auth.refuse_unless("read")
@@ -40,6 +40,7 @@ table = widgets.run_safely(lambda: tokens.listed(resources.store(), visitor))
 if table is not None and table.empty:
     st.info(_("No tokens yet."))
 elif table is not None:
+    st.caption(_("Times are the server's ({zone}).").format(zone=server_zone()))
     st.table(literal_table(table.set_index("token_id")))
     live = table[table.revoked_at.isna()]
     if not live.empty:

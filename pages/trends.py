@@ -77,7 +77,9 @@ st.markdown(_("**share of {emotion} clips** per agent and {period}").format(
     emotion=i18n.emotion(emotion, emoji=True), period=i18n.period_name(period)))  # fmt: skip
 # A styled grid, not a plotly heatmap: a fresh browser opens it without loading plotly.js.
 grid = tables.trend_grid(heat, emotion, _("low"))
-event = st.dataframe(grid, key="heatmap", on_select="rerun", selection_mode="single-cell")
+event = st.dataframe(
+    grid, key="heatmap", on_select="rerun", selection_mode="single-cell", placeholder="—"
+)
 clicked = widgets.heatmap_cell(event, list(grid.data.index))
 if ranked is not None:  # a row of the ranking: its agent and period
     clicked = (ranked[0], ranked[1].isoformat())
@@ -145,4 +147,5 @@ st.dataframe(
         "low_n": _("low"),
         **{e: st.column_config.NumberColumn(i18n.emotion(e), format="percent") for e in EMOTIONS},
     },
+    placeholder="—",
 )

@@ -392,7 +392,7 @@ def test_agent_trends_ranks_every_agent_and_keeps_the_question(planted_now, monk
     ranking = at.dataframe[0].value
     assert ranking.agent.iloc[0] == PLANTED and list(ranking["rank"]) == list(range(1, 17))
     assert (ranking.low <= ranking.share).all() and (ranking.share <= ranking.high).all()
-    assert any(f"16 agents with at least 20 tracks in the week of {week:%Y-%m-%d}" in c.value
+    assert any(f"Agents with at least 20 tracks in the week of {week:%Y-%m-%d}: 16," in c.value
                for c in at.caption)  # fmt: skip
     centred = next(c.value for c in at.caption if c.value.startswith("Centred on"))
     assert f"week of {week:%Y-%m-%d} and {PLANTED}" in centred

@@ -461,8 +461,8 @@ def test_page_picks_another_corpus_track_and_model(labelled_db, engine, second_m
     store, _ = labelled_db
     at = check_page(store.path, monkeypatch, corpus="calls", model=engine.model_key)
     corpus = next(s for s in at.selectbox if s.label == "Corpus")
-    assert corpus.options == ["bobs (4 of 4 clips labelled)", "calls (12 of 12 clips labelled)",
-                              "stereo (2 of 2 clips labelled)"]  # fmt: skip
+    assert corpus.options == ["bobs (labelled: 4 of 4)", "calls (labelled: 12 of 12)",
+                              "stereo (labelled: 2 of 2)"]  # fmt: skip
     corpus.set_value("bobs").run()
     bobs = check_corpus(store, "bobs", model_keys=[engine.model_key]).reports[0]
     assert bobs.n == 3  # bob's 4 clips, one labelled 'contempt' (left out)

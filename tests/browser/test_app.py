@@ -83,7 +83,7 @@ def test_a_new_user_uploads_several_files_with_a_name_pattern_and_sees_trends(
 @pytest.mark.parametrize(
     ("path", "expected", "name"),
     [
-        ("clips", "clips (tracks) match the filters", "2-clips"),
+        ("clips", "Clips (tracks) matching the filters", "2-clips"),
         ("frames", "frames of 20 ms", "3-frames"),
         ("trends", "share of", "5-trends"),
         ("exports", "clips.parquet (12 rows)", "6-exports"),

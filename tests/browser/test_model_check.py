@@ -42,8 +42,9 @@ def test_clicking_a_cell_lists_its_clips(check_server, page, labelled_db, engine
     page.locator(".js-plotly-plot").last.scroll_into_view_if_needed()
     point = page.evaluate(CELL_CENTRE, shown)
     page.mouse.click(point["x"], point["y"])
+    n = int(confusion[row, col])
     expected = (
-        f"{int(confusion[row, col])} tracks labelled {label} that the model calls {predicted}"
+        f"{n} {'track' if n == 1 else 'tracks'} labelled {label} that the model calls {predicted}"
     )
     page.get_by_text(expected).wait_for(timeout=60_000)
     settle(page)

@@ -230,7 +230,7 @@ def test_an_analysis_runs_in_the_background_while_the_user_browses(page, server,
 
 def matching(tab) -> str:
     """The Clips page's count line: rows, recordings and mean confidence of the selection."""
-    return tab.get_by_text("clips (tracks) match the filters").inner_text()
+    return tab.get_by_text("Clips (tracks) matching the filters").inner_text()
 
 
 def steady_rows(tab) -> str:

@@ -352,8 +352,9 @@ def test_a_confusion_cell_lists_its_clips_and_a_row_opens_one(
     page.locator(".js-plotly-plot").last.scroll_into_view_if_needed()
     point = page.evaluate(CELL_CENTRE, [f"{EMOJI[e]} {e}" for e in (label, predicted)])
     page.mouse.click(point["x"], point["y"])
+    n = int(confusion[row, col])
     expected = (
-        f"{int(confusion[row, col])} tracks labelled {label} that the model calls {predicted}"
+        f"{n} {'track' if n == 1 else 'tracks'} labelled {label} that the model calls {predicted}"
     )
     page.get_by_text(expected).wait_for()
     settle(page)

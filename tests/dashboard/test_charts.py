@@ -155,6 +155,47 @@ def test_literal_table_shows_every_cell_and_label_as_typed():
     assert "\\[corp\\]" in shown.detail.iloc[0] and "\\*\\*x\\*\\*" in shown.detail.iloc[0]
 
 
+def test_literal_table_shows_times_to_the_second_and_missing_times_as_a_dash():
+    """The audit log's and tokens' times: no microseconds, and a revoked_at never set is "—"."""
+    from dashboard.text import literal_table
+
+    logged = pd.to_datetime(["2026-12-02 17:31:05.123456", None])
+    shown = literal_table(pd.DataFrame({"logged_at": logged, "revoked_at": [pd.NaT, pd.NaT]}))
+    assert list(shown.iloc[:, 0]) == ["2026-12-02 17:31:05", "—"]
+    assert list(shown.iloc[:, 1]) == ["—", "—"]
+
+
+def test_the_server_zone_names_utc_or_an_offset(monkeypatch):
+    import time
+
+    from dashboard.text import server_zone
+
+    for zone, expected in (("UTC", "UTC"), ("Asia/Shanghai", "UTC+08:00"),
+                           ("America/Sao_Paulo", "UTC-03:00")):  # fmt: skip
+        monkeypatch.setenv("TZ", zone)
+        time.tzset()
+        assert server_zone() == expected
+    monkeypatch.delenv("TZ")
+    time.tzset()
+
+
+def test_every_dataframe_shows_a_dash_for_a_missing_value():
+    """Streamlit shows a missing cell as "None" unless the call names a placeholder (#30)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    calls = []
+    for path in [*root.joinpath("pages").glob("*.py"), *root.joinpath("dashboard").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "dataframe":
+                named = {k.arg: k.value for k in node.keywords}
+                calls.append((f"{path.name}:{node.lineno}", ast.literal_eval(named["placeholder"])
+                              if "placeholder" in named else None))  # fmt: skip
+    assert len(calls) >= 15
+    assert [where for where, shown in calls if shown != "—"] == []
+
+
 def test_a_curve_without_frames_draws_empty_axes_and_says_so():
     from core.analysis.curves import dominant_segments
 

@@ -127,7 +127,7 @@ def widget(at: AppTest, kind: str, label: str):
 
 
 def clips_caption(at: AppTest) -> str:
-    return next(c.value for c in at.caption if "clips (tracks) match" in c.value)
+    return next(c.value for c in at.caption if "Clips (tracks) matching" in c.value)
 
 
 def every_clip(db: Path, model_key: str | None = None) -> pd.DataFrame:
@@ -148,7 +148,9 @@ def test_sidebar_every_model(small_db, monkeypatch):
         assert not at.exception
         expected = every_clip(small_db, key)
         assert at.query_params["model"] in (key, [key])
-        assert clips_caption(at).startswith(f"{len(expected)} clips (tracks) match")
+        assert clips_caption(at).startswith(
+            f"Clips (tracks) matching the filters: {len(expected)} "
+        )
         table = at.dataframe[0].value
         assert sorted(table.source_name) == sorted(expected.source_name)
     assert set(every_clip(small_db, "m@2").corpus) == {"south"}  # the two models differ
@@ -192,7 +194,7 @@ def test_sidebar_every_track(small_db, monkeypatch, track):
 def test_sidebar_every_top_emotion(small_db, monkeypatch, emotion):
     at = open_page("clips", small_db, monkeypatch, model="m@1")
     expected = only_rows_of(at, small_db, "Top emotion", "top_label", emotion)
-    assert clips_caption(at).startswith(f"{len(expected)} clips (tracks) match")
+    assert clips_caption(at).startswith(f"Clips (tracks) matching the filters: {len(expected)} ")
 
 
 # -- Overview ------------------------------------------------------------------------------------

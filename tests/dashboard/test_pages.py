@@ -40,7 +40,7 @@ def test_clips_page_lists_the_corpus_and_opens_a_clip(seeded_db, monkeypatch):
     key = list_models(Store(seeded_db)).model_key[0]
     clip = select_clips(Store(seeded_db), key).iloc[0]
     at = open_page("clips", seeded_db, monkeypatch, clip=clip.clip_id, track="mix")
-    assert any(c.value.startswith("12 clips (tracks) match the filters · 12 recordings")
+    assert any(c.value.startswith("Clips (tracks) matching the filters: 12 · recordings: 12")
                for c in at.caption)  # fmt: skip
     assert len(at.dataframe[0].value) == 12
     assert literal(clip.source_name) in [s.value for s in at.main.subheader]  # Markdown-safe
@@ -270,7 +270,8 @@ def test_clips_page_pages_in_the_database(synth_db, monkeypatch):
     store = Store(synth_db)
     every = select_clips(store, list_models(store).model_key[0])
     at = open_page("clips", synth_db, monkeypatch)
-    assert _caption(at, f"{len(every):,} clips (tracks) match").endswith("page 1 of 2 (500 rows)")
+    caption = _caption(at, f"Clips (tracks) matching the filters: {len(every):,} ")
+    assert caption.endswith("page 1 of 2 (rows shown: 500)")
     first = at.dataframe[0].value
     assert len(first) == 500 and list(first.source_name) == sorted(every.source_name)[:500]
     at.number_input[0].set_value(2).run()
@@ -323,7 +324,7 @@ def test_a_shared_url_keeps_dates_and_durations(synth_db, monkeypatch):
     every = select_clips(store, list_models(store).model_key[0])
     inside = every[every.recorded_at.between("2025-03-03", "2025-03-09 23:59:59.999")
                    & every.duration_s.between(30, 200)]  # fmt: skip
-    assert sender.startswith(f"{len(inside):,} clips (tracks) match")
+    assert sender.startswith(f"Clips (tracks) matching the filters: {len(inside):,} ")
 
 
 def test_overview_links_open_the_clips_of_one_agent_and_days(synth_db, monkeypatch):
@@ -414,7 +415,9 @@ def test_frames_page_search_narrows_the_picker(synth_db, monkeypatch):
     at.text_input[0].input(name).run()
     picker = next(s for s in at.selectbox if s.label == "Clip")
     assert all(o.startswith(name) for o in picker.options)
-    assert _caption(at, "").startswith(f"{len(picker.options)} tracks with frame curves match")
+    assert _caption(at, "").startswith(
+        f"{len(picker.options)} {'track' if len(picker.options) == 1 else 'tracks'} with frame curves"
+    )
 
 
 def test_a_search_replaces_the_clip_the_url_opened(synth_db, monkeypatch):
