@@ -35,6 +35,34 @@ MODEL_CHOICES = (*HUB_MODELS, LOCAL_MODEL, TEST_MODEL)
 LOCAL_PREFIX = "local:"  # engine("local:<name>") loads <models folder>/<name>
 
 
+@st.cache_data(ttl=60, show_spinner=False)
+def hub_models_here() -> dict[str, bool]:
+    """The hub models this server can run, each True when already downloaded, False when its
+    first use downloads it; one it has no copy of and cannot download (offline) is left out.
+    Asked again after a minute, so a server that comes online or gets a copy offers it."""
+    from core.model.hub import can_reach, is_downloaded
+
+    here = {m: is_downloaded(m) for m in HUB_MODELS}
+    online = any(not v for v in here.values()) and can_reach("ms")
+    return {m: v for m, v in here.items() if v or online}
+
+
+def preferred_model(offered: list[str]) -> tuple[str | None, str | None]:
+    """The Upload page's first choice, and the model directory to select when it is local:
+    $EMOSCOPE_MODEL when it is offered (a hub name, or a directory in the models folder), else
+    the first hub model offered, else the models folder when it holds one. None when nothing
+    but the random-weights test model could run: the visitor then chooses knowingly."""
+    setting = os.environ.get("EMOSCOPE_MODEL", "").strip()
+    if setting in offered:
+        return setting, None
+    if LOCAL_MODEL in offered and setting and Path(setting).name in local_models():
+        return LOCAL_MODEL, Path(setting).name
+    hub = [m for m in offered if m in HUB_MODELS]
+    if hub:
+        return hub[0], None
+    return (LOCAL_MODEL, None) if LOCAL_MODEL in offered and local_models() else (None, None)
+
+
 @st.cache_resource(show_spinner=False)
 def _store(path: str) -> Store:
     return Store(path, busy_timeout_s=15)

@@ -16,7 +16,7 @@ from core.model.labels import UNTRAINED_LABEL
 from core.store.aggregates import ClipQuery
 from core.store.database import ClipFilter
 from dashboard import auth, charts, i18n, jobs, reads, resources, widgets
-from dashboard.i18n import N_, _
+from dashboard.i18n import N_, _, ngettext
 from dashboard.text import literal
 
 # Where a finished run's results open: page key, link text, icon.
@@ -64,16 +64,30 @@ pattern = meta_right.text_input(
 ).strip()
 left, right = st.columns(2)
 corpus = left.text_input(_("Corpus"), value="uploads").strip()
-offered = [
-    m for m in resources.MODEL_CHOICES if m != resources.LOCAL_MODEL or visitor.may("local_model")
-]
+# Only models this server has or can download: offline, a model it has no copy of is not
+# offered (one line says so), rather than failing after a wait with a network error (#30).
+here = resources.hub_models_here()
+offered = [m for m in resources.MODEL_CHOICES if m not in resources.HUB_MODELS or m in here]
+offered = [m for m in offered if m != resources.LOCAL_MODEL or visitor.may("local_model")]
 model_names = {resources.TEST_MODEL: "⚠️ " + _("{model} (random weights)").format(model=_(resources.TEST_MODEL)),
-               resources.LOCAL_MODEL: _("local model directory")}  # fmt: skip
-choice = left.selectbox(_("Model"), offered, format_func=lambda m: model_names.get(m, m))
+               resources.LOCAL_MODEL: _("local model directory"),
+               **{m: _("{model} (downloaded on first use)").format(model=m) for m, v in here.items() if not v}}  # fmt: skip
+preferred, preferred_local = resources.preferred_model(offered)
+choice = left.selectbox(_("Model"), offered, index=offered.index(preferred) if preferred else None,
+                        format_func=lambda m: model_names.get(m, m), placeholder=_("choose a model"))  # fmt: skip
+missing = [m for m in resources.HUB_MODELS if m not in here]
+if missing:
+    left.caption(ngettext(
+        "{models} is not available on this server: no copy here, and ModelScope cannot be "
+        "reached to download it. Use a model from the list.",
+        "{models} are not available on this server: no copy here, and ModelScope cannot be "
+        "reached to download them. Use a model from the list.", len(missing),
+    ).format(models=", ".join(missing)))  # fmt: skip
 model = choice
 if choice == resources.LOCAL_MODEL:  # a name from the server's models folder, never a typed path
-    local = left.selectbox(_("Model directory"), resources.local_models(), index=None,
-                           placeholder=_("choose a model directory"))  # fmt: skip
+    directories = resources.local_models()
+    local = left.selectbox(_("Model directory"), directories, placeholder=_("choose a model directory"),
+                           index=directories.index(preferred_local) if preferred_local else None)  # fmt: skip
     if not resources.local_models():
         left.info(_("No model directories on this server yet: an administrator puts them "
                     "(config.yaml, model.pt, tokens.txt) in the models folder, "

@@ -49,6 +49,24 @@ def ffmpeg(*args: str) -> None:
     subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", *args], check=True)
 
 
+def hub_as(monkeypatch, cache: Path, online: bool) -> None:
+    """The model hub as the Upload page sees it: an empty cache at `cache`, reachable or not
+    (a server with network, or one without: tests never reach a real hub either way)."""
+    from core.model import hub
+    from dashboard import resources
+
+    cache.mkdir(parents=True, exist_ok=True)
+    monkeypatch.setenv("MODELSCOPE_CACHE", str(cache))
+    monkeypatch.setattr(hub, "can_reach", lambda *args, **kwargs: online)
+    resources.hub_models_here.clear()
+
+
+@pytest.fixture
+def hub_online(monkeypatch, tmp_path) -> None:
+    """A server that can download hub models (none downloaded yet)."""
+    hub_as(monkeypatch, tmp_path / "modelscope", online=True)
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     from core.model.testmodel import make_test_model

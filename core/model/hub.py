@@ -48,6 +48,51 @@ def hub_directory(
         raise ModelDownloadError(repo, hub_name, reason) from exc
 
 
+def is_downloaded(name: str, hub: str = "ms", repo: str | None = None) -> bool:
+    """Whether hub model `name` is in this machine's hub cache, read from the caches' folder
+    layouts (importing a hub's client to ask it takes seconds, too long for a page)."""
+    if hub in ("ms", "modelscope"):
+        # modelscope's layouts, old and new: {cache}[/hub][/models]/{owner}/{name, dots as ___}
+        # and {cache}/models/{owner}--{name}/snapshots/{revision}/.
+        repo = repo or f"iic/{name}"
+        base = Path(os.environ.get("MODELSCOPE_CACHE") or Path.home() / ".cache/modelscope")
+        owner, _, model = repo.partition("/")
+        roots = [base, base / "hub", base / "models", base / "hub" / "models"]
+        folders = [r / owner / m for r in roots for m in (model, model.replace(".", "___"))]
+        if any((f / "model.pt").is_file() for f in folders):
+            return True
+        return any((base / "models" / f"{owner}--{model}" / "snapshots").glob("*/model.pt"))
+    repo = repo or f"emotion2vec/{name}"
+    home = Path(os.environ.get("HF_HOME") or Path.home() / ".cache/huggingface")
+    root = Path(os.environ.get("HF_HUB_CACHE") or home / "hub")
+    snapshots = root / f"models--{repo.replace('/', '--')}" / "snapshots"
+    return any(snapshots.glob("*/model.pt"))
+
+
+HUB_HOSTS = {"ms": "www.modelscope.cn", "modelscope": "www.modelscope.cn",
+             "hf": "huggingface.co", "huggingface": "huggingface.co"}  # fmt: skip
+
+
+def can_reach(hub: str = "ms", timeout_s: float = 2.0) -> bool:
+    """Whether this machine can open a connection to the hub (or to its HTTPS proxy, when one is
+    set: then the proxy decides). Offline, a name that does not resolve answers in milliseconds."""
+    import socket
+    from urllib.parse import urlsplit
+
+    if hub in ("hf", "huggingface") and os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0"):
+        return False
+    proxy = os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy")
+    host, port = HUB_HOSTS[hub], 443
+    if proxy:
+        parts = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+        host, port = parts.hostname or host, parts.port or 80
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
 @contextlib.contextmanager
 def watching(root: Path, name: str, on_bytes: BytesFn | None) -> Iterator[None]:
     """Report, every WATCH_EVERY_S while the block runs, the bytes of files under `root` whose

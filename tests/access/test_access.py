@@ -310,7 +310,7 @@ def test_viewer_reads_and_exports_but_cannot_upload_or_compute(team_db, monkeypa
     assert len(at.get("download_button")) == 6
 
 
-def test_analyst_uploads_and_computes_but_has_no_admin_page(team_db, monkeypatch):
+def test_analyst_uploads_and_computes_but_has_no_admin_page(team_db, monkeypatch, hub_online):
     from core.access import roles
     from dashboard import resources
 
@@ -319,7 +319,8 @@ def test_analyst_uploads_and_computes_but_has_no_admin_page(team_db, monkeypatch
     assert at.get("file_uploader") and not at.info
     model = next(s for s in at.selectbox if s.label == "Model")
     assert len(model.options) == len(resources.MODEL_CHOICES) - 1  # the models folder is for admins
-    assert resources.LOCAL_MODEL not in model.options and resources.HUB_MODELS[0] in model.options
+    assert resources.LOCAL_MODEL not in model.options
+    assert f"{resources.HUB_MODELS[0]} (downloaded on first use)" in model.options
     at.switch_page("../pages/clusters.py")
     at.run()
     assert [b.label for b in at.button if b.label == "Compute projection"]
@@ -328,7 +329,9 @@ def test_analyst_uploads_and_computes_but_has_no_admin_page(team_db, monkeypatch
     assert "ana@team.test has the analyst role: only admins" in at.warning[0].value and not at.table
 
 
-def test_an_admin_may_pick_a_model_from_the_models_folder(team_db, monkeypatch, tmp_path):
+def test_an_admin_may_pick_a_model_from_the_models_folder(
+    team_db, monkeypatch, tmp_path, hub_online
+):
     from dashboard import resources
 
     (tmp_path / "models" / "ours").mkdir(parents=True)

@@ -234,7 +234,8 @@ def wav_bytes() -> bytes:
 
 @pytest.mark.parametrize("granularity", ["frame", "utterance"])
 @pytest.mark.parametrize("stereo", ["mix", "split"])
-def test_upload_builds_the_request_of_every_choice(tmp_path, monkeypatch, granularity, stereo):
+def test_upload_builds_the_request_of_every_choice(tmp_path, monkeypatch, hub_online, granularity,
+                                                   stereo):  # fmt: skip
     from dashboard import jobs, resources
 
     asked = []

@@ -26,12 +26,81 @@ def test_empty_database_shows_what_to_do_first(page, tmp_path, monkeypatch):
     assert not at.error
 
 
-def test_upload_page_offers_every_model_and_labels_the_test_model(tmp_path, monkeypatch):
+def test_upload_page_offers_every_model_and_labels_the_test_model(tmp_path, monkeypatch,
+                                                                   hub_online):  # fmt: skip
     at = open_page("upload", tmp_path / "empty.duckdb", monkeypatch)
     model = next(s for s in at.selectbox if s.label == "Model")
-    assert "emotion2vec_plus_large" in model.options
-    assert "⚠️ untrained test model (random weights)" in model.options
+    assert model.options == [
+        "emotion2vec_plus_large (downloaded on first use)",
+        "emotion2vec_plus_base (downloaded on first use)",
+        "emotion2vec_plus_seed (downloaded on first use)",
+        "local model directory",
+        "⚠️ untrained test model (random weights)",
+    ]
+    assert model.value == "emotion2vec_plus_large"
+    assert not [c for c in at.caption if "not available on this server" in c.value]
     assert at.button[0].disabled  # nothing uploaded yet
+
+
+def model_choice(at):
+    return next(s for s in at.selectbox if s.label == "Model")
+
+
+def test_offline_the_upload_page_offers_only_the_models_this_server_has(tmp_path, monkeypatch):
+    """No copy and no network: the hub models are not offered, one line says why, and no model
+    is chosen for the visitor (the only one left runs random weights)."""
+    from tests.conftest import hub_as
+
+    hub_as(monkeypatch, tmp_path / "modelscope", online=False)
+    monkeypatch.setenv("EMOSCOPE_MODELS_DIR", str(tmp_path / "models"))
+    at = open_page("upload", tmp_path / "empty.duckdb", monkeypatch)
+    model = model_choice(at)
+    assert model.options == ["local model directory", "⚠️ untrained test model (random weights)"]
+    assert model.value is None
+    (line,) = [c.value for c in at.caption if "not available on this server" in c.value]
+    assert line.startswith("emotion2vec_plus_large, emotion2vec_plus_base, emotion2vec_plus_seed "
+                           "are not available on this server: no copy here, and ModelScope "
+                           "cannot be reached")  # fmt: skip
+    assert not at.error and not at.exception
+
+
+def test_offline_a_downloaded_hub_model_and_local_directories_are_offered(tmp_path, monkeypatch):
+    from tests.conftest import hub_as
+
+    cache = tmp_path / "modelscope"
+    hub_as(monkeypatch, cache, online=False)
+    (cache / "models" / "iic" / "emotion2vec_plus_base").mkdir(parents=True)
+    (cache / "models" / "iic" / "emotion2vec_plus_base" / "model.pt").write_bytes(b"weights")
+    (tmp_path / "models" / "ours").mkdir(parents=True)
+    (tmp_path / "models" / "ours" / "config.yaml").write_text("model: Emotion2vec\n")
+    monkeypatch.setenv("EMOSCOPE_MODELS_DIR", str(tmp_path / "models"))
+    at = open_page("upload", tmp_path / "empty.duckdb", monkeypatch)
+    model = model_choice(at)
+    assert model.options == ["emotion2vec_plus_base", "local model directory",
+                             "⚠️ untrained test model (random weights)"]  # fmt: skip
+    assert model.value == "emotion2vec_plus_base"
+    (line,) = [c.value for c in at.caption if "not available on this server" in c.value]
+    assert line.startswith("emotion2vec_plus_large, emotion2vec_plus_seed are not available")
+    model.select("local model directory").run()
+    assert next(s for s in at.selectbox if s.label == "Model directory").options == ["ours"]
+
+
+@pytest.mark.parametrize(
+    ("setting", "chosen", "directory"),
+    [("emotion2vec_plus_seed", "emotion2vec_plus_seed", None),
+     ("/srv/models/ours", "local model directory", "ours"),
+     ("no-such-model", "emotion2vec_plus_large", None)],
+)  # fmt: skip
+def test_the_upload_page_starts_on_the_deployments_model(tmp_path, monkeypatch, hub_online,
+                                                         setting, chosen, directory):  # fmt: skip
+    (tmp_path / "models" / "ours").mkdir(parents=True)
+    (tmp_path / "models" / "ours" / "config.yaml").write_text("model: Emotion2vec\n")
+    monkeypatch.setenv("EMOSCOPE_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("EMOSCOPE_MODEL", setting)
+    at = open_page("upload", tmp_path / "empty.duckdb", monkeypatch)
+    assert model_choice(at).value == chosen
+    local = [s for s in at.selectbox if s.label == "Model directory"]
+    assert [s.value for s in local] == ([directory] if directory else [])
 
 
 def test_clips_page_lists_the_corpus_and_opens_a_clip(seeded_db, monkeypatch):

@@ -11,6 +11,7 @@ import pytest
 
 import core.model.hub
 from core.errors import ModelDownloadError
+from core.model import hub
 
 CHUNK = 1_000_000
 
@@ -100,3 +101,41 @@ def test_the_web_analysis_shows_the_download_in_its_progress(tmp_path, monkeypat
         "Downloading emotion2vec_plus_large (first use only): 410 MB so far…",
     ]
     assert summary.failed == 1  # the empty file: the run itself went on after the download
+
+
+@pytest.mark.parametrize(
+    "layout",
+    ["models/iic/emotion2vec_plus_base", "iic/emotion2vec_plus_base",
+     "hub/iic/emotion2vec_plus_base", "models/iic--emotion2vec_plus_base/snapshots/5e1f0c2"],
+)  # fmt: skip
+def test_a_downloaded_modelscope_model_is_found_in_each_cache_layout(tmp_path, monkeypatch, layout):
+    monkeypatch.setenv("MODELSCOPE_CACHE", str(tmp_path))
+    assert not hub.is_downloaded("emotion2vec_plus_base")
+    (tmp_path / layout).mkdir(parents=True)
+    assert not hub.is_downloaded("emotion2vec_plus_base")  # a folder without weights is not one
+    (tmp_path / layout / "model.pt").write_bytes(b"weights")
+    assert hub.is_downloaded("emotion2vec_plus_base")
+    assert not hub.is_downloaded("emotion2vec_plus_large")
+
+
+def test_a_downloaded_hugging_face_model_is_found_in_its_snapshots(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    snapshot = tmp_path / "models--emotion2vec--emotion2vec_plus_large" / "snapshots" / "abc"
+    snapshot.mkdir(parents=True)
+    assert not hub.is_downloaded("emotion2vec_plus_large", "hf")
+    (snapshot / "model.pt").write_bytes(b"weights")
+    assert hub.is_downloaded("emotion2vec_plus_large", "hf")
+
+
+def test_a_hub_is_reachable_through_a_listening_proxy_and_not_without_one(monkeypatch):
+    import socket
+
+    for name in ("HTTPS_PROXY", "https_proxy", "HF_HUB_OFFLINE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setitem(hub.HUB_HOSTS, "ms", "emoscope-no-such-host.invalid")
+    assert not hub.can_reach("ms", timeout_s=2.0)
+    with socket.create_server(("127.0.0.1", 0)) as proxy:
+        monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{proxy.getsockname()[1]}")
+        assert hub.can_reach("ms", timeout_s=2.0)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert not hub.can_reach("hf")  # Hugging Face's own offline switch is respected
