@@ -125,12 +125,12 @@ def _cluster_page(model_key: str, pick: ClipFilter, projection_key: str, cluster
     """The cluster's summary and the page asked for (URL `cpage`; page 1 for a cluster just
     picked), as (summary, rows, page, pages)."""
     wanted = 1 if first else state.get_int("cpage", 1, low=1, high=10**9)
-    page = st.number_input(_("Page"), min_value=1, value=wanted,
-                           key=f"{state.key('cpage')}-{projection_key}-{cluster}")  # fmt: skip
-    summary, shown = reads.clip_table(model_key, ClipQuery(pick, page=page - 1))
+    summary, shown = reads.clip_table(model_key, ClipQuery(pick, page=wanted - 1))
     pages = max(1, -(-summary.rows // PAGE_ROWS))
-    if page > pages:  # a shared link to a page the cluster no longer reaches
-        page = pages
+    # A link to a page the cluster no longer reaches shows its last page.
+    page = st.number_input(_("Page"), min_value=1, max_value=pages, value=min(wanted, pages),
+                           key=f"{state.key('cpage')}-{projection_key}-{cluster}")  # fmt: skip
+    if page != wanted:
         shown = reads.clip_page(model_key, ClipQuery(pick, page=page - 1))
     state.put(cpage=None if page == 1 else page)
     return summary, shown, page, pages

@@ -565,6 +565,8 @@ def test_a_cluster_list_pages_like_the_clips_page(clustered_db, monkeypatch):
     # A link to a page past the cluster's end shows its last page.
     at = open_page("clusters", db, monkeypatch, cluster="0", cpage="9")
     assert _caption(at, "Cluster 0").endswith("page 2 of 2 (rows shown: 20)")
+    assert next(n for n in at.number_input if n.label == "Page").value == 2
+    assert _param(at, "cpage") == "2"
 
 
 def test_a_cluster_opens_in_clips_and_a_row_opens_its_clip(clustered_db, monkeypatch):
@@ -620,3 +622,20 @@ def test_more_like_this_cluster_ranks_tracks_outside_it(clustered_db, monkeypatc
                for c in at.caption)  # fmt: skip
     next(t for t in at.toggle if t.label == "More like this cluster").set_value(False).run()
     assert "clmore" not in at.query_params and len(at.dataframe) == 1
+
+
+@pytest.mark.parametrize("value", HOSTILE_NUMBERS)
+@pytest.mark.parametrize("name", ["cluster", "cpage"])
+def test_hostile_cluster_numbers_in_the_url_list_nothing_or_a_real_page(
+    clustered_db, monkeypatch, name, value
+):
+    db, _key = clustered_db
+    at = open_page("clusters", db, monkeypatch, **{"cluster": "0", name: value})  # no exception
+    picker = next(s for s in at.selectbox if s.label == "List a cluster's clips")
+    if name == "cluster":
+        assert picker.value == -1 and not at.dataframe  # none listed
+    else:  # the first page, or the last for a page past the end (cluster 0 has two)
+        (page,) = [n.value for n in at.number_input if n.label == "Page"]
+        assert page == (2 if value in ("1e308", "99999999999999999999") else 1)
+        assert _caption(at, "Cluster 0").startswith(f"Cluster 0: 520 tracks of the stored "
+                                                    f"projection · page {page} of 2")  # fmt: skip
