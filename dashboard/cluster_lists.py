@@ -41,6 +41,13 @@ CLUSTER_COLUMNS = ["source_name", "corpus", "track", "agent", "recorded_at", "du
 _PROJECTION_KEY = re.compile(r"[0-9a-f]{20}")  # core.analysis.clusters.projection_key
 
 
+def map_key(projection_key: str) -> str:
+    """The map's widget key: per projection (a selection's row numbers mean nothing in another
+    projection's points), and new after "Clear the selection" (a fresh map selects nothing)."""
+    cleared = st.session_state.get(f"_cleared-{projection_key}", 0)
+    return f"map-{projection_key}" + (f"-{cleared}" if cleared else "")
+
+
 def map_selection(drawn: list[int], map_key: str, projection_key: str, n: int) -> list[int]:
     """The map's selected rows (positions among its `n` points), as the URL's `sel` holds them.
 
@@ -58,8 +65,11 @@ def map_selection(drawn: list[int], map_key: str, projection_key: str, n: int) -
     return rows
 
 
-def selection_list(picked: pd.DataFrame, model_key: str, where: ClipFilter) -> None:
-    """The selected points' clips (a row opens its clip) and "More like these"; else a hint."""
+def selection_list(picked: pd.DataFrame, model_key: str, where: ClipFilter,
+                   projection_key: str) -> None:  # fmt: skip
+    """The selected points' clips (a row opens its clip), "More like these" and a button that
+    clears the selection (one opened from a link is not highlighted on the map, so the map's own
+    clear cannot reach it); else a hint."""
     if picked.empty:
         state.put(more=None, simk=None)
         st.caption(
@@ -73,6 +83,11 @@ def selection_list(picked: pd.DataFrame, model_key: str, where: ClipFilter) -> N
         ngettext("{n} selected clip", "{n} selected clips", len(picked)).format(n=len(picked))
     )
     widgets.clip_list(picked, PICKED_COLUMNS, "picked", model_key)
+    if st.button(_("Clear the selection"), key="clear-selection"):
+        cleared = f"_cleared-{projection_key}"
+        st.session_state[cleared] = st.session_state.get(cleared, 0) + 1
+        state.put(sel=None, more=None, simk=None)
+        st.rerun()
     similar.more_like_these(model_key, where, picked)
 
 

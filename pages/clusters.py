@@ -109,12 +109,12 @@ shown = (
 )  # fmt: skip
 st.caption(_("{shown} (a deterministic sample); clusters and profiles use every point.").format(
     shown=shown))  # fmt: skip
-# Keyed by projection: a selection's row numbers mean nothing in another projection's points.
+chart_key = cluster_lists.map_key(key)
 drawn = widgets.echart_selection(
-    cluster_charts.cluster_map(points, color_by, lang), f"map-{key}", len(points)
+    cluster_charts.cluster_map(points, color_by, lang), chart_key, len(points)
 )
-rows = cluster_lists.map_selection(drawn, f"map-{key}", key, len(points))
-cluster_lists.selection_list(points.iloc[rows], model_key, where)
+rows = cluster_lists.map_selection(drawn, chart_key, key, len(points))
+cluster_lists.selection_list(points.iloc[rows], model_key, where, key)
 profile = reads.cluster_profile(key, model_key)
 st.subheader(_("Cluster profiles"))
 widgets.echart(cluster_charts.cluster_mix(profile, lang), key="mix")

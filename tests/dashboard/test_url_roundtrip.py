@@ -233,6 +233,13 @@ def test_a_cleared_map_selection_leaves_the_url_and_another_maps_is_ignored(
     at.run()
     assert "sel" not in at.query_params and not at.dataframe
     assert any(c.value.startswith("Click points") for c in at.caption)
+    # A selection opened from a link is not on the map: its button clears it, and the map anew.
+    at = open_page("clusters", db, monkeypatch, sel=rows_value([5, 6], f"{key[:8]}-{drawn}", drawn),
+                   more="1")  # fmt: skip
+    assert "2 selected clips" in [s.value for s in at.subheader]
+    next(b for b in at.button if b.label == "Clear the selection").click().run()
+    assert not {"sel", "more"} & set(at.query_params) and not at.dataframe
+    assert [c["key"] for c in echarts(at)] == [f"map-{key}-1", "mix"]
     for tag in (f"{'0' * 8}-{drawn}", f"{key[:8]}-{drawn + 1}"):
         stale = rows_value([5], tag, drawn)
         at = open_page("clusters", db, monkeypatch, sel=stale)  # another projection's map
