@@ -62,6 +62,16 @@ class FileOutcome:
 
 
 @dataclass(frozen=True)
+class ClusterPick:
+    """One cluster of a stored projection as a restriction of a selection: its tracks
+    (`inside`), or the selection's other tracks (Clusters' "more like this cluster")."""
+
+    projection_key: str
+    cluster: int
+    inside: bool = True
+
+
+@dataclass(frozen=True)
 class ClipFilter:
     """A selection of clips, as chosen on the dashboard or the CLI. Empty fields mean 'any'.
 
@@ -79,3 +89,4 @@ class ClipFilter:
     max_duration_s: float | None = None
     clip_ids: tuple[str, ...] = field(default=())
     said: str = ""  # words or a phrase the track's transcript contains (any case, CJK too)
+    cluster: ClusterPick | None = None  # one cluster of a stored projection (Clusters' lists)

@@ -3,7 +3,8 @@
 - Clips: a selected clip's "Similar recordings" (`similar_section`): the list (each row opens its
   clip on Clips, keeping the filters and the search in the URL: `sim`, `simk`), and "Find by
   example" (an uploaded clip, scored through the cache and never stored).
-- Clusters: "More like these" (`more_like_these`), nearest to the selection's centroid.
+- Clusters: "More like these" (`more_like_these`), nearest to the selection's centroid, and
+  "More like this cluster" (`more_like_cluster`), nearest to a whole cluster's, outside it.
 - Frame curves: `compare_panel`, the two clips' cosine similarity and nine scores side by side.
 
 Searches are cached on the database file's version like every read (dashboard.reads). A search
@@ -47,6 +48,12 @@ def _to_keys(_s, path: str, v: tuple, model_key: str, keys: tuple, where: ClipFi
              k: int) -> search.Similar:  # fmt: skip
     centre = search.centroid(_s, model_key, list(keys))
     return search.similar_to_vector(_s, model_key, centre, where, k, exclude=set(keys))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _to_cluster(_s, path: str, v: tuple, model_key: str, projection_key: str, cluster: int,
+                where: ClipFilter, k: int) -> tuple[search.Similar, int]:  # fmt: skip
+    return search.similar_to_cluster(_s, model_key, projection_key, cluster, where, k)
 
 
 def _fresh(found: search.Similar, model_key: str) -> search.Similar:
@@ -167,10 +174,21 @@ def _caption(found: search.Similar) -> str:
         method=found.method) + (_(" · left out: {what}").format(what=", ".join(left)) if left else ""))  # fmt: skip
 
 
-def _k_choice() -> int:
+def _k_choice(param: str = "simk") -> int:
     return st.selectbox(_("How many"), K_CHOICES, index=K_CHOICES.index(
-        state.get_int("simk", 20) if state.get_int("simk", 20) in K_CHOICES else 20),
-        key=state.key("simk"))  # fmt: skip
+        state.get_int(param, 20) if state.get_int(param, 20) in K_CHOICES else 20),
+        key=state.key(param))  # fmt: skip
+
+
+def _more_toggle(label: str, param: str, k_param: str) -> int | None:
+    """A "more like" toggle and its "How many", both in the URL (`param`=1, `k_param`); the
+    number of results asked for, or None while it is off."""
+    if not st.toggle(label, value=state.get_str(param) == "1", key=state.key(param)):
+        state.put(**{param: None, k_param: None})
+        return None
+    k = _k_choice(k_param)
+    state.put(**{param: "1", k_param: None if k == 20 else k})
+    return k
 
 
 def similar_section(model_key: str, where: ClipFilter, clip_id: str, track: str) -> None:
@@ -207,15 +225,10 @@ def similar_section(model_key: str, where: ClipFilter, clip_id: str, track: str)
 
 def more_like_these(model_key: str, where: ClipFilter, picked: pd.DataFrame) -> None:
     """Clusters: the tracks nearest to the selection's centroid, the selection left out."""
-    if not st.toggle(
-        _("More like these"), value=state.get_str("more") == "1", key=state.key("more")
-    ):
-        state.put(more=None)
+    k = _more_toggle(_("More like these"), "more", "simk")
+    if k is None:
         return
-    state.put(more="1")
     keys = tuple(sorted(zip(picked.clip_id, picked.track, strict=True)))
-    k = _k_choice()
-    state.put(simk=None if k == 20 else k)
     try:
         found = more_like(model_key, keys, where, k)
     except EmoScopeError as exc:
@@ -224,6 +237,31 @@ def more_like_these(model_key: str, where: ClipFilter, picked: pd.DataFrame) -> 
     st.caption(_("Nearest to the centroid of the {n} selected tracks (left out). ").format(n=len(keys))
                + _caption(found))  # fmt: skip
     _result_list(found, "more-like", here=False)
+
+
+def more_like_cluster(model_key: str, where: ClipFilter, projection_key: str, cluster: int,
+                      tracks: int) -> None:  # fmt: skip
+    """Clusters: the tracks outside a whole cluster (`tracks` of them) nearest to its centroid
+    (URL `clmore`, `clsimk`)."""
+    k = _more_toggle(_("More like this cluster"), "clmore", "clsimk")
+    if k is None:
+        return
+    s = resources.store()
+    try:
+        found, used = _to_cluster(s, str(s.path), resources.version(), model_key, projection_key,
+                                  cluster, where, k)  # fmt: skip
+    except EmoScopeError as exc:
+        st.warning(i18n.error(resources.for_visitor(str(exc))))
+        return
+    found = _fresh(found, model_key)
+    lead = ngettext("Nearest to the centroid of cluster {cluster}; its {n} track is left out. ",
+                    "Nearest to the centroid of cluster {cluster}; its {n} tracks are left out. ",
+                    tracks).format(cluster=cluster, n=i18n.number(tracks))  # fmt: skip
+    if used < tracks:
+        lead += _("The centroid is taken from a fixed sample of {used} of them. ").format(
+            used=i18n.number(used))  # fmt: skip
+    st.caption(lead + _caption(found))
+    _result_list(found, f"more-like-cluster-{projection_key}-{cluster}", here=False)
 
 
 def compare_panel(model_key: str, a: tuple[str, str], b: tuple[str, str], names: dict,

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
+import zlib
 from collections.abc import Sequence
 from datetime import date
 
+import numpy as np
 import streamlit as st
+
+MAX_ROWS_TEXT = 2_000  # a row-set parameter longer than this is not read (rows_value's are shorter)
 
 
 def key(name: str) -> str:
@@ -90,3 +96,41 @@ def put(**values) -> None:
             st.query_params[name] = [str(v) for v in value]
         else:
             st.query_params[name] = str(value)
+
+
+def carried(names: Sequence[str]) -> dict[str, list[str]]:
+    """The URL's values of these parameters (those set), for a link that keeps them."""
+    return {name: values for name in names if (values := st.query_params.get_all(name))}
+
+
+def rows_value(rows: Sequence[int], tag: str, n: int) -> str | None:
+    """Positions among `n` rows as one URL value, bounded whatever the selection: `tag`, a dot,
+    then the rows' bitmap, zlib-compressed, in base64url (5,000 rows: at most ~850 characters;
+    one row: ~30). None when no row is picked. `tag` names what the rows index (get_rows
+    refuses positions written for anything else)."""
+    picked = np.zeros(n, bool)
+    picked[[r for r in rows if 0 <= r < n]] = True
+    if not picked.any():
+        return None
+    packed = zlib.compress(np.packbits(picked).tobytes(), 9)
+    return f"{tag}.{base64.urlsafe_b64encode(packed).decode().rstrip('=')}"
+
+
+def get_rows(name: str, tag: str, n: int) -> list[int]:
+    """The positions `rows_value` wrote into parameter `name` for `tag` and `n` rows, sorted;
+    [] when absent, written for another tag or size, or garbage (URLs are typed by anyone)."""
+    text = st.query_params.get(name, "")
+    head, _, body = text.partition(".")
+    if head != tag or not body or len(text) > MAX_ROWS_TEXT:
+        return []
+    size = -(-n // 8)
+    try:
+        packed = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+        inflate = zlib.decompressobj()
+        bitmap = inflate.decompress(packed, size + 1)  # never more than the bitmap's size
+    except (binascii.Error, ValueError, zlib.error):
+        return []
+    if len(bitmap) != size or not inflate.eof:
+        return []
+    bits = np.unpackbits(np.frombuffer(bitmap, np.uint8))
+    return np.flatnonzero(bits[:n]).tolist() if not bits[n:].any() else []

@@ -86,6 +86,10 @@ def results_page(title: str, nothing_yet: str, filters: bool = True) -> tuple[st
     return key, clip_filter() if filters else ClipFilter()
 
 
+# The URL parameters of the sidebar's filters (clip_filter), for links that keep them.
+FILTER_PARAMS = ("corpus", "agent", "emotion", "role", "cmin", "cmax", "dmin", "dmax", "from", "to")
+
+
 def clip_filter() -> ClipFilter:
     """Sidebar filters for corpus, agent, dates, top emotion, confidence and duration.
 

@@ -13,11 +13,12 @@ import streamlit as st
 from core.analysis.curves import curve_frame, dominant_segments, smooth_curve
 from core.model.labels import EMOTIONS, SCORE_COLUMNS
 from core.store.aggregates import PAGE_ROWS, ClipQuery
-from dashboard import charts, curve_charts, i18n, reads, similar, state, widgets
+from dashboard import charts, cluster_lists, curve_charts, i18n, reads, similar, state, widgets
 from dashboard.i18n import N_, _
 from dashboard.text import literal, literal_table
 
 model_key, where = widgets.results_page("🗂️ " + _("Clips"), N_("clips"))
+where = cluster_lists.narrowed(where)  # opened by a cluster's link from Clusters
 lang = i18n.language()
 SORTABLE = ["source_name", "recorded_at", "duration_s", "confidence", "agent", "top_label",
             *SCORE_COLUMNS]  # fmt: skip
@@ -120,4 +121,4 @@ with detail:
                      query_params={"clip": row.clip_id, "track": row.track, "model": model_key})  # fmt: skip
     st.caption(_("The list of clips is right below: pick another row to open it."))
     st.divider()
-similar.similar_section(model_key, where, row.clip_id, row.track)
+similar.similar_section(model_key, replace(where, cluster=None), row.clip_id, row.track)

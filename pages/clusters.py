@@ -1,4 +1,5 @@
-"""Clusters: UMAP of the embeddings with KMeans; colour, select points, read each cluster's profile.
+"""Clusters: UMAP of the embeddings with KMeans; colour, select points, read each cluster's profile,
+list a whole cluster's clips (the selection and the cluster are in the URL: dashboard.cluster_lists).
 
 Opening the page computes nothing: a stored projection is read back at once, else a button starts
 a background job (core.analysis.clusters in a worker thread) whose progress this page polls while every
@@ -8,17 +9,20 @@ other page stays usable.
 import streamlit as st
 
 from core.analysis.clusters import ProjectionParams
-from core.model.labels import SCORE_COLUMNS
-from dashboard import auth, cluster_charts, i18n, jobs, reads, resources, similar, state, widgets
+from dashboard import (
+    auth,
+    cluster_charts,
+    cluster_lists,
+    i18n,
+    jobs,
+    reads,
+    resources,
+    state,
+    widgets,
+)
 from dashboard.i18n import N_, _, ngettext
 from dashboard.text import literal_table
 
-# Markers sent to the browser; profiles always count every point. A map that takes selections
-# draws each marker on its own (ECharts' batched mode has no selection): from a fresh browser,
-# 20,000 took 0.7 s from chart to drawn and 10,000 0.35 s; with a stored projection of 100,000
-# the page opened 0.25 s sooner with 5,000 (median of 6 interleaved pairs, #9), which still
-# show every cluster's shape. A selection of at most 5,000 tracks is drawn whole.
-MAX_POINTS = 5_000
 K_CHOICES = [0, *range(2, 13)]
 
 model_key, where = widgets.results_page("🧭 " + _("Clusters"), N_("embeddings to cluster"))
@@ -98,32 +102,19 @@ result = job.snapshot().result if job else None
 if result is not None and result.silhouette:
     st.caption(_("k = {k} suggested by silhouette (cosine, on a sample of at most 10,000 "
                  "points): ").format(k=result.k) + ", ".join(f"k={kk}: {s:.2f}" for kk, s in result.silhouette.items()))  # fmt: skip
-points = reads.projection_points(key, model_key, where, MAX_POINTS)
+points = reads.projection_points(key, model_key, where, cluster_lists.MAX_POINTS)
 shown = (
     _("{n} of {stored} points shown").format(n=i18n.number(len(points)), stored=i18n.number(stored))
     if stored > len(points) else _("{stored} points").format(stored=i18n.number(stored))
 )  # fmt: skip
 st.caption(_("{shown} (a deterministic sample); clusters and profiles use every point.").format(
     shown=shown))  # fmt: skip
-# Keyed by projection: a selection's row numbers mean nothing in another projection's points.
-rows = widgets.echart_selection(
-    cluster_charts.cluster_map(points, color_by, lang), f"map-{key}", len(points)
+chart_key = cluster_lists.map_key(key)
+drawn = widgets.echart_selection(
+    cluster_charts.cluster_map(points, color_by, lang), chart_key, len(points)
 )
-if rows:
-    picked = points.iloc[rows]
-    st.subheader(
-        ngettext("{n} selected clip", "{n} selected clips", len(picked)).format(n=len(picked))
-    )
-    widgets.clip_list(picked, ["source_name", "agent", "cluster", "top_label", "confidence",
-                               *SCORE_COLUMNS], "picked", model_key)  # fmt: skip
-    similar.more_like_these(model_key, where, picked)
-else:
-    st.caption(
-        _(
-            "Click points, or pick the rectangle or lasso in the map's toolbar (top left) and drag "
-            "over points, to list their clips."
-        )
-    )
+rows = cluster_lists.map_selection(drawn, chart_key, key, len(points))
+cluster_lists.selection_list(points.iloc[rows], model_key, where, key)
 profile = reads.cluster_profile(key, model_key)
 st.subheader(_("Cluster profiles"))
 widgets.echart(cluster_charts.cluster_mix(profile, lang), key="mix")
@@ -135,3 +126,4 @@ table = table.assign(
 table = table.rename(columns={"tracks": _("tracks"), "top_emotion": _("commonest emotion"),
                               "top_agents": _("top agents"), "cluster": _("cluster")})  # fmt: skip
 st.table(literal_table(table.set_index(_("cluster"))))
+cluster_lists.cluster_clips(model_key, where, key, profile)

@@ -252,3 +252,37 @@ def synth_db(tmp_path_factory) -> Path:
     db = tmp_path_factory.mktemp("synth") / "synth.duckdb"
     synth.build(db, synth.SynthSpec(clips=700, seed=5, batch=350, curve_share=0.05))
     return db
+
+
+# The clustered database's hand-made projection: clusters of these sizes, the rest in the last.
+CLUSTER_SIZES = (520, 300)
+
+
+@pytest.fixture(scope="module")
+def clustered_db(synth_db, tmp_path_factory) -> tuple[Path, str]:
+    """A copy of the synthetic database (700 clips, ~900 tracks) holding the projection that the
+    Clusters page's default settings name, stored as the job stores one: its tracks shuffled
+    into clusters of 520 (more than a page of 500), 300 and the rest. Returns (path, key)."""
+    from core.analysis.clusters import ProjectionParams, projection_key
+    from core.records import ClipFilter
+    from core.store.aggregates import selection_fingerprint
+    from core.store.clips import select_clips
+    from core.store.database import Store
+    from core.store.models import list_models
+    from core.store.projections import save_projection
+
+    path = tmp_path_factory.mktemp("clustered") / "clustered.duckdb"
+    shutil.copy(synth_db, path)
+    store = Store(path)
+    model_key = list_models(store).model_key[0]
+    n, fingerprint = selection_fingerprint(store, model_key, ClipFilter())
+    key = projection_key(model_key, n, fingerprint, ProjectionParams())
+    tracks = select_clips(store, model_key)[["clip_id", "track"]].drop_duplicates()
+    order = np.random.default_rng(7).permutation(len(tracks))
+    bounds = np.cumsum(CLUSTER_SIZES)
+    clusters = np.searchsorted(bounds, np.arange(len(tracks)), side="right")
+    points = tracks.iloc[order].assign(
+        x=np.linspace(0, 1, len(tracks)), y=np.cos(np.arange(len(tracks))), cluster=clusters
+    )
+    save_projection(store, key, points.reset_index(drop=True))
+    return path, key

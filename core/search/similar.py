@@ -14,14 +14,14 @@ centroid, by cosine similarity of their embeddings, within a ClipFilter.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from core.errors import InputError
-from core.records import ClipFilter
+from core.records import ClipFilter, ClusterPick
 from core.search.index import Opened, open_index, unit_rows
 from core.store import similar as queries
 from core.store.models import embedding_dim_of
@@ -30,6 +30,7 @@ IDENTICAL = 1.0 - 1e-6  # cosine at or above which two tracks are copies of the 
 EXACT_MAX = 50_000  # a selection of at most this many rows is scanned exactly, not searched
 DELTA_MAX = 100_000  # a stale index lacking more rows than this is not used (exact scan instead)
 MAX_K = 1000
+CENTROID_SAMPLE = 2_000  # tracks a cluster's centroid is taken from, at most
 
 
 @dataclass
@@ -107,6 +108,22 @@ def centroid(store, model_key: str, keys: list[tuple[str, str]]) -> np.ndarray:
     if not vectors:
         raise InputError("none of the selected tracks has a stored embedding.")
     return unit_rows(unit_rows(np.stack(vectors)).mean(axis=0))
+
+
+def similar_to_cluster(store, model_key: str, projection_key: str, cluster: int,
+                       where: ClipFilter = ClipFilter(), k: int = 20) -> tuple[Similar, int]:  # fmt: skip
+    """The k tracks of the selection outside one cluster of a stored projection that are
+    nearest to its centroid (Clusters' "more like this cluster"), and how many of its tracks
+    the centroid was taken from: at most CENTROID_SAMPLE (a deterministic sample), so a cluster
+    of 100,000 costs one bounded read. The cluster is left out in SQL, not one key at a time."""
+    dim = embedding_dim(store, model_key)
+    vectors = queries.cluster_embeddings(store, model_key, dim, projection_key, cluster,
+                                         CENTROID_SAMPLE)  # fmt: skip
+    if not len(vectors):
+        raise InputError(f"cluster {cluster} has no stored embedding.")
+    centre = unit_rows(unit_rows(vectors).mean(axis=0))
+    outside = replace(where, cluster=ClusterPick(projection_key, int(cluster), inside=False))
+    return search(store, model_key, centre, outside, k, set()), len(vectors)
 
 
 def search(store, model_key: str, vector: np.ndarray, where: ClipFilter, k: int,

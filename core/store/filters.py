@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Container
 
-from core.records import ClipFilter
+from core.records import ClipFilter, ClusterPick
 from core.store.query import first_row
 
 
@@ -44,11 +44,21 @@ def _conditions(where: ClipFilter) -> list[tuple[str, str, list]]:
         parts.append(("said", "EXISTS (SELECT 1 FROM transcripts s WHERE s.clip_id ="
                       " v.clip_id AND s.track = v.track AND contains(lower(s.text), ?))",
                       [said]))  # fmt: skip
+    if where.cluster is not None:
+        parts.append(_in_cluster(where.cluster))
     if where.date_from is not None:
         parts.append(("recorded_at", "v.recorded_at >= ?", [where.date_from]))
     if where.date_to is not None:
         parts.append(("recorded_at", "v.recorded_at < ?", [where.date_to]))
     return parts
+
+
+def _in_cluster(pick: ClusterPick) -> tuple[str, str, list]:
+    """The tracks of one cluster of a stored projection (or, not `inside`, every other track)."""
+    member = ("EXISTS (SELECT 1 FROM projections p WHERE p.projection_key = ? AND p.cluster = ?"
+              " AND p.clip_id = v.clip_id AND p.track = v.track)")  # fmt: skip
+    return ("cluster", member if pick.inside else f"NOT {member}",
+            [pick.projection_key, int(pick.cluster)])  # fmt: skip
 
 
 def filter_options(store) -> dict:

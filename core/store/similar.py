@@ -86,6 +86,22 @@ def embedding_of(store, model_key: str, dim: int, clip_id: str, track: str) -> n
     return np.asarray(rows[0][0], np.float32) if rows else None
 
 
+def cluster_embeddings(store, model_key: str, dim: int, projection_key: str, cluster: int,
+                       limit: int) -> np.ndarray:  # fmt: skip
+    """(n, dim) float32 embeddings of at most `limit` tracks of one cluster of a stored
+    projection: a deterministic sample (hash order), whatever the cluster's size."""
+    with store.reading() as con:
+        table = con.sql(
+            f"SELECT e.embedding FROM {embedding_table(dim)} e JOIN projections p"
+            f" ON p.clip_id = e.clip_id AND p.track = e.track"
+            f" WHERE p.projection_key = ? AND p.cluster = ? AND e.model_key = ?"
+            f" ORDER BY hash(p.clip_id || '/' || p.track), p.clip_id, p.track LIMIT ?",
+            params=[projection_key, int(cluster), model_key, int(limit)],
+        ).to_arrow_table()
+    flat = table.column(0).combine_chunks().values.to_numpy(zero_copy_only=False)
+    return np.asarray(flat, np.float32).reshape(table.num_rows, dim)
+
+
 def tracks_of(store, model_key: str, clip_id: str) -> list[str]:
     """The tracks of a clip scored by a model (`mix`, or `agent` and `customer` ...)."""
     with store.reading() as con:

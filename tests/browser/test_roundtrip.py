@@ -31,7 +31,13 @@ from tests.browser.driving import (
     start_server,
 )
 from tests.browser.test_model_check import CELL_CENTRE
-from tests.browser.test_navigation import matching, open_listed_clip, select_row, url_matches
+from tests.browser.test_navigation import (
+    matching,
+    open_listed_clip,
+    point_centres,
+    select_row,
+    url_matches,
+)
 
 # Every input widget: where it is, its label, its shown text and its inputs' values (a radio's
 # and a toggle's checked state; a selectbox shows its choice in an input; a slider's value), in
@@ -287,6 +293,13 @@ def test_a_copied_clusters_url_shows_the_same_k_colour_and_umap_settings(
     nudge_slider(page, "neighbours", "ArrowLeft", 3, "nn=12")
     nudge_slider(page, "min distance", "ArrowRight", 2, "md=0.12")
     show_projection(page)
+    # #30: a clicked point and a listed cluster are in the URL too.
+    page.mouse.click(*point_centres(page.locator(f"{ECHARTS} canvas").first)[0])
+    settle(page)
+    page.get_by_text("1 selected clip", exact=True).wait_for()
+    url_matches(page, r"sel=[0-9a-f]{8}-12\.")
+    pick(page, "List a cluster's clips", "cluster 1 ·")
+    url_matches(page, "cluster=1")
     state = assert_same_state(page, browser, "[data-testid='stTable']")
     assert widget(state, "Clusters (k)")[1] == "3"
     assert widget(state, "Colour by")[1] == "agent"
@@ -295,6 +308,13 @@ def test_a_copied_clusters_url_shows_the_same_k_colour_and_umap_settings(
     # The map coloured by the three agents, four clips each.
     assert state["charts"][0] == "Map of 12 clips coloured by agent: alice 4, bob 4, carol 4"
     assert page.locator("[data-testid='stTable'] tbody tr").count() == 3  # one row per cluster
+    # The new browser listed the clicked clip and every track of cluster 1, as this one did.
+    listed = widget(state, "List a cluster's clips")[1]  # "cluster 1 · 4 tracks"
+    n = int(re.fullmatch(r"cluster 1 · (\d+) tracks?", listed)[1])
+    assert f"Cluster 1: {n} track" in " ".join(state["captions"])
+    assert f"(rows shown: {n})" in " ".join(state["captions"])
+    assert len(state["grids"]) == 2  # the clicked point's clip, then the cluster's
+    assert len(re.findall(r"(alice|bob|carol)/2024-05-\d\d_\d\.wav", state["grids"][1])) == n
 
 
 # -- click-throughs that end at an opened clip --------------------------------------------------

@@ -34,7 +34,15 @@ Clusters
 - Colour by (selectbox): test_pages.test_clusters_page_computes_in_the_background_and_stores_a_projection
 - The map's selection (a clicked point, rectangle, lasso, clear, double-click):
   test_browser_navigation.test_a_cluster_selection_opens_its_clips,
-  test_browser_navigation.test_a_clicked_point_a_lasso_and_clearing
+  test_browser_navigation.test_a_clicked_point_a_lasso_and_clearing; kept in the URL (set, cleared,
+  another map's): test_url_roundtrip.test_clusters_page_map_selection_listed_cluster_its_page_and_more_like,
+  test_url_roundtrip.test_a_cleared_map_selection_leaves_the_url_and_another_maps_is_ignored
+  (also its Clear the selection button)
+- List a cluster's clips (selectbox, none or each cluster): test_pages.test_every_cluster_lists_all_its_tracks_not_only_the_drawn_points;
+  its Page (number input): test_pages.test_a_cluster_list_pages_like_the_clips_page; its link to Clips
+  and Clips' Show every clip (button): test_pages.test_a_cluster_opens_in_clips_and_a_row_opens_its_clip
+- More like this cluster (toggle on/off) x How many (10, 20, 50, 100):
+  test_pages.test_more_like_this_cluster_ranks_tracks_outside_it
 Agent trends
 - Period (radio): test_pages.test_trends_page_every_period
 - Emotion (selectbox): test_pages.test_trends_page_every_focus_emotion

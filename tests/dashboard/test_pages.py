@@ -559,3 +559,152 @@ def test_a_row_of_a_clip_list_opens_its_clip():
     assert link.label == "Open " + literal("[login](https://evil.example) **b**.wav") + " in Clips"
     assert "\\[login\\]" in link.label and "\\*\\*b\\*\\*" in link.label
     assert link.query_string == "clip=y&track=agent&model=m%401"
+
+
+# -- Clusters: a whole cluster's clips, paged in the database (#30) -----------------------------
+
+
+def cluster_rows(db, key: str) -> pd.DataFrame:
+    """The store's rows of the stored projection's tracks, each with its cluster."""
+    from core.store.database import Store
+    from core.store.projections import read_projection
+
+    store = Store(db)
+    clips = select_clips(store, list_models(store).model_key[0])
+    return read_projection(store, key).merge(clips, on=["clip_id", "track"])
+
+
+def shown_keys(frame: pd.DataFrame) -> list[tuple[str, str, str]]:
+    return list(zip(frame.source_name, frame.corpus, frame.track, strict=True))
+
+
+def listed_cluster(at: AppTest) -> list[tuple[str, str, str]]:
+    """Every row the cluster list shows, page after page (its Page box), in order."""
+    pages = int(_caption(at, "Cluster ").split(" of ")[-1].split(" ")[0].replace(",", ""))
+    rows = []
+    for page in range(1, pages + 1):
+        next(n for n in at.number_input if n.label == "Page").set_value(page).run()
+        rows += shown_keys(at.dataframe[0].value)
+    return rows
+
+
+def test_every_cluster_lists_all_its_tracks_not_only_the_drawn_points(clustered_db, monkeypatch):
+    from dashboard import cluster_lists
+
+    db, key = clustered_db
+    monkeypatch.setattr(cluster_lists, "MAX_POINTS", 100)  # the map draws 100 of ~900 points
+    every = cluster_rows(db, key)
+    sizes = every.groupby("cluster").size()
+    at = open_page("clusters", db, monkeypatch)
+    assert any(c.value.startswith(f"100 of {len(every):,} points shown") for c in at.caption)
+    (drawn, _mix) = echarts(at)
+    assert len(drawn["data"][0]) == 100
+    picker = next(s for s in at.selectbox if s.label == "List a cluster's clips")
+    assert picker.value == -1 and not at.dataframe  # nothing listed until a cluster is picked
+    assert picker.options == ["none", *(f"cluster {c} · {n} tracks" for c, n in sizes.items())]
+    for cluster, size in sizes.items():
+        picker.set_value(cluster).run()
+        assert _param(at, "cluster") == str(cluster)
+        expected = every[every.cluster == cluster].sort_values(["source_name", "clip_id", "track"])
+        assert _caption(at, "Cluster ").startswith(
+            f"Cluster {cluster}: {size} tracks of the stored"
+        )
+        listed = listed_cluster(at)
+        assert listed == shown_keys(expected) and len(listed) == size
+        assert size > (drawn["data"][0].cluster == str(cluster)).sum()  # not only the drawn ones
+        picker = next(s for s in at.selectbox if s.label == "List a cluster's clips")
+    picker.set_value(-1).run()
+    assert not at.dataframe and "cluster" not in at.query_params and "cpage" not in at.query_params
+
+
+def test_a_cluster_list_pages_like_the_clips_page(clustered_db, monkeypatch):
+    db, key = clustered_db
+    every = cluster_rows(db, key).sort_values(["source_name", "clip_id", "track"])
+    first = every[every.cluster == 0]
+    at = open_page("clusters", db, monkeypatch, cluster="0")
+    assert _caption(at, "Cluster 0").endswith("page 1 of 2 (rows shown: 500)")
+    assert shown_keys(at.dataframe[0].value) == shown_keys(first.head(500))
+    next(n for n in at.number_input if n.label == "Page").set_value(2).run()
+    assert _param(at, "cpage") == "2"
+    assert shown_keys(at.dataframe[0].value) == shown_keys(first.iloc[500:])
+    # Another cluster starts on its first page.
+    next(s for s in at.selectbox if s.label == "List a cluster's clips").set_value(1).run()
+    assert _caption(at, "Cluster 1").endswith("page 1 of 1 (rows shown: 300)")
+    assert "cpage" not in at.query_params
+    # A link to a page past the cluster's end shows its last page.
+    at = open_page("clusters", db, monkeypatch, cluster="0", cpage="9")
+    assert _caption(at, "Cluster 0").endswith("page 2 of 2 (rows shown: 20)")
+    assert next(n for n in at.number_input if n.label == "Page").value == 2
+    assert _param(at, "cpage") == "2"
+
+
+def test_a_cluster_opens_in_clips_and_a_row_opens_its_clip(clustered_db, monkeypatch):
+    from urllib.parse import parse_qs
+
+    db, key = clustered_db
+    every = cluster_rows(db, key).sort_values(["source_name", "clip_id", "track"])
+    members = every[every.cluster == 1]
+    at = open_page("clusters", db, monkeypatch, cluster="1", agent=list(every.agent.unique()))
+    link = next(p.proto for p in at.get("page_link") if p.proto.label.startswith("Open the"))
+    assert link.label == "Open the cluster's 300 clips in Clips"
+    params = parse_qs(link.query_string)
+    assert params["proj"] == [key] and params["cluster"] == ["1"]
+    assert sorted(params["agent"]) == sorted(every.agent.unique())  # the filters come along
+    clips = open_page("clips", db, monkeypatch, **params)
+    assert _caption(clips, "Clips (tracks)").startswith("Clips (tracks) matching the filters: 300 ")
+    assert shown_keys(clips.dataframe[0].value) == shown_keys(members)
+    assert any("Only the clips of cluster 1" in i.value for i in clips.info)
+    next(b for b in clips.button if b.label == "Show every clip").click().run()
+    assert "proj" not in clips.query_params and "cluster" not in clips.query_params
+    assert _caption(clips, "Clips (tracks)").startswith(
+        f"Clips (tracks) matching the filters: {len(every):,} "
+    )
+    # A row of the cluster's list opens its clip.
+    grid = f"cluster-{key}-1-1"  # the list's key: projection, cluster, page
+    at.session_state[grid] = {"selection": {"rows": [3], "columns": [], "cells": []}}
+    at.run()
+    opened = next(p.proto for p in at.get("page_link") if p.proto.label.endswith(" in Clips")
+                  and not p.proto.label.startswith("Open the"))  # fmt: skip
+    assert opened.label == f"Open {literal(members.source_name.iloc[3])} in Clips"
+    assert parse_qs(opened.query_string)["clip"] == [members.clip_id.iloc[3]]
+
+
+def test_a_stale_cluster_link_lists_every_clip(clustered_db, monkeypatch):
+    db, _key = clustered_db
+    clips = open_page("clips", db, monkeypatch, proj="0" * 20, cluster="1")
+    assert any("not stored any more" in w.value for w in clips.warning)
+    assert "proj" not in clips.query_params
+    assert len(clips.dataframe[0].value) == 500  # the first page of every clip
+
+
+@pytest.mark.parametrize("k", [10, 20, 50, 100])
+def test_more_like_this_cluster_ranks_tracks_outside_it(clustered_db, monkeypatch, k):
+    db, key = clustered_db
+    every = cluster_rows(db, key)
+    inside = set(shown_keys(every[every.cluster == 2]))
+    at = open_page("clusters", db, monkeypatch, cluster="2", clmore="1", clsimk=str(k))
+    assert next(t for t in at.toggle if t.label == "More like this cluster").value is True
+    found = at.dataframe[1].value  # under the cluster's own list
+    assert len(found) == k and found.similarity.is_monotonic_decreasing
+    assert not set(shown_keys(found)) & inside
+    assert any(c.value.startswith(f"Nearest to the centroid of cluster 2; its {len(inside)} tracks")
+               for c in at.caption)  # fmt: skip
+    next(t for t in at.toggle if t.label == "More like this cluster").set_value(False).run()
+    assert "clmore" not in at.query_params and len(at.dataframe) == 1
+
+
+@pytest.mark.parametrize("value", HOSTILE_NUMBERS)
+@pytest.mark.parametrize("name", ["cluster", "cpage"])
+def test_hostile_cluster_numbers_in_the_url_list_nothing_or_a_real_page(
+    clustered_db, monkeypatch, name, value
+):
+    db, _key = clustered_db
+    at = open_page("clusters", db, monkeypatch, **{"cluster": "0", name: value})  # no exception
+    picker = next(s for s in at.selectbox if s.label == "List a cluster's clips")
+    if name == "cluster":
+        assert picker.value == -1 and not at.dataframe  # none listed
+    else:  # the first page, or the last for a page past the end (cluster 0 has two)
+        (page,) = [n.value for n in at.number_input if n.label == "Page"]
+        assert page == (2 if value in ("1e308", "99999999999999999999") else 1)
+        assert _caption(at, "Cluster 0").startswith(f"Cluster 0: 520 tracks of the stored "
+                                                    f"projection · page {page} of 2")  # fmt: skip

@@ -1,8 +1,12 @@
-"""dashboard.state: numbers typed into the URL reach widgets finite and in range (#14 item 7)."""
+"""dashboard.state: numbers typed into the URL reach widgets finite and in range (#14 item 7);
+a set of rows (the Clusters map's selection, #30) goes through the URL whole and bounded."""
 
 from __future__ import annotations
 
+import base64
 import json
+import random
+import zlib
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -59,3 +63,48 @@ def test_numbers_in_the_url(value, expected):
     assert got["i"] == expected["i"] and got["i_clamped"] == expected["i_clamped"]
     assert got["f"] == pytest.approx(expected["f"], rel=1e-12)
     assert got["f_clamped"] == expected["f_clamped"]
+
+
+def rows_page():
+    """A page that reads a row set from the URL the way the Clusters page reads its selection."""
+    import json
+
+    import streamlit as st
+
+    from dashboard import state
+
+    st.text(json.dumps(state.get_rows("sel", "abc123", 5_000)))
+
+
+def rows_read(value: str) -> list[int]:
+    at = AppTest.from_function(rows_page)
+    at.query_params["sel"] = value
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return json.loads(at.text[0].value)
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [[0], [4_999], [3, 17, 245], list(range(0, 5_000, 2)), list(range(5_000)),
+     sorted(random.Random(1).sample(range(5_000), 2_500))],
+    ids=["first", "last", "three", "every other", "all", "random half"],
+)  # fmt: skip
+def test_a_row_set_goes_through_the_url_whole_and_bounded(rows):
+    from dashboard.state import rows_value
+
+    value = rows_value(rows, "abc123", 5_000)
+    assert len(value) <= 900  # whatever the selection: a lasso round every point too
+    assert rows_read(value) == rows
+
+
+def test_a_row_set_is_refused_when_written_for_another_map_or_garbled():
+    from dashboard.state import rows_value
+
+    assert rows_value([], "abc123", 5_000) is None  # nothing picked: no parameter
+    value = rows_value([1, 2, 3], "abc123", 5_000)
+    assert rows_read(value.replace("abc123", "ffffff")) == []  # another projection's map
+    assert rows_read(rows_value([1, 2, 3], "abc123", 4_000)) == []  # another sample size
+    bomb = base64.urlsafe_b64encode(zlib.compress(b"\xff" * 10**6))  # 1 MB inflated
+    for garbage in ["abc123.", "abc123.!!!", "abc123.AAAA", "abc123." + bomb.decode(), "3,17"]:
+        assert rows_read(garbage) == []

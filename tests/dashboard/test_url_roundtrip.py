@@ -6,6 +6,7 @@ opens the page afresh with only them, and checks the same controls and the same 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -172,3 +173,74 @@ def test_an_overview_shift_opens_the_trends_drill_down_of_its_agent_and_period(
     assert widget(at, "selectbox", "Period starting").value == result.latest_start.isoformat()
     drill = at.dataframe[1].value  # under the grid
     assert len(drill) > 0 and (drill.recorded_at >= pd.Timestamp(result.latest_start)).all()
+
+
+def map_event(rows: list[int]):
+    """The selection state the ECharts map reports for these points (Streamlit's own serde)."""
+    from streamlit.elements.echarts_chart import EChartsChartSelectionSerde
+
+    selected = [{"series_index": 0, "data_indices": rows}]
+    return EChartsChartSelectionSerde().deserialize(
+        json.dumps({"selection": {"selected": selected}})
+    )
+
+
+def test_clusters_page_map_selection_listed_cluster_its_page_and_more_like(
+    clustered_db, monkeypatch
+):
+    db, key = clustered_db
+    at = open_page("clusters", db, monkeypatch)
+    drawn = echarts(at)[0]["data"][0]  # the map's points, in the order a selection indexes
+    picked = [2, 40, 41, 300]
+    at.session_state[f"map-{key}"] = map_event(picked)  # as a click and a lasso report them
+    at.run()
+    widget(at, "selectbox", "List a cluster's clips").set_value(0).run()
+    widget(at, "number_input", "Page").set_value(2).run()
+    widget(at, "toggle", "More like these").set_value(True).run()
+    widget(at, "toggle", "More like this cluster").set_value(True).run()
+    how_many = [w for w in at.selectbox if w.label == "How many"]
+    how_many[0].set_value(10).run()
+    [w for w in at.selectbox if w.label == "How many"][1].set_value(50).run()
+    assert len(at.query_params["sel"]) < 100  # a bounded bitmap, not a list of clip ids
+    controls = [("selectbox", "List a cluster's clips"), ("number_input", "Page"),
+                ("toggle", "More like these"), ("toggle", "More like this cluster")]  # fmt: skip
+    tables = [d.value for d in at.dataframe]  # picked, more like these, the cluster, more like it
+    assert len(tables) == 4
+    assert list(tables[0].source_name) == list(drawn.source_name.iloc[picked])
+    assert [len(t) for t in tables[1:]] == [10, 20, 50]  # page 2 of cluster 0: 520 - 500 rows
+    fresh = reopened(at, "clusters", db, monkeypatch)
+    assert values(fresh, controls) == values(at, controls) == [0, 2, True, True]
+    assert [w.value for w in fresh.selectbox if w.label == "How many"] == [10, 50]
+    assert len(fresh.dataframe) == 4
+    for again, table in zip(fresh.dataframe, tables, strict=True):
+        same_frame(again.value, table)
+    assert dict(fresh.query_params) == dict(at.query_params)
+
+
+def test_a_cleared_map_selection_leaves_the_url_and_another_maps_is_ignored(
+    clustered_db, monkeypatch
+):
+    from dashboard.state import rows_value
+
+    db, key = clustered_db
+    at = open_page("clusters", db, monkeypatch)
+    at.session_state[f"map-{key}"] = map_event([5])
+    at.run()
+    drawn = len(echarts(at)[0]["data"][0])
+    assert at.query_params["sel"].startswith(f"{key[:8]}-{drawn}.")
+    assert "1 selected clip" in [s.value for s in at.subheader]
+    at.session_state[f"map-{key}"] = map_event([])  # the map's clear button, a double click
+    at.run()
+    assert "sel" not in at.query_params and not at.dataframe
+    assert any(c.value.startswith("Click points") for c in at.caption)
+    # A selection opened from a link is not on the map: its button clears it, and the map anew.
+    at = open_page("clusters", db, monkeypatch, sel=rows_value([5, 6], f"{key[:8]}-{drawn}", drawn),
+                   more="1")  # fmt: skip
+    assert "2 selected clips" in [s.value for s in at.subheader]
+    next(b for b in at.button if b.label == "Clear the selection").click().run()
+    assert not {"sel", "more"} & set(at.query_params) and not at.dataframe
+    assert [c["key"] for c in echarts(at)] == [f"map-{key}-1", "mix"]
+    for tag in (f"{'0' * 8}-{drawn}", f"{key[:8]}-{drawn + 1}"):
+        stale = rows_value([5], tag, drawn)
+        at = open_page("clusters", db, monkeypatch, sel=stale)  # another projection's map
+        assert "sel" not in at.query_params and not at.dataframe

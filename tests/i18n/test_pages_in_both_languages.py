@@ -123,3 +123,22 @@ def test_clip_tables_name_emotions_in_the_pages_language(synth_db, monkeypatch):
     }
     assert list(zh_table.source_name) == list(en_table.source_name)
     assert list(zh_table.agent) == list(en_table.agent)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_clusters_lists_in_both_languages(lang, clustered_db, monkeypatch):
+    """Clusters with a stored projection, a map selection from the URL, a listed cluster and
+    both "more like" lists: every widget label in the page's language (#30)."""
+    from core.store.database import Store
+    from core.store.projections import projection_size
+    from dashboard.state import rows_value
+
+    db, key = clustered_db
+    drawn = projection_size(Store(db), key)  # every point: fewer than the map's 5,000
+    sel = rows_value([1, 2], f"{key[:8]}-{drawn}", drawn)
+    at = open_page("clusters", db, monkeypatch, lang=lang, sel=sel, more="1", cluster="1",
+                   clmore="1")  # fmt: skip
+    assert len(at.dataframe) == 4  # the selection, more like it, the cluster, more like it
+    found = labels(at)
+    chinese = [label for label in found if CJK.search(label)]
+    assert chinese == (found if lang == "zh" else [])

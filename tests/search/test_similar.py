@@ -101,6 +101,28 @@ def test_filters_apply_before_ranking(indexed, where):
     assert set(keys_of(found)) <= set(zip(allowed.clip_id, allowed.track, strict=True))
 
 
+def test_more_like_a_cluster_searches_the_index_outside_the_cluster(indexed, monkeypatch):
+    from core.store.projections import save_projection
+
+    tracks = select_clips(indexed, MODEL)[["clip_id", "track"]].drop_duplicates()
+    halves = tracks.assign(x=0.0, y=0.0, cluster=np.arange(len(tracks)) % 2)
+    save_projection(indexed, "halves", halves)
+    first = halves[halves.cluster == 0]
+    members = set(zip(first.clip_id, first.track, strict=True))
+    clips, matrix = select_embeddings(indexed, MODEL, ClipFilter())
+    unit = matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+    inside = np.array([k in members for k in zip(clips.clip_id, clips.track, strict=True)])
+    centre = unit[inside].mean(axis=0)
+    order = np.argsort(-(unit @ (centre / np.linalg.norm(centre))), kind="stable")
+    outside = [(clips.clip_id[i], clips.track[i]) for i in order if not inside[i]]
+    found, used = similar.similar_to_cluster(indexed, MODEL, "halves", 0, k=15)
+    assert found.method == "index" and used == len(members) < similar.CENTROID_SAMPLE
+    assert keys_of(found) == list(dict.fromkeys(outside))[:15]
+    monkeypatch.setattr(similar, "CENTROID_SAMPLE", 500)  # a large cluster: a sample's centroid
+    found, used = similar.similar_to_cluster(indexed, MODEL, "halves", 0, k=15)
+    assert used == 500 and len(found.rows) == 15 and not set(keys_of(found)) & members
+
+
 def test_k_and_unknown_clips_are_refused(indexed):
     from core.errors import InputError
 

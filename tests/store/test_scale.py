@@ -18,7 +18,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
 from core.model.labels import EMOTIONS, SCORE_COLUMNS
-from core.records import ClipFilter
+from core.records import ClipFilter, ClusterPick
 from core.store.aggregates import (
     PERIODS,
     ClipQuery,
@@ -38,6 +38,7 @@ from core.store.projections import (
     projection_points,
     projection_size,
     read_projection,
+    save_projection,
 )
 
 SORTABLE = ["source_name", "recorded_at", "duration_s", "confidence", "agent", "top_label",
@@ -274,6 +275,58 @@ def test_cluster_job_end_to_end(synth, isolated):
                                                   .sort_values(ascending=False, kind="stable")
                                                   .index[0])  # fmt: skip
     assert list(profile.top_emotion) == list(top)
+
+
+def stored_by_hand(store: Store, key: str, name: str, k: int = 3) -> pd.DataFrame:
+    """A projection stored as the job would store it, the selection's tracks dealt round-robin
+    into k clusters: (clip_id, track, x, y, cluster)."""
+    tracks = select_clips(store, key)[["clip_id", "track"]].drop_duplicates()
+    frame = tracks.assign(x=0.0, y=0.0, cluster=np.arange(len(tracks)) % k)
+    save_projection(store, name, frame)
+    return frame
+
+
+def keys(frame: pd.DataFrame) -> list[tuple[str, str]]:
+    return list(zip(frame.clip_id, frame.track, strict=True))
+
+
+@pytest.mark.parametrize("cluster", [0, 1, 2])
+def test_a_cluster_filter_pages_every_member_and_leaves_out_the_rest(synth, cluster):
+    store, key = synth
+    points = stored_by_hand(store, key, "by-hand")
+    members = set(keys(points[points.cluster == cluster]))
+    clips = select_clips(store, key)
+    expected = [k for k in keys(clips) if k in members]  # a clip in two corpora: two rows
+    where = ClipFilter(cluster=ClusterPick("by-hand", cluster))
+    summary, first = clip_table(store, key, ClipQuery(where, page_rows=50))
+    listed = [first] + [clip_page(store, key, ClipQuery(where, page=p, page_rows=50))
+                        for p in range(1, -(-summary.rows // 50))]  # fmt: skip
+    listed = pd.concat(listed)
+    assert summary.rows == len(expected) == len(listed) > 50  # more than one page
+    assert sorted(keys(listed)) == sorted(expected)
+    assert list(listed.source_name) == sorted(listed.source_name)  # paged in one order
+    outside = ClipFilter(cluster=ClusterPick("by-hand", cluster, inside=False))
+    rest = clip_page(store, key, ClipQuery(outside, page_rows=10**6))
+    assert sorted(keys(rest)) == sorted(k for k in keys(clips) if k not in members)
+    assert clip_summary(store, key, where).rows == len(expected)  # never the day rollup
+
+
+def test_more_like_a_cluster_is_the_nearest_outside_it(synth):
+    from core.search.similar import similar_to_cluster
+
+    store, key = synth
+    points = stored_by_hand(store, key, "by-hand")
+    members = set(keys(points[points.cluster == 1]))
+    clips, matrix = select_embeddings(store, key, ClipFilter())
+    unit = matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+    inside = np.array([k in members for k in keys(clips)])
+    centre = unit[inside].mean(axis=0)
+    sims = unit @ (centre / np.linalg.norm(centre))
+    ranked = [keys(clips)[i] for i in np.argsort(-sims, kind="stable") if not inside[i]]
+    found, used = similar_to_cluster(store, key, "by-hand", 1, ClipFilter(), k=10)
+    assert used == len(members)  # every track of a cluster this small
+    assert keys(found.rows) == list(dict.fromkeys(ranked))[:10]
+    np.testing.assert_allclose(found.rows.similarity, np.sort(sims[~inside])[::-1][:10], rtol=1e-4)
 
 
 def test_a_failing_job_reports_its_error():
