@@ -61,6 +61,11 @@ class FileOutcome:
     message: str | None = None
 
 
+# The transcript events a selection can ask for, as SenseVoice's tags are stored (lower case):
+# a track matches when any line of its transcript carries the event.
+FILTER_EVENTS: tuple[str, ...] = ("laughter", "cry")
+
+
 @dataclass(frozen=True)
 class ClipFilter:
     """A selection of clips, as chosen on the dashboard or the CLI. Empty fields mean 'any'.
@@ -79,3 +84,4 @@ class ClipFilter:
     max_duration_s: float | None = None
     clip_ids: tuple[str, ...] = field(default=())
     said: str = ""  # words or a phrase the track's transcript contains (any case, CJK too)
+    events: tuple[str, ...] = ()  # any line of the transcript has one (FILTER_EVENTS)

@@ -44,6 +44,10 @@ def _conditions(where: ClipFilter) -> list[tuple[str, str, list]]:
         parts.append(("said", "EXISTS (SELECT 1 FROM transcripts s WHERE s.clip_id ="
                       " v.clip_id AND s.track = v.track AND contains(lower(s.text), ?))",
                       [said]))  # fmt: skip
+    if where.events:  # laughter, crying ...: any line of the track carries one of them
+        parts.append(("events", "EXISTS (SELECT 1 FROM transcripts s WHERE s.clip_id ="
+                      " v.clip_id AND s.track = v.track AND list_has_any(s.events, ?::VARCHAR[]))",
+                      [list(where.events)]))  # fmt: skip
     if where.date_from is not None:
         parts.append(("recorded_at", "v.recorded_at >= ?", [where.date_from]))
     if where.date_to is not None:
