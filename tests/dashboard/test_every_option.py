@@ -9,6 +9,8 @@ Sidebar (dashboard/widgets.py)
 - Agent (multiselect): here, test_sidebar_every_agent; test_pages.test_clips_filter_by_agent
 - Top emotion (multiselect): here, test_sidebar_every_top_emotion
 - Track / role (multiselect): here, test_sidebar_every_track
+- Laughter or crying (multiselect, once something is transcribed): test_transcript_view (every
+  option alone and both; from a shared URL; the Exports page's counts)
 Overview
 - Period (radio day/week/month): here, test_overview_every_period; test_url_roundtrip (month)
 - Every agent x emotion pair (expander, open/closed; drawn when open):

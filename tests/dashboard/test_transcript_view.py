@@ -1,12 +1,15 @@
 """What was said on the pages (#26), on a database scored with frame curves and transcribed by
 the tiny SenseVoice: the lines under the curve (times, texts, colours, a split call's two tracks
-interleaved), their SenseVoice tags and a picked line moving the player."""
+interleaved), their SenseVoice tags, a picked line moving the player, and laughter and crying
+as a sidebar filter (planted through core.store.transcripts) kept in the URL and the exports."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.analysis.curves import curve_frame, dominant_segments, smooth_curve
@@ -16,6 +19,7 @@ from core.store.clips import select_clips
 from core.store.curves import read_frame_logits
 from core.store.database import Store
 from core.store.models import list_models
+from core.store.transcripts import SegmentRow
 from dashboard import curve_charts, transcript_charts
 from tests.apptest import echarts, open_page
 
@@ -140,3 +144,71 @@ def test_the_clips_page_shows_the_tags_and_a_row_moves_its_player(transcribed_db
     at.session_state["transcript"] = {"selection": {"rows": [1], "columns": [], "cells": []}}
     at.run()
     assert not at.exception and start_time(at) == int(lines.start_s.iloc[1]) > 0
+
+
+# -- laughter and crying as a filter: planted events --------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def events_db(transcribed_db, tmp_path_factory) -> Path:
+    """The transcribed database with alice laughing and bob's customer crying (newer lines)."""
+    db = tmp_path_factory.mktemp("events") / "events.duckdb"
+    shutil.copy(transcribed_db, db)
+    store = Store(db)
+
+    def line(text: str, *events: str) -> list[SegmentRow]:
+        return [SegmentRow(0.5, 1.5, text, "en", "happy", events, ((text, 0.5, 1.5),))]
+
+    transcripts.write(store, "planted", None, [(clip_of(db, MONO), "mix", line("ha ha", "laughter")),
+                                               (clip_of(db, CALL), "customer", line("oh no", "cry"))])  # fmt: skip
+    return db
+
+
+EVENT_ROWS = {("laughter",): {(MONO, "mix")}, ("cry",): {(CALL, "customer")},
+              ("laughter", "cry"): {(MONO, "mix"), (CALL, "customer")}}  # fmt: skip
+
+
+def listed(at: AppTest) -> set[tuple[str, str]]:
+    table = at.dataframe[0].value
+    return set(zip(table.source_name, table.track, strict=True))
+
+
+@pytest.mark.parametrize("events", list(EVENT_ROWS))
+def test_sidebar_every_event_keeps_its_tracks_and_the_url(events_db, monkeypatch, events):
+    at = open_page("clips", events_db, monkeypatch)
+    assert len(listed(at)) == 3  # no event chosen: every track
+    picker = next(w for w in at.sidebar.multiselect if w.label == "Laughter or crying (transcript)")
+    assert picker.options == ["Laughter", "Crying"]
+    picker.set_value(list(events)).run()
+    assert not at.exception and listed(at) == EVENT_ROWS[events]
+    kept = at.query_params["event"]
+    assert (kept if isinstance(kept, list) else [kept]) == list(events)
+
+
+def test_a_shared_url_with_an_event_filters_every_page_and_export(events_db, monkeypatch):
+    at = open_page("clips", events_db, monkeypatch, event="cry", lang="zh")
+    assert listed(at) == {(CALL, "customer")}
+    picker = next(w for w in at.sidebar.multiselect if w.label == "笑声或哭声（转写）")
+    assert picker.value == ["cry"] and picker.options == ["笑声", "哭声"]
+    exports = open_page("exports", events_db, monkeypatch, event="laughter")
+    labels = [b.proto.label for b in exports.get("download_button")]
+    assert "clips.csv (1 rows)" in labels and "clips.parquet (1 rows)" in labels
+
+
+def test_the_filter_is_offered_once_something_is_transcribed(tmp_path):
+    from core.store.filters import filter_options
+
+    assert filter_options(Store(tmp_path / "empty.duckdb"))["transcribed"] is False
+
+
+def test_the_api_takes_the_event_filter(events_db):
+    from starlette.datastructures import QueryParams
+
+    from core.errors import InputError
+    from dashboard.api import params
+
+    store = Store(events_db)
+    _, query = params.clip_query(store, QueryParams("event=cry&event=laughter&event=cry"))
+    assert query.where.events == ("cry", "laughter")
+    with pytest.raises(InputError, match="event='giggle'"):
+        params.clip_query(store, QueryParams("event=giggle"))
