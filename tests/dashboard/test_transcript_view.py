@@ -212,3 +212,12 @@ def test_the_api_takes_the_event_filter(events_db):
     assert query.where.events == ("cry", "laughter")
     with pytest.raises(InputError, match="event='giggle'"):
         params.clip_query(store, QueryParams("event=giggle"))
+
+
+def test_the_lines_read_in_chinese(transcribed_db, monkeypatch):
+    clip_id = clip_of(transcribed_db, CALL)
+    at = open_page("frames", transcribed_db, monkeypatch, clip=clip_id, track="agent", lang="zh")
+    assert "说话内容：选一句话，或曲线下方它的色带，即从该处播放。" in [c.value for c in at.caption]
+    curve = next(c for c in echarts(at) if c["key"] == f"curve-{clip_id}|agent")
+    assert curve["option"]["series"][-1]["name"] == "说话内容"
+    assert curve["option"]["xAxis"][2]["name"] == "时间（秒）"
