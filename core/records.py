@@ -61,6 +61,11 @@ class FileOutcome:
     message: str | None = None
 
 
+# The transcript events a selection can ask for, as SenseVoice's tags are stored (lower case):
+# a track matches when any line of its transcript carries the event.
+FILTER_EVENTS: tuple[str, ...] = ("laughter", "cry")
+
+
 @dataclass(frozen=True)
 class ClusterPick:
     """One cluster of a stored projection as a restriction of a selection: its tracks
@@ -90,3 +95,4 @@ class ClipFilter:
     clip_ids: tuple[str, ...] = field(default=())
     said: str = ""  # words or a phrase the track's transcript contains (any case, CJK too)
     cluster: ClusterPick | None = None  # one cluster of a stored projection (Clusters' lists)
+    events: tuple[str, ...] = ()  # any line of the transcript has one (FILTER_EVENTS)

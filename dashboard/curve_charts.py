@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from core.model.labels import COLORS
+from dashboard import transcript_charts
 from dashboard.echart import PERCENT_TOOLTIP, EChart, percent_axis, title
 from dashboard.i18n.catalog import emotion as emotion_name
 from dashboard.i18n.catalog import tr
@@ -22,13 +23,36 @@ _TOOLTIP = {"trigger": "axis", "valueFormatter": PERCENT_TOOLTIP}
 
 
 def curve_chart(curve: pd.DataFrame, emotions: Sequence[str], stacked: bool,
-                segments: pd.DataFrame, heading: str = "", lang: str = "en") -> EChart:  # fmt: skip
+                segments: pd.DataFrame, heading: str = "", lang: str = "en",
+                said: pd.DataFrame | None = None) -> EChart:  # fmt: skip
     """Per-emotion probability over time (curve: time_s and one column per emotion, 0–1),
-    with the dominant emotion as a band underneath (segments: start_s, end_s, emotion).
+    with the dominant emotion as a band underneath (segments: start_s, end_s, emotion) and,
+    given a transcript (`said`, dashboard.transcript_charts), its lines under that, a row per track.
 
-    Both share one time axis, zoomed together by the slider or the mouse wheel.
+    All share one time axis, zoomed together by the slider or the mouse wheel.
     """
-    end_s = max(_end_s(curve), float(segments.end_s.max()) if len(segments) else 0.0)
+    tracks = transcript_charts.rows(said)
+    end_s = max(_end_s(curve), float(segments.end_s.max()) if len(segments) else 0.0,
+                float(said.end_s.max()) if tracks else 0.0)  # fmt: skip
+    grids = [_grid(top_px=64, height_px=220), _grid(top_px=292, height_px=16)]
+    x_axes = [_time_axis(0, end_s, labels=False, named=False, lang=lang),
+              _time_axis(1, end_s, labels=not tracks, named=not tracks, lang=lang)]  # fmt: skip
+    y_axes = [
+        percent_axis(0),
+        {"gridIndex": 1, "type": "category", "data": [tr(lang, "dominant")],
+         "axisTick": {"show": False}},
+    ]  # fmt: skip
+    series = [
+        *_emotion_series(emotions, stacked, 0, dataset=0, lang=lang),
+        *_dominant_band(segments, axis=1, lang=lang),
+    ]
+    height_px = 400
+    if tracks:  # what was said, under the band (#26)
+        grids.append(_grid(top_px=324, height_px=transcript_charts.ROW_PX * len(tracks)))
+        x_axes.append(_time_axis(2, end_s, labels=True, named=True, lang=lang))
+        y_axes.append(transcript_charts.said_axis(2, tracks, lang))
+        series.append(transcript_charts.said_series(said, axis=2, lang=lang))
+        height_px = 324 + transcript_charts.ROW_PX * len(tracks) + 84
     option = {
         "animation": False,
         "title": title(heading),
@@ -36,29 +60,19 @@ def curve_chart(curve: pd.DataFrame, emotions: Sequence[str], stacked: bool,
         "tooltip": _TOOLTIP,
         "axisPointer": {"link": [{"xAxisIndex": "all"}]},
         "dataset": {"source": _percent(curve, emotions)},
-        "grid": [_grid(top_px=64, height_px=220), _grid(top_px=292, height_px=16)],
-        "xAxis": [
-            _time_axis(0, end_s, labels=False, named=False, lang=lang),
-            _time_axis(1, end_s, labels=True, named=True, lang=lang),
-        ],
-        "yAxis": [
-            percent_axis(0),
-            {"gridIndex": 1, "type": "category", "data": [tr(lang, "dominant")],
-             "axisTick": {"show": False}},
-        ],
-        "dataZoom": _zoom([0, 1]),
-        "series": [
-            *_emotion_series(emotions, stacked, 0, dataset=0, lang=lang),
-            *_dominant_band(segments, axis=1, lang=lang),
-        ],
-    }  # fmt: skip
+        "grid": grids,
+        "xAxis": x_axes,
+        "yAxis": y_axes,
+        "dataZoom": _zoom(list(range(len(grids)))),
+        "series": series,
+    }
     alt = tr(lang, "{heading}: {emotions} over {seconds} s; {dominant}").format(
         heading=plain(heading),
         emotions=", ".join(emotion_name(e, lang) for e in emotions),
         seconds=f"{end_s:.1f}",
         dominant=_dominant_shares(segments, lang),
     )
-    return EChart(option, height_px=400, alt=alt)
+    return EChart(option, height_px=height_px, alt=alt + transcript_charts.said_alt(said, lang))
 
 
 def aligned_tracks(

@@ -12,11 +12,13 @@ import streamlit as st
 from core.errors import EmoScopeError
 from core.model.labels import EMOJI, EMOTIONS, SCORE_COLUMNS, UNTRAINED_LABEL
 from core.model.team import team_default, why
+from core.records import FILTER_EVENTS
 from core.store.database import ClipFilter
 from dashboard import i18n, reads, resources, state
 from dashboard.echart import EChart
 from dashboard.i18n import N_, _
 from dashboard.text import literal
+from dashboard.transcript_charts import event_name
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +93,8 @@ FILTER_PARAMS = ("corpus", "agent", "emotion", "role", "cmin", "cmax", "dmin", "
 
 
 def clip_filter() -> ClipFilter:
-    """Sidebar filters for corpus, agent, dates, top emotion, confidence and duration.
+    """Sidebar filters for corpus, agent, dates, top emotion, confidence, duration, track and
+    (once something is transcribed) laughter or crying.
 
     Every choice is kept in the URL (dates as `from`/`to`, `to` the inclusive last day;
     durations as `dmin`/`dmax`), so a shared address shows the same clips.
@@ -135,7 +138,8 @@ def clip_filter() -> ClipFilter:
             placeholder=_("Choose options"),
             key=state.key("role"),
         )
-    state.put(role=chosen_tracks, corpus=chosen_corpora, agent=agents, emotion=labels,
+    events = _events(options)
+    state.put(role=chosen_tracks, corpus=chosen_corpora, agent=agents, emotion=labels, event=events,
               cmin=confidence[0] or None, cmax=None if confidence[1] == 1.0 else confidence[1],
               dmin=duration[0] or None, dmax=None if duration[1] >= top else duration[1],
               **days)  # fmt: skip
@@ -144,7 +148,23 @@ def clip_filter() -> ClipFilter:
         tracks=tuple(chosen_tracks), date_from=date_from, date_to=date_to,
         min_confidence=confidence[0], max_confidence=confidence[1],
         min_duration_s=duration[0], max_duration_s=None if duration[1] >= top else duration[1],
+        events=tuple(events),
     )  # fmt: skip
+
+
+def _events(options: dict) -> list[str]:
+    """'Laughter or crying' (#26): tracks with a transcript line of any chosen event (URL:
+    `event=laughter`); offered once something has been transcribed."""
+    if not options.get("transcribed"):
+        return []
+    return st.sidebar.multiselect(
+        _("Laughter or crying (transcript)"),
+        list(FILTER_EVENTS),
+        default=state.get_list("event", FILTER_EVENTS),
+        format_func=i18n.fixed(lambda e: event_name(e, i18n.language())),
+        placeholder=_("Choose options"),
+        key=state.key("event"),
+    )
 
 
 def _date_range(options: dict) -> tuple[datetime | None, datetime | None, dict]:

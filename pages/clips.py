@@ -13,7 +13,17 @@ import streamlit as st
 from core.analysis.curves import curve_frame, dominant_segments, smooth_curve
 from core.model.labels import EMOTIONS, SCORE_COLUMNS
 from core.store.aggregates import PAGE_ROWS, ClipQuery
-from dashboard import charts, cluster_lists, curve_charts, i18n, reads, similar, state, widgets
+from dashboard import (
+    charts,
+    cluster_lists,
+    curve_charts,
+    i18n,
+    reads,
+    similar,
+    state,
+    transcript_view,
+    widgets,
+)
 from dashboard.i18n import N_, _
 from dashboard.text import literal, literal_table
 
@@ -84,10 +94,7 @@ with detail:
     left, right = st.columns([3, 2])
     with left:
         widgets.top_result(row.top_label, row.confidence, untrained)
-        if row.source_path and Path(row.source_path).exists():
-            st.audio(row.source_path)
-        else:
-            st.caption(_("The audio file is no longer at its recorded path; scores remain."))
+        player = st.container()  # filled below: a picked line of the transcript moves it
         st.plotly_chart(charts.score_bars(row, lang=lang), key="clip_scores")
     with right:
         facts = {_("corpus"): row.corpus, _("agent"): row.agent, _("recorded at"): row.recorded_at,
@@ -106,10 +113,15 @@ with detail:
                                                     "end_s": _("to (s)"), "top_label": _("top emotion"),
                                                     "confidence": _("confidence")}, placeholder="—")  # fmt: skip
     lines = reads.transcript(row.clip_id, row.track)
+    line = None
     if not lines.empty:
-        st.caption(_("What was said (SenseVoice), with emotion2vec's top emotion over each line"))
-        st.dataframe(lines[["start_s", "end_s", "text", "top_label", "emotion", "events"]].round(2),
-                     hide_index=True, key="transcript", placeholder="—")  # fmt: skip
+        st.caption(_("What was said (SenseVoice, with its tags) and emotion2vec's top emotion over "
+                     "each line; pick a line to play from it"))  # fmt: skip
+        line = transcript_view.table(lines, "transcript")
+    if row.source_path and Path(row.source_path).exists():
+        player.audio(row.source_path, start_time=int(transcript_view.start_of(lines, line) or 0))
+    else:
+        player.caption(_("The audio file is no longer at its recorded path; scores remain."))
     logits = reads.frame_logits(row.clip_id, model_key, row.track)
     if logits is None:
         st.caption(_("No frame curve stored for this clip: analyse it with granularity 'frame'."))

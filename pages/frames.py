@@ -7,7 +7,7 @@ import streamlit as st
 
 from core.analysis.curves import curve_frame, dominant_segments, merge_short_runs, smooth_curve
 from core.model.labels import EMOTIONS
-from dashboard import curve_charts, i18n, reads, similar, state, widgets
+from dashboard import curve_charts, i18n, reads, similar, state, transcript_view, widgets
 from dashboard.i18n import N_, _, ngettext
 
 CHOICES = 200  # clips offered in the picker at once
@@ -114,12 +114,14 @@ for column, key in zip(st.columns(len(shown)), shown, strict=True):
         smooth_curve(logits, max(1, round(window_s / 0.02))), max_points=CURVE_POINTS
     )
     segments = dominant_segments(curve)
+    lines = reads.transcript(clip_id)  # every track's lines: a split call's interleaved (#26)
     with column:
-        widgets.echart(
+        band = transcript_view.curve(
             curve_charts.curve_chart(
-                curve, emotions or EMOTIONS, stacked, segments, names[key], lang
+                curve, emotions or EMOTIONS, stacked, segments, names[key], lang, said=lines
             ),
-            key=f"curve-{key}",
+            f"curve-{key}",
+            lines,
         )
         st.caption(
             _("{frames} frames of 20 ms · {seconds} s · shown at {points} points").format(
@@ -135,8 +137,16 @@ for column, key in zip(st.columns(len(shown)), shown, strict=True):
                 _("Jump to segment"), list(labels), format_func=labels.get, key=f"jump-{key}"
             )
             start_s = float(windows.set_index("segment").loc[pick, "start_s"])
+        player = st.container()
+        row = None
+        if not lines.empty:
+            st.caption(
+                _("What was said: pick a line, or its band under the curve, to play from it.")
+            )
+            row = transcript_view.table(lines, f"said-{key}")
+        start_s = transcript_view.seek(key, window=start_s, band=band, row=row, lines=lines)
         if path and Path(path).exists():
-            st.audio(path, start_time=int(start_s))
+            player.audio(path, start_time=int(start_s))
         st.dataframe(
             merge_short_runs(segments, min_s=1.0).round(2).assign(
                 emotion=lambda t: t.emotion.map(i18n.emotion)), hide_index=True, key=f"seg-{key}",

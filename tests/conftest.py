@@ -108,6 +108,31 @@ def with_pauses(bursts: list[tuple[float, float]], seconds: float, seed: int = 0
 
 
 @pytest.fixture(scope="session")
+def transcribed_db(tmp_path_factory, tiny_model_dir, sensevoice_dir) -> Path:
+    """A mono clip (alice, two lines) and a split stereo call (bob: the agent speaks, then the
+    customer, then the agent), scored with frame curves and transcribed by the tiny SenseVoice
+    (#26); the audio stays on disk for the players."""
+    from core.cli.main import main
+
+    folder = tmp_path_factory.mktemp("transcribed")
+    calls = folder / "calls"
+    (calls / "alice").mkdir(parents=True)
+    (calls / "bob").mkdir()
+    sf.write(calls / "alice" / "2024-05-02_1.wav",
+             with_pauses([(0.3, 1.5), (4.5, 6.0)], 7.0, seed=2), 16_000)  # fmt: skip
+    stereo = np.stack([with_pauses([(0.5, 2.0), (6.0, 7.5)], 9.0, seed=3),
+                       with_pauses([(3.0, 5.0)], 9.0, seed=4)], axis=1)  # fmt: skip
+    sf.write(calls / "bob" / "2024-05-03_2.wav", stereo, 16_000)
+    db = folder / "said.duckdb"
+    code = main(["ingest", str(calls), "--corpus", "calls", "--model", str(tiny_model_dir),
+                 "--pattern", "{agent}/{recorded_at}_*.wav", "--channels", "split", "--roles",
+                 "agent,customer", "--frames", "--transcribe", "--asr-model", str(sensevoice_dir),
+                 "--db", str(db)])  # fmt: skip
+    assert code == 0
+    return db
+
+
+@pytest.fixture(scope="session")
 def source_wav(tmp_path_factory) -> Path:
     """3 s stereo 44.1 kHz WAV: the source every format below is encoded from."""
     path = tmp_path_factory.mktemp("src") / "source.wav"

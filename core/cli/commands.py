@@ -20,7 +20,11 @@ def cmd_export(args) -> int:
 
     store = Store(args.db)
     model_key = pick_model_key(store, args.model)
-    where = ClipFilter(corpora=tuple(args.corpus or ()), said=args.said or "")
+    where = ClipFilter(
+        corpora=tuple(args.corpus or ()),
+        said=args.said or "",
+        events=tuple(dict.fromkeys(args.event or ())),
+    )
     if args.bom and args.format != "csv":
         raise InputError(f"--bom marks a CSV file; it does not apply to --format {args.format}.")
     if args.format in ("srt", "vtt"):

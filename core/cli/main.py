@@ -28,6 +28,7 @@ from core.cli.similar import add_similar_parser, sync_indexes
 from core.cli.tokens import add_tokens_parser
 from core.errors import EmoScopeError, InputError
 from core.model.labels import EMOJI, UNTRAINED_LABEL
+from core.records import FILTER_EVENTS
 
 
 class ProgressLine:
@@ -251,6 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="srt and vtt: one clip's transcript as subtitles (with --clip)")  # fmt: skip
     p.add_argument("--corpus", action="append", help="only this corpus (repeatable)")
     p.add_argument("--said", help="only tracks whose transcript contains these words")
+    p.add_argument("--event", action="append", choices=FILTER_EVENTS,
+                   help="only tracks with a transcript line of this event (repeatable: any of them)")  # fmt: skip
     p.add_argument("--clip", help="with --format srt|vtt: the clip id")
     p.add_argument(
         "--model",

@@ -44,6 +44,10 @@ def _conditions(where: ClipFilter) -> list[tuple[str, str, list]]:
         parts.append(("said", "EXISTS (SELECT 1 FROM transcripts s WHERE s.clip_id ="
                       " v.clip_id AND s.track = v.track AND contains(lower(s.text), ?))",
                       [said]))  # fmt: skip
+    if where.events:  # laughter, crying ...: any line of the track carries one of them
+        parts.append(("events", "EXISTS (SELECT 1 FROM transcripts s WHERE s.clip_id ="
+                      " v.clip_id AND s.track = v.track AND list_has_any(s.events, ?::VARCHAR[]))",
+                      [list(where.events)]))  # fmt: skip
     if where.cluster is not None:
         parts.append(_in_cluster(where.cluster))
     if where.date_from is not None:
@@ -62,8 +66,8 @@ def _in_cluster(pick: ClusterPick) -> tuple[str, str, list]:
 
 
 def filter_options(store) -> dict:
-    """Distinct values for the dashboard's filter widgets, each agent's clip count, and the
-    date and duration bounds: one connection for the whole sidebar."""
+    """Distinct values for the dashboard's filter widgets, each agent's clip count, the date
+    and duration bounds and whether anything was transcribed: one connection for the sidebar."""
     with store.reading() as con:
         agent_clips = dict(
             con.execute(
@@ -78,5 +82,6 @@ def filter_options(store) -> dict:
             r[0]
             for r in con.execute("SELECT DISTINCT track FROM predictions ORDER BY 1").fetchall()
         ]
+        transcribed = first_row(con.execute("SELECT EXISTS (SELECT 1 FROM transcripts)"))[0]
     return {"agents": list(agent_clips), "agent_clips": agent_clips, "date_min": bounds[0], "date_max": bounds[1],
-            "max_duration_s": bounds[2] or 0.0, "tracks": tracks}  # fmt: skip
+            "max_duration_s": bounds[2] or 0.0, "tracks": tracks, "transcribed": bool(transcribed)}  # fmt: skip

@@ -133,7 +133,14 @@ def counts_shared_apart(con, where: ClipFilter) -> bool:
 def _kept_filters(where: ClipFilter) -> bool:
     """Only corpus, agent and whole-day dates: every other filter is at its 'any' value."""
     untouched = (
-        not (where.top_labels or where.tracks or where.clip_ids or where.said or where.cluster)
+        not (
+            where.top_labels
+            or where.tracks
+            or where.clip_ids
+            or where.said
+            or where.events
+            or where.cluster
+        )
         and where.min_confidence <= 0.0
         and where.max_confidence >= 1.0
         and where.min_duration_s <= 0.0

@@ -66,7 +66,7 @@ def keeps(where: ClipFilter) -> bool:
     """Only corpus, agent, track and whole-day dates: every other filter at its 'any' value.
     (Whether the rollup is current is core.store.rollup's to say.)"""
     untouched = (
-        not (where.top_labels or where.clip_ids or where.cluster)
+        not (where.top_labels or where.clip_ids or where.said or where.events or where.cluster)
         and where.min_confidence <= 0.0
         and where.max_confidence >= 1.0
         and where.min_duration_s <= 0.0

@@ -27,6 +27,7 @@ FILTER_PARAMETERS = [
     _query("dmax", "greatest duration (s)", "number"),
     _query("from", "recorded on or after (YYYY-MM-DD)"),
     _query("to", "recorded on or before (YYYY-MM-DD)"),
+    _query("event", "a transcript line has it: laughter or cry (repeatable: any)", many=True),
 ]
 
 

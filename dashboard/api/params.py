@@ -11,13 +11,13 @@ import pandas as pd
 
 from core.errors import InputError
 from core.model.labels import EMOTIONS, SCORE_COLUMNS
-from core.records import ClipFilter
+from core.records import FILTER_EVENTS, ClipFilter
 from core.store.aggregates import PAGE_ROWS, ClipQuery
 
 # The Clips page's own URL parameters (dashboard/widgets.py, pages/clips.py), plus format and
 # page_size: a dashboard URL's query string works here unchanged.
 FILTERS = {"model", "corpus", "agent", "emotion", "role", "cmin", "cmax", "dmin", "dmax", "from",
-           "to"}  # fmt: skip
+           "to", "event"}  # fmt: skip
 PAGING = {"q", "sort", "desc", "page", "page_size", "format"}
 SORTABLE = ("source_name", "recorded_at", "duration_s", "confidence", "agent", "top_label",
             *SCORE_COLUMNS)  # fmt: skip
@@ -90,6 +90,7 @@ def clip_query(store, query, allowed: set[str] = FILTERS | PAGING) -> tuple[str,
     emotions = tuple(query.getlist("emotion"))
     for emotion in emotions:
         choice("emotion", emotion, EMOTIONS)
+    events = tuple(choice("event", e, FILTER_EVENTS) for e in query.getlist("event"))
     first, last = day("from", query.get("from")), day("to", query.get("to"))
     cmin = number("cmin", query.get("cmin"), 0.0, 0.0, 1.0)
     cmax = number("cmax", query.get("cmax"), 1.0, 0.0, 1.0)
@@ -102,6 +103,7 @@ def clip_query(store, query, allowed: set[str] = FILTERS | PAGING) -> tuple[str,
         min_confidence=min(cmin, cmax), max_confidence=max(cmin, cmax),
         min_duration_s=number("dmin", query.get("dmin"), 0.0, 0.0, 1e9),
         max_duration_s=None if dmax is None else number("dmax", dmax, 0.0, 0.0, 1e9),
+        events=tuple(dict.fromkeys(events)),
     )  # fmt: skip
     order_by = choice("sort", query.get("sort", "source_name"), SORTABLE)
     rows = whole("page_size", query.get("page_size"), PAGE_ROWS, 1, MAX_PAGE_ROWS)

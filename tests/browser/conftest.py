@@ -6,6 +6,7 @@ Every test in this folder is marked `browser` and skipped where Debian's Chromiu
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -28,12 +29,17 @@ def pytest_collection_modifyitems(items):
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, seeded_db):
-    """The dashboard over a copy of the seeded database."""
-    folder = tmp_path_factory.mktemp("server")
-    db = folder / "emoscope.duckdb"
+def server_db(tmp_path_factory, seeded_db) -> Path:
+    """The copy of the seeded database that `server` serves (a test may add to it)."""
+    db = tmp_path_factory.mktemp("server") / "emoscope.duckdb"
     shutil.copy(seeded_db, db)
-    yield from start_server(folder, db)
+    return db
+
+
+@pytest.fixture(scope="module")
+def server(server_db):
+    """The dashboard over a copy of the seeded database."""
+    yield from start_server(server_db.parent, server_db)
 
 
 @pytest.fixture(scope="module")

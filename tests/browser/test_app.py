@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from core.store.clips import select_clips
 from tests.browser.driving import (
@@ -54,7 +55,6 @@ def test_a_new_user_uploads_several_files_with_a_name_pattern_and_sees_trends(
     page, server, tmp_path
 ):
     import soundfile as sf
-    from playwright.sync_api import expect
 
     from tests.conftest import speechlike
 
@@ -89,16 +89,54 @@ def test_a_new_user_uploads_several_files_with_a_name_pattern_and_sees_trends(
         ("exports", "clips.parquet (12 rows)", "6-exports"),
     ],
 )
-def test_page_shows_data(page, server, seeded_model, path, expected, name):
-    page.goto(f"{server}/{path}?model={seeded_model}")
+def test_page_shows_data(page, server, server_db, seeded_model, path, expected, name):
+    query = f"?model={seeded_model}"
+    if path == "frames":  # a clip with two lines of transcript (#26)
+        clip_id, duration_s = plant_lines(server_db, seeded_model)
+        query += f"&clip={clip_id}&track=mix"
+    page.goto(f"{server}/{path}{query}")
     settle(page)
     page.get_by_text(expected).first.wait_for()
-    if path == "frames":  # the curve, drawn by ECharts on a canvas
-        page.locator("[data-testid='stEChartsChart'] canvas").first.wait_for()
+    if path == "frames":  # the curve, drawn by ECharts on a canvas, the lines under it
+        chart = page.locator("[data-testid='stEChartsChart']").first
+        chart.locator("canvas").first.wait_for()
+        assert chart.get_attribute("aria-label").endswith("; 2 lines said (mix)")
+        page.get_by_text("What was said: pick a line").wait_for()
+        grid = page.locator("[data-testid='stDataFrame']").first  # the lines, then the runs
+        expect(grid).to_contain_text("thanks for calling")  # its screen-reader table
+        expect(grid).to_contain_text("Laughter")  # SenseVoice's event, as a tag
+        click_band(page, chart, (2.1 + duration_s - 0.2) / 2, duration_s)  # the second line
+        page.wait_for_function("() => document.querySelector('audio')?.currentTime === 2")
     if path in ("clips", "trends"):
         page.locator("[data-testid='stDataFrame']").first.wait_for()
     no_exception(page)
     shoot(page, name)
+
+
+def plant_lines(db, model_key: str) -> tuple[str, float]:
+    """Two transcript lines (the first with laughter) on a seeded clip of at least 3 s, written
+    as an ingest would (core.store.transcripts); its clip id and duration."""
+    from core.store import transcripts
+    from core.store.database import Store
+    from core.store.transcripts import SegmentRow
+
+    store = Store(db)
+    clip = select_clips(store, model_key).query("duration_s >= 3").iloc[0]
+    end = float(clip.duration_s) - 0.2
+    transcripts.write(store, "planted", None, [(clip.clip_id, "mix", [
+        SegmentRow(0.2, 1.0, "thanks for calling", "en", "happy", ("laughter",), ()),
+        SegmentRow(2.1, end, "you are welcome", "en", None, (), ()),
+    ])])  # fmt: skip
+    return clip.clip_id, float(clip.duration_s)
+
+
+def click_band(page, chart, at_s: float, axis_s: float) -> None:
+    """Click the single row of bands under a Frame curves chart at `at_s` seconds, the time axis
+    running to about `axis_s` (dashboard.curve_charts: grid 56 px from the left, 16 from the
+    right; the bands' row 324 px from the top, 44 px high)."""
+    box = chart.locator("canvas").first.bounding_box()
+    x = box["x"] + 56 + (box["width"] - 72) * at_s / axis_s
+    page.mouse.click(x, box["y"] + 324 + 22)
 
 
 def test_clusters_compute_and_profile(page, server, seeded_model):

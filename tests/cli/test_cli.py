@@ -150,3 +150,42 @@ def test_bad_arguments_give_one_line_and_status_2(args, message, tmp_path):
 def test_argparse_errors_exit_2():
     result = run("export", "--what", "nonsense")
     assert result.returncode == 2 and "invalid choice" in result.stderr
+
+
+def test_export_event_keeps_the_tracks_that_laughed_or_cried(seeded_db, tmp_path, capsys):
+    """#26: `export --event laughter` (repeatable) follows planted events, in every table."""
+    from core.access.audit import read
+    from core.cli.main import main
+    from core.store import transcripts
+    from core.store.clips import select_clips
+    from core.store.database import Store
+    from core.store.models import list_models
+    from core.store.transcripts import SegmentRow
+
+    db = tmp_path / "events.duckdb"
+    shutil.copy(seeded_db, db)
+    store = Store(db)
+    a, b = select_clips(store, list_models(store).model_key[0]).sort_values("clip_id").clip_id[:2]
+
+    def said(text: str, *events: str) -> list[SegmentRow]:
+        scores = (0.1, 0.0, 0.0, 0.6, 0.3, 0.0, 0.0, 0.0, 0.0)  # happy over the line
+        return [SegmentRow(0.1, 0.9, text, "en", None, events, ((text, 0.1, 0.9),), scores,
+                           "happy", 0.6)]  # fmt: skip
+
+    transcripts.write(store, "sv@1/auto/noitn", None, [(a, "mix", said("ha ha", "laughter")),
+                                                       (b, "mix", said("sob", "cry"))])  # fmt: skip
+    for events, expected in ((["laughter"], {a}), (["cry"], {b}), (["laughter", "cry"], {a, b})):
+        out = tmp_path / "clips.csv"
+        flags = [f for event in events for f in ("--event", event)]
+        assert main(["export", "--what", "clips", "--format", "csv", *flags, "--out", str(out),
+                     "--db", str(db)]) == 0  # fmt: skip
+        assert set(pd.read_csv(out).clip_id) == expected
+    out = tmp_path / "lines.parquet"
+    assert main(["export", "--what", "transcripts", "--format", "parquet", "--event", "cry",
+                 "--out", str(out), "--db", str(db)]) == 0  # fmt: skip
+    assert list(pd.read_parquet(out).text) == ["sob"]
+    assert "events=('cry',)" in read(store, 1).detail.iloc[0]  # the audit names the filter
+    capsys.readouterr()
+    result = run("export", "--what", "clips", "--format", "csv", "--event", "giggle", "--out",
+                 tmp_path / "x.csv", "--db", db)  # fmt: skip
+    assert result.returncode == 2 and "invalid choice: 'giggle'" in result.stderr

@@ -9,6 +9,8 @@ Sidebar (dashboard/widgets.py)
 - Agent (multiselect): here, test_sidebar_every_agent; test_pages.test_clips_filter_by_agent
 - Top emotion (multiselect): here, test_sidebar_every_top_emotion
 - Track / role (multiselect): here, test_sidebar_every_track
+- Laughter or crying (multiselect, once something is transcribed): test_transcript_view (every
+  option alone and both; from a shared URL; the Exports page's counts)
 Overview
 - Period (radio day/week/month): here, test_overview_every_period; test_url_roundtrip (month)
 - Every agent x emotion pair (expander, open/closed; drawn when open):
@@ -21,6 +23,8 @@ Upload & analyse
   test_upload_builds_the_request_of_every_choice
 Clips
 - Sort by (selectbox) x Order (radio): test_pages.test_clips_page_sorts_by_every_column
+- a transcript's rows (single-row selection, the player's start):
+  test_transcript_view.test_the_clips_page_shows_the_tags_and_a_row_moves_its_player
 Frame curves
 - Clip (selectbox): test_url_roundtrip.test_frames_page_clip_smoothing_emotions_style_and_comparison
 - Style (radio stacked area/lines): here, test_frames_every_style
@@ -29,6 +33,8 @@ Frame curves
 - aligned tracks (toggle on/off): test_url_roundtrip.test_frames_page_aligned_tracks_toggle
 - Jump to segment (selectbox): here, test_frames_jump_to_every_segment (the player's start);
   test_pages.test_long_recording_shows_its_segments_and_jumps_to_them (lists every window)
+- a line's band under the curve (a click) and the lines' rows (single-row selection), each
+  moving the player: test_transcript_view.test_frame_curves_list_the_lines_and_a_picked_one_moves_the_player
 Clusters
 - Clusters (k) (selectbox): test_pages.test_clusters_page_offers_every_k_without_computing
 - Colour by (selectbox): test_pages.test_clusters_page_computes_in_the_background_and_stores_a_projection

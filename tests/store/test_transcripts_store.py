@@ -97,3 +97,33 @@ def test_deleting_the_corpus_deletes_its_transcripts(said_db):
     with store.reading() as con:
         assert con.execute("SELECT count(*) FROM transcripts").fetchone()[0] == 0
         assert con.execute("SELECT count(*) FROM transcribed").fetchone()[0] == 0
+
+
+def test_laughter_and_crying_select_the_tracks_whose_lines_have_them(said_db):
+    """#26: a track matches an event when any of its lines carries it; several events: any."""
+    from core.analysis.overview import overview
+
+    store, (a, b, _) = said_db
+    transcripts.write(store, "sv@1/auto/noitn", None, [
+        (a, "mix", [line(0.1, 1.0, "哈哈 好的", events=("laughter",))]),
+        (b, "mix", [line(0.2, 0.9, "Thank you"), line(1.0, 1.8, "oh no", events=("cry", "cough"))]),
+    ])  # fmt: skip
+    model_key = list_models(store).model_key.iloc[0]
+
+    def chosen(*events: str) -> set[str]:
+        where = ClipFilter(events=events)
+        return set(select_clips(store, model_key, where).clip_id)
+
+    assert chosen("laughter") == {a} and chosen("cry") == {b}
+    assert chosen("laughter", "cry") == {a, b}
+    assert len(select_clips(store, model_key)) == 12  # no event chosen: every track
+    # Every reader of a ClipFilter follows it: the Overview's counts (not the unfiltered day
+    # rollup), the clips export and the transcripts export.
+    assert overview(store, model_key, ClipFilter(events=("laughter",))).volume.tracks == 1
+    out = store.path.parent / "laughing.csv"
+    export(store, "clips", "csv", out, model_key, ClipFilter(events=("laughter",)))
+    assert list(pd.read_csv(out).clip_id) == [a]
+    transcripts.export(store, "csv", out, model_key, ClipFilter(events=("cry",)))
+    lines = pd.read_csv(out)
+    assert list(lines.text) == ["Thank you", "oh no"] and list(lines.events.fillna("")) == [
+        "", "cry|cough"]  # fmt: skip
