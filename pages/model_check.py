@@ -99,7 +99,7 @@ if check is None:
     st.stop()
 if check.unmapped:
     shown = ", ".join(f"{literal(k)} ({n:,})" for k, n in check.unmapped.items())
-    st.warning(_("Labels that map to no class are left out ({n}, on clips: {clips}): {shown}. "
+    st.warning(_("Left out, as they map to no class: {shown} (labels: {n}; clips: {clips}). "
                  "Give them a class in the table above.").format(
         n=len(check.unmapped), clips=i18n.number(sum(check.unmapped.values())), shown=shown))  # fmt: skip
 if check.unlabelled:

@@ -419,7 +419,7 @@ def test_page_shows_the_check_of_a_labelled_corpus(labelled_db, engine, monkeypa
                                             f"{mine.macro_f1.value:.3f}"]  # fmt: skip
     assert any(f"{mine.accuracy.low:.1%} – {mine.accuracy.high:.1%}" in c.value for c in at.caption)
     warnings = " ".join(w.value for w in at.main.warning)
-    assert "left out: contempt (2)" in warnings
+    assert "Left out, as they map to no class: contempt (2) (labels: 1; clips: 2)" in warnings
     assert warnings.count("**untrained test model**") == 2 and "mean nothing" in warnings
     assert any("1,000 resamples" in c.value for c in at.caption)
     # Side by side: both models, their intervals, and the charts.
@@ -495,7 +495,9 @@ def test_page_mapping_from_the_url_and_the_editor(labelled_db, engine, monkeypat
     expected = check_corpus(store, "calls", {"calm": "sad", "anger": None},
                             [engine.model_key]).reports[0]  # fmt: skip
     assert next(m.value for m in at.metric) == f"{expected.accuracy.value:.1%}"
-    assert "left out: anger (2), contempt (2)" in " ".join(w.value for w in at.main.warning)
+    assert "no class: anger (2), contempt (2) (labels: 2; clips: 4)" in " ".join(
+        w.value for w in at.main.warning
+    )
     shown = table(at, "precision")
     support = dict(zip(shown["class"], shown.n, strict=True))
     assert support["😢 sad"] == 4 and "😐 neutral" not in support and "😠 angry" not in support
@@ -622,7 +624,7 @@ def test_when_no_label_maps_to_a_class_page_and_cli_say_so(labelled_db, engine, 
                     map=[f"{w}=" for w in words])  # fmt: skip
     shown = " ".join(w.value for w in at.main.warning)
     assert "None of the labels maps to one of the nine classes" in shown
-    assert "6 label(s) on 12 clips map to no class" in shown
+    assert "(labels: 6; clips: 12)" in shown
     assert not at.get("plotly_chart") or all(
         not c.proto.id.endswith("confusion") for c in at.get("plotly_chart")
     )

@@ -48,13 +48,14 @@ def test_needs_attention_is_above_the_fold_and_opens_its_clips(browser, tmp_path
         link.click()
         page.wait_for_url(re.compile(r"/clips\?"))
         settle(page)
-        caption = main.get_by_text(re.compile(r"clips \(tracks\) match the filters"))
+        caption = main.get_by_text(re.compile(r"Clips \(tracks\) matching the filters"))
         caption.wait_for()
         days = rows.recorded_at.dt.normalize()
         expected = rows[(rows.agent == PLANTED) & rows.track.isin(["customer", "mix"])
                         & (days >= pd.Timestamp(week)) & (days < pd.Timestamp(week + timedelta(7)))
                         & rows.emotion.isin(NEGATIVE if emotion == "negative" else [emotion])]  # fmt: skip
-        assert int(caption.inner_text().split()[0]) == len(expected) > 0
+        matched = re.search(r"filters: ([\d,]+)", caption.inner_text()).group(1)
+        assert int(matched.replace(",", "")) == len(expected) > 0
         assert f"agent={PLANTED}" in page.url and "emotion=angry" in page.url
         no_exception(page)
     finally:

@@ -264,7 +264,9 @@ def test_a_copied_clips_url_shows_the_same_rows_in_a_new_browser(
     url_matches(page, "desc=1")
     settle(page)
     narrowed = matching(page)
-    assert narrowed != everything and narrowed.startswith("3 clips")  # one _1 file per agent
+    assert narrowed != everything and narrowed.startswith(
+        "Clips (tracks) matching the filters: 3 "
+    )  # one _1 file per agent
     first_rows = steady_rows(page)
     names = ["carol/2024-05-10_1.wav", "alice/2024-05-08_1.wav", "bob/2024-05-09_1.wav"]
     assert [first_rows.index(n) for n in names] == sorted(first_rows.index(n) for n in names)

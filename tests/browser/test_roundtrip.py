@@ -274,7 +274,9 @@ def test_a_copied_clips_url_keeps_the_sidebar_filters(page, server, seeded_model
     settle(page)
     pick(page, "Sort by", "duration_s")
     url_matches(page, "sort=duration_s")
-    assert matching(page).startswith("8 clips")  # alice's and bob's four each
+    assert matching(page).startswith(
+        "Clips (tracks) matching the filters: 8 "
+    )  # alice's and bob's four each
     state = assert_same_state(page, browser, "[data-testid='stDataFrame']")
     assert "carol" not in state["grids"][0] and "alice/" in state["grids"][0]
     agents = widget(state, "Agent", "sidebar")[0]
@@ -347,7 +349,9 @@ def test_an_overview_shift_leads_to_its_clips_and_a_row_opens_one(page, shift_se
     links.and_(page.locator("a[href*='emotion=angry&from=']")).first.click()
     url_matches(page, r"/clips\?")
     settle(page)
-    assert matching(page).startswith("25 clips")  # ann's latest week only
+    assert matching(page).startswith(
+        "Clips (tracks) matching the filters: 25 "
+    )  # ann's latest week only
     select_row(page, main.locator("[data-testid='stDataFrame']").first, 0)
     url_matches(page, r"clip=ann\d\d")
     clip = re.search(r"clip=(ann\d\d)", page.url).group(1)

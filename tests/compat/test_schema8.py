@@ -19,10 +19,16 @@ APP = str(HERE.parents[1] / "dashboard" / "app.py")
 # What #30 redesigned on purpose: the Overview opens on "Needs attention" (its headings, captions
 # and messages are new, its metric labels name the period and the voice) and the Overview and
 # Agent trends offer the voice counted for split calls (a new selectbox). Every other element
-# of every page, the tables included, must read as commit a66c17d's app showed it.
+# of every page, the tables included, must read as commit a66c17d's app showed it. #30's wording
+# pass also rewrote counts that could read "1 clips" ("Clips (tracks) matching the filters: 18")
+# and names the log's time zone, and Upload offers only the models the server has or can
+# download (here: none of the hub's, offline), labelling the ones it would download.
 REDESIGNED = {
     "overview": ("subheader", "caption", "info", "success", "metric", "selectbox"),
     "trends": ("caption", "selectbox"),
+    "clips": ("caption",),
+    "admin": ("caption",),
+    "upload": ("selectbox",),
 }
 
 
