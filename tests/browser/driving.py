@@ -141,3 +141,14 @@ def show_projection(page) -> None:
         compute.click()
     page.get_by_text("Cluster profiles").wait_for(timeout=240_000)
     settle(page)
+
+
+def export_and_download(page, label, name: str):
+    """Click an Exports button (`label`), wait for the file to be written in the background,
+    then click its download button as a user does; the Playwright download (#30)."""
+    page.get_by_role("button", name=label).click()
+    button = page.get_by_role("button", name=f"Download {name}")
+    button.wait_for(timeout=120_000)
+    with page.expect_download(timeout=120_000) as download:
+        button.click()
+    return download.value
