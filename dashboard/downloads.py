@@ -61,6 +61,7 @@ class ExportRequest:
     fmt: str
     model_key: str
     where: ClipFilter
+    expected: int | None = None  # rows the page counted for it (else the job counts them)
 
     @property
     def written(self) -> str:
@@ -142,7 +143,8 @@ def _write(s: Store, user: str, request: ExportRequest, slot: FileSlot, progress
 
     try:
         written = export.export_to_temp(s, request.what, request.written, request.model_key,
-                                        request.where, request.fmt == EXCEL_CSV, report)  # fmt: skip
+                                        request.where, request.fmt == EXCEL_CSV, report,
+                                        expected=request.expected)  # fmt: skip
         if not slot.keep(written.path):
             export.remove_temp(written.path)
             raise Cancelled(CANCELLED)

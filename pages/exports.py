@@ -108,7 +108,7 @@ for what, text in descriptions.items():
                 file=f"{what}.csv", rows=i18n.number(rows)
             )
         if column.button(label, key=f"{what}-{fmt}", disabled=rows == 0 or busy):
-            request = downloads.ExportRequest(what, built, model_key, where)
+            request = downloads.ExportRequest(what, built, model_key, where, rows)
             if widgets.run_safely(lambda r=request: export_runs.begin(sign_in, r)):
                 st.rerun()
     if run is not None and snap is not None and run.request.what == what:

@@ -114,12 +114,14 @@ def _counts(con, model_key: str, where: ClipFilter) -> dict[str, int]:
 
 
 def export(store: Store, what: str, fmt: str, out: Path, model_key: str,
-           where: ClipFilter = ClipFilter(), progress: RowProgress | None = None) -> int:  # fmt: skip
+           where: ClipFilter = ClipFilter(), progress: RowProgress | None = None,
+           expected: int | None = None) -> int:  # fmt: skip
     """Write one export file with DuckDB's COPY; return the number of rows written.
 
     `progress(rows written, rows expected)` is called as DuckDB writes (from its threads, once per
     2048 rows) and once at the end with the final count; whatever it raises (Cancelled) stops the
-    COPY and is raised here, and the unfinished file is removed.
+    COPY and is raised here, and the unfinished file is removed. The rows expected are counted
+    first unless the caller knows them (`expected`, e.g. from `count_rows` for its page).
     """
     sql, params = export_query(store, what, fmt, model_key, where)
     out = Path(out)
@@ -129,7 +131,8 @@ def export(store: Store, what: str, fmt: str, out: Path, model_key: str,
         if fmt == "csv":
             sql = _formulas_defused(con, sql, params)
         if progress is not None:
-            meter = RowMeter(progress, _counts(con, model_key, where)[what])
+            total = _counts(con, model_key, where)[what] if expected is None else expected
+            meter = RowMeter(progress, total)
             progress(0, meter.total)
             sql = metered(con, sql, params, meter)
         _bounded(con, what)
@@ -217,7 +220,7 @@ STALE_AFTER_S = 24 * 3600  # a temporary export older than this was left by a st
 
 def export_to_temp(store: Store, what: str, fmt: str, model_key: str,
                    where: ClipFilter = ClipFilter(), bom: bool = False,
-                   progress: RowProgress | None = None) -> Written:  # fmt: skip
+                   progress: RowProgress | None = None, expected: int | None = None) -> Written:  # fmt: skip
     """Export into a fresh temporary folder (for a download); the caller serves and removes it
     (`remove_temp`). With `bom` a CSV starts with the UTF-8 byte-order mark (CSV for Excel).
     Nothing is left behind when it fails or `progress` stops it."""
@@ -225,7 +228,7 @@ def export_to_temp(store: Store, what: str, fmt: str, model_key: str,
     folder = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX))
     out = folder / f"emoscope-{what}.{fmt}"
     try:
-        rows = export(store, what, fmt, out, model_key, where, progress)
+        rows = export(store, what, fmt, out, model_key, where, progress, expected)
         if bom and fmt == "csv":
             add_bom(out)
     except BaseException:

@@ -479,7 +479,7 @@ def test_a_failed_export_is_audited_as_failed_and_told(signed_in_server, monkeyp
     from core.store import export
     from dashboard import resources
 
-    def busy(*args):
+    def busy(*args, **kwargs):
         raise StoreBusyError(f"database busy: another EmoScope process is writing to "
                              f"{signed_in_server}.")  # fmt: skip
 

@@ -84,7 +84,7 @@ def test_the_bar_shows_rows_written_and_cancel_stops_the_job(db, monkeypatch):
 
     reached, go_on = threading.Event(), threading.Event()
 
-    def halfway(store, what, fmt, model_key, where, bom, progress):
+    def halfway(store, what, fmt, model_key, where, bom, progress, expected):
         progress(0, 12)
         progress(5, 12)
         reached.set()

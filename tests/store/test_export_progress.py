@@ -112,6 +112,15 @@ def test_a_stopped_export_to_a_named_file_removes_it(synth, tmp_path):
     assert not out.exists()
 
 
+def test_a_known_row_count_is_not_counted_again(synth, tmp_path):
+    """The Exports page passes the rows it counted for its button; the final report is exact."""
+    store, key = synth
+    calls: list[tuple[int, int]] = []
+    rows = export.export(store, "clips", "csv", tmp_path / "clips.csv", key,
+                         progress=lambda done, total: calls.append((done, total)), expected=999)  # fmt: skip
+    assert calls[0] == (0, 999) and calls[-2][1] == 999 and calls[-1] == (rows, rows)
+
+
 def test_stale_temporary_exports_are_removed(tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     old, fresh = tmp_path / f"{export.TEMP_PREFIX}old", tmp_path / f"{export.TEMP_PREFIX}new"
