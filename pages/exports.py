@@ -19,8 +19,7 @@ model_key, where = widgets.results_page("💾 " + _("Exports"), N_("results to e
 st.caption(
     _(
         "Exports follow the sidebar filters. Parquet keeps types (timestamps, lists); CSV opens "
-        "anywhere. A file is written in the background when you click its button; its download "
-        "button shows here when it is ready."
+        "anywhere. Each file is built when you click its button."
     )
 )
 descriptions = {
