@@ -3,8 +3,10 @@ started for, its file on disk for as long as the session wants it.
 
 The file is removed when a newer export replaces it, when the page runs for another selection
 (model or filters: the session has moved on), and when the session ends (its state is
-released: a finalizer drops the file, and stops the job if it still runs). A server that stops
-removes them at exit; one that was killed leaves them to core.store.export.remove_stale_temp.
+released: a finalizer drops the file, and stops the job if it still runs). A server that exits
+normally removes them then; one ended by SIGTERM (Streamlit's server then skips Python's exit
+handlers) or killed leaves them to the next export, which removes those of processes no longer
+running (core.store.export.remove_stale_temp).
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ with `|` and spreads the embedding over emb_0 ... emb_{D-1}.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import time
@@ -214,8 +215,8 @@ class Written(NamedTuple):
     rows: int
 
 
-TEMP_PREFIX = "emoscope-export-"
-STALE_AFTER_S = 24 * 3600  # a temporary export older than this was left by a stopped server
+TEMP_PREFIX = "emoscope-export-"  # then the writing process's id: emoscope-export-<pid>-<random>
+STALE_AFTER_S = 24 * 3600  # any temporary export older than this is removed
 
 
 def export_to_temp(store: Store, what: str, fmt: str, model_key: str,
@@ -225,7 +226,7 @@ def export_to_temp(store: Store, what: str, fmt: str, model_key: str,
     (`remove_temp`). With `bom` a CSV starts with the UTF-8 byte-order mark (CSV for Excel).
     Nothing is left behind when it fails or `progress` stops it."""
     remove_stale_temp()
-    folder = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX))
+    folder = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-"))
     out = folder / f"emoscope-{what}.{fmt}"
     try:
         rows = export(store, what, fmt, out, model_key, where, progress, expected)
@@ -245,13 +246,32 @@ def remove_temp(path: Path) -> None:
 
 
 def remove_stale_temp(now: float | None = None) -> int:
-    """Remove temporary exports a stopped server left (older than a day); how many went."""
+    """Remove the temporary exports a stopped server left; how many went.
+
+    Those of a process no longer running (SIGTERM ends Streamlit's server without Python's exit
+    handlers, so its sessions never removed their files), and any older than a day.
+    """
     now = time.time() if now is None else now
     stale = [
         folder
         for folder in Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}*")
-        if folder.is_dir() and now - folder.stat().st_mtime > STALE_AFTER_S
+        if folder.is_dir()
+        and (now - folder.stat().st_mtime > STALE_AFTER_S or not _writer_runs(folder.name))
     ]
     for folder in stale:
         shutil.rmtree(folder, ignore_errors=True)
     return len(stale)
+
+
+def _writer_runs(name: str) -> bool:
+    """Whether the process that named this folder still runs (unknown counts as running)."""
+    pid = name.removeprefix(TEMP_PREFIX).split("-", 1)[0]
+    if not pid.isdigit():
+        return True  # named before the process id was part of the name: age decides
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process
+        return True
+    return True

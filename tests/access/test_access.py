@@ -420,12 +420,23 @@ def sign_in_of(db: Path, claims: dict):
     return auth.checked_sign_in(claims, auth.settings())
 
 
+_SLOTS: list = []  # the files the exports of a test wrote, removed after it
+
+
+@pytest.fixture(autouse=True)
+def _exports_removed():
+    yield
+    while _SLOTS:
+        _SLOTS.pop().drop()
+
+
 def exported(sign_in, fmt: str, key: str, where=None, what: str = "clips"):
     """An export started as the Exports page starts it, and its job's final state."""
     from dashboard import downloads
 
     request = downloads.ExportRequest(what, fmt, key, where or ClipFilter())
-    return downloads.start_export(sign_in, request, downloads.FileSlot()).wait()
+    _SLOTS.append(downloads.FileSlot())
+    return downloads.start_export(sign_in, request, _SLOTS[-1]).wait()
 
 
 def test_export_is_audited_when_the_file_is_built(signed_in_server):

@@ -64,6 +64,9 @@ def start_server(folder: Path, db: Path, *options: str) -> Iterator[str]:
         except subprocess.TimeoutExpired:  # never leave a server behind, even a stuck one
             process.kill()
             process.wait(timeout=20)
+        from core.store.export import remove_stale_temp
+
+        remove_stale_temp()  # its exports' files: SIGTERM skips the server's exit handlers (#30)
 
 
 def settle(page) -> None:
@@ -149,6 +152,7 @@ def export_and_download(page, label, name: str):
     page.get_by_role("button", name=label).click()
     button = page.get_by_role("button", name=f"Download {name}")
     button.wait_for(timeout=120_000)
+    settle(page)  # a click during a rerun may hold the button's last file id, revoked by it
     with page.expect_download(timeout=120_000) as download:
         button.click()
     return download.value

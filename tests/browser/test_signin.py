@@ -270,6 +270,7 @@ def test_a_role_removed_before_a_download_stops_it(page, team_server):
     page.get_by_role("button", name=CLIPS_CSV).click()
     download = page.get_by_role("button", name="Download emoscope-clips.csv")
     download.wait_for(timeout=120_000)
+    settle(page)
     assert len(audit.read(store, action="export")) == len(written) + 1  # written while granted
     remove_role(store, admin, "guest@elsewhere.test")  # while the Exports page stays open
     download.click()

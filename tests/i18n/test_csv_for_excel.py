@@ -83,9 +83,13 @@ def test_exports_page_csv_for_excel(chinese_db, monkeypatch):
 
     def content(fmt: str) -> bytes:
         request = downloads.ExportRequest("clips", fmt, model_key, ClipFilter())
-        state = downloads.start_export(None, request, downloads.FileSlot()).wait()
-        with downloads.served(None, state.result, "zh")() as handle:
-            return handle.read()
+        slot = downloads.FileSlot()
+        state = downloads.start_export(None, request, slot).wait()
+        try:
+            with downloads.served(None, state.result, "zh")() as handle:
+                return handle.read()
+        finally:
+            slot.drop()  # as the page's session does when it moves on
 
     assert agents_in(content(downloads.EXCEL_CSV)) == sorted([AGENT, "ann"])
     assert downloads.file_name("clips", downloads.EXCEL_CSV) == "emoscope-clips.csv"

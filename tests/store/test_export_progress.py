@@ -122,19 +122,30 @@ def test_a_known_row_count_is_not_counted_again(synth, tmp_path):
 
 
 def test_stale_temporary_exports_are_removed(tmp_path, monkeypatch):
+    """A killed server's files go with the next export: those of a process that no longer runs,
+    and any older than a day; a running server's stay, and nothing else is touched."""
+    import subprocess
+
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    old, fresh = tmp_path / f"{export.TEMP_PREFIX}old", tmp_path / f"{export.TEMP_PREFIX}new"
-    for folder in (old, fresh):
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    folders = {
+        "running": tmp_path / f"{export.TEMP_PREFIX}{os.getpid()}-abc",
+        "ended": tmp_path / f"{export.TEMP_PREFIX}{ended.pid}-abc",
+        "old": tmp_path / f"{export.TEMP_PREFIX}{os.getpid()}-old",
+        "unnamed": tmp_path / f"{export.TEMP_PREFIX}xyz",  # named before the process id was
+        "other": tmp_path / "someone-else",
+    }
+    for folder in folders.values():
         folder.mkdir()
         (folder / "emoscope-clips.csv").write_text("corpus\n")
     day_ago = time.time() - export.STALE_AFTER_S - 60
-    os.utime(old, (day_ago, day_ago))
-    other = tmp_path / "someone-else"
-    other.mkdir()
-    os.utime(other, (day_ago, day_ago))
-    assert export.remove_stale_temp() == 1
-    assert not old.exists() and fresh.exists() and other.exists()
-    export.remove_temp(fresh / "emoscope-clips.csv")
-    assert not fresh.exists()
-    export.remove_temp(other / "x.csv")  # only an export's own folder is ever removed
-    assert other.exists()
+    for name in ("old", "other"):
+        os.utime(folders[name], (day_ago, day_ago))
+    assert export.remove_stale_temp() == 2
+    assert {name for name, folder in folders.items() if folder.exists()} == {
+        "running", "unnamed", "other"}  # fmt: skip
+    export.remove_temp(folders["running"] / "emoscope-clips.csv")
+    assert not folders["running"].exists()
+    export.remove_temp(folders["other"] / "emoscope-clips.csv")  # only an export's own folder
+    assert folders["other"].exists()
