@@ -93,3 +93,7 @@ class AccessConfigError(EmoScopeError):
 
 class NotSignedInError(PermissionDenied):
     """Sign-in is configured and this visitor has not signed in."""
+
+
+class Cancelled(EmoScopeError):
+    """The person who started a long piece of work stopped it before it finished."""

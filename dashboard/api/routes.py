@@ -264,7 +264,7 @@ def _export(who: Principal, fmt: str, model_key: str, query) -> Path:
     store = service.store()
     audit.record(store, who.email, "export",
                  f"API clips.{fmt}, {model_key}, {audit.describe_filter(query.where)}")  # fmt: skip
-    return export.export_to_temp(store, "clips", fmt, model_key, query.where)
+    return export.export_to_temp(store, "clips", fmt, model_key, query.where).path
 
 
 @guarded

@@ -173,6 +173,8 @@ CORE_TEMPLATES = (
     N_("transcribing: {done}/{total} files"),
     N_("{done}/{total} blocks verified"),
     N_("The file could not be built; the server log has the details. Try again, or tell an admin."),
+    N_("The export was cancelled."),
+    N_("This file was removed from the server; export it again."),
     N_("queued"),
     N_("every track (no call is split by channel)"),
     N_("every track: both voices of split calls"),

@@ -307,7 +307,7 @@ def test_viewer_reads_and_exports_but_cannot_upload_or_compute(team_db, monkeypa
     assert any("needs the analyst role" in c.value for c in at.caption)
     at.switch_page("../pages/exports.py")
     at.run()
-    assert len(at.get("download_button")) == 6
+    assert len(at.main.button) == 6  # each table in each format, written on click
 
 
 def test_analyst_uploads_and_computes_but_has_no_admin_page(team_db, monkeypatch, hub_online):
@@ -423,70 +423,92 @@ def sign_in_of(db: Path, claims: dict):
     return auth.checked_sign_in(claims, auth.settings())
 
 
+_SLOTS: list = []  # the files the exports of a test wrote, removed after it
+
+
+@pytest.fixture(autouse=True)
+def _exports_removed():
+    yield
+    while _SLOTS:
+        _SLOTS.pop().drop()
+
+
+def exported(sign_in, fmt: str, key: str, where=None, what: str = "clips"):
+    """An export started as the Exports page starts it, and its job's final state."""
+    from dashboard import downloads
+
+    request = downloads.ExportRequest(what, fmt, key, where or ClipFilter())
+    _SLOTS.append(downloads.FileSlot())
+    return downloads.start_export(sign_in, request, _SLOTS[-1]).wait()
+
+
 def test_export_is_audited_when_the_file_is_built(signed_in_server):
     from dashboard import downloads
 
     store = Store(signed_in_server)
     key = list_models(store).model_key[0]
     viewer = sign_in_of(signed_in_server, signed_in("v@team.test"))
-    build = downloads.export_file(viewer, "clips", "csv", key, ClipFilter(corpora=("calls",)))
-    assert audit.read(store).empty  # offering a download builds nothing
-    with build() as handle:
+    assert audit.read(store).empty  # showing the page builds nothing
+    state = exported(viewer, "csv", key, ClipFilter(corpora=("calls",)))
+    assert state.error is None and state.result.rows == 12
+    with downloads.served(viewer, state.result)() as handle:
         assert handle.read().count(b"\n") == 13  # header + 12 clips
     log = audit.read(store)
     assert (log.user_name[0], log.action[0]) == ("v@team.test", "export")
     assert log.detail[0] == f"clips.csv, {key}, filter: corpora=('calls',)"
+    assert len(log) == 1  # the download serves the file written; it is not audited twice
 
 
 def test_a_download_checks_the_role_at_the_click_not_at_the_page(signed_in_server):
-    """A role withdrawn (or a sign-out) while the Exports page stays open stops its download:
-    the file is not built, and the visitor reads why under the button."""
+    """A role withdrawn (or a sign-out) while the Exports page stays open stops both writing a
+    file and downloading one already written; the visitor reads why under the button."""
     from dashboard import downloads
 
     store = Store(signed_in_server)
     key = list_models(store).model_key[0]
     guest = signed_in("guest@elsewhere.test")  # admitted only by an admin's grant
     roles.set_role(store, BOSS, "guest@elsewhere.test", Role.VIEWER)
-    build = downloads.export_file(sign_in_of(signed_in_server, guest), "clips", "parquet", key,
-                                  ClipFilter())  # fmt: skip
-    build().close()  # drawn and clicked while the grant holds
+    sign_in = sign_in_of(signed_in_server, guest)
+    state = exported(sign_in, "parquet", key)  # clicked while the grant holds
+    download = downloads.served(sign_in, state.result)
+    download().close()
     roles.remove_role(store, BOSS, "guest@elsewhere.test")  # the page is still open
+    with pytest.raises(NotAllowedError, match="guest@elsewhere.test is not on this team's"):
+        exported(sign_in, "parquet", key)
     holder: dict = {}
     downloads._FAILURE.set(holder)
     with pytest.raises(NotAllowedError, match="guest@elsewhere.test is not on this team's"):
-        build()
+        download()
     assert "not on this team's allowlist" in holder["message"]
     assert list(audit.read(store).action) == ["remove_role", "export", "set_role"]
     roles.set_role(store, BOSS, "guest@elsewhere.test", Role.VIEWER)
-    build().close()  # granted again: the same button works again
+    download().close()  # granted again: the same button works again
     SessionBook.beside(signed_in_server.resolve()).close(session_key(guest))  # signed out
     with pytest.raises(NotSignedInError, match="signed out"):
-        build()
+        download()
 
 
 def test_a_failed_export_is_audited_as_failed_and_told(signed_in_server, monkeypatch):
     from core.errors import StoreBusyError
     from core.store import export
-    from dashboard import downloads
+    from dashboard import resources
 
-    def busy(*args):
+    def busy(*args, **kwargs):
         raise StoreBusyError(f"database busy: another EmoScope process is writing to "
                              f"{signed_in_server}.")  # fmt: skip
 
     monkeypatch.setattr(export, "export_to_temp", busy)
     store = Store(signed_in_server)
     key = list_models(store).model_key[0]
-    build = downloads.export_file(sign_in_of(signed_in_server, signed_in("v@team.test")),
-                                  "frames", "csv", key, ClipFilter())  # fmt: skip
-    holder: dict = {}
-    downloads._FAILURE.set(holder)
-    with pytest.raises(StoreBusyError):
-        build()
+    state = exported(sign_in_of(signed_in_server, signed_in("v@team.test")), "csv", key,
+                     what="frames")  # fmt: skip
+    assert state.result is None and state.error.startswith("database busy")
     log = audit.read(store)
     assert (log.user_name[0], log.action[0]) == ("v@team.test", "export")
     assert log.detail[0].startswith(f"frames.csv, {key}, filter: none; failed: database busy")
-    assert holder["message"] == ("database busy: another EmoScope process is writing to "
-                                 "team.duckdb.")  # the file's name, never its folder  # fmt: skip
+    assert resources.for_visitor(state.error) == (
+        "database busy: another EmoScope process is writing to team.duckdb."
+    )  # what the page shows: the file's name, never its folder
 
 
 def test_admin_page_audit_roles_and_typed_deletion(team_db, monkeypatch):

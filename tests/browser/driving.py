@@ -64,6 +64,9 @@ def start_server(folder: Path, db: Path, *options: str) -> Iterator[str]:
         except subprocess.TimeoutExpired:  # never leave a server behind, even a stuck one
             process.kill()
             process.wait(timeout=20)
+        from core.store.export import remove_stale_temp
+
+        remove_stale_temp()  # its exports' files: SIGTERM skips the server's exit handlers (#30)
 
 
 def settle(page) -> None:
@@ -141,3 +144,15 @@ def show_projection(page) -> None:
         compute.click()
     page.get_by_text("Cluster profiles").wait_for(timeout=240_000)
     settle(page)
+
+
+def export_and_download(page, label, name: str):
+    """Click an Exports button (`label`), wait for the file to be written in the background,
+    then click its download button as a user does; the Playwright download (#30)."""
+    page.get_by_role("button", name=label).click()
+    button = page.get_by_role("button", name=f"Download {name}")
+    button.wait_for(timeout=120_000)
+    settle(page)  # a click during a rerun may hold the button's last file id, revoked by it
+    with page.expect_download(timeout=120_000) as download:
+        button.click()
+    return download.value

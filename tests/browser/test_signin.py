@@ -17,6 +17,7 @@ import shutil
 import pytest
 
 from tests.browser.driving import (
+    export_and_download,
     no_exception,
     settle,
     shoot,
@@ -216,12 +217,10 @@ CLIPS_CSV = re.compile(r"^clips\.csv \([1-9][\d,]* rows?\)")  # the count depend
 
 
 def download_url(page, server: str, label=CLIPS_CSV) -> str:
-    """Click an Exports button; the URL the browser downloaded the file from."""
+    """Write an export from the Exports page and download it; the URL the browser used."""
     page.goto(f"{server}/exports")
     settle(page)
-    with page.expect_download(timeout=120_000) as download:
-        page.get_by_role("button", name=label).click()
-    return download.value.url
+    return export_and_download(page, label, "emoscope-clips.csv").url
 
 
 def test_a_cookie_replayed_after_sign_out_is_refused_and_so_are_its_media(page, browser,
@@ -255,6 +254,8 @@ def test_a_cookie_replayed_after_sign_out_is_refused_and_so_are_its_media(page, 
 
 
 def test_a_role_removed_before_a_download_stops_it(page, team_server):
+    """The rights are read at each click: a file written while the grant held is not handed
+    over once it is withdrawn, and no new file is written."""
     from core.access import audit
     from core.access.principal import Principal, Role
     from core.access.roles import remove_role, set_role
@@ -265,15 +266,20 @@ def test_a_role_removed_before_a_download_stops_it(page, team_server):
     sign_in(page, team_server, "guest")
     page.goto(f"{team_server}/exports")
     settle(page)
-    button = page.get_by_role("button", name=CLIPS_CSV)
-    button.wait_for()
+    written = audit.read(store, action="export")
+    page.get_by_role("button", name=CLIPS_CSV).click()
+    download = page.get_by_role("button", name="Download emoscope-clips.csv")
+    download.wait_for(timeout=120_000)
+    settle(page)
+    assert len(audit.read(store, action="export")) == len(written) + 1  # written while granted
     remove_role(store, admin, "guest@elsewhere.test")  # while the Exports page stays open
-    button.click()
+    download.click()
     error = page.locator("[data-testid='stDownloadButtonError']").first
     error.wait_for()
     assert "guest@elsewhere.test is not on this team's allowlist" in error.inner_text()
-    log = audit.read(store, action="export")
-    assert "guest@elsewhere.test" not in set(log.user_name)  # nothing was built
+    page.get_by_role("button", name=CLIPS_CSV).click()  # the next click is refused as well
+    page.get_by_text("guest@elsewhere.test is not on this team's allowlist").first.wait_for()
+    assert len(audit.read(store, action="export")) == len(written) + 1  # nothing more written
 
 
 def put_file(context, server: str, session: str = "0" * 36) -> tuple[int, str]:

@@ -79,6 +79,11 @@ def test_export_opens_in_pandas_and_duckdb(ingested, tmp_path, what, fmt):
     reader = "read_csv_auto" if fmt == "csv" else "read_parquet"
     rows = duckdb.sql(f"SELECT count(*) FROM {reader}(?)", params=[str(out)]).fetchall()[0][0]
     assert rows == len(frame)
+    # progress on stderr (#30): rows written of the rows selected, the last line the whole file
+    progress = [line for line in result.stderr.splitlines() if line.startswith(f"{what} [")]
+    assert progress[0].startswith(f"{what} [{'-' * 28}] 0/{rows:,} rows")
+    assert progress[-1].startswith(f"{what} [{'#' * 28}] {rows:,}/{rows:,} rows")
+    assert f"{rows} rows of {what}" in result.stdout
     if what == "clips":
         assert len(frame) == 12
         assert {"agent", "recorded_at", "top_label", "confidence", "score_happy"} <= set(
@@ -189,3 +194,28 @@ def test_export_event_keeps_the_tracks_that_laughed_or_cried(seeded_db, tmp_path
     result = run("export", "--what", "clips", "--format", "csv", "--event", "giggle", "--out",
                  tmp_path / "x.csv", "--db", db)  # fmt: skip
     assert result.returncode == 2 and "invalid choice: 'giggle'" in result.stderr
+
+
+def test_export_progress_line_redraws_on_a_terminal_and_writes_lines_elsewhere():
+    """Piped, a line every 5 s and the last count once; on a terminal, redrawn in place."""
+    import io
+
+    from core.cli.commands import RowsLine
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    piped = io.StringIO()
+    line = RowsLine("frames", piped, width=4)
+    for done in (0, 2048, 4096, 5000, 5000):  # the meter's reports, then export's final count
+        line(done, 5000)
+    first, last = piped.getvalue().splitlines()  # 2048 and 4096 came within 5 s: not written
+    assert first.startswith("frames [----] 0/5,000 rows, 0 rows/s")
+    assert last.startswith("frames [####] 5,000/5,000 rows")
+    shown = Terminal()
+    line = RowsLine("clips", shown, width=4)
+    line(0, 12)
+    line(12, 12)
+    assert shown.getvalue().startswith("\rclips [----] 0/12 rows")
+    assert "\rclips [####] 12/12 rows" in shown.getvalue() and shown.getvalue().endswith(" s\n")

@@ -59,8 +59,9 @@ Agent trends
 - Agent, Period starting (drill-down selectboxes): here, test_trends_drill_down_every_agent_and_period;
   test_url_roundtrip.test_trends_page_period_emotion_comparison_and_drill_down
 Exports
-- every table x format (download buttons): test_pages.test_exports_page_offers_every_table_in_both_formats,
-  test_exports.test_exports_of_one_selection_agree_row_for_row, test_browser_exports
+- every table x format (export buttons): test_pages.test_exports_page_offers_every_table_in_both_formats,
+  test_exports.test_exports_of_one_selection_agree_row_for_row, test_export_progress, test_browser_exports
+- the export's bar, Cancel and Download (#30): test_exports_page
 Model check
 - Corpus, Track (selectboxes): test_evaluate.test_page_picks_another_corpus_track_and_model
 - Show (radio counts/row-normalised): test_evaluate.test_page_counts_and_row_normalised_views

@@ -72,7 +72,7 @@ def test_cli_help_says_messages_stay_english():
 
 
 def test_exports_page_csv_for_excel(chinese_db, monkeypatch):
-    """The page's download, built as its click builds it: the mark, then 张伟 intact."""
+    """The page's export, written as its click writes it: the mark, then 张伟 intact."""
     from core.records import ClipFilter
     from dashboard import downloads
 
@@ -80,13 +80,20 @@ def test_exports_page_csv_for_excel(chinese_db, monkeypatch):
     from dashboard import reads
 
     model_key = str(reads.models().model_key.iloc[0])
-    build = downloads.export_file(None, "clips", downloads.EXCEL_CSV, model_key, ClipFilter(), "zh")
-    with build() as handle:
-        content = handle.read()
-    assert agents_in(content) == sorted([AGENT, "ann"])
+
+    def content(fmt: str) -> bytes:
+        request = downloads.ExportRequest("clips", fmt, model_key, ClipFilter())
+        slot = downloads.FileSlot()
+        state = downloads.start_export(None, request, slot).wait()
+        try:
+            with downloads.served(None, state.result, "zh")() as handle:
+                return handle.read()
+        finally:
+            slot.drop()  # as the page's session does when it moves on
+
+    assert agents_in(content(downloads.EXCEL_CSV)) == sorted([AGENT, "ann"])
     assert downloads.file_name("clips", downloads.EXCEL_CSV) == "emoscope-clips.csv"
-    with downloads.export_file(None, "clips", "csv", model_key, ClipFilter())() as handle:
-        assert not handle.read().startswith(UTF8_BOM)  # plain CSV is unchanged
+    assert not content("csv").startswith(UTF8_BOM)  # plain CSV is unchanged
 
 
 def test_exports_page_offers_csv_for_excel_by_default_in_chinese(chinese_db, monkeypatch):
@@ -94,12 +101,12 @@ def test_exports_page_offers_csv_for_excel_by_default_in_chinese(chinese_db, mon
 
     at = open_page("exports", chinese_db, monkeypatch, lang="zh")
     assert at.toggle[0].value is True  # CSV for Excel is the default in Chinese
-    labels = [b.label for b in at.get("download_button")]
+    labels = [b.label for b in at.main.button]
     assert labels[0] == "clips.csv，Excel 用 CSV（4 行）" and labels[1] == "clips.parquet（4 行）"
     at = open_page("exports", chinese_db, monkeypatch, lang="en")
     assert at.toggle[0].label == "CSV for Excel (UTF-8 with a byte-order mark)"
     assert at.toggle[0].value is False  # plain CSV, as before
-    assert [b.label for b in at.get("download_button")][:2] == [
+    assert [b.label for b in at.main.button][:2] == [
         "clips.csv (4 rows)", "clips.parquet (4 rows)"]  # fmt: skip
     at.toggle[0].set_value(True).run()
-    assert at.get("download_button")[0].label == "clips.csv, CSV for Excel (4 rows)"
+    assert at.main.button[0].label == "clips.csv, CSV for Excel (4 rows)"
