@@ -3,12 +3,11 @@ with no model to run (each imports what it runs inside its function, as in core.
 
 from __future__ import annotations
 
-import sys
-import time
 from pathlib import Path
 
 from core.cli.access import record_export
 from core.cli.models import pick_model_key
+from core.cli.progress import RowsLine
 from core.errors import InputError
 from core.model.labels import UNTRAINED_LABEL
 from core.store.corpora import list_corpora
@@ -47,37 +46,6 @@ def cmd_export(args) -> int:
     record_export(store, args.what, args.format, model_key, where)
     print(f"{rows} rows of {args.what} ({model_key}) -> {args.out}")
     return 0
-
-
-class RowsLine:
-    """`clips [#####-----] 650,000/1,300,000 rows, 120,000 rows/s, 5 s` on stderr: redrawn in
-    place on a terminal, else a line every 5 s; the last count is always written, once."""
-
-    def __init__(self, label: str, stream=None, width: int = 28):
-        # sys.stderr looked up now, not at import: it may have been replaced since (tests).
-        self.label, self.stream, self.width = label, stream or sys.stderr, width
-        self.tty = self.stream.isatty()
-        self.start, self.last_draw, self.last_final = time.monotonic(), 0.0, -1
-
-    def __call__(self, done: int, total: int) -> None:
-        now = time.monotonic()
-        final = done >= total
-        if final and done == self.last_final:
-            return
-        if not final and now - self.last_draw < (0.1 if self.tty else 5.0):
-            return
-        self.last_draw = now
-        if final:
-            self.last_final = done
-        elapsed = max(now - self.start, 1e-9)
-        filled = int(self.width * done / max(total, 1))
-        bar = "#" * filled + "-" * (self.width - filled)
-        line = (f"{self.label} [{bar}] {done:,}/{total:,} rows, {done / elapsed:,.0f} rows/s, "
-                f"{elapsed:.0f} s")  # fmt: skip
-        self.stream.write(("\r" + line) if self.tty else (line + "\n"))
-        if final and self.tty:
-            self.stream.write("\n")
-        self.stream.flush()
 
 
 def existing_files(files: list[str]) -> list[str]:

@@ -15,7 +15,6 @@ import contextlib
 import json
 import logging
 import sys
-import time
 from pathlib import Path
 
 from core.cli.access import add_commands as add_access_commands
@@ -24,38 +23,12 @@ from core.cli.check import add_check_parser
 from core.cli.commands import cmd_export, cmd_info, cmd_make_test_model, existing_files
 from core.cli.evaluate import add_evaluate_parser
 from core.cli.overview import add_overview_parser
+from core.cli.progress import FilesLine
 from core.cli.similar import add_similar_parser, sync_indexes
 from core.cli.tokens import add_tokens_parser
 from core.errors import EmoScopeError, InputError
 from core.model.labels import EMOJI, UNTRAINED_LABEL
 from core.records import FILTER_EVENTS
-
-
-class ProgressLine:
-    """A one-line progress bar on stderr, redrawn in place; plain lines when not a terminal."""
-
-    def __init__(self, label: str, stream=None, width: int = 28):
-        # sys.stderr looked up now, not at import: it may have been replaced since (tests).
-        self.label, self.stream, self.width = label, stream or sys.stderr, width
-        self.start = time.monotonic()
-        self.last_draw = 0.0
-        self.tty = self.stream.isatty()
-
-    def __call__(self, done: int, total: int, seconds_audio: float = 0.0) -> None:
-        now = time.monotonic()
-        final = done >= total
-        if not final and now - self.last_draw < (0.1 if self.tty else 5.0):
-            return
-        self.last_draw = now
-        elapsed = max(now - self.start, 1e-9)
-        filled = int(self.width * done / max(total, 1))
-        bar = "#" * filled + "-" * (self.width - filled)
-        line = (f"{self.label} [{bar}] {done}/{total} files, {seconds_audio:.1f} s audio, "
-                f"{seconds_audio / elapsed:.1f}x real time, {elapsed:.0f} s")  # fmt: skip
-        self.stream.write(("\r" + line) if self.tty else (line + "\n"))
-        if final and self.tty:
-            self.stream.write("\n")
-        self.stream.flush()
 
 
 def _load(args):
@@ -100,7 +73,7 @@ def cmd_ingest(args) -> int:
         summary = run(
             store, engine, inputs, args.corpus, metadata=meta, frames=args.frames,
             channel_mode=args.channels, channel_roles=roles, media_dir=store.path.parent / "media",
-            on_progress=ProgressLine(f"ingest {args.corpus}"), workers=args.workers,
+            on_progress=FilesLine(f"ingest {args.corpus}"), workers=args.workers,
         )  # fmt: skip
         said = None
         if transcriber is not None:
@@ -108,7 +81,7 @@ def cmd_ingest(args) -> int:
 
             said = transcribe_inputs(
                 store, transcriber, engine, inputs, args.channels, roles,
-                on_progress=ProgressLine(f"transcribe {args.corpus}"),
+                on_progress=FilesLine(f"transcribe {args.corpus}"),
             )  # fmt: skip
     record_ingest(store, summary)
     sync_indexes(store)  # the similarity indexes that exist take the new tracks (#27)

@@ -200,7 +200,7 @@ def test_export_progress_line_redraws_on_a_terminal_and_writes_lines_elsewhere()
     """Piped, a line every 5 s and the last count once; on a terminal, redrawn in place."""
     import io
 
-    from core.cli.commands import RowsLine
+    from core.cli.progress import RowsLine
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:
