@@ -47,6 +47,13 @@ def hub_models_here() -> dict[str, bool]:
     return {m: v for m, v in here.items() if v or online}
 
 
+def offered_models(here: dict[str, bool], may_local: bool) -> list[str]:
+    """The Upload page's model choices: the hub models in `here` (hub_models_here), the models
+    folder for visitors who may load from it, and the random-weights test model."""
+    return [m for m in MODEL_CHOICES if (m not in HUB_MODELS or m in here)
+            and (m != LOCAL_MODEL or may_local)]  # fmt: skip
+
+
 def preferred_model(offered: list[str]) -> tuple[str | None, str | None]:
     """The Upload page's first choice, and the model directory to select when it is local:
     $EMOSCOPE_MODEL when it is offered (a hub name, or a directory in the models folder), else

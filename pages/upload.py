@@ -67,8 +67,7 @@ corpus = left.text_input(_("Corpus"), value="uploads").strip()
 # Only models this server has or can download: offline, a model it has no copy of is not
 # offered (one line says so), rather than failing after a wait with a network error (#30).
 here = resources.hub_models_here()
-offered = [m for m in resources.MODEL_CHOICES if m not in resources.HUB_MODELS or m in here]
-offered = [m for m in offered if m != resources.LOCAL_MODEL or visitor.may("local_model")]
+offered = resources.offered_models(here, visitor.may("local_model"))
 model_names = {resources.TEST_MODEL: "⚠️ " + _("{model} (random weights)").format(model=_(resources.TEST_MODEL)),
                resources.LOCAL_MODEL: _("local model directory"),
                **{m: _("{model} (downloaded on first use)").format(model=m) for m, v in here.items() if not v}}  # fmt: skip
@@ -88,7 +87,7 @@ if choice == resources.LOCAL_MODEL:  # a name from the server's models folder, n
     directories = resources.local_models()
     local = left.selectbox(_("Model directory"), directories, placeholder=_("choose a model directory"),
                            index=directories.index(preferred_local) if preferred_local else None)  # fmt: skip
-    if not resources.local_models():
+    if not directories:
         left.info(_("No model directories on this server yet: an administrator puts them "
                     "(config.yaml, model.pt, tokens.txt) in the models folder, "
                     "EMOSCOPE_MODELS_DIR."))  # fmt: skip
