@@ -33,7 +33,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -193,6 +193,8 @@ def sync(store, model_key: str, rebuild: bool = False, graph_min: int = GRAPH_MI
         version = queries.data_version(store)  # BEFORE reading rows: a later write marks it stale
         state = State.read(folder)
         if state is not None and state.dim == dim and state.version == version and not rebuild:
+            if state.graph is None and state.rows >= graph_min:  # a build stopped half-way
+                return _with_graph(folder, state, report)
             return state
         if state is None or state.dim != dim or rebuild:
             return _rebuild(store, model_key, dim, folder, version, state, graph_min, report)
@@ -212,17 +214,25 @@ def _rebuild(store, model_key, dim, folder, version, old, graph_min, report) -> 
             rows += len(block)
             report(f"read {rows} embeddings")
     _write_keys(folder / keys_name, clip_ids, tracks, 0)
-    graph_name = None
-    if rows >= graph_min:
-        graph_name = f"graph-g{generation}.usearch"
-        vectors = np.memmap(folder / vectors_name, np.float32, "r", shape=(rows, dim))
-        _build_graph(vectors, np.arange(rows), folder / graph_name, None, report)
-    state = State(model_key, dim, version, rows, rows, generation, vectors_name, keys_name,
-                  graph_name)  # fmt: skip
+    # Published before the graph is built: at 1M tracks the build takes long on a small server,
+    # and meanwhile searches scan these mapped rows exactly rather than the database.
+    state = State(model_key, dim, version, rows, rows, generation, vectors_name, keys_name, None)
     state.write(folder)
     _remove_other_generations(folder, state)
+    if rows >= graph_min:
+        state = _with_graph(folder, state, report)
     log.info("similarity index of %s: %d rows rebuilt in %.1f s", model_key, rows,
              time.perf_counter() - started)  # fmt: skip
+    return state
+
+
+def _with_graph(folder: Path, state: State, report) -> State:
+    """The state with a graph over all its rows, built from scratch and published."""
+    graph_name = f"graph-g{state.generation}.usearch"
+    vectors = np.memmap(folder / state.vectors, np.float32, "r", shape=(state.rows, state.dim))
+    _build_graph(vectors, np.arange(state.rows), folder / graph_name, None, report)
+    state = replace(state, graph=graph_name)
+    state.write(folder)
     return state
 
 

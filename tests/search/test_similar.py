@@ -32,7 +32,7 @@ def keys_of(found) -> list[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def synth_db(tmp_path_factory) -> Path:
-    """3,000 synthetic clips (3,900 tracks, 400 agents, a year of dates) with 1024-d embeddings."""
+    """3,000 synthetic clips (3,940 tracks, 400 agents, a year of dates) with 1024-d embeddings."""
     sys.path.insert(0, str(ROOT / "bench"))
     from synth_db import SynthSpec, build
 
@@ -121,6 +121,35 @@ def test_more_like_a_cluster_searches_the_index_outside_the_cluster(indexed, mon
     monkeypatch.setattr(similar, "CENTROID_SAMPLE", 500)  # a large cluster: a sample's centroid
     found, used = similar.similar_to_cluster(indexed, MODEL, "halves", 0, k=15)
     assert used == 500 and len(found.rows) == 15 and not set(keys_of(found)) & members
+
+
+def test_rows_answer_while_the_graph_is_built(synth_db, tmp_path, monkeypatch):
+    """The rows are published before the graph: a build stopped half-way (here: the graph step
+    fails) leaves an index that answers by scanning its rows exactly, and the next sync adds
+    the graph without reading the database again."""
+    path = tmp_path / "copy.duckdb"
+    shutil.copy(synth_db, path)
+    store = Store(path)
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt  # what a server stopped mid-build raises
+
+    monkeypatch.setattr(index, "_build_graph", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        index.sync(store, MODEL, graph_min=100)
+    state = index.State.read(index.index_dir(path, MODEL))
+    assert state.graph is None and state.rows == state.alive == 3940
+    clip_id, track = index.read_embeddings(store, MODEL)[0][7]
+    found = similar.similar_to_track(store, MODEL, clip_id, track, k=10)
+    assert found.method == "index"  # the mapped rows, not the database
+    assert keys_of(found) == exact_ranking(store, ClipFilter(), clip_id, track, 10)
+
+    monkeypatch.undo()
+    read = []
+    monkeypatch.setattr(index.queries, "embedding_batches", lambda *a: read.append(a) or iter(()))
+    finished = index.sync(store, MODEL, graph_min=100)
+    assert read == [] and finished.graph is not None and finished.rows == 3940
+    assert index.State.read(index.index_dir(path, MODEL)).graph == finished.graph
 
 
 def test_k_and_unknown_clips_are_refused(indexed):
