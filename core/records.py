@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -96,3 +100,18 @@ class ClipFilter:
     said: str = ""  # words or a phrase the track's transcript contains (any case, CJK too)
     cluster: ClusterPick | None = None  # one cluster of a stored projection (Clusters' lists)
     events: tuple[str, ...] = ()  # any line of the transcript has one (FILTER_EVENTS)
+
+
+@dataclass(frozen=True)
+class WordCounts:
+    """Per word, the tracks of two selections (a flagged item and its baseline) whose current
+    transcript says it, and each selection's totals (core.store.transcripts.word_counts; ranked
+    by core.analysis.words)."""
+
+    words: pd.DataFrame  # word, n_flagged, n_base: the tracks saying it
+    tracks_flagged: int  # tracks selected
+    tracks_base: int
+    transcribed_flagged: int  # of those, tracks with a transcript
+    transcribed_base: int
+    pairs_flagged: int  # (track, word) pairs over every word, the ranking's totals
+    pairs_base: int

@@ -1,6 +1,7 @@
 """Needs attention and agent rankings on the pages (#30): cached reads, the voice and period
-pickers, and the list of items with their drill-downs. The numbers come from
-core.analysis.attention over core.store.attention's counts; nothing here runs SQL."""
+pickers, the list of items with their drill-downs, and what an item's clips said (#26). The
+numbers come from core.analysis.attention over core.store.attention's counts and from
+core.analysis.words over core.store.transcripts' word counts; nothing here runs SQL."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ import streamlit as st
 
 from core.analysis import attention as att
 from core.analysis import ranking as rank
+from core.analysis import words
 from core.model.labels import EMOJI
-from core.records import ClipFilter
+from core.records import ClipFilter, WordCounts
 from core.store import attention as queries
+from core.store import transcripts
 from dashboard import i18n, reads, resources, state
 from dashboard.i18n import _
 
@@ -155,6 +158,75 @@ def item_list(rows: pd.DataFrame, window: att.Window, model_key: str, tracks: tu
                                                        None if role == "chosen" else role))  # fmt: skip
     if len(rows) > shown:
         st.caption(_("{n} more in “Every significant change” below.").format(n=len(rows) - shown))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _word_counts(_s, path: str, v: tuple, model_key: str, flagged: ClipFilter, base: ClipFilter):
+    return transcripts.word_counts(_s, model_key, flagged, base, words.STOP_WORDS, words.PARTICLES,
+                                   words.MIN_TRACKS)  # fmt: skip
+
+
+def word_counts(model_key: str, flagged: ClipFilter, base: ClipFilter) -> WordCounts:
+    """Per word, the flagged and baseline tracks saying it (cached until the file changes)."""
+    s = resources.store()
+    return _word_counts(s, str(s.path), resources.version(), model_key, flagged, base)
+
+
+WORD_COLUMNS = 4  # word links per row
+
+
+def said_words(rows: pd.DataFrame, window: att.Window, model_key: str, where: ClipFilter,
+               shown: int) -> None:  # fmt: skip
+    """What was said: for one of the listed items (a selectbox, the first by default, kept in
+    the URL as `item`), the words its clips say more often than the agent's earlier clips, each
+    opening the item's clips that say it on Clips. `where` is the page's filter with the voice's
+    tracks."""
+    listed = rows.head(shown)
+    if listed.empty or window.start is None:
+        return
+    names = {f"{r.emotion}:{r.agent}": f"{r.agent} · {i18n.emotion(r.emotion, emoji=True)}"
+             for r in listed.itertuples()}  # fmt: skip
+    items = list(names)
+    st.markdown("**💬 " + _("What was said") + "**")
+    picked = st.selectbox(_("Words said more than before, in the clips of"), items,
+                          index=items.index(state.get_str("item", items[0], items)),
+                          format_func=names.get, key=state.key("item"))  # fmt: skip
+    state.put(item=None if picked == items[0] else picked)
+    emotion, agent = picked.split(":", 1)
+    flagged, base = words.item_filters(where, agent, emotion, window)
+    transcribed = reads.filter_options()["transcribed"]  # nothing is: no query to run
+    counts = word_counts(model_key, flagged, base) if transcribed else None
+    if counts is None or counts.transcribed_flagged == 0:
+        st.caption(_("None of these clips has a transcript. Transcribe them with `python -m core "
+                     "ingest … --transcribe`, or tick “Transcribe” on the Upload page."))  # fmt: skip
+        return
+    if counts.transcribed_base == 0:
+        st.caption(_("None of {agent}'s earlier clips has a transcript: nothing to compare "
+                     "with.").format(agent=agent))  # fmt: skip
+        return
+    ranked = words.rank_words(counts)
+    st.caption(
+        _("Words said in at least {min} of the {n} transcribed clips of this item and more often "
+          "than in the agent's {n_base} transcribed clips before (log-odds ratio with an "
+          "informative Dirichlet prior, z). Each opens the item's clips that say it.").format(
+            min=words.MIN_TRACKS, n=i18n.number(counts.transcribed_flagged),
+            n_base=i18n.number(counts.transcribed_base))
+    )  # fmt: skip
+    if not ranked:
+        st.caption(_("No word stands out."))
+        return
+    tracks, pages = where.tracks, st.session_state["pages"]
+    cells = []
+    for i, word in enumerate(ranked):
+        if i % WORD_COLUMNS == 0:  # row by row: narrow screens stack them in rank order
+            cells = st.columns(WORD_COLUMNS)
+        cells[i % WORD_COLUMNS].page_link(
+            pages["clips"], label=f"{word.word} · {word.n_flagged}", icon="💬",
+            query_params=rank.clips_params(agent, emotion, window, model_key, tracks, said=word.word),
+            help=_("Said in {share} of this item's transcribed clips, {base} before · z = {z}").format(
+                share=i18n.percent(word.share_flagged, 0), base=i18n.percent(word.share_base, 0),
+                z=f"{word.z:.1f}"),
+        )  # fmt: skip
 
 
 RANK_ROWS = 30  # agents per page of the ranking

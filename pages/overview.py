@@ -52,6 +52,8 @@ with urgent:
                 window=attention_ui.window_text(window)))  # fmt: skip
         attention_ui.item_list(report.needs_attention, window, model_key, tracks, voice.role,
                                attention_ui.SHOWN, "attention")  # fmt: skip
+        attention_ui.said_words(report.needs_attention, window, model_key, voice.where,
+                                attention_ui.SHOWN)  # fmt: skip
 with good:
     st.markdown("**👍 " + _("Good news") + "**")
     if report.good_news.empty:

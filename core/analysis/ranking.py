@@ -56,14 +56,17 @@ def rank_agents(counts: pd.DataFrame, start: date, emotion: str, by: str = "shar
 
 
 def clips_params(agent: str, emotion: str, window: Window, model_key: str,
-                 tracks: tuple[str, ...] = ()) -> dict[str, str | list[str]]:  # fmt: skip
-    """Query parameters of the Clips page for one item: that agent, emotion(s), period, voice."""
+                 tracks: tuple[str, ...] = (), said: str = "") -> dict[str, str | list[str]]:  # fmt: skip
+    """Query parameters of the Clips page for one item: that agent, emotion(s), period, voice,
+    and with `said` only the clips whose transcript contains it (the page's search)."""
     emotions = list(NEGATIVE) if emotion == COMBINED else [emotion]
     params: dict[str, str | list[str]] = {"agent": agent, "emotion": emotions,
                                           "from": window.start.isoformat(),
                                           "to": window.end.isoformat(), "model": model_key}  # fmt: skip
     if tracks:
         params["role"] = list(tracks)
+    if said:
+        params["said"] = said
     return params
 
 

@@ -22,8 +22,9 @@ from pathlib import Path
 import pandas as pd
 
 from core.errors import InputError
-from core.records import ClipFilter
+from core.records import ClipFilter, WordCounts
 from core.store.filters import where_sql
+from core.store.query import first_row
 from core.store.schema import CLIP_VIEW
 
 # The current transcript of each track: the settings it was last transcribed with.
@@ -129,6 +130,86 @@ def matching_lines(store, said: str, keys: Sequence[tuple[str, str]]) -> pd.Data
             " (SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[])) GROUP BY clip_id, track",
             [normalised(said), [k[0] for k in keys], [k[1] for k in keys]],
         ).df()
+
+
+# Tokens of a line (core.analysis.words says why): spaced scripts' words of letters, digits and
+# apostrophes, CJK characters blanked out first, and CJK runs' character bigrams (a run of one
+# character as itself). RE2 patterns as SQL literals: code of this module, not values.
+_CJK = r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}]"
+_WORD = r"[\p{L}\p{M}\p{N}''’]+"  # '' is one apostrophe inside the SQL literal
+_TOKENS = (
+    f"list_concat(list_transform(regexp_extract_all(regexp_replace(lower(s.text), '{_CJK}', ' ',"
+    f" 'g'), '{_WORD}'), lambda w: trim(w, '''’')), flatten(list_transform(regexp_extract_all("
+    f"lower(s.text), '{_CJK}+'), lambda r: list_transform(range(greatest(length(r) - 1, 1)),"
+    " lambda i: substr(r, i + 1, 2)))))"
+)
+# A token is kept when it has two characters (or is one CJK character), is no stop word, and
+# neither starts nor ends with a particle.
+_KEPT = (
+    f"(length(t.word) >= 2 OR regexp_full_match(t.word, '{_CJK}'))"
+    " AND NOT list_contains(?::VARCHAR[], t.word)"
+    " AND NOT list_has_any([left(t.word, 1), right(t.word, 1)], ?::VARCHAR[])"
+)
+
+
+def tokens_of(store, text: str, stop_words: Sequence[str] = (),
+              particles: Sequence[str] = ()) -> list[str]:  # fmt: skip
+    """The distinct tokens `word_counts` takes from one line of text, sorted."""
+    with store.reading() as con:
+        rows = con.execute(
+            f"SELECT DISTINCT t.word FROM (SELECT unnest({_TOKENS}) AS word"
+            f" FROM (SELECT ?::VARCHAR AS text) s) t WHERE {_KEPT} ORDER BY 1",
+            [text, list(stop_words), list(particles)],
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
+def word_counts(store, model_key: str, flagged: ClipFilter, base: ClipFilter,
+                stop_words: Sequence[str] = (), particles: Sequence[str] = (),
+                min_flagged: int = 1) -> WordCounts:  # fmt: skip
+    """Per word, the tracks of `flagged` and of `base` whose current transcript contains it
+    (words in fewer than `min_flagged` flagged tracks left out), and the two sides' totals.
+
+    Cheap at 1M clips because the filters come first: both name one agent, so each side is that
+    agent's tracks of the clip view (thousands, not millions); the transcript tables are joined
+    to those keys only, the current settings are picked among them, and only their lines are
+    tokenised and counted. Nothing is aggregated over every transcript.
+    """
+    flagged_sql, flagged_params = where_sql(flagged)
+    base_sql, base_params = where_sql(base)
+    picked = (
+        f"WITH sides AS (SELECT DISTINCT v.clip_id, v.track, TRUE AS f, FALSE AS b"
+        f" FROM ({CLIP_VIEW}) v WHERE {flagged_sql} UNION ALL"
+        f" SELECT DISTINCT v.clip_id, v.track, FALSE, TRUE FROM ({CLIP_VIEW}) v WHERE {base_sql}),"
+        " picked AS (SELECT clip_id, track, bool_or(f) AS f, bool_or(b) AS b FROM sides"
+        " GROUP BY clip_id, track),"
+        " current AS (SELECT t.clip_id, t.track, arg_max(t.asr_key, t.transcribed_at) AS asr_key"
+        " FROM transcribed t SEMI JOIN picked USING (clip_id, track) GROUP BY t.clip_id, t.track)"
+    )
+    params = [model_key, *flagged_params, model_key, *base_params]
+    with store.reading() as con:
+        totals = first_row(con.execute(
+            f"{picked} SELECT count(*) FILTER (WHERE p.f), count(*) FILTER (WHERE p.b),"
+            " count(c.asr_key) FILTER (WHERE p.f), count(c.asr_key) FILTER (WHERE p.b)"
+            " FROM picked p LEFT JOIN current c USING (clip_id, track)",
+            params,
+        ))  # fmt: skip
+        words = con.execute(
+            f"{picked}, tokens AS (SELECT DISTINCT s.clip_id, s.track, unnest({_TOKENS}) AS word"
+            " FROM transcripts s JOIN current USING (clip_id, track, asr_key)),"
+            " counts AS (SELECT t.word, count(*) FILTER (WHERE p.f) AS n_flagged,"
+            " count(*) FILTER (WHERE p.b) AS n_base FROM tokens t JOIN picked p"
+            f" USING (clip_id, track) WHERE {_KEPT} GROUP BY t.word)"
+            " SELECT word, n_flagged, n_base, sum(n_flagged) OVER () AS pairs_flagged,"
+            " sum(n_base) OVER () AS pairs_base FROM counts QUALIFY n_flagged >= ?"
+            " ORDER BY n_flagged DESC, word",
+            [*params, list(stop_words), list(particles), min_flagged],
+        ).df()
+    pairs = [int(words[c].iloc[0]) if len(words) else 0 for c in ("pairs_flagged", "pairs_base")]
+    return WordCounts(
+        words[["word", "n_flagged", "n_base"]].astype({"n_flagged": "int64", "n_base": "int64"}),
+        *(int(n or 0) for n in totals), *pairs,
+    )  # fmt: skip
 
 
 def full_text_sql() -> str:

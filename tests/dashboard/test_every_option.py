@@ -15,6 +15,9 @@ Overview
 - Period (radio day/week/month): here, test_overview_every_period; test_url_roundtrip (month)
 - Every agent x emotion pair (expander, open/closed; drawn when open):
   test_overview.test_flagged_shifts_link_to_clips_and_trends
+- What was said: the item (selectbox, each listed item; from the URL; a word's link):
+  test_said_words.test_the_words_of_each_item_link_to_their_clips,
+  test_said_words.test_the_item_comes_from_the_url
 Upload & analyse
 - Model (selectbox): here, test_upload_builds_the_request_of_every_choice (every offered model);
   test_pages.test_upload_page_offers_every_model_and_labels_the_test_model
