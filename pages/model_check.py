@@ -225,6 +225,6 @@ stem = "emoscope-check-" + (re.sub(r"[^\w.-]+", "_", corpus).strip("._") or "cor
 e, f = st.columns(2)
 e.download_button(_("Report (CSV: one row per model and class)"),
                   pd.DataFrame(report_rows(check)).to_csv(index=False), f"{stem}.csv",
-                  mime="text/csv", key="csv")  # fmt: skip
+                  mime="text/csv", key="csv", on_click="ignore")  # fmt: skip
 f.download_button(_("Report (JSON)"), json.dumps(check.as_dict(), indent=2), f"{stem}.json",
-                  mime="application/json", key="json")  # fmt: skip
+                  mime="application/json", key="json", on_click="ignore")  # fmt: skip

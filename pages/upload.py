@@ -215,9 +215,13 @@ if "last_run" in st.session_state:
             np.save(buffer, matrix[(embedded.track == row.track).to_numpy()][0])
             x, y = st.columns(2)
             x.download_button("result.json", json.dumps(doc, indent=2, ensure_ascii=False), "result.json",
-                              "application/json", key=f"json-{row.track}")  # fmt: skip
+                              "application/json", key=f"json-{row.track}", on_click="ignore")  # fmt: skip
             y.download_button(
-                "embedding.npy", buffer.getvalue(), "embedding.npy", key=f"npy-{row.track}"
+                "embedding.npy",
+                buffer.getvalue(),
+                "embedding.npy",
+                key=f"npy-{row.track}",
+                on_click="ignore",
             )
         if untrained:
             st.caption(
