@@ -83,13 +83,14 @@ def similar_to_track(store, model_key: str, clip_id: str, track: str | None = No
                      where: ClipFilter = ClipFilter(), k: int = 20,
                      use_index: bool = True) -> Similar:  # fmt: skip
     """The k tracks of the selection most like one stored track."""
-    dim = embedding_dim(store, model_key)
-    track = pick_track(store, model_key, clip_id, track)
-    vector = queries.embedding_of(store, model_key, dim, clip_id, track)
-    if vector is None:
-        raise InputError(f"clip {clip_id[:12]} ({track}) has no stored embedding.")
-    found = search(store, model_key, vector, where, k, {(clip_id, track)}, use_index)
-    found.left_out_self = queries.copies_in_selection(store, model_key, where, clip_id, track)
+    with store.reading():  # its lookups share one opening of the file
+        dim = embedding_dim(store, model_key)
+        track = pick_track(store, model_key, clip_id, track)
+        vector = queries.embedding_of(store, model_key, dim, clip_id, track)
+        if vector is None:
+            raise InputError(f"clip {clip_id[:12]} ({track}) has no stored embedding.")
+        found = search(store, model_key, vector, where, k, {(clip_id, track)}, use_index)
+        found.left_out_self = queries.copies_in_selection(store, model_key, where, clip_id, track)
     return found
 
 
@@ -129,22 +130,23 @@ def similar_to_cluster(store, model_key: str, projection_key: str, cluster: int,
 def search(store, model_key: str, vector: np.ndarray, where: ClipFilter, k: int,
            exclude: set, use_index: bool = True) -> Similar:  # fmt: skip
     k = _check_k(k)
-    dim = embedding_dim(store, model_key)
-    query = unit_rows(np.asarray(vector, np.float32).reshape(-1))
-    if query.shape[0] != dim:
-        raise InputError(f"the example's embedding has {query.shape[0]} values; "
-                         f"{model_key} stores {dim}.")  # fmt: skip
-    opened = open_index(Path(store.path), model_key, dim) if use_index else None
-    if not use_index:
-        method = "exact scan (asked for)"
-    elif opened is not None:
-        found = _with_index(store, model_key, dim, opened, query, where, k, exclude)
-        if found is not None:
-            return found
-        method = "exact scan (the index lacks too many new tracks; it is being updated)"
-    else:
-        method = "exact scan (no index yet)"
-    return _exact(store, model_key, dim, query, where, k, exclude, method)
+    with store.reading():  # the lookups of one search share one opening of the file
+        dim = embedding_dim(store, model_key)
+        query = unit_rows(np.asarray(vector, np.float32).reshape(-1))
+        if query.shape[0] != dim:
+            raise InputError(f"the example's embedding has {query.shape[0]} values; "
+                             f"{model_key} stores {dim}.")  # fmt: skip
+        opened = open_index(Path(store.path), model_key, dim) if use_index else None
+        if not use_index:
+            method = "exact scan (asked for)"
+        elif opened is not None:
+            found = _with_index(store, model_key, dim, opened, query, where, k, exclude)
+            if found is not None:
+                return found
+            method = "exact scan (the index lacks too many new tracks; it is being updated)"
+        else:
+            method = "exact scan (no index yet)"
+        return _exact(store, model_key, dim, query, where, k, exclude, method)
 
 
 def _finish(store, model_key, where, ranked: list[tuple[str, str, float]], k: int, exclude: set,

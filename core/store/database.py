@@ -67,6 +67,7 @@ class Store:
         self._schema_current = False
         self._read_checked: tuple | None = None  # the file's stamp when its version last read
         self._read_version: int | None = None  # the version read then
+        self._local = threading.local()  # this thread's open reader, which nested reads share
 
     # -- connections -------------------------------------------------------------------------
 
@@ -165,13 +166,30 @@ class Store:
 
     @contextlib.contextmanager
     def reading(self) -> Iterator:
-        """A read-only connection (shared with other readers, never with a writer)."""
+        """A read-only connection (shared with other readers, never with a writer).
+
+        Nested in another `reading()` of this thread, it is a cursor on that connection: one
+        opening of the file serves every query of, say, one search (`with store.reading():`
+        around them), where each had paid for opening it alone.
+        """
+        outer = getattr(self._local, "reader", None)
+        if outer is not None:
+            cursor = outer.cursor()  # its own result set on the same open file
+            try:
+                yield cursor
+            finally:
+                cursor.close()
+            return
         if not self._schema_current:
             # Once per Store: create the file or migrate an older one, so readers never meet
             # an old schema (e.g. the dashboard opening a database from an earlier version).
             self._ensure_schema()
         with self._connect(write=False) as con:
-            yield con
+            self._local.reader = con
+            try:
+                yield con
+            finally:
+                self._local.reader = None
 
     def _ensure_schema(self) -> None:
         """Migrate only when needed: a write connection takes DuckDB's write lock, which keeps

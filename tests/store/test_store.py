@@ -207,3 +207,26 @@ def test_an_older_schema_is_migrated_on_first_read(store):
     con = duckdb.connect(str(store.path), read_only=True)
     assert con.execute("SELECT max(version) FROM schema_info").fetchall()[0][0] == SCHEMA_VERSION
     con.close()
+
+
+def test_nested_reads_share_one_opening_of_the_file(store, monkeypatch):
+    """A read inside another read of the same thread is a cursor on its connection (one search
+    opens the file once); the next read after them opens the file again."""
+    opened = []
+    connect = Store._connect
+
+    def counting(self, write):
+        opened.append(write)
+        return connect(self, write)
+
+    store.initialise()
+    monkeypatch.setattr(Store, "_connect", counting)
+    with store.reading() as outer:
+        with store.reading() as inner:
+            assert inner is not outer
+            assert inner.execute("SELECT count(*) FROM clips").fetchall() == [(0,)]
+        assert outer.execute("SELECT 1").fetchall() == [(1,)]  # its own result set, still open
+    assert opened == [False]
+    with store.reading() as again:
+        assert again.execute("SELECT 2").fetchall() == [(2,)]
+    assert opened == [False, False]
