@@ -15,6 +15,12 @@ What it holds (deterministic for a seed and a batch size):
   CAP: a curve clip's duration is drawn again and capped at `--curve-max-s` (default 60 s). At
   real call lengths 5 % of 1M clips would be ~18 GB of curves and hours of writing; with the cap
   the curves of 1M clips are ~2 GB. The rest of the corpus keeps its real length distribution.
+- transcripts for `--transcript-share` of clips (default 10 %, every track of a chosen clip):
+  utterances of 2-12 s with 0.2-2 s pauses over the whole track, each 4-20 words drawn by a
+  Zipf law from a fixed vocabulary (English call-centre words, plus Chinese two-character words
+  on a fifth of the tracks, written without spaces as SenseVoice writes them), a SenseVoice
+  emotion tag, laughter on 3 % and crying on 1 % of lines; no word times (an empty list). Drawn
+  from a stream of their own, so the rest of the database is what it was without them.
 - one model (`register_model`), one ingest run (`start_run`/`finish_run`) and one `scored`
   outcome per clip, so `integrity_report(store)` is all zeros.
 """
@@ -36,7 +42,7 @@ import pyarrow as pa
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.ingest.longform import OVERLAP_S, WINDOW_S
-from core.model.labels import SCORE_COLUMNS
+from core.model.labels import EMOTIONS, SCORE_COLUMNS
 from core.store.batches import write_columns
 from core.store.columns import (
     CLIPS,
@@ -50,6 +56,7 @@ from core.store.columns import (
 from core.store.database import Store
 from core.store.ingest_runs import finish_run, start_run
 from core.store.models import register_model
+from core.store.transcripts import write_table
 
 MODEL_KEY = "synthetic-e2v@0"
 DIM = 1024
@@ -71,6 +78,7 @@ class SynthSpec:
     curve_share: float = 0.05
     curve_max_s: float = 60.0
     corpus: str = "synthetic"
+    transcript_share: float = 0.10
 
 
 def build(db: Path, spec: SynthSpec, on_progress=None) -> dict:
@@ -83,13 +91,24 @@ def build(db: Path, spec: SynthSpec, on_progress=None) -> dict:
     centroids = shared.standard_normal((N_TYPES, DIM), dtype=np.float32)
     type_bias = shared.normal(0, 1.5, (N_TYPES, len(SCORE_COLUMNS))).astype(np.float32)
     agent_bias = shared.normal(0, 0.7, (N_AGENTS, len(SCORE_COLUMNS))).astype(np.float32)
-    counts = {"clips": 0, "tracks": 0, "curves": 0, "segments": 0}
+    counts = {
+        "clips": 0,
+        "tracks": 0,
+        "curves": 0,
+        "segments": 0,
+        "transcribed_tracks": 0,
+        "transcript_lines": 0,
+    }
     started = time.perf_counter()
     for first in range(0, spec.clips, spec.batch):
         n = min(spec.batch, spec.clips - first)
         rng = np.random.default_rng([spec.seed, 1, first])
         cols = _batch(rng, first, n, spec, centroids, type_bias, agent_bias)
         write_columns(store, run_id, spec.corpus, MODEL_KEY, DIM, cols)
+        said, done = _transcripts(np.random.default_rng([spec.seed, 2, first]), cols, spec)
+        if done.num_rows:
+            counts["transcript_lines"] += write_table(store, ASR_KEY, said, done)
+            counts["transcribed_tracks"] += done.num_rows
         counts["clips"] += n
         counts["tracks"] += cols.predictions.num_rows
         counts["curves"] += cols.frame_curves.num_rows
@@ -215,6 +234,86 @@ def _segments(rng, ids, track, duration, scores) -> pa.Table:
     )  # fmt: skip
 
 
+ASR_KEY = "synthetic-sensevoice@0"
+EN_TEXT = (
+    "hello thanks calling account bill billing refund charge charged payment card bank order"
+    " delivery late parcel cancel cancelled contract price plan upgrade discount offer broken"
+    " replace return manager supervisor complaint angry sorry apologise understand problem"
+    " issue fixed working internet router signal phone number address email password reset"
+    " login error message screen today tomorrow week month yesterday minutes hours wait"
+    " waiting transfer transferred hold please help great perfect happy terrible awful"
+    " disappointed frustrated again still never always really exactly okay right fine sure"
+    " customer service engineer appointment visit confirm confirmed reference ticket case"
+    " escalate escalation policy fee fees interest overdraft balance statement letter"
+)
+ZH_TEXT = (
+    "你好 谢谢 账户 账单 退款 费用 扣费 付款 银行 订单 快递 延迟 取消 合同 价格 套餐 升级 优惠"
+    " 投诉 经理 主管 抱歉 理解 问题 故障 网络 信号 电话 地址 邮箱 密码 登录 错误 今天 明天"
+    " 等待 转接 帮助 满意 失望 生气 客服 工程师 预约 确认 工单 处理 政策 余额"
+)
+EN_WORDS, ZH_WORDS = tuple(EN_TEXT.split()), tuple(ZH_TEXT.split())
+SV_EMOTIONS = ("neutral", "neutral", "neutral", "happy", "sad", "angry", "surprised")
+
+
+def _transcripts(rng, cols: BatchColumns, spec: SynthSpec) -> tuple[pa.Table, pa.Table]:
+    """Utterances of `spec.transcript_share` of this batch's clips (every track of a chosen
+    clip), as write_table takes them: (segments, tracks done)."""
+    ids = cols.predictions.column("clip_id").to_numpy(zero_copy_only=False)
+    tracks = cols.predictions.column("track").to_numpy(zero_copy_only=False)
+    length = dict(zip(cols.clips.column("clip_id").to_pylist(),
+                      cols.clips.column("duration_s").to_pylist(), strict=True))  # fmt: skip
+    chosen = sorted({c for c in set(ids) if rng.random() < spec.transcript_share})
+    chosen_set = set(chosen)
+    scores = np.stack([cols.predictions.column(c).to_numpy() for c in SCORE_COLUMNS], axis=1)
+    en_p = 1.0 / np.arange(1, len(EN_WORDS) + 1) ** 1.1
+    zh_p = 1.0 / np.arange(1, len(ZH_WORDS) + 1) ** 1.1
+    en_p, zh_p = en_p / en_p.sum(), zh_p / zh_p.sum()
+    lines: dict[str, list] = {k: [] for k in ("clip_id", "track", "segment", "start_s", "end_s",
+                                               "text", "language", "emotion", "events", "scores",
+                                               "top_label", "confidence")}  # fmt: skip
+    done = {"clip_id": [], "track": [], "n_segments": []}
+    for row in np.flatnonzero([c in chosen_set for c in ids]):
+        chinese = rng.random() < 0.2
+        words, p = (ZH_WORDS, zh_p) if chinese else (EN_WORDS, en_p)
+        end, at, n = length[ids[row]], float(rng.uniform(0.2, 2.0)), 0
+        while at + 2.0 <= end:
+            stop = min(end, at + float(rng.uniform(2.0, 12.0)))
+            picked = rng.choice(len(words), int(rng.integers(4, 21)), p=p)
+            noisy = _softmax(np.log(scores[row : row + 1]) + rng.normal(0, 0.5, (1, 9)))[0]
+            event = rng.random()
+            for key, value in (("clip_id", ids[row]), ("track", tracks[row]), ("segment", n),
+                               ("start_s", round(at, 2)), ("end_s", round(stop, 2)),
+                               ("text", ("" if chinese else " ").join(words[i] for i in picked)),
+                               ("language", "zh" if chinese else "en"),
+                               ("emotion", SV_EMOTIONS[int(rng.integers(len(SV_EMOTIONS)))]),
+                               ("events", ["laughter"] if event < 0.03 else
+                                          ["cry"] if event < 0.04 else []),
+                               ("scores", noisy.tolist()),
+                               ("top_label", EMOTIONS[int(noisy.argmax())]),
+                               ("confidence", float(noisy.max()))):  # fmt: skip
+                lines[key].append(value)
+            n += 1
+            at = stop + float(rng.uniform(0.2, 2.0))
+        done["clip_id"].append(ids[row])
+        done["track"].append(tracks[row])
+        done["n_segments"].append(n)
+    count = len(lines["clip_id"])
+    said = pa.table({
+        **{k: lines[k] for k in ("clip_id", "track")},
+        "segment": pa.array(lines["segment"], pa.int32()),
+        **{k: lines[k] for k in ("start_s", "end_s", "text", "language", "emotion")},
+        "events": pa.array(lines["events"], pa.list_(pa.string())),
+        "words": pa.array([[]] * count, pa.list_(pa.struct(
+            [("word", pa.string()), ("start_s", pa.float64()), ("end_s", pa.float64())]))),
+        "model_key": pa.array([MODEL_KEY] * count, pa.string()),
+        "scores": pa.array(lines["scores"], pa.list_(pa.float32(), 9)),
+        "top_label": lines["top_label"],
+        "confidence": pa.array(lines["confidence"], pa.float32()),
+    })  # fmt: skip
+    return said, pa.table({"clip_id": done["clip_id"], "track": done["track"],
+                           "n_segments": pa.array(done["n_segments"], pa.int32())})  # fmt: skip
+
+
 def _softmax(x: np.ndarray) -> np.ndarray:
     e = np.exp(x - x.max(axis=1, keepdims=True))
     return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
@@ -228,8 +327,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=20_000)
     parser.add_argument("--curve-share", type=float, default=0.05)
     parser.add_argument("--curve-max-s", type=float, default=60.0)
+    parser.add_argument("--transcript-share", type=float, default=0.10)
     args = parser.parse_args(argv)
-    spec = SynthSpec(args.clips, args.seed, args.batch, args.curve_share, args.curve_max_s)
+    spec = SynthSpec(
+        args.clips,
+        args.seed,
+        args.batch,
+        args.curve_share,
+        args.curve_max_s,
+        transcript_share=args.transcript_share,
+    )
 
     def progress(done: int, total: int) -> None:
         print(f"{datetime.now():%H:%M:%S} {done}/{total} clips", file=sys.stderr, flush=True)

@@ -99,6 +99,30 @@ def write(store, asr_key: str, model_key: str | None,
     return len(rows)
 
 
+def write_table(store, asr_key: str, segments, done) -> int:
+    """Store transcripts given as Arrow tables (bench/synth_db.py writes millions of segments):
+    `segments` has the transcripts table's columns after clip_id, track and asr_key's place
+    (clip_id, track, segment, start_s, end_s, text, language, emotion, events, words,
+    model_key, scores, top_label, confidence); `done` holds (clip_id, track, n_segments) of
+    every transcribed track, also those with no segment. One transaction; returns the segments
+    written. For new tracks only: an ingest replaces earlier rows with `write`."""
+    with store.writing(changes_results=False) as con:
+        con.register("new_segments", segments)
+        con.register("new_done", done)
+        con.execute(
+            "INSERT INTO transcripts SELECT clip_id, track, ?, segment, start_s, end_s, text,"
+            " language, emotion, events, words, model_key, scores, top_label, confidence"
+            " FROM new_segments",
+            [asr_key],
+        )
+        con.execute(
+            "INSERT INTO transcribed (clip_id, track, asr_key, n_segments)"
+            " SELECT clip_id, track, ?, n_segments FROM new_done",
+            [asr_key],
+        )
+    return segments.num_rows
+
+
 def segments_of(store, clip_id: str, track: str | None = None) -> pd.DataFrame:
     """The current transcript of one clip (all tracks, or one), in time order."""
     condition, params = "clip_id = ?", [clip_id]

@@ -358,3 +358,23 @@ def test_the_child_process_computes_what_the_thread_computes_and_relays_input_er
     assert [d for d, _ in stages] == [1, 2, 2] and stages[-1][1].startswith("projecting")
     with pytest.raises(InputError, match="k = 500 must be between 2 and 119 for 120 clips"):
         cluster_and_map_in_child(x, ProjectionParams(k=500), limits, lambda d, t, s: None)
+
+
+def test_synthetic_transcripts_are_found_by_the_said_filter(synth):
+    """A tenth of the clips carry transcripts (bench/synth_db.py): a word taken from one stored
+    line selects exactly the tracks whose current transcript says it, counted in pandas."""
+    store, key = synth
+    with duckdb.connect(str(store.path), read_only=True) as con:
+        lines = con.execute("SELECT clip_id, track, text, language FROM transcripts").df()
+        done = con.execute("SELECT count(*) FROM transcribed").fetchall()[0][0]
+    tracks = select_clips(store, key)
+    assert 0.05 < lines.clip_id.nunique() / tracks.clip_id.nunique() < 0.2
+    assert (
+        set(lines.language) == {"en", "zh"} and done >= lines.groupby(["clip_id", "track"]).ngroups
+    )
+    for word in ("refund", "退款"):
+        wanted = set(
+            lines[lines.text.str.contains(word)].apply(lambda r: (r.clip_id, r.track), axis=1)
+        )
+        found = select_clips(store, key, ClipFilter(said=word.upper()))
+        assert set(zip(found.clip_id, found.track, strict=True)) == wanted and wanted
