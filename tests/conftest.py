@@ -86,6 +86,46 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     return make_test_model(tmp_path_factory.mktemp("models") / "tiny-e2v", arch="tiny", seed=0)
 
 
+def run_wide_folder(tmp_path_factory, name: str) -> Path:
+    """A folder shared by every xdist worker of this run (the run's own base folder without
+    xdist), for what the whole run may build once."""
+    import os
+
+    base = tmp_path_factory.getbasetemp()
+    folder = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / name
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def ravdess_pair(tmp_path_factory, tiny_model_dir) -> tuple[Path, dict]:
+    """RAVDESS actors 1 and 2 (120 clips) ingested by the CLI with the manifest's labels and the
+    tiny model, once for the whole run (the first worker to ask builds it, the others wait):
+    (the database, the ingest's JSON summary). Copy the file before writing beside it."""
+    import json
+    import sys
+
+    from filelock import FileLock
+
+    if not RAVDESS.exists():
+        pytest.skip("../shared is absent")
+    folder = run_wide_folder(tmp_path_factory, "ravdess-pair")
+    db, summary = folder / "rav.duckdb", folder / "summary.json"
+    with FileLock(str(folder / "building.lock")):
+        if not summary.exists():
+            done = subprocess.run(
+                [sys.executable, "-m", "core", "ingest", str(RAVDESS / "Actor_01"),
+                 str(RAVDESS / "Actor_02"), "--corpus", "ravdess", "--manifest",
+                 str(RAVDESS / "manifest.csv"), "--label-column", "emotion", "--model",
+                 str(tiny_model_dir), "--device", "cpu", "--db", str(db), "--json"],
+                cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True,
+                timeout=900,
+            )  # fmt: skip
+            assert done.returncode == 0, done.stderr
+            summary.write_text(done.stdout.splitlines()[-1])
+    return db, json.loads(summary.read_text())
+
+
 @pytest.fixture(scope="session")
 def engine(tiny_model_dir):
     from core.model.engine import load_engine

@@ -171,13 +171,22 @@ def non_utf8_name(folder: Path) -> Path:
 GIB = 1024**3
 
 
+_MADE: dict[str, Path] = {}  # the gigabyte zip, made once per test process
+
+
 def gigabyte_member_zip(path: Path) -> Path:
     """A ~9 MB zip whose one member inflates to 1 GiB at ~121:1, under the 200:1 bomb limit.
 
     The member is a WAV whose data chunk holds 2 s of audio, then ~1 GiB of near-zero padding
     (6.5 KiB of noise per MiB sets the ratio): decoders read the 2 s, but unpacking, hashing
-    and storing go through every byte. It is written piece by piece, so making it stays light.
+    and storing go through every byte. It is written piece by piece, so making it stays light;
+    it is deflated once per process (~15 s of CPU) and copied for the next test that asks.
     """
+    made = _MADE.get("zip")
+    if made is not None and made.exists():
+        shutil.copyfile(made, path)
+        return path
+    _MADE["zip"] = path
     rng = np.random.default_rng(21)
     audio = (0.1 * rng.standard_normal(32_000) * 32767).astype("<i2").tobytes()
     header = (

@@ -22,7 +22,6 @@ from core.store.similar import data_version
 from tests.conftest import ffmpeg, make_corpus, speechlike
 
 ROOT = Path(__file__).resolve().parents[2]
-RAVDESS = Path("/work/shared/data/ravdess-16k")
 MODEL = "synthetic-e2v@0"
 
 
@@ -313,12 +312,9 @@ def test_cli_similar_json_and_find_by_example(audio_db, tmp_path):
     assert done.returncode == 2 and "no clip id starts with" in done.stderr
 
 
-@pytest.mark.skipif(not RAVDESS.is_dir(), reason="needs /work/shared (RAVDESS)")
-def test_ravdess_similar_agrees_with_an_exact_ranking_from_the_export(tmp_path, tiny_model_dir):
+def test_ravdess_similar_agrees_with_an_exact_ranking_from_the_export(tmp_path, ravdess_pair):
     db = tmp_path / "ravdess.duckdb"
-    done = cli("ingest", RAVDESS / "Actor_01", RAVDESS / "Actor_02", "--corpus", "ravdess",
-               "--model", tiny_model_dir, "--device", "cpu", "--db", db)  # fmt: skip
-    assert done.returncode == 0, done.stderr
+    shutil.copy(ravdess_pair[0], db)  # actors 1 and 2 through the CLI (tests/conftest.py)
     out = tmp_path / "emb.parquet"
     assert cli("export", "--what", "embeddings", "--format", "parquet", "--out", out,
                "--db", db).returncode == 0  # fmt: skip
