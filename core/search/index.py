@@ -33,10 +33,11 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 
 from core.errors import InputError
@@ -104,10 +105,46 @@ class Opened:
     state: State
     vectors: np.ndarray  # (rows, dim) float32, memory-mapped
     graph: object | None
+    _keys: pa.Table | None = field(default=None, repr=False)  # the keys file, once read
+    _loading: bool = field(default=False, repr=False)
 
     @property
     def keys_file(self) -> Path:
         return self.folder / self.state.keys
+
+    def keys_at(self, rows: np.ndarray) -> pd.DataFrame:
+        """(row, clip_id, track) of some index rows (absent rows left out).
+
+        The first search of an opened index asks DuckDB (~115 ms at 1.3M tracks) and starts
+        reading the whole keys file in the background (~1.5 s, ~110 MB kept); later searches
+        look rows up in memory, which takes well under a millisecond.
+        """
+        keys = self._keys
+        if keys is None:
+            self._load_keys_in_background()
+            return queries.keys_at(self.keys_file, rows)
+        order = keys.column("row").to_numpy()
+        rows = np.asarray(rows, np.int64)
+        at = np.minimum(np.searchsorted(order, rows), max(len(order) - 1, 0))
+        found = at[order[at] == rows] if len(order) else at[:0]
+        return keys.take(pa.array(found)).to_pandas()
+
+    def _load_keys_in_background(self) -> None:
+        with _open_lock:
+            if self._loading:
+                return
+            self._loading = True
+
+        def load() -> None:
+            import pyarrow.parquet as pq
+
+            try:
+                table = pq.read_table(self.keys_file, columns=["row", "clip_id", "track"])
+                self._keys = table.sort_by("row").combine_chunks()
+            except (OSError, ValueError) as exc:  # replaced by a newer index: DuckDB answers
+                log.warning("similarity keys %s not kept in memory: %s", self.keys_file, exc)
+
+        threading.Thread(target=load, name="similar-keys", daemon=True).start()
 
 
 _opened: dict[Path, tuple[tuple, Opened]] = {}

@@ -214,7 +214,7 @@ def _with_index(store, model_key, dim, opened: Opened, query, where, k, exclude)
     want = k + len(exclude) + 8
     while True:
         rows, sims, complete = _index_candidates(opened, query, allowed, want)
-        ranked_rows = queries.keys_at(opened.keys_file, rows) if len(rows) else None
+        ranked_rows = opened.keys_at(rows) if len(rows) else None
         ranked = extra[:]
         if ranked_rows is not None:
             by_row = dict(zip(rows.tolist(), sims.tolist(), strict=True))

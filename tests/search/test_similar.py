@@ -151,6 +151,27 @@ def test_rows_answer_while_the_graph_is_built(synth_db, tmp_path, monkeypatch):
     assert index.State.read(index.index_dir(path, MODEL)).graph == finished.graph
 
 
+def test_index_keys_from_duckdb_then_from_memory_agree(indexed):
+    """The first lookup of an opened index asks DuckDB and loads the keys in the background;
+    the later ones answer from memory with the same rows (a row not in the index left out)."""
+    import time
+
+    from core.store.models import embedding_dim_of
+
+    opened = index.open_index(Path(indexed.path), MODEL, embedding_dim_of(indexed, MODEL))
+    rows = np.array([7, 0, 3939, 1234, 10**9])
+    first = opened.keys_at(rows)
+    for _ in range(200):
+        if opened._keys is not None:
+            break
+        time.sleep(0.05)
+    assert opened._keys is not None, "the keys were never loaded"
+    again = opened.keys_at(rows)
+    by_row = first.set_index("row").sort_index()
+    assert len(by_row) == 4 and list(by_row.index) == [0, 7, 1234, 3939]
+    pd.testing.assert_frame_equal(by_row, again.set_index("row").sort_index(), check_dtype=False)
+
+
 def test_k_and_unknown_clips_are_refused(indexed):
     from core.errors import InputError
 

@@ -1,0 +1,158 @@
+"""Similar recordings (#27) end to end at scale: the product's own search, and Clips in Chromium.
+
+    python bench/synth_db.py --clips 1000000 --db /tmp/scale/1m.duckdb
+    python bench/similar_scale.py --db /tmp/scale/1m.duckdb [--queries 30] [--repeats 3]
+
+1. `index`: `core.search.index.sync` in a fresh process with the graph left out (`graph_min`
+   above the row count): the float32 rows and keys beside the database, as the product answers
+   while a graph is built (or when none is wanted). Its seconds and peak memory.
+2. `search`: in one fresh process, `core.search.similar.similar_to_track` for `--queries`
+   tracks drawn with a fixed seed, unfiltered, within one agent, and on the customer's track
+   only: p50 and p95 of each, the first query (cold) counted.
+3. `browser`: a fresh server and a fresh Chromium opening Clips with one clip selected and
+   `sim=1`, until the similar list has drawn (`--repeats` servers, the median).
+Writes bench/results/similar-scale-<tracks>.json and .md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.dashboard_scale import QUIET_AFTER_CLOSE_S, _child, fresh_dashboard, page_cache_gb
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+
+_INDEX = """
+import json, resource, sys, time
+from core.cli.models import pick_model_key
+from core.search import index
+from core.store.database import Store
+store = Store(sys.argv[1])
+model = pick_model_key(store, None)
+t = time.perf_counter()
+state = index.sync(store, model, graph_min=10**12)
+print(json.dumps({"s": time.perf_counter() - t, "rows": state.rows, "graph": state.graph,
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+_SEARCH = """
+import json, statistics, sys, time
+import duckdb, numpy as np
+from core.cli.models import pick_model_key
+from core.records import ClipFilter
+from core.search.similar import similar_to_track
+from core.store.database import Store
+store = Store(sys.argv[1])
+model = pick_model_key(store, None)
+n = int(sys.argv[2])
+with duckdb.connect(sys.argv[1], read_only=True) as con:
+    picked = con.execute(
+        "SELECT p.clip_id, p.track, any_value(c.agent) FROM predictions p JOIN clips c"
+        " USING (clip_id) WHERE p.model_key = ? GROUP BY p.clip_id, p.track"
+        " ORDER BY hash(p.clip_id || p.track)"
+        " LIMIT ?", [model, n]).fetchall()
+out = {}
+for name in ("unfiltered", "one agent", "customer track"):
+    times, methods, shown = [], set(), []
+    for clip_id, track, agent in picked:
+        where = {"unfiltered": ClipFilter(), "one agent": ClipFilter(agents=(agent,)),
+                 "customer track": ClipFilter(tracks=("customer",))}[name]
+        t = time.perf_counter()
+        found = similar_to_track(store, model, clip_id, track, where, 20)
+        times.append(time.perf_counter() - t)
+        methods.add(found.method.split(" (")[0])
+        shown.append(len(found.rows))
+    times_ms = sorted(1000 * x for x in times)
+    out[name] = {"p50_ms": round(statistics.median(times_ms), 1),
+                 "p95_ms": round(float(np.percentile(times_ms, 95)), 1),
+                 "first_ms": round(1000 * times[0], 1), "max_ms": round(times_ms[-1], 1),
+                 "methods": sorted(methods), "rows_shown_min": min(shown)}
+print(json.dumps(out))
+"""
+
+
+def browse(db: Path, repeats: int) -> dict:
+    """Clips with one clip selected and its similar list on, in a fresh server and browser."""
+    import duckdb
+
+    from bench.dashboard_scale import DRAWN
+    from tests.browser.driving import settle
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        clip_id, track = con.execute(
+            "SELECT clip_id, track FROM predictions ORDER BY hash(clip_id || track) LIMIT 1"
+        ).fetchall()[0]
+    address = f"clips?clip={clip_id}&track={track}&sim=1"
+    runs, failed = [], False
+    for _ in range(repeats):
+        with fresh_dashboard(db) as (url, browser):
+            time.sleep(QUIET_AFTER_CLOSE_S)
+            context = browser.new_context(viewport={"width": 1440, "height": 900})
+            tab = context.new_page()
+            start = time.perf_counter()
+            tab.goto(f"{url}/{address}")
+            tab.get_by_text("Cosine similarity of embeddings").first.wait_for(timeout=300_000)
+            settle(tab)
+            tab.wait_for_function(DRAWN, timeout=120_000)
+            runs.append(round(time.perf_counter() - start, 2))
+            failed = failed or tab.locator("[data-testid='stException']").count() > 0
+            context.close()
+        print(f"browser: {runs[-1]} s", file=sys.stderr)
+    return {"address": address, "s": statistics.median(runs), "runs_s": runs,
+            "exception": failed}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", type=Path, required=True)
+    parser.add_argument("--queries", type=int, default=30)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--skip", nargs="*", default=[], choices=["browser", "index"])
+    args = parser.parse_args()
+    report: dict = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                    "load_1min_start": Path("/proc/loadavg").read_text().split()[0],
+                    "page_cache_gb_start": page_cache_gb()}  # fmt: skip
+    # --skip index: the rows are already beside the database (a sync with nothing to do)
+    report["index"] = _child(_INDEX, str(args.db))
+    print("index", report["index"], file=sys.stderr)
+    report["search"] = _child(_SEARCH, str(args.db), str(args.queries))
+    print("search", report["search"], file=sys.stderr)
+    if "browser" not in args.skip:
+        report["browser"] = browse(args.db, args.repeats)
+    report["load_1min_end"] = Path("/proc/loadavg").read_text().split()[0]
+    report["page_cache_gb_end"] = page_cache_gb()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"similar-scale-{report['index']['rows']}"
+    path.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
+    path.with_suffix(".md").write_text(markdown(report, args.queries))
+    print(markdown(report, args.queries))
+
+
+def markdown(r: dict, queries: int) -> str:
+    index = r["index"]
+    lines = [f"# Similar recordings at {index['rows']:,} tracks ({r['when']})", "",
+             f"Load average at start {r['load_1min_start']}, end {r['load_1min_end']} (2 cores); "
+             f"page cache {r['page_cache_gb_start']} -> {r['page_cache_gb_end']} GB.", "",
+             f"Index rows written (no graph): {index['s']:.1f} s, peak {index['peak_mb']:.0f} MB.",
+             "", f"`similar_to_track`, k = 20, {queries} queries in one fresh process:", "",
+             "| selection | p50 | p95 | first (cold) | how |", "|---|---|---|---|---|"]  # fmt: skip
+    for name, v in r["search"].items():
+        lines.append(f"| {name} | {v['p50_ms']:.0f} ms | {v['p95_ms']:.0f} ms | "
+                     f"{v['first_ms']:.0f} ms | {', '.join(v['methods'])} |")  # fmt: skip
+    if "browser" in r:
+        b = r["browser"]
+        lines += ["", f"Chromium, fresh server, Clips `{b['address'][:40]}…` until the similar "
+                  f"list has drawn: median {b['s']:.2f} s (runs {b['runs_s']})."]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
