@@ -27,10 +27,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.dashboard_scale import (
-    QUIET_AFTER_CLOSE_S,
     _child,
     clip_count,
-    fresh_dashboard,
     page_cache_gb,
 )
 
@@ -92,29 +90,10 @@ print(json.dumps({"s": time.perf_counter() - start,
 
 
 def browse(db: Path, repeats: int) -> dict:
-    from bench.dashboard_scale import DRAWN
-    from tests.browser.driving import settle
+    from bench.dashboard_scale import cold_opens
 
-    out = {}
-    for address in ("", RANKING):
-        runs = []
-        for _ in range(repeats):
-            with fresh_dashboard(db) as (url, browser):
-                time.sleep(QUIET_AFTER_CLOSE_S)
-                context = browser.new_context(viewport={"width": 1440, "height": 900})
-                tab = context.new_page()
-                start = time.perf_counter()
-                tab.goto(f"{url}/{address}")
-                tab.get_by_text(EXPECTED[address]).first.wait_for(timeout=120_000)
-                settle(tab)
-                tab.wait_for_function(DRAWN, timeout=120_000)
-                runs.append(round(time.perf_counter() - start, 2))
-                failed = tab.locator("[data-testid='stException']").count() > 0
-                context.close()
-            print(f"browser /{address}: {runs[-1]} s", file=sys.stderr)
-        out[address or "overview"] = {"s": statistics.median(runs), "runs_s": runs,
-                                      "exception": failed}  # fmt: skip
-    return out
+    return {address or "overview": cold_opens(db, address, EXPECTED[address], repeats)
+            for address in ("", RANKING)}  # fmt: skip
 
 
 def main() -> None:

@@ -242,6 +242,31 @@ def export_all(db: Path) -> dict:
     return results
 
 
+def cold_opens(db: Path, address: str, expected: str, repeats: int) -> dict:
+    """Seconds until `address` has drawn (its `expected` text shown, Streamlit idle, every chart
+    and grid drawn) in a fresh browser on a fresh server: the median of `repeats`, every run
+    kept, and whether any run showed an exception."""
+    from tests.browser.driving import settle
+
+    runs, failed = [], False
+    for _ in range(repeats):
+        with fresh_dashboard(db) as (url, browser):
+            time.sleep(QUIET_AFTER_CLOSE_S)
+            context = browser.new_context(viewport={"width": 1440, "height": 900})
+            tab = context.new_page()
+            start = time.perf_counter()
+            tab.goto(f"{url}/{address}")
+            tab.get_by_text(expected).first.wait_for(timeout=300_000)
+            settle(tab)
+            tab.wait_for_function(DRAWN, timeout=120_000)
+            runs.append(round(time.perf_counter() - start, 2))
+            failed = failed or tab.locator("[data-testid='stException']").count() > 0
+            context.close()
+        print(f"{address}: {runs[-1]} s", file=sys.stderr)
+    return {"address": address, "s": statistics.median(runs), "runs_s": runs,
+            "exception": failed}  # fmt: skip
+
+
 def stored_projection_pages(db: Path, repeats: int) -> dict:
     """Seconds until Clusters shows the projection that `projection` stored (map and profiles),
     opened in a fresh browser on a fresh server: the median of `repeats`, every run kept."""

@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.dashboard_scale import QUIET_AFTER_CLOSE_S, _child, fresh_dashboard, page_cache_gb
+from bench.dashboard_scale import _child, cold_opens, page_cache_gb
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -83,31 +82,12 @@ def browse(db: Path, repeats: int) -> dict:
     """Clips with one clip selected and its similar list on, in a fresh server and browser."""
     import duckdb
 
-    from bench.dashboard_scale import DRAWN
-    from tests.browser.driving import settle
-
     with duckdb.connect(str(db), read_only=True) as con:
         clip_id, track = con.execute(
             "SELECT clip_id, track FROM predictions ORDER BY hash(clip_id || track) LIMIT 1"
         ).fetchall()[0]
     address = f"clips?clip={clip_id}&track={track}&sim=1"
-    runs, failed = [], False
-    for _ in range(repeats):
-        with fresh_dashboard(db) as (url, browser):
-            time.sleep(QUIET_AFTER_CLOSE_S)
-            context = browser.new_context(viewport={"width": 1440, "height": 900})
-            tab = context.new_page()
-            start = time.perf_counter()
-            tab.goto(f"{url}/{address}")
-            tab.get_by_text("Cosine similarity of embeddings").first.wait_for(timeout=300_000)
-            settle(tab)
-            tab.wait_for_function(DRAWN, timeout=120_000)
-            runs.append(round(time.perf_counter() - start, 2))
-            failed = failed or tab.locator("[data-testid='stException']").count() > 0
-            context.close()
-        print(f"browser: {runs[-1]} s", file=sys.stderr)
-    return {"address": address, "s": statistics.median(runs), "runs_s": runs,
-            "exception": failed}  # fmt: skip
+    return cold_opens(db, address, "Cosine similarity of embeddings", repeats)
 
 
 def main() -> None:

@@ -138,6 +138,9 @@ class Opened:
         def load() -> None:
             import pyarrow.parquet as pq
 
+            # At the lowest priority (Linux; elsewhere as it is): a page being drawn comes first.
+            with contextlib.suppress(AttributeError, OSError):
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
             try:
                 table = pq.read_table(self.keys_file, columns=["row", "clip_id", "track"])
                 self._keys = table.sort_by("row").combine_chunks()
