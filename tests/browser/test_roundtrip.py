@@ -129,15 +129,19 @@ def pick(tab, label: str, option: str) -> None:
         has=tab.get_by_text(label, exact=True)
     )
     choice = tab.get_by_role("option", name=option).first
-    for _ in range(3):  # a click during a rerun can leave the list closed: open it again
+    for attempt in range(3):
+        # A rerun finishing while the list is open closes it: the click during a rerun leaves it
+        # closed, or the option goes from under the mouse (CI: detached, then waited for 60 s).
         box.locator("input").click()
         try:
             choice.wait_for(timeout=10_000)
+            choice.click(timeout=10_000)
             break
         except PlaywrightTimeout:
+            if attempt == 2:
+                raise
             tab.keyboard.press("Escape")
             settle(tab)
-    choice.click()
     settle(tab)
 
 
