@@ -215,6 +215,16 @@ _HEADINGS = {"source_name": N_("file"), "corpus": N_("corpus"), "track": N_("tra
              "label": N_("label"), "cluster": N_("cluster")}  # fmt: skip
 
 
+def download_button(place, label: str, data, file_name: str, **options) -> None:
+    """`st.download_button` in `place` (st, a column ...), as every page offers a file.
+
+    A click never reruns the page (`on_click="ignore"`): a download changes nothing, and a rerun
+    re-registered a deferred file while the browser was asking for it, so under load the
+    download never came (CI, Exports).
+    """
+    place.download_button(label, data, file_name, on_click="ignore", **options)
+
+
 def column_name(column: str) -> str:
     """A clip table column's heading in the page's language (its key stays the URL's value)."""
     if column in _HEADINGS:

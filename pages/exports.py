@@ -87,12 +87,10 @@ def finished(request: downloads.ExportRequest, state: JobState) -> None:
         file=request.shown_name, rows=i18n.number(result.rows),
         size=i18n.number(result.size / 1e6, 1), seconds=f"{state.elapsed_s:.0f}"))  # fmt: skip
     name = downloads.file_name(request.what, request.fmt)
-    # on_click="ignore": a rerun on click re-registers the deferred file while the browser asks
-    # for it, and under load the download then never came (a download changes nothing here).
-    st.download_button(
-        _("Download {file}").format(file=name), downloads.served(sign_in, result, i18n.language()),
+    widgets.download_button(
+        st, _("Download {file}").format(file=name),
+        downloads.served(sign_in, result, i18n.language()),
         name, key="export-download", type="primary", icon=":material/download:",
-        on_click="ignore",
         mime="text/csv" if request.written == "csv" else "application/vnd.apache.parquet",
     )  # fmt: skip
 

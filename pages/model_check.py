@@ -223,8 +223,8 @@ widgets.clip_list(cell, ["source_name", "track", "label", "top_label", "confiden
 st.subheader(_("Export"))
 stem = "emoscope-check-" + (re.sub(r"[^\w.-]+", "_", corpus).strip("._") or "corpus")
 e, f = st.columns(2)
-e.download_button(_("Report (CSV: one row per model and class)"),
-                  pd.DataFrame(report_rows(check)).to_csv(index=False), f"{stem}.csv",
-                  mime="text/csv", key="csv", on_click="ignore")  # fmt: skip
-f.download_button(_("Report (JSON)"), json.dumps(check.as_dict(), indent=2), f"{stem}.json",
-                  mime="application/json", key="json", on_click="ignore")  # fmt: skip
+widgets.download_button(e, _("Report (CSV: one row per model and class)"),
+                        pd.DataFrame(report_rows(check)).to_csv(index=False), f"{stem}.csv",
+                        mime="text/csv", key="csv")  # fmt: skip
+widgets.download_button(f, _("Report (JSON)"), json.dumps(check.as_dict(), indent=2),
+                        f"{stem}.json", mime="application/json", key="json")  # fmt: skip

@@ -214,14 +214,10 @@ if "last_run" in st.session_state:
             buffer = io.BytesIO()
             np.save(buffer, matrix[(embedded.track == row.track).to_numpy()][0])
             x, y = st.columns(2)
-            x.download_button("result.json", json.dumps(doc, indent=2, ensure_ascii=False), "result.json",
-                              "application/json", key=f"json-{row.track}", on_click="ignore")  # fmt: skip
-            y.download_button(
-                "embedding.npy",
-                buffer.getvalue(),
-                "embedding.npy",
-                key=f"npy-{row.track}",
-                on_click="ignore",
+            widgets.download_button(x, "result.json", json.dumps(doc, indent=2, ensure_ascii=False),
+                                    "result.json", mime="application/json", key=f"json-{row.track}")  # fmt: skip
+            widgets.download_button(
+                y, "embedding.npy", buffer.getvalue(), "embedding.npy", key=f"npy-{row.track}"
             )
         if untrained:
             st.caption(

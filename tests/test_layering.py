@@ -42,6 +42,14 @@ def test_pages_run_no_sql():
     assert offenders == []
 
 
+def test_pages_offer_files_only_through_the_shared_download_button():
+    """dashboard.widgets.download_button keeps a click from rerunning the page (which lost
+    downloads under load); a page calling Streamlit's own would bring that back."""
+    offenders = [p.name for p in (ROOT / "pages").glob("*.py")
+                 if ".download_button(" in p.read_text().replace("widgets.download_button(", "")]  # fmt: skip
+    assert offenders == []
+
+
 def module_name(path: Path) -> str:
     parts = list(path.relative_to(ROOT).with_suffix("").parts)
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
