@@ -100,12 +100,12 @@ def write(store, asr_key: str, model_key: str | None,
 
 
 def write_table(store, asr_key: str, segments, done) -> int:
-    """Store transcripts given as Arrow tables (bench/synth_db.py writes millions of segments):
-    `segments` has the transcripts table's columns after clip_id, track and asr_key's place
-    (clip_id, track, segment, start_s, end_s, text, language, emotion, events, words,
-    model_key, scores, top_label, confidence); `done` holds (clip_id, track, n_segments) of
-    every transcribed track, also those with no segment. One transaction; returns the segments
-    written. For new tracks only: an ingest replaces earlier rows with `write`."""
+    """Store transcripts given as Arrow tables, for tracks not transcribed with `asr_key` yet
+    (bench/synth_db.py writes millions of lines; an ingest, which may replace rows, uses `write`).
+
+    `segments` has every column of the transcripts table except asr_key; `done` has clip_id,
+    track and n_segments of every transcribed track, those with no line included. One
+    transaction; returns the number of lines written."""
     with store.writing(changes_results=False) as con:
         con.register("new_segments", segments)
         con.register("new_done", done)
