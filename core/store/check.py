@@ -305,12 +305,14 @@ def _open_for_scan(path: Path):
     import duckdb
 
     try:
-        return duckdb.connect(str(path), read_only=True,
-                              config={"memory_limit": SCAN_MEMORY_LIMIT})  # fmt: skip
+        con = duckdb.connect(str(path), read_only=True,
+                             config={"memory_limit": SCAN_MEMORY_LIMIT})  # fmt: skip
     except duckdb.Error as exc:
         if "different configuration" not in str(exc):
             raise
-        return duckdb.connect(str(path), read_only=True)
+        con = duckdb.connect(str(path), read_only=True)
+    con.execute("SET enable_progress_bar = false")  # a full scan takes minutes: no bar on stdout
+    return con
 
 
 def _block_lines(blocks: int, bad: list[int]) -> list[str]:

@@ -102,6 +102,9 @@ class Store:
                 except duckdb.Error as exc:
                     raise StoreError(f"{self.path} is not an EmoScope database: {exc}") from exc
             try:
+                # DuckDB draws a progress bar on stdout for a query over 2 s: into the CLI's
+                # --json output and the server's log. Progress goes through callbacks here.
+                con.execute("SET enable_progress_bar = false")
                 if found is not None and found.torn_tail:  # a failed write's tail; we hold the lock
                     drop_torn_tail(self.path)
                 if write:

@@ -42,7 +42,7 @@ def _conditions(where: ClipFilter) -> list[tuple[str, str, list]]:
     said = " ".join(where.said.lower().split())
     if said:  # a plain scan: duckdb 2.0 has no full-text extension (core.store.transcripts)
         parts.append(("said", "EXISTS (SELECT 1 FROM transcripts s WHERE s.clip_id ="
-                      " v.clip_id AND s.track = v.track AND contains(lower(s.text), ?))",
+                      " v.clip_id AND s.track = v.track AND contains(s.text_lower, lower(?)))",
                       [said]))  # fmt: skip
     if where.events:  # laughter, crying ...: any line of the track carries one of them
         parts.append(("events", "EXISTS (SELECT 1 FROM transcripts s WHERE s.clip_id ="

@@ -230,3 +230,12 @@ def test_nested_reads_share_one_opening_of_the_file(store, monkeypatch):
     with store.reading() as again:
         assert again.execute("SELECT 2").fetchall() == [(2,)]
     assert opened == [False, False]
+
+
+def test_connections_draw_no_progress_bar_on_stdout(store):
+    """DuckDB draws a bar on stdout for a query over 2 s (a 1M-clip migration, export or
+    check): it would land in the CLI's --json output, so every connection turns it off."""
+    with store.writing() as con:
+        assert con.execute("SELECT current_setting('enable_progress_bar')").fetchone() == (False,)
+    with store.reading() as con:
+        assert con.execute("SELECT current_setting('enable_progress_bar')").fetchone() == (False,)

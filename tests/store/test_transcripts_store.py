@@ -127,3 +127,74 @@ def test_laughter_and_crying_select_the_tracks_whose_lines_have_them(said_db):
     lines = pd.read_csv(out)
     assert list(lines.text) == ["Thank you", "oh no"] and list(lines.events.fillna("")) == [
         "", "cry|cough"]  # fmt: skip
+
+
+def test_matched_lines_of_a_page_are_each_tracks_first_in_any_case(said_db):
+    """The Clips page's matched lines: one per asked track (the first in time), found by the
+    stored lower-case copy whatever the case of either side, non-ASCII letters included."""
+    store, (a, b, c) = said_db
+    transcripts.write(store, "sv@1/auto/noitn", None, [
+        (c, "mix", [line(0.5, 1.0, "ÉCLAIR au café"), line(2.0, 3.0, "un autre éclair")]),
+    ])  # fmt: skip
+    lines = transcripts.matching_lines(store, "Éclair", [(c, "mix"), (b, "mix"), (a, "mix")])
+    assert lines[["clip_id", "start_s", "text"]].values.tolist() == [[c, 0.5, "ÉCLAIR au café"]]
+    lines = transcripts.matching_lines(store, " refund ", [(b, "mix"), (b, "agent")])
+    assert lines[["clip_id", "track", "start_s", "end_s"]].values.tolist() == [[b, "mix", 1.0, 1.8]]
+    assert selected(store, "éclair") == selected(store, "ÉCLAIR") == {c}
+
+
+def test_a_schema_11_file_keeps_its_lines_and_finds_them_after_the_migration(tmp_path):
+    """Step 12 copies the transcripts table to add each line's lower-case copy: every line
+    survives with its words and scores, the copy is filled, and the said search finds them."""
+    import duckdb
+
+    from core.store.database import MIGRATIONS
+
+    path = tmp_path / "v11.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE schema_info (version INTEGER NOT NULL)")
+    for step in range(1, 12):
+        for statement in MIGRATIONS[step]:
+            con.execute(statement)
+        con.execute("INSERT INTO schema_info VALUES (?)", [step])
+    con.execute(
+        "INSERT INTO transcripts VALUES ('c1', 'agent', 'sv', 0, 0.5, 1.5, 'Ihr RÜCKGELD',"
+        " 'de', 'angry', ['laughter'], [{'word': 'Ihr', 'start_s': 0.5, 'end_s': 0.8}], 'm',"
+        " [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9], 'sad', 0.9)"
+    )
+    con.execute("INSERT INTO transcribed (clip_id, track, asr_key, n_segments)"
+                " VALUES ('c1', 'agent', 'sv', 1)")  # fmt: skip
+    con.close()
+    store = Store(path)
+    with store.reading() as con:
+        row = con.execute(
+            "SELECT text, text_lower, events, words[1].word, scores[9], top_label FROM transcripts"
+        ).fetchall()
+    assert row == [("Ihr RÜCKGELD", "ihr rückgeld", ["laughter"], "Ihr", pytest.approx(0.9), "sad")]
+    lines = transcripts.matching_lines(store, "rückGELD", [("c1", "agent")])
+    assert lines[["clip_id", "track", "text"]].values.tolist() == [["c1", "agent", "Ihr RÜCKGELD"]]
+
+
+@pytest.mark.parametrize(("order_by", "descending", "page_rows", "page"), [
+    ("source_name", False, 500, 0), ("confidence", True, 1, 0), ("agent", False, 1, 1),
+    ("recorded_at", True, 1, 5),  # past the last page: the count, no rows
+])  # fmt: skip
+def test_a_said_table_read_in_one_query_equals_its_count_and_page_read_apart(
+    said_db, order_by, descending, page_rows, page
+):
+    """clip_table selects a said search once for its count line and its page: the same summary
+    and rows as summary_in and page_in, which select twice."""
+    from core.store.aggregates import ClipQuery, clip_table, page_in, summary_in
+
+    store, (a, b, c) = said_db
+    transcripts.write(store, "sv@1/auto/noitn", None, [(c, "mix", [line(0, 1, "a refund")])])
+    model_key = list_models(store).model_key.iloc[0]
+    query = ClipQuery(ClipFilter(said="Refund"), "", order_by, descending, page, page_rows)
+    summary, rows = clip_table(store, model_key, query)
+    with store.reading() as con:
+        assert summary == summary_in(con, model_key, query.where, "")
+        apart = page_in(con, model_key, query)
+    assert summary.rows == 2 and summary.recordings == 2
+    assert rows.clip_id.tolist() == apart.clip_id.tolist()
+    assert len(rows) == {0: min(2, page_rows), 1: 1, 5: 0}[page]
+    pd.testing.assert_frame_equal(rows, apart, check_dtype=False)
