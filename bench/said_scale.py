@@ -4,12 +4,14 @@
     python bench/said_scale.py --db /tmp/scale/1m.duckdb [--repeats 3]
 
 1. `search`: in a fresh process per word, Clips' query (`core.store.aggregates.clip_table`: the
-   count line and the first page) for a common word, a rare one, a Chinese word and a phrase,
+   count line and the first page of 500 rows) for a common word, a rare one, a Chinese word and a phrase,
    then the matched lines of the page's rows (`transcripts.matching_lines`), as Clips draws them.
 2. `words`: `transcripts.word_counts` for one agent's angry tracks of the last four weeks against
    the weeks before (the Overview's "What was said" for one flagged item), in a fresh process.
 3. `browser`: a fresh server and Chromium opening Clips with `said=refund` until the table has
    drawn (`--repeats` servers, the median).
+4. `typed`: on one server, Clips open and drawn, each word typed into "Said" until the count of
+   its tracks and the table have drawn: what a user waits for after pressing Enter.
 Writes bench/results/said-scale-<clips>.json and .md.
 """
 
@@ -17,13 +19,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.dashboard_scale import _child, clip_count, cold_opens, page_cache_gb
+from bench.dashboard_scale import (
+    DRAWN,
+    _child,
+    clip_count,
+    cold_opens,
+    fresh_dashboard,
+    page_cache_gb,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -39,7 +49,7 @@ from core.store.database import Store
 store = Store(sys.argv[1])
 model = pick_model_key(store, None)
 t = time.perf_counter()
-summary, page = clip_table(store, model, ClipQuery(ClipFilter(said=sys.argv[2]), page_rows=50))
+summary, page = clip_table(store, model, ClipQuery(ClipFilter(said=sys.argv[2])))
 table_s = time.perf_counter() - t
 t = time.perf_counter()
 lines = transcripts.matching_lines(store, sys.argv[2], list(zip(page.clip_id, page.track)))
@@ -74,6 +84,34 @@ print(json.dumps({"s": time.perf_counter() - t, "agent": agent, "words": len(cou
 """
 
 
+def typed_searches(db: Path, counts: dict[str, int], repeats: int) -> dict:
+    """Seconds from Enter in Clips' "Said" box until the word's track count and the table have
+    drawn, with Clips already open on a fresh server (each word searched once per server, so
+    no answer comes from the dashboard's cache): per word, the median of `repeats` servers."""
+    from tests.browser.driving import settle
+
+    runs: dict[str, list[float]] = {word: [] for word in counts}
+    for _ in range(repeats):
+        with fresh_dashboard(db) as (url, browser):
+            tab = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
+            tab.goto(f"{url}/clips")
+            tab.get_by_text("Clips (tracks) matching the filters").first.wait_for(timeout=300_000)
+            settle(tab)
+            box = tab.get_by_role("textbox", name="Said (words or a phrase in the transcript)")
+            for word, tracks in counts.items():
+                box.fill(word)
+                start = time.perf_counter()
+                box.press("Enter")
+                tab.get_by_text(f"matching the filters: {tracks:,} ").first.wait_for(
+                    timeout=120_000
+                )
+                settle(tab)
+                tab.wait_for_function(DRAWN, timeout=120_000)
+                runs[word].append(round(time.perf_counter() - start, 2))
+                print(f"typed {word}: {runs[word][-1]} s", file=sys.stderr)
+    return {word: {"s": statistics.median(r), "runs_s": r} for word, r in runs.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", type=Path, required=True)
@@ -98,6 +136,8 @@ def main() -> None:
         report["browser"] = cold_opens(
             args.db, "clips?said=refund", "Clips (tracks) matching the filters", args.repeats
         )
+        counts = {word: r["tracks"] for word, r in report["search"].items()}
+        report["typed"] = typed_searches(args.db, counts, args.repeats)
     report["load_1min_end"] = Path("/proc/loadavg").read_text().split()[0]
     report["page_cache_gb_end"] = page_cache_gb()
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -125,6 +165,10 @@ def markdown(r: dict) -> str:
         b = r["browser"]
         lines += ["", f"Chromium, fresh server, Clips `?said=refund` until drawn: median "
                   f"{b['s']:.2f} s (runs {b['runs_s']})."]  # fmt: skip
+    if "typed" in r:
+        lines += ["", "Chromium, Clips open, a word typed into Said until its count and table "
+                  "have drawn (the median; runs):", ""]  # fmt: skip
+        lines += [f"- {word}: {v['s']:.2f} s {v['runs_s']}" for word, v in r["typed"].items()]
     return "\n".join(lines) + "\n"
 
 
