@@ -147,7 +147,11 @@ def main() -> None:
         )
     elif what == "long":
         minutes = [int(m) for m in sys.argv[2:]] or [5, 30]
-        result = long(minutes)
+        load = Path("/proc/loadavg").read_text().split()[0]
+        result = {"command": f"python bench/transcribe.py long {' '.join(map(str, minutes))}",
+                  "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                  "load_1min_start": load, "threads": os.environ.get("EMOSCOPE_THREADS", "2"),
+                  "runs": long(minutes)}  # fmt: skip
         (RESULTS / "transcribe-long-call.json").write_text(json.dumps(result, indent=2) + "\n")
 
 
