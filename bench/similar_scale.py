@@ -3,7 +3,7 @@
     python bench/synth_db.py --clips 1000000 --db /tmp/scale/1m.duckdb
     python bench/similar_scale.py --db /tmp/scale/1m.duckdb [--queries 30] [--repeats 3]
 
-1. `index`: `core.search.index.sync` in a fresh process with the graph left out (`graph_min`
+1. `index`: `core.search.sync.sync` in a fresh process with the graph left out (`graph_min`
    above the row count): the float32 rows and keys beside the database, as the product answers
    while a graph is built (or when none is wanted). Its seconds and peak memory.
 2. `search`: in one fresh process, `core.search.similar.similar_to_track` for `--queries`
@@ -32,12 +32,12 @@ RESULTS = ROOT / "bench" / "results"
 _INDEX = """
 import json, resource, sys, time
 from core.cli.models import pick_model_key
-from core.search import index
+from core.search import sync
 from core.store.database import Store
 store = Store(sys.argv[1])
 model = pick_model_key(store, None)
 t = time.perf_counter()
-state = index.sync(store, model, graph_min=10**12)
+state = sync.sync(store, model, graph_min=10**12)
 print(json.dumps({"s": time.perf_counter() - t, "rows": state.rows, "graph": state.graph,
                   "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """

@@ -27,6 +27,7 @@ from core.model.labels import EMOTIONS, SCORE_COLUMNS
 from core.records import ClipFilter
 from core.search import index
 from core.search import similar as search
+from core.search import sync as index_sync
 from core.store import similar as queries
 from dashboard import auth, i18n, reads, resources, state
 from dashboard.i18n import _, ngettext
@@ -58,7 +59,7 @@ def _to_cluster(_s, path: str, v: tuple, model_key: str, projection_key: str, cl
 
 def _fresh(found: search.Similar, model_key: str) -> search.Similar:
     if found.method != "index":  # the exact scan answered: bring the index up to date
-        index.sync_in_background(resources.store(), model_key)
+        index_sync.sync_in_background(resources.store(), model_key)
     return found
 
 

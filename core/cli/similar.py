@@ -37,7 +37,7 @@ def filter_from(args):
 
 def cmd_similar(args) -> int:
     from core.cli.models import pick_model_key
-    from core.search import index
+    from core.search import index, sync
     from core.search.similar import example_embedding, similar_to_track, similar_to_vector
     from core.store.database import Store
 
@@ -61,7 +61,7 @@ def cmd_similar(args) -> int:
         print(f"\rsimilarity index: {message}", end="", file=sys.stderr, flush=True)
 
     if args.build_index or not args.exact:
-        state = index.sync(store, model_key, rebuild=args.build_index, progress=say)
+        state = sync.sync(store, model_key, rebuild=args.build_index, progress=say)
         if state is not None and args.build_index:
             print(f"\rsimilarity index of {model_key}: {state.alive} tracks, "
                   f"{'HNSW graph' if state.graph else 'exact rows only'} -> "
@@ -101,7 +101,7 @@ def cmd_similar(args) -> int:
 def sync_indexes(store) -> None:
     """After an ingest or a deletion: the similarity indexes that exist follow the database
     (a failure here loses nothing: searches then scan the lacking rows exactly)."""
-    from core.search.index import sync_existing
+    from core.search.sync import sync_existing
 
     try:
         sync_existing(store)

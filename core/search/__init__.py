@@ -1,2 +1,3 @@
 """Similar recordings by embedding (#27): the nearest-neighbour index beside the database
-(core.search.index) and the searches the CLI and the dashboard run (core.search.similar)."""
+(core.search.index: its files, opened for searching), keeping it in step with the database
+(core.search.sync) and the searches the CLI and the dashboard run (core.search.similar)."""

@@ -72,8 +72,12 @@ def start_server(folder: Path, db: Path, *options: str) -> Iterator[str]:
 def settle(page) -> None:
     """Wait until Streamlit has finished running the script."""
     page.wait_for_selector("[data-testid='stApp']")
+    # Polled every 100 ms, not on every animation frame (Playwright's default): a frame-rate
+    # poll keeps Chromium busy for as long as a page takes, and the suite is CPU-bound.
     page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=180_000
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
+        timeout=180_000,
+        polling=100,
     )
 
 
@@ -115,7 +119,9 @@ def fill_upload(page, server, files: list[Path], corpus: str, pattern: str = "")
 
 def wait_until_the_uploader_is_empty(page) -> None:
     """After an analysis the uploader is emptied (the server drops the files); wait for it."""
-    page.wait_for_function("() => !document.querySelector(\"[data-testid='stFileChip']\")")
+    page.wait_for_function(
+        "() => !document.querySelector(\"[data-testid='stFileChip']\")", polling=100
+    )
 
 
 def analyse(page, wait: bool = True) -> None:

@@ -106,7 +106,9 @@ def test_page_shows_data(page, server, server_db, seeded_model, path, expected, 
         expect(grid).to_contain_text("thanks for calling")  # its screen-reader table
         expect(grid).to_contain_text("Laughter")  # SenseVoice's event, as a tag
         click_band(page, chart, (2.1 + duration_s - 0.2) / 2, duration_s)  # the second line
-        page.wait_for_function("() => document.querySelector('audio')?.currentTime === 2")
+        page.wait_for_function(
+            "() => document.querySelector('audio')?.currentTime === 2", polling=100
+        )
     if path in ("clips", "trends"):
         page.locator("[data-testid='stDataFrame']").first.wait_for()
     no_exception(page)

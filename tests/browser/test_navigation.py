@@ -51,7 +51,7 @@ def open_listed_clip(tab, grid, row: int = 0) -> str:
 
 def url_matches(tab, pattern: str) -> None:
     """Wait until the address matches: Streamlit rewrites it in place, without a navigation."""
-    tab.wait_for_function("p => new RegExp(p).test(location.href)", arg=pattern)
+    tab.wait_for_function("p => new RegExp(p).test(location.href)", arg=pattern, polling=100)
 
 
 def test_a_grid_cell_drills_down_and_its_rows_open_their_clips(page, server, seeded_model):

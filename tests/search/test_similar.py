@@ -13,7 +13,7 @@ import pytest
 import soundfile as sf
 
 from core.records import ClipFilter
-from core.search import index, similar
+from core.search import index, similar, sync
 from core.store.clips import select_clips
 from core.store.database import Store
 from core.store.embeddings import select_embeddings
@@ -43,7 +43,7 @@ def synth_db(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def indexed(synth_db) -> Store:
     store = Store(synth_db)
-    state = index.sync(store, MODEL, graph_min=100)  # an HNSW graph even at this size
+    state = sync.sync(store, MODEL, graph_min=100)  # an HNSW graph even at this size
     assert state.graph is not None and state.alive == state.rows
     return store
 
@@ -133,9 +133,9 @@ def test_rows_answer_while_the_graph_is_built(synth_db, tmp_path, monkeypatch):
     def stopped(*args, **kwargs):
         raise KeyboardInterrupt  # what a server stopped mid-build raises
 
-    monkeypatch.setattr(index, "_build_graph", stopped)
+    monkeypatch.setattr(sync, "_build_graph", stopped)
     with pytest.raises(KeyboardInterrupt):
-        index.sync(store, MODEL, graph_min=100)
+        sync.sync(store, MODEL, graph_min=100)
     state = index.State.read(index.index_dir(path, MODEL))
     assert state.graph is None and state.rows == state.alive == 3940
     clip_id, track = index.read_embeddings(store, MODEL)[0][7]
@@ -145,8 +145,8 @@ def test_rows_answer_while_the_graph_is_built(synth_db, tmp_path, monkeypatch):
 
     monkeypatch.undo()
     read = []
-    monkeypatch.setattr(index.queries, "embedding_batches", lambda *a: read.append(a) or iter(()))
-    finished = index.sync(store, MODEL, graph_min=100)
+    monkeypatch.setattr(sync.queries, "embedding_batches", lambda *a: read.append(a) or iter(()))
+    finished = sync.sync(store, MODEL, graph_min=100)
     assert read == [] and finished.graph is not None and finished.rows == 3940
     assert index.State.read(index.index_dir(path, MODEL)).graph == finished.graph
 
@@ -278,7 +278,7 @@ def test_a_stale_index_is_detected_and_never_wrong(audio_db, tmp_path):
     store = Store(work)
     key = list_models(store).model_key[0]
     # an index built before `copies` went in, as if the ingest had not synced it
-    state = index.sync(store, key, rebuild=True)
+    state = sync.sync(store, key, rebuild=True)
     rows = select_clips(store, key)
     clip_id = rows[rows.source_name == "bob/2024-05-09_1.wav"].clip_id.iloc[0]
     before = similar.similar_to_track(store, key, clip_id, k=20)
@@ -344,7 +344,7 @@ def test_ravdess_similar_agrees_with_an_exact_ranking_from_the_export(tmp_path, 
     unit = matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
     store = Store(db)
     key = list_models(store).model_key[0]
-    index.sync(store, key, graph_min=50)  # the HNSW graph answers, not a scan
+    sync.sync(store, key, graph_min=50)  # the HNSW graph answers, not a scan
     recalls = []
     for i in range(0, len(exported), 4):
         sims = unit @ unit[i]

@@ -186,7 +186,7 @@ def test_a_said_table_read_in_one_query_equals_its_count_and_page_read_apart(
     and rows as summary_in and page_in, which select twice."""
     from core.store.aggregates import ClipQuery, clip_table, page_in, summary_in
 
-    store, (a, b, c) = said_db
+    store, (_, _, c) = said_db
     transcripts.write(store, "sv@1/auto/noitn", None, [(c, "mix", [line(0, 1, "a refund")])])
     model_key = list_models(store).model_key.iloc[0]
     query = ClipQuery(ClipFilter(said="Refund"), "", order_by, descending, page, page_rows)
