@@ -173,6 +173,12 @@ def test_a_schema_11_file_keeps_its_lines_and_finds_them_after_the_migration(tmp
     assert row == [("Ihr RÜCKGELD", "ihr rückgeld", ["laughter"], "Ihr", pytest.approx(0.9), "sad")]
     lines = transcripts.matching_lines(store, "rückGELD", [("c1", "agent")])
     assert lines[["clip_id", "track", "text"]].values.tolist() == [["c1", "agent", "Ihr RÜCKGELD"]]
+    with store.reading() as con:  # step 10's constraints are back on the copy
+        nullable = dict(con.execute("SELECT column_name, is_nullable FROM information_schema.columns"
+                                    " WHERE table_name = 'transcripts'").fetchall())  # fmt: skip
+    assert nullable["text_lower"] == nullable["words"] == "NO" and nullable["language"] == "YES"
+    with pytest.raises(duckdb.ConstraintException), store.writing() as con:
+        con.execute("INSERT INTO transcripts SELECT * FROM transcripts")  # the same keys again
 
 
 @pytest.mark.parametrize(("order_by", "descending", "page_rows", "page"), [
