@@ -30,6 +30,10 @@ IDENTICAL = 1.0 - 1e-6  # cosine at or above which two tracks are copies of the 
 EXACT_MAX = 50_000  # a selection of at most this many rows is scanned exactly, not searched
 DELTA_MAX = 100_000  # a stale index lacking more rows than this is not used (exact scan instead)
 MAX_K = 1000
+# A filter keeping at least this share of an index's rows is served by scanning every row in
+# order and keeping the allowed ones: at 1.3M rows a gather of 300k rows (23 %) took 0.53 s, the
+# ordered scan of all 1.3M 0.14 s (a gathered row costs ~16 times a scanned one).
+DENSE_MIN_SHARE = 1 / 16
 CENTROID_SAMPLE = 2_000  # tracks a cluster's centroid is taken from, at most
 
 
@@ -233,12 +237,17 @@ def _index_candidates(opened: Opened, query: np.ndarray, allowed: np.ndarray | N
     vectors, n = opened.vectors, opened.state.rows
     n_allowed = n if allowed is None else len(allowed)
     if opened.graph is None or n_allowed <= EXACT_MAX or want >= n_allowed // 4:
-        rows = np.arange(n) if allowed is None else np.sort(allowed)
+        if allowed is None or n_allowed >= n * DENSE_MIN_SHARE:
+            sims = _scan(vectors, query, n)
+            if allowed is None:
+                return (*_top(np.arange(n), sims, want), True)
+            rows = np.sort(allowed)
+            return (*_top(rows, sims[rows], want), True)
+        rows = np.sort(allowed)
         sims = np.empty(len(rows), np.float32)
         for lo in range(0, len(rows), 65_536):
             part = rows[lo : lo + 65_536]
-            block = vectors[lo : lo + len(part)] if allowed is None else vectors[part]
-            sims[lo : lo + len(part)] = block @ query
+            sims[lo : lo + len(part)] = vectors[part] @ query
         return (*_top(rows, sims, want), True)
     share = n_allowed / max(opened.state.alive, 1)
     count = min(n, math.ceil(want / share * 1.5) + 16)
@@ -249,6 +258,14 @@ def _index_candidates(opened: Opened, query: np.ndarray, allowed: np.ndarray | N
         rows = rows[np.isin(rows, allowed)]
     sims = np.asarray(vectors[np.sort(rows)] @ query) if len(rows) else np.zeros(0, np.float32)
     return (*_top(np.sort(rows), sims, want), False)
+
+
+def _scan(vectors: np.ndarray, query: np.ndarray, n: int) -> np.ndarray:
+    """The cosine of every row with the query, reading the mapped rows in order."""
+    sims = np.empty(n, np.float32)
+    for lo in range(0, n, 65_536):
+        sims[lo : lo + 65_536] = vectors[lo : lo + 65_536] @ query
+    return sims
 
 
 def _top(rows: np.ndarray, sims: np.ndarray, want: int) -> tuple[np.ndarray, np.ndarray]:

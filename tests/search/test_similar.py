@@ -172,6 +172,25 @@ def test_index_keys_from_duckdb_then_from_memory_agree(indexed):
     pd.testing.assert_frame_equal(by_row, again.set_index("row").sort_index(), check_dtype=False)
 
 
+@pytest.mark.parametrize("share", [0.5, 0.01])  # the allowed rows: scanned in order, gathered
+def test_a_filtered_scan_of_the_index_ranks_only_the_allowed_rows_either_way(indexed, share):
+    """A filter keeping a large share of the index is served by an ordered scan of every row,
+    a small one by gathering its rows: both give the allowed rows' exact top, best first."""
+    from core.store.models import embedding_dim_of
+
+    opened = index.open_index(Path(indexed.path), MODEL, embedding_dim_of(indexed, MODEL))
+    n = opened.state.rows
+    assert (share >= similar.DENSE_MIN_SHARE) == (share == 0.5)
+    allowed = np.random.default_rng(5).choice(n, int(n * share), replace=False)
+    query = np.asarray(opened.vectors[11])
+    rows, sims, complete = similar._index_candidates(opened, query, allowed, 25)
+    expected = allowed[np.argsort(-(np.asarray(opened.vectors[allowed]) @ query))][:25]
+    assert complete and set(rows) <= set(allowed) and len(rows) == 25
+    assert np.all(np.diff(sims) <= 0)
+    np.testing.assert_allclose(sims, np.asarray(opened.vectors[rows]) @ query, rtol=1e-5)
+    assert set(rows) == set(expected)
+
+
 def test_k_and_unknown_clips_are_refused(indexed):
     from core.errors import InputError
 
