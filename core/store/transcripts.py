@@ -8,8 +8,8 @@ the track and `asr_key` (models, revisions, language and text-normalisation sett
 When a track was transcribed with several settings, the latest one is current: every read here
 goes through CURRENT, which keeps one transcript per track.
 
-Search is plain SQL (`contains` on each line's stored lower-case copy, `text_lower`, which
-DuckDB's lower() fills as it lower-cases the search): DuckDB's full-text extension is not
+Search is plain SQL: `contains` on `text_lower`, each line lower-cased by DuckDB when stored,
+as the search is when matched. DuckDB's full-text extension is not
 available with duckdb 2.0, and a substring match also finds words in CJK text, which has no
 spaces to split on.
 """
