@@ -237,13 +237,11 @@ def _index_candidates(opened: Opened, query: np.ndarray, allowed: np.ndarray | N
     vectors, n = opened.vectors, opened.state.rows
     n_allowed = n if allowed is None else len(allowed)
     if opened.graph is None or n_allowed <= EXACT_MAX or want >= n_allowed // 4:
-        if allowed is None or n_allowed >= n * DENSE_MIN_SHARE:
-            sims = _scan(vectors, query, n)
-            if allowed is None:
-                return (*_top(np.arange(n), sims, want), True)
-            rows = np.sort(allowed)
-            return (*_top(rows, sims[rows], want), True)
+        if allowed is None:
+            return (*_top(np.arange(n), _scan(vectors, query, n), want), True)
         rows = np.sort(allowed)
+        if n_allowed >= n * DENSE_MIN_SHARE:
+            return (*_top(rows, _scan(vectors, query, n)[rows], want), True)
         sims = np.empty(len(rows), np.float32)
         for lo in range(0, len(rows), 65_536):
             part = rows[lo : lo + 65_536]

@@ -27,6 +27,13 @@ def with_search(where: ClipFilter, search: str = "") -> tuple[str, list]:
     return sql, params
 
 
+def normalised(said: str) -> str:
+    """A said search as bound: runs of white space as one space. DuckDB lower-cases it when
+    matched, as it lower-cased each stored line (Python's lower() differs on a few letters,
+    such as the dotted capital I)."""
+    return " ".join(said.split())
+
+
 def _conditions(where: ClipFilter) -> list[tuple[str, str, list]]:
     """Each restriction as (column, SQL over alias v, its bound parameters)."""
     parts = [("confidence", "v.confidence BETWEEN ? AND ?", [where.min_confidence, where.max_confidence]),
@@ -39,7 +46,7 @@ def _conditions(where: ClipFilter) -> list[tuple[str, str, list]]:
             parts.append((column, f"v.{column} IN ({', '.join('?' * len(values))})", list(values)))
     if where.max_duration_s is not None:
         parts.append(("duration_s", "v.duration_s <= ?", [where.max_duration_s]))
-    said = " ".join(where.said.lower().split())
+    said = normalised(where.said)
     if said:  # a plain scan: duckdb 2.0 has no full-text extension (core.store.transcripts)
         parts.append(("said", "EXISTS (SELECT 1 FROM transcripts s WHERE s.clip_id ="
                       " v.clip_id AND s.track = v.track AND contains(s.text_lower, lower(?)))",

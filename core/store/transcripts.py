@@ -24,7 +24,7 @@ import pandas as pd
 
 from core.errors import InputError
 from core.records import ClipFilter, WordCounts
-from core.store.filters import where_sql
+from core.store.filters import normalised, where_sql
 from core.store.query import first_row
 from core.store.schema import CLIP_VIEW
 
@@ -136,11 +136,6 @@ def segments_of(store, clip_id: str, track: str | None = None) -> pd.DataFrame:
             " ORDER BY start_s, track",
             params,
         ).df()
-
-
-def normalised(said: str) -> str:
-    """A search as matched: lower case, runs of white space as one space."""
-    return " ".join(said.lower().split())
 
 
 def matching_lines(store, said: str, keys: Sequence[tuple[str, str]]) -> pd.DataFrame:

@@ -141,6 +141,8 @@ def test_matched_lines_of_a_page_are_each_tracks_first_in_any_case(said_db):
     lines = transcripts.matching_lines(store, " refund ", [(b, "mix"), (b, "agent")])
     assert lines[["clip_id", "track", "start_s", "end_s"]].values.tolist() == [[b, "mix", 1.0, 1.8]]
     assert selected(store, "éclair") == selected(store, "ÉCLAIR") == {c}
+    transcripts.write(store, "sv@1/auto/noitn", None, [(a, "mix", [line(0, 1, "İSTANBUL'a")])])
+    assert selected(store, "İstanbul") == selected(store, "istanbul") == {a}  # DuckDB's lower()
 
 
 def test_a_schema_11_file_keeps_its_lines_and_finds_them_after_the_migration(tmp_path):
