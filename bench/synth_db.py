@@ -262,8 +262,8 @@ def _transcripts(rng, cols: BatchColumns, spec: SynthSpec) -> tuple[pa.Table, pa
     tracks = cols.predictions.column("track").to_numpy(zero_copy_only=False)
     length = dict(zip(cols.clips.column("clip_id").to_pylist(),
                       cols.clips.column("duration_s").to_pylist(), strict=True))  # fmt: skip
-    chosen = sorted({c for c in set(ids) if rng.random() < spec.transcript_share})
-    chosen_set = set(chosen)
+    # np.unique, not set(): a set's order follows PYTHONHASHSEED, and the draws must not.
+    chosen_set = {c for c in np.unique(ids) if rng.random() < spec.transcript_share}
     scores = np.stack([cols.predictions.column(c).to_numpy() for c in SCORE_COLUMNS], axis=1)
     en_p = 1.0 / np.arange(1, len(EN_WORDS) + 1) ** 1.1
     zh_p = 1.0 / np.arange(1, len(ZH_WORDS) + 1) ** 1.1

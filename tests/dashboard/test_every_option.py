@@ -291,7 +291,10 @@ def test_upload_builds_the_request_of_every_choice(tmp_path, monkeypatch, hub_on
 
 
 def curve_series(at: AppTest) -> list[dict]:
-    """The emotion curves (not the dominant band) of the first clip's chart."""
+    """The emotion curves (not the dominant band) of the first clip's chart.
+
+    synth_db's first clip with curves has no transcript (its draws are seeded, whatever
+    PYTHONHASHSEED is), so no "what was said" series sits beside them."""
     chart = next(c for c in echarts(at) if c["key"].startswith("curve-"))
     return [s for s in chart["option"]["series"] if not s["name"].startswith("dominant")]
 
