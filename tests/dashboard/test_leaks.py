@@ -91,3 +91,17 @@ def test_the_pattern_field_is_capped_like_the_matcher(tmp_path, monkeypatch):
     at = upload_page(tmp_path, monkeypatch)
     field = next(t for t in at.text_input if t.label == "…or metadata from file names")
     assert field.proto.max_chars == MAX_PATTERN_CHARS == 256
+
+
+def test_a_click_neither_collects_garbage_nor_walks_the_imported_modules(monkeypatch):
+    """Both Streamlit defaults cost a shared server CPU on every run of a page once torch is
+    loaded; Streamlit itself must read them off from the project's config file."""
+    from streamlit import config
+
+    monkeypatch.chdir(ROOT)
+    config.get_config_options(force_reparse=True)
+    try:
+        assert config.get_option("runner.postScriptGC") is False
+        assert config.get_option("server.fileWatcherType") == "none"
+    finally:
+        config.get_config_options(force_reparse=True)
