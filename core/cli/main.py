@@ -15,6 +15,7 @@ import contextlib
 import json
 import logging
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from core.cli.access import add_commands as add_access_commands
@@ -264,14 +265,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def _logging_to_stderr(verbose: bool) -> Iterator[None]:
+    """Log lines on stderr while a command runs, and not after: main() may be called again in
+    the same process (the tests do), and each call logs to the stderr of its own time."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(logging.BASIC_FORMAT))
+    # funasr logs chatter at INFO/WARNING on the root logger; show only ours unless --verbose.
+    handler.addFilter(lambda r: verbose or r.name.startswith("core") or r.levelno >= logging.ERROR)
+    root, level = logging.getLogger(), logging.getLogger().level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO if verbose else logging.WARNING)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler = logging.StreamHandler(sys.stderr)
-    # funasr logs chatter at INFO/WARNING on the root logger; show only ours unless --verbose.
-    handler.addFilter(
-        lambda r: args.verbose or r.name.startswith("core") or r.levelno >= logging.ERROR
-    )
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, handlers=[handler])
+    with _logging_to_stderr(args.verbose):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return args.func(args)
     except EmoScopeError as exc:

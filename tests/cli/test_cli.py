@@ -8,13 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.core_cli import run_cli
+
 
 def run(*args, env_db=None, cwd=None):
     env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp"}
     if env_db:
         env["EMOSCOPE_DB"] = str(env_db)
-    return subprocess.run([sys.executable, "-m", "core", *map(str, args)], capture_output=True,
-                          text=True, env=env, cwd=cwd, timeout=600)  # fmt: skip
+    return run_cli(*args, env=env, cwd=cwd)
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +154,9 @@ def test_bad_arguments_give_one_line_and_status_2(args, message, tmp_path):
 
 
 def test_argparse_errors_exit_2():
-    result = run("export", "--what", "nonsense")
+    """In a child process: `python -m core` itself (the other tests call main() in this one)."""
+    result = subprocess.run([sys.executable, "-m", "core", "export", "--what", "nonsense"],
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
     assert result.returncode == 2 and "invalid choice" in result.stderr
 
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import csv
 import io
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from core.store.export import UTF8_BOM
 from tests.conftest import make_corpus
+from tests.core_cli import run_cli
 
 AGENT = "张伟"
 
@@ -40,34 +39,31 @@ def agents_in(content: bytes) -> list[str]:
     return sorted({row["agent"] for row in rows})
 
 
-def run_cli(*args, db: Path):
-    env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "EMOSCOPE_DB": str(db)}
-    return subprocess.run([sys.executable, "-m", "core", *map(str, args)], capture_output=True,
-                          text=True, env=env, timeout=600)  # fmt: skip
+def cli(*args, db: Path):
+    return run_cli(*args, env={"PATH": "/usr/bin:/bin", "HOME": "/tmp", "EMOSCOPE_DB": str(db)})
 
 
 def test_cli_export_csv_bom(chinese_db, tmp_path):
     marked, plain = tmp_path / "excel.csv", tmp_path / "plain.csv"
-    done = run_cli("export", "--what", "clips", "--format", "csv", "--bom", "--out", marked,
+    done = cli("export", "--what", "clips", "--format", "csv", "--bom", "--out", marked,
                    db=chinese_db)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert agents_in(marked.read_bytes()) == sorted([AGENT, "ann"])
     assert "客服" in marked.read_bytes().decode("utf-8-sig")
-    done = run_cli("export", "--what", "clips", "--format", "csv", "--out", plain, db=chinese_db)
+    done = cli("export", "--what", "clips", "--format", "csv", "--out", plain, db=chinese_db)
     assert done.returncode == 0 and not plain.read_bytes().startswith(UTF8_BOM)  # unchanged
     # the same rows, only the mark in front
     assert marked.read_bytes() == UTF8_BOM + plain.read_bytes()
 
 
 def test_cli_bom_is_for_csv_only(chinese_db, tmp_path):
-    done = run_cli("export", "--what", "clips", "--format", "parquet", "--bom", "--out",
+    done = cli("export", "--what", "clips", "--format", "parquet", "--bom", "--out",
                    tmp_path / "x.parquet", db=chinese_db)  # fmt: skip
     assert done.returncode == 2 and "--bom" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_cli_help_says_messages_stay_english():
-    done = subprocess.run([sys.executable, "-m", "core", "--help"], capture_output=True,
-                          text=True, timeout=120)  # fmt: skip
+    done = run_cli("--help")
     assert "Messages are in English" in done.stdout
 
 

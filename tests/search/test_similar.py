@@ -3,7 +3,6 @@ left out, the index following ingests and deletions, a stale index detected, the
 
 import json
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from core.store.embeddings import select_embeddings
 from core.store.models import list_models
 from core.store.similar import data_version
 from tests.conftest import ffmpeg, make_corpus, speechlike
+from tests.core_cli import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = "synthetic-e2v@0"
@@ -206,9 +206,8 @@ def test_k_and_unknown_clips_are_refused(indexed):
 # -- real audio through the tiny model ------------------------------------------------------------
 
 
-def cli(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "core", *map(str, args)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=600)  # fmt: skip
+def cli(*args):
+    return run_cli(*args, cwd=ROOT)
 
 
 @pytest.fixture(scope="module")

@@ -27,6 +27,7 @@ from core.store.integrity import integrity_report
 from core.store.models import list_models
 from core.store.projections import save_projection
 from tests.conftest import make_corpus, speechlike
+from tests.core_cli import run_cli
 
 ADMIN = Principal("boss@team.test", Role.ADMIN)
 
@@ -167,8 +168,7 @@ def test_remove_media_never_leaves_the_media_folder(tmp_path):
 
 def cli(*args, db):
     env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "USER": "tester", "EMOSCOPE_DB": str(db)}
-    return subprocess.run([sys.executable, "-m", "core", *map(str, args)], capture_output=True,
-                          text=True, env=env, timeout=600, stdin=subprocess.DEVNULL)  # fmt: skip
+    return run_cli(*args, env=env)
 
 
 def test_cli_delete_corpus_and_audit(two_corpora):

@@ -12,8 +12,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
@@ -31,6 +29,7 @@ from core.store.database import ClipRecord, FileOutcome, ScoredTrack, Store
 from core.store.ingest_runs import finish_run, start_run
 from core.store.models import register_model
 from core.store.scrub import run_check
+from tests.core_cli import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "dashboard" / "app.py")
@@ -191,10 +190,8 @@ def test_a_file_cut_short_and_a_damaged_header(clean_db, tmp_path):
         quick_check(text)
 
 
-def cli(*args: str) -> subprocess.CompletedProcess:
-    env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "core", *args], capture_output=True, text=True,
-                          env=env, cwd=ROOT, timeout=300)  # fmt: skip
+def cli(*args: str):
+    return run_cli(*args, env={"PATH": "/usr/bin:/bin", "HOME": "/tmp"}, cwd=ROOT)
 
 
 def test_check_and_info_full_read_every_block_and_fail_on_damage(clean_db, tmp_path):

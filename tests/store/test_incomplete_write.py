@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +21,7 @@ from core.store.check import FIRST_BLOCK_AT, quick_check, shape
 from core.store.database import ClipRecord, FileOutcome, ScoredTrack, Store
 from core.store.ingest_runs import start_run
 from core.store.models import register_model
+from tests.core_cli import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "m@1"
@@ -49,10 +49,8 @@ def write_batches(store: Store, batches: int, first: int = 0) -> int:
     return done
 
 
-def cli(*args: str) -> subprocess.CompletedProcess:
-    env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "core", *args], capture_output=True, text=True,
-                          env=env, cwd=ROOT, timeout=300)  # fmt: skip
+def cli(*args: str):
+    return run_cli(*args, env={"PATH": "/usr/bin:/bin", "HOME": "/tmp"}, cwd=ROOT)
 
 
 def clip_count(path: Path) -> int:
