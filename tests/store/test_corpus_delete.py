@@ -6,8 +6,10 @@ from __future__ import annotations
 import io
 import os
 import pwd
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -55,15 +57,19 @@ def ids_of(store: Store, corpus: str) -> set[str]:
     return {r[0] for r in rows}
 
 
-@pytest.fixture
-def two_corpora(tmp_path, engine):
+@pytest.fixture(scope="module")
+def two_corpora_built(tmp_path_factory, engine) -> tuple[Path, Path, Path, str]:
     """Corpus 'a': a folder of 6 files, 3 uploads (one shared with 'b') and a 62 s upload
     (scored in windows: segments). Corpus 'b': the shared upload, one folder file of 'a'
-    (same bytes) and 4 files of its own. Two stored projections: one over 'a', one over 'b'."""
-    store = Store(tmp_path / "db" / "two.duckdb")
+    (same bytes) and 4 files of its own. Two stored projections: one over 'a', one over 'b'.
+
+    Built once per module in `work/` (the database keeps absolute paths of its media and
+    files) and kept as `snapshot/`: (work, snapshot, folder a, model key)."""
+    work = tmp_path_factory.mktemp("two-corpora") / "work"
+    store = Store(work / "db" / "two.duckdb")
     media = store.path.parent / "media"
-    folder_a = make_corpus(tmp_path / "a", agents=("alice", "bob"), per_agent=3)
-    folder_b = tmp_path / "b"
+    folder_a = make_corpus(work / "a", agents=("alice", "bob"), per_agent=3)
+    folder_b = work / "b"
     folder_b.mkdir()
     for i in range(4):  # seeds unlike make_corpus's, so these bytes are b's alone
         (folder_b / f"zoe_{i}.wav").write_bytes(wav_bytes(1.0 + i, 200 + i))
@@ -84,7 +90,20 @@ def two_corpora(tmp_path, engine):
         points = pd.DataFrame({"clip_id": clips.clip_id, "track": clips.track,
                                "x": np.arange(len(clips), dtype=float), "y": 0.0, "cluster": 0})  # fmt: skip
         save_projection(store, f"proj-{name}", points)
-    return store, media, folder_a, key
+    snapshot = work.parent / "snapshot"
+    shutil.copytree(work, snapshot, symlinks=True)
+    return work, snapshot, folder_a, key
+
+
+@pytest.fixture
+def two_corpora(two_corpora_built) -> tuple[Store, Path, Path, str]:
+    """The module's two corpora as built, for each test anew (tests delete rows and media):
+    (store, media folder, folder a, model key)."""
+    work, snapshot, folder_a, key = two_corpora_built
+    shutil.rmtree(work)
+    shutil.copytree(snapshot, work, symlinks=True)
+    store = Store(work / "db" / "two.duckdb")
+    return store, store.path.parent / "media", folder_a, key
 
 
 def test_delete_keeps_what_other_corpora_use(two_corpora):
