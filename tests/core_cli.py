@@ -17,28 +17,22 @@ import os
 import sys
 import threading
 import traceback
-from dataclasses import dataclass
 from pathlib import Path
-
-
-@dataclass(frozen=True)
-class Finished:
-    """What a finished command left, named as subprocess.CompletedProcess names it."""
-
-    returncode: int
-    stdout: str
-    stderr: str
-
+from subprocess import CompletedProcess
 
 # The environment, working folder and standard streams belong to the whole process.
 _ONE_AT_A_TIME = threading.Lock()
 
 
-def run_cli(*args: object, env: dict[str, str] | None = None, cwd: Path | None = None) -> Finished:
+def run_cli(
+    *args: object, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> CompletedProcess:
     """Run the CLI with `args` (each passed through str()); `env` replaces the environment
-    for the run, as subprocess's `env=` does, and `cwd` is its working folder."""
+    for the run, as subprocess's `env=` does, and `cwd` is its working folder. Returns what
+    subprocess.run(..., capture_output=True, text=True) would."""
     from core.cli.main import main
 
+    argv = [str(a) for a in args]
     out, err = io.StringIO(), io.StringIO()
     with (
         _ONE_AT_A_TIME,
@@ -48,8 +42,10 @@ def run_cli(*args: object, env: dict[str, str] | None = None, cwd: Path | None =
         contextlib.redirect_stdout(out),
         contextlib.redirect_stderr(err),
     ):
-        code = _exit_status(main, [str(a) for a in args])
-    return Finished(code, out.getvalue(), err.getvalue())
+        code = _exit_status(main, argv)
+    return CompletedProcess(
+        [sys.executable, "-m", "core", *argv], code, out.getvalue(), err.getvalue()
+    )
 
 
 def _exit_status(main, argv: list[str]) -> int:

@@ -273,7 +273,8 @@ def _logging_to_stderr(verbose: bool) -> Iterator[None]:
     handler.setFormatter(logging.Formatter(logging.BASIC_FORMAT))
     # funasr logs chatter at INFO/WARNING on the root logger; show only ours unless --verbose.
     handler.addFilter(lambda r: verbose or r.name.startswith("core") or r.levelno >= logging.ERROR)
-    root, level = logging.getLogger(), logging.getLogger().level
+    root = logging.getLogger()
+    level = root.level
     root.addHandler(handler)
     root.setLevel(logging.INFO if verbose else logging.WARNING)
     try:

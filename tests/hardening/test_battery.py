@@ -28,7 +28,6 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from core.cli.main import main
 from core.model import isolated
 from core.model.audio import decode
 from core.store.clips import select_clips
@@ -37,6 +36,7 @@ from core.store.database import ClipFilter, Store
 from core.store.export import export
 from core.store.ingest_runs import list_runs, read_run_files
 from core.store.integrity import integrity_report
+from tests import core_cli
 from tests.conftest import ffmpeg, speechlike
 
 CORPUS = "battery"
@@ -601,14 +601,14 @@ def cp1252_zip(folder: Path) -> Path:
 
 
 @pytest.fixture
-def run_cli(engine, monkeypatch, capsys):
+def run_cli(engine, monkeypatch):
     """`python -m core ...` in this process, with the session's tiny model already loaded."""
     monkeypatch.setattr("core.cli.main._load", lambda args: engine)
 
     def run(*argv: str) -> tuple[int, str, list[str]]:
-        code = main(list(argv))
-        out, err = capsys.readouterr()
-        return code, out, [line for line in err.splitlines() if line.startswith(SAID)]
+        done = core_cli.run_cli(*argv)
+        said = [line for line in done.stderr.splitlines() if line.startswith(SAID)]
+        return done.returncode, done.stdout, said
 
     return run
 

@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from core.cli.main import main
 from core.store.curves import read_frame_logits
 from core.store.models import list_models
 from tests.conftest import RAVDESS, with_pauses
+from tests.core_cli import run_cli
 
 RATE = 16_000
 
@@ -34,10 +34,9 @@ def calls(tmp_path_factory):
     return root
 
 
-def cli(capsys, *args) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    out = capsys.readouterr()
-    return code, out.out, out.err
+def cli(*args) -> tuple[int, str, str]:
+    done = run_cli(*args)
+    return done.returncode, done.stdout, done.stderr
 
 
 def last_json(text: str) -> dict:
@@ -49,27 +48,21 @@ def db(tmp_path_factory):
     return tmp_path_factory.mktemp("db") / "said.duckdb"
 
 
-def test_scored_corpus_then_transcribe_transcribes_only(
-    db, calls, tiny_model_dir, sensevoice_dir, capsys
-):
+def test_scored_corpus_then_transcribe_transcribes_only(db, calls, tiny_model_dir, sensevoice_dir):
     common = ("--corpus", "calls", "--model", tiny_model_dir, "--pattern",
               "{agent}/{recorded_at}_*.wav", "--channels", "split", "--roles", "agent,customer",
               "--db", db, "--json")  # fmt: skip
-    code, out, err = cli(capsys, "ingest", calls, *common)
+    code, out, err = cli("ingest", calls, *common)
     assert code == 0, err
     assert last_json(out)["scored"] == 3 and "transcripts" not in last_json(out)
-    code, out, err = cli(
-        capsys, "ingest", calls, *common, "--transcribe", "--asr-model", sensevoice_dir
-    )
+    code, out, err = cli("ingest", calls, *common, "--transcribe", "--asr-model", sensevoice_dir)
     assert code == 0, err
     summary = last_json(out)
     assert summary["scored"] == 0 and summary["cached"] == 3  # nothing rescored
     assert summary["transcripts"]["tracks_transcribed"] == 4  # 2 mono + agent + customer
     assert summary["transcripts"]["segments"] >= 5
     assert "untrained test model" in err
-    code, out, _ = cli(
-        capsys, "ingest", calls, *common, "--transcribe", "--asr-model", sensevoice_dir
-    )
+    code, out, _ = cli("ingest", calls, *common, "--transcribe", "--asr-model", sensevoice_dir)
     again = last_json(out)["transcripts"]
     assert (again["tracks_transcribed"], again["tracks_cached"]) == (0, 4)
 
@@ -100,10 +93,10 @@ def test_every_track_has_segments_within_its_duration(db):
 
 
 def test_span_scores_are_the_mean_of_stored_frame_scores(
-    tmp_path, calls, tiny_model_dir, sensevoice_dir, capsys
+    tmp_path, calls, tiny_model_dir, sensevoice_dir
 ):
     db2 = tmp_path / "frames.duckdb"
-    code, _, err = cli(capsys, "ingest", calls / "alice", "--corpus", "c", "--model", tiny_model_dir,
+    code, _, err = cli("ingest", calls / "alice", "--corpus", "c", "--model", tiny_model_dir,
                        "--frames", "--transcribe", "--asr-model", sensevoice_dir, "--db", db2)  # fmt: skip
     assert code == 0, err
     from core.model.engine import softmax
@@ -118,12 +111,12 @@ def test_span_scores_are_the_mean_of_stored_frame_scores(
     assert np.asarray(row.scores) == pytest.approx(softmax(logits[a:b]).mean(axis=0), abs=1e-6)
 
 
-def test_said_finds_the_clip_of_a_stored_word(db, tmp_path, capsys):
+def test_said_finds_the_clip_of_a_stored_word(db, tmp_path):
     rows = stored(db)
     target = rows[rows.track == "customer"].iloc[0]
     word = max(target.text.split(), key=len)
     out = tmp_path / "said.csv"
-    code, _, err = cli(capsys, "export", "--what", "clips", "--format", "csv", "--said",
+    code, _, err = cli("export", "--what", "clips", "--format", "csv", "--said",
                        word.upper(), "--out", out, "--db", db)  # fmt: skip
     assert code == 0, err
     found = pd.read_csv(out)
@@ -132,16 +125,16 @@ def test_said_finds_the_clip_of_a_stored_word(db, tmp_path, capsys):
     )
     for text in found.transcript:  # only tracks that said it, with their full text
         assert word.lower() in text.lower()
-    code, _, _ = cli(capsys, "export", "--what", "clips", "--format", "csv", "--said",
+    code, _, _ = cli("export", "--what", "clips", "--format", "csv", "--said",
                      "zzqx-never-said", "--out", out, "--db", db)  # fmt: skip
     assert code == 0 and len(pd.read_csv(out)) == 0
 
 
-def test_transcripts_export_and_subtitles(db, tmp_path, capsys):
+def test_transcripts_export_and_subtitles(db, tmp_path):
     rows = stored(db)
     for fmt in ("csv", "parquet"):
         out = tmp_path / f"t.{fmt}"
-        code, _, err = cli(capsys, "export", "--what", "transcripts", "--format", fmt, "--out", out,
+        code, _, err = cli("export", "--what", "transcripts", "--format", fmt, "--out", out,
                            "--db", db)  # fmt: skip
         assert code == 0, err
         table = pd.read_csv(out) if fmt == "csv" else pd.read_parquet(out)
@@ -151,7 +144,7 @@ def test_transcripts_export_and_subtitles(db, tmp_path, capsys):
     call = rows[rows.source_name == "bob/2024-05-03_2.wav"]
     for fmt in ("srt", "vtt"):
         out = tmp_path / f"call.{fmt}"
-        code, _, err = cli(capsys, "export", "--what", "transcripts", "--format", fmt, "--clip",
+        code, _, err = cli("export", "--what", "transcripts", "--format", fmt, "--clip",
                            call.clip_id.iloc[0], "--out", out, "--db", db)  # fmt: skip
         assert code == 0, err
         text = out.read_text()
@@ -165,12 +158,12 @@ def test_transcripts_export_and_subtitles(db, tmp_path, capsys):
 
 
 @pytest.mark.skipif(not RAVDESS.exists(), reason="RAVDESS is not on this machine")
-def test_ravdess_actor_transcribed(tmp_path, tiny_model_dir, sensevoice_dir, capsys):
+def test_ravdess_actor_transcribed(tmp_path, tiny_model_dir, sensevoice_dir):
     """12 RAVDESS clips (both intensities, several emotions) with --transcribe: a segment for
     every track. bench/transcribe.py runs the whole corpus."""
     db3 = tmp_path / "ravdess.duckdb"
     files = sorted((RAVDESS / "Actor_01").glob("*.flac"))[::5]
-    code, _, err = cli(capsys, "ingest", *files, "--corpus", "ravdess",
+    code, _, err = cli("ingest", *files, "--corpus", "ravdess",
                          "--model", tiny_model_dir, "--transcribe", "--asr-model", sensevoice_dir,
                          "--db", db3, "--json")  # fmt: skip
     assert code == 0, err
@@ -181,7 +174,7 @@ def test_ravdess_actor_transcribed(tmp_path, tiny_model_dir, sensevoice_dir, cap
     assert (rows.start_s < rows.end_s).all() and (rows.end_s <= rows.duration_s + 1e-6).all()
     word = rows.text.iloc[0].split()[0]
     out_csv = tmp_path / "r.csv"
-    cli(capsys, "export", "--what", "clips", "--format", "csv", "--said", word, "--out", out_csv,
+    cli("export", "--what", "clips", "--format", "csv", "--said", word, "--out", out_csv,
         "--db", db3)  # fmt: skip
     assert rows.clip_id.iloc[0] in set(pd.read_csv(out_csv).clip_id)
 
@@ -204,10 +197,10 @@ def test_clips_page_said_filter_shows_the_line_and_keeps_it_in_the_url(db, monke
 
 
 def test_score_transcribe_writes_segments_in_result_json(
-    calls, tmp_path, tiny_model_dir, sensevoice_dir, capsys
+    calls, tmp_path, tiny_model_dir, sensevoice_dir
 ):
     clip = calls / "alice" / "2024-05-02_1.wav"
-    code, _, err = cli(capsys, "score", clip, "--model", tiny_model_dir, "--transcribe",
+    code, _, err = cli("score", clip, "--model", tiny_model_dir, "--transcribe",
                          "--asr-model", sensevoice_dir, "--out", tmp_path)  # fmt: skip
     assert code == 0, err
     folder = next(tmp_path.glob("outputs_*"))
