@@ -3,6 +3,7 @@ tracks count, for every filter the rollup keeps, and it is never read once stale
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import asdict
 from datetime import timedelta
 from pathlib import Path
@@ -48,13 +49,25 @@ NOT_KEPT = {
 ADMIN = Principal("admin@team.test", Role.ADMIN)
 
 
-@pytest.fixture
-def one_corpus(tmp_path) -> Store:
-    """The Overview tests' generated rows (planted shifts, undated clips, a split call, clips
-    without an agent), in one corpus."""
-    store = Store(tmp_path / "rollup.duckdb")
+def copy_of(built: Path, folder: Path) -> Store:
+    """A test's own copy of a database the module built once (it holds no paths of media)."""
+    assert not Path(f"{built}.wal").exists()  # closed connections leave every write in the file
+    shutil.copy(built, folder / built.name)
+    return Store(folder / built.name)
+
+
+@pytest.fixture(scope="module")
+def one_corpus_built(tmp_path_factory) -> Path:
+    store = Store(tmp_path_factory.mktemp("rollup") / "rollup.duckdb")
     write(store, "calls", generated_rows())
-    return store
+    return store.path
+
+
+@pytest.fixture
+def one_corpus(one_corpus_built, tmp_path) -> Store:
+    """The Overview tests' generated rows (planted shifts, undated clips, a split call, clips
+    without an agent), in one corpus; built once, a copy for each test."""
+    return copy_of(one_corpus_built, tmp_path)
 
 
 def answers(store: Store, where: ClipFilter = ClipFilter()) -> bool:
@@ -164,15 +177,20 @@ def test_a_writer_that_does_not_say_what_it_changes_makes_it_stale(one_corpus):
     assert "zed" in set(agent_trends(one_corpus, MODEL, ClipFilter(), "week").agent)
 
 
-@pytest.fixture
-def shared(tmp_path) -> Store:
-    """The generated rows in corpus 'calls', and their last 50 clips (the split call among them)
-    in corpus 'audit' too."""
+@pytest.fixture(scope="module")
+def shared_built(tmp_path_factory) -> Path:
     rows = generated_rows()
-    store = Store(tmp_path / "shared.duckdb")
+    store = Store(tmp_path_factory.mktemp("rollup") / "shared.duckdb")
     write(store, "calls", rows)
     write(store, "audit", rows[rows.clip_id.isin(rows.clip_id.unique()[-50:])])
-    return store
+    return store.path
+
+
+@pytest.fixture
+def shared(shared_built, tmp_path) -> Store:
+    """The generated rows in corpus 'calls', and their last 50 clips (the split call among them)
+    in corpus 'audit' too; built once, a copy for each test."""
+    return copy_of(shared_built, tmp_path)
 
 
 @pytest.mark.parametrize("period", PERIODS)
