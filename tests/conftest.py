@@ -119,9 +119,10 @@ def ravdess_pair(tmp_path_factory, tiny_model_dir) -> tuple[Path, dict]:
     tiny model, once for the whole run (the first worker to ask builds it, the others wait):
     (the database, the ingest's JSON summary). Copy the file before writing beside it."""
     import json
-    import sys
 
     from filelock import FileLock
+
+    from tests.core_cli import run_cli
 
     if not RAVDESS.exists():
         pytest.skip("../shared is absent")
@@ -129,13 +130,10 @@ def ravdess_pair(tmp_path_factory, tiny_model_dir) -> tuple[Path, dict]:
     db, summary = folder / "rav.duckdb", folder / "summary.json"
     with FileLock(str(folder / "building.lock")):
         if not summary.exists():
-            done = subprocess.run(
-                [sys.executable, "-m", "core", "ingest", str(RAVDESS / "Actor_01"),
-                 str(RAVDESS / "Actor_02"), "--corpus", "ravdess", "--manifest",
-                 str(RAVDESS / "manifest.csv"), "--label-column", "emotion", "--model",
-                 str(tiny_model_dir), "--device", "cpu", "--db", str(db), "--json"],
-                cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True,
-                timeout=900,
+            done = run_cli(
+                "ingest", RAVDESS / "Actor_01", RAVDESS / "Actor_02", "--corpus", "ravdess",
+                "--manifest", RAVDESS / "manifest.csv", "--label-column", "emotion", "--model",
+                tiny_model_dir, "--device", "cpu", "--db", db, "--json",
             )  # fmt: skip
             assert done.returncode == 0, done.stderr
             summary.write_text(done.stdout.splitlines()[-1])
