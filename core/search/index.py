@@ -4,11 +4,14 @@
                          vectors-g<N>.f32  unit-length float32 rows (memory-mapped; exact scores)
                          keys-g<N>.parquet (row, clip_id, track) of the live rows
                          graph-g<N>.usearch HNSW over the rows (usearch, f16), when rows >= GRAPH_MIN
+                                            and its measured recall allows (core.search.calibration)
 
 Chosen by measuring (bench/similar_index.py, bench/results/similar-index-*.json): usearch's
 HNSW with f16 vectors built fastest, with the smallest file, and is opened as a memory map
 (`view`), so a server with 1M tracks pays no load time and shares the pages between processes.
 The graph only proposes candidates; every score shown is the exact cosine from the float32 rows.
+How many candidates it must propose is measured after each build (core.search.calibration); a
+graph that cannot reach the recall asked for is not used.
 
 Never wrong, only slower (core.search.similar does the searching):
 - the state records the store's `data_version` (raised by every result-changing write) read
@@ -78,6 +81,10 @@ class State:
     vectors: str
     keys: str
     graph: str | None
+    # graph candidates a search takes per 20 results (core.search.calibration); None: not yet
+    # measured, 0: measured and too few found the true nearest. Either way the graph is unused.
+    candidates: int | None = None
+    recall: float | None = None  # what the calibration measured at that count
 
     @staticmethod
     def read(folder: Path) -> State | None:
@@ -166,7 +173,7 @@ def open_index(db_path: Path, model_key: str, dim: int) -> Opened | None:
         try:
             vectors = np.memmap(folder / state.vectors, np.float32, "r", shape=(state.rows, dim))
             graph = None
-            if state.graph:
+            if state.graph and state.candidates:  # uncalibrated or too poor: the rows answer
                 graph = usearch_index().restore(str(folder / state.graph), view=True)
                 if graph is None:
                     return None

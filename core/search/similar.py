@@ -22,6 +22,7 @@ import pandas as pd
 
 from core.errors import InputError
 from core.records import ClipFilter, ClusterPick
+from core.search.calibration import NEIGHBOURS
 from core.search.index import Opened, open_index, unit_rows
 from core.store import similar as queries
 from core.store.models import embedding_dim_of
@@ -236,7 +237,8 @@ def _index_candidates(opened: Opened, query: np.ndarray, allowed: np.ndarray | N
     no row was left unconsidered (asking for more would find nothing new)."""
     vectors, n = opened.vectors, opened.state.rows
     n_allowed = n if allowed is None else len(allowed)
-    if opened.graph is None or n_allowed <= EXACT_MAX or want >= n_allowed // 4:
+    count = _graph_count(opened.state, n_allowed, want)
+    if opened.graph is None or n_allowed <= EXACT_MAX or count >= n_allowed // 4:
         if allowed is None:
             return (*_top(np.arange(n), _scan(vectors, query, n), want), True)
         rows = np.sort(allowed)
@@ -247,15 +249,21 @@ def _index_candidates(opened: Opened, query: np.ndarray, allowed: np.ndarray | N
             part = rows[lo : lo + 65_536]
             sims[lo : lo + len(part)] = vectors[part] @ query
         return (*_top(rows, sims, want), True)
-    share = n_allowed / max(opened.state.alive, 1)
-    count = min(n, math.ceil(want / share * 1.5) + 16)
-    matches = opened.graph.search(query, count)
+    matches = opened.graph.search(query, min(n, count))
     rows = np.asarray(matches.keys, np.int64)
     rows = rows[(rows >= 0) & (rows < n)]
     if allowed is not None:
         rows = rows[np.isin(rows, allowed)]
     sims = np.asarray(vectors[np.sort(rows)] @ query) if len(rows) else np.zeros(0, np.float32)
     return (*_top(np.sort(rows), sims, want), False)
+
+
+def _graph_count(state, n_allowed: int, want: int) -> int:
+    """Candidates to take from the graph for `want` rows among `n_allowed`: the calibrated
+    count per NEIGHBOURS results, scaled up by `want` and by how few rows the filter keeps."""
+    share = n_allowed / max(state.alive, 1)
+    per_result = (state.candidates or 0) / NEIGHBOURS
+    return math.ceil(max(want, NEIGHBOURS) * per_result / max(share, 1e-9)) + 16
 
 
 def _scan(vectors: np.ndarray, query: np.ndarray, n: int) -> np.ndarray:

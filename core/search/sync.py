@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from core.errors import InputError
+from core.search.calibration import calibrate
 from core.search.index import State, index_dir, unit_rows, usearch_index
 from core.store import similar as queries
 from core.store.models import embedding_dim_of
@@ -63,6 +64,8 @@ def sync(store, model_key: str, rebuild: bool = False, graph_min: int = GRAPH_MI
         if state is not None and state.dim == dim and state.version == version and not rebuild:
             if state.graph is None and state.rows >= graph_min:  # a build stopped half-way
                 return _with_graph(folder, state, report)
+            if state.graph is not None and state.candidates is None:  # from before calibration
+                return _calibrated(folder, state, report)
             return state
         if state is None or state.dim != dim or rebuild:
             return _rebuild(store, model_key, dim, folder, version, state, graph_min, report)
@@ -99,7 +102,18 @@ def _with_graph(folder: Path, state: State, report) -> State:
     graph_name = f"graph-g{state.generation}.usearch"
     vectors = np.memmap(folder / state.vectors, np.float32, "r", shape=(state.rows, state.dim))
     _build_graph(vectors, np.arange(state.rows), folder / graph_name, None, report)
-    state = replace(state, graph=graph_name)
+    return _calibrated(folder, replace(state, graph=graph_name), report)
+
+
+def _calibrated(folder: Path, state: State, report) -> State:
+    """The state with its graph's candidate count measured (core.search.calibration), published."""
+    report("measuring the graph's recall")
+    vectors = np.memmap(folder / state.vectors, np.float32, "r", shape=(state.rows, state.dim))
+    measured = calibrate(vectors, folder / state.graph)
+    if not measured.candidates:
+        log.warning("similarity graph of %s found %.2f of the nearest tracks at most; searches "
+                    "scan the rows exactly", state.model_key, measured.recall)  # fmt: skip
+    state = replace(state, candidates=measured.candidates, recall=round(measured.recall, 4))
     state.write(folder)
     return state
 
@@ -134,8 +148,11 @@ def _patch(store, model_key, dim, folder, version, state, graph_min, report) -> 
             new_rows = np.setdiff1d(new_rows, gone)
         _build_graph(vectors, new_rows, folder / graph_name, previous, report, gone)
     new = State(model_key, dim, version, rows, alive, generation, state.vectors, keys_name,
-                graph_name)  # fmt: skip
-    new.write(folder)
+                graph_name, state.candidates, state.recall)  # fmt: skip
+    if graph_name != state.graph:  # a graph built or changed: measure it again
+        new = _calibrated(folder, new, report)
+    else:
+        new.write(folder)
     _remove_other_generations(folder, new)
     return new
 

@@ -151,6 +151,91 @@ def test_rows_answer_while_the_graph_is_built(synth_db, tmp_path, monkeypatch):
     assert index.State.read(index.index_dir(path, MODEL)).graph == finished.graph
 
 
+class CountingGraph:
+    """The opened graph, recording how many candidates each search asked it for."""
+
+    def __init__(self, graph):
+        self.graph, self.counts = graph, []
+
+    def search(self, query, count):
+        self.counts.append(count)
+        return self.graph.search(query, count)
+
+
+def test_searches_take_as_many_graph_candidates_as_the_calibration_measured(indexed,
+                                                                           monkeypatch):  # fmt: skip
+    """After the build, the graph's recall was measured on a sample of its own rows; every
+    search asks the graph for at least the count that reached RECALL_MIN (per 20 results), and
+    its answers agree with the exact scan's. (EXACT_MAX lowered: this index's 3,940 rows would
+    otherwise be scanned, not searched.)"""
+    from core.search.calibration import LADDER, RECALL_MIN
+    from core.store.models import embedding_dim_of
+
+    monkeypatch.setattr(similar, "EXACT_MAX", 100)
+    state = index.State.read(index.index_dir(indexed.path, MODEL))
+    assert state.candidates in LADDER and state.recall >= RECALL_MIN
+    opened = index.open_index(Path(indexed.path), MODEL, embedding_dim_of(indexed, MODEL))
+    opened.graph = counting = CountingGraph(opened.graph)
+    keys, _ = index.read_embeddings(indexed, MODEL)
+    recalls = []
+    for i in np.random.default_rng(1).choice(len(keys), 40, replace=False):
+        found = similar.similar_to_track(indexed, MODEL, *keys[i], k=20)
+        exact = similar.similar_to_track(indexed, MODEL, *keys[i], k=20, use_index=False)
+        recalls.append(len(set(keys_of(found)) & set(keys_of(exact))) / 20)
+    assert len(counting.counts) == 40 and min(counting.counts) >= state.candidates
+    assert np.mean(recalls) >= RECALL_MIN
+    for k in (5, 60):
+        found = similar.similar_to_track(indexed, MODEL, *keys[100 + k], k=k)
+        assert found.method == "index" and len(found.rows) == k
+    assert counting.counts[-2] >= state.candidates  # k = 5 still takes the calibrated count
+    assert counting.counts[-1] >= 3 * state.candidates  # k = 60: three times as many
+
+
+def test_a_graph_below_the_recall_asked_for_is_not_used(synth_db, tmp_path, monkeypatch):
+    """When no candidate count on the ladder reaches RECALL_MIN, the state says so and searches
+    scan the mapped rows exactly: the same answer as the exact ranking."""
+    from core.search import calibration
+
+    path = tmp_path / "copy.duckdb"
+    shutil.copy(synth_db, path)
+    store = Store(path)
+    monkeypatch.setattr(calibration, "LADDER", (1,))  # one candidate finds ~1 of the 20
+    state = sync.sync(store, MODEL, graph_min=100)
+    assert state.graph is not None and state.candidates == 0 and state.recall < 0.2
+    assert index.open_index(path, MODEL, 1024).graph is None
+    clip_id, track = index.read_embeddings(store, MODEL)[0][42]
+    found = similar.similar_to_track(store, MODEL, clip_id, track, k=20)
+    assert found.method == "index"  # the mapped rows, scanned
+    assert keys_of(found) == exact_ranking(store, ClipFilter(), clip_id, track, 20)
+
+
+def test_a_graph_from_before_calibration_is_measured_by_the_next_sync(synth_db, tmp_path,
+                                                                      monkeypatch):  # fmt: skip
+    """An index written before calibration existed (no `candidates` in state.json) is searched
+    without its graph; the next sync measures the graph without reading the database or
+    rebuilding it, and from then on the graph answers."""
+    path = tmp_path / "copy.duckdb"
+    shutil.copy(synth_db, path)
+    store = Store(path)
+    built = sync.sync(store, MODEL, graph_min=100)
+    folder = index.index_dir(path, MODEL)
+    old = json.loads((folder / "state.json").read_text())
+    del old["candidates"], old["recall"]
+    (folder / "state.json").write_text(json.dumps(old))
+    assert index.State.read(folder).candidates is None
+    assert index.open_index(path, MODEL, 1024).graph is None
+    clip_id, track = index.read_embeddings(store, MODEL)[0][9]
+    found = similar.similar_to_track(store, MODEL, clip_id, track, k=10)
+    assert keys_of(found) == exact_ranking(store, ClipFilter(), clip_id, track, 10)
+
+    read = []
+    monkeypatch.setattr(sync.queries, "embedding_batches", lambda *a: read.append(a) or iter(()))
+    measured = sync.sync(store, MODEL, graph_min=100)
+    assert read == [] and measured.graph == built.graph
+    assert (measured.candidates, measured.recall) == (built.candidates, built.recall)
+    assert index.open_index(path, MODEL, 1024).graph is not None
+
+
 def test_index_keys_from_duckdb_then_from_memory_agree(indexed):
     """The first lookup of an opened index asks DuckDB and loads the keys in the background;
     the later ones answer from memory with the same rows (a row not in the index left out)."""
