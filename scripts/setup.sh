@@ -29,4 +29,6 @@ pip=(.venv/bin/python -m pip install -q --disable-pip-version-check)
 "${pip[@]}" --no-deps -e .
 # The dashboard's Chinese catalog, compiled once (else the .po is compiled in memory on first use).
 .venv/bin/python -m dashboard.i18n.extract --compile
+# UMAP's kernels compiled into numba's on-disk cache once (~25 s), not in a user's first projection.
+.venv/bin/python -c "from core.analysis.clusters import compile_kernels; compile_kernels()"
 echo "set-up done: .venv ready"
