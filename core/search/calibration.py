@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.search.index import usearch_index
+from core.search.index import graph_candidates, usearch_index
 
 RECALL_MIN = 0.95  # recall@NEIGHBOURS a graph must reach on the sample to be used
 NEIGHBOURS = 20  # the k the calibration measures (the CLI's and the page's default)
@@ -67,11 +67,17 @@ def _exact_nearest(vectors: np.ndarray, in_graph: np.ndarray, row: int) -> set[i
     return set(np.argpartition(-sims, want)[:want].tolist()) if want > 0 else set()
 
 
+def rescored(want: int) -> int:
+    """How many of the graph's best proposals a search re-scores exactly for `want` rows."""
+    return max(8 * want, 256)
+
+
 def _graph_nearest(graph, vectors: np.ndarray, row: int, count: int) -> set[int]:
-    """The NEIGHBOURS best of the graph's `count` candidates for `row`, re-ranked exactly."""
+    """The NEIGHBOURS best of the graph's `count` candidates for `row`, re-scored exactly as a
+    search re-scores them (core.search.similar)."""
     query = np.asarray(vectors[row])
-    rows = np.asarray(graph.search(query, count + 1).keys, np.int64)
-    rows = np.sort(rows[(rows >= 0) & (rows < len(vectors)) & (rows != row)])
+    rows = graph_candidates(graph, query, count + 1, len(vectors), rescored(NEIGHBOURS) + 1)
+    rows = np.sort(rows[rows != row])
     sims = np.asarray(vectors[rows] @ query) if len(rows) else np.zeros(0, np.float32)
     return set(rows[np.argsort(-sims, kind="stable")[:NEIGHBOURS]].tolist())
 

@@ -185,6 +185,19 @@ def open_index(db_path: Path, model_key: str, dim: int) -> Opened | None:
         return opened
 
 
+def graph_candidates(graph, query: np.ndarray, count: int, n_rows: int, keep: int,
+                     allowed: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
+    """Rows the graph proposes for `query` (`count` asked for), best first by the graph's own
+    f16 distance, `allowed` only, at most `keep` of them: only these are re-scored from the
+    float32 rows. Keeping a few hundred of 16,000 proposals changes no top 20 measurably (f16
+    distances are within ~1e-3 of the exact ones) and spares a search ~90 MB of random reads."""
+    rows = np.asarray(graph.search(query, count).keys, np.int64)  # sorted by distance
+    rows = rows[(rows >= 0) & (rows < n_rows)]
+    if allowed is not None:
+        rows = rows[np.isin(rows, allowed)]
+    return rows[:keep]
+
+
 def unit_rows(matrix: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length (a zero row stays zero), as float32."""
     matrix = np.asarray(matrix, np.float32)

@@ -22,8 +22,8 @@ import pandas as pd
 
 from core.errors import InputError
 from core.records import ClipFilter, ClusterPick
-from core.search.calibration import NEIGHBOURS
-from core.search.index import Opened, open_index, unit_rows
+from core.search.calibration import NEIGHBOURS, rescored
+from core.search.index import Opened, graph_candidates, open_index, unit_rows
 from core.store import similar as queries
 from core.store.models import embedding_dim_of
 
@@ -249,13 +249,9 @@ def _index_candidates(opened: Opened, query: np.ndarray, allowed: np.ndarray | N
             part = rows[lo : lo + 65_536]
             sims[lo : lo + len(part)] = vectors[part] @ query
         return (*_top(rows, sims, want), True)
-    matches = opened.graph.search(query, min(n, count))
-    rows = np.asarray(matches.keys, np.int64)
-    rows = rows[(rows >= 0) & (rows < n)]
-    if allowed is not None:
-        rows = rows[np.isin(rows, allowed)]
-    sims = np.asarray(vectors[np.sort(rows)] @ query) if len(rows) else np.zeros(0, np.float32)
-    return (*_top(np.sort(rows), sims, want), False)
+    rows = np.sort(graph_candidates(opened.graph, query, min(n, count), n, rescored(want), allowed))
+    sims = np.asarray(vectors[rows] @ query) if len(rows) else np.zeros(0, np.float32)
+    return (*_top(rows, sims, want), False)
 
 
 def _graph_count(state, n_allowed: int, want: int) -> int:
