@@ -27,6 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.dashboard_scale import _child, cold_opens, page_cache_gb
+from core.search.sync import GRAPH_MIN
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -51,7 +52,8 @@ import duckdb, numpy as np
 from core.cli.models import pick_model_key
 from core.records import ClipFilter
 import pyarrow.parquet as pq
-from core.search.similar import _scan, embedding_dim, similar_to_track
+from core.search.index import open_index, scan_rows
+from core.search.similar import embedding_dim, similar_to_track
 from core.store.database import Store
 store = Store(sys.argv[1])
 model = pick_model_key(store, None)
@@ -71,13 +73,12 @@ def exact_top(query_id, query_track, k=20):
     # (clip_id, track) of the k best rows by exact cosine over every index row, the query's
     # own rows and copies of its embedding left out as the product leaves them out.
     if not _exact:
-        from core.search.index import open_index
         _exact["opened"] = opened = open_index(store.path, model, embedding_dim(store, model))
         _exact["keys"] = pq.read_table(opened.keys_file).to_pandas().set_index("row")
     opened, keys = _exact["opened"], _exact["keys"]
     mine = keys.index[(keys.clip_id == query_id) & (keys.track == query_track)]
     q = np.asarray(opened.vectors[mine[0]])
-    sims = _scan(opened.vectors, q, opened.state.rows)
+    sims = scan_rows(opened.vectors, q, opened.state.rows)
     best = []
     for row in np.argsort(-sims)[: k + 200]:
         if row not in keys.index or sims[row] >= 1 - 1e-6:
@@ -114,12 +115,6 @@ print(json.dumps(out))
 """
 
 
-def sync_graph_min() -> int:
-    from core.search.sync import GRAPH_MIN
-
-    return GRAPH_MIN
-
-
 def browse(db: Path, repeats: int) -> dict:
     """Clips with one clip selected and its similar list on, in a fresh server and browser."""
     import duckdb
@@ -153,7 +148,7 @@ def main() -> None:
                     "load_1min_start": Path("/proc/loadavg").read_text().split()[0],
                     "page_cache_gb_start": page_cache_gb()}  # fmt: skip
     # --skip index: the rows are already beside the database (a sync with nothing to do)
-    graph_min = sync_graph_min() if args.graph else 10**12
+    graph_min = GRAPH_MIN if args.graph else 10**12
     report["index"] = _child(_INDEX, str(args.db), str(graph_min), timeout_s=4 * 3600)
     print("index", report["index"], file=sys.stderr)
     report["search"] = _child(_SEARCH, str(args.db), str(args.queries), "1" if args.recall else "0")

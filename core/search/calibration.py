@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.search.index import graph_candidates, usearch_index
+from core.search.index import graph_candidates, scan_rows, usearch_index
 
 RECALL_MIN = 0.95  # recall@NEIGHBOURS a graph must reach on the sample to be used
 NEIGHBOURS = 20  # the k the calibration measures (the CLI's and the page's default)
@@ -57,10 +57,7 @@ def calibrate(vectors: np.ndarray, graph_path: Path, seed: int = 0) -> Calibrati
 
 def _exact_nearest(vectors: np.ndarray, in_graph: np.ndarray, row: int) -> set[int]:
     """The NEIGHBOURS rows of the graph nearest to `row` by exact cosine, itself left out."""
-    sims = np.empty(len(vectors), np.float32)
-    query = np.asarray(vectors[row])
-    for lo in range(0, len(vectors), 65_536):  # in order: the mapped rows are read once
-        sims[lo : lo + 65_536] = vectors[lo : lo + 65_536] @ query
+    sims = scan_rows(vectors, np.asarray(vectors[row]), len(vectors))
     sims[~in_graph] = -np.inf
     sims[row] = -np.inf
     want = min(NEIGHBOURS, int(in_graph.sum()) - 1)

@@ -185,6 +185,14 @@ def open_index(db_path: Path, model_key: str, dim: int) -> Opened | None:
         return opened
 
 
+def scan_rows(vectors: np.ndarray, query: np.ndarray, n: int) -> np.ndarray:
+    """The cosine of each of the first `n` rows with the query, reading the mapped rows in order."""
+    sims = np.empty(n, np.float32)
+    for lo in range(0, n, 65_536):
+        sims[lo : lo + 65_536] = vectors[lo : lo + 65_536] @ query
+    return sims
+
+
 def graph_candidates(graph, query: np.ndarray, count: int, n_rows: int, keep: int,
                      allowed: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
     """Rows the graph proposes for `query` (`count` asked for), best first by the graph's own

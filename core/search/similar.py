@@ -23,7 +23,7 @@ import pandas as pd
 from core.errors import InputError
 from core.records import ClipFilter, ClusterPick
 from core.search.calibration import NEIGHBOURS, rescored
-from core.search.index import Opened, graph_candidates, open_index, unit_rows
+from core.search.index import Opened, graph_candidates, open_index, scan_rows, unit_rows
 from core.store import similar as queries
 from core.store.models import embedding_dim_of
 
@@ -240,10 +240,10 @@ def _index_candidates(opened: Opened, query: np.ndarray, allowed: np.ndarray | N
     count = _graph_count(opened.state, n_allowed, want)
     if opened.graph is None or n_allowed <= EXACT_MAX or count >= n_allowed // 4:
         if allowed is None:
-            return (*_top(np.arange(n), _scan(vectors, query, n), want), True)
+            return (*_top(np.arange(n), scan_rows(vectors, query, n), want), True)
         rows = np.sort(allowed)
         if n_allowed >= n * DENSE_MIN_SHARE:
-            return (*_top(rows, _scan(vectors, query, n)[rows], want), True)
+            return (*_top(rows, scan_rows(vectors, query, n)[rows], want), True)
         sims = np.empty(len(rows), np.float32)
         for lo in range(0, len(rows), 65_536):
             part = rows[lo : lo + 65_536]
@@ -260,14 +260,6 @@ def _graph_count(state, n_allowed: int, want: int) -> int:
     share = n_allowed / max(state.alive, 1)
     per_result = (state.candidates or 0) / NEIGHBOURS
     return math.ceil(max(want, NEIGHBOURS) * per_result / max(share, 1e-9)) + 16
-
-
-def _scan(vectors: np.ndarray, query: np.ndarray, n: int) -> np.ndarray:
-    """The cosine of every row with the query, reading the mapped rows in order."""
-    sims = np.empty(n, np.float32)
-    for lo in range(0, n, 65_536):
-        sims[lo : lo + 65_536] = vectors[lo : lo + 65_536] @ query
-    return sims
 
 
 def _top(rows: np.ndarray, sims: np.ndarray, want: int) -> tuple[np.ndarray, np.ndarray]:
