@@ -16,6 +16,7 @@ from core.model.labels import EMOTIONS
 from core.records import ClipFilter
 from core.store import rollup
 from core.store.filters import where_sql, with_search
+from core.store.keyed import clip_view
 from core.store.schema import CLIP_COLUMNS, CLIP_VIEW
 
 PERIODS = ("day", "week", "month")  # DuckDB date_trunc parts; a week starts on Monday
@@ -52,12 +53,13 @@ def clip_page(store, model_key: str, query: ClipQuery = ClipQuery()) -> pd.DataF
 
 def page_in(con, model_key: str, query: ClipQuery) -> pd.DataFrame:
     sql_condition, params = with_search(query.where, query.search)
+    view, view_params = clip_view(model_key, query.where)
     sql = (
-        f"SELECT * EXCLUDE (model_key, added_at) FROM ({CLIP_VIEW}) v WHERE {sql_condition}"
+        f"SELECT * EXCLUDE (model_key, added_at) FROM ({view}) v WHERE {sql_condition}"
         f" ORDER BY {_order(query, 'v')} LIMIT ? OFFSET ?"
     )
     params += [int(query.page_rows), int(query.page) * int(query.page_rows)]
-    return con.execute(sql, [model_key, *params]).df()
+    return con.execute(sql, [*view_params, *params]).df()
 
 
 def _order(query: ClipQuery, alias: str) -> str:
@@ -112,10 +114,11 @@ def summary_in(con, model_key: str, where: ClipFilter, search: str) -> ClipSumma
     if not search and rollup.answers(con, where):
         return _summary_from_days(con, model_key, where)
     sql_condition, params = with_search(where, search)
+    view, view_params = clip_view(model_key, where)
     rows, recordings, confidence = con.execute(
         f"SELECT count(*), count(DISTINCT v.clip_id), avg(v.confidence)"
-        f" FROM ({CLIP_VIEW}) v WHERE {sql_condition}",
-        [model_key, *params],
+        f" FROM ({view}) v WHERE {sql_condition}",
+        [*view_params, *params],
     ).fetchall()[0]
     return ClipSummary(int(rows), int(recordings), confidence)
 

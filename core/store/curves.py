@@ -11,6 +11,7 @@ import pandas as pd
 from core.model.labels import EMOTIONS, SCORE_COLUMNS
 from core.records import ClipFilter
 from core.store.filters import where_sql, with_search
+from core.store.keyed import clip_view, rows_of
 from core.store.query import read_frame
 from core.store.schema import CLIP_VIEW
 
@@ -19,10 +20,10 @@ def read_frame_logits(store, clip_id: str, model_key: str,
                       track: str = "mix") -> np.ndarray | None:  # fmt: skip
     """(T, 9) frame logits of one track, or None when its curve was not computed."""
     with store.reading() as con:
+        curves, ids = rows_of("f", "frame_curves", [clip_id])
         table = con.sql(
-            "SELECT n_frames, logits FROM frame_curves"
-            " WHERE clip_id = ? AND model_key = ? AND track = ?",
-            params=[clip_id, model_key, track],
+            f"WITH {curves} SELECT n_frames, logits FROM f WHERE model_key = ? AND track = ?",
+            params=[*ids, model_key, track],
         ).to_arrow_table()
     if table.num_rows == 0:
         return None
@@ -34,11 +35,12 @@ def read_frame_logits(store, clip_id: str, model_key: str,
 
 def read_segments(store, clip_id: str, model_key: str, track: str = "mix") -> pd.DataFrame:
     """Windows of a long recording with their scores (empty for clips scored whole)."""
+    windows, ids = rows_of("s", "segments", [clip_id])
     return read_frame(
         store,
-        "SELECT segment, start_s, end_s, top_label, confidence, scores FROM segments"
-        " WHERE clip_id = ? AND model_key = ? AND track = ? ORDER BY segment",
-        [clip_id, model_key, track],
+        f"WITH {windows} SELECT segment, start_s, end_s, top_label, confidence, scores FROM s"
+        " WHERE model_key = ? AND track = ? ORDER BY segment",
+        [*ids, model_key, track],
     )
 
 
@@ -63,7 +65,9 @@ def curve_tracks(store, model_key: str, search: str = "", clip_ids: Sequence[str
     """Tracks with stored frame curves, one row per (clip, track) whatever the number of
     corpora holding the audio (their names joined), matching a file-name search; the
     column `matches` counts every match, not only the `limit` rows returned."""
-    sql_condition, params = with_search(ClipFilter(clip_ids=tuple(clip_ids)), search)
+    where = ClipFilter(clip_ids=tuple(clip_ids))
+    sql_condition, params = with_search(where, search)
+    view, view_params = clip_view(model_key, where)
     return read_frame(
         store,
         f"SELECT v.clip_id, v.track, any_value(v.source_name) AS source_name,"
@@ -71,10 +75,10 @@ def curve_tracks(store, model_key: str, search: str = "", clip_ids: Sequence[str
         f" any_value(v.top_label) AS top_label,"
         f" string_agg(DISTINCT v.corpus, ', ' ORDER BY v.corpus) AS corpus,"
         f" count(*) OVER () AS matches"
-        f" FROM ({CLIP_VIEW}) v JOIN frame_curves f ON f.clip_id = v.clip_id"
+        f" FROM ({view}) v JOIN frame_curves f ON f.clip_id = v.clip_id"
         f" AND f.track = v.track AND f.model_key = v.model_key WHERE {sql_condition}"
         f" GROUP BY v.clip_id, v.track ORDER BY source_name, v.track, v.clip_id LIMIT ?",
-        [model_key, *params, int(limit)],
+        [*view_params, *params, int(limit)],
     )
 
 

@@ -237,7 +237,10 @@ class Store:
         con.execute("CREATE TABLE IF NOT EXISTS schema_info (version INTEGER NOT NULL)")
         for step in range(version + 1, SCHEMA_VERSION + 1):
             for statement in MIGRATIONS[step]:
-                con.execute(statement)
+                if callable(statement):
+                    statement(con)
+                else:
+                    con.execute(statement)
             con.execute("INSERT INTO schema_info VALUES (?)", [step])
         if version < ROLLUP_SINCE:  # count what an older file already holds
             rollup.rebuild(con)

@@ -40,4 +40,5 @@ def register_model(store, model_key: str, model_id: str, revision: str, dim: int
             "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             [model_key, model_id, revision, dim, untrained],
         )
-        con.execute(embedding_table_ddl(dim))
+        for statement in embedding_table_ddl(dim):
+            con.execute(statement)

@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from core.records import ClipFilter
 from core.store.filters import where_sql
+from core.store.keyed import clip_view_of, rows_of
 from core.store.schema import CLIP_VIEW, embedding_table
 
 # What a result row shows (one row per clip and track; corpora holding the same audio joined).
@@ -77,11 +78,11 @@ def gone_rows(store, model_key: str, dim: int, keys_file: Path) -> np.ndarray:
 
 def embedding_of(store, model_key: str, dim: int, clip_id: str, track: str) -> np.ndarray | None:
     """One track's embedding (float32), or None."""
+    keyed, ids = rows_of("e", embedding_table(dim), [clip_id])
     with store.reading() as con:
         rows = con.execute(
-            f"SELECT embedding FROM {embedding_table(dim)}"
-            f" WHERE clip_id = ? AND track = ? AND model_key = ?",
-            [clip_id, track, model_key],
+            f"WITH {keyed} SELECT embedding FROM e WHERE track = ? AND model_key = ?",
+            [*ids, track, model_key],
         ).fetchall()
     return np.asarray(rows[0][0], np.float32) if rows else None
 
@@ -104,10 +105,11 @@ def cluster_embeddings(store, model_key: str, dim: int, projection_key: str, clu
 
 def tracks_of(store, model_key: str, clip_id: str) -> list[str]:
     """The tracks of a clip scored by a model (`mix`, or `agent` and `customer` ...)."""
+    keyed, ids = rows_of("p", "predictions", [clip_id])
     with store.reading() as con:
         rows = con.execute(
-            "SELECT track FROM predictions WHERE clip_id = ? AND model_key = ? ORDER BY track",
-            [clip_id, model_key],
+            f"WITH {keyed} SELECT track FROM p WHERE model_key = ? ORDER BY track",
+            [*ids, model_key],
         ).fetchall()
     return [r[0] for r in rows]
 
@@ -179,12 +181,12 @@ def result_rows(store, model_key: str, where: ClipFilter,
         return pd.DataFrame(columns=["corpus", "clip_id", "track", "source_name", "agent",
                                      "recorded_at", "duration_s", "top_label", "confidence"])  # fmt: skip
     condition, params = where_sql(where)
-    clip_ids = sorted({c for c, _ in keys})
+    view, view_params = clip_view_of(model_key, sorted({c for c, _ in keys}))
     with store.reading() as con:
         rows = con.execute(
-            f"SELECT {_RESULT_COLUMNS} FROM ({CLIP_VIEW}) v WHERE {condition}"
-            f" AND v.clip_id IN (SELECT unnest(?)) GROUP BY v.clip_id, v.track",
-            [model_key, *params, clip_ids],
+            f"SELECT {_RESULT_COLUMNS} FROM ({view}) v WHERE {condition}"
+            f" GROUP BY v.clip_id, v.track",
+            [*view_params, *params],
         ).df()
     wanted = set(keys)
     keep = [(c, t) in wanted for c, t in zip(rows.clip_id, rows.track, strict=True)]
@@ -195,23 +197,23 @@ def copies_in_selection(store, model_key: str, where: ClipFilter, clip_id: str,
                         track: str) -> int:  # fmt: skip
     """How many corpora of the selection hold this very track (the query's own copies)."""
     condition, params = where_sql(where)
+    view, view_params = clip_view_of(model_key, [clip_id])
     with store.reading() as con:
         return int(
             con.execute(
-                f"SELECT count(*) FROM ({CLIP_VIEW}) v WHERE {condition}"
-                f" AND v.clip_id = ? AND v.track = ?",
-                [model_key, *params, clip_id, track],
+                f"SELECT count(*) FROM ({view}) v WHERE {condition} AND v.track = ?",
+                [*view_params, *params, track],
             ).fetchall()[0][0]
         )
 
 
 def clip_facts(store, model_key: str, clip_id: str) -> pd.DataFrame:
     """A clip's tracks with their nine scores (any one corpus's row), for Compare."""
+    view, view_params = clip_view_of(model_key, [clip_id])
     with store.reading() as con:
         return con.execute(
-            f"SELECT DISTINCT ON (v.track) v.* FROM ({CLIP_VIEW}) v WHERE v.clip_id = ?"
-            f" ORDER BY v.track, v.corpus",
-            [model_key, clip_id],
+            f"SELECT DISTINCT ON (v.track) v.* FROM ({view}) v ORDER BY v.track, v.corpus",
+            view_params,
         ).df()
 
 

@@ -25,6 +25,7 @@ import pandas as pd
 from core.errors import InputError
 from core.records import ClipFilter, WordCounts
 from core.store.filters import normalised, where_sql
+from core.store.keyed import rows_of
 from core.store.query import first_row
 from core.store.schema import CLIP_VIEW
 
@@ -126,15 +127,17 @@ def write_table(store, asr_key: str, segments, done) -> int:
 
 def segments_of(store, clip_id: str, track: str | None = None) -> pd.DataFrame:
     """The current transcript of one clip (all tracks, or one), in time order."""
-    condition, params = "clip_id = ?", [clip_id]
-    if track is not None:
-        condition, params = condition + " AND track = ?", [clip_id, track]
+    condition, params = ("TRUE", []) if track is None else ("track = ?", [track])
+    lines, line_ids = rows_of("lines", "transcripts", [clip_id])
+    done, done_ids = rows_of("done", "transcribed", [clip_id])
     with store.reading() as con:
         return con.execute(
-            f"SELECT track, segment, start_s, end_s, text, language, emotion, events, words,"
-            f" top_label, confidence, scores FROM {CURRENT} c WHERE {condition}"
-            " ORDER BY start_s, track",
-            params,
+            f"WITH {lines}, {done}"
+            f" SELECT track, segment, start_s, end_s, text, language, emotion, events, words,"
+            f" top_label, confidence, scores FROM lines JOIN (SELECT clip_id, track,"
+            f" arg_max(asr_key, transcribed_at) AS asr_key FROM done GROUP BY clip_id, track)"
+            f" USING (clip_id, track, asr_key) WHERE {condition} ORDER BY start_s, track",
+            [*line_ids, *done_ids, *params],
         ).df()
 
 
