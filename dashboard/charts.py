@@ -12,33 +12,14 @@ import pandas as pd
 import plotly.colors as pc
 import plotly.graph_objects as go
 
-from core.model.labels import COLORS, EMOJI, EMOTIONS
+from core.model.labels import EMOJI
 from dashboard.i18n.catalog import emotion as emotion_name
-from dashboard.i18n.catalog import percent, tr
+from dashboard.i18n.catalog import tr
 from dashboard.text import natural_key, plot_label
 
 # Distinct colours for dozens of agents or corpora (plotly's 10-colour default repeats at 11).
 NAME_PALETTE = (*pc.qualitative.Dark24, *pc.qualitative.Light24, *pc.qualitative.Alphabet)
 _LAYOUT = {"margin": {"l": 10, "r": 10, "t": 40, "b": 10}, "legend_title_text": ""}
-
-
-def score_bars(scores: pd.Series, title: str = "", lang: str = "en") -> go.Figure:
-    """Horizontal bars of the 9 scores (index: emotion or score_<emotion>), highest on top."""
-    values = pd.Series({e: float(scores.get(e, scores.get(f"score_{e}", 0.0))) for e in EMOTIONS})
-    values = values.sort_values()
-    fig = go.Figure(go.Bar(
-        x=values.to_numpy(), y=[f"{EMOJI[e]} {emotion_name(e, lang)}" for e in values.index],
-        orientation="h", marker_color=[COLORS[e] for e in values.index],
-        text=[percent(v, lang) for v in values],
-        textposition="outside",
-    ))  # fmt: skip
-    fig.update_layout(
-        title=plot_label(title),
-        xaxis={"range": [0, 1.05], "tickformat": ".0%"},
-        height=330,
-        **_LAYOUT,
-    )
-    return fig
 
 
 def agent_lines(trends: pd.DataFrame, emotion: str, agents: Sequence[str],

@@ -15,7 +15,7 @@ from core.model.engine import softmax
 from core.model.labels import UNTRAINED_LABEL
 from core.store.aggregates import ClipQuery
 from core.store.database import ClipFilter
-from dashboard import auth, charts, i18n, jobs, reads, resources, widgets
+from dashboard import auth, i18n, jobs, reads, resources, score_charts, widgets
 from dashboard.i18n import N_, _, ngettext
 from dashboard.text import literal
 
@@ -205,8 +205,8 @@ if "last_run" in st.session_state:
                 )
             )
             widgets.top_result(row.top_label, row.confidence, untrained)
-            st.plotly_chart(charts.score_bars(pd.Series(row._asdict()), lang=i18n.language()),
-                            key=f"bars-{row.track}")  # fmt: skip
+            widgets.echart(score_charts.score_bars(pd.Series(row._asdict()), lang=i18n.language()),
+                           key=f"bars-{row.track}")  # fmt: skip
             logits = reads.frame_logits(row.clip_id, summary.model_key, row.track)
             doc = document(row.source_name, audio.AudioInfo(row.codec, row.source_rate_hz, row.channels, row.duration_s),
                            reads.score_dict(row), scored_by.model_id, scored_by.revision, untrained, run_granularity,

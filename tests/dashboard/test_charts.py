@@ -305,3 +305,23 @@ def test_cluster_mix_stacks_each_clusters_mean_scores_in_percent():
     assert source[list(EMOTIONS)].sum(axis=1).round(6).tolist() == [100.0, 100.0]
     assert [s["stack"] for s in chart.option["series"]] == ["mix"] * len(EMOTIONS)
     assert chart.alt.endswith("highest: cluster 0: sad, cluster 1: happy")
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_score_bars_rank_the_nine_scores_with_their_colours_and_percentages(lang):
+    """One clip's scores as ECharts bars (a page with them loads no plotly): every emotion once,
+    the highest on top (a category axis runs upwards), sent in percent, each in its colour."""
+    from dashboard.i18n.catalog import emotion as emotion_name
+    from dashboard.score_charts import score_bars
+
+    scores = pd.Series({f"score_{e}": v for e, v in zip(EMOTIONS, np.linspace(0.01, 0.2, 9),
+                                                        strict=True)})  # fmt: skip
+    scores["score_sad"] = 0.6
+    chart = score_bars(scores, lang=lang)
+    source = chart.option["dataset"]["source"]
+    assert len(source) == 9 and source.score.is_monotonic_increasing
+    assert source.emotion.iloc[-1].endswith(emotion_name("sad", lang))
+    assert source.score.iloc[-1] == pytest.approx(60.0)
+    assert chart.option["color"][-1] == COLORS["sad"]
+    assert chart.option["xAxis"]["max"] == 105.0
+    assert chart.alt.startswith(emotion_name("sad", lang)) and len(chart.alt.split(", ")) == 9

@@ -117,6 +117,33 @@ def test_clips_page_lists_the_corpus_and_opens_a_clip(seeded_db, monkeypatch):
     assert any("untrained test model" in w.value for w in at.sidebar.warning)
 
 
+def test_a_clip_opened_from_its_similar_list_stays_open_though_a_table_row_is_ticked(
+    seeded_db, monkeypatch
+):
+    """The open clip and its similar list are drawn above the table; a row ticked in the table
+    opens its clip once, and a clip opened from the similar list afterwards stays open."""
+    from core.store.database import Store
+
+    clips = select_clips(Store(seeded_db), list_models(Store(seeded_db)).model_key[0])
+    at = open_page("clips", seeded_db, monkeypatch, sim="1")
+    names = dict(zip(clips.source_name, clips.clip_id, strict=True))
+    ticked = names[at.dataframe[0].value.source_name.iloc[2]]
+    at.session_state["clip_table"] = {"selection": {"rows": [2], "columns": [], "cells": []}}
+    at.run()
+    assert at.query_params["clip"] == ticked
+    similar = at.dataframe[0].value  # the open clip's list comes first, the table after it
+    assert len(similar) == 11 and similar.similarity.is_monotonic_decreasing
+    assert len(at.dataframe[1].value) == 12
+    chosen = names[similar.source_name.iloc[0]]
+    at.session_state[f"similar-{ticked}-mix"] = {"selection": {"rows": [0], "columns": [],
+                                                               "cells": []}}  # fmt: skip
+    at.run()
+    assert at.query_params["clip"] == chosen != ticked
+    at.run()  # the ticked row does not take it back
+    assert at.query_params["clip"] == chosen
+    assert literal(similar.source_name.iloc[0]) in [s.value for s in at.main.subheader]
+
+
 def test_clips_filter_by_agent(seeded_db, monkeypatch):
     at = open_page("clips", seeded_db, monkeypatch, agent="bob")
     table = at.dataframe[0].value
