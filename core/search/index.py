@@ -2,7 +2,8 @@
 
     <db>.similar/<model>/state.json       what the files hold and the data version they match
                          vectors-g<N>.f32  unit-length float32 rows (memory-mapped; exact scores)
-                         keys-g<N>.parquet (row, clip_id, track) of the live rows
+                         keys-g<N>.parquet (row, clip_id, track) of the live rows (DuckDB joins it)
+                         keys-g<N>.npy     the same, one fixed-width record per row (mapped)
                          graph-g<N>.usearch HNSW over the rows (usearch, f16), when rows >= GRAPH_MIN
                                             and its measured recall allows (core.search.calibration)
 
@@ -56,6 +57,11 @@ def index_dir(db_path: Path, model_key: str) -> Path:
     return Path(db_path).parent / f"{Path(db_path).name}.similar" / f"{safe}-{digest}"
 
 
+def rows_keys_path(keys_file: Path) -> Path:
+    """The row-indexed keys written beside a keys Parquet file (`keys-g<N>.npy`)."""
+    return Path(keys_file).with_suffix(".npy")
+
+
 def usearch_index():
     """usearch's Index class, or an InputError saying how to install it."""
     try:
@@ -107,6 +113,7 @@ class Opened:
     state: State
     vectors: np.ndarray  # (rows, dim) float32, memory-mapped
     graph: object | None
+    row_keys: np.ndarray | None = None  # (rows,) clip_id, track: mapped; None before it existed
     _keys: pa.Table | None = field(default=None, repr=False)  # the keys file, once read
     _loading: bool = field(default=False, repr=False)
 
@@ -117,16 +124,25 @@ class Opened:
     def keys_at(self, rows: np.ndarray) -> pd.DataFrame:
         """(row, clip_id, track) of some index rows (absent rows left out).
 
-        The first search of an opened index asks DuckDB (~115 ms at 1.3M tracks) and starts
-        reading the whole keys file in the background (~1.5 s, ~110 MB kept); later searches
-        look rows up in memory, which takes well under a millisecond.
+        Looked up in the mapped row-indexed keys. An index written before those existed asks
+        DuckDB on its first search (~115 ms at 1.3M tracks) and starts reading the whole keys
+        file in the background (~1.5 s, ~110 MB kept) for the searches after it.
         """
+        rows = np.asarray(rows, np.int64)
+        if self.row_keys is not None:
+            rows = rows[(rows >= 0) & (rows < len(self.row_keys))]
+            found = self.row_keys[rows]
+            alive = found["clip_id"] != b""
+            return pd.DataFrame({
+                "row": rows[alive],
+                "clip_id": np.char.decode(found["clip_id"][alive], "utf-8").astype(object),
+                "track": np.char.decode(found["track"][alive], "utf-8").astype(object),
+            })  # fmt: skip
         keys = self._keys
         if keys is None:
             self._load_keys_in_background()
             return queries.keys_at(self.keys_file, rows)
         order = keys.column("row").to_numpy()
-        rows = np.asarray(rows, np.int64)
         at = np.minimum(np.searchsorted(order, rows), max(len(order) - 1, 0))
         found = at[order[at] == rows] if len(order) else at[:0]
         return keys.take(pa.array(found)).to_pandas()
@@ -172,6 +188,9 @@ def open_index(db_path: Path, model_key: str, dim: int) -> Opened | None:
             return None
         try:
             vectors = np.memmap(folder / state.vectors, np.float32, "r", shape=(state.rows, dim))
+            row_keys = None
+            with contextlib.suppress(FileNotFoundError):  # older indexes have only the Parquet
+                row_keys = np.load(rows_keys_path(folder / state.keys), mmap_mode="r")
             graph = None
             if state.graph and state.candidates:  # uncalibrated or too poor: the rows answer
                 graph = usearch_index().restore(str(folder / state.graph), view=True)
@@ -180,7 +199,7 @@ def open_index(db_path: Path, model_key: str, dim: int) -> Opened | None:
         except (OSError, ValueError) as exc:  # replaced under us, or damaged: search without
             log.warning("similarity index %s unusable: %s", folder, exc)
             return None
-        opened = Opened(folder, state, vectors, graph)
+        opened = Opened(folder, state, vectors, graph, row_keys)
         _opened[folder] = ((stamp,), opened)
         return opened
 

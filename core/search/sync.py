@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from core.errors import InputError
 from core.search.calibration import calibrate
-from core.search.index import State, index_dir, unit_rows, usearch_index
+from core.search.index import State, index_dir, rows_keys_path, unit_rows, usearch_index
 from core.store import similar as queries
 from core.store.models import embedding_dim_of
 
@@ -192,13 +192,36 @@ def _write_keys(path: Path, clip_ids, tracks, first_row: int, old: Path | None =
 
             before = before.filter(pc.invert(pc.is_in(before["row"], pa.array(gone))))
         table = pa.concat_tables([before.cast(table.schema), table])
+    _write_row_keys(rows_keys_path(path), table, first_row + n)
     tmp = path.with_suffix(".tmp")
     pq.write_table(table, tmp)
     os.replace(tmp, path)
 
 
+def _write_row_keys(path: Path, table: pa.Table, rows: int) -> None:
+    """The keys again as one fixed-width record per row (dead rows blank), memory-mapped by
+    searches: a row's key is an index into it, where the Parquet file had to be read whole
+    (1.5 s of CPU at 1.3M tracks) or asked through DuckDB (~120 ms) first."""
+    clip_ids = _fixed_width(table["clip_id"])
+    tracks = _fixed_width(table["track"])
+    keys = np.zeros(rows, [("clip_id", clip_ids.dtype), ("track", tracks.dtype)])
+    at = table["row"].to_numpy()
+    keys["clip_id"][at], keys["track"][at] = clip_ids, tracks
+    tmp = path.with_suffix(".tmp.npy")
+    np.save(tmp, keys)
+    os.replace(tmp, path)
+
+
+def _fixed_width(column: pa.ChunkedArray) -> np.ndarray:
+    """UTF-8 strings as a fixed-width bytes array, as wide as the longest (at least 1)."""
+    values = column.cast(pa.binary()).to_numpy(zero_copy_only=False)
+    width = max((len(v) for v in values), default=1) or 1
+    return values.astype(f"S{width}")
+
+
 def _remove_other_generations(folder: Path, state: State) -> None:
-    keep = {state.vectors, state.keys, state.graph, "state.json", "lock"}
+    keep = {state.vectors, state.keys, rows_keys_path(Path(state.keys)).name, state.graph,
+            "state.json", "lock"}  # fmt: skip
     for path in folder.iterdir():
         if path.name not in keep and not path.name.endswith(".tmp"):
             with contextlib.suppress(OSError):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 import soundfile as sf
 
@@ -236,25 +237,33 @@ def test_a_graph_from_before_calibration_is_measured_by_the_next_sync(synth_db, 
     assert index.open_index(path, MODEL, 1024).graph is not None
 
 
-def test_index_keys_from_duckdb_then_from_memory_agree(indexed):
-    """The first lookup of an opened index asks DuckDB and loads the keys in the background;
-    the later ones answer from memory with the same rows (a row not in the index left out)."""
+def test_index_keys_mapped_from_duckdb_and_from_memory_agree(indexed):
+    """A row's key comes from the mapped row-indexed keys; an index written before those
+    existed asks DuckDB first and loads the Parquet keys in the background, and the lookups
+    after it answer from memory: the same rows every way (a row not in the index left out)."""
     import time
+    from dataclasses import replace
 
     from core.store.models import embedding_dim_of
 
     opened = index.open_index(Path(indexed.path), MODEL, embedding_dim_of(indexed, MODEL))
-    rows = np.array([7, 0, 3939, 1234, 10**9])
-    first = opened.keys_at(rows)
+    assert opened.row_keys is not None and len(opened.row_keys) == opened.state.rows
+    rows = np.array([7, 0, 3939, 1234, 10**9, -1])
+    mapped = opened.keys_at(rows).set_index("row").sort_index()
+    assert list(mapped.index) == [0, 7, 1234, 3939]
+    keys = pq.read_table(opened.keys_file).to_pandas().set_index("row")
+    assert mapped.equals(keys.loc[[0, 7, 1234, 3939], ["clip_id", "track"]])
+    older = replace(opened, row_keys=None)  # as an index from before the mapped keys
+    first = older.keys_at(rows)
     for _ in range(200):
-        if opened._keys is not None:
+        if older._keys is not None:
             break
         time.sleep(0.05)
-    assert opened._keys is not None, "the keys were never loaded"
-    again = opened.keys_at(rows)
-    by_row = first.set_index("row").sort_index()
-    assert len(by_row) == 4 and list(by_row.index) == [0, 7, 1234, 3939]
-    pd.testing.assert_frame_equal(by_row, again.set_index("row").sort_index(), check_dtype=False)
+    assert older._keys is not None, "the keys were never loaded"
+    again = older.keys_at(rows)
+    for answer in (first, again):
+        pd.testing.assert_frame_equal(answer.set_index("row").sort_index(), mapped,
+                                      check_dtype=False)  # fmt: skip
 
 
 @pytest.mark.parametrize("share", [0.5, 0.01])  # the allowed rows: scanned in order, gathered
@@ -368,6 +377,9 @@ def test_the_index_follows_ingests_and_deletions(audio_db, tmp_path):
     assert state.version == data_version(store) and state.alive == 13 and state.rows == 16
     keys = pd.read_parquet(folder / state.keys)
     assert len(keys) == 13 and not set(dave.clip_id) & set(keys.clip_id)
+    mapped = np.load(index.rows_keys_path(folder / state.keys))  # one record per row, dead blank
+    assert len(mapped) == 16 and set(mapped["clip_id"][dave.row].tolist()) == {b""}
+    assert [c.decode() for c in mapped["clip_id"][keys.row]] == list(keys.clip_id)
 
 
 def test_a_stale_index_is_detected_and_never_wrong(audio_db, tmp_path):
