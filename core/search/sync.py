@@ -64,6 +64,8 @@ def sync(store, model_key: str, rebuild: bool = False, graph_min: int = GRAPH_MI
         if state is not None and state.dim == dim and state.version == version and not rebuild:
             if state.graph is None and state.rows >= graph_min:  # a build stopped half-way
                 return _with_graph(folder, state, report)
+            if not rows_keys_path(folder / state.keys).exists():  # from before the mapped keys
+                _keys_by_row(folder, state)
             if state.graph is not None and state.candidates is None:  # from before calibration
                 return _calibrated(folder, state, report)
             return state
@@ -210,6 +212,14 @@ def _write_row_keys(path: Path, table: pa.Table, rows: int) -> None:
     tmp = path.with_suffix(".tmp.npy")
     np.save(tmp, keys)
     os.replace(tmp, path)
+
+
+def _keys_by_row(folder: Path, state: State) -> None:
+    """Write the row-indexed keys of an index from before them, from its Parquet keys."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(folder / state.keys, columns=["row", "clip_id", "track"])
+    _write_row_keys(rows_keys_path(folder / state.keys), table, state.rows)
 
 
 def _fixed_width(column: pa.ChunkedArray) -> np.ndarray:

@@ -212,9 +212,9 @@ def test_a_graph_below_the_recall_asked_for_is_not_used(synth_db, tmp_path, monk
 
 def test_a_graph_from_before_calibration_is_measured_by_the_next_sync(synth_db, tmp_path,
                                                                       monkeypatch):  # fmt: skip
-    """An index written before calibration existed (no `candidates` in state.json) is searched
-    without its graph; the next sync measures the graph without reading the database or
-    rebuilding it, and from then on the graph answers."""
+    """An index written before calibration existed (no `candidates` in state.json, no mapped
+    keys) is searched without its graph; the next sync measures the graph and writes the keys
+    without reading the database or rebuilding, and from then on the graph answers."""
     path = tmp_path / "copy.duckdb"
     shutil.copy(synth_db, path)
     store = Store(path)
@@ -223,6 +223,9 @@ def test_a_graph_from_before_calibration_is_measured_by_the_next_sync(synth_db, 
     old = json.loads((folder / "state.json").read_text())
     del old["candidates"], old["recall"]
     (folder / "state.json").write_text(json.dumps(old))
+    mapped = index.rows_keys_path(folder / built.keys)
+    written = np.load(mapped)
+    mapped.unlink()
     assert index.State.read(folder).candidates is None
     assert index.open_index(path, MODEL, 1024).graph is None
     clip_id, track = index.read_embeddings(store, MODEL)[0][9]
@@ -235,6 +238,7 @@ def test_a_graph_from_before_calibration_is_measured_by_the_next_sync(synth_db, 
     assert read == [] and measured.graph == built.graph
     assert (measured.candidates, measured.recall) == (built.candidates, built.recall)
     assert index.open_index(path, MODEL, 1024).graph is not None
+    assert np.array_equal(np.load(mapped), written)
 
 
 def test_index_keys_mapped_from_duckdb_and_from_memory_agree(indexed):
