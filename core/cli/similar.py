@@ -64,7 +64,8 @@ def cmd_similar(args) -> int:
         state = sync.sync(store, model_key, rebuild=args.build_index, progress=say)
         if state is not None and args.build_index:
             print(f"\rsimilarity index of {model_key}: {state.alive} tracks, "
-                  f"{'HNSW graph' if state.graph else 'exact rows only'} -> "
+                  f"{f'IVF of {state.lists} lists, {state.probes} probed' if state.ivf else 'exact rows only'}"
+                  f" -> "
                   f"{index.index_dir(store.path, model_key)}", file=sys.stderr)  # fmt: skip
     if args.build_index and args.clip_id is None and args.audio is None:
         return 0

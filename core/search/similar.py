@@ -23,7 +23,7 @@ import pandas as pd
 from core.errors import InputError
 from core.records import ClipFilter, ClusterPick
 from core.search.calibration import NEIGHBOURS, rescored
-from core.search.index import Opened, graph_candidates, open_index, scan_rows, unit_rows
+from core.search.index import Opened, ivf_candidates, open_index, scan_rows, unit_rows
 from core.store import similar as queries
 from core.store.models import embedding_dim_of
 
@@ -237,8 +237,8 @@ def _index_candidates(opened: Opened, query: np.ndarray, allowed: np.ndarray | N
     no row was left unconsidered (asking for more would find nothing new)."""
     vectors, n = opened.vectors, opened.state.rows
     n_allowed = n if allowed is None else len(allowed)
-    count = _graph_count(opened.state, n_allowed, want)
-    if opened.graph is None or n_allowed <= EXACT_MAX or count >= n_allowed // 4:
+    probes = _probe_count(opened.state, n_allowed, want)
+    if opened.ivf is None or n_allowed <= EXACT_MAX or probes >= opened.state.lists:
         if allowed is None:
             return (*_top(np.arange(n), scan_rows(vectors, query, n), want), True)
         rows = np.sort(allowed)
@@ -249,17 +249,19 @@ def _index_candidates(opened: Opened, query: np.ndarray, allowed: np.ndarray | N
             part = rows[lo : lo + 65_536]
             sims[lo : lo + len(part)] = vectors[part] @ query
         return (*_top(rows, sims, want), True)
-    rows = np.sort(graph_candidates(opened.graph, query, min(n, count), n, rescored(want), allowed))
+    rows = ivf_candidates(opened.ivf, query, probes, rescored(want), allowed, n)
+    rows = np.sort(rows)
     sims = np.asarray(vectors[rows] @ query) if len(rows) else np.zeros(0, np.float32)
     return (*_top(rows, sims, want), False)
 
 
-def _graph_count(state, n_allowed: int, want: int) -> int:
-    """Candidates to take from the graph for `want` rows among `n_allowed`: the calibrated
-    count per NEIGHBOURS results, scaled up by `want` and by how few rows the filter keeps."""
+def _probe_count(state, n_allowed: int, want: int) -> int:
+    """Lists to probe for `want` rows among `n_allowed`: the calibrated count per NEIGHBOURS
+    results, scaled up by `want` and by how few rows the filter keeps (a probed list holds
+    that share of allowed rows)."""
     share = n_allowed / max(state.alive, 1)
-    per_result = (state.candidates or 0) / NEIGHBOURS
-    return math.ceil(max(want, NEIGHBOURS) * per_result / max(share, 1e-9)) + 16
+    per_result = (state.probes or 0) / NEIGHBOURS
+    return math.ceil(max(want, NEIGHBOURS) * per_result / max(share, 1e-9))
 
 
 def _top(rows: np.ndarray, sims: np.ndarray, want: int) -> tuple[np.ndarray, np.ndarray]:

@@ -8,6 +8,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -19,15 +20,23 @@ import pyarrow as pa
 
 from core.errors import InputError
 from core.search.calibration import calibrate
-from core.search.index import State, index_dir, rows_keys_path, unit_rows, usearch_index
+from core.search.index import (
+    State,
+    faiss_module,
+    index_dir,
+    read_ivf,
+    rows_keys_path,
+    unit_rows,
+)
 from core.store import similar as queries
 from core.store.models import embedding_dim_of
 
 log = logging.getLogger(__name__)
 
-GRAPH_MIN = 20_000  # below this many rows an exact scan of the mapped rows is as fast
+IVF_MIN = 20_000  # below this many rows an exact scan of the mapped rows is as fast
 REBUILD_DEAD_SHARE = 0.25  # rebuild, rather than patch, when this share of rows is dead
-CONNECTIVITY, EXPANSION_ADD, EXPANSION_SEARCH = 16, 128, 64
+REFIT_GROWTH = 4  # retrain the IVF when its rows outgrow those it was trained on this many times
+TRAIN_PER_LIST = 64  # training rows per inverted list (faiss warns below 39)
 Progress = Callable[[str], None]
 
 
@@ -47,7 +56,7 @@ def _building(folder: Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def sync(store, model_key: str, rebuild: bool = False, graph_min: int = GRAPH_MIN,
+def sync(store, model_key: str, rebuild: bool = False, ivf_min: int = IVF_MIN,
          progress: Progress | None = None) -> State | None:  # fmt: skip
     """Bring the model's index up to date with the database; returns its state, or None when
     another process is building it right now (the searches answer exactly meanwhile)."""
@@ -62,20 +71,18 @@ def sync(store, model_key: str, rebuild: bool = False, graph_min: int = GRAPH_MI
         version = queries.data_version(store)  # BEFORE reading rows: a later write marks it stale
         state = State.read(folder)
         if state is not None and state.dim == dim and state.version == version and not rebuild:
-            if state.graph is None and state.rows >= graph_min:  # a build stopped half-way
-                return _with_graph(folder, state, report)
-            if not rows_keys_path(folder / state.keys).exists():  # from before the mapped keys
-                _keys_by_row(folder, state)
-            if state.graph is not None and state.candidates is None:  # from before calibration
+            if state.ivf is None and state.alive >= ivf_min:  # a build stopped half-way
+                return _with_ivf(folder, state, report)
+            if state.ivf is not None and state.probes is None:  # its calibration stopped
                 return _calibrated(folder, state, report)
             return state
         if state is None or state.dim != dim or rebuild:
-            return _rebuild(store, model_key, dim, folder, version, state, graph_min, report)
-        return _patch(store, model_key, dim, folder, version, state, graph_min, report)
+            return _rebuild(store, model_key, dim, folder, version, ivf_min, report)
+        return _patch(store, model_key, dim, folder, version, state, ivf_min, report)
 
 
-def _rebuild(store, model_key, dim, folder, version, old, graph_min, report) -> State:
-    generation = (old.generation + 1) if old else 1
+def _rebuild(store, model_key, dim, folder, version, ivf_min, report) -> State:
+    generation = _next_generation(folder)
     vectors_name, keys_name = f"vectors-g{generation}.f32", f"keys-g{generation}.parquet"
     started = time.perf_counter()
     clip_ids, tracks, rows = [], [], 0
@@ -87,46 +94,98 @@ def _rebuild(store, model_key, dim, folder, version, old, graph_min, report) -> 
             rows += len(block)
             report(f"read {rows} embeddings")
     _write_keys(folder / keys_name, clip_ids, tracks, 0)
-    # Published before the graph is built: at 1M tracks the build takes long on a small server,
-    # and meanwhile searches scan these mapped rows exactly rather than the database.
+    # Published before the IVF is built (under a minute at 1.3M tracks on 2 cores): meanwhile
+    # searches scan these mapped rows exactly rather than the database.
     state = State(model_key, dim, version, rows, rows, generation, vectors_name, keys_name, None)
     state.write(folder)
     _remove_other_generations(folder, state)
-    if rows >= graph_min:
-        state = _with_graph(folder, state, report)
+    if rows >= ivf_min:
+        state = _with_ivf(folder, state, report)
     log.info("similarity index of %s: %d rows rebuilt in %.1f s", model_key, rows,
              time.perf_counter() - started)  # fmt: skip
     return state
 
 
-def _with_graph(folder: Path, state: State, report) -> State:
-    """The state with a graph over all its rows, built from scratch and published."""
-    graph_name = f"graph-g{state.generation}.usearch"
+def _next_generation(folder: Path) -> int:
+    """One past every generation named in the folder (an older format's files included)."""
+    found = [int(m.group(1)) for p in folder.iterdir() if (m := re.search(r"-g(\d+)\.", p.name))]
+    return max(found, default=0) + 1
+
+
+def _alive_rows(folder: Path, state: State) -> np.ndarray:
+    keys = np.load(rows_keys_path(folder / state.keys), mmap_mode="r")
+    return np.flatnonzero(keys["clip_id"] != b"")
+
+
+def _with_ivf(folder: Path, state: State, report) -> State:
+    """The state with an IVF trained on and holding its live rows, built, published, measured."""
+    started = time.perf_counter()
     vectors = np.memmap(folder / state.vectors, np.float32, "r", shape=(state.rows, state.dim))
-    _build_graph(vectors, np.arange(state.rows), folder / graph_name, None, report)
-    return _calibrated(folder, replace(state, graph=graph_name), report)
+    alive = _alive_rows(folder, state)
+    lists = lists_for(len(alive))
+    ivf = _trained_ivf(vectors, alive, lists, report)
+    _add_rows(ivf, vectors, alive, report)
+    ivf_name = f"ivf-g{state.generation}.faiss"
+    _write_ivf(ivf, folder / ivf_name)
+    log.info("similarity IVF of %s: %d rows in %d lists, %.1f s", state.model_key, len(alive),
+             lists, time.perf_counter() - started)  # fmt: skip
+    state = replace(state, ivf=ivf_name, lists=lists, trained_rows=len(alive), probes=None,
+                    recall=None)  # fmt: skip
+    state.write(folder)  # published uncalibrated: searches leave it unused until measured
+    return _calibrated(folder, state, report)
+
+
+def lists_for(rows: int) -> int:
+    """Inverted lists for an IVF of `rows` rows: about their square root, 64 to 4,096."""
+    return int(min(4096, max(64, round(rows**0.5))))
+
+
+def _trained_ivf(vectors, alive: np.ndarray, lists: int, report):
+    faiss = faiss_module()
+    report(f"training the similarity index ({lists} lists)")
+    sample = alive
+    if len(alive) > TRAIN_PER_LIST * lists:
+        rng = np.random.default_rng(0)
+        sample = np.sort(rng.choice(alive, TRAIN_PER_LIST * lists, replace=False))
+    ivf = faiss.IndexIVFScalarQuantizer(faiss.IndexFlatIP(vectors.shape[1]), vectors.shape[1],
+                                        lists, faiss.ScalarQuantizer.QT_8bit,
+                                        faiss.METRIC_INNER_PRODUCT)  # fmt: skip
+    faiss.omp_set_num_threads(os.cpu_count() or 1)
+    ivf.train(np.ascontiguousarray(vectors[sample]))
+    return ivf
+
+
+def _add_rows(ivf, vectors, rows: np.ndarray, report) -> None:
+    faiss_module().omp_set_num_threads(os.cpu_count() or 1)
+    for lo in range(0, len(rows), 50_000):
+        part = rows[lo : lo + 50_000]
+        ivf.add_with_ids(np.ascontiguousarray(vectors[part]), part.astype(np.int64))
+        report(f"indexed {min(lo + 50_000, len(rows))}/{len(rows)} tracks")
+
+
+def _write_ivf(ivf, path: Path) -> None:
+    tmp = path.with_suffix(".tmp")
+    faiss_module().write_index(ivf, str(tmp))
+    os.replace(tmp, path)
 
 
 def _calibrated(folder: Path, state: State, report) -> State:
-    """The state with its graph's candidate count measured (core.search.calibration), published."""
-    report("measuring the graph's recall")
+    """The state with its IVF's probe count measured (core.search.calibration), published."""
+    report("measuring the similarity index's recall")
     vectors = np.memmap(folder / state.vectors, np.float32, "r", shape=(state.rows, state.dim))
-    measured = calibrate(vectors, folder / state.graph)
-    if not measured.candidates:
-        log.warning("similarity graph of %s found %.2f of the nearest tracks at most; searches "
-                    "scan the rows exactly", state.model_key, measured.recall)  # fmt: skip
-    state = replace(state, candidates=measured.candidates, recall=round(measured.recall, 4))
+    measured = calibrate(vectors, folder / state.ivf, _alive_rows(folder, state))
+    state = replace(state, probes=measured.probes, recall=round(measured.recall, 4))
     state.write(folder)
     return state
 
 
-def _patch(store, model_key, dim, folder, version, state, graph_min, report) -> State:
+def _patch(store, model_key, dim, folder, version, state, ivf_min, report) -> State:
     """Append the rows the index lacks, drop the ones the database lost; rebuild when cheaper."""
     old_keys = folder / state.keys
     gone = queries.gone_rows(store, model_key, dim, old_keys)
     dead = state.rows - state.alive + len(gone)
     if dead > REBUILD_DEAD_SHARE * max(state.rows, 1):
-        return _rebuild(store, model_key, dim, folder, version, state, graph_min, report)
+        return _rebuild(store, model_key, dim, folder, version, ivf_min, report)
     clip_ids, tracks, added = [], [], 0
     with open(folder / state.vectors, "r+b") as out:
         out.seek(state.rows * dim * 4)  # past a half-written tail of an interrupted patch
@@ -139,43 +198,31 @@ def _patch(store, model_key, dim, folder, version, state, graph_min, report) -> 
     generation = state.generation + 1
     keys_name = f"keys-g{generation}.parquet"
     _write_keys(folder / keys_name, clip_ids, tracks, state.rows, old_keys, gone)
-    alive = state.alive - len(gone) + added
-    graph_name = state.graph
-    if rows >= graph_min:
-        vectors = np.memmap(folder / state.vectors, np.float32, "r", shape=(rows, dim))
-        graph_name = f"graph-g{generation}.usearch"
-        previous = folder / state.graph if state.graph else None
-        new_rows = np.arange(state.rows, rows) if previous else np.arange(rows)
-        if previous is None and len(gone):  # a first graph: leave the dead rows out of it
-            new_rows = np.setdiff1d(new_rows, gone)
-        _build_graph(vectors, new_rows, folder / graph_name, previous, report, gone)
-    new = State(model_key, dim, version, rows, alive, generation, state.vectors, keys_name,
-                graph_name, state.candidates, state.recall)  # fmt: skip
-    if graph_name != state.graph:  # a graph built or changed: measure it again
-        new = _calibrated(folder, new, report)
-    else:
-        new.write(folder)
+    new = replace(state, version=version, rows=rows, alive=state.alive - len(gone) + added,
+                  generation=generation, keys=keys_name)  # fmt: skip
+    if new.alive < ivf_min:
+        new = replace(new, ivf=None, lists=0, trained_rows=0, probes=None, recall=None)
+    elif state.ivf is None or new.alive > REFIT_GROWTH * state.trained_rows:
+        new.write(folder)  # the rows answer while the IVF is trained afresh
+        new = _with_ivf(folder, new, report)
+    elif added or len(gone):
+        new = _patched_ivf(folder, state, new, gone, report)
+    new.write(folder)
     _remove_other_generations(folder, new)
     return new
 
 
-def _build_graph(vectors, rows, path: Path, previous: Path | None, report,
-                 gone: np.ndarray | None = None) -> None:  # fmt: skip
-    index_class = usearch_index()
-    index = index_class(ndim=vectors.shape[1], metric="cos", dtype="f16",
-                        connectivity=CONNECTIVITY, expansion_add=EXPANSION_ADD,
-                        expansion_search=EXPANSION_SEARCH)  # fmt: skip
-    if previous is not None:
-        index.load(str(previous))
-        if gone is not None and len(gone):
-            index.remove(gone.astype(np.uint64))
-    for lo in range(0, len(rows), 50_000):
-        part = rows[lo : lo + 50_000]
-        index.add(part.astype(np.uint64), np.asarray(vectors[part]), threads=os.cpu_count() or 1)
-        report(f"indexed {min(lo + 50_000, len(rows))}/{len(rows)} tracks")
-    tmp = path.with_suffix(".tmp")
-    index.save(str(tmp))
-    os.replace(tmp, path)
+def _patched_ivf(folder: Path, old: State, new: State, gone: np.ndarray, report) -> State:
+    """The IVF of `old` with the rows it lacks added and the dead ones removed, under the new
+    generation's name, measured again."""
+    ivf = read_ivf(folder / old.ivf, mapped=False)
+    if len(gone):
+        ivf.remove_ids(np.asarray(gone, np.int64))
+    vectors = np.memmap(folder / new.vectors, np.float32, "r", shape=(new.rows, new.dim))
+    _add_rows(ivf, vectors, np.arange(old.rows, new.rows), report)
+    ivf_name = f"ivf-g{new.generation}.faiss"
+    _write_ivf(ivf, folder / ivf_name)
+    return _calibrated(folder, replace(new, ivf=ivf_name, probes=None, recall=None), report)
 
 
 def _write_keys(path: Path, clip_ids, tracks, first_row: int, old: Path | None = None,
@@ -214,14 +261,6 @@ def _write_row_keys(path: Path, table: pa.Table, rows: int) -> None:
     os.replace(tmp, path)
 
 
-def _keys_by_row(folder: Path, state: State) -> None:
-    """Write the row-indexed keys of an index from before them, from its Parquet keys."""
-    import pyarrow.parquet as pq
-
-    table = pq.read_table(folder / state.keys, columns=["row", "clip_id", "track"])
-    _write_row_keys(rows_keys_path(folder / state.keys), table, state.rows)
-
-
 def _fixed_width(column: pa.ChunkedArray) -> np.ndarray:
     """UTF-8 strings as a fixed-width bytes array, as wide as the longest (at least 1)."""
     values = column.cast(pa.binary()).to_numpy(zero_copy_only=False)
@@ -230,7 +269,7 @@ def _fixed_width(column: pa.ChunkedArray) -> np.ndarray:
 
 
 def _remove_other_generations(folder: Path, state: State) -> None:
-    keep = {state.vectors, state.keys, rows_keys_path(Path(state.keys)).name, state.graph,
+    keep = {state.vectors, state.keys, rows_keys_path(Path(state.keys)).name, state.ivf,
             "state.json", "lock"}  # fmt: skip
     for path in folder.iterdir():
         if path.name not in keep and not path.name.endswith(".tmp"):

@@ -127,20 +127,6 @@ def allowed_rows(store, model_key: str, where: ClipFilter, keys_file: Path) -> n
     return np.asarray(rows, np.int64)
 
 
-def keys_at(keys_file: Path, rows: np.ndarray) -> pd.DataFrame:
-    """(row, clip_id, track) of some index rows."""
-    import duckdb
-
-    con = duckdb.connect()
-    try:
-        return con.execute(
-            "SELECT row, clip_id, track FROM read_parquet(?) WHERE row IN (SELECT unnest(?))",
-            [str(keys_file), [int(r) for r in rows]],
-        ).df()
-    finally:
-        con.close()
-
-
 def exact_top(store, model_key: str, dim: int, vector: np.ndarray, where: ClipFilter,
               limit: int) -> pd.DataFrame:  # fmt: skip
     """The `limit` tracks of the selection most similar to `vector`, by an exact scan in DuckDB

@@ -44,8 +44,8 @@ def synth_db(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def indexed(synth_db) -> Store:
     store = Store(synth_db)
-    state = sync.sync(store, MODEL, graph_min=100)  # an HNSW graph even at this size
-    assert state.graph is not None and state.alive == state.rows
+    state = sync.sync(store, MODEL, ivf_min=100)  # an IVF even at this size
+    assert state.ivf is not None and state.alive == state.rows and state.lists == 64
     return store
 
 
@@ -86,7 +86,7 @@ def test_index_recall_against_the_exact_scan(indexed):
     "where",
     [
         ClipFilter(agents=("agent-001", "agent-002", "agent-003", "agent-004")),  # narrow
-        ClipFilter(tracks=("customer",)),  # a role: ~23 % of the rows, searched in the graph
+        ClipFilter(tracks=("customer",)),  # a role: ~23 % of the rows
         ClipFilter(top_labels=("happy", "sad", "neutral", "angry", "fearful", "surprised")),
     ],
 )
@@ -123,10 +123,10 @@ def test_more_like_a_cluster_searches_the_index_outside_the_cluster(indexed, mon
     assert used == 500 and len(found.rows) == 15 and not set(keys_of(found)) & members
 
 
-def test_rows_answer_while_the_graph_is_built(synth_db, tmp_path, monkeypatch):
-    """The rows are published before the graph: a build stopped half-way (here: the graph step
+def test_rows_answer_while_the_ivf_is_built(synth_db, tmp_path, monkeypatch):
+    """The rows are published before the IVF: a build stopped half-way (here: its training
     fails) leaves an index that answers by scanning its rows exactly, and the next sync adds
-    the graph without reading the database again."""
+    the IVF without reading the database again."""
     path = tmp_path / "copy.duckdb"
     shutil.copy(synth_db, path)
     store = Store(path)
@@ -134,11 +134,11 @@ def test_rows_answer_while_the_graph_is_built(synth_db, tmp_path, monkeypatch):
     def stopped(*args, **kwargs):
         raise KeyboardInterrupt  # what a server stopped mid-build raises
 
-    monkeypatch.setattr(sync, "_build_graph", stopped)
+    monkeypatch.setattr(sync, "_trained_ivf", stopped)
     with pytest.raises(KeyboardInterrupt):
-        sync.sync(store, MODEL, graph_min=100)
+        sync.sync(store, MODEL, ivf_min=100)
     state = index.State.read(index.index_dir(path, MODEL))
-    assert state.graph is None and state.rows == state.alive == 3940
+    assert state.ivf is None and state.rows == state.alive == 3940
     clip_id, track = index.read_embeddings(store, MODEL)[0][7]
     found = similar.similar_to_track(store, MODEL, clip_id, track, k=10)
     assert found.method == "index"  # the mapped rows, not the database
@@ -147,127 +147,98 @@ def test_rows_answer_while_the_graph_is_built(synth_db, tmp_path, monkeypatch):
     monkeypatch.undo()
     read = []
     monkeypatch.setattr(sync.queries, "embedding_batches", lambda *a: read.append(a) or iter(()))
-    finished = sync.sync(store, MODEL, graph_min=100)
-    assert read == [] and finished.graph is not None and finished.rows == 3940
-    assert index.State.read(index.index_dir(path, MODEL)).graph == finished.graph
+    finished = sync.sync(store, MODEL, ivf_min=100)
+    assert read == [] and finished.ivf is not None and finished.probes and finished.rows == 3940
+    assert index.State.read(index.index_dir(path, MODEL)) == finished
 
 
-class CountingGraph:
-    """The opened graph, recording how many candidates each search asked it for."""
-
-    def __init__(self, graph):
-        self.graph, self.counts = graph, []
-
-    def search(self, query, count):
-        self.counts.append(count)
-        return self.graph.search(query, count)
-
-
-def test_searches_take_as_many_graph_candidates_as_the_calibration_measured(indexed,
-                                                                           monkeypatch):  # fmt: skip
-    """After the build, the graph's recall was measured on a sample of its own rows; every
-    search asks the graph for at least the count that reached RECALL_MIN (per 20 results), and
-    its answers agree with the exact scan's. (EXACT_MAX lowered: this index's 3,940 rows would
-    otherwise be scanned, not searched.)"""
-    from core.search.calibration import LADDER, RECALL_MIN
-    from core.store.models import embedding_dim_of
+def test_searches_probe_as_many_lists_as_the_calibration_measured(indexed, monkeypatch):
+    """After the build, the IVF's recall was measured on a sample of its own rows; every search
+    probes at least the count that reached RECALL_MIN (per 20 results, more for more results
+    or a narrower filter), and its answers agree with the exact scan's. (EXACT_MAX lowered:
+    this index's 3,940 rows would otherwise be scanned, not searched.)"""
+    from core.search.calibration import RECALL_MIN, ladder
 
     monkeypatch.setattr(similar, "EXACT_MAX", 100)
     state = index.State.read(index.index_dir(indexed.path, MODEL))
-    assert state.candidates in LADDER and state.recall >= RECALL_MIN
-    opened = index.open_index(Path(indexed.path), MODEL, embedding_dim_of(indexed, MODEL))
-    opened.graph = counting = CountingGraph(opened.graph)
+    assert state.probes in ladder(state.lists) and state.recall >= RECALL_MIN
+    asked = []
+    real = similar.ivf_candidates
+    monkeypatch.setattr(similar, "ivf_candidates",
+                        lambda ivf, q, probes, *a: asked.append(probes) or real(ivf, q, probes, *a))  # fmt: skip
     keys, _ = index.read_embeddings(indexed, MODEL)
     recalls = []
     for i in np.random.default_rng(1).choice(len(keys), 40, replace=False):
         found = similar.similar_to_track(indexed, MODEL, *keys[i], k=20)
         exact = similar.similar_to_track(indexed, MODEL, *keys[i], k=20, use_index=False)
         recalls.append(len(set(keys_of(found)) & set(keys_of(exact))) / 20)
-    assert len(counting.counts) == 40 and min(counting.counts) >= state.candidates
+    assert len(asked) == 40 and min(asked) >= state.probes
     assert np.mean(recalls) >= RECALL_MIN
-    for k in (5, 60):
+    assert 6 * state.probes < state.lists  # room to probe more, below every list
+    for k in (5, 30):
         found = similar.similar_to_track(indexed, MODEL, *keys[100 + k], k=k)
         assert found.method == "index" and len(found.rows) == k
-    assert counting.counts[-2] >= state.candidates  # k = 5 still takes the calibrated count
-    assert counting.counts[-1] >= 3 * state.candidates  # k = 60: three times as many
+    assert asked[-2] >= state.probes  # k = 5 still probes the calibrated count
+    assert asked[-1] >= 1.5 * state.probes  # k = 30 (39 wanted with the copies): more lists
+    where = ClipFilter(tracks=("customer",))  # about a quarter of the rows
+    found = similar.similar_to_track(indexed, MODEL, *keys[3], where, k=20)
+    assert asked[-1] >= 3 * state.probes  # a quarter of the rows allowed: about 4 x the lists
+    allowed = select_clips(indexed, MODEL, where)
+    assert set(keys_of(found)) <= set(zip(allowed.clip_id, allowed.track, strict=True))
 
 
-def test_a_graph_below_the_recall_asked_for_is_not_used(synth_db, tmp_path, monkeypatch):
-    """When no candidate count on the ladder reaches RECALL_MIN, the state says so and searches
-    scan the mapped rows exactly: the same answer as the exact ranking."""
-    from core.search import calibration
+def test_the_calibration_ladder_ends_at_every_list(synth_db, tmp_path):
+    """Probing every list proposes every row: the ladder always ends where the answers agree
+    with the exact ranking, so a calibrated IVF is always used."""
+    from core.search.calibration import ladder
 
+    assert ladder(64) == [1, 2, 4, 8, 16, 32, 64] and ladder(100) == [*ladder(64), 100]
     path = tmp_path / "copy.duckdb"
     shutil.copy(synth_db, path)
     store = Store(path)
-    monkeypatch.setattr(calibration, "LADDER", (1,))  # one candidate finds ~1 of the 20
-    state = sync.sync(store, MODEL, graph_min=100)
-    assert state.graph is not None and state.candidates == 0 and state.recall < 0.2
-    assert index.open_index(path, MODEL, 1024).graph is None
-    clip_id, track = index.read_embeddings(store, MODEL)[0][42]
-    found = similar.similar_to_track(store, MODEL, clip_id, track, k=20)
-    assert found.method == "index"  # the mapped rows, scanned
-    assert keys_of(found) == exact_ranking(store, ClipFilter(), clip_id, track, 20)
+    state = sync.sync(store, MODEL, ivf_min=100)
+    opened = index.open_index(path, MODEL, 1024)
+    query = np.asarray(opened.vectors[42])
+    every = index.ivf_candidates(opened.ivf, query, state.lists, state.rows)
+    assert sorted(every.tolist()) == list(range(state.rows))  # the whole index proposed
 
 
-def test_a_graph_from_before_calibration_is_measured_by_the_next_sync(synth_db, tmp_path,
-                                                                      monkeypatch):  # fmt: skip
-    """An index written before calibration existed (no `candidates` in state.json, no mapped
-    keys) is searched without its graph; the next sync measures the graph and writes the keys
-    without reading the database or rebuilding, and from then on the graph answers."""
+def test_an_index_of_the_older_format_is_rebuilt_by_the_next_sync(synth_db, tmp_path):
+    """An index from before the IVF (a usearch graph named in its state) is not read: searches
+    scan exactly in DuckDB until the next sync rebuilds it under a new generation."""
     path = tmp_path / "copy.duckdb"
     shutil.copy(synth_db, path)
     store = Store(path)
-    built = sync.sync(store, MODEL, graph_min=100)
     folder = index.index_dir(path, MODEL)
-    old = json.loads((folder / "state.json").read_text())
-    del old["candidates"], old["recall"]
-    (folder / "state.json").write_text(json.dumps(old))
-    mapped = index.rows_keys_path(folder / built.keys)
-    written = np.load(mapped)
-    mapped.unlink()
-    assert index.State.read(folder).candidates is None
-    assert index.open_index(path, MODEL, 1024).graph is None
+    folder.mkdir(parents=True)
+    (folder / "graph-g1.usearch").write_bytes(b"an older index")
+    (folder / "state.json").write_text(json.dumps({
+        "model_key": MODEL, "dim": 1024, "version": 1, "rows": 1, "alive": 1, "generation": 1,
+        "vectors": "vectors-g1.f32", "keys": "keys-g1.parquet", "graph": "graph-g1.usearch",
+        "candidates": 64, "recall": 0.99}))  # fmt: skip
+    assert index.State.read(folder) is None and index.open_index(path, MODEL, 1024) is None
     clip_id, track = index.read_embeddings(store, MODEL)[0][9]
     found = similar.similar_to_track(store, MODEL, clip_id, track, k=10)
+    assert found.method == "exact scan (no index yet)"
     assert keys_of(found) == exact_ranking(store, ClipFilter(), clip_id, track, 10)
-
-    read = []
-    monkeypatch.setattr(sync.queries, "embedding_batches", lambda *a: read.append(a) or iter(()))
-    measured = sync.sync(store, MODEL, graph_min=100)
-    assert read == [] and measured.graph == built.graph
-    assert (measured.candidates, measured.recall) == (built.candidates, built.recall)
-    assert index.open_index(path, MODEL, 1024).graph is not None
-    assert np.array_equal(np.load(mapped), written)
+    state = sync.sync(store, MODEL, ivf_min=100)
+    assert state.generation == 2 and state.ivf == "ivf-g2.faiss" and state.alive == 3940
+    assert not (folder / "graph-g1.usearch").exists()
+    assert keys_of(similar.similar_to_track(store, MODEL, clip_id, track, k=10)) == keys_of(found)
 
 
-def test_index_keys_mapped_from_duckdb_and_from_memory_agree(indexed):
-    """A row's key comes from the mapped row-indexed keys; an index written before those
-    existed asks DuckDB first and loads the Parquet keys in the background, and the lookups
-    after it answer from memory: the same rows every way (a row not in the index left out)."""
-    import time
-    from dataclasses import replace
-
+def test_index_keys_are_mapped_one_record_per_row(indexed):
+    """A row's key comes from the mapped row-indexed keys, the same as the Parquet keys DuckDB
+    joins (a row not in the index left out)."""
     from core.store.models import embedding_dim_of
 
     opened = index.open_index(Path(indexed.path), MODEL, embedding_dim_of(indexed, MODEL))
-    assert opened.row_keys is not None and len(opened.row_keys) == opened.state.rows
+    assert len(opened.row_keys) == opened.state.rows
     rows = np.array([7, 0, 3939, 1234, 10**9, -1])
     mapped = opened.keys_at(rows).set_index("row").sort_index()
     assert list(mapped.index) == [0, 7, 1234, 3939]
     keys = pq.read_table(opened.keys_file).to_pandas().set_index("row")
     assert mapped.equals(keys.loc[[0, 7, 1234, 3939], ["clip_id", "track"]])
-    older = replace(opened, row_keys=None)  # as an index from before the mapped keys
-    first = older.keys_at(rows)
-    for _ in range(200):
-        if older._keys is not None:
-            break
-        time.sleep(0.05)
-    assert older._keys is not None, "the keys were never loaded"
-    again = older.keys_at(rows)
-    for answer in (first, again):
-        pd.testing.assert_frame_equal(answer.set_index("row").sort_index(), mapped,
-                                      check_dtype=False)  # fmt: skip
 
 
 @pytest.mark.parametrize("share", [0.5, 0.01])  # the allowed rows: scanned in order, gathered
@@ -463,7 +434,7 @@ def test_ravdess_similar_agrees_with_an_exact_ranking_from_the_export(tmp_path, 
     unit = matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
     store = Store(db)
     key = list_models(store).model_key[0]
-    sync.sync(store, key, graph_min=50)  # the HNSW graph answers, not a scan
+    sync.sync(store, key, ivf_min=50)  # the IVF answers, not a scan
     recalls = []
     for i in range(0, len(exported), 4):
         sims = unit @ unit[i]
