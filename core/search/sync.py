@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import logging
 import os
 import re
@@ -316,8 +317,17 @@ def sync_existing(store, progress: Progress | None = None) -> list[str]:
         return []
     done = []
     for folder in sorted(root.iterdir()):
-        state = State.read(folder)
-        if state is not None and embedding_dim_of(store, state.model_key) is not None:
-            sync(store, state.model_key, progress=progress)
-            done.append(state.model_key)
+        model_key = _model_of(folder)
+        if model_key is not None and embedding_dim_of(store, model_key) is not None:
+            sync(store, model_key, progress=progress)  # an older format's index is rebuilt
+            done.append(model_key)
     return done
+
+
+def _model_of(folder: Path) -> str | None:
+    """The model an index folder is for, whatever the format of its state.json."""
+    try:
+        model_key = json.loads((folder / "state.json").read_text()).get("model_key")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return model_key if isinstance(model_key, str) else None

@@ -205,7 +205,8 @@ def test_the_calibration_ladder_ends_at_every_list(synth_db, tmp_path):
 
 def test_an_index_of_the_older_format_is_rebuilt_by_the_next_sync(synth_db, tmp_path):
     """An index from before the IVF (a usearch graph named in its state) is not read: searches
-    scan exactly in DuckDB until the next sync rebuilds it under a new generation."""
+    scan exactly in DuckDB until the next sync (after an ingest too) rebuilds it under a new
+    generation, its old files removed."""
     path = tmp_path / "copy.duckdb"
     shutil.copy(synth_db, path)
     store = Store(path)
@@ -221,9 +222,12 @@ def test_an_index_of_the_older_format_is_rebuilt_by_the_next_sync(synth_db, tmp_
     found = similar.similar_to_track(store, MODEL, clip_id, track, k=10)
     assert found.method == "exact scan (no index yet)"
     assert keys_of(found) == exact_ranking(store, ClipFilter(), clip_id, track, 10)
-    state = sync.sync(store, MODEL, ivf_min=100)
-    assert state.generation == 2 and state.ivf == "ivf-g2.faiss" and state.alive == 3940
+    assert sync.sync_existing(store) == [MODEL]  # what an ingest or a deletion runs after it
+    state = index.State.read(folder)
+    assert state.generation == 2 and state.alive == 3940 and state.ivf is None  # < IVF_MIN
     assert not (folder / "graph-g1.usearch").exists()
+    state = sync.sync(store, MODEL, ivf_min=100)
+    assert state.generation == 2 and state.ivf == "ivf-g2.faiss" and state.probes
     assert keys_of(similar.similar_to_track(store, MODEL, clip_id, track, k=10)) == keys_of(found)
 
 
