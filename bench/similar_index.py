@@ -318,6 +318,7 @@ def markdown(report: dict, command: str) -> str:
              f"{report['candidates'][0].get('queries', '')} queries one at a time, k = {K}, recall "
              f"against an exact numpy top-{K}. Judged at the cheapest search breadth reaching "
              f"recall {RECALL_MIN} (the product's calibration bar).", "",
+             *([report["note"], ""] if report.get("note") else []),
              "| candidate | build | peak memory | on disk | breadth | p50 | p95 | recall@20 |",
              "|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for row in report["candidates"]:

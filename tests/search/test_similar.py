@@ -448,3 +448,28 @@ def test_ravdess_similar_agrees_with_an_exact_ranking_from_the_export(tmp_path, 
         assert found.method == "index" and found.left_out_identical == 0
         recalls.append(len(truth & set(found.rows.clip_id)) / 20)
     assert len(exported) == 120 and np.mean(recalls) >= 0.95
+
+
+def test_a_filters_index_rows_are_kept_for_the_next_search_on_the_same_data(indexed,
+                                                                           monkeypatch):  # fmt: skip
+    """The rows a filter keeps are looked up once per filter and data version: a second search
+    with the same filter asks DuckDB no more, a write (a new data version) asks again."""
+    calls = []
+    real = similar.queries.allowed_rows
+    monkeypatch.setattr(similar.queries, "allowed_rows",
+                        lambda *a: calls.append(a[2]) or real(*a))  # fmt: skip
+    monkeypatch.setattr(similar, "_allowed", type(similar._allowed)())  # none kept yet
+    where = ClipFilter(tracks=("customer",))
+    keys, _ = index.read_embeddings(indexed, MODEL)
+    first = similar.similar_to_track(indexed, MODEL, *keys[5], where, k=10)
+    second = similar.similar_to_track(indexed, MODEL, *keys[6], where, k=10)
+    assert calls == [where] and len(first.rows) == len(second.rows) == 10
+    assert keys_of(second) == exact_ranking(indexed, where, *keys[6], 10)
+    other = ClipFilter(agents=("agent-001",))
+    similar.similar_to_track(indexed, MODEL, *keys[5], other, k=5)
+    assert calls == [where, other]
+    monkeypatch.setattr(similar.queries, "data_version", lambda store: -1)  # as after a write
+    similar._allowed_rows(
+        indexed, MODEL, where, index.open_index(Path(indexed.path), MODEL, 1024), -1
+    )
+    assert calls == [where, other, where]
