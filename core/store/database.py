@@ -35,6 +35,7 @@ from core.store.schema import (
     MIGRATIONS,
     ROLLUP_SINCE,
     SCHEMA_VERSION,
+    apply_step,
 )
 
 __all__ = [
@@ -236,12 +237,7 @@ class Store:
         con.execute("BEGIN TRANSACTION")
         con.execute("CREATE TABLE IF NOT EXISTS schema_info (version INTEGER NOT NULL)")
         for step in range(version + 1, SCHEMA_VERSION + 1):
-            for statement in MIGRATIONS[step]:
-                if callable(statement):
-                    statement(con)
-                else:
-                    con.execute(statement)
-            con.execute("INSERT INTO schema_info VALUES (?)", [step])
+            apply_step(con, step)
         if version < ROLLUP_SINCE:  # count what an older file already holds
             rollup.rebuild(con)
         con.execute("COMMIT")

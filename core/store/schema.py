@@ -242,6 +242,18 @@ MIGRATIONS: dict[int, tuple[str | Callable, ...]] = {
     # tracks. NB DuckDB refuses ALTER TABLE on an indexed table: a later step drops these first.
     13: (*(clip_id_index_ddl(table) for table in CLIP_KEYED_TABLES), _index_embedding_tables),
 }
+
+
+def apply_step(con, step: int) -> None:
+    """Run one migration step on an open connection and record it in schema_info."""
+    for statement in MIGRATIONS[step]:
+        if callable(statement):
+            statement(con)
+        else:
+            con.execute(statement)
+    con.execute("INSERT INTO schema_info VALUES (?)", [step])
+
+
 ROLLUP_SINCE = 11  # a file older than this gets its rollups counted when migrated
 
 # Columns a user may filter, sort or group by (anything else is refused, never interpolated).

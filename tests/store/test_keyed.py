@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import re
 
-import duckdb
 import pandas as pd
 
-from core.store.database import MIGRATIONS, Store
+from core.store.database import Store
 from core.store.keyed import clip_view_of, rows_of
 from core.store.models import list_models
 from core.store.schema import CLIP_KEYED_TABLES, CLIP_VIEW, embedding_table
+from tests.store.older import database_at
 
 
 def plan(store: Store, sql: str, params: list) -> str:
@@ -70,12 +70,7 @@ def test_an_older_file_gets_the_clip_id_indexes_when_migrated(tmp_path):
     """Step 13 indexes the tables of a file written before it, the embedding tables (named by
     their size at run time) included, and keeps their rows."""
     path = tmp_path / "v12.duckdb"
-    con = duckdb.connect(str(path))
-    con.execute("CREATE TABLE schema_info (version INTEGER NOT NULL)")
-    for step in range(1, 13):
-        for statement in MIGRATIONS[step]:
-            con.execute(statement)
-        con.execute("INSERT INTO schema_info VALUES (?)", [step])
+    con = database_at(path, 12)
     con.execute("INSERT INTO models VALUES ('m', 'm', 'r', 4, TRUE, now())")
     con.execute(f"CREATE TABLE {embedding_table(4)} (clip_id VARCHAR NOT NULL, track VARCHAR NOT"
                 " NULL, model_key VARCHAR NOT NULL, embedding FLOAT[4] NOT NULL,"

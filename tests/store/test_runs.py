@@ -13,7 +13,7 @@ import duckdb
 
 from core.store.database import Store
 from core.store.ingest_runs import finish_run, list_runs, start_run
-from core.store.schema import MIGRATIONS
+from tests.store.older import database_at
 
 ROOT = Path(__file__).resolve().parents[2]
 # A process that opens a run the way an ingest does, says its id, then waits to be killed.
@@ -65,12 +65,7 @@ def test_a_killed_run_is_marked_interrupted_and_a_live_one_is_not(tmp_path):
 
 def test_runs_of_other_hosts_and_from_before_pids_are_left_alone(tmp_path):
     db = tmp_path / "old.duckdb"
-    con = duckdb.connect(str(db))
-    con.execute("CREATE TABLE schema_info (version INTEGER NOT NULL)")
-    for step in (1, 2, 3):  # a database from before pids were recorded, with a stuck run
-        for statement in MIGRATIONS[step]:
-            con.execute(statement)
-        con.execute("INSERT INTO schema_info VALUES (?)", [step])
+    con = database_at(db, 3)  # a database from before pids were recorded, with a stuck run
     con.execute("INSERT INTO corpora (name) VALUES ('calls')")
     con.execute("INSERT INTO ingest_runs (corpus_id, model_key, n_files) VALUES (1, 'm@1', 3)")
     con.close()

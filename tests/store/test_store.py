@@ -25,6 +25,7 @@ from core.store.embeddings import select_embeddings
 from core.store.ingest_runs import finish_run, list_runs, start_run
 from core.store.integrity import integrity_report
 from core.store.models import register_model
+from tests.store.older import database_at
 
 
 def _scored(store: Store, n: int = 3, dim: int = 4, frames: bool = False) -> str:
@@ -194,15 +195,7 @@ def test_busy_database_gives_a_clear_message(tmp_path):
 
 
 def test_an_older_schema_is_migrated_on_first_read(store):
-    import core.store.database
-
-    con = duckdb.connect(str(store.path))
-    con.execute("CREATE TABLE schema_info (version INTEGER NOT NULL)")
-    for step in (1, 2):  # a database written by the version before segments existed
-        for statement in core.store.database.MIGRATIONS[step]:
-            con.execute(statement)
-        con.execute("INSERT INTO schema_info VALUES (?)", [step])
-    con.close()
+    database_at(store.path, 2).close()  # written by the version before segments existed
     assert list_corpora(store).empty
     con = duckdb.connect(str(store.path), read_only=True)
     assert con.execute("SELECT max(version) FROM schema_info").fetchall()[0][0] == SCHEMA_VERSION

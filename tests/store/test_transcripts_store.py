@@ -16,6 +16,7 @@ from core.store.database import Store
 from core.store.export import export
 from core.store.models import list_models
 from core.store.transcripts import SegmentRow
+from tests.store.older import database_at
 
 
 def line(start, end, text, **extra) -> SegmentRow:
@@ -150,15 +151,8 @@ def test_a_schema_11_file_keeps_its_lines_and_finds_them_after_the_migration(tmp
     survives with its words and scores, the copy is filled, and the said search finds them."""
     import duckdb
 
-    from core.store.database import MIGRATIONS
-
     path = tmp_path / "v11.duckdb"
-    con = duckdb.connect(str(path))
-    con.execute("CREATE TABLE schema_info (version INTEGER NOT NULL)")
-    for step in range(1, 12):
-        for statement in MIGRATIONS[step]:
-            con.execute(statement)
-        con.execute("INSERT INTO schema_info VALUES (?)", [step])
+    con = database_at(path, 11)
     con.execute(
         "INSERT INTO transcripts VALUES ('c1', 'agent', 'sv', 0, 0.5, 1.5, 'Ihr RÜCKGELD',"
         " 'de', 'angry', ['laughter'], [{'word': 'Ihr', 'start_s': 0.5, 'end_s': 0.8}], 'm',"
