@@ -12,6 +12,7 @@ from core.model.labels import COLORS, EMOJI, EMOTIONS
 from dashboard.echart import EChart, percent_axis, title
 from dashboard.i18n.catalog import emotion as emotion_name
 from dashboard.i18n.catalog import ntr, number, percent, tr
+from dashboard.score_charts import emotion_bars
 
 _PLURAL = {"day": "days", "week": "weeks", "month": "months"}  # msgids: dashboard.i18n
 _GRID = {"left": 8, "right": 16, "top": 48, "bottom": 8, "containLabel": True}
@@ -29,31 +30,10 @@ def mix_bars(mix: pd.DataFrame, heading: str = "", lang: str = "en") -> EChart:
     each bar labelled with its share and count."""
     totals = mix.groupby("emotion").n.sum().reindex(list(EMOTIONS), fill_value=0)
     shares = totals / max(int(totals.sum()), 1)
-    order = list(shares.sort_values().index)  # a category axis runs upwards: highest on top
-    source = pd.DataFrame({
-        "emotion": [f"{EMOJI[e]} {emotion_name(e, lang)}" for e in order],
-        "share": shares[order].to_numpy() * 100,
-        "text": [f"{percent(shares[e], lang)} ({number(totals[e], lang)})" for e in order],
-    })  # fmt: skip
+    texts = {e: f"{percent(shares[e], lang)} ({number(totals[e], lang)})" for e in EMOTIONS}
     top_percent = float(shares.max()) * 100 if len(shares) else 100.0
-    option = {
-        "animation": False,
-        "title": title(heading),
-        "color": [COLORS[e] for e in order],  # one colour per bar, in the bars' order
-        "dataset": {"source": source},
-        "grid": _GRID,
-        "tooltip": {"trigger": "item", "formatter": "{b}: {@text}"},
-        "xAxis": percent_axis(max_percent=min(100.0, round(top_percent * 1.35 + 5))),
-        "yAxis": {"type": "category"},
-        "series": [{
-            "type": "bar", "colorBy": "data", "encode": {"x": "share", "y": "emotion"},
-            "label": {"show": True, "position": "right", "formatter": "{@text}"},
-        }],
-    }  # fmt: skip
-    ranked = ", ".join(
-        f"{emotion_name(e, lang)} {percent(shares[e], lang)}" for e in reversed(order)
-    )
-    return EChart(option, height_px=330, alt=f"{heading}: {ranked}")
+    return emotion_bars(shares, texts, heading, lang,
+                        max_percent=min(100.0, round(top_percent * 1.35 + 5)), column="share")  # fmt: skip
 
 
 def mix_over_time(mix: pd.DataFrame, period: str, heading: str = "", lang: str = "en") -> EChart:
