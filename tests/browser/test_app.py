@@ -43,7 +43,7 @@ def test_upload_a_file_and_see_its_result(page, server, encoded):
     upload_and_analyse(page, server, [encoded["clip.m4a"]], "browser")
     page.get_by_text("aac").first.wait_for(state="attached")  # file info, shown before running
     page.get_by_text("result.json").wait_for()
-    page.locator("[data-testid='stPlotlyChart']").first.wait_for()  # the 9-score bars
+    page.locator("[data-testid='stEChartsChart']").first.wait_for()  # the 9-score bars
     body = page.inner_text("body")
     assert "Scored" in body and "untrained test model" in body
     assert page.get_by_role("button", name="embedding.npy").count() == 1

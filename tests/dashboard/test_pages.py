@@ -312,7 +312,8 @@ def test_long_recording_shows_its_segments_and_jumps_to_them(long_db, monkeypatc
     at = open_page("clips", long_db, monkeypatch, clip=clip.clip_id, track="mix")
     assert any("scored in 5 windows of 30 s" in c.value for c in at.caption)
     assert len(at.dataframe[0].value) == 5  # the clip's windows: the clip comes first (#30)
-    (curve,) = echarts(at)  # the clip's whole curve, smoothed over 0.5 s
+    bars, curve = echarts(at)  # the nine scores, then the clip's whole curve (0.5 s smoothing)
+    assert bars["key"] == "clip_scores" and len(bars["data"][0]) == 9
     assert curve["key"] == "clip_curve" and curve["data"][0].time_s.iloc[-1] > 129
     at = open_page("frames", long_db, monkeypatch)
     jump = next(s for s in at.selectbox if s.label == "Jump to segment")
