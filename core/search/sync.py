@@ -204,7 +204,8 @@ def _patch(store, model_key, dim, folder, version, state, ivf_min, report) -> St
     if new.alive < ivf_min:
         new = replace(new, ivf=None, lists=0, trained_rows=0, probes=None, recall=None)
     elif state.ivf is None or new.alive > REFIT_GROWTH * state.trained_rows:
-        new.write(folder)  # the rows answer while the IVF is trained afresh
+        new = replace(new, ivf=None, lists=0, trained_rows=0, probes=None, recall=None)
+        new.write(folder)  # the rows answer exactly while the IVF is trained afresh
         new = _with_ivf(folder, new, report)
     elif added or len(gone):
         new = _patched_ivf(folder, state, new, gone, report)

@@ -473,3 +473,43 @@ def test_a_filters_index_rows_are_kept_for_the_next_search_on_the_same_data(inde
         indexed, MODEL, where, index.open_index(Path(indexed.path), MODEL, 1024), -1
     )
     assert calls == [where, other, where]
+
+
+def test_the_ivf_is_patched_after_an_ingest_and_a_deletion(synth_db, tmp_path):
+    """New tracks are added to the IVF and a deleted corpus's removed from it, without training
+    it again; every answer meanwhile agrees with the exact ranking, the deleted corpus never in
+    it. Growing past four times its training retrains it."""
+    from synth_db import SynthSpec, build
+
+    from core.access.principal import cli_principal
+    from core.store.deletion import delete_corpus
+
+    path = tmp_path / "copy.duckdb"
+    shutil.copy(synth_db, path)
+    store = Store(path)
+    first = sync.sync(store, MODEL, ivf_min=100)
+    build(path, SynthSpec(300, seed=11, corpus="more"))
+    added = sync.sync(store, MODEL, ivf_min=100)
+    assert added.generation == first.generation + 1 and added.ivf != first.ivf
+    assert (added.lists, added.trained_rows) == (first.lists, first.trained_rows)  # not retrained
+    assert added.alive > first.alive and added.probes
+    opened = index.open_index(path, MODEL, 1024)
+    assert opened.ivf.ntotal == added.alive
+    more = select_clips(store, MODEL, ClipFilter(corpora=("more",)))
+    clip_id, track = more.clip_id.iloc[0], more.track.iloc[0]
+    found = similar.similar_to_track(store, MODEL, clip_id, track, k=10)
+    assert found.method == "index"
+    assert keys_of(found) == exact_ranking(store, ClipFilter(), clip_id, track, 10)
+
+    delete_corpus(store, cli_principal(), "more", tmp_path / "media")
+    removed = sync.sync(store, MODEL, ivf_min=100)
+    assert removed.alive == first.alive and removed.lists == first.lists
+    assert index.open_index(path, MODEL, 1024).ivf.ntotal == first.alive
+    clip_id, track = index.read_embeddings(store, MODEL)[0][3]
+    found = similar.similar_to_track(store, MODEL, clip_id, track, k=10)
+    assert keys_of(found) == exact_ranking(store, ClipFilter(), clip_id, track, 10)
+    assert not set(found.rows.clip_id) & set(more.clip_id)
+
+    build(path, SynthSpec(4 * first.trained_rows, seed=12, corpus="many", batch=2000))
+    grown = sync.sync(store, MODEL, ivf_min=100)
+    assert grown.trained_rows == grown.alive > 4 * first.trained_rows and grown.lists > first.lists
