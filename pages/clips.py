@@ -49,13 +49,16 @@ def read_table(query: ClipQuery) -> tuple[ClipQuery, object, pd.DataFrame]:
 
 
 def open_picked_row() -> None:
-    """A row picked in the table opens its clip, once per pick: a clip opened afterwards from
-    the similar list is not taken back by the row still ticked."""
+    """A row picked in the table opens its clip, once per pick: the tick Streamlit keeps on the
+    table (through a new sort or page too) does not take back a clip opened since from a link
+    or the similar list. A pick is made on the table the last run drew, for this same query."""
     ticked = st.session_state.get("clip_table")
     rows = list(ticked["selection"]["rows"]) if ticked else []
-    if not rows or st.session_state.get("clips:applied_pick") == (query, rows):
+    if rows == st.session_state.get("clips:ticked", []):
+        return  # no new pick
+    st.session_state["clips:ticked"] = rows
+    if not rows:
         return
-    st.session_state["clips:applied_pick"] = (query, rows)
     shown = read_table(query)[2]
     if rows[0] < len(shown):
         state.put(clip=shown.clip_id.iloc[rows[0]], track=shown.track.iloc[rows[0]])

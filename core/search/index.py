@@ -132,12 +132,13 @@ def open_index(db_path: Path, model_key: str, dim: int) -> Opened | None:
     """The model's index, mapped once per process and state; None when missing or unusable."""
     folder = index_dir(db_path, model_key)
     try:
-        stamp = (folder / "state.json").stat().st_mtime_ns
+        found = (folder / "state.json").stat()
     except OSError:
         return None
+    stamp = (found.st_ino, found.st_mtime_ns, found.st_size)  # each write replaces the file
     with _open_lock:
         cached = _opened.get(folder)
-        if cached and cached[0] == (stamp,):
+        if cached and cached[0] == stamp:
             return cached[1]
         state = State.read(folder)
         if state is None or state.dim != dim or state.model_key != model_key:
@@ -152,7 +153,7 @@ def open_index(db_path: Path, model_key: str, dim: int) -> Opened | None:
             log.warning("similarity index %s unusable: %s", folder, exc)
             return None
         opened = Opened(folder, state, vectors, row_keys, ivf)
-        _opened[folder] = ((stamp,), opened)
+        _opened[folder] = (stamp, opened)
         return opened
 
 

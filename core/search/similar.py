@@ -244,7 +244,12 @@ def _allowed_rows(store, model_key: str, where: ClipFilter, opened: Opened,
     """The index rows a filter keeps, kept for the next search with the same filter on the same
     data: at 1.3M tracks the join that finds them took 0.4-0.6 s of a 1 s search (one role),
     and a user searching from clip to clip keeps the sidebar's filters."""
-    key = (str(opened.keys_file), version, model_key, where)
+    if where.said or where.events or where.cluster is not None:
+        # transcripts and projections are written without raising the data version
+        return queries.allowed_rows(store, model_key, where, opened.keys_file)
+    state = opened.state
+    key = (str(opened.keys_file), state.generation, state.rows, state.alive, version, model_key,
+           where)  # fmt: skip
     with _allowed_lock:
         if key in _allowed:
             _allowed.move_to_end(key)
@@ -265,16 +270,18 @@ def _index_candidates(opened: Opened, query: np.ndarray, allowed: np.ndarray | N
     n_allowed = n if allowed is None else len(allowed)
     probes = _probe_count(opened.state, n_allowed, want)
     if opened.ivf is None or n_allowed <= EXACT_MAX or probes >= opened.state.lists:
+        # complete once every row is among the `want` (dead rows and rows deleted since the
+        # last sync come out later, so the caller may need more than it asked for)
         if allowed is None:
-            return (*_top(np.arange(n), scan_rows(vectors, query, n), want), True)
+            return (*_top(np.arange(n), scan_rows(vectors, query, n), want), want >= n)
         rows = np.sort(allowed)
         if n_allowed >= n * DENSE_MIN_SHARE:
-            return (*_top(rows, scan_rows(vectors, query, n)[rows], want), True)
+            return (*_top(rows, scan_rows(vectors, query, n)[rows], want), want >= n_allowed)
         sims = np.empty(len(rows), np.float32)
         for lo in range(0, len(rows), 65_536):
             part = rows[lo : lo + 65_536]
             sims[lo : lo + len(part)] = vectors[part] @ query
-        return (*_top(rows, sims, want), True)
+        return (*_top(rows, sims, want), want >= n_allowed)
     rows = ivf_candidates(opened.ivf, query, probes, rescored(want), allowed, n)
     rows = np.sort(rows)
     sims = np.asarray(vectors[rows] @ query) if len(rows) else np.zeros(0, np.float32)
@@ -285,7 +292,7 @@ def _probe_count(state, n_allowed: int, want: int) -> int:
     """Lists to probe for `want` rows among `n_allowed`: the calibrated count per NEIGHBOURS
     results, scaled up by `want` and by how few rows the filter keeps (a probed list holds
     that share of allowed rows)."""
-    share = n_allowed / max(state.alive, 1)
+    share = min(1.0, n_allowed / max(state.alive, 1))  # rows counts the dead ones too
     per_result = (state.probes or 0) / NEIGHBOURS
     return math.ceil(max(want, NEIGHBOURS) * per_result / max(share, 1e-9))
 

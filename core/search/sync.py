@@ -137,8 +137,9 @@ def _with_ivf(folder: Path, state: State, report) -> State:
 
 
 def lists_for(rows: int) -> int:
-    """Inverted lists for an IVF of `rows` rows: about their square root, 64 to 4,096."""
-    return int(min(4096, max(64, round(rows**0.5))))
+    """Inverted lists for an IVF of `rows` rows: about their square root, 64 to 4,096, and at
+    most one per 39 rows (fewer training rows a list and faiss's k-means warns)."""
+    return int(max(1, min(4096, max(64, round(rows**0.5)), rows // 39)))
 
 
 def _trained_ivf(vectors, alive: np.ndarray, lists: int, report):

@@ -141,6 +141,13 @@ def test_a_clip_opened_from_its_similar_list_stays_open_though_a_table_row_is_ti
     assert at.query_params["clip"] == chosen != ticked
     at.run()  # the ticked row does not take it back
     assert at.query_params["clip"] == chosen
+    next(s for s in at.selectbox if s.label == "Sort by").set_value("confidence").run()
+    assert at.query_params["clip"] == chosen  # nor does it on the table sorted anew
+    at.session_state["clip_table"] = {"selection": {"rows": [], "columns": [], "cells": []}}
+    at.run()
+    at.session_state["clip_table"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    at.run()  # ticked again: a new pick, on the sorted table
+    assert at.query_params["clip"] == names[at.dataframe[1].value.source_name.iloc[0]]
     assert literal(similar.source_name.iloc[0]) in [s.value for s in at.main.subheader]
 
 

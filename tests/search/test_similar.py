@@ -258,10 +258,12 @@ def test_a_filtered_scan_of_the_index_ranks_only_the_allowed_rows_either_way(ind
     query = np.asarray(opened.vectors[11])
     rows, sims, complete = similar._index_candidates(opened, query, allowed, 25)
     expected = allowed[np.argsort(-(np.asarray(opened.vectors[allowed]) @ query))][:25]
-    assert complete and set(rows) <= set(allowed) and len(rows) == 25
+    assert not complete and set(rows) <= set(allowed) and len(rows) == 25  # more rows remain
     assert np.all(np.diff(sims) <= 0)
     np.testing.assert_allclose(sims, np.asarray(opened.vectors[rows]) @ query, rtol=1e-5)
     assert set(rows) == set(expected)
+    every = similar._index_candidates(opened, query, allowed, len(allowed))
+    assert every[2] and set(every[0]) == set(allowed)  # every allowed row: nothing more to ask
 
 
 def test_k_and_unknown_clips_are_refused(indexed):
@@ -473,6 +475,12 @@ def test_a_filters_index_rows_are_kept_for_the_next_search_on_the_same_data(inde
         indexed, MODEL, where, index.open_index(Path(indexed.path), MODEL, 1024), -1
     )
     assert calls == [where, other, where]
+    said = ClipFilter(said="refund")  # transcripts are written without a new data version
+    for _ in range(2):
+        similar._allowed_rows(
+            indexed, MODEL, said, index.open_index(Path(indexed.path), MODEL, 1024), -1
+        )
+    assert calls == [where, other, where, said, said]  # asked every time: never kept
 
 
 def test_the_ivf_is_patched_after_an_ingest_and_a_deletion(synth_db, tmp_path):
