@@ -147,10 +147,14 @@ def search(store, model_key: str, vector: np.ndarray, where: ClipFilter, k: int,
         if not use_index:
             method = "exact scan (asked for)"
         elif opened is not None:
-            found = _with_index(store, model_key, dim, opened, query, where, k, exclude)
+            try:
+                found = _with_index(store, model_key, dim, opened, query, where, k, exclude)
+            except FileNotFoundError:  # a sync replaced the index while this search read it
+                found, method = None, "exact scan (the index was being replaced)"
+            else:
+                method = "exact scan (the index lacks too many new tracks; it is being updated)"
             if found is not None:
                 return found
-            method = "exact scan (the index lacks too many new tracks; it is being updated)"
         else:
             method = "exact scan (no index yet)"
         return _exact(store, model_key, dim, query, where, k, exclude, method)

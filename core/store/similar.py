@@ -9,6 +9,7 @@ Every value is bound; the embedding table's name comes from the model's size.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,6 +29,20 @@ _RESULT_COLUMNS = (
     " any_value(v.recorded_at) AS recorded_at, any_value(v.duration_s) AS duration_s,"
     " any_value(v.top_label) AS top_label, any_value(v.confidence) AS confidence"
 )
+
+
+@contextlib.contextmanager
+def _keys_of(keys_file: Path | None) -> Iterator[None]:
+    """DuckDB's error for an index keys file a sync has just replaced (and removed), as a
+    FileNotFoundError the search answers by scanning exactly."""
+    import duckdb
+
+    try:
+        yield
+    except duckdb.IOException as exc:
+        if keys_file is None or Path(keys_file).exists():
+            raise
+        raise FileNotFoundError(f"similarity index keys replaced: {keys_file}") from exc
 
 
 def data_version(store) -> int:
@@ -57,7 +72,7 @@ def embedding_batches(
         sql += (" AND NOT EXISTS (SELECT 1 FROM read_parquet(?) k"
                 " WHERE k.clip_id = e.clip_id AND k.track = e.track)")  # fmt: skip
         params.append(str(keys_file))
-    with store.reading() as con:
+    with store.reading() as con, _keys_of(keys_file):
         reader = con.sql(sql, params=params).to_arrow_reader(batch_rows)
         for batch in reader:
             flat = batch.column(2).values.to_numpy(zero_copy_only=False)
@@ -117,7 +132,7 @@ def tracks_of(store, model_key: str, clip_id: str) -> list[str]:
 def allowed_rows(store, model_key: str, where: ClipFilter, keys_file: Path) -> np.ndarray:
     """The index rows of the tracks `where` selects (filters apply before ranking)."""
     condition, params = where_sql(where)
-    with store.reading() as con:
+    with store.reading() as con, _keys_of(keys_file):
         rows = con.execute(
             f"SELECT k.row FROM read_parquet(?) k SEMI JOIN (SELECT v.clip_id, v.track"
             f" FROM ({CLIP_VIEW}) v WHERE {condition}) s"

@@ -521,3 +521,20 @@ def test_the_ivf_is_patched_after_an_ingest_and_a_deletion(synth_db, tmp_path):
     build(path, SynthSpec(4 * first.trained_rows, seed=12, corpus="many", batch=2000))
     grown = sync.sync(store, MODEL, ivf_min=100)
     assert grown.trained_rows == grown.alive > 4 * first.trained_rows and grown.lists > first.lists
+
+
+def test_a_search_whose_index_is_replaced_meanwhile_answers_exactly(synth_db, tmp_path):
+    """A sync removes the previous generation's keys once the new state is published; a search
+    that opened the old one and then finds its keys gone answers by the exact scan."""
+    path = tmp_path / "copy.duckdb"
+    shutil.copy(synth_db, path)
+    store = Store(path)
+    state = sync.sync(store, MODEL, ivf_min=100)
+    opened = index.open_index(path, MODEL, 1024)  # what a search in progress holds
+    (index.index_dir(path, MODEL) / state.keys).unlink()  # as the next sync removes it
+    assert index.open_index(path, MODEL, 1024) is opened  # its state file unchanged
+    where = ClipFilter(agents=("agent-002", "agent-003", "agent-005"))
+    clip_id, track = index.read_embeddings(store, MODEL)[0][21]
+    found = similar.similar_to_track(store, MODEL, clip_id, track, where, k=10)
+    assert found.method == "exact scan (the index was being replaced)" and len(found.rows) == 10
+    assert keys_of(found) == exact_ranking(store, where, clip_id, track, 10)
