@@ -9,13 +9,12 @@ from __future__ import annotations
 import pandas as pd
 
 from core.model.labels import COLORS, EMOJI, EMOTIONS
-from dashboard.echart import EChart, percent_axis, title
+from dashboard.echart import GRID, EChart, percent_axis, title
 from dashboard.i18n.catalog import emotion as emotion_name
 from dashboard.i18n.catalog import ntr, number, percent, tr
 from dashboard.score_charts import emotion_bars
 
 _PLURAL = {"day": "days", "week": "weeks", "month": "months"}  # msgids: dashboard.i18n
-_GRID = {"left": 8, "right": 16, "top": 48, "bottom": 8, "containLabel": True}
 
 
 def audio_text(seconds: float, lang: str = "en") -> str:
@@ -60,7 +59,7 @@ def mix_over_time(mix: pd.DataFrame, period: str, heading: str = "", lang: str =
         "title": title(heading),
         "legend": {"type": "scroll", "top": 24},
         "dataset": {"source": source},
-        "grid": {**_GRID, "top": 64, "bottom": 28},
+        "grid": {**GRID, "top": 64, "bottom": 28},
         "tooltip": {"trigger": "axis", "formatter": heading_line + lines},
         "xAxis": _period_axis(period, lang),
         "yAxis": percent_axis(),
@@ -86,7 +85,7 @@ def negative_line(shares: pd.DataFrame, period: str, heading: str = "", lang: st
         "animation": False,
         "title": title(heading),
         "dataset": {"source": source},
-        "grid": {**_GRID, "bottom": 28},
+        "grid": {**GRID, "bottom": 28},
         "tooltip": {"trigger": "axis", "formatter": tr(lang, "{period} of {start}: {text}").format(
             period=tr(lang, period), start="{b}", text="{@text}")},
         "xAxis": _period_axis(period, lang),

@@ -13,7 +13,15 @@ from dataclasses import dataclass
 
 from dashboard.text import plain
 
-PERCENT_TOOLTIP = "%.1f %%"  # a Streamlit number format for tooltip values in percent
+PERCENT_TOOLTIP = "%.1f %%"
+# The plot area of a chart with a title and labelled axes (ECharts counts the labels in).
+GRID = {
+    "left": 8,
+    "right": 16,
+    "top": 48,
+    "bottom": 8,
+    "containLabel": True,
+}  # a Streamlit number format for tooltip values in percent
 
 
 @dataclass(frozen=True)

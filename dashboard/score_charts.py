@@ -8,11 +8,9 @@ from __future__ import annotations
 import pandas as pd
 
 from core.model.labels import COLORS, EMOJI, EMOTIONS
-from dashboard.echart import EChart, percent_axis, title
+from dashboard.echart import GRID, EChart, percent_axis, title
 from dashboard.i18n.catalog import emotion as emotion_name
 from dashboard.i18n.catalog import percent
-
-_GRID = {"left": 8, "right": 16, "top": 48, "bottom": 8, "containLabel": True}
 
 
 def emotion_bars(values: pd.Series, texts: dict[str, str], heading: str, lang: str,
@@ -30,7 +28,7 @@ def emotion_bars(values: pd.Series, texts: dict[str, str], heading: str, lang: s
         "title": title(heading),
         "color": [COLORS[e] for e in order],  # one colour per bar, in the bars' order
         "dataset": {"source": source},
-        "grid": _GRID,
+        "grid": GRID,
         "tooltip": {"trigger": "item", "formatter": "{b}: {@text}"},
         "xAxis": percent_axis(max_percent=max_percent),
         "yAxis": {"type": "category"},

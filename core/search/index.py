@@ -37,7 +37,7 @@ import logging
 import os
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -90,6 +90,14 @@ class State:
             return State(**json.loads((folder / "state.json").read_text()))
         except (OSError, ValueError, TypeError):
             return None
+
+    def without_ivf(self) -> State:
+        """This state with no IVF: its rows are scanned exactly."""
+        return replace(self, ivf=None, lists=0, trained_rows=0, probes=None, recall=None)
+
+    def mapped_rows(self, folder: Path) -> np.ndarray:
+        """The (rows, dim) float32 rows file of this state, memory-mapped read-only."""
+        return np.memmap(folder / self.vectors, np.float32, "r", shape=(self.rows, self.dim))
 
     def write(self, folder: Path) -> None:
         tmp = folder / f"state.json.{os.getpid()}.tmp"
@@ -144,7 +152,7 @@ def open_index(db_path: Path, model_key: str, dim: int) -> Opened | None:
         if state is None or state.dim != dim or state.model_key != model_key:
             return None
         try:
-            vectors = np.memmap(folder / state.vectors, np.float32, "r", shape=(state.rows, dim))
+            vectors = state.mapped_rows(folder)
             row_keys = np.load(rows_keys_path(folder / state.keys), mmap_mode="r")
             ivf = None
             if state.ivf and state.probes:  # not measured yet: the rows answer

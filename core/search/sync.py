@@ -121,7 +121,7 @@ def _alive_rows(folder: Path, state: State) -> np.ndarray:
 def _with_ivf(folder: Path, state: State, report) -> State:
     """The state with an IVF trained on and holding its live rows, built, published, measured."""
     started = time.perf_counter()
-    vectors = np.memmap(folder / state.vectors, np.float32, "r", shape=(state.rows, state.dim))
+    vectors = state.mapped_rows(folder)
     alive = _alive_rows(folder, state)
     lists = lists_for(len(alive))
     ivf = _trained_ivf(vectors, alive, lists, report)
@@ -174,7 +174,7 @@ def _write_ivf(ivf, path: Path) -> None:
 def _calibrated(folder: Path, state: State, report) -> State:
     """The state with its IVF's probe count measured (core.search.calibration), published."""
     report("measuring the similarity index's recall")
-    vectors = np.memmap(folder / state.vectors, np.float32, "r", shape=(state.rows, state.dim))
+    vectors = state.mapped_rows(folder)
     measured = calibrate(vectors, folder / state.ivf, _alive_rows(folder, state))
     state = replace(state, probes=measured.probes, recall=round(measured.recall, 4))
     state.write(folder)
@@ -203,9 +203,9 @@ def _patch(store, model_key, dim, folder, version, state, ivf_min, report) -> St
     new = replace(state, version=version, rows=rows, alive=state.alive - len(gone) + added,
                   generation=generation, keys=keys_name)  # fmt: skip
     if new.alive < ivf_min:
-        new = replace(new, ivf=None, lists=0, trained_rows=0, probes=None, recall=None)
+        new = new.without_ivf()
     elif state.ivf is None or new.alive > REFIT_GROWTH * state.trained_rows:
-        new = replace(new, ivf=None, lists=0, trained_rows=0, probes=None, recall=None)
+        new = new.without_ivf()
         new.write(folder)  # the rows answer exactly while the IVF is trained afresh
         new = _with_ivf(folder, new, report)
     elif added or len(gone):
@@ -221,7 +221,7 @@ def _patched_ivf(folder: Path, old: State, new: State, gone: np.ndarray, report)
     ivf = read_ivf(folder / old.ivf, mapped=False)
     if len(gone):
         ivf.remove_ids(np.asarray(gone, np.int64))
-    vectors = np.memmap(folder / new.vectors, np.float32, "r", shape=(new.rows, new.dim))
+    vectors = new.mapped_rows(folder)
     _add_rows(ivf, vectors, np.arange(old.rows, new.rows), report)
     ivf_name = f"ivf-g{new.generation}.faiss"
     _write_ivf(ivf, folder / ivf_name)

@@ -29,12 +29,18 @@ from core.store.keyed import rows_of
 from core.store.query import first_row
 from core.store.schema import CLIP_VIEW
 
-# The current transcript of each track: the settings it was last transcribed with.
-CURRENT = (
-    "(SELECT t.* FROM transcripts t JOIN (SELECT clip_id, track,"
-    " arg_max(asr_key, transcribed_at) AS asr_key FROM transcribed GROUP BY clip_id, track) k"
-    " USING (clip_id, track, asr_key))"
-)
+
+def current_over(lines: str, done: str) -> str:
+    """The current transcript of each track (the settings it was last transcribed with), from
+    these relations of lines and of transcribed tracks (tables or CTE names)."""
+    return (
+        f"(SELECT t.* FROM {lines} t JOIN (SELECT clip_id, track,"
+        f" arg_max(asr_key, transcribed_at) AS asr_key FROM {done} GROUP BY clip_id, track) k"
+        f" USING (clip_id, track, asr_key))"
+    )
+
+
+CURRENT = current_over("transcripts", "transcribed")
 EXPORT_COLUMNS = (
     "corpus", "clip_id", "source_name", "agent", "recorded_at", "track", "segment", "start_s",
     "end_s", "text", "language", "emotion", "events", "words", "top_label", "confidence",
@@ -134,9 +140,8 @@ def segments_of(store, clip_id: str, track: str | None = None) -> pd.DataFrame:
         return con.execute(
             f"WITH {lines}, {done}"
             f" SELECT track, segment, start_s, end_s, text, language, emotion, events, words,"
-            f" top_label, confidence, scores FROM lines JOIN (SELECT clip_id, track,"
-            f" arg_max(asr_key, transcribed_at) AS asr_key FROM done GROUP BY clip_id, track)"
-            f" USING (clip_id, track, asr_key) WHERE {condition} ORDER BY start_s, track",
+            f" top_label, confidence, scores FROM {current_over('lines', 'done')} c"
+            f" WHERE {condition} ORDER BY start_s, track",
             [*line_ids, *done_ids, *params],
         ).df()
 
